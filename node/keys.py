@@ -1,0 +1,231 @@
+"""Ed25519 keys, key files and sign bytes.
+
+Signatures always cover bytes, never objects: ``sign_bytes(domain, chain_id, payload)``
+prefixes the exact payload with a domain tag and the chain id, so a signature made for
+one purpose or one chain is useless for any other. Verification uses the payload bytes as
+received; nothing is re-serialized.
+
+Key files are JSON, written with mode 0600. With a passphrase the 32-byte seed is
+encrypted: scrypt derives a key, ChaCha20-Poly1305 seals the seed, and the public key is
+the associated data (so a file whose public key was edited fails to open).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.signing
+from Crypto.Cipher import ChaCha20_Poly1305
+from Crypto.Protocol.KDF import scrypt
+
+from node.errors import KeyFileError
+
+log = logging.getLogger(__name__)
+
+PUBLIC_KEY_SIZE: Final = 32
+SIGNATURE_SIZE: Final = 64
+SEED_SIZE: Final = 32
+
+TX_DOMAIN: Final = b"tenge/tx/v1\x00"
+
+KEY_FILE_VERSION: Final = 1
+SCRYPT_N: Final = 2**15
+SCRYPT_R: Final = 8
+SCRYPT_P: Final = 1
+
+
+def sign_bytes(domain: bytes, chain_id: str, payload: bytes) -> bytes:
+    """Return the bytes a signature covers: domain tag, length-prefixed chain id, payload."""
+    cid = chain_id.encode()
+    if len(cid) > 255:
+        raise ValueError("chain id longer than 255 bytes")
+    return domain + bytes((len(cid),)) + cid + payload
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Check an Ed25519 signature; False for any malformed key or signature, never raises."""
+    if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    """An Ed25519 signing key with its public key."""
+
+    seed: bytes
+    public_key: bytes
+
+    @classmethod
+    def generate(cls) -> KeyPair:
+        """A fresh key from the operating system's randomness."""
+        return cls.from_seed(os.urandom(SEED_SIZE))
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> KeyPair:
+        """The key pair for a 32-byte seed (deterministic; tests and simulations use it)."""
+        if len(seed) != SEED_SIZE:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        verify_key = nacl.signing.SigningKey(seed).verify_key
+        return cls(seed=seed, public_key=bytes(verify_key))
+
+    def sign(self, message: bytes) -> bytes:
+        """Sign message, returning the 64-byte detached signature."""
+        return _signing_key(self.seed).sign(message).signature
+
+    def __repr__(self) -> str:  # never print the seed
+        return f"KeyPair(public_key={self.public_key.hex()})"
+
+
+_SIGNING_KEYS: dict[bytes, nacl.signing.SigningKey] = {}
+
+
+def _signing_key(seed: bytes) -> nacl.signing.SigningKey:
+    key = _SIGNING_KEYS.get(seed)
+    if key is None:
+        key = _SIGNING_KEYS[seed] = nacl.signing.SigningKey(seed)
+    return key
+
+
+def write_key_file(path: Path, key: KeyPair, passphrase: str | None = None) -> None:
+    """Write key to a new file with mode 0600; refuses to overwrite an existing file.
+
+    Raises:
+        KeyFileError: the file exists or cannot be created.
+    """
+    doc: dict[str, Any] = {
+        "version": KEY_FILE_VERSION,
+        "type": "ed25519",
+        "public_key": key.public_key.hex(),
+    }
+    if passphrase is None:
+        doc["private_key"] = key.seed.hex()
+    else:
+        salt = os.urandom(16)
+        nonce = os.urandom(12)
+        cipher = ChaCha20_Poly1305.new(key=_derive(passphrase, salt), nonce=nonce)
+        cipher.update(key.public_key)
+        sealed, tag = cipher.encrypt_and_digest(key.seed)
+        doc["encrypted"] = {
+            "kdf": "scrypt",
+            "n": SCRYPT_N,
+            "r": SCRYPT_R,
+            "p": SCRYPT_P,
+            "salt": salt.hex(),
+            "cipher": "chacha20-poly1305",
+            "nonce": nonce.hex(),
+            "ciphertext": (sealed + tag).hex(),
+        }
+    data = (json.dumps(doc, indent=2) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as e:
+        raise KeyFileError(f"{path}: already exists; refusing to overwrite a key") from e
+    except OSError as e:
+        raise KeyFileError(f"{path}: cannot create: {e.strerror}") from e
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_public_key(path: Path) -> bytes:
+    """The public key of a key file, without needing its passphrase."""
+    doc = _load_doc(path)
+    return _hex_field(path, doc, "public_key", PUBLIC_KEY_SIZE)
+
+
+def read_key_file(path: Path, passphrase: str | None = None) -> KeyPair:
+    """Load a key file, decrypting it with passphrase when it is encrypted.
+
+    Raises:
+        KeyFileError: missing or malformed file, missing or wrong passphrase, or a
+            private key that does not match the public key in the file.
+    """
+    doc = _load_doc(path)
+    public_key = _hex_field(path, doc, "public_key", PUBLIC_KEY_SIZE)
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("key file %s is readable by other users (mode %o)", path, mode & 0o777)
+    if "private_key" in doc:
+        seed = _hex_field(path, doc, "private_key", SEED_SIZE)
+    elif isinstance(doc.get("encrypted"), dict):
+        if passphrase is None:
+            raise KeyFileError(f"{path}: the key is encrypted; a passphrase is required")
+        seed = _decrypt(path, doc["encrypted"], passphrase, public_key)
+    else:
+        raise KeyFileError(f"{path}: neither 'private_key' nor 'encrypted' is present")
+    key = KeyPair.from_seed(seed)
+    if key.public_key != public_key:
+        raise KeyFileError(f"{path}: the private key does not match 'public_key'")
+    return key
+
+
+def _derive(
+    passphrase: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P
+) -> bytes:
+    key = scrypt(passphrase.encode(), salt, 32, N=n, r=r, p=p)
+    assert isinstance(key, bytes)
+    return key
+
+
+def _decrypt(path: Path, enc: dict[str, Any], passphrase: str, public_key: bytes) -> bytes:
+    try:
+        if enc.get("kdf") != "scrypt" or enc.get("cipher") != "chacha20-poly1305":
+            raise KeyFileError(f"{path}: unsupported kdf or cipher")
+        n, r, p = int(enc["n"]), int(enc["r"]), int(enc["p"])
+        if not (2 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
+            raise KeyFileError(f"{path}: scrypt parameters out of range")
+        salt = bytes.fromhex(enc["salt"])
+        nonce = bytes.fromhex(enc["nonce"])
+        blob = bytes.fromhex(enc["ciphertext"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise KeyFileError(f"{path}: malformed 'encrypted' section") from e
+    if len(nonce) != 12 or len(blob) != SEED_SIZE + 16:
+        raise KeyFileError(f"{path}: malformed 'encrypted' section")
+    cipher = ChaCha20_Poly1305.new(key=_derive(passphrase, salt, n, r, p), nonce=nonce)
+    cipher.update(public_key)
+    try:
+        return cipher.decrypt_and_verify(blob[:SEED_SIZE], blob[SEED_SIZE:])
+    except ValueError as e:
+        raise KeyFileError(f"{path}: wrong passphrase or damaged key file") from e
+
+
+def _load_doc(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError as e:
+        raise KeyFileError(f"{path}: no such key file") from e
+    except OSError as e:
+        raise KeyFileError(f"{path}: cannot read: {e.strerror}") from e
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise KeyFileError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    if not isinstance(doc, dict) or doc.get("type") != "ed25519":
+        raise KeyFileError(f"{path}: not an ed25519 key file")
+    return doc
+
+
+def _hex_field(path: Path, doc: dict[str, Any], name: str, size: int) -> bytes:
+    value = doc.get(name)
+    try:
+        raw = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != size:
+        raise KeyFileError(f"{path}: '{name}' must be {size} bytes of hex")
+    return raw

@@ -1,0 +1,77 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class VoteType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VOTE_TYPE_UNSPECIFIED: _ClassVar[VoteType]
+    PREVOTE: _ClassVar[VoteType]
+    PRECOMMIT: _ClassVar[VoteType]
+VOTE_TYPE_UNSPECIFIED: VoteType
+PREVOTE: VoteType
+PRECOMMIT: VoteType
+
+class Vote(_message.Message):
+    __slots__ = ("type", "height", "round", "block_hash", "validator", "signature")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    type: VoteType
+    height: int
+    round: int
+    block_hash: bytes
+    validator: bytes
+    signature: bytes
+    def __init__(self, type: _Optional[_Union[VoteType, str]] = ..., height: _Optional[int] = ..., round: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., validator: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class Proposal(_message.Message):
+    __slots__ = ("height", "round", "block", "pol_round", "proposer", "signature")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_FIELD_NUMBER: _ClassVar[int]
+    POL_ROUND_FIELD_NUMBER: _ClassVar[int]
+    PROPOSER_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    round: int
+    block: bytes
+    pol_round: int
+    proposer: bytes
+    signature: bytes
+    def __init__(self, height: _Optional[int] = ..., round: _Optional[int] = ..., block: _Optional[bytes] = ..., pol_round: _Optional[int] = ..., proposer: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class CommitSig(_message.Message):
+    __slots__ = ("validator", "signature")
+    VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    validator: bytes
+    signature: bytes
+    def __init__(self, validator: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class CommitCertificate(_message.Message):
+    __slots__ = ("height", "round", "block_hash", "signatures")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    round: int
+    block_hash: bytes
+    signatures: _containers.RepeatedCompositeFieldContainer[CommitSig]
+    def __init__(self, height: _Optional[int] = ..., round: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[CommitSig, _Mapping]]] = ...) -> None: ...
+
+class Evidence(_message.Message):
+    __slots__ = ("vote_a", "vote_b")
+    VOTE_A_FIELD_NUMBER: _ClassVar[int]
+    VOTE_B_FIELD_NUMBER: _ClassVar[int]
+    vote_a: Vote
+    vote_b: Vote
+    def __init__(self, vote_a: _Optional[_Union[Vote, _Mapping]] = ..., vote_b: _Optional[_Union[Vote, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,366 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLE_UNSPECIFIED: _ClassVar[Role]
+    CENTRAL_BANK: _ClassVar[Role]
+    COMMERCIAL_BANK: _ClassVar[Role]
+    MERCHANT: _ClassVar[Role]
+    CUSTOMER: _ClassVar[Role]
+    TREASURY: _ClassVar[Role]
+    STATE_RESERVE: _ClassVar[Role]
+    REGULATOR: _ClassVar[Role]
+
+class Zone(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ZONE_UNSPECIFIED: _ClassVar[Zone]
+    NATIONAL: _ClassVar[Zone]
+    CRYPTOCITY: _ClassVar[Zone]
+
+class AssetKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ASSET_KIND_UNSPECIFIED: _ClassVar[AssetKind]
+    CBDC: _ClassVar[AssetKind]
+    STABLECOIN: _ClassVar[AssetKind]
+    CRYPTO: _ClassVar[AssetKind]
+
+class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OK: _ClassVar[ResultCode]
+    MALFORMED: _ClassVar[ResultCode]
+    TX_TOO_LARGE: _ClassVar[ResultCode]
+    WRONG_CHAIN_ID: _ClassVar[ResultCode]
+    MISSING_SIGNATURE: _ClassVar[ResultCode]
+    INVALID_SIGNATURE: _ClassVar[ResultCode]
+    EXTRA_SIGNATURE: _ClassVar[ResultCode]
+    EXPIRED: _ClassVar[ResultCode]
+    TTL_TOO_LONG: _ClassVar[ResultCode]
+    DUPLICATE: _ClassVar[ResultCode]
+    INVALID_AMOUNT: _ClassVar[ResultCode]
+    AMOUNT_OVERFLOW: _ClassVar[ResultCode]
+    UNKNOWN_ACCOUNT: _ClassVar[ResultCode]
+    UNKNOWN_ASSET: _ClassVar[ResultCode]
+    INVALID_ACCOUNT_ID: _ClassVar[ResultCode]
+    ACCOUNT_EXISTS: _ClassVar[ResultCode]
+    ASSET_EXISTS: _ClassVar[ResultCode]
+    UNAUTHORIZED: _ClassVar[ResultCode]
+    INSUFFICIENT_FUNDS: _ClassVar[ResultCode]
+    FROZEN: _ClassVar[ResultCode]
+    NOT_FROZEN: _ClassVar[ResultCode]
+    ASSET_NOT_ALLOWED: _ClassVar[ResultCode]
+    LIMIT_PER_PAYMENT: _ClassVar[ResultCode]
+    LIMIT_DAILY: _ClassVar[ResultCode]
+    LIMIT_HOLDING_CAP: _ClassVar[ResultCode]
+    INVALID_FIELD: _ClassVar[ResultCode]
+    INVALID_VALIDATOR: _ClassVar[ResultCode]
+    MEMPOOL_FULL: _ClassVar[ResultCode]
+ROLE_UNSPECIFIED: Role
+CENTRAL_BANK: Role
+COMMERCIAL_BANK: Role
+MERCHANT: Role
+CUSTOMER: Role
+TREASURY: Role
+STATE_RESERVE: Role
+REGULATOR: Role
+ZONE_UNSPECIFIED: Zone
+NATIONAL: Zone
+CRYPTOCITY: Zone
+ASSET_KIND_UNSPECIFIED: AssetKind
+CBDC: AssetKind
+STABLECOIN: AssetKind
+CRYPTO: AssetKind
+OK: ResultCode
+MALFORMED: ResultCode
+TX_TOO_LARGE: ResultCode
+WRONG_CHAIN_ID: ResultCode
+MISSING_SIGNATURE: ResultCode
+INVALID_SIGNATURE: ResultCode
+EXTRA_SIGNATURE: ResultCode
+EXPIRED: ResultCode
+TTL_TOO_LONG: ResultCode
+DUPLICATE: ResultCode
+INVALID_AMOUNT: ResultCode
+AMOUNT_OVERFLOW: ResultCode
+UNKNOWN_ACCOUNT: ResultCode
+UNKNOWN_ASSET: ResultCode
+INVALID_ACCOUNT_ID: ResultCode
+ACCOUNT_EXISTS: ResultCode
+ASSET_EXISTS: ResultCode
+UNAUTHORIZED: ResultCode
+INSUFFICIENT_FUNDS: ResultCode
+FROZEN: ResultCode
+NOT_FROZEN: ResultCode
+ASSET_NOT_ALLOWED: ResultCode
+LIMIT_PER_PAYMENT: ResultCode
+LIMIT_DAILY: ResultCode
+LIMIT_HOLDING_CAP: ResultCode
+INVALID_FIELD: ResultCode
+INVALID_VALIDATOR: ResultCode
+MEMPOOL_FULL: ResultCode
+
+class Signature(_message.Message):
+    __slots__ = ("public_key", "signature")
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    public_key: bytes
+    signature: bytes
+    def __init__(self, public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class TxEnvelope(_message.Message):
+    __slots__ = ("body", "signatures")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    signatures: _containers.RepeatedCompositeFieldContainer[Signature]
+    def __init__(self, body: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[Signature, _Mapping]]] = ...) -> None: ...
+
+class TxBody(_message.Message):
+    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    SIGNER_FIELD_NUMBER: _ClassVar[int]
+    MEMO_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_ASSET_FIELD_NUMBER: _ClassVar[int]
+    SET_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_FIELD_NUMBER: _ClassVar[int]
+    REDEEM_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    FREEZE_FIELD_NUMBER: _ClassVar[int]
+    UNFREEZE_FIELD_NUMBER: _ClassVar[int]
+    SEIZE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    chain_id: str
+    nonce: int
+    expires_at_height: int
+    signer: str
+    memo: str
+    register_account: RegisterAccount
+    register_asset: RegisterAsset
+    set_limits: SetLimits
+    issue: Issue
+    redeem: Redeem
+    transfer: Transfer
+    freeze: Freeze
+    unfreeze: Unfreeze
+    seize: Seize
+    update_validator: UpdateValidator
+    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ...) -> None: ...
+
+class RegisterAccount(_message.Message):
+    __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    KYC_TIER_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    LICENSED_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    role: Role
+    zone: Zone
+    kyc_tier: int
+    public_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    threshold: int
+    licensed: bool
+    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ...) -> None: ...
+
+class RegisterAsset(_message.Message):
+    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DECIMALS_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ZONES_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    decimals: int
+    issuer: str
+    kind: AssetKind
+    payment_zones: _containers.RepeatedScalarFieldContainer[Zone]
+    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ...) -> None: ...
+
+class SetLimits(_message.Message):
+    __slots__ = ("kyc_tier", "per_payment", "daily_outflow", "holding_cap")
+    KYC_TIER_FIELD_NUMBER: _ClassVar[int]
+    PER_PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    DAILY_OUTFLOW_FIELD_NUMBER: _ClassVar[int]
+    HOLDING_CAP_FIELD_NUMBER: _ClassVar[int]
+    kyc_tier: int
+    per_payment: int
+    daily_outflow: int
+    holding_cap: int
+    def __init__(self, kyc_tier: _Optional[int] = ..., per_payment: _Optional[int] = ..., daily_outflow: _Optional[int] = ..., holding_cap: _Optional[int] = ...) -> None: ...
+
+class Issue(_message.Message):
+    __slots__ = ("asset", "to", "amount")
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    asset: str
+    to: str
+    amount: int
+    def __init__(self, asset: _Optional[str] = ..., to: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+
+class Redeem(_message.Message):
+    __slots__ = ("asset", "amount")
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    asset: str
+    amount: int
+    def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+
+class TransferLeg(_message.Message):
+    __slots__ = ("payer", "payee", "asset", "amount")
+    PAYER_FIELD_NUMBER: _ClassVar[int]
+    PAYEE_FIELD_NUMBER: _ClassVar[int]
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    payer: str
+    payee: str
+    asset: str
+    amount: int
+    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+
+class Transfer(_message.Message):
+    __slots__ = ("legs", "reference")
+    LEGS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    legs: _containers.RepeatedCompositeFieldContainer[TransferLeg]
+    reference: str
+    def __init__(self, legs: _Optional[_Iterable[_Union[TransferLeg, _Mapping]]] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class Freeze(_message.Message):
+    __slots__ = ("account_id", "legal_ref")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    legal_ref: str
+    def __init__(self, account_id: _Optional[str] = ..., legal_ref: _Optional[str] = ...) -> None: ...
+
+class Unfreeze(_message.Message):
+    __slots__ = ("account_id", "legal_ref")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    legal_ref: str
+    def __init__(self, account_id: _Optional[str] = ..., legal_ref: _Optional[str] = ...) -> None: ...
+
+class Seize(_message.Message):
+    __slots__ = ("account_id", "asset", "amount", "legal_ref")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    asset: str
+    amount: int
+    legal_ref: str
+    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., legal_ref: _Optional[str] = ...) -> None: ...
+
+class UpdateValidator(_message.Message):
+    __slots__ = ("public_key", "power", "moniker")
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    POWER_FIELD_NUMBER: _ClassVar[int]
+    MONIKER_FIELD_NUMBER: _ClassVar[int]
+    public_key: bytes
+    power: int
+    moniker: str
+    def __init__(self, public_key: _Optional[bytes] = ..., power: _Optional[int] = ..., moniker: _Optional[str] = ...) -> None: ...
+
+class Receipt(_message.Message):
+    __slots__ = ("tx_id", "height", "index", "code", "message", "accounts")
+    TX_ID_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    tx_id: bytes
+    height: int
+    index: int
+    code: ResultCode
+    message: str
+    accounts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Account(_message.Message):
+    __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "frozen", "frozen_legal_ref", "registered_by", "registered_height")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    KYC_TIER_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    LICENSED_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_BY_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    role: Role
+    zone: Zone
+    kyc_tier: int
+    public_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    threshold: int
+    licensed: bool
+    frozen: bool
+    frozen_legal_ref: str
+    registered_by: str
+    registered_height: int
+    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ..., frozen: _Optional[bool] = ..., frozen_legal_ref: _Optional[str] = ..., registered_by: _Optional[str] = ..., registered_height: _Optional[int] = ...) -> None: ...
+
+class Asset(_message.Message):
+    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones", "issued", "redeemed", "seized")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DECIMALS_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ZONES_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    SEIZED_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    decimals: int
+    issuer: str
+    kind: AssetKind
+    payment_zones: _containers.RepeatedScalarFieldContainer[Zone]
+    issued: int
+    redeemed: int
+    seized: int
+    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., issued: _Optional[int] = ..., redeemed: _Optional[int] = ..., seized: _Optional[int] = ...) -> None: ...
+
+class TierLimits(_message.Message):
+    __slots__ = ("kyc_tier", "per_payment", "daily_outflow", "holding_cap")
+    KYC_TIER_FIELD_NUMBER: _ClassVar[int]
+    PER_PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    DAILY_OUTFLOW_FIELD_NUMBER: _ClassVar[int]
+    HOLDING_CAP_FIELD_NUMBER: _ClassVar[int]
+    kyc_tier: int
+    per_payment: int
+    daily_outflow: int
+    holding_cap: int
+    def __init__(self, kyc_tier: _Optional[int] = ..., per_payment: _Optional[int] = ..., daily_outflow: _Optional[int] = ..., holding_cap: _Optional[int] = ...) -> None: ...
+
+class Validator(_message.Message):
+    __slots__ = ("public_key", "power", "moniker")
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    POWER_FIELD_NUMBER: _ClassVar[int]
+    MONIKER_FIELD_NUMBER: _ClassVar[int]
+    public_key: bytes
+    power: int
+    moniker: str
+    def __init__(self, public_key: _Optional[bytes] = ..., power: _Optional[int] = ..., moniker: _Optional[str] = ...) -> None: ...
+
+class ValidatorSet(_message.Message):
+    __slots__ = ("validators",)
+    VALIDATORS_FIELD_NUMBER: _ClassVar[int]
+    validators: _containers.RepeatedCompositeFieldContainer[Validator]
+    def __init__(self, validators: _Optional[_Iterable[_Union[Validator, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from node.errors import KeyFileError
+from node.keys import (
+    TX_DOMAIN,
+    KeyPair,
+    read_key_file,
+    read_public_key,
+    sign_bytes,
+    verify,
+    write_key_file,
+)
+
+
+def test_sign_and_verify_round_trip() -> None:
+    key = KeyPair.from_seed(bytes(range(32)))
+    msg = sign_bytes(TX_DOMAIN, "tenge-test", b"body")
+    sig = key.sign(msg)
+    assert verify(key.public_key, msg, sig)
+    assert not verify(key.public_key, msg + b"x", sig)
+    assert not verify(key.public_key, sign_bytes(TX_DOMAIN, "other-chain", b"body"), sig)
+
+
+@pytest.mark.parametrize(
+    ("public_key", "signature"),
+    [(b"", b"\0" * 64), (b"\0" * 32, b""), (b"\xff" * 32, b"\xff" * 64), (b"\0" * 31, b"\0" * 64)],
+)
+def test_verify_never_raises_on_garbage(public_key: bytes, signature: bytes) -> None:
+    assert verify(public_key, b"msg", signature) is False
+
+
+def test_sign_bytes_separate_domain_and_chain() -> None:
+    assert sign_bytes(b"a", "xy", b"z") != sign_bytes(b"a", "x", b"yz")
+    assert sign_bytes(b"a", "x", b"z") != sign_bytes(b"b", "x", b"z")
+
+
+def test_plain_key_file_is_private_and_round_trips(tmp_path: Path) -> None:
+    key = KeyPair.generate()
+    path = tmp_path / "k.json"
+    write_key_file(path, key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_key_file(path) == key
+    assert read_public_key(path) == key.public_key
+
+
+def test_key_file_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    write_key_file(path, KeyPair.generate())
+    before = path.read_bytes()
+    with pytest.raises(KeyFileError, match="already exists"):
+        write_key_file(path, KeyPair.generate())
+    assert path.read_bytes() == before
+
+
+def test_encrypted_key_file(tmp_path: Path) -> None:
+    key = KeyPair.generate()
+    path = tmp_path / "k.json"
+    write_key_file(path, key, passphrase="correct horse")
+    assert key.seed.hex() not in path.read_text()
+    assert read_key_file(path, passphrase="correct horse") == key
+    with pytest.raises(KeyFileError, match="wrong passphrase"):
+        read_key_file(path, passphrase="wrong")
+    with pytest.raises(KeyFileError, match="passphrase is required"):
+        read_key_file(path)
+
+
+def test_edited_public_key_fails_to_open(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    write_key_file(path, KeyPair.generate(), passphrase="pw")
+    doc = json.loads(path.read_text())
+    doc["public_key"] = KeyPair.generate().public_key.hex()
+    path.write_text(json.dumps(doc))
+    with pytest.raises(KeyFileError):
+        read_key_file(path, passphrase="pw")
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "not json", "[]", '{"type": "rsa"}', '{"type": "ed25519", "public_key": "zz"}'],
+)
+def test_malformed_key_files_give_clear_errors(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "k.json"
+    path.write_text(content)
+    with pytest.raises(KeyFileError, match=str(path)):
+        read_key_file(path)
+
+
+def test_missing_key_file(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match="no such key file"):
+        read_key_file(tmp_path / "absent.json")
