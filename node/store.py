@@ -1,0 +1,347 @@
+"""The node's LevelDB store (plyvel).
+
+One database per node, key prefixes per kind of record:
+
+==============  ==========================================  ===========================
+prefix          key                                         value
+==============  ==========================================  ===========================
+``s/``          ledger state key (the ledger's key space)   ledger state value
+``b/``          height (u64 BE)                             serialized Block
+``h/``          block hash                                  height (u64 BE)
+``c/``          height (u64 BE)                             CommitCertificate for it
+``r/``          height (u64 BE) + index (u32 BE)            serialized Receipt
+``t/``          tx id                                       height (u64) + index (u32) + code (u32)
+``a/``          account id + NUL + height + index           tx id (account statement)
+``v/``          height (u64 BE)                             ValidatorSet of that height
+``m/``          ``height``, ``app_hash``, ``block_hash``,    metadata
+                ``genesis``
+==============  ==========================================  ===========================
+
+Everything a committed block changes goes into ONE write batch written with
+``sync=True``: the block, its certificate, receipts, state writes, indexes and the new
+height. LevelDB applies a batch atomically, so after a kill at any instant a reopen finds
+either the whole block or none of it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import plyvel
+
+from node.errors import NodeError
+from proto import block_pb2, ledger_pb2
+
+STATE: Final = b"s/"
+BLOCK: Final = b"b/"
+HASH: Final = b"h/"
+COMMIT: Final = b"c/"
+RECEIPT: Final = b"r/"
+TX: Final = b"t/"
+ACCOUNT_TXS: Final = b"a/"
+VALSET: Final = b"v/"
+META_HEIGHT: Final = b"m/height"
+META_APP_HASH: Final = b"m/app_hash"
+META_BLOCK_HASH: Final = b"m/block_hash"
+META_GENESIS: Final = b"m/genesis"
+
+_U64 = struct.Struct(">Q")
+_TX_LOC = struct.Struct(">QII")
+_HI = struct.Struct(">QI")
+
+
+class StoreError(NodeError):
+    """The database cannot be opened or is inconsistent."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the database lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class TxLocation:
+    """Where a committed transaction sits, and its result code."""
+
+    height: int
+    index: int
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of an account statement."""
+
+    height: int
+    index: int
+    tx_id: bytes
+
+    @property
+    def cursor(self) -> str:
+        """Opaque pagination cursor: pass it as ``after`` to continue after this entry."""
+        return f"{self.height}-{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCommit:
+    """Everything one committed block writes, applied in a single synced batch."""
+
+    height: int
+    block: bytes
+    block_hash: bytes
+    commit: bytes
+    receipts: Sequence[ledger_pb2.Receipt]
+    writes: Sequence[tuple[bytes, bytes | None]]
+    app_hash: bytes
+    validator_sets: Sequence[tuple[int, bytes]] = ()
+
+
+class Store:
+    """A LevelDB database holding the chain and the ledger state of one node.
+
+    Raises:
+        StoreLockedError: another process already has the database open.
+        StoreError: the database cannot be opened.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = plyvel.DB(str(self.path), create_if_missing=True)
+        except plyvel.IOError as e:
+            if "lock" in str(e).lower():
+                raise StoreLockedError(
+                    f"{self.path}: the database is locked by another process "
+                    "(is another node running with this home?)"
+                ) from e
+            raise StoreError(f"{self.path}: cannot open the database: {e}") from e
+        except plyvel.Error as e:
+            raise StoreError(f"{self.path}: cannot open the database: {e}") from e
+        self._closed = False
+        raw = self._db.get(META_HEIGHT)
+        self.height: int = _U64.unpack(raw)[0] if raw else 0
+        self.app_hash: bytes = self._db.get(META_APP_HASH, b"")
+        self.block_hash: bytes = self._db.get(META_BLOCK_HASH, b"")
+
+    # ---- lifecycle ----
+
+    def close(self) -> None:
+        """Close the database; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def is_initialized(self) -> bool:
+        """True once the genesis state has been written."""
+        return self._db.get(META_GENESIS) is not None
+
+    def genesis_hash(self) -> bytes | None:
+        """The hash of the genesis this database was initialised from."""
+        value: bytes | None = self._db.get(META_GENESIS)
+        return value
+
+    def init_genesis(
+        self,
+        genesis_hash: bytes,
+        writes: Iterable[tuple[bytes, bytes]],
+        app_hash: bytes,
+        validator_sets: Sequence[tuple[int, bytes]] = (),
+    ) -> None:
+        """Write the genesis state at height 0, once.
+
+        Raises:
+            StoreError: the database already holds a different genesis.
+        """
+        existing = self.genesis_hash()
+        if existing is not None:
+            if existing != genesis_hash:
+                raise StoreError(
+                    f"{self.path}: the database was initialised from another genesis "
+                    f"({existing.hex()[:16]}..., not {genesis_hash.hex()[:16]}...)"
+                )
+            return
+        with self._db.write_batch(sync=True) as batch:
+            for key, value in writes:
+                batch.put(STATE + key, value)
+            for height, valset in validator_sets:
+                batch.put(VALSET + _U64.pack(height), valset)
+            batch.put(META_APP_HASH, app_hash)
+            batch.put(META_HEIGHT, _U64.pack(0))
+            batch.put(META_GENESIS, genesis_hash)
+        self.app_hash = app_hash
+
+    # ---- state (the ledger's StateReader) ----
+
+    def get(self, key: bytes) -> bytes | None:
+        """The committed value of a ledger state key, or None."""
+        value: bytes | None = self._db.get(STATE + key)
+        return value
+
+    def iter_state(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Committed state entries whose key starts with prefix, in key order."""
+        cut = len(STATE)
+        for key, value in self._db.iterator(prefix=STATE + prefix):
+            yield key[cut:], value
+
+    # ---- commit ----
+
+    def commit_block(self, commit: BlockCommit) -> None:
+        """Apply one committed block in a single synced write batch.
+
+        Raises:
+            StoreError: the block does not follow the stored height.
+        """
+        if commit.height != self.height + 1:
+            raise StoreError(
+                f"block {commit.height} does not follow the stored height {self.height}"
+            )
+        height_key = _U64.pack(commit.height)
+        with self._db.write_batch(sync=True, transaction=True) as batch:
+            batch.put(BLOCK + height_key, commit.block)
+            batch.put(HASH + commit.block_hash, height_key)
+            batch.put(COMMIT + height_key, commit.commit)
+            for receipt in commit.receipts:
+                index_key = _HI.pack(commit.height, receipt.index)
+                batch.put(RECEIPT + index_key, receipt.SerializeToString())
+                batch.put(
+                    TX + receipt.tx_id, _TX_LOC.pack(commit.height, receipt.index, receipt.code)
+                )
+                for account in receipt.accounts:
+                    batch.put(ACCOUNT_TXS + account.encode() + b"\x00" + index_key, receipt.tx_id)
+            for key, value in commit.writes:
+                if value is None:
+                    batch.delete(STATE + key)
+                else:
+                    batch.put(STATE + key, value)
+            for height, valset in commit.validator_sets:
+                batch.put(VALSET + _U64.pack(height), valset)
+            batch.put(META_HEIGHT, height_key)
+            batch.put(META_APP_HASH, commit.app_hash)
+            batch.put(META_BLOCK_HASH, commit.block_hash)
+        self.height = commit.height
+        self.app_hash = commit.app_hash
+        self.block_hash = commit.block_hash
+
+    def replace_commit(self, height: int, commit: bytes) -> None:
+        """Store a (larger) certificate for an already committed block."""
+        if not 1 <= height <= self.height:
+            raise StoreError(f"no committed block at height {height}")
+        self._db.put(COMMIT + _U64.pack(height), commit, sync=True)
+
+    # ---- queries ----
+
+    def get_block(self, height: int) -> bytes | None:
+        """The serialized Block at height, or None."""
+        value: bytes | None = self._db.get(BLOCK + _U64.pack(height))
+        return value
+
+    def get_commit(self, height: int) -> bytes | None:
+        """The serialized CommitCertificate for the block at height, or None."""
+        value: bytes | None = self._db.get(COMMIT + _U64.pack(height))
+        return value
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        """The height of the block with this hash, or None."""
+        raw = self._db.get(HASH + block_hash)
+        return None if raw is None else int(_U64.unpack(raw)[0])
+
+    def get_receipts(self, height: int) -> list[ledger_pb2.Receipt]:
+        """Receipts of the block at height, in block order."""
+        out = []
+        for _, value in self._db.iterator(prefix=RECEIPT + _U64.pack(height)):
+            receipt = ledger_pb2.Receipt()
+            receipt.ParseFromString(value)
+            out.append(receipt)
+        return out
+
+    def get_receipt(self, height: int, index: int) -> ledger_pb2.Receipt | None:
+        """One receipt, or None."""
+        raw = self._db.get(RECEIPT + _HI.pack(height, index))
+        if raw is None:
+            return None
+        receipt = ledger_pb2.Receipt()
+        receipt.ParseFromString(raw)
+        return receipt
+
+    def find_tx(self, tx_id: bytes) -> TxLocation | None:
+        """Where a committed transaction is, or None."""
+        raw = self._db.get(TX + tx_id)
+        if raw is None:
+            return None
+        height, index, code = _TX_LOC.unpack(raw)
+        return TxLocation(height, index, code)
+
+    def get_tx(self, tx_id: bytes) -> bytes | None:
+        """The envelope bytes of a committed transaction, as submitted."""
+        loc = self.find_tx(tx_id)
+        if loc is None:
+            return None
+        raw = self.get_block(loc.height)
+        if raw is None:
+            raise StoreError(f"tx index points at missing block {loc.height}")
+        block = block_pb2.Block()
+        block.ParseFromString(raw)
+        return block.txs[loc.index]
+
+    def account_history(
+        self, account_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[HistoryEntry]:
+        """The account's committed transactions in chain order, paginated by cursor.
+
+        Raises:
+            ValueError: the cursor is malformed.
+        """
+        prefix = ACCOUNT_TXS + account_id.encode() + b"\x00"
+        start = prefix
+        if after is not None:
+            height, index = parse_cursor(after)
+            start = prefix + _HI.pack(height, index) + b"\x00"
+        out: list[HistoryEntry] = []
+        if limit <= 0:
+            return out
+        for key, tx_id in self._db.iterator(start=start, stop=prefix[:-1] + b"\x01"):
+            height, index = _HI.unpack(key[len(prefix) :])
+            out.append(HistoryEntry(height, index, tx_id))
+            if len(out) >= limit:
+                break
+        return out
+
+    def get_validator_set(self, height: int) -> bytes | None:
+        """The serialized ValidatorSet in force at height, if recorded."""
+        value: bytes | None = self._db.get(VALSET + _U64.pack(height))
+        return value
+
+    def disk_usage_bytes(self) -> int:
+        """Bytes the database files take on disk."""
+        total = 0
+        for entry in os.scandir(self.path):
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat().st_size
+        return total
+
+
+def parse_cursor(cursor: str) -> tuple[int, int]:
+    """Decode a history cursor "HEIGHT-INDEX".
+
+    Raises:
+        ValueError: the cursor is not of that form.
+    """
+    height_text, sep, index_text = cursor.partition("-")
+    if not sep or not height_text.isdigit() or not index_text.isdigit():
+        raise ValueError(f"malformed cursor {cursor!r}")
+    height, index = int(height_text), int(index_text)
+    if height >= 2**64 or index >= 2**32:
+        raise ValueError(f"malformed cursor {cursor!r}")
+    return height, index
