@@ -1,0 +1,301 @@
+"""The node's home directory and config.toml.
+
+A home looks like other node software's::
+
+    HOME/
+      config.toml          this file's settings (written by `tenge-node init`)
+      genesis.json         the network's genesis (docs/genesis.md)
+      node_key.json        the P2P identity (Ed25519, mode 0600)
+      validator_key.json   the consensus signing key (absent on an observer)
+      data/                LevelDB store, consensus WAL, last-signed record
+
+Every error names the file and the field, e.g. ``config.toml: p2p.listen: expected HOST:PORT``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from node.errors import ConfigError
+
+CONFIG_FILE: Final = "config.toml"
+GENESIS_FILE: Final = "genesis.json"
+NODE_KEY_FILE: Final = "node_key.json"
+VALIDATOR_KEY_FILE: Final = "validator_key.json"
+DATA_DIR: Final = "data"
+
+DEFAULT_P2P_PORT: Final = 26656
+DEFAULT_API_PORT: Final = 26657
+DEFAULT_METRICS_PORT: Final = 26660
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    """A listen or dial address."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddress:
+    """A persistent peer: its node id (hex of its node public key) and address."""
+
+    node_id: str
+    address: HostPort
+
+    @property
+    def public_key(self) -> bytes:
+        """The peer's 32-byte node public key."""
+        return bytes.fromhex(self.node_id)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Parsed config.toml plus the home directory it came from."""
+
+    home: Path
+    moniker: str
+    p2p_listen: HostPort
+    peers: tuple[PeerAddress, ...]
+    allowed_node_ids: frozenset[str]
+    max_frame_bytes: int
+    peer_send_queue: int
+    api_listen: HostPort
+    metrics_listen: HostPort
+    mempool_max_txs: int
+    mempool_max_bytes: int
+    log_level: str
+    log_format: str
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.home / GENESIS_FILE
+
+    @property
+    def node_key_path(self) -> Path:
+        return self.home / NODE_KEY_FILE
+
+    @property
+    def validator_key_path(self) -> Path:
+        return self.home / VALIDATOR_KEY_FILE
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / DATA_DIR
+
+
+CONFIG_TEMPLATE: Final = """\
+# tenge-node configuration. Restart the node after editing.
+moniker = {moniker}
+
+[p2p]
+# Address to accept peer connections on.
+listen = {p2p_listen}
+# Peers to dial and keep connected: "NODE_ID@HOST:PORT" (NODE_ID = `tenge-node show-node-id`).
+peers = {peers}
+# Node ids allowed to connect besides the peers above (observers, new validators).
+allowed = {allowed}
+# Largest frame accepted from a peer, in bytes.
+max_frame_bytes = {max_frame_bytes}
+# Messages queued for one peer before that peer is dropped as too slow.
+send_queue = {send_queue}
+
+[api]
+# HTTP API (JSON). Keep it on a private interface or behind a proxy.
+listen = {api_listen}
+
+[metrics]
+# Prometheus /metrics.
+listen = {metrics_listen}
+
+[mempool]
+max_txs = {mempool_max_txs}
+max_bytes = {mempool_max_bytes}
+
+[log]
+# debug | info | warning | error
+level = {log_level}
+# text | json
+format = {log_format}
+"""
+
+
+def render_config(
+    *,
+    moniker: str,
+    p2p_listen: str = f"0.0.0.0:{DEFAULT_P2P_PORT}",
+    peers: list[str] | None = None,
+    allowed: list[str] | None = None,
+    api_listen: str = f"127.0.0.1:{DEFAULT_API_PORT}",
+    metrics_listen: str = f"127.0.0.1:{DEFAULT_METRICS_PORT}",
+    max_frame_bytes: int = 4 * 1024 * 1024,
+    send_queue: int = 1024,
+    mempool_max_txs: int = 50_000,
+    mempool_max_bytes: int = 64 * 1024 * 1024,
+    log_level: str = "info",
+    log_format: str = "text",
+) -> str:
+    """The text of a config.toml with these settings and explanatory comments."""
+
+    def q(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def qlist(values: list[str] | None) -> str:
+        return "[" + ", ".join(q(v) for v in values or []) + "]"
+
+    return CONFIG_TEMPLATE.format(
+        moniker=q(moniker),
+        p2p_listen=q(p2p_listen),
+        peers=qlist(peers),
+        allowed=qlist(allowed),
+        api_listen=q(api_listen),
+        metrics_listen=q(metrics_listen),
+        max_frame_bytes=max_frame_bytes,
+        send_queue=send_queue,
+        mempool_max_txs=mempool_max_txs,
+        mempool_max_bytes=mempool_max_bytes,
+        log_level=q(log_level),
+        log_format=q(log_format),
+    )
+
+
+def load_config(home: Path) -> NodeConfig:
+    """Read and validate HOME/config.toml.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or a field is invalid; the message
+            names the field.
+    """
+    path = home / CONFIG_FILE
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: not found (run `tenge-node init --home {home}`)") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    r = _Reader(path.name, doc)
+    peers = tuple(_peer(r, f"p2p.peers[{i}]", p) for i, p in enumerate(r.list_of_str("p2p.peers")))
+    allowed = set()
+    for i, node_id in enumerate(r.list_of_str("p2p.allowed")):
+        allowed.add(_node_id(r, f"p2p.allowed[{i}]", node_id))
+    allowed.update(p.node_id for p in peers)
+    level = r.text("log.level", "info").lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise r.error("log.level", "expected debug, info, warning or error")
+    fmt = r.text("log.format", "text")
+    if fmt not in ("text", "json"):
+        raise r.error("log.format", "expected text or json")
+    moniker = r.text("moniker", "")
+    if not moniker or len(moniker) > 64:
+        raise r.error("moniker", "expected 1 to 64 characters")
+    return NodeConfig(
+        home=home,
+        moniker=moniker,
+        p2p_listen=_host_port(r, "p2p.listen", f"0.0.0.0:{DEFAULT_P2P_PORT}"),
+        peers=peers,
+        allowed_node_ids=frozenset(allowed),
+        max_frame_bytes=r.integer("p2p.max_frame_bytes", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+        peer_send_queue=r.integer("p2p.send_queue", 1024, 1, 1_000_000),
+        api_listen=_host_port(r, "api.listen", f"127.0.0.1:{DEFAULT_API_PORT}"),
+        metrics_listen=_host_port(r, "metrics.listen", f"127.0.0.1:{DEFAULT_METRICS_PORT}"),
+        mempool_max_txs=r.integer("mempool.max_txs", 50_000, 1, 10_000_000),
+        mempool_max_bytes=r.integer("mempool.max_bytes", 64 * 1024 * 1024, 1024, 2**40),
+        log_level=level,
+        log_format=fmt,
+    )
+
+
+class _Reader:
+    def __init__(self, filename: str, doc: dict[str, Any]) -> None:
+        self.filename = filename
+        self.doc = doc
+
+    def error(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.filename}: {name}: {problem}")
+
+    def get(self, name: str) -> Any:
+        node: Any = self.doc
+        parts = name.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict):
+                raise self.error(".".join(parts[:depth]), "expected a table")
+            if part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def text(self, name: str, default: str) -> str:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self.error(name, "expected a string")
+        return value
+
+    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error(name, "expected an integer")
+        if not lo <= value <= hi:
+            raise self.error(name, f"expected {lo} to {hi}, got {value}")
+        return value
+
+    def list_of_str(self, name: str) -> list[str]:
+        value = self.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(name, "expected a list of strings")
+        return value
+
+
+def parse_host_port(text: str) -> HostPort:
+    """Parse "HOST:PORT" (port 0 allowed: the OS picks one).
+
+    Raises:
+        ValueError: not of that form.
+    """
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError("expected HOST:PORT")
+    return HostPort(host, int(port_text))
+
+
+def _host_port(r: _Reader, name: str, default: str) -> HostPort:
+    try:
+        return parse_host_port(r.text(name, default))
+    except ValueError as e:
+        raise r.error(name, str(e)) from None
+
+
+def _node_id(r: _Reader, name: str, text: str) -> str:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise r.error(name, "a node id is 64 hex characters (`tenge-node show-node-id`)")
+    return raw.hex()
+
+
+def _peer(r: _Reader, name: str, text: str) -> PeerAddress:
+    node_id, sep, address = text.partition("@")
+    if not sep:
+        raise r.error(name, "expected NODE_ID@HOST:PORT")
+    try:
+        host_port = parse_host_port(address)
+    except ValueError as e:
+        raise r.error(name, str(e)) from None
+    return PeerAddress(_node_id(r, name, node_id), host_port)

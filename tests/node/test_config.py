@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from node.config import load_config, parse_host_port, render_config
+from node.errors import ConfigError
+
+NODE_ID = "ab" * 32
+
+
+def _write(home: Path, text: str) -> Path:
+    home.mkdir(exist_ok=True)
+    (home / "config.toml").write_text(text)
+    return home
+
+
+def test_rendered_config_loads_back(tmp_path: Path) -> None:
+    text = render_config(
+        moniker='bank "a"',
+        p2p_listen="127.0.0.1:0",
+        peers=[f"{NODE_ID}@127.0.0.1:26656"],
+        allowed=["cd" * 32],
+        log_format="json",
+    )
+    cfg = load_config(_write(tmp_path / "h", text))
+    assert cfg.moniker == 'bank "a"'
+    assert cfg.p2p_listen.port == 0
+    assert cfg.peers[0].node_id == NODE_ID
+    assert cfg.peers[0].public_key == bytes.fromhex(NODE_ID)
+    assert cfg.allowed_node_ids == {NODE_ID, "cd" * 32}
+    assert cfg.log_format == "json"
+    assert cfg.data_dir == tmp_path / "h" / "data"
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('moniker = "x"\n[p2p]\nlisten = "nohost"\n', "p2p.listen"),
+        ('moniker = "x"\n[p2p]\nlisten = 5\n', "p2p.listen"),
+        ('moniker = "x"\n[p2p]\npeers = ["zz@1.2.3.4:5"]\n', "p2p.peers[0]"),
+        ('moniker = "x"\n[p2p]\npeers = ["abc"]\n', "p2p.peers[0]"),
+        ('moniker = "x"\n[p2p]\nallowed = ["12"]\n', "p2p.allowed[0]"),
+        ('moniker = "x"\n[p2p]\nmax_frame_bytes = 1\n', "p2p.max_frame_bytes"),
+        ('moniker = "x"\n[mempool]\nmax_txs = "many"\n', "mempool.max_txs"),
+        ('moniker = "x"\n[log]\nlevel = "loud"\n', "log.level"),
+        ('moniker = "x"\n[log]\nformat = "xml"\n', "log.format"),
+        ('moniker = ""\n', "moniker"),
+        ('moniker = "x"\np2p = 3\n', "p2p"),
+    ],
+)
+def test_invalid_fields_are_named(tmp_path: Path, text: str, field: str) -> None:
+    with pytest.raises(ConfigError, match="config\\.toml: " + re.escape(field) + ":"):
+        load_config(_write(tmp_path / "h", text))
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path)
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(_write(tmp_path / "h", "moniker = = \n"))
+
+
+def test_host_port() -> None:
+    assert str(parse_host_port("[::1]:80")) == "::1:80"
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_host_port("host:99999")
