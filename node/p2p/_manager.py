@@ -1,0 +1,359 @@
+"""PeerManager: the long-running p2p service of a node.
+
+Rules this module keeps:
+
+1. At most one live connection per peer. When a second one completes its handshake the
+   pair keeps, on both sides, the connection dialled by the node with the lower node key
+   (bytes order); two connections of the same direction keep the newer one (the older
+   is presumed stale). Messages queued on the closed duplicate are discarded.
+2. Every configured peer has one dial task: while the peer is not connected it dials,
+   and after a failure waits ``min(backoff_max, backoff_initial * 2**n)`` scaled by a
+   random factor in [0.5, 1]; a successful handshake resets n.
+3. Inbound handshakes run under ``handshake_timeout``, at most ``max_pending_handshakes``
+   at once; any failure closes that connection and is counted by reason, and the
+   listener keeps serving.
+4. ``send``/``broadcast`` never block: they serialize once and put the bytes in each
+   peer's bounded queue; a full queue drops that peer (see _connection.py).
+5. Everything runs in the nursery of ``run``; ``aclose`` cancels it and waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable
+from typing import Final
+
+import trio
+
+from node.keys import KeyPair
+from node.p2p._connection import Connection
+from node.p2p._errors import (
+    HandshakeError,
+    ListenError,
+    OutboundMessageError,
+    PeerDisconnected,
+    PeerProtocolError,
+)
+from node.p2p._handshake import perform_handshake
+from node.p2p._types import Direction, P2PConfig, P2PStats, PeerAddress, PeerInfo, node_id
+from node.p2p._wire import FrameStream, sealed_size
+from proto import p2p_pb2
+
+log = logging.getLogger(__name__)
+
+_ACLOSE_TIMEOUT: Final = 5.0
+
+PeerCallback = Callable[[str], None]
+
+
+def keep_new_connection(
+    own_key: bytes, peer_key: bytes, existing: Direction, new: Direction
+) -> bool:
+    """Whether a new connection to a peer replaces the existing one (rule 1)."""
+    if existing == new:
+        return True
+    preferred: Direction = "outbound" if own_key < peer_key else "inbound"
+    return new == preferred
+
+
+class PeerManager:
+    """Listens, dials, authenticates and keeps the node's peer connections.
+
+    Start with ``port = await nursery.start(manager.run)``; read what peers send from
+    ``manager.inbound`` as ``(peer_id, Envelope)`` pairs; stop with ``await
+    manager.aclose()``. Peer ids are the hex of the peer's node key.
+    """
+
+    def __init__(
+        self,
+        config: P2PConfig,
+        identity: KeyPair,
+        *,
+        on_peer_connected: PeerCallback | None = None,
+        on_peer_disconnected: PeerCallback | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Create a manager; nothing happens on the network until ``run``.
+
+        Args:
+            config: settings; validated here.
+            identity: this node's Ed25519 node key.
+            on_peer_connected: called with the peer id each time a connection becomes
+                the live one for its peer (also when it replaces a duplicate).
+            on_peer_disconnected: called with the peer id when a peer has no live
+                connection any more.
+            rng: source of backoff jitter (tests pass a seeded one).
+
+        Raises:
+            ConfigError: a setting is invalid.
+        """
+        config.validate()
+        self.config = config
+        self.identity = identity
+        self.node_id = node_id(identity.public_key)
+        self.stats = P2PStats()
+        self.listen_port: int | None = None
+        self._allowed = set(config.allow_list) | {p.node_key for p in config.peers}
+        self._on_connected = on_peer_connected
+        self._on_disconnected = on_peer_disconnected
+        self._rng = rng or random.Random()
+        self._conns: dict[str, Connection] = {}
+        self._changed = trio.Event()
+        self._pending_handshakes = 0
+        self._inbound_send, self._inbound_recv = trio.open_memory_channel[
+            tuple[str, p2p_pb2.Envelope]
+        ](config.inbound_queue)
+        self._scope = trio.CancelScope()
+        self._started = False
+        self._closing = False
+        self._done = trio.Event()
+
+    @property
+    def inbound(self) -> trio.MemoryReceiveChannel[tuple[str, p2p_pb2.Envelope]]:
+        """The one bounded channel of messages from peers (Ping/Pong excluded)."""
+        return self._inbound_recv
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[int | None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listen and dial until ``aclose``; reports the bound port (None: not listening).
+
+        Raises:
+            ListenError: the listening address cannot be bound.
+            RuntimeError: run was called twice.
+        """
+        if self._started:
+            raise RuntimeError("PeerManager.run called twice")
+        self._started = True
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    if self.config.listen_port is not None:
+                        listeners = await self._open_listeners()
+                        self.listen_port = listeners[0].socket.getsockname()[1]
+                        nursery.start_soon(trio.serve_listeners, self._serve_inbound, listeners)
+                    for peer in self.config.peers:
+                        nursery.start_soon(self._dial_loop, peer)
+                    log.info(
+                        "p2p node %s listening on %s:%s, dialling %d peers",
+                        self.node_id[:16],
+                        self.config.listen_host,
+                        self.listen_port,
+                        len(self.config.peers),
+                    )
+                    task_status.started(self.listen_port)
+                    await trio.sleep_forever()
+        finally:
+            self._closing = True
+            self._inbound_send.close()
+            self._done.set()
+
+    async def _open_listeners(self) -> list[trio.SocketListener]:
+        host, port = self.config.listen_host, self.config.listen_port
+        try:
+            return await trio.open_tcp_listeners(port or 0, host=host)
+        except OSError as e:
+            raise ListenError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+    async def aclose(self) -> None:
+        """Close every connection and stop the service; safe to call more than once."""
+        self._closing = True
+        self._scope.cancel()
+        if self._started:
+            with trio.move_on_after(_ACLOSE_TIMEOUT) as bound:
+                bound.shield = True
+                await self._done.wait()
+        else:
+            self._inbound_send.close()
+
+    # ----------------------------------------------------------------- sending
+
+    def send(self, peer_id: str, envelope: p2p_pb2.Envelope) -> bool:
+        """Queue envelope for one peer; never blocks.
+
+        Returns:
+            True when queued; False when the peer is not connected or its queue was full
+            (the peer has then been dropped).
+
+        Raises:
+            OutboundMessageError: the envelope is empty or larger than max_frame_size.
+        """
+        kind, payload = self._encode(envelope)
+        conn = self._conns.get(peer_id)
+        if conn is None:
+            self.stats.frames_dropped["not_connected"] += 1
+            return False
+        return conn.enqueue(kind, payload)
+
+    def broadcast(self, envelope: p2p_pb2.Envelope, exclude: Iterable[str] = ()) -> int:
+        """Queue envelope for every connected peer not in exclude; never blocks.
+
+        Returns:
+            The number of peers it was queued for.
+
+        Raises:
+            OutboundMessageError: the envelope is empty or larger than max_frame_size.
+        """
+        kind, payload = self._encode(envelope)
+        skip = set(exclude)
+        targets = [c for pid, c in self._conns.items() if pid not in skip]
+        return sum(1 for conn in targets if conn.enqueue(kind, payload))
+
+    def _encode(self, envelope: p2p_pb2.Envelope) -> tuple[str, bytes]:
+        kind = envelope.WhichOneof("kind")
+        if kind is None:
+            raise OutboundMessageError("the Envelope has no message kind set")
+        payload = envelope.SerializeToString()
+        if sealed_size(len(payload)) > self.config.max_frame_size:
+            raise OutboundMessageError(
+                f"{kind} message of {len(payload)} bytes exceeds max_frame_size "
+                f"{self.config.max_frame_size}"
+            )
+        return kind, payload
+
+    # ----------------------------------------------------------------- peers
+
+    def peers(self) -> list[PeerInfo]:
+        """Snapshots of the connected peers, ordered by peer id."""
+        return [self._conns[pid].info() for pid in sorted(self._conns)]
+
+    def is_connected(self, peer_id: str) -> bool:
+        """Whether peer_id has a live connection."""
+        return peer_id in self._conns
+
+    def set_allow_list(self, node_keys: Iterable[bytes]) -> None:
+        """Replace the allow-list (configured peers stay allowed); drops peers not in it."""
+        self._allowed = set(node_keys) | {p.node_key for p in self.config.peers}
+        for conn in list(self._conns.values()):
+            if conn.peer_key not in self._allowed:
+                conn.close("not_allowed")
+
+    def _is_allowed(self, node_key: bytes) -> bool:
+        return node_key in self._allowed
+
+    async def wait_changed(self) -> None:
+        """Wait until the set of connected peers next changes."""
+        await self._changed.wait()
+
+    def _notify_changed(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def _register(self, conn: Connection) -> None:
+        existing = self._conns.get(conn.peer_id)
+        if existing is not None:
+            if not keep_new_connection(
+                self.identity.public_key, conn.peer_key, existing.direction, conn.direction
+            ):
+                conn.close("duplicate")
+                return
+            existing.close("duplicate")
+        if self._closing or not self._is_allowed(conn.peer_key):
+            conn.close("shutdown" if self._closing else "not_allowed")
+            return
+        self._conns[conn.peer_id] = conn
+        self.stats.connections[conn.direction] += 1
+        log.info("peer %s connected (%s, %s)", conn.peer_id[:16], conn.direction, conn.address)
+        self._notify_changed()
+        if self._on_connected is not None:
+            self._on_connected(conn.peer_id)
+
+    def _unregister(self, conn: Connection) -> None:
+        if self._conns.get(conn.peer_id) is not conn:
+            return
+        del self._conns[conn.peer_id]
+        log.info("peer %s disconnected: %s", conn.peer_id[:16], conn.close_reason)
+        self._notify_changed()
+        if self._on_disconnected is not None:
+            self._on_disconnected(conn.peer_id)
+
+    # ----------------------------------------------------------------- connections
+
+    async def _serve_inbound(self, stream: trio.SocketStream) -> None:
+        if self._pending_handshakes >= self.config.max_pending_handshakes:
+            self.stats.handshake_failures["busy"] += 1
+            await trio.aclose_forcefully(stream)
+            return
+        try:
+            host, port = stream.socket.getpeername()[:2]
+            address = f"{host}:{port}"
+        except OSError:
+            address = "unknown"
+        await self._serve(stream, "inbound", address, expected_key=None)
+
+    async def _serve(
+        self,
+        stream: trio.SocketStream,
+        direction: Direction,
+        address: str,
+        expected_key: bytes | None,
+    ) -> bool:
+        """Handshake then serve one connection; returns whether the handshake succeeded."""
+        frames = FrameStream(stream)
+        reason: str | None = None
+        self._pending_handshakes += 1
+        try:
+            with trio.move_on_after(self.config.handshake_timeout) as deadline:
+                session = await perform_handshake(
+                    frames,
+                    identity=self.identity,
+                    chain_id=self.config.chain_id,
+                    is_allowed=self._is_allowed,
+                    expected_key=expected_key,
+                )
+            if deadline.cancelled_caught:
+                reason = "timeout"
+        except (HandshakeError, PeerProtocolError) as e:
+            reason = e.reason
+        except PeerDisconnected:
+            reason = "disconnected"
+        finally:
+            self._pending_handshakes -= 1
+        self.stats.bytes_in["handshake"] += frames.bytes_in
+        self.stats.bytes_out["handshake"] += frames.bytes_out
+        if reason is not None:
+            self.stats.handshake_failures[reason] += 1
+            log.info("handshake with %s (%s) failed: %s", address, direction, reason)
+            await trio.aclose_forcefully(stream)
+            return False
+        frames.bytes_in = frames.bytes_out = 0
+        conn = Connection(
+            frames,
+            peer_key=session.peer_key,
+            address=address,
+            direction=direction,
+            config=self.config,
+            stats=self.stats,
+            inbound=self._inbound_send,
+            on_closed=self._unregister,
+        )
+        self._register(conn)
+        await conn.run()
+        return True
+
+    async def _dial_loop(self, peer: PeerAddress) -> None:
+        failures = 0
+        while True:
+            while self.is_connected(peer.peer_id):
+                await self.wait_changed()
+            stream: trio.SocketStream | None = None
+            with trio.move_on_after(self.config.connect_timeout):
+                try:
+                    stream = await trio.open_tcp_stream(peer.host, peer.port)
+                except OSError as e:
+                    log.debug("dial %s:%s failed: %s", peer.host, peer.port, e)
+            if stream is None:
+                self.stats.dial_failures += 1
+                failures += 1
+            elif await self._serve(stream, "outbound", f"{peer.host}:{peer.port}", peer.node_key):
+                failures = 0
+            else:
+                failures += 1
+            await trio.sleep(self._backoff(failures))
+
+    def _backoff(self, failures: int) -> float:
+        base = min(self.config.backoff_max, self.config.backoff_initial * 2.0 ** min(failures, 32))
+        return base * self._rng.uniform(0.5, 1.0)
