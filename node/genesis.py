@@ -1,0 +1,420 @@
+"""genesis.json: loading, validation and the inverse (see docs/genesis.md).
+
+Every error is a `ConfigError` whose message names the file and the field path, e.g.
+``genesis.json: accounts[3].public_keys[0]: not 32 bytes of hex``. Unknown keys are
+errors too, so a misspelt field never passes silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Final
+
+from node.errors import ConfigError
+from node.ledger import KZT, U64_MAX, may_hold, valid_account_id, valid_asset_code
+from node.ledger._rules import MAX_DECIMALS, MAX_KEYS, MAX_MONIKER, MAX_TOTAL_POWER
+from proto import genesis_pb2, ledger_pb2
+
+U32_MAX: Final = 2**32 - 1
+CHAIN_ID_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+#: Consensus parameters and their defaults.
+DEFAULT_PARAMS: Final = {
+    "timeout_propose_ms": 3000,
+    "timeout_prevote_ms": 1000,
+    "timeout_precommit_ms": 1000,
+    "timeout_delta_ms": 500,
+    "timeout_max_ms": 30000,
+    "empty_block_interval_ms": 5000,
+    "max_block_txs": 10000,
+    "max_block_bytes": 8 * 1024 * 1024,
+    "max_tx_bytes": 16384,
+    "max_tx_ttl": 600,
+}
+
+_TOP_KEYS: Final = {
+    "chain_id",
+    "genesis_time_ms",
+    "params",
+    "validators",
+    "accounts",
+    "assets",
+    "limits",
+}
+_ACCOUNT_KEYS: Final = {
+    "account_id",
+    "role",
+    "zone",
+    "kyc_tier",
+    "public_keys",
+    "threshold",
+    "licensed",
+    "balances",
+}
+_ASSET_KEYS: Final = {"code", "decimals", "issuer", "kind", "payment_zones"}
+_LIMIT_KEYS: Final = {"kyc_tier", "per_payment", "daily_outflow", "holding_cap"}
+_VALIDATOR_KEYS: Final = {"public_key", "power", "moniker"}
+_LIMITED_ROLES: Final = {ledger_pb2.CUSTOMER, ledger_pb2.MERCHANT}
+_ONE_OF_A_KIND: Final = {ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY, ledger_pb2.STATE_RESERVE}
+
+
+class _Err(Exception):
+    """A validation failure at a field path (turned into ConfigError at the boundary)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+def load_genesis(path: Path) -> genesis_pb2.Genesis:
+    """Read and validate a genesis.json file.
+
+    Raises:
+        ConfigError: the file is missing, not JSON, or a field is invalid; the message
+            names the file and the field path.
+    """
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such file") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from e
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{name}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    return parse_genesis(doc, source=name)
+
+
+def parse_genesis(doc: Any, *, source: str = "genesis.json") -> genesis_pb2.Genesis:
+    """Validate a decoded genesis document and build the Genesis message.
+
+    Raises:
+        ConfigError: a field is invalid; the message starts with source and the field path.
+    """
+    try:
+        return _parse(doc)
+    except _Err as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def genesis_to_json(genesis: genesis_pb2.Genesis) -> dict[str, Any]:
+    """The genesis.json document of genesis (the inverse of parse_genesis).
+
+    Amounts are decimal strings of minor units; keys are hex.
+    """
+    params = {name: getattr(genesis.params, name) for name in DEFAULT_PARAMS}
+    accounts = []
+    for entry in genesis.accounts:
+        a = entry.account
+        accounts.append(
+            {
+                "account_id": a.account_id,
+                "role": ledger_pb2.Role.Name(a.role),
+                "zone": ledger_pb2.Zone.Name(a.zone),
+                "kyc_tier": a.kyc_tier,
+                "public_keys": [key.hex() for key in a.public_keys],
+                "threshold": max(1, a.threshold),
+                "licensed": a.licensed,
+                "balances": {b.asset: str(b.amount) for b in entry.balances},
+            }
+        )
+    return {
+        "chain_id": genesis.chain_id,
+        "genesis_time_ms": genesis.genesis_time_ms,
+        "params": params,
+        "validators": [
+            {"public_key": v.public_key.hex(), "power": v.power, "moniker": v.moniker}
+            for v in genesis.validators
+        ],
+        "assets": [
+            {
+                "code": s.code,
+                "decimals": s.decimals,
+                "issuer": s.issuer,
+                "kind": ledger_pb2.AssetKind.Name(s.kind),
+                "payment_zones": [ledger_pb2.Zone.Name(z) for z in s.payment_zones],
+            }
+            for s in genesis.assets
+        ],
+        "limits": [
+            {
+                "kyc_tier": t.kyc_tier,
+                "per_payment": str(t.per_payment),
+                "daily_outflow": str(t.daily_outflow),
+                "holding_cap": str(t.holding_cap),
+            }
+            for t in genesis.limits
+        ],
+        "accounts": accounts,
+    }
+
+
+# ---------------------------------------------------------------- field readers
+
+
+def _obj(value: Any, path: str, keys: set[str], required: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Err(path, "must be an object")
+    for key in value:
+        if key not in keys:
+            raise _Err(_join(path, key), "unknown field")
+    for key in sorted(required):
+        if key not in value:
+            raise _Err(_join(path, key), "is required")
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Err(path, "must be a list")
+    return value
+
+
+def _str(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise _Err(path, "must be a string")
+    return value
+
+
+def _int(value: Any, path: str, low: int, high: int) -> int:
+    """An integer, given as a JSON number or a decimal string (amounts), in [low, high]."""
+    if isinstance(value, bool):
+        raise _Err(path, "must be an integer")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int):
+        raise _Err(path, "must be an integer (a number or a string of decimal digits)")
+    if not low <= value <= high:
+        raise _Err(path, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Err(path, "must be true or false")
+    return value
+
+
+def _key(value: Any, path: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise _Err(path, "not 32 bytes of hex")
+    return raw
+
+
+def _enum(value: Any, path: str, enum: Any, what: str) -> int:
+    names = [n for n, _ in enum.items() if not n.endswith("UNSPECIFIED")]
+    if not isinstance(value, str) or value not in names:
+        raise _Err(path, f"{value!r} is not a {what} (one of {', '.join(names)})")
+    number: int = enum.Value(value)
+    return number
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _parse(doc: Any) -> genesis_pb2.Genesis:
+    doc = _obj(
+        doc, "", _TOP_KEYS, {"chain_id", "genesis_time_ms", "validators", "accounts", "assets"}
+    )
+    g = genesis_pb2.Genesis()
+    g.chain_id = _str(doc["chain_id"], "chain_id")
+    if not CHAIN_ID_RE.fullmatch(g.chain_id):
+        raise _Err("chain_id", "1 to 64 of A-Z, a-z, 0-9, '.', '_', '-'")
+    g.genesis_time_ms = _int(doc["genesis_time_ms"], "genesis_time_ms", 0, 2**62)
+    _parse_params(g, doc.get("params", {}))
+    _parse_validators(g, doc["validators"])
+    _parse_limits(g, doc.get("limits", []))
+    balances = _parse_accounts(g, doc["accounts"])
+    _parse_assets(g, doc["assets"])
+    _check_balances(g, balances)
+    return g
+
+
+def _parse_params(g: genesis_pb2.Genesis, value: Any) -> None:
+    params = _obj(value, "params", set(DEFAULT_PARAMS), set())
+    for name, default in DEFAULT_PARAMS.items():
+        setattr(g.params, name, _int(params.get(name, default), f"params.{name}", 1, U32_MAX))
+    p = g.params
+    if p.max_tx_bytes < 256:
+        raise _Err("params.max_tx_bytes", "must be at least 256")
+    if p.max_tx_bytes > p.max_block_bytes:
+        raise _Err("params.max_tx_bytes", "must not exceed params.max_block_bytes")
+    if p.timeout_max_ms < max(p.timeout_propose_ms, p.timeout_prevote_ms, p.timeout_precommit_ms):
+        raise _Err("params.timeout_max_ms", "must be at least every base timeout")
+
+
+def _parse_validators(g: genesis_pb2.Genesis, value: Any) -> None:
+    items = _list(value, "validators")
+    if not items:
+        raise _Err("validators", "at least one validator is required")
+    seen: set[bytes] = set()
+    total = 0
+    for i, item in enumerate(items):
+        path = f"validators[{i}]"
+        v = _obj(item, path, _VALIDATOR_KEYS, {"public_key", "power"})
+        key = _key(v["public_key"], f"{path}.public_key")
+        if key in seen:
+            raise _Err(f"{path}.public_key", "listed twice")
+        seen.add(key)
+        power = _int(v["power"], f"{path}.power", 1, MAX_TOTAL_POWER)
+        total += power
+        if total > MAX_TOTAL_POWER:
+            raise _Err(f"{path}.power", f"total power above {MAX_TOTAL_POWER}")
+        moniker = _str(v.get("moniker", ""), f"{path}.moniker")
+        if len(moniker) > MAX_MONIKER:
+            raise _Err(f"{path}.moniker", f"longer than {MAX_MONIKER} characters")
+        g.validators.add(public_key=key, power=power, moniker=moniker)
+
+
+def _parse_limits(g: genesis_pb2.Genesis, value: Any) -> None:
+    tiers: set[int] = set()
+    for i, item in enumerate(_list(value, "limits")):
+        path = f"limits[{i}]"
+        t = _obj(item, path, _LIMIT_KEYS, {"kyc_tier"})
+        tier = _int(t["kyc_tier"], f"{path}.kyc_tier", 0, U32_MAX)
+        if tier in tiers:
+            raise _Err(f"{path}.kyc_tier", f"tier {tier} is listed twice")
+        tiers.add(tier)
+        g.limits.add(
+            kyc_tier=tier,
+            per_payment=_int(t.get("per_payment", 0), f"{path}.per_payment", 0, U64_MAX),
+            daily_outflow=_int(t.get("daily_outflow", 0), f"{path}.daily_outflow", 0, U64_MAX),
+            holding_cap=_int(t.get("holding_cap", 0), f"{path}.holding_cap", 0, U64_MAX),
+        )
+
+
+def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Parse accounts; returns (path, balances object) per account for a later check."""
+    tiers = {t.kyc_tier for t in g.limits}
+    ids: set[str] = set()
+    roles: dict[int, str] = {}
+    pending: list[tuple[str, dict[str, Any]]] = []
+    for i, item in enumerate(_list(value, "accounts")):
+        path = f"accounts[{i}]"
+        a = _obj(item, path, _ACCOUNT_KEYS, {"account_id", "role", "zone", "public_keys"})
+        account_id = _str(a["account_id"], f"{path}.account_id")
+        if not valid_account_id(account_id):
+            raise _Err(f"{path}.account_id", "3 to 64 of a-z, 0-9, '.', '-'")
+        if account_id in ids:
+            raise _Err(f"{path}.account_id", f"{account_id!r} is listed twice")
+        ids.add(account_id)
+        role = _enum(a["role"], f"{path}.role", ledger_pb2.Role, "role")
+        if role in _ONE_OF_A_KIND and role in roles:
+            raise _Err(f"{path}.role", f"a second {a['role']} (the first is {roles[role]!r})")
+        roles.setdefault(role, account_id)
+        zone = _enum(a["zone"], f"{path}.zone", ledger_pb2.Zone, "zone")
+        tier = _int(a.get("kyc_tier", 0), f"{path}.kyc_tier", 0, U32_MAX)
+        if role in _LIMITED_ROLES and tier not in tiers:
+            raise _Err(f"{path}.kyc_tier", f"no limits are set for tier {tier}")
+        keys_path = f"{path}.public_keys"
+        keys = [
+            _key(key, f"{keys_path}[{j}]")
+            for j, key in enumerate(_list(a["public_keys"], keys_path))
+        ]
+        if not 1 <= len(keys) <= MAX_KEYS:
+            raise _Err(keys_path, f"1 to {MAX_KEYS} keys")
+        if len(set(keys)) != len(keys):
+            raise _Err(keys_path, "a key is listed twice")
+        threshold = _int(a.get("threshold", 1), f"{path}.threshold", 1, len(keys))
+        entry = g.accounts.add()
+        entry.account.account_id = account_id
+        entry.account.role = role  # type: ignore[assignment]
+        entry.account.zone = zone  # type: ignore[assignment]
+        entry.account.kyc_tier = tier
+        entry.account.public_keys.extend(keys)
+        entry.account.threshold = threshold
+        entry.account.licensed = _bool(a.get("licensed", False), f"{path}.licensed")
+        balances = a.get("balances", {})
+        if not isinstance(balances, dict):
+            raise _Err(f"{path}.balances", "must be an object of asset code to amount")
+        pending.append((path, balances))
+    if ledger_pb2.CENTRAL_BANK not in roles:
+        raise _Err("accounts", "exactly one CENTRAL_BANK account is required")
+    return pending
+
+
+def _parse_assets(g: genesis_pb2.Genesis, value: Any) -> None:
+    accounts = {e.account.account_id: e.account for e in g.accounts}
+    codes: set[str] = set()
+    for i, item in enumerate(_list(value, "assets")):
+        path = f"assets[{i}]"
+        s = _obj(item, path, _ASSET_KEYS, {"code", "issuer", "kind", "payment_zones"})
+        code = _str(s["code"], f"{path}.code")
+        if not valid_asset_code(code):
+            raise _Err(f"{path}.code", "an upper-case letter then 1 to 11 of A-Z, 0-9")
+        if code in codes:
+            raise _Err(f"{path}.code", f"{code!r} is listed twice")
+        codes.add(code)
+        issuer = _str(s["issuer"], f"{path}.issuer")
+        holder = accounts.get(issuer)
+        if holder is None:
+            raise _Err(f"{path}.issuer", f"no account {issuer!r} in accounts")
+        if holder.role not in (ledger_pb2.CENTRAL_BANK, ledger_pb2.COMMERCIAL_BANK):
+            raise _Err(f"{path}.issuer", f"{issuer!r} is not a bank")
+        kind = _enum(s["kind"], f"{path}.kind", ledger_pb2.AssetKind, "asset kind")
+        zones_path = f"{path}.payment_zones"
+        zones = [
+            _enum(z, f"{zones_path}[{j}]", ledger_pb2.Zone, "zone")
+            for j, z in enumerate(_list(s["payment_zones"], zones_path))
+        ]
+        if not zones or len(set(zones)) != len(zones):
+            raise _Err(zones_path, "one or more distinct zones")
+        if code == KZT:
+            if kind != ledger_pb2.CBDC:
+                raise _Err(f"{path}.kind", "KZT is the CBDC")
+            if holder.role != ledger_pb2.CENTRAL_BANK:
+                raise _Err(f"{path}.issuer", "KZT is issued by the CENTRAL_BANK account")
+            if set(zones) != {ledger_pb2.NATIONAL, ledger_pb2.CRYPTOCITY}:
+                raise _Err(zones_path, "KZT pays everywhere: list NATIONAL and CRYPTOCITY")
+        elif kind == ledger_pb2.CBDC:
+            raise _Err(f"{path}.kind", "only KZT is a CBDC")
+        decimals = _int(s.get("decimals", 2), f"{path}.decimals", 0, MAX_DECIMALS)
+        g.assets.add(
+            code=code,
+            decimals=decimals,
+            issuer=issuer,
+            kind=kind,
+            payment_zones=zones,
+        )
+    if KZT not in codes:
+        raise _Err("assets", "the KZT asset is required")
+
+
+def _check_balances(g: genesis_pb2.Genesis, pending: list[tuple[str, dict[str, Any]]]) -> None:
+    assets = {s.code: s for s in g.assets}
+    limits = {t.kyc_tier: t for t in g.limits}
+    totals: dict[str, int] = {}
+    for entry, (path, balances) in zip(g.accounts, pending, strict=True):
+        account = entry.account
+        for code, amount_value in balances.items():
+            where = f"{path}.balances.{code}"
+            asset = assets.get(code)
+            if asset is None:
+                raise _Err(where, f"no asset {code!r} in assets")
+            amount = _int(amount_value, where, 0, U64_MAX)
+            if not may_hold(account, asset):
+                raise _Err(where, f"{account.account_id!r} may not hold {code}")
+            tier = limits.get(account.kyc_tier)
+            if (
+                code == KZT
+                and account.role in _LIMITED_ROLES
+                and tier is not None
+                and tier.holding_cap
+                and amount > tier.holding_cap
+            ):
+                raise _Err(where, f"above the tier {account.kyc_tier} holding cap")
+            totals[code] = totals.get(code, 0) + amount
+            if totals[code] > U64_MAX:
+                raise _Err(where, f"the {code} balances sum past 2^64 - 1")
+            entry.balances.add(asset=code, amount=amount)

@@ -1,0 +1,60 @@
+"""The settlement ledger: the rules of DESIGN.md §4 as a deterministic state machine.
+
+`Ledger.check_tx` admits transactions to the mempool; `Ledger.execute_block` executes a
+block and returns receipts, sorted state writes and the app hash, without writing
+anything itself. The state key layout is in `node.ledger._keys`; read helpers
+(`get_account`, `get_balances`, ...) serve the API. `node.ledger.txbuild` builds and
+signs transactions.
+"""
+
+from node.ledger._apphash import app_hash_step, genesis_app_hash, genesis_state
+from node.ledger._keys import (
+    KZT,
+    U64_MAX,
+    almaty_day,
+    valid_account_id,
+    valid_asset_code,
+)
+from node.ledger._ledger import (
+    DEFAULT_MAX_TX_BYTES,
+    DEFAULT_MAX_TX_TTL,
+    BlockResult,
+    CheckResult,
+    Ledger,
+)
+from node.ledger._rules import may_hold
+from node.ledger._state import (
+    StateReader,
+    get_account,
+    get_asset,
+    get_balance,
+    get_balances,
+    get_limits,
+    get_role_account,
+    get_validators,
+)
+
+__all__ = [
+    "DEFAULT_MAX_TX_BYTES",
+    "DEFAULT_MAX_TX_TTL",
+    "KZT",
+    "U64_MAX",
+    "BlockResult",
+    "CheckResult",
+    "Ledger",
+    "StateReader",
+    "almaty_day",
+    "app_hash_step",
+    "genesis_app_hash",
+    "genesis_state",
+    "get_account",
+    "get_asset",
+    "get_balance",
+    "get_balances",
+    "get_limits",
+    "get_role_account",
+    "get_validators",
+    "may_hold",
+    "valid_account_id",
+    "valid_asset_code",
+]

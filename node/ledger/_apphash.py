@@ -1,0 +1,89 @@
+"""Genesis state and the app hash chain.
+
+app_hash(H) = SHA-256(tag, app_hash(H-1), H, each write of block H in key order), where a
+write is the key with its length and either a deletion mark or the value with its length.
+Block 0 is genesis: its writes are the initial state and its predecessor is a hash of the
+chain id, so two chains never share an app hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from typing import Final
+
+from node.ledger import _keys as k
+from proto import genesis_pb2, ledger_pb2
+
+APP_HASH_TAG: Final = b"tenge/app-hash/v1\x00"
+GENESIS_TAG: Final = b"tenge/genesis/v1\x00"
+
+_HEAD = struct.Struct(">Q")
+_PUT = struct.Struct(">IBI")
+_DEL = struct.Struct(">IB")
+
+
+def app_hash_step(prev: bytes, height: int, writes: Iterable[tuple[bytes, bytes | None]]) -> bytes:
+    """The app hash after a block, from the previous one and the block's sorted writes."""
+    parts = [APP_HASH_TAG, prev, _HEAD.pack(height)]
+    append = parts.append
+    for key, value in writes:
+        if value is None:
+            append(_DEL.pack(len(key), 0))
+            append(key)
+        else:
+            append(_PUT.pack(len(key), 1, len(value)))
+            append(key)
+            append(value)
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
+    """The initial state writes of a validated genesis, sorted by key.
+
+    Asset records get ``issued`` = the sum of their genesis balances; accounts list the
+    assets they start with.
+    """
+    out: dict[bytes, bytes] = {}
+    issued: dict[str, int] = {}
+    for entry in genesis.accounts:
+        account = ledger_pb2.Account()
+        account.CopyFrom(entry.account)
+        account.threshold = max(1, account.threshold)
+        del account.assets[:]
+        for bal in entry.balances:
+            if bal.amount == 0:
+                continue
+            issued[bal.asset] = issued.get(bal.asset, 0) + bal.amount
+            if bal.asset not in account.assets:
+                account.assets.append(bal.asset)
+            key = k.balance_key(account.account_id, bal.asset)
+            prior = k.decode_u64(out[key]) if key in out else 0
+            out[key] = k.encode_u64(prior + bal.amount)
+        out[k.account_key(account.account_id)] = account.SerializeToString()
+        if account.role in (ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY, ledger_pb2.STATE_RESERVE):
+            role = ledger_pb2.Role.Name(account.role)
+            out[k.role_key(role)] = account.account_id.encode()
+    for asset in genesis.assets:
+        record = ledger_pb2.Asset()
+        record.CopyFrom(asset)
+        record.issued = issued.get(asset.code, 0)
+        record.redeemed = 0
+        record.seized = 0
+        out[k.asset_key(asset.code)] = record.SerializeToString()
+    for limits in genesis.limits:
+        out[k.limits_key(limits.kyc_tier)] = limits.SerializeToString()
+    validators = sorted(genesis.validators, key=lambda v: v.public_key)
+    out[k.VALIDATORS] = ledger_pb2.ValidatorSet(validators=validators).SerializeToString()
+    return sorted(out.items())
+
+
+def genesis_prev_hash(chain_id: str) -> bytes:
+    """The predecessor of the genesis app hash: a hash of the chain id."""
+    return hashlib.sha256(GENESIS_TAG + chain_id.encode()).digest()
+
+
+def genesis_app_hash(genesis: genesis_pb2.Genesis) -> bytes:
+    """The app hash "after block 0": the chain step over the genesis state."""
+    return app_hash_step(genesis_prev_hash(genesis.chain_id), 0, genesis_state(genesis))

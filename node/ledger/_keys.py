@@ -1,0 +1,120 @@
+"""The ledger's state key layout and the small value codecs.
+
+To the ledger, state is one flat key space (the store adds its own prefix). Keys:
+
+=====================================  =============================================
+key                                    value
+=====================================  =============================================
+``acct/`` + account id                 ``Account`` (its ``assets`` lists what it holds)
+``bal/`` + account id + ``/`` + code   balance, u64 big-endian (deleted at zero)
+``asset/`` + code                      ``Asset`` (with issued / redeemed / seized)
+``limits/`` + tier (u32 BE)            ``TierLimits``
+``daily/`` + account id                day (u32 BE, Asia/Almaty) + KZT outflow (u64 BE)
+``role/`` + role name                  account id of a one-of-a-kind role
+``validators``                         ``ValidatorSet``, sorted by public key
+``seen/`` + tx id                      height that included it (u64 BE)
+``incl/`` + height (u64 BE)            tx ids marked seen at that height, concatenated
+``seize/`` + tx id                     the ``Seize`` message (the court order reference)
+=====================================  =============================================
+
+Account ids never contain ``/``, so ``bal/`` keys are unambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from typing import Final
+
+ACCOUNT: Final = b"acct/"
+BALANCE: Final = b"bal/"
+ASSET: Final = b"asset/"
+LIMITS: Final = b"limits/"
+DAILY: Final = b"daily/"
+ROLE: Final = b"role/"
+VALIDATORS: Final = b"validators"
+SEEN: Final = b"seen/"
+INCLUDED: Final = b"incl/"
+SEIZURE: Final = b"seize/"
+
+U64_MAX: Final = 2**64 - 1
+KZT: Final = "KZT"
+
+ACCOUNT_ID_RE: Final = re.compile(r"[a-z0-9.-]{3,64}")
+ASSET_CODE_RE: Final = re.compile(r"[A-Z][A-Z0-9]{1,11}")
+
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+_DAY = struct.Struct(">IQ")
+
+MS_PER_DAY: Final = 86_400_000
+ALMATY_OFFSET_MS: Final = 5 * 3_600_000  # Asia/Almaty is UTC+5 all year
+
+
+def valid_account_id(account_id: str) -> bool:
+    """True when account_id is 3 to 64 of ``a-z``, ``0-9``, ``.`` and ``-``."""
+    return ACCOUNT_ID_RE.fullmatch(account_id) is not None
+
+
+def valid_asset_code(code: str) -> bool:
+    """True when code is an upper-case letter then 1 to 11 upper-case letters or digits."""
+    return ASSET_CODE_RE.fullmatch(code) is not None
+
+
+def account_key(account_id: str) -> bytes:
+    return ACCOUNT + account_id.encode()
+
+
+def balance_key(account_id: str, asset: str) -> bytes:
+    return BALANCE + account_id.encode() + b"/" + asset.encode()
+
+
+def asset_key(code: str) -> bytes:
+    return ASSET + code.encode()
+
+
+def limits_key(tier: int) -> bytes:
+    return LIMITS + _U32.pack(tier)
+
+
+def daily_key(account_id: str) -> bytes:
+    return DAILY + account_id.encode()
+
+
+def role_key(role_name: str) -> bytes:
+    return ROLE + role_name.encode()
+
+
+def seen_key(tx_id: bytes) -> bytes:
+    return SEEN + tx_id
+
+
+def included_key(height: int) -> bytes:
+    return INCLUDED + _U64.pack(height)
+
+
+def seizure_key(tx_id: bytes) -> bytes:
+    return SEIZURE + tx_id
+
+
+def encode_u64(value: int) -> bytes:
+    return _U64.pack(value)
+
+
+def decode_u64(raw: bytes) -> int:
+    value: int = _U64.unpack(raw)[0]
+    return value
+
+
+def almaty_day(time_ms: int) -> int:
+    """The calendar day number (days since 1970-01-01) in Asia/Almaty at time_ms."""
+    return (time_ms + ALMATY_OFFSET_MS) // MS_PER_DAY
+
+
+def encode_daily(day: int, outflow: int) -> bytes:
+    return _DAY.pack(day, outflow)
+
+
+def decode_daily(raw: bytes) -> tuple[int, int]:
+    day, outflow = _DAY.unpack(raw)
+    return int(day), int(outflow)

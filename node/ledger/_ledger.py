@@ -1,0 +1,331 @@
+"""The ledger state machine: mempool admission (`check_tx`) and block execution.
+
+Rules this module keeps:
+
+1. `execute_block` is deterministic: the same genesis, committed state and block give
+   the same receipts, writes and app hash on every node. Block time comes in as an
+   argument; nothing reads a clock, randomness or the signature cache's contents.
+2. Bad transactions never raise: each gets a receipt with a stable ResultCode.
+3. `execute_block` never mutates the StateReader; the caller persists `writes`.
+4. The order of checks is fixed: size, decoding, chain id, kind and fields, expiry,
+   duplicate, signer accounts, signatures, frozen, then the kind's rules.
+5. A transaction whose signatures were accepted is marked seen (even when its rules
+   refuse it), so it cannot be replayed; one refused before that is not, so nobody can
+   burn another's tx id by sending its body with bad signatures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from google.protobuf.message import DecodeError
+
+from node.ledger import _keys as k
+from node.ledger._apphash import app_hash_step
+from node.ledger._rules import HANDLERS, Context, Refusal, required_accounts, show, static_check
+from node.ledger._state import Overlay, StateReader
+from node.ledger._transfer import execute_transfer
+from node.ledger._verify import DEFAULT_CACHE_ENTRIES, SignatureCache
+from proto import genesis_pb2
+from proto import ledger_pb2 as pb
+
+R = pb.ResultCode
+
+DEFAULT_MAX_TX_BYTES: Final = 16_384
+DEFAULT_MAX_TX_TTL: Final = 600
+MAX_SIGNATURES: Final = 64
+_TX_ID_SIZE: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The mempool's answer for one raw envelope.
+
+    Attributes:
+        code: a ResultCode value; OK = 0.
+        message: a sentence naming the offending field or account ("" when OK).
+        tx_id: SHA-256 of the body bytes (of the raw bytes if the envelope does not decode).
+        size: length of the raw envelope in bytes.
+        expires_at_height: last height at which the tx may be included (0 if undecoded).
+        signer: the body's signer field ("" if undecoded or unset).
+        accounts: the accounts that authorised it (payers of a transfer, else the signer).
+    """
+
+    code: int
+    message: str
+    tx_id: bytes
+    size: int
+    expires_at_height: int = 0
+    signer: str = ""
+    accounts: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.code == R.OK
+
+    @property
+    def code_name(self) -> str:
+        """The stable name of the code, as the API shows it (e.g. "INSUFFICIENT_FUNDS")."""
+        return pb.ResultCode.Name(self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    """What executing one block produced.
+
+    Attributes:
+        receipts: one per transaction, in block order.
+        writes: state writes sorted by key; None deletes the key.
+        app_hash: the app hash after this block.
+        validator_updates: from UpdateValidator txs, in order; effective at height + 2.
+    """
+
+    receipts: list[pb.Receipt]
+    writes: list[tuple[bytes, bytes | None]]
+    app_hash: bytes
+    validator_updates: list[pb.Validator] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    code: int
+    message: str
+    tx_id: bytes
+    accounts: list[str]
+    body: pb.TxBody | None = None
+    authorised: list[str] | None = None  # set once signatures were accepted
+
+
+class Ledger:
+    """The settlement rules of one chain on top of committed state."""
+
+    def __init__(
+        self,
+        genesis: genesis_pb2.Genesis,
+        state: StateReader,
+        *,
+        verify_cache_entries: int = DEFAULT_CACHE_ENTRIES,
+    ) -> None:
+        """Create the ledger of genesis's chain reading committed state from state.
+
+        Args:
+            genesis: a validated genesis (node.genesis.load_genesis).
+            state: committed state; the caller writes each block's `writes` to it.
+            verify_cache_entries: how many verified envelopes to remember.
+        """
+        self.chain_id: Final = genesis.chain_id
+        params = genesis.params
+        self.max_tx_bytes: Final = params.max_tx_bytes or DEFAULT_MAX_TX_BYTES
+        self.max_tx_ttl: Final = params.max_tx_ttl or DEFAULT_MAX_TX_TTL
+        self._state = state
+        self._sigs = SignatureCache(self.chain_id, verify_cache_entries)
+
+    @property
+    def state(self) -> StateReader:
+        return self._state
+
+    def check_tx(self, raw: bytes, *, next_height: int) -> CheckResult:
+        """Mempool admission: would raw be accepted in the block at next_height?
+
+        Runs every check of execute_block against committed state, except the daily
+        outflow limit (which needs block time). Never raises on bad input.
+        """
+        ov = Overlay(self._state)
+        out = self._run(ov, raw, height=next_height, time_ms=0, updates=[], check_only=True)
+        body = out.body
+        return CheckResult(
+            code=out.code,
+            message=out.message,
+            tx_id=out.tx_id,
+            size=len(raw),
+            expires_at_height=0 if body is None else body.expires_at_height,
+            signer="" if body is None else body.signer,
+            accounts=tuple(out.authorised or ()),
+        )
+
+    def execute_block(
+        self, *, height: int, time_ms: int, txs: Sequence[bytes], prev_app_hash: bytes
+    ) -> BlockResult:
+        """Execute the transactions of block height, deterministically.
+
+        Args:
+            height: the block's height (genesis is 0, so the first block is 1).
+            time_ms: block time from its header (Unix ms); used for daily limits.
+            txs: serialized TxEnvelopes in block order.
+            prev_app_hash: the app hash after block height - 1.
+
+        Returns:
+            Receipts, sorted writes, the new app hash and the validator updates.
+        """
+        ov = Overlay(self._state)
+        self._prune_seen(ov, height)
+        updates: list[pb.Validator] = []
+        receipts: list[pb.Receipt] = []
+        seen: list[bytes] = []
+        for index, raw in enumerate(txs):
+            out = self._run(ov, raw, height=height, time_ms=time_ms, updates=updates)
+            if out.authorised is not None:
+                seen.append(out.tx_id)
+            receipts.append(
+                pb.Receipt(
+                    tx_id=out.tx_id,
+                    height=height,
+                    index=index,
+                    code=out.code,  # type: ignore[arg-type]
+                    message=out.message,
+                    accounts=out.accounts,
+                )
+            )
+        if seen:
+            ov.put_raw(k.included_key(height), b"".join(seen))
+        writes = ov.writes()
+        return BlockResult(
+            receipts=receipts,
+            writes=writes,
+            app_hash=app_hash_step(prev_app_hash, height, writes),
+            validator_updates=updates,
+        )
+
+    # ---- internals ----
+
+    def _prune_seen(self, ov: Overlay, height: int) -> None:
+        """Forget the tx ids included max_tx_ttl + 1 blocks ago: they are expired now."""
+        old = height - self.max_tx_ttl - 1
+        if old < 1:
+            return
+        key = k.included_key(old)
+        ids = ov.get_raw(key)
+        if ids is None:
+            return
+        for start in range(0, len(ids), _TX_ID_SIZE):
+            ov.put_raw(k.seen_key(ids[start : start + _TX_ID_SIZE]), None)
+        ov.put_raw(key, None)
+
+    def _run(
+        self,
+        ov: Overlay,
+        raw: bytes,
+        *,
+        height: int,
+        time_ms: int,
+        updates: list[pb.Validator],
+        check_only: bool = False,
+    ) -> _Outcome:
+        if len(raw) > self.max_tx_bytes:
+            return _Outcome(
+                R.TX_TOO_LARGE,
+                f"the transaction is {len(raw)} bytes; the limit is {self.max_tx_bytes}",
+                hashlib.sha256(raw).digest(),
+                [],
+            )
+        envelope = pb.TxEnvelope()
+        body = pb.TxBody()
+        try:
+            envelope.ParseFromString(raw)
+        except DecodeError:
+            return _Outcome(
+                R.MALFORMED, "the envelope is not a TxEnvelope", hashlib.sha256(raw).digest(), []
+            )
+        tx_id = hashlib.sha256(envelope.body).digest()
+        try:
+            body.ParseFromString(envelope.body)
+        except DecodeError:
+            return _Outcome(R.MALFORMED, "the body is not a TxBody", tx_id, [])
+        refusal = self._stateless(body, envelope, height)
+        if refusal is not None:
+            return _Outcome(refusal.code, refusal.message, tx_id, [], body)
+        seen_key = k.seen_key(tx_id)
+        if ov.get_raw(seen_key) is not None:
+            return _Outcome(R.DUPLICATE, "this transaction was already included", tx_id, [], body)
+
+        signers: dict[str, pb.Account] = {}
+        for account_id in required_accounts(body):
+            acct = ov.account(account_id)
+            if acct is None:
+                field_name = "signer" if body.WhichOneof("kind") != "transfer" else "payer"
+                return _Outcome(
+                    R.UNKNOWN_ACCOUNT, f"{field_name}: no account {account_id!r}", tx_id, [], body
+                )
+            signers[account_id] = acct
+        refusal = self._authorise(raw, envelope, signers)
+        if refusal is not None:
+            return _Outcome(refusal.code, refusal.message, tx_id, [], body)
+
+        authorised = list(signers)
+        ov.put_raw(seen_key, k.encode_u64(height))
+        frozen = next((a for a in signers.values() if a.frozen), None)
+        if frozen is not None:
+            message = f"{frozen.account_id!r} is frozen ({frozen.frozen_legal_ref})"
+            return _Outcome(R.FROZEN, message, tx_id, authorised, body, authorised)
+        ctx = Context(ov, height, time_ms, tx_id, updates, check_only)
+        kind = body.WhichOneof("kind")
+        assert kind is not None  # static_check refused kind-less bodies
+        if kind == "transfer":
+            result = execute_transfer(ctx, body, signers)
+        else:
+            result = HANDLERS[kind](ctx, body, signers[body.signer])
+        if isinstance(result, Refusal):
+            return _Outcome(result.code, result.message, tx_id, authorised, body, authorised)
+        return _Outcome(R.OK, "", tx_id, result, body, authorised)
+
+    def _stateless(self, body: pb.TxBody, envelope: pb.TxEnvelope, height: int) -> Refusal | None:
+        if body.chain_id != self.chain_id:
+            return Refusal(
+                R.WRONG_CHAIN_ID,
+                f"chain_id is {show(body.chain_id)}, this chain is {self.chain_id!r}",
+            )
+        refusal = static_check(body)
+        if refusal is not None:
+            return refusal
+        if body.expires_at_height < height:
+            return Refusal(
+                R.EXPIRED,
+                f"expires_at_height {body.expires_at_height} is before height {height}",
+            )
+        if body.expires_at_height - height > self.max_tx_ttl:
+            return Refusal(
+                R.TTL_TOO_LONG,
+                f"expires_at_height {body.expires_at_height} is more than "
+                f"{self.max_tx_ttl} blocks after height {height}",
+            )
+        if not envelope.signatures:
+            return Refusal(R.MISSING_SIGNATURE, "the envelope carries no signature")
+        if len(envelope.signatures) > MAX_SIGNATURES:
+            return Refusal(R.EXTRA_SIGNATURE, f"more than {MAX_SIGNATURES} signatures")
+        return None
+
+    def _authorise(
+        self, raw: bytes, envelope: pb.TxEnvelope, signers: dict[str, pb.Account]
+    ) -> Refusal | None:
+        """Every signer needs `threshold` signatures by its keys; no stray or repeated key."""
+        holders: set[bytes] = set()
+        for acct in signers.values():
+            holders.update(acct.public_keys)
+        signed: set[bytes] = set()
+        for i, sig in enumerate(envelope.signatures):
+            key = sig.public_key
+            if key in signed:
+                return Refusal(R.EXTRA_SIGNATURE, f"signatures[{i}]: the key signed twice")
+            if key not in holders:
+                return Refusal(
+                    R.EXTRA_SIGNATURE,
+                    f"signatures[{i}]: key {key.hex()[:16]} belongs to no required account",
+                )
+            signed.add(key)
+        bad = self._sigs.first_invalid(
+            hashlib.sha256(raw).digest(), envelope.body, envelope.signatures
+        )
+        if bad >= 0:
+            return Refusal(R.INVALID_SIGNATURE, f"signatures[{bad}] does not verify")
+        for acct in signers.values():
+            have = sum(1 for key in acct.public_keys if key in signed)
+            need = max(1, acct.threshold)
+            if have < need:
+                return Refusal(
+                    R.MISSING_SIGNATURE,
+                    f"{acct.account_id!r} needs {need} signature(s) of its keys, has {have}",
+                )
+        return None

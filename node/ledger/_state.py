@@ -1,0 +1,219 @@
+"""Reading committed state, and the per-block overlay that collects a block's writes.
+
+The overlay caches decoded records (accounts, balances, assets, limits, daily outflow) for
+the whole block and encodes only the records that changed, once, when the block ends.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from node.ledger import _keys as k
+from proto import ledger_pb2
+
+
+class StateReader(Protocol):
+    """Committed ledger state: raw values by key, None when absent."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+
+def get_account(state: StateReader, account_id: str) -> ledger_pb2.Account | None:
+    """The committed account record, or None when no such account exists."""
+    raw = state.get(k.account_key(account_id))
+    if raw is None:
+        return None
+    return ledger_pb2.Account.FromString(raw)
+
+
+def get_balance(state: StateReader, account_id: str, asset: str) -> int:
+    """The committed balance of one account in one asset (0 when it holds none)."""
+    raw = state.get(k.balance_key(account_id, asset))
+    return 0 if raw is None else k.decode_u64(raw)
+
+
+def get_balances(state: StateReader, account_id: str) -> dict[str, int]:
+    """Balances by asset code of every asset the account has held (zeros included).
+
+    The account record lists the assets it has ever held, so no prefix scan is needed.
+    Returns an empty dict for an unknown account.
+    """
+    account = get_account(state, account_id)
+    if account is None:
+        return {}
+    return {code: get_balance(state, account_id, code) for code in account.assets}
+
+
+def get_asset(state: StateReader, code: str) -> ledger_pb2.Asset | None:
+    """The committed asset record (with issued, redeemed and seized totals), or None."""
+    raw = state.get(k.asset_key(code))
+    if raw is None:
+        return None
+    return ledger_pb2.Asset.FromString(raw)
+
+
+def get_limits(state: StateReader, kyc_tier: int) -> ledger_pb2.TierLimits | None:
+    """The limits of a KYC tier, or None when the central bank has set none."""
+    raw = state.get(k.limits_key(kyc_tier))
+    if raw is None:
+        return None
+    return ledger_pb2.TierLimits.FromString(raw)
+
+
+def get_validators(state: StateReader) -> list[ledger_pb2.Validator]:
+    """The validator set as left by the last executed block, sorted by public key.
+
+    Updates made in block H take effect in consensus at H + 2; this is the ledger's view
+    after the latest block, not necessarily the set signing the current height.
+    """
+    raw = state.get(k.VALIDATORS)
+    if raw is None:
+        return []
+    return list(ledger_pb2.ValidatorSet.FromString(raw).validators)
+
+
+def get_role_account(state: StateReader, role: int) -> str | None:
+    """The id of the account holding a one-of-a-kind role (e.g. STATE_RESERVE), or None."""
+    raw = state.get(k.role_key(ledger_pb2.Role.Name(role)))
+    return None if raw is None else raw.decode()
+
+
+class Overlay:
+    """Uncommitted state of one block (or one mempool check) on top of committed state.
+
+    Setters are called only after a transaction has passed every check, so a refused
+    transaction leaves no trace.
+    """
+
+    __slots__ = (
+        "_accounts",
+        "_assets",
+        "_balances",
+        "_daily",
+        "_dirty_accounts",
+        "_dirty_assets",
+        "_dirty_balances",
+        "_dirty_daily",
+        "_limits",
+        "_raw",
+        "_state",
+    )
+
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
+        self._accounts: dict[str, ledger_pb2.Account | None] = {}
+        self._assets: dict[str, ledger_pb2.Asset | None] = {}
+        self._balances: dict[tuple[str, str], int] = {}
+        self._limits: dict[int, ledger_pb2.TierLimits | None] = {}
+        self._daily: dict[str, tuple[int, int]] = {}
+        self._raw: dict[bytes, bytes | None] = {}
+        self._dirty_accounts: set[str] = set()
+        self._dirty_assets: set[str] = set()
+        self._dirty_balances: set[tuple[str, str]] = set()
+        self._dirty_daily: set[str] = set()
+
+    # ---- raw keys ----
+
+    def get_raw(self, key: bytes) -> bytes | None:
+        if key in self._raw:
+            return self._raw[key]
+        return self._state.get(key)
+
+    def put_raw(self, key: bytes, value: bytes | None) -> None:
+        self._raw[key] = value
+
+    # ---- decoded records ----
+
+    def account(self, account_id: str) -> ledger_pb2.Account | None:
+        try:
+            return self._accounts[account_id]
+        except KeyError:
+            raw = self._state.get(k.account_key(account_id))
+            acct = None if raw is None else ledger_pb2.Account.FromString(raw)
+            self._accounts[account_id] = acct
+            return acct
+
+    def put_account(self, account: ledger_pb2.Account) -> None:
+        self._accounts[account.account_id] = account
+        self._dirty_accounts.add(account.account_id)
+
+    def balance(self, account_id: str, asset: str) -> int:
+        key = (account_id, asset)
+        try:
+            return self._balances[key]
+        except KeyError:
+            raw = self._state.get(k.balance_key(account_id, asset))
+            value = 0 if raw is None else k.decode_u64(raw)
+            self._balances[key] = value
+            return value
+
+    def set_balance(self, account: ledger_pb2.Account, asset: str, value: int) -> None:
+        """Set a balance; the first non-zero balance of an asset lists it on the account."""
+        key = (account.account_id, asset)
+        self._balances[key] = value
+        self._dirty_balances.add(key)
+        if value and asset not in account.assets:
+            account.assets.append(asset)
+            self._dirty_accounts.add(account.account_id)
+
+    def asset(self, code: str) -> ledger_pb2.Asset | None:
+        try:
+            return self._assets[code]
+        except KeyError:
+            raw = self._state.get(k.asset_key(code))
+            asset = None if raw is None else ledger_pb2.Asset.FromString(raw)
+            self._assets[code] = asset
+            return asset
+
+    def put_asset(self, asset: ledger_pb2.Asset) -> None:
+        self._assets[asset.code] = asset
+        self._dirty_assets.add(asset.code)
+
+    def limits(self, tier: int) -> ledger_pb2.TierLimits | None:
+        try:
+            return self._limits[tier]
+        except KeyError:
+            raw = self.get_raw(k.limits_key(tier))
+            limits = None if raw is None else ledger_pb2.TierLimits.FromString(raw)
+            self._limits[tier] = limits
+            return limits
+
+    def put_limits(self, limits: ledger_pb2.TierLimits) -> None:
+        self._limits[limits.kyc_tier] = limits
+        self._raw[k.limits_key(limits.kyc_tier)] = limits.SerializeToString()
+
+    def daily_outflow(self, account_id: str, day: int) -> int:
+        """KZT paid out by the account on the given Asia/Almaty day."""
+        try:
+            stored_day, outflow = self._daily[account_id]
+        except KeyError:
+            raw = self._state.get(k.daily_key(account_id))
+            stored_day, outflow = (0, 0) if raw is None else k.decode_daily(raw)
+            self._daily[account_id] = (stored_day, outflow)
+        return outflow if stored_day == day else 0
+
+    def set_daily_outflow(self, account_id: str, day: int, outflow: int) -> None:
+        self._daily[account_id] = (day, outflow)
+        self._dirty_daily.add(account_id)
+
+    # ---- the block's writes ----
+
+    def writes(self) -> list[tuple[bytes, bytes | None]]:
+        """Every changed key with its new value (None = delete), sorted by key."""
+        out = dict(self._raw)
+        for account_id in self._dirty_accounts:
+            acct = self._accounts[account_id]
+            assert acct is not None
+            out[k.account_key(account_id)] = acct.SerializeToString()
+        for code in self._dirty_assets:
+            asset = self._assets[code]
+            assert asset is not None
+            out[k.asset_key(code)] = asset.SerializeToString()
+        for account_id, asset_code in self._dirty_balances:
+            value = self._balances[(account_id, asset_code)]
+            key = k.balance_key(account_id, asset_code)
+            out[key] = k.encode_u64(value) if value else None
+        for account_id in self._dirty_daily:
+            day, outflow = self._daily[account_id]
+            out[k.daily_key(account_id)] = k.encode_daily(day, outflow)
+        return sorted(out.items())

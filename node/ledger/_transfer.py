@@ -1,0 +1,125 @@
+"""Transfers: one or more legs that settle atomically, all or nothing.
+
+Balances are checked on each account's net position over all legs (so payment versus
+payment works whichever leg comes first); KYC-tier limits count the gross KZT a payer
+sends. Limits are in KZT minor units and apply to CUSTOMER and MERCHANT accounts only:
+per payment (the KZT a payer sends in one transaction), daily outflow (KZT sent on one
+Asia/Almaty calendar day of block time) and holding cap (a KZT balance that grows).
+"""
+
+from __future__ import annotations
+
+from node.ledger import _keys as k
+from node.ledger._rules import LIMITED_ROLES, Context, Outcome, Refusal, may_hold
+from proto import ledger_pb2 as pb
+
+R = pb.ResultCode
+
+
+def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account]) -> Outcome:
+    """Settle a transfer whose payers are authorised and not frozen.
+
+    Args:
+        ctx: the overlay and the block.
+        body: a body whose kind is ``transfer`` and which passed the static checks.
+        payers: the account of every payer, already loaded.
+
+    Returns:
+        The accounts on the legs (payers first), or the refusal.
+    """
+    ov = ctx.ov
+    accounts = dict(payers)
+    assets: dict[str, pb.Asset] = {}
+    # (account id, asset) -> [debit, credit]
+    moves: dict[tuple[str, str], list[int]] = {}
+    kzt_sent: dict[str, int] = {}
+    for i, leg in enumerate(body.transfer.legs):
+        payee = accounts.get(leg.payee)
+        if payee is None:
+            payee = ov.account(leg.payee)
+            if payee is None:
+                return Refusal(
+                    R.UNKNOWN_ACCOUNT, f"transfer.legs[{i}].payee: no account {leg.payee!r}"
+                )
+            accounts[leg.payee] = payee
+        asset = assets.get(leg.asset)
+        if asset is None:
+            asset = ov.asset(leg.asset)
+            if asset is None:
+                return Refusal(R.UNKNOWN_ASSET, f"transfer.legs[{i}].asset: no asset {leg.asset!r}")
+            assets[leg.asset] = asset
+        payer = accounts[leg.payer]
+        for side, acct in (("payer", payer), ("payee", payee)):
+            if not may_hold(acct, asset):
+                return Refusal(
+                    R.ASSET_NOT_ALLOWED,
+                    f"transfer.legs[{i}].{side}: {acct.account_id!r} "
+                    f"({pb.Zone.Name(acct.zone)}) may not hold {leg.asset}",
+                )
+        out = moves.setdefault((leg.payer, leg.asset), [0, 0])
+        out[0] += leg.amount
+        into = moves.setdefault((leg.payee, leg.asset), [0, 0])
+        into[1] += leg.amount
+        if out[0] > k.U64_MAX or into[1] > k.U64_MAX:
+            return Refusal(
+                R.AMOUNT_OVERFLOW, f"transfer.legs[{i}]: the {leg.asset} legs sum past 2^64 - 1"
+            )
+        if leg.asset == k.KZT and payer.role in LIMITED_ROLES:
+            kzt_sent[leg.payer] = kzt_sent.get(leg.payer, 0) + leg.amount
+
+    new_balances: dict[tuple[str, str], int] = {}
+    for (account_id, code), (debit, credit) in moves.items():
+        old = ov.balance(account_id, code)
+        new = old + credit - debit
+        if new < 0:
+            return Refusal(
+                R.INSUFFICIENT_FUNDS,
+                f"transfer: {account_id!r} holds {old} {code} and would pay {debit - credit} net",
+            )
+        if new > k.U64_MAX:
+            return Refusal(
+                R.AMOUNT_OVERFLOW,
+                f"transfer: the {code} balance of {account_id!r} would pass 2^64 - 1",
+            )
+        new_balances[(account_id, code)] = new
+        if code == k.KZT and credit > debit:
+            acct = accounts[account_id]
+            if acct.role in LIMITED_ROLES:
+                limits = ov.limits(acct.kyc_tier)
+                if limits is not None and limits.holding_cap and new > limits.holding_cap:
+                    return Refusal(
+                        R.LIMIT_HOLDING_CAP,
+                        f"transfer: {account_id!r} would hold {new} KZT, above the tier "
+                        f"{acct.kyc_tier} cap of {limits.holding_cap}",
+                    )
+
+    day = k.almaty_day(ctx.time_ms)
+    daily_totals: dict[str, int] = {}
+    for account_id, sent in kzt_sent.items():
+        acct = accounts[account_id]
+        limits = ov.limits(acct.kyc_tier)
+        if limits is None:
+            continue
+        if limits.per_payment and sent > limits.per_payment:
+            return Refusal(
+                R.LIMIT_PER_PAYMENT,
+                f"transfer: {account_id!r} would send {sent} KZT, above the tier "
+                f"{acct.kyc_tier} per-payment limit of {limits.per_payment}",
+            )
+        if ctx.check_only:
+            continue
+        total = ov.daily_outflow(account_id, day) + sent
+        if limits.daily_outflow and total > limits.daily_outflow:
+            return Refusal(
+                R.LIMIT_DAILY,
+                f"transfer: {account_id!r} would send {total} KZT today, above the tier "
+                f"{acct.kyc_tier} daily limit of {limits.daily_outflow}",
+            )
+        daily_totals[account_id] = total
+
+    # Every check passed: write.
+    for (account_id, code), value in new_balances.items():
+        ov.set_balance(accounts[account_id], code, value)
+    for account_id, total in daily_totals.items():
+        ov.set_daily_outflow(account_id, day, min(total, k.U64_MAX))
+    return list(accounts)
