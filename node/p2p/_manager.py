@@ -26,7 +26,7 @@ from typing import Final
 
 import trio
 
-from node.keys import KeyPair
+from node.keys import PUBLIC_KEY_SIZE, KeyPair
 from node.p2p._connection import Connection
 from node.p2p._errors import (
     HandshakeError,
@@ -94,7 +94,8 @@ class PeerManager:
         self.node_id = node_id(identity.public_key)
         self.stats = P2PStats()
         self.listen_port: int | None = None
-        self._allowed = set(config.allow_list) | {p.node_key for p in config.peers}
+        self._dialled_keys = {p.node_key for p in config.peers}
+        self._allowed = set(config.allow_list) | self._dialled_keys
         self._on_connected = on_peer_connected
         self._on_disconnected = on_peer_disconnected
         self._rng = rng or random.Random()
@@ -104,6 +105,8 @@ class PeerManager:
         self._inbound_send, self._inbound_recv = trio.open_memory_channel[
             tuple[str, p2p_pb2.Envelope]
         ](config.inbound_queue)
+        self._dialling: set[str] = set()
+        self._nursery: trio.Nursery | None = None
         self._scope = trio.CancelScope()
         self._started = False
         self._closing = False
@@ -131,12 +134,13 @@ class PeerManager:
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
                     if self.config.listen_port is not None:
                         listeners = await self._open_listeners()
                         self.listen_port = listeners[0].socket.getsockname()[1]
                         nursery.start_soon(trio.serve_listeners, self._serve_inbound, listeners)
                     for peer in self.config.peers:
-                        nursery.start_soon(self._dial_loop, peer)
+                        self.add_peer(peer)
                     log.info(
                         "p2p node %s listening on %s:%s, dialling %d peers",
                         self.node_id[:16],
@@ -148,6 +152,7 @@ class PeerManager:
                     await trio.sleep_forever()
         finally:
             self._closing = True
+            self._nursery = None
             self._inbound_send.close()
             self._done.set()
 
@@ -225,11 +230,27 @@ class PeerManager:
         return peer_id in self._conns
 
     def set_allow_list(self, node_keys: Iterable[bytes]) -> None:
-        """Replace the allow-list (configured peers stay allowed); drops peers not in it."""
-        self._allowed = set(node_keys) | {p.node_key for p in self.config.peers}
+        """Replace the allow-list (dialled peers stay allowed); drops peers not in it."""
+        self._allowed = set(node_keys) | self._dialled_keys
         for conn in list(self._conns.values()):
             if conn.peer_key not in self._allowed:
                 conn.close("not_allowed")
+
+    def add_peer(self, peer: PeerAddress) -> None:
+        """Allow-list peer's key and keep dialling it from now on (while running).
+
+        Raises:
+            RuntimeError: the manager is not running.
+        """
+        if self._nursery is None:
+            raise RuntimeError("PeerManager.add_peer needs a running manager")
+        if len(peer.node_key) != PUBLIC_KEY_SIZE:
+            raise ValueError("a peer's node key is 32 bytes")
+        self._dialled_keys.add(peer.node_key)
+        self._allowed.add(peer.node_key)
+        if peer.peer_id not in self._dialling and peer.node_key != self.identity.public_key:
+            self._dialling.add(peer.peer_id)
+            self._nursery.start_soon(self._dial_loop, peer)
 
     def _is_allowed(self, node_key: bytes) -> bool:
         return node_key in self._allowed

@@ -1,0 +1,68 @@
+"""Helpers of the p2p tests: keys, fast configs, polling, a harness that runs managers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from node.keys import KeyPair
+from node.p2p import P2PConfig, PeerAddress, PeerManager
+from proto import p2p_pb2
+
+CHAIN_ID = "tenge-p2p-test"
+
+
+def key(n: int) -> KeyPair:
+    """A deterministic node key; lower n does not mean a lower public key."""
+    return KeyPair.from_seed(bytes([n]) * 32)
+
+
+def fast_config(**overrides: Any) -> P2PConfig:
+    """A config with short backoff and timeouts suited to tests on 127.0.0.1."""
+    settings: dict[str, Any] = {
+        "chain_id": CHAIN_ID,
+        "backoff_initial": 0.02,
+        "backoff_max": 0.2,
+        "handshake_timeout": 3.0,
+        "connect_timeout": 3.0,
+    }
+    settings.update(overrides)
+    return P2PConfig(**settings)
+
+
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    """Poll predicate until true; the test's fail_after is the deadline."""
+    while True:
+        if predicate():
+            return
+        await trio.sleep(0.005)
+
+
+async def receive(manager: PeerManager, count: int) -> list[tuple[str, p2p_pb2.Envelope]]:
+    """The next count messages a manager delivers."""
+    return [await manager.inbound.receive() for _ in range(count)]
+
+
+class Harness:
+    """Starts managers in one nursery and closes them all at the end of a test."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        self.managers: list[PeerManager] = []
+
+    async def start(self, identity: KeyPair, **overrides: Any) -> PeerManager:
+        manager = PeerManager(fast_config(**overrides), identity)
+        await self.nursery.start(manager.run)
+        self.managers.append(manager)
+        return manager
+
+    @staticmethod
+    def address(manager: PeerManager) -> PeerAddress:
+        assert manager.listen_port is not None
+        return PeerAddress("127.0.0.1", manager.listen_port, manager.identity.public_key)
+
+    async def aclose(self) -> None:
+        for manager in self.managers:
+            await manager.aclose()
