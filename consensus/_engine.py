@@ -1,0 +1,722 @@
+"""The Tendermint consensus engine as a pure state machine.
+
+This module implements Algorithm 1 of "The latest gossip on BFT consensus" (Buchman, Kwon,
+Milosevic, 2018); comments of the form ``l.22`` cite the algorithm's lines. Rules it keeps:
+
+1. Everything that decides what this validator signs lives in this module. ``handle`` is
+   synchronous and deterministic: no clock (time comes in every event), no randomness, no
+   I/O. The driver in node/ executes the returned outputs in order.
+2. Every message this validator signs passes the double-sign check first and is preceded,
+   in the outputs, by ``PersistLastSigned`` and ``WriteWal(SignedByMe, sync=True)``: it is
+   durable before it can leave the node.
+3. Every input that changed the state is written to the WAL before the outputs it caused,
+   so replaying the WAL of the current height rebuilds the same state, lock and valid value
+   included. During a replay, a message already signed is taken from the WAL, not signed
+   again.
+4. Bad input from peers never raises out of ``handle``: it becomes ``ReportMisbehaviour``
+   (or ``ReportEvidence`` for an equivocation). Any exception is a bug; the node must stop.
+5. Each ``_enter_*`` starts with the (height, round, step) guard, so entering twice or
+   entering the past does nothing. Stale timeouts and messages are dropped.
+6. A decided height waits for ``HeightCommitted`` (the block is durable) before height + 1
+   starts; messages for height + 1 that arrive early are buffered, a bounded number per
+   validator. Messages of older heights are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import assert_never
+
+from consensus._errors import (
+    BAD_SIGNATURE,
+    CONFLICTING_PROPOSAL,
+    INVALID_CERTIFICATE,
+    INVALID_VALUE,
+    MALFORMED_MESSAGE,
+    UNKNOWN_VALIDATOR,
+    VALUE_MISMATCH,
+    WRONG_PROPOSER,
+    InvalidCertificate,
+)
+from consensus._events import (
+    Broadcast,
+    CommitBlock,
+    CommitReceived,
+    Event,
+    HeightCommitted,
+    HeightStarted,
+    Output,
+    PersistLastSigned,
+    ProposalReceived,
+    ProposalValueReady,
+    ReportEvidence,
+    ReportMisbehaviour,
+    RequestProposalValue,
+    ScheduleTimeout,
+    SignedByMe,
+    SignRefused,
+    Started,
+    TimeoutFired,
+    VoteReceived,
+    WalEntry,
+    WriteWal,
+)
+from consensus._params import ConsensusParams
+from consensus._signguard import LastSigned, check_sign
+from consensus._types import (
+    CommitCertificate,
+    Evidence,
+    Proposal,
+    Signer,
+    Step,
+    ValueCodec,
+    Verifier,
+    Vote,
+    VoteType,
+    proposal_sign_bytes,
+    vote_sign_bytes,
+)
+from consensus._validators import ValidatorSet
+from consensus._votes import AddResult, HeightVotes
+
+NIL: bytes = b""
+_VOTE_STEP = {VoteType.PREVOTE: Step.PREVOTE, VoteType.PRECOMMIT: Step.PRECOMMIT}
+# Outputs that a WAL replay must not repeat: the timeouts are re-based at the end, the rest
+# was already executed by the node's previous life.
+_REPLAY_SUPPRESSED = (ScheduleTimeout, RequestProposalValue, ReportMisbehaviour)
+
+
+@dataclass(slots=True)
+class _Proposed:
+    """A proposal kept for its round, with its value id and cached validity."""
+
+    proposal: Proposal
+    value_id: bytes
+    valid: bool | None = None
+
+
+class Engine:
+    """One validator's (or observer's) consensus state machine for one chain.
+
+    Args:
+        chain_id: the chain id covered by every signature.
+        height: the height to run (the last committed height + 1).
+        validator_set: the validator set of that height.
+        verifier: checks peers' signatures.
+        codec: value ids and validity of the opaque values.
+        signer: the local validator key; None for a node that only follows.
+        params: timeouts and bounds.
+        last_signed: the persisted double-sign guard state (node/signguard.py).
+    """
+
+    def __init__(
+        self,
+        *,
+        chain_id: str,
+        height: int,
+        validator_set: ValidatorSet,
+        verifier: Verifier,
+        codec: ValueCodec,
+        signer: Signer | None = None,
+        params: ConsensusParams | None = None,
+        last_signed: LastSigned | None = None,
+    ) -> None:
+        if height < 1:
+            raise ValueError("heights start at 1")
+        self._chain_id = chain_id
+        self._verifier = verifier
+        self._codec = codec
+        self._signer = signer
+        self._params = params if params is not None else ConsensusParams()
+        self._last_signed = last_signed
+        self._out: list[Output] = []
+        self._now = 0
+        self._replaying = False
+        self._replay_own: dict[tuple[int, Step], Proposal | Vote] = {}
+        self._future: list[ProposalReceived | VoteReceived] = []
+        self._future_count: dict[bytes, int] = {}
+        self._evidence_seen: set[tuple[bytes, int, int, VoteType]] = set()
+        self._reset_height(height, validator_set)
+
+    def _reset_height(self, height: int, validator_set: ValidatorSet) -> None:
+        # l.2-9, l.53: a new height starts from the initial values and an empty message log.
+        self._height = height
+        self._vset = validator_set
+        key = self._signer.public_key if self._signer is not None else None
+        self._me: bytes | None = key if key is not None and key in validator_set else None
+        self._round = 0
+        self._step = Step.NEW_HEIGHT
+        self._decided: CommitBlock | None = None
+        self._locked_value: bytes | None = None
+        self._locked_id: bytes | None = None
+        self._locked_round = -1
+        self._valid: _Proposed | None = None
+        self._valid_round = -1
+        self._proposals: dict[int, dict[bytes, _Proposed]] = {}
+        self._votes = HeightVotes(height, validator_set)
+        self._senders: dict[int, set[bytes]] = {}
+        self._sender_power: dict[int, int] = {}
+        self._prevote_timer_rounds: set[int] = set()
+        self._precommit_timer_rounds: set[int] = set()
+        self._lock_rule_rounds: set[int] = set()
+        self._pending_timeouts: dict[tuple[Step, int], int] = {}
+        self._awaiting_value: tuple[int, int] | None = None
+        self._replay_own = {}
+
+    # ------------------------------------------------------------ read-only state
+
+    @property
+    def height(self) -> int:
+        """The height being decided."""
+        return self._height
+
+    @property
+    def round(self) -> int:
+        """The current round."""
+        return self._round
+
+    @property
+    def step(self) -> Step:
+        """The current step (COMMIT once the height is decided)."""
+        return self._step
+
+    @property
+    def validator_set(self) -> ValidatorSet:
+        """The validator set of the current height."""
+        return self._vset
+
+    @property
+    def locked(self) -> tuple[int, bytes | None]:
+        """(lockedRound, id of lockedValue); (-1, None) when not locked."""
+        return self._locked_round, self._locked_id
+
+    @property
+    def valid(self) -> tuple[int, bytes | None]:
+        """(validRound, id of validValue); (-1, None) when none."""
+        return self._valid_round, self._valid.value_id if self._valid is not None else None
+
+    @property
+    def last_signed(self) -> LastSigned | None:
+        """The double-sign guard's state in memory."""
+        return self._last_signed
+
+    def gossip_messages(self) -> list[Proposal | Vote]:
+        """Messages worth re-sending to peers now: the current round's proposals and this
+        validator's own votes of the current round (the driver's periodic gossip)."""
+        messages: list[Proposal | Vote] = [
+            entry.proposal for entry in self._proposals.get(self._round, {}).values()
+        ]
+        if self._me is not None:
+            for vote_type in VoteType:
+                vote = self._votes.get(self._round, vote_type).by_validator.get(self._me)
+                if vote is not None:
+                    messages.append(vote)
+        return messages
+
+    # ------------------------------------------------------------ entry point
+
+    def handle(self, event: Event) -> list[Output]:
+        """Process one event and return the outputs to execute, in order."""
+        self._out = []
+        match event:
+            case Started():
+                self._on_started(event)
+            case ProposalReceived():
+                self._now = event.now_ms
+                self._on_proposal(event, verified=False)
+            case VoteReceived():
+                self._now = event.now_ms
+                self._on_vote(event, verified=False)
+            case TimeoutFired():
+                self._now = event.now_ms
+                self._on_timeout(event)
+            case ProposalValueReady():
+                self._now = event.now_ms
+                self._on_value_ready(event)
+            case CommitReceived():
+                self._now = event.now_ms
+                self._on_commit_received(event)
+            case HeightCommitted():
+                self._now = event.now_ms
+                self._on_height_committed(event)
+            case _:
+                assert_never(event)
+        out, self._out = self._out, []
+        return out
+
+    def _emit(self, output: Output) -> None:
+        if self._replaying:
+            if isinstance(output, _REPLAY_SUPPRESSED):
+                return
+            if isinstance(output, WriteWal) and not isinstance(output.entry, SignedByMe):
+                return
+        self._out.append(output)
+
+    def _log(self, entry: WalEntry) -> None:
+        # Rule 3: the input goes to the WAL before anything it causes.
+        self._emit(WriteWal(entry, sync=False))
+
+    def _misbehaviour(
+        self, code: str, detail: str, sender: bytes | None, validator: bytes | None = None
+    ) -> None:
+        self._emit(ReportMisbehaviour(code, detail, sender, validator))
+
+    # ------------------------------------------------------------ start and replay
+
+    def _on_started(self, event: Started) -> None:
+        if self._step is not Step.NEW_HEIGHT or self._decided is not None:
+            return
+        self._now = event.now_ms
+        replay: list[WalEntry] | None = None
+        for index, entry in enumerate(event.wal):
+            if isinstance(entry, HeightStarted):
+                replay = list(event.wal[index + 1 :]) if entry.height == self._height else None
+        if replay is None:
+            self._log(HeightStarted(self._height))
+            self._enter_propose(0)  # l.10: upon start do StartRound(0)
+            self._evaluate(None)
+            return
+        self._replay(replay, event.now_ms)
+
+    def _replay(self, entries: list[WalEntry], now_ms: int) -> None:
+        for entry in entries:
+            if isinstance(entry, SignedByMe):
+                message = entry.message
+                if isinstance(message, Vote):
+                    step = _VOTE_STEP[message.type]
+                    sign_bytes = message.sign_bytes(self._chain_id)
+                else:
+                    step = Step.PROPOSE
+                    value_id = self._codec.value_id(message.value)
+                    sign_bytes = message.sign_bytes(self._chain_id, value_id)
+                self._replay_own[(message.round, step)] = message
+                mine = LastSigned(
+                    message.height, message.round, step, hashlib.sha256(sign_bytes).digest()
+                )
+                if self._last_signed is None or mine.position > self._last_signed.position:
+                    self._last_signed = mine
+        self._replaying = True
+        try:
+            self._enter_propose(0)
+            self._evaluate(None)
+            for entry in entries:
+                match entry:
+                    case ProposalReceived():
+                        self._now = entry.now_ms
+                        self._on_proposal(entry, verified=True)
+                    case VoteReceived():
+                        self._now = entry.now_ms
+                        self._on_vote(entry, verified=True)
+                    case TimeoutFired():
+                        self._now = entry.now_ms
+                        self._on_timeout(entry)
+                    case ProposalValueReady():
+                        self._now = entry.now_ms
+                        self._on_value_ready(entry)
+                    case SignedByMe() | HeightStarted():
+                        pass
+                    case _:
+                        assert_never(entry)
+        finally:
+            self._replaying = False
+            self._replay_own = {}
+        self._now = now_ms
+        if self._decided is not None:
+            return
+        for (step, round_), duration in sorted(self._pending_timeouts.items()):
+            if round_ == self._round:
+                self._emit(ScheduleTimeout(step, self._height, round_, duration, now_ms + duration))
+        if self._awaiting_value is not None:
+            self._emit(RequestProposalValue(*self._awaiting_value))
+
+    # ------------------------------------------------------------ messages
+
+    def _buffer_future(self, event: ProposalReceived | VoteReceived, key: bytes) -> None:
+        if key not in self._vset:
+            return
+        count = self._future_count.get(key, 0)
+        if count >= self._params.max_future_per_validator:
+            return
+        self._future_count[key] = count + 1
+        self._future.append(event)
+
+    def _on_proposal(self, event: ProposalReceived, *, verified: bool) -> None:
+        proposal = event.proposal
+        error = proposal.shape_error()
+        if error is not None:
+            self._misbehaviour(MALFORMED_MESSAGE, f"proposal: {error}", event.sender)
+            return
+        if proposal.height != self._height or self._step is Step.NEW_HEIGHT:
+            if proposal.height == self._height + 1:
+                self._buffer_future(event, proposal.proposer)
+            return
+        if self._decided is not None or proposal.round > self._round + self._params.max_round_ahead:
+            return
+        if proposal.proposer not in self._vset:
+            self._misbehaviour(UNKNOWN_VALIDATOR, "proposal signer", event.sender)
+            return
+        if proposal.proposer != self._vset.proposer(proposal.height, proposal.round):
+            self._misbehaviour(
+                WRONG_PROPOSER, f"round {proposal.round}", event.sender, proposal.proposer
+            )
+            return
+        value_id = self._codec.value_id(proposal.value)
+        in_round = self._proposals.setdefault(proposal.round, {})
+        if value_id in in_round:
+            return
+        if not verified and not self._verifier.verify(
+            proposal.proposer, proposal.sign_bytes(self._chain_id, value_id), proposal.signature
+        ):
+            self._misbehaviour(BAD_SIGNATURE, "proposal", event.sender, proposal.proposer)
+            return
+        if in_round:
+            self._misbehaviour(
+                CONFLICTING_PROPOSAL,
+                f"second value at round {proposal.round}",
+                event.sender,
+                proposal.proposer,
+            )
+            if len(in_round) >= self._params.max_proposals_per_round:
+                return
+        in_round[value_id] = _Proposed(proposal, value_id)
+        self._log(event)
+        self._add_sender(proposal.round, proposal.proposer)
+        self._evaluate(proposal.round)
+
+    def _on_vote(self, event: VoteReceived, *, verified: bool) -> None:
+        vote = event.vote
+        error = vote.shape_error()
+        if error is not None:
+            self._misbehaviour(MALFORMED_MESSAGE, f"vote: {error}", event.sender)
+            return
+        if vote.height != self._height or self._step is Step.NEW_HEIGHT:
+            if vote.height == self._height + 1:
+                self._buffer_future(event, vote.validator)
+            return
+        if self._decided is not None or vote.round > self._round + self._params.max_round_ahead:
+            return
+        if vote.validator not in self._vset:
+            self._misbehaviour(UNKNOWN_VALIDATOR, "vote signer", event.sender)
+            return
+        votes = self._votes.get(vote.round, vote.type)
+        existing = votes.by_validator.get(vote.validator)
+        if existing is not None and existing.block_hash == vote.block_hash:
+            return
+        if not verified and not self._verifier.verify(
+            vote.validator, vote.sign_bytes(self._chain_id), vote.signature
+        ):
+            self._misbehaviour(BAD_SIGNATURE, "vote", event.sender, vote.validator)
+            return
+        result, other = self._votes.add(vote)
+        if result is AddResult.CONFLICT:
+            assert other is not None
+            self._report_evidence(Evidence.of(other, vote))
+            return
+        self._log(event)
+        self._add_sender(vote.round, vote.validator)
+        self._evaluate(vote.round)
+
+    def _report_evidence(self, evidence: Evidence) -> None:
+        vote = evidence.vote_a
+        key = (vote.validator, vote.height, vote.round, vote.type)
+        if key in self._evidence_seen:
+            return
+        self._evidence_seen.add(key)
+        self._emit(ReportEvidence(evidence))
+
+    def _add_sender(self, round_: int, key: bytes) -> None:
+        senders = self._senders.setdefault(round_, set())
+        if key not in senders:
+            senders.add(key)
+            self._sender_power[round_] = self._sender_power.get(round_, 0) + self._vset.power(key)
+
+    def _on_timeout(self, event: TimeoutFired) -> None:
+        if event.height != self._height or self._decided is not None:
+            return
+        self._pending_timeouts.pop((event.step, event.round), None)
+        if event.round != self._round:
+            return  # stale (rule 5)
+        if event.step is Step.PROPOSE and self._step is Step.PROPOSE:
+            # l.57-60: OnTimeoutPropose: broadcast PREVOTE nil, step <- prevote.
+            self._log(event)
+            self._prevote(NIL)
+        elif event.step is Step.PREVOTE and self._step is Step.PREVOTE:
+            # l.61-64: OnTimeoutPrevote: broadcast PRECOMMIT nil, step <- precommit.
+            self._log(event)
+            self._precommit(NIL)
+        elif event.step is Step.PRECOMMIT:
+            # l.65-67: OnTimeoutPrecommit: StartRound(round_p + 1).
+            self._log(event)
+            self._enter_propose(self._round + 1)
+        else:
+            return
+        self._evaluate(None)
+
+    def _on_value_ready(self, event: ProposalValueReady) -> None:
+        if self._awaiting_value != (event.height, event.round) or self._step is not Step.PROPOSE:
+            return  # stale: the round moved on
+        self._awaiting_value = None
+        self._log(event)
+        # l.18-19: proposal <- getValue(); broadcast PROPOSAL with validRound_p (= -1 here).
+        self._propose(event.value, self._codec.value_id(event.value), -1)
+        self._evaluate(self._round)
+
+    def _on_commit_received(self, event: CommitReceived) -> None:
+        certificate = event.certificate
+        if certificate.height != self._height or self._decided is not None:
+            return
+        if self._step is Step.NEW_HEIGHT:
+            return
+        try:
+            certificate.verify(self._vset, self._chain_id, self._verifier)
+        except InvalidCertificate as e:
+            self._misbehaviour(INVALID_CERTIFICATE, str(e), event.sender)
+            return
+        value_id = self._codec.value_id(event.value)
+        if value_id != certificate.block_hash:
+            self._misbehaviour(VALUE_MISMATCH, "value id differs from certificate", event.sender)
+            return
+        if not self._codec.is_valid(self._height, event.value):
+            self._misbehaviour(INVALID_VALUE, "certified value is invalid", event.sender)
+            return
+        self._decide(event.value, value_id, certificate.round, certificate)
+
+    def _on_height_committed(self, event: HeightCommitted) -> None:
+        if event.height < self._height:
+            return  # stale
+        started = self._step is not Step.NEW_HEIGHT or self._decided is not None
+        buffered = self._future if event.height == self._height else []
+        self._future = []
+        self._future_count = {}
+        self._reset_height(event.height + 1, event.next_validator_set)
+        if not started:
+            return
+        self._log(HeightStarted(self._height))
+        self._enter_propose(0)  # l.54: StartRound(0)
+        self._evaluate(None)
+        for early in buffered:
+            if isinstance(early, ProposalReceived):
+                self._on_proposal(early, verified=False)
+            else:
+                self._on_vote(early, verified=False)
+
+    # ------------------------------------------------------------ the upon rules
+
+    def _evaluate(self, touched_round: int | None) -> None:
+        if self._decided is not None or self._step is Step.NEW_HEIGHT:
+            return
+        if touched_round is not None:
+            self._try_decide(touched_round)  # l.49 holds for any round r
+            if self._decided is not None:
+                return
+            # l.55-56: upon f + 1 messages of a round > round_p: StartRound(round).
+            if (
+                touched_round > self._round
+                and self._sender_power.get(touched_round, 0) >= self._vset.one_third
+            ):
+                self._enter_propose(touched_round)
+        while self._decided is None and self._apply_round_rules():
+            pass
+
+    def _is_valid(self, entry: _Proposed) -> bool:
+        if entry.valid is None:
+            entry.valid = self._codec.is_valid(self._height, entry.proposal.value)
+        return entry.valid
+
+    def _try_decide(self, round_: int) -> None:
+        # l.49-54: upon PROPOSAL(h_p, r, v, *) from proposer(h_p, r) AND 2f + 1
+        # PRECOMMIT(h_p, r, id(v)) while decision_p[h_p] = nil: if valid(v) decide v.
+        precommits = self._votes.get(round_, VoteType.PRECOMMIT)
+        quorum = self._vset.quorum
+        if precommits.total < quorum:
+            return
+        for entry in self._proposals.get(round_, {}).values():
+            if precommits.power(entry.value_id) >= quorum and self._is_valid(entry):
+                certificate = precommits.certificate(self._height, round_, entry.value_id)
+                self._decide(entry.proposal.value, entry.value_id, round_, certificate)
+                return
+
+    def _apply_round_rules(self) -> bool:
+        """Apply the first rule of round_p whose condition holds; True if one did."""
+        round_ = self._round
+        quorum = self._vset.quorum
+        self._try_decide(round_)
+        if self._decided is not None:
+            return False
+        proposals = self._proposals.get(round_, {})
+        prevotes = self._votes.get(round_, VoteType.PREVOTE)
+        if self._step is Step.PROPOSE:
+            for entry in proposals.values():
+                pol_round = entry.proposal.pol_round
+                if pol_round == -1:
+                    # l.22-27: a fresh proposal: prevote it if valid and not locked on
+                    # another value.
+                    good = self._is_valid(entry) and (
+                        self._locked_round == -1 or self._locked_id == entry.value_id
+                    )
+                    self._prevote(entry.value_id if good else NIL)
+                    return True
+                pol = self._votes.get(pol_round, VoteType.PREVOTE)
+                if pol_round < round_ and pol.power(entry.value_id) >= quorum:
+                    # l.28-33: a re-proposal with a proof of lock from round vr: prevote it
+                    # if valid and our lock is not newer than vr (or is on this value).
+                    good = self._is_valid(entry) and (
+                        self._locked_round <= pol_round or self._locked_id == entry.value_id
+                    )
+                    self._prevote(entry.value_id if good else NIL)
+                    return True
+        if self._step >= Step.PREVOTE:
+            if (
+                self._step is Step.PREVOTE
+                and prevotes.total >= quorum
+                and round_ not in self._prevote_timer_rounds
+            ):
+                # l.34-35: upon 2f + 1 PREVOTE(h_p, round_p, *) for the first time:
+                # schedule OnTimeoutPrevote.
+                self._prevote_timer_rounds.add(round_)
+                self._schedule(Step.PREVOTE, round_)
+                return True
+            if round_ not in self._lock_rule_rounds:
+                for entry in proposals.values():
+                    if prevotes.power(entry.value_id) >= quorum and self._is_valid(entry):
+                        # l.36-43: PROPOSAL v and 2f + 1 PREVOTE id(v), step >= prevote,
+                        # for the first time.
+                        self._lock_rule_rounds.add(round_)
+                        if self._step is Step.PREVOTE:
+                            # l.38-41: lock on v and precommit it.
+                            self._locked_value = entry.proposal.value
+                            self._locked_id = entry.value_id
+                            self._locked_round = round_
+                            self._precommit(entry.value_id)
+                        # l.42-43: v becomes the valid value.
+                        self._valid = entry
+                        self._valid_round = round_
+                        return True
+            if self._step is Step.PREVOTE and prevotes.power(NIL) >= quorum:
+                # l.44-46: upon 2f + 1 PREVOTE(h_p, round_p, nil): precommit nil.
+                self._precommit(NIL)
+                return True
+        precommits = self._votes.get(round_, VoteType.PRECOMMIT)
+        if precommits.total >= quorum and round_ not in self._precommit_timer_rounds:
+            # l.47-48: upon 2f + 1 PRECOMMIT(h_p, round_p, *) for the first time:
+            # schedule OnTimeoutPrecommit.
+            self._precommit_timer_rounds.add(round_)
+            self._schedule(Step.PRECOMMIT, round_)
+            return True
+        return False
+
+    # ------------------------------------------------------------ step entries
+
+    def _enter_propose(self, round_: int) -> None:
+        """StartRound(round): l.11-21."""
+        if self._decided is not None or (self._round, self._step) >= (round_, Step.PROPOSE):
+            return
+        self._round = round_  # l.12
+        self._step = Step.PROPOSE  # l.13
+        self._awaiting_value = None
+        # l.21 schedules OnTimeoutPropose for non-proposers; the proposer gets one too, so
+        # that a driver that never answers RequestProposalValue cannot stall this node.
+        self._schedule(Step.PROPOSE, round_)
+        if self._me is not None and self._vset.proposer(self._height, round_) == self._me:
+            if self._valid is not None:
+                # l.15-16, l.19: re-propose validValue with validRound.
+                self._propose(self._valid.proposal.value, self._valid.value_id, self._valid_round)
+            else:
+                # l.18: getValue(), answered later by ProposalValueReady.
+                self._awaiting_value = (self._height, round_)
+                self._emit(RequestProposalValue(self._height, round_))
+
+    def _enter_prevote(self, round_: int) -> bool:
+        if self._decided is not None or (self._round, self._step) >= (round_, Step.PREVOTE):
+            return False
+        if round_ != self._round:
+            return False
+        self._step = Step.PREVOTE
+        return True
+
+    def _enter_precommit(self, round_: int) -> bool:
+        if self._decided is not None or (self._round, self._step) >= (round_, Step.PRECOMMIT):
+            return False
+        if round_ != self._round:
+            return False
+        self._step = Step.PRECOMMIT
+        return True
+
+    def _decide(
+        self, value: bytes, value_id: bytes, round_: int, certificate: CommitCertificate
+    ) -> None:
+        # l.51: decision_p[h_p] = v. Height + 1 starts on HeightCommitted (rule 6).
+        self._decided = CommitBlock(self._height, round_, value, value_id, certificate)
+        self._step = Step.COMMIT
+        self._awaiting_value = None
+        self._pending_timeouts.clear()
+        self._emit(self._decided)
+
+    def _schedule(self, step: Step, round_: int) -> None:
+        duration = self._params.timeout_ms(step, round_)
+        self._pending_timeouts[(step, round_)] = duration
+        self._emit(ScheduleTimeout(step, self._height, round_, duration, self._now + duration))
+
+    # ------------------------------------------------------------ signing
+
+    def _prevote(self, block_hash: bytes) -> None:
+        if self._enter_prevote(self._round):
+            self._cast(VoteType.PREVOTE, block_hash)
+
+    def _precommit(self, block_hash: bytes) -> None:
+        if self._enter_precommit(self._round):
+            self._cast(VoteType.PRECOMMIT, block_hash)
+
+    def _cast(self, vote_type: VoteType, block_hash: bytes) -> None:
+        me = self._me
+        if me is None:
+            return
+        height, round_ = self._height, self._round
+        step = _VOTE_STEP[vote_type]
+        recorded = self._replay_own.get((round_, step)) if self._replaying else None
+        if isinstance(recorded, Vote):
+            vote = recorded
+            self._emit(Broadcast(vote))
+        else:
+            sign_bytes = vote_sign_bytes(self._chain_id, vote_type, height, round_, block_hash)
+            signature = self._sign(round_, step, sign_bytes)
+            if signature is None:
+                return
+            vote = Vote(vote_type, height, round_, block_hash, me, signature)
+            self._emit(WriteWal(SignedByMe(vote), sync=True))
+            self._emit(Broadcast(vote))
+        self._votes.add(vote)
+        self._add_sender(round_, me)
+
+    def _propose(self, value: bytes, value_id: bytes, pol_round: int) -> None:
+        me = self._me
+        if me is None:
+            return
+        height, round_ = self._height, self._round
+        recorded = self._replay_own.get((round_, Step.PROPOSE)) if self._replaying else None
+        if isinstance(recorded, Proposal):
+            proposal = recorded
+            value_id = self._codec.value_id(proposal.value)
+            self._emit(Broadcast(proposal))
+        else:
+            sign_bytes = proposal_sign_bytes(self._chain_id, height, round_, pol_round, value_id)
+            signature = self._sign(round_, Step.PROPOSE, sign_bytes)
+            if signature is None:
+                return
+            proposal = Proposal(height, round_, value, pol_round, me, signature)
+            self._emit(WriteWal(SignedByMe(proposal), sync=True))
+            self._emit(Broadcast(proposal))
+        self._proposals.setdefault(round_, {}).setdefault(value_id, _Proposed(proposal, value_id))
+        self._add_sender(round_, me)
+
+    def _sign(self, round_: int, step: Step, sign_bytes: bytes) -> bytes | None:
+        assert self._signer is not None
+        digest = hashlib.sha256(sign_bytes).digest()
+        refusal = check_sign(self._last_signed, self._height, round_, step, digest)
+        if refusal is not None:
+            self._emit(SignRefused(self._height, round_, step, refusal))
+            return None
+        self._last_signed = LastSigned(self._height, round_, step, digest)
+        self._emit(PersistLastSigned(self._height, round_, step, digest))
+        return self._signer.sign(sign_bytes)
