@@ -72,10 +72,9 @@ class EphemeralKey:
             raise HandshakeError("malformed", "ephemeral key is not 32 bytes")
         try:
             peer = import_x25519_public_key(peer_public)
-            shared = key_agreement(eph_priv=self._private, eph_pub=peer, kdf=lambda z: z)
+            shared = bytes(key_agreement(eph_priv=self._private, eph_pub=peer, kdf=bytes))
         except ValueError as e:
             raise HandshakeError("malformed", "ephemeral key is not a valid point") from e
-        assert isinstance(shared, bytes)
         if not any(shared):
             raise HandshakeError("malformed", "ephemeral key is a low-order point")
         return shared
@@ -124,8 +123,7 @@ def derive_keys(
 ) -> tuple[bytes, bytes]:
     """The (send, receive) keys of this side of the session."""
     keys = HKDF(shared, 32, transcript, SHA256, num_keys=2, context=KEY_INFO)
-    assert isinstance(keys, tuple)
-    low_to_high, high_to_low = keys
+    low_to_high, high_to_low = bytes(keys[0]), bytes(keys[1])
     if own_eph < peer_eph:
         return low_to_high, high_to_low
     return high_to_low, low_to_high
