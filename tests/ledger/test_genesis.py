@@ -1,0 +1,188 @@
+"""genesis.json validation names the offending field; state and app hash follow from it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ledger_world import genesis_doc, key
+
+from node.errors import ConfigError
+from node.genesis import genesis_to_json, load_genesis, parse_genesis
+from node.ledger import (
+    genesis_app_hash,
+    genesis_state,
+    get_account,
+    get_asset,
+    get_balances,
+    get_role_account,
+    get_validators,
+)
+from proto import ledger_pb2 as pb
+
+
+def with_balances(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    doc["accounts"][1]["balances"] = {"KZT": "1000"}
+    doc["accounts"][2]["balances"] = {"KZT": 500}
+    return doc
+
+
+def test_round_trip_through_json(tmp_path: Path) -> None:
+    genesis = parse_genesis(with_balances(genesis_doc()))
+    doc = genesis_to_json(genesis)
+    path = tmp_path / "genesis.json"
+    path.write_text(json.dumps(doc))
+    again = load_genesis(path)
+    assert again == genesis
+    assert genesis_to_json(again) == doc
+    assert again.params.max_tx_ttl == 20
+    assert again.params.empty_block_interval_ms == 5000  # default filled in
+
+
+def test_genesis_state_and_hash() -> None:
+    genesis = parse_genesis(with_balances(genesis_doc()))
+    state = dict(genesis_state(genesis))
+    assert get_asset(state, "KZT").issued == 1500  # type: ignore[union-attr]
+    assert get_balances(state, "halyk") == {"KZT": 1000}
+    assert get_account(state, "reserve").threshold == 2  # type: ignore[union-attr]
+    assert get_role_account(state, pb.STATE_RESERVE) == "reserve"
+    assert get_role_account(state, pb.CENTRAL_BANK) == "nbk"
+    assert [v.power for v in get_validators(state)] == [10]
+    h = genesis_app_hash(genesis)
+    assert len(h) == 32
+    assert genesis_app_hash(parse_genesis(with_balances(genesis_doc()))) == h
+    other = with_balances(genesis_doc())
+    other["chain_id"] = "tenge-test-2"
+    assert genesis_app_hash(parse_genesis(other)) != h
+
+
+def _set(doc: dict[str, Any], path: list[Any], value: Any) -> None:
+    target = doc
+    for step in path[:-1]:
+        target = target[step]
+    if value is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (["chain_id"], "", "chain_id: 1 to 64"),
+        (["chain_id"], _DELETE, "chain_id: is required"),
+        (["genesis_time_ms"], "soon", "genesis_time_ms: must be an integer"),
+        (["colour"], "blue", "colour: unknown field"),
+        (["params", "max_tx_ttl"], 0, "params.max_tx_ttl: 0 is outside"),
+        (["params", "max_tx_bytes"], 100, "params.max_tx_bytes: must be at least 256"),
+        (["params", "speed"], 1, "params.speed: unknown field"),
+        (["validators"], [], "validators: at least one validator"),
+        (["validators", 0, "public_key"], "zz", "validators[0].public_key: not 32 bytes of hex"),
+        (["validators", 0, "power"], 0, "validators[0].power: 0 is outside"),
+        (
+            ["accounts", 3, "public_keys", 0],
+            "abcd",
+            "accounts[3].public_keys[0]: not 32 bytes of hex",
+        ),
+        (["accounts", 3, "public_keys"], [], "accounts[3].public_keys: 1 to 16 keys"),
+        (["accounts", 1, "account_id"], "Halyk", "accounts[1].account_id: 3 to 64"),
+        (["accounts", 2, "account_id"], "halyk", "accounts[2].account_id: 'halyk' is listed twice"),
+        (["accounts", 2, "role"], "BANK", "accounts[2].role: 'BANK' is not a role"),
+        (["accounts", 2, "zone"], "MARS", "accounts[2].zone: 'MARS' is not a zone"),
+        (["accounts", 1, "role"], "CENTRAL_BANK", "accounts[1].role: a second CENTRAL_BANK"),
+        (["accounts", 0, "role"], "COMMERCIAL_BANK", "accounts: exactly one CENTRAL_BANK"),
+        (["accounts", 4, "threshold"], 4, "accounts[4].threshold: 4 is outside 1..3"),
+        (["accounts", 1, "licensed"], "yes", "accounts[1].licensed: must be true or false"),
+        (["accounts", 1, "balances"], {"GOLD": 1}, "accounts[1].balances.GOLD: no asset 'GOLD'"),
+        (["accounts", 1, "balances"], {"KZT": -1}, "accounts[1].balances.KZT: -1 is outside"),
+        (
+            ["accounts", 1, "balances"],
+            {"KZT": str(2**64)},
+            "accounts[1].balances.KZT: 18446744073709551616 is outside",
+        ),
+        (["assets"], [], "assets: the KZT asset is required"),
+        (["assets", 0, "issuer"], "halyk", "assets[0].issuer: KZT is issued by the CENTRAL_BANK"),
+        (["assets", 0, "issuer"], "ghost", "assets[0].issuer: no account 'ghost'"),
+        (["assets", 0, "kind"], "STABLECOIN", "assets[0].kind: KZT is the CBDC"),
+        (
+            ["assets", 0, "payment_zones"],
+            ["NATIONAL"],
+            "assets[0].payment_zones: KZT pays everywhere",
+        ),
+        (["assets", 0, "code"], "kzt", "assets[0].code: an upper-case letter"),
+        (["limits", 0, "per_payment"], "1e5", "limits[0].per_payment: must be an integer"),
+        (["limits", 1, "kyc_tier"], 1, "limits[1].kyc_tier: tier 1 is listed twice"),
+    ],
+)
+def test_errors_name_the_field(path: list[Any], value: Any, message: str) -> None:
+    doc = genesis_doc()
+    _set(doc, path, value)
+    with pytest.raises(ConfigError) as info:
+        parse_genesis(doc)
+    assert str(info.value).startswith("genesis.json: ")
+    assert message in str(info.value)
+
+
+def test_customer_tier_needs_limits_and_cap() -> None:
+    doc = genesis_doc()
+    doc["accounts"].append(
+        {
+            "account_id": "ali.halyk",
+            "role": "CUSTOMER",
+            "zone": "NATIONAL",
+            "kyc_tier": 7,
+            "public_keys": [key("ali").public_key.hex()],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"accounts\[6\]\.kyc_tier: no limits are set for tier 7"):
+        parse_genesis(doc)
+    doc["accounts"][6]["kyc_tier"] = 1
+    doc["accounts"][6]["balances"] = {"KZT": str(10**12)}
+    with pytest.raises(ConfigError, match=r"accounts\[6\]\.balances\.KZT: above the tier 1"):
+        parse_genesis(doc)
+
+
+def test_a_non_zone_account_may_not_start_with_a_cryptocity_asset() -> None:
+    doc = genesis_doc()
+    doc["assets"].append(
+        {
+            "code": "USDT",
+            "decimals": 6,
+            "issuer": "kaspi",
+            "kind": "STABLECOIN",
+            "payment_zones": ["CRYPTOCITY"],
+        }
+    )
+    doc["accounts"].append(
+        {
+            "account_id": "ali.halyk",
+            "role": "CUSTOMER",
+            "zone": "NATIONAL",
+            "kyc_tier": 1,
+            "public_keys": [key("ali").public_key.hex()],
+            "balances": {"USDT": "5"},
+        }
+    )
+    with pytest.raises(
+        ConfigError, match=r"accounts\[6\]\.balances\.USDT: 'ali.halyk' may not hold USDT"
+    ):
+        parse_genesis(doc)
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_genesis(tmp_path / "missing.json")
+    bad = tmp_path / "genesis.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match=r"genesis\.json: not valid JSON"):
+        load_genesis(bad)
+    bad.write_text("[]")
+    with pytest.raises(ConfigError, match=r"genesis\.json: must be an object"):
+        load_genesis(bad)
