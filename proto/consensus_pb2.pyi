@@ -75,3 +75,45 @@ class Evidence(_message.Message):
     vote_a: Vote
     vote_b: Vote
     def __init__(self, vote_a: _Optional[_Union[Vote, _Mapping]] = ..., vote_b: _Optional[_Union[Vote, _Mapping]] = ...) -> None: ...
+
+class TimeoutRecord(_message.Message):
+    __slots__ = ("step", "height", "round")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    height: int
+    round: int
+    def __init__(self, step: _Optional[int] = ..., height: _Optional[int] = ..., round: _Optional[int] = ...) -> None: ...
+
+class ValueReadyRecord(_message.Message):
+    __slots__ = ("height", "round", "value")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    round: int
+    value: bytes
+    def __init__(self, height: _Optional[int] = ..., round: _Optional[int] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class WalRecord(_message.Message):
+    __slots__ = ("now_ms", "sender", "height_started", "signed_vote", "signed_proposal", "vote_received", "proposal_received", "timeout_fired", "value_ready")
+    NOW_MS_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_STARTED_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_VOTE_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_PROPOSAL_FIELD_NUMBER: _ClassVar[int]
+    VOTE_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    PROPOSAL_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIRED_FIELD_NUMBER: _ClassVar[int]
+    VALUE_READY_FIELD_NUMBER: _ClassVar[int]
+    now_ms: int
+    sender: bytes
+    height_started: int
+    signed_vote: Vote
+    signed_proposal: Proposal
+    vote_received: Vote
+    proposal_received: Proposal
+    timeout_fired: TimeoutRecord
+    value_ready: ValueReadyRecord
+    def __init__(self, now_ms: _Optional[int] = ..., sender: _Optional[bytes] = ..., height_started: _Optional[int] = ..., signed_vote: _Optional[_Union[Vote, _Mapping]] = ..., signed_proposal: _Optional[_Union[Proposal, _Mapping]] = ..., vote_received: _Optional[_Union[Vote, _Mapping]] = ..., proposal_received: _Optional[_Union[Proposal, _Mapping]] = ..., timeout_fired: _Optional[_Union[TimeoutRecord, _Mapping]] = ..., value_ready: _Optional[_Union[ValueReadyRecord, _Mapping]] = ...) -> None: ...
