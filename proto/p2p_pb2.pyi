@@ -24,6 +24,14 @@ class AuthProof(_message.Message):
     signature: bytes
     def __init__(self, node_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
+class AuthResult(_message.Message):
+    __slots__ = ("accepted", "reason")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    accepted: bool
+    reason: str
+    def __init__(self, accepted: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class TxGossip(_message.Message):
     __slots__ = ("txs",)
     TXS_FIELD_NUMBER: _ClassVar[int]

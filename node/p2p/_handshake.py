@@ -16,12 +16,16 @@ Both sides run the same steps; there is no initiator or responder role:
    binding the sender's own ephemeral key stops a reflected proof.
 6. Read the peer's proof: its key must not be ours, must be the one we dialled (when we
    dialled), must be in the allow-list, and its signature must verify.
+7. Send a sealed ``AuthResult``: accepted, or refused with the reason code (then close).
+   Read the peer's; the connection is live only when both accepted. So the refused side
+   learns it was refused and backs off, instead of redialling a door that stays shut.
 
 The caller bounds the whole exchange with a timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +38,7 @@ from Crypto.PublicKey import ECC
 from google.protobuf.message import DecodeError
 
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, sign_bytes, verify
-from node.p2p._errors import HandshakeError
+from node.p2p._errors import HandshakeError, PeerDisconnected
 from node.p2p._wire import CipherState, FrameStream
 from proto import p2p_pb2
 
@@ -214,13 +218,36 @@ async def perform_handshake(
     frames.recv_cipher = CipherState(recv_key)
     await frames.send_frame(encode_proof(identity, chain_id, transcript, eph.public))
     peer_proof = await frames.receive_frame(HANDSHAKE_MAX_FRAME)
-    peer_key = check_proof(
-        peer_proof,
-        own_key=identity.public_key,
-        chain_id=chain_id,
-        transcript=transcript,
-        peer_eph=peer_eph,
-        expected_key=expected_key,
-        is_allowed=is_allowed,
-    )
+    try:
+        peer_key = check_proof(
+            peer_proof,
+            own_key=identity.public_key,
+            chain_id=chain_id,
+            transcript=transcript,
+            peer_eph=peer_eph,
+            expected_key=expected_key,
+            is_allowed=is_allowed,
+        )
+    except HandshakeError as refusal:
+        refused = p2p_pb2.AuthResult(accepted=False, reason=refusal.reason)
+        with contextlib.suppress(PeerDisconnected):
+            await frames.send_frame(refused.SerializeToString())
+        raise
+    await frames.send_frame(p2p_pb2.AuthResult(accepted=True).SerializeToString())
+    check_result(await frames.receive_frame(HANDSHAKE_MAX_FRAME))
     return Session(peer_key=peer_key)
+
+
+def check_result(raw: bytes) -> None:
+    """Parse the peer's AuthResult.
+
+    Raises:
+        HandshakeError: ``malformed``, or ``refused`` when the peer refused this node.
+    """
+    result = p2p_pb2.AuthResult()
+    try:
+        result.ParseFromString(raw)
+    except DecodeError as e:
+        raise HandshakeError("malformed", "AuthResult does not decode") from e
+    if not result.accepted:
+        raise HandshakeError("refused", f"the peer refused this node: {result.reason[:64]!r}")

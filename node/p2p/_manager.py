@@ -8,7 +8,9 @@ Rules this module keeps:
    is presumed stale). Messages queued on the closed duplicate are discarded.
 2. Every configured peer has one dial task: while the peer is not connected it dials,
    and after a failure waits ``min(backoff_max, backoff_initial * 2**n)`` scaled by a
-   random factor in [0.5, 1]; a successful handshake resets n.
+   random factor in [0.5, 1], n being the failures in a row. A connection that stayed up
+   for at least ``backoff_max`` resets n; a shorter one counts as a failure, so a peer
+   that accepts and then drops us is not redialled in a tight loop.
 3. Inbound handshakes run under ``handshake_timeout``, at most ``max_pending_handshakes``
    at once; any failure closes that connection and is counted by reason, and the
    listener keeps serving.
@@ -133,11 +135,13 @@ class PeerManager:
         self._started = True
         try:
             with self._scope:
+                listeners: list[trio.SocketListener] = []
+                if self.config.listen_port is not None:
+                    listeners = await self._open_listeners()
+                    self.listen_port = listeners[0].socket.getsockname()[1]
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    if self.config.listen_port is not None:
-                        listeners = await self._open_listeners()
-                        self.listen_port = listeners[0].socket.getsockname()[1]
+                    if listeners:
                         nursery.start_soon(trio.serve_listeners, self._serve_inbound, listeners)
                     for peer in self.config.peers:
                         self.add_peer(peer)
@@ -311,8 +315,8 @@ class PeerManager:
         direction: Direction,
         address: str,
         expected_key: bytes | None,
-    ) -> bool:
-        """Handshake then serve one connection; returns whether the handshake succeeded."""
+    ) -> float | None:
+        """Handshake then serve one connection; returns how long it was up (None: refused)."""
         frames = FrameStream(stream)
         reason: str | None = None
         self._pending_handshakes += 1
@@ -339,7 +343,7 @@ class PeerManager:
             self.stats.handshake_failures[reason] += 1
             log.info("handshake with %s (%s) failed: %s", address, direction, reason)
             await trio.aclose_forcefully(stream)
-            return False
+            return None
         frames.bytes_in = frames.bytes_out = 0
         conn = Connection(
             frames,
@@ -353,7 +357,7 @@ class PeerManager:
         )
         self._register(conn)
         await conn.run()
-        return True
+        return trio.current_time() - conn.connected_at
 
     async def _dial_loop(self, peer: PeerAddress) -> None:
         failures = 0
@@ -366,10 +370,13 @@ class PeerManager:
                     stream = await trio.open_tcp_stream(peer.host, peer.port)
                 except OSError as e:
                     log.debug("dial %s:%s failed: %s", peer.host, peer.port, e)
+            uptime: float | None = None
             if stream is None:
                 self.stats.dial_failures += 1
-                failures += 1
-            elif await self._serve(stream, "outbound", f"{peer.host}:{peer.port}", peer.node_key):
+            else:
+                address = f"{peer.host}:{peer.port}"
+                uptime = await self._serve(stream, "outbound", address, peer.node_key)
+            if uptime is not None and uptime >= self.config.backoff_max:
                 failures = 0
             else:
                 failures += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import trio
@@ -52,8 +52,12 @@ class Harness:
         self.nursery = nursery
         self.managers: list[PeerManager] = []
 
-    async def start(self, identity: KeyPair, **overrides: Any) -> PeerManager:
-        manager = PeerManager(fast_config(**overrides), identity)
+    async def start(
+        self, identity: KeyPair, allow: Iterable[KeyPair] = (), **overrides: Any
+    ) -> PeerManager:
+        """Run a manager that also allows the keys in allow."""
+        allowed = frozenset(k.public_key for k in allow) | overrides.pop("allow_list", frozenset())
+        manager = PeerManager(fast_config(allow_list=allowed, **overrides), identity)
         await self.nursery.start(manager.run)
         self.managers.append(manager)
         return manager
