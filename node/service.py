@@ -1,0 +1,265 @@
+"""The validator (or observer) process: assembles store, ledger, mempool, P2P, the
+consensus driver and the HTTP API, and runs them in one trio nursery until stopped.
+
+Start-up order: config and genesis are validated, keys are read, the store is opened
+(refused when another process holds it) and initialised from genesis once, the WAL is
+replayed, then the P2P listener, the driver and the API start. Stop (SIGINT or SIGTERM):
+the nursery is cancelled; a write batch in flight runs in a worker thread and completes
+(LevelDB applies it atomically either way); the store is closed last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+import consensus as cs
+from node import consensus_codec as codec
+from node.blocks import BlockCodec, ChainTip, decode_block
+from node.config import NodeConfig
+from node.driver import (
+    CommitInfo,
+    ConsensusDriver,
+    now_ms,
+    validator_set_from_bytes,
+    validator_set_to_bytes,
+    validators_hash,
+)
+from node.errors import NodeError
+from node.genesis import load_genesis
+from node.keys import KeyPair, read_key_file, verify
+from node.ledger import BlockResult, Ledger, genesis_app_hash, genesis_state
+from node.mempool import Mempool
+from node.p2p import P2PConfig, PeerAddress, PeerManager
+from node.signguard import SignGuard
+from node.store import Store
+from node.wal import Wal
+from proto import consensus_pb2, genesis_pb2
+
+log = logging.getLogger("tenge.node")
+
+
+class _Verifier:
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        return verify(public_key, message, signature)
+
+
+@dataclass(slots=True)
+class _Signer:
+    key: KeyPair
+
+    @property
+    def public_key(self) -> bytes:
+        return self.key.public_key
+
+    def sign(self, message: bytes) -> bytes:
+        return self.key.sign(message)
+
+
+def genesis_hash(genesis: genesis_pb2.Genesis) -> bytes:
+    """Identifies the genesis a database was built from."""
+    return hashlib.sha256(genesis.SerializeToString(deterministic=True)).digest()
+
+
+def genesis_validator_set(genesis: genesis_pb2.Genesis) -> cs.ValidatorSet:
+    """The consensus validator set of heights 1 and 2."""
+    return cs.ValidatorSet({v.public_key: v.power for v in genesis.validators})
+
+
+class Node:
+    """One node process. Use ``await Node.open(config, passphrase).run()``."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        genesis: genesis_pb2.Genesis,
+        node_key: KeyPair,
+        validator_key: KeyPair | None,
+    ) -> None:
+        self.config = config
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.node_key = node_key
+        self.validator_key = validator_key
+        self.store = Store(config.data_dir / "store")
+        try:
+            self._init_store()
+            self.ledger = Ledger(genesis, self.store)
+            self.mempool = Mempool(
+                self.ledger,
+                max_txs=config.mempool_max_txs,
+                max_bytes=config.mempool_max_bytes,
+            )
+            self.p2p = PeerManager(
+                P2PConfig(
+                    chain_id=self.chain_id,
+                    listen_host=config.p2p_listen.host,
+                    listen_port=config.p2p_listen.port,
+                    peers=tuple(
+                        PeerAddress(p.address.host, p.address.port, p.public_key)
+                        for p in config.peers
+                    ),
+                    allow_list=frozenset(bytes.fromhex(n) for n in config.allowed_node_ids),
+                    max_frame_size=config.max_frame_bytes,
+                    send_queue_frames=config.peer_send_queue,
+                ),
+                node_key,
+            )
+            self.wal = Wal.open(config.data_dir / "cs.wal")
+            self.guard = SignGuard(config.data_dir / "last_signed.json")
+        except BaseException:
+            self.store.close()
+            raise
+        self.commits: list[CommitInfo] = []
+        self.driver = self._build_driver()
+
+    @classmethod
+    def open(cls, config: NodeConfig, passphrase: str | None = None) -> Node:
+        """Load genesis and keys from the home directory and open the store.
+
+        Raises:
+            NodeError: (ConfigError, KeyFileError, StoreLockedError...) with a one-line
+                message naming the file and the problem.
+        """
+        genesis = load_genesis(config.genesis_path)
+        node_key = read_key_file(config.node_key_path)
+        validator_key = None
+        if config.validator_key_path.exists():
+            validator_key = read_key_file(config.validator_key_path, passphrase)
+        return cls(config, genesis, node_key, validator_key)
+
+    def _init_store(self) -> None:
+        valset = validator_set_to_bytes(genesis_validator_set(self.genesis))
+        self.store.init_genesis(
+            genesis_hash(self.genesis),
+            genesis_state(self.genesis),
+            genesis_app_hash(self.genesis),
+            validator_sets=[(1, valset), (2, valset)],
+        )
+
+    def validator_set(self, height: int) -> cs.ValidatorSet:
+        """The consensus validator set that runs height."""
+        raw = self.store.get_validator_set(height)
+        if raw is None:
+            raise NodeError(f"no validator set recorded for height {height}")
+        return validator_set_from_bytes(raw)
+
+    def tip(self) -> ChainTip:
+        """What the next block builds on."""
+        height = self.store.height
+        time_ms = self.genesis.genesis_time_ms
+        if height:
+            block = decode_block(self.store.get_block(height) or b"")
+            if block is not None:
+                time_ms = block.header.time_ms
+        valset = self.store.get_validator_set(height + 1) or b""
+        return ChainTip(
+            height=height,
+            block_hash=self.store.block_hash,
+            app_hash=self.store.app_hash,
+            time_ms=time_ms,
+            validators_hash=validators_hash(valset),
+        )
+
+    def _build_driver(self) -> ConsensusDriver:
+        params = self.genesis.params
+        verifier = _Verifier()
+
+        def verify_last_commit(cert_pb: consensus_pb2.CommitCertificate) -> bool:
+            try:
+                cert = codec.certificate_from_proto(cert_pb)
+                cert.verify(self.validator_set(cert.height), self.chain_id, verifier)
+            except (cs.ConsensusError, NodeError):
+                return False
+            return True
+
+        block_codec = BlockCodec(
+            chain_id=self.chain_id,
+            tip=self.tip,
+            clock_ms=now_ms,
+            max_block_bytes=params.max_block_bytes,
+            max_block_txs=params.max_block_txs,
+            verify_last_commit=verify_last_commit,
+        )
+        height = self.store.height + 1
+        engine = cs.Engine(
+            chain_id=self.chain_id,
+            height=height,
+            validator_set=self.validator_set(height),
+            signer=_Signer(self.validator_key) if self.validator_key else None,
+            verifier=verifier,
+            codec=block_codec,
+            params=cs.ConsensusParams(
+                timeout_propose_ms=params.timeout_propose_ms,
+                timeout_prevote_ms=params.timeout_prevote_ms,
+                timeout_precommit_ms=params.timeout_precommit_ms,
+                timeout_delta_ms=params.timeout_delta_ms,
+                timeout_max_ms=params.timeout_max_ms,
+                empty_block_interval_ms=params.empty_block_interval_ms,
+            ),
+            last_signed=self.guard.last,
+        )
+        return ConsensusDriver(
+            engine=engine,
+            chain_id=self.chain_id,
+            store=self.store,
+            ledger=self.ledger,
+            mempool=self.mempool,
+            network=self.p2p,
+            wal=self.wal,
+            guard=self.guard,
+            validator_key=self.validator_key.public_key if self.validator_key else None,
+            validator_sets=self.validator_set,
+            tip=self.tip,
+            on_commit=self._on_commit,
+            empty_block_interval_ms=params.empty_block_interval_ms,
+            max_block_txs=params.max_block_txs,
+            max_block_bytes=params.max_block_bytes,
+        )
+
+    def _on_commit(self, info: CommitInfo, result: BlockResult) -> None:
+        self.commits.append(info)
+        del self.commits[:-100]
+
+    async def _pump_network(self) -> None:
+        async for peer_id, env in self.p2p.inbound:
+            kind = env.WhichOneof("kind")
+            if kind == "tx_gossip":
+                for raw in env.tx_gossip.txs:
+                    admission = self.mempool.add(raw, next_height=self.store.height + 1)
+                    if admission.added:
+                        self.driver.txs_available()
+            else:
+                await self.driver.on_peer_message(peer_id, env)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled; close the store on the way out."""
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.p2p.run)
+                nursery.start_soon(self._pump_network)
+                await nursery.start(self.driver.run, self.wal.entries)
+                log.info(
+                    "node %s started at height %d (%s)",
+                    self.config.moniker,
+                    self.store.height,
+                    "validator" if self.validator_key else "observer",
+                )
+                task_status.started()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.p2p.aclose()
+            self.wal.close()
+            self.store.close()
+
+
+def node_id_of(home: Path) -> str:
+    """The node id (hex of the node public key) of a home directory."""
+    from node.config import NODE_KEY_FILE
+    from node.keys import read_public_key
+
+    return read_public_key(home / NODE_KEY_FILE).hex()

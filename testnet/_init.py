@@ -1,0 +1,208 @@
+"""`tenge-testnet init`: keys, homes and a genesis for a local network.
+
+Layout of DIR::
+
+    DIR/testnet.json              the manifest scripts read (see ``write_manifest``)
+    DIR/genesis.json              the network's genesis (also copied into every home)
+    DIR/nodes/node0 .. nodeN-1    node homes (config.toml, keys, data/)
+    DIR/accounts/NAME/key-K.json  the account keys of the demo institutions
+
+Validator 0 is run by the central bank, validators 1.. by the commercial banks bank-a,
+bank-b, ... Ports: node i listens for peers on base+10i, serves the API on base+10i+1 and
+metrics on base+10i+2, all on 127.0.0.1 (or its namespace address in --netns mode).
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from node.config import GENESIS_FILE, NODE_KEY_FILE, VALIDATOR_KEY_FILE, render_config
+from node.genesis import parse_genesis
+from node.keys import KeyPair, write_key_file
+
+DEFAULT_BASE_PORT: Final = 26600
+MANIFEST: Final = "testnet.json"
+
+#: Local-network consensus timing: quick rounds, a heartbeat block every second.
+TESTNET_PARAMS: Final = {
+    "timeout_propose_ms": 1000,
+    "timeout_prevote_ms": 500,
+    "timeout_precommit_ms": 500,
+    "timeout_delta_ms": 250,
+    "timeout_max_ms": 10000,
+    "empty_block_interval_ms": 1000,
+}
+
+KZT_ASSET: Final = {
+    "code": "KZT",
+    "decimals": 2,
+    "issuer": "central-bank",
+    "kind": "CBDC",
+    "payment_zones": ["NATIONAL", "CRYPTOCITY"],
+}
+
+#: Limits per KYC tier in tiyn: tier 1 basic, tier 2 full KYC, tier 3 unlimited (firms).
+TIER_LIMITS: Final = [
+    {
+        "kyc_tier": 1,
+        "per_payment": "50000000",
+        "daily_outflow": "100000000",
+        "holding_cap": "500000000",
+    },
+    {"kyc_tier": 2, "per_payment": "1000000000", "daily_outflow": "5000000000", "holding_cap": "0"},
+    {"kyc_tier": 3, "per_payment": "0", "daily_outflow": "0", "holding_cap": "0"},
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    p2p: int
+    api: int
+    metrics: int
+
+
+def ports_of(base_port: int, index: int) -> Ports:
+    """The ports of node index."""
+    return Ports(base_port + 10 * index, base_port + 10 * index + 1, base_port + 10 * index + 2)
+
+
+def bank_names(validators: int) -> list[str]:
+    """bank-a, bank-b, ... one per validator after the central bank (at least one)."""
+    count = max(1, validators - 1)
+    letters = string.ascii_lowercase
+    return [f"bank-{letters[i % 26]}{'' if i < 26 else i // 26}" for i in range(count)]
+
+
+def init_testnet(
+    directory: Path,
+    *,
+    validators: int = 4,
+    base_port: int = DEFAULT_BASE_PORT,
+    chain_id: str | None = None,
+    hosts: list[str] | None = None,
+    params: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """Create a testnet in directory and return its manifest.
+
+    Args:
+        directory: an empty or absent directory.
+        validators: number of validator nodes (1 to 26).
+        base_port: first port; node i uses base_port + 10 i (+1 API, +2 metrics).
+        chain_id: defaults to "tenge-local-<unix seconds>".
+        hosts: per-node listen address (netns mode); default 127.0.0.1 for all.
+        params: consensus parameters overriding TESTNET_PARAMS.
+
+    Raises:
+        ValueError: bad arguments, or directory already holds a testnet.
+    """
+    if not 1 <= validators <= 26:
+        raise ValueError("--validators must be 1 to 26")
+    if not 1024 <= base_port <= 65535 - 10 * validators:
+        raise ValueError("--base-port out of range")
+    if (directory / MANIFEST).exists():
+        raise ValueError(f"{directory} already holds a testnet; remove it or pick another --dir")
+    hosts = hosts or ["127.0.0.1"] * validators
+    directory.mkdir(parents=True, exist_ok=True)
+    chain_id = chain_id or f"tenge-local-{int(time.time())}"
+    banks = bank_names(validators)
+    monikers = ["central-bank", *banks][:validators]
+
+    node_keys = [KeyPair.generate() for _ in range(validators)]
+    validator_keys = [KeyPair.generate() for _ in range(validators)]
+    account_names = ["central-bank", *banks, "treasury", "state-reserve", "regulator"]
+    account_keys: dict[str, list[KeyPair]] = {
+        name: [KeyPair.generate() for _ in range(3 if name == "state-reserve" else 1)]
+        for name in account_names
+    }
+    roles = {"central-bank": "CENTRAL_BANK", "treasury": "TREASURY"}
+    roles |= {"state-reserve": "STATE_RESERVE", "regulator": "REGULATOR"}
+    roles |= {bank: "COMMERCIAL_BANK" for bank in banks}
+    genesis_doc: dict[str, Any] = {
+        "chain_id": chain_id,
+        "genesis_time_ms": int(time.time() * 1000),
+        "params": {**TESTNET_PARAMS, **(params or {})},
+        "validators": [
+            {"public_key": key.public_key.hex(), "power": 10, "moniker": monikers[i]}
+            for i, key in enumerate(validator_keys)
+        ],
+        "assets": [KZT_ASSET],
+        "limits": TIER_LIMITS,
+        "accounts": [
+            {
+                "account_id": name,
+                "role": roles[name],
+                "zone": "NATIONAL",
+                "kyc_tier": 3,
+                "public_keys": [k.public_key.hex() for k in keys],
+                "threshold": 2 if name == "state-reserve" else 1,
+            }
+            for name, keys in account_keys.items()
+        ],
+    }
+    parse_genesis(genesis_doc)  # our own output must validate
+    genesis_text = json.dumps(genesis_doc, indent=2) + "\n"
+    (directory / GENESIS_FILE).write_text(genesis_text)
+
+    accounts: dict[str, Any] = {}
+    for name, keys in account_keys.items():
+        folder = directory / "accounts" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        files = []
+        for k, key in enumerate(keys):
+            path = folder / f"key-{k}.json"
+            write_key_file(path, key)
+            files.append(str(path.resolve()))
+        accounts[name] = {"account_id": name, "role": roles[name], "key_files": files}
+
+    nodes = []
+    for i in range(validators):
+        home = directory / "nodes" / f"node{i}"
+        (home / "data").mkdir(parents=True, exist_ok=True)
+        write_key_file(home / NODE_KEY_FILE, node_keys[i])
+        write_key_file(home / VALIDATOR_KEY_FILE, validator_keys[i])
+        (home / GENESIS_FILE).write_text(genesis_text)
+        ports = ports_of(base_port, i)
+        peers = [
+            f"{node_keys[j].public_key.hex()}@{hosts[j]}:{ports_of(base_port, j).p2p}"
+            for j in range(validators)
+            if j != i
+        ]
+        (home / "config.toml").write_text(
+            render_config(
+                moniker=monikers[i],
+                p2p_listen=f"{hosts[i]}:{ports.p2p}",
+                peers=peers,
+                api_listen=f"{hosts[i]}:{ports.api}",
+                metrics_listen=f"{hosts[i]}:{ports.metrics}",
+            )
+        )
+        nodes.append(
+            {
+                "index": i,
+                "moniker": monikers[i],
+                "home": str(home.resolve()),
+                "api": f"http://{hosts[i]}:{ports.api}",
+                "metrics": f"http://{hosts[i]}:{ports.metrics}/metrics",
+                "p2p": f"{hosts[i]}:{ports.p2p}",
+                "node_id": node_keys[i].public_key.hex(),
+                "validator_public_key": validator_keys[i].public_key.hex(),
+            }
+        )
+    manifest = {"chain_id": chain_id, "nodes": nodes, "accounts": accounts}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def load_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of the testnet in directory.
+
+    Raises:
+        FileNotFoundError: no testnet there.
+    """
+    doc: dict[str, Any] = json.loads((directory / MANIFEST).read_text())
+    return doc
