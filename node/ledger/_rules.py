@@ -20,9 +20,6 @@ from node.ledger import _keys as k
 from node.ledger._state import Overlay
 from proto import ledger_pb2 as pb
 
-R = pb.ResultCode
-Role = pb.Role
-
 MAX_KEYS: Final = 16
 MAX_LEGS: Final = 16
 MAX_TEXT: Final = 256
@@ -32,23 +29,21 @@ MAX_TOTAL_POWER: Final = 2**60
 
 #: Roles that may hold any asset, whatever its payment zones.
 HOLD_ANY_ROLES: Final = frozenset(
-    {Role.CENTRAL_BANK, Role.COMMERCIAL_BANK, Role.TREASURY, Role.STATE_RESERVE}
+    {pb.CENTRAL_BANK, pb.COMMERCIAL_BANK, pb.TREASURY, pb.STATE_RESERVE}
 )
 #: Roles that the limits of their KYC tier apply to.
-LIMITED_ROLES: Final = frozenset({Role.CUSTOMER, Role.MERCHANT})
+LIMITED_ROLES: Final = frozenset({pb.CUSTOMER, pb.MERCHANT})
 #: Roles of which at most one account exists (found through the ``role/`` index).
-SINGLETON_ROLES: Final = frozenset({Role.CENTRAL_BANK, Role.TREASURY, Role.STATE_RESERVE})
+SINGLETON_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.TREASURY, pb.STATE_RESERVE})
 #: Who may register whom.
 REGISTRARS: Final = {
-    Role.CENTRAL_BANK: frozenset(
-        {Role.COMMERCIAL_BANK, Role.TREASURY, Role.STATE_RESERVE, Role.REGULATOR}
-    ),
-    Role.COMMERCIAL_BANK: frozenset({Role.MERCHANT, Role.CUSTOMER}),
+    pb.CENTRAL_BANK: frozenset({pb.COMMERCIAL_BANK, pb.TREASURY, pb.STATE_RESERVE, pb.REGULATOR}),
+    pb.COMMERCIAL_BANK: frozenset({pb.MERCHANT, pb.CUSTOMER}),
 }
-VALID_ROLES: Final = frozenset(v for v in Role.values() if v != Role.ROLE_UNSPECIFIED)
+VALID_ROLES: Final = frozenset(v for v in pb.Role.values() if v != pb.ROLE_UNSPECIFIED)
 VALID_ZONES: Final = frozenset(v for v in pb.Zone.values() if v != pb.ZONE_UNSPECIFIED)
 VALID_KINDS: Final = frozenset(v for v in pb.AssetKind.values() if v != pb.ASSET_KIND_UNSPECIFIED)
-UNFREEZABLE_ROLES: Final = frozenset({Role.CENTRAL_BANK, Role.REGULATOR})
+UNFREEZABLE_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.REGULATOR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +95,7 @@ def _bad_id(field: str, account_id: str) -> Refusal | None:
     if k.valid_account_id(account_id):
         return None
     return Refusal(
-        R.INVALID_ACCOUNT_ID,
+        pb.INVALID_ACCOUNT_ID,
         f"{field}: {show(account_id)} is not an account id (3 to 64 of a-z, 0-9, '.', '-')",
     )
 
@@ -109,16 +104,16 @@ def _bad_code(field: str, code: str) -> Refusal | None:
     if k.valid_asset_code(code):
         return None
     return Refusal(
-        R.INVALID_FIELD,
+        pb.INVALID_FIELD,
         f"{field}: {show(code)} is not an asset code (A-Z then 1 to 11 of A-Z, 0-9)",
     )
 
 
 def _bad_text(field: str, text: str, *, required: bool) -> Refusal | None:
     if required and not text:
-        return Refusal(R.INVALID_FIELD, f"{field} is required")
+        return Refusal(pb.INVALID_FIELD, f"{field} is required")
     if len(text) > MAX_TEXT:
-        return Refusal(R.INVALID_FIELD, f"{field} is longer than {MAX_TEXT} characters")
+        return Refusal(pb.INVALID_FIELD, f"{field} is longer than {MAX_TEXT} characters")
     return None
 
 
@@ -126,9 +121,9 @@ def static_check(body: pb.TxBody) -> Refusal | None:
     """Checks that need no state: ids, codes, amounts, enum values, text lengths."""
     kind = body.WhichOneof("kind")
     if kind is None:
-        return Refusal(R.MALFORMED, "the body carries no transaction kind")
+        return Refusal(pb.MALFORMED, "the body carries no transaction kind")
     if len(body.memo) > MAX_TEXT:
-        return Refusal(R.INVALID_FIELD, f"memo is longer than {MAX_TEXT} characters")
+        return Refusal(pb.INVALID_FIELD, f"memo is longer than {MAX_TEXT} characters")
     if kind == "transfer":
         return _static_transfer(body)
     bad = _bad_id("signer", body.signer)
@@ -140,7 +135,7 @@ def static_check(body: pb.TxBody) -> Refusal | None:
 def _static_transfer(body: pb.TxBody) -> Refusal | None:
     legs = body.transfer.legs
     if not 1 <= len(legs) <= MAX_LEGS:
-        return Refusal(R.INVALID_FIELD, f"transfer.legs: 1 to {MAX_LEGS} legs, not {len(legs)}")
+        return Refusal(pb.INVALID_FIELD, f"transfer.legs: 1 to {MAX_LEGS} legs, not {len(legs)}")
     for i, leg in enumerate(legs):
         where = f"transfer.legs[{i}]"
         bad = (
@@ -151,11 +146,11 @@ def _static_transfer(body: pb.TxBody) -> Refusal | None:
         if bad is not None:
             return bad
         if leg.amount == 0:
-            return Refusal(R.INVALID_AMOUNT, f"{where}.amount is 0")
+            return Refusal(pb.INVALID_AMOUNT, f"{where}.amount is 0")
         if leg.payer == leg.payee:
-            return Refusal(R.INVALID_FIELD, f"{where}: payer and payee are both {leg.payer!r}")
+            return Refusal(pb.INVALID_FIELD, f"{where}: payer and payee are both {leg.payer!r}")
     if body.signer and all(leg.payer != body.signer for leg in legs):
-        return Refusal(R.INVALID_FIELD, f"signer {show(body.signer)} pays on no leg")
+        return Refusal(pb.INVALID_FIELD, f"signer {show(body.signer)} pays on no leg")
     return _bad_text("transfer.reference", body.transfer.reference, required=False)
 
 
@@ -165,24 +160,24 @@ def _static_register_account(body: pb.TxBody) -> Refusal | None:
     if bad is not None:
         return bad
     if m.role not in VALID_ROLES:
-        return Refusal(R.INVALID_FIELD, f"register_account.role: {m.role} is not a role")
+        return Refusal(pb.INVALID_FIELD, f"register_account.role: {m.role} is not a role")
     if m.zone not in VALID_ZONES:
-        return Refusal(R.INVALID_FIELD, f"register_account.zone: {m.zone} is not a zone")
+        return Refusal(pb.INVALID_FIELD, f"register_account.zone: {m.zone} is not a zone")
     return check_keys("register_account", list(m.public_keys), m.threshold)
 
 
 def check_keys(where: str, keys: list[bytes], threshold: int) -> Refusal | None:
     """Keys: 1 to MAX_KEYS distinct 32-byte keys; threshold (0 means 1) at most their count."""
     if not 1 <= len(keys) <= MAX_KEYS:
-        return Refusal(R.INVALID_FIELD, f"{where}.public_keys: 1 to {MAX_KEYS} keys")
+        return Refusal(pb.INVALID_FIELD, f"{where}.public_keys: 1 to {MAX_KEYS} keys")
     for i, key in enumerate(keys):
         if len(key) != 32:
-            return Refusal(R.INVALID_FIELD, f"{where}.public_keys[{i}]: not 32 bytes")
+            return Refusal(pb.INVALID_FIELD, f"{where}.public_keys[{i}]: not 32 bytes")
     if len(set(keys)) != len(keys):
-        return Refusal(R.INVALID_FIELD, f"{where}.public_keys: a key is listed twice")
+        return Refusal(pb.INVALID_FIELD, f"{where}.public_keys: a key is listed twice")
     if threshold > len(keys):
         return Refusal(
-            R.INVALID_FIELD, f"{where}.threshold: {threshold} is more than {len(keys)} keys"
+            pb.INVALID_FIELD, f"{where}.threshold: {threshold} is more than {len(keys)} keys"
         )
     return None
 
@@ -193,13 +188,13 @@ def _static_register_asset(body: pb.TxBody) -> Refusal | None:
     if bad is not None:
         return bad
     if m.decimals > MAX_DECIMALS:
-        return Refusal(R.INVALID_FIELD, f"register_asset.decimals: more than {MAX_DECIMALS}")
+        return Refusal(pb.INVALID_FIELD, f"register_asset.decimals: more than {MAX_DECIMALS}")
     if m.kind not in VALID_KINDS or m.kind == pb.CBDC:
-        return Refusal(R.INVALID_FIELD, "register_asset.kind: must be STABLECOIN or CRYPTO")
+        return Refusal(pb.INVALID_FIELD, "register_asset.kind: must be STABLECOIN or CRYPTO")
     zones = list(m.payment_zones)
     if not zones or any(z not in VALID_ZONES for z in zones) or len(set(zones)) != len(zones):
         return Refusal(
-            R.INVALID_FIELD, "register_asset.payment_zones: one or more distinct known zones"
+            pb.INVALID_FIELD, "register_asset.payment_zones: one or more distinct known zones"
         )
     return None
 
@@ -209,7 +204,7 @@ def _static_amount(where: str, asset: str, amount: int) -> Refusal | None:
     if bad is not None:
         return bad
     if amount == 0:
-        return Refusal(R.INVALID_AMOUNT, f"{where}.amount is 0")
+        return Refusal(pb.INVALID_AMOUNT, f"{where}.amount is 0")
     return None
 
 
@@ -248,11 +243,11 @@ def _static_seize(body: pb.TxBody) -> Refusal | None:
 def _static_update_validator(body: pb.TxBody) -> Refusal | None:
     m = body.update_validator
     if len(m.public_key) != 32:
-        return Refusal(R.INVALID_VALIDATOR, "update_validator.public_key: not 32 bytes")
+        return Refusal(pb.INVALID_VALIDATOR, "update_validator.public_key: not 32 bytes")
     if len(m.moniker) > MAX_MONIKER:
-        return Refusal(R.INVALID_VALIDATOR, f"update_validator.moniker: longer than {MAX_MONIKER}")
+        return Refusal(pb.INVALID_VALIDATOR, f"update_validator.moniker: longer than {MAX_MONIKER}")
     if m.power > MAX_TOTAL_POWER:
-        return Refusal(R.INVALID_VALIDATOR, f"update_validator.power: above {MAX_TOTAL_POWER}")
+        return Refusal(pb.INVALID_VALIDATOR, f"update_validator.power: above {MAX_TOTAL_POWER}")
     return None
 
 
@@ -289,7 +284,7 @@ def _need_role(signer: pb.Account, role: int, what: str) -> Refusal | None:
     if signer.role == role:
         return None
     return Refusal(
-        R.UNAUTHORIZED,
+        pb.UNAUTHORIZED,
         f"{what}: signer {signer.account_id!r} is {role_name(signer.role)}, not {role_name(role)}",
     )
 
@@ -299,23 +294,23 @@ def _register_account(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
     allowed = REGISTRARS.get(signer.role, frozenset())
     if m.role not in allowed:
         return Refusal(
-            R.UNAUTHORIZED,
+            pb.UNAUTHORIZED,
             f"register_account: a {role_name(signer.role)} may not register a "
             f"{role_name(m.role)} account",
         )
     if ctx.ov.account(m.account_id) is not None:
-        return Refusal(R.ACCOUNT_EXISTS, f"account {m.account_id!r} already exists")
+        return Refusal(pb.ACCOUNT_EXISTS, f"account {m.account_id!r} already exists")
     role_key = k.role_key(role_name(m.role))
     if m.role in SINGLETON_ROLES:
         holder = ctx.ov.get_raw(role_key)
         if holder is not None:
             return Refusal(
-                R.ACCOUNT_EXISTS,
+                pb.ACCOUNT_EXISTS,
                 f"a {role_name(m.role)} account already exists ({holder.decode()!r})",
             )
     if m.role in LIMITED_ROLES and ctx.ov.limits(m.kyc_tier) is None:
         return Refusal(
-            R.INVALID_FIELD, f"register_account.kyc_tier: no limits are set for tier {m.kyc_tier}"
+            pb.INVALID_FIELD, f"register_account.kyc_tier: no limits are set for tier {m.kyc_tier}"
         )
     account = pb.Account(
         account_id=m.account_id,
@@ -336,17 +331,17 @@ def _register_account(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
 
 def _register_asset(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     m = body.register_asset
-    bad = _need_role(signer, Role.CENTRAL_BANK, "register_asset")
+    bad = _need_role(signer, pb.CENTRAL_BANK, "register_asset")
     if bad is not None:
         return bad
     if ctx.ov.asset(m.code) is not None:
-        return Refusal(R.ASSET_EXISTS, f"asset {m.code!r} already exists")
+        return Refusal(pb.ASSET_EXISTS, f"asset {m.code!r} already exists")
     issuer = ctx.ov.account(m.issuer)
     if issuer is None:
-        return Refusal(R.UNKNOWN_ACCOUNT, f"register_asset.issuer: no account {m.issuer!r}")
-    if issuer.role not in (Role.CENTRAL_BANK, Role.COMMERCIAL_BANK):
+        return Refusal(pb.UNKNOWN_ACCOUNT, f"register_asset.issuer: no account {m.issuer!r}")
+    if issuer.role not in (pb.CENTRAL_BANK, pb.COMMERCIAL_BANK):
         return Refusal(
-            R.INVALID_FIELD,
+            pb.INVALID_FIELD,
             f"register_asset.issuer: {m.issuer!r} is {role_name(issuer.role)}, not a bank",
         )
     ctx.ov.put_asset(
@@ -362,7 +357,7 @@ def _register_asset(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcom
 
 
 def _set_limits(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
-    bad = _need_role(signer, Role.CENTRAL_BANK, "set_limits")
+    bad = _need_role(signer, pb.CENTRAL_BANK, "set_limits")
     if bad is not None:
         return bad
     m = body.set_limits
@@ -381,25 +376,25 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     m = body.issue
     asset = ctx.ov.asset(m.asset)
     if asset is None:
-        return Refusal(R.UNKNOWN_ASSET, f"issue.asset: no asset {m.asset!r}")
+        return Refusal(pb.UNKNOWN_ASSET, f"issue.asset: no asset {m.asset!r}")
     if asset.issuer != signer.account_id:
         return Refusal(
-            R.UNAUTHORIZED,
+            pb.UNAUTHORIZED,
             f"issue: only {asset.issuer!r} issues {m.asset}, not {signer.account_id!r}",
         )
     to = ctx.ov.account(m.to)
     if to is None:
-        return Refusal(R.UNKNOWN_ACCOUNT, f"issue.to: no account {m.to!r}")
-    if m.asset == k.KZT and to.role != Role.COMMERCIAL_BANK:
+        return Refusal(pb.UNKNOWN_ACCOUNT, f"issue.to: no account {m.to!r}")
+    if m.asset == k.KZT and to.role != pb.COMMERCIAL_BANK:
         return Refusal(
-            R.ASSET_NOT_ALLOWED,
+            pb.ASSET_NOT_ALLOWED,
             f"issue.to: KZT is issued only to commercial banks; {m.to!r} is {role_name(to.role)}",
         )
     if not may_hold(to, asset):
-        return Refusal(R.ASSET_NOT_ALLOWED, f"issue.to: {m.to!r} may not hold {m.asset}")
+        return Refusal(pb.ASSET_NOT_ALLOWED, f"issue.to: {m.to!r} may not hold {m.asset}")
     new_balance = ctx.ov.balance(m.to, m.asset) + m.amount
     if new_balance > k.U64_MAX or asset.issued + m.amount > k.U64_MAX:
-        return Refusal(R.AMOUNT_OVERFLOW, f"issue.amount: {m.asset} would pass 2^64 - 1")
+        return Refusal(pb.AMOUNT_OVERFLOW, f"issue.amount: {m.asset} would pass 2^64 - 1")
     asset.issued += m.amount
     ctx.ov.put_asset(asset)
     ctx.ov.set_balance(to, m.asset, new_balance)
@@ -410,18 +405,18 @@ def _redeem(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     m = body.redeem
     asset = ctx.ov.asset(m.asset)
     if asset is None:
-        return Refusal(R.UNKNOWN_ASSET, f"redeem.asset: no asset {m.asset!r}")
-    bank_returns_kzt = m.asset == k.KZT and signer.role == Role.COMMERCIAL_BANK
+        return Refusal(pb.UNKNOWN_ASSET, f"redeem.asset: no asset {m.asset!r}")
+    bank_returns_kzt = m.asset == k.KZT and signer.role == pb.COMMERCIAL_BANK
     if asset.issuer != signer.account_id and not bank_returns_kzt:
         return Refusal(
-            R.UNAUTHORIZED,
+            pb.UNAUTHORIZED,
             f"redeem: {signer.account_id!r} may not redeem {m.asset} "
             f"(only its issuer{', or a commercial bank' if m.asset == k.KZT else ''})",
         )
     balance = ctx.ov.balance(signer.account_id, m.asset)
     if balance < m.amount:
         return Refusal(
-            R.INSUFFICIENT_FUNDS,
+            pb.INSUFFICIENT_FUNDS,
             f"redeem: {signer.account_id!r} holds {balance} {m.asset}, not {m.amount}",
         )
     asset.redeemed += m.amount
@@ -432,19 +427,19 @@ def _redeem(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
 
 def _freeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     m = body.freeze
-    bad = _need_role(signer, Role.REGULATOR, "freeze")
+    bad = _need_role(signer, pb.REGULATOR, "freeze")
     if bad is not None:
         return bad
     target = ctx.ov.account(m.account_id)
     if target is None:
-        return Refusal(R.UNKNOWN_ACCOUNT, f"freeze.account_id: no account {m.account_id!r}")
+        return Refusal(pb.UNKNOWN_ACCOUNT, f"freeze.account_id: no account {m.account_id!r}")
     if target.role in UNFREEZABLE_ROLES:
         return Refusal(
-            R.UNAUTHORIZED, f"freeze: a {role_name(target.role)} account cannot be frozen"
+            pb.UNAUTHORIZED, f"freeze: a {role_name(target.role)} account cannot be frozen"
         )
     if target.frozen:
         return Refusal(
-            R.FROZEN, f"freeze: {m.account_id!r} is already frozen ({target.frozen_legal_ref})"
+            pb.FROZEN, f"freeze: {m.account_id!r} is already frozen ({target.frozen_legal_ref})"
         )
     target.frozen = True
     target.frozen_legal_ref = m.legal_ref
@@ -454,14 +449,14 @@ def _freeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
 
 def _unfreeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     m = body.unfreeze
-    bad = _need_role(signer, Role.REGULATOR, "unfreeze")
+    bad = _need_role(signer, pb.REGULATOR, "unfreeze")
     if bad is not None:
         return bad
     target = ctx.ov.account(m.account_id)
     if target is None:
-        return Refusal(R.UNKNOWN_ACCOUNT, f"unfreeze.account_id: no account {m.account_id!r}")
+        return Refusal(pb.UNKNOWN_ACCOUNT, f"unfreeze.account_id: no account {m.account_id!r}")
     if not target.frozen:
-        return Refusal(R.NOT_FROZEN, f"unfreeze: {m.account_id!r} is not frozen")
+        return Refusal(pb.NOT_FROZEN, f"unfreeze: {m.account_id!r} is not frozen")
     target.frozen = False
     target.frozen_legal_ref = ""
     ctx.ov.put_account(target)
@@ -470,32 +465,32 @@ def _unfreeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
 
 def _seize(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     m = body.seize
-    bad = _need_role(signer, Role.REGULATOR, "seize")
+    bad = _need_role(signer, pb.REGULATOR, "seize")
     if bad is not None:
         return bad
     target = ctx.ov.account(m.account_id)
     if target is None:
-        return Refusal(R.UNKNOWN_ACCOUNT, f"seize.account_id: no account {m.account_id!r}")
+        return Refusal(pb.UNKNOWN_ACCOUNT, f"seize.account_id: no account {m.account_id!r}")
     asset = ctx.ov.asset(m.asset)
     if asset is None:
-        return Refusal(R.UNKNOWN_ASSET, f"seize.asset: no asset {m.asset!r}")
+        return Refusal(pb.UNKNOWN_ASSET, f"seize.asset: no asset {m.asset!r}")
     if not target.frozen:
-        return Refusal(R.NOT_FROZEN, f"seize: {m.account_id!r} is not frozen")
+        return Refusal(pb.NOT_FROZEN, f"seize: {m.account_id!r} is not frozen")
     reserve_id = ctx.ov.get_raw(k.role_key("STATE_RESERVE"))
     reserve = None if reserve_id is None else ctx.ov.account(reserve_id.decode())
     if reserve is None:
-        return Refusal(R.UNKNOWN_ACCOUNT, "seize: no STATE_RESERVE account is registered")
+        return Refusal(pb.UNKNOWN_ACCOUNT, "seize: no STATE_RESERVE account is registered")
     if reserve.account_id == target.account_id:
-        return Refusal(R.INVALID_FIELD, "seize: the STATE_RESERVE account cannot be seized from")
+        return Refusal(pb.INVALID_FIELD, "seize: the STATE_RESERVE account cannot be seized from")
     balance = ctx.ov.balance(target.account_id, m.asset)
     if balance < m.amount:
         return Refusal(
-            R.INSUFFICIENT_FUNDS,
+            pb.INSUFFICIENT_FUNDS,
             f"seize: {m.account_id!r} holds {balance} {m.asset}, not {m.amount}",
         )
     reserve_balance = ctx.ov.balance(reserve.account_id, m.asset) + m.amount
     if reserve_balance > k.U64_MAX or asset.seized + m.amount > k.U64_MAX:
-        return Refusal(R.AMOUNT_OVERFLOW, f"seize.amount: {m.asset} would pass 2^64 - 1")
+        return Refusal(pb.AMOUNT_OVERFLOW, f"seize.amount: {m.asset} would pass 2^64 - 1")
     ctx.ov.set_balance(target, m.asset, balance - m.amount)
     ctx.ov.set_balance(reserve, m.asset, reserve_balance)
     asset.seized += m.amount
@@ -505,7 +500,7 @@ def _seize(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
 
 
 def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
-    bad = _need_role(signer, Role.CENTRAL_BANK, "update_validator")
+    bad = _need_role(signer, pb.CENTRAL_BANK, "update_validator")
     if bad is not None:
         return bad
     m = body.update_validator
@@ -516,18 +511,20 @@ def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
     if m.power == 0:
         if m.public_key not in current:
             return Refusal(
-                R.INVALID_VALIDATOR, f"update_validator: {m.public_key.hex()} is not a validator"
+                pb.INVALID_VALIDATOR, f"update_validator: {m.public_key.hex()} is not a validator"
             )
         del current[m.public_key]
         if not current:
-            return Refusal(R.INVALID_VALIDATOR, "update_validator: would remove the last validator")
+            return Refusal(
+                pb.INVALID_VALIDATOR, "update_validator: would remove the last validator"
+            )
     else:
         current[m.public_key] = pb.Validator(
             public_key=m.public_key, power=m.power, moniker=m.moniker
         )
         if sum(v.power for v in current.values()) > MAX_TOTAL_POWER:
             return Refusal(
-                R.INVALID_VALIDATOR, f"update_validator: total power above {MAX_TOTAL_POWER}"
+                pb.INVALID_VALIDATOR, f"update_validator: total power above {MAX_TOTAL_POWER}"
             )
     validators = [current[key] for key in sorted(current)]
     ctx.ov.put_raw(k.VALIDATORS, pb.ValidatorSet(validators=validators).SerializeToString())

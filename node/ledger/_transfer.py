@@ -13,8 +13,6 @@ from node.ledger import _keys as k
 from node.ledger._rules import LIMITED_ROLES, Context, Outcome, Refusal, may_hold
 from proto import ledger_pb2 as pb
 
-R = pb.ResultCode
-
 
 def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account]) -> Outcome:
     """Settle a transfer whose payers are authorised and not frozen.
@@ -39,20 +37,22 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
             payee = ov.account(leg.payee)
             if payee is None:
                 return Refusal(
-                    R.UNKNOWN_ACCOUNT, f"transfer.legs[{i}].payee: no account {leg.payee!r}"
+                    pb.UNKNOWN_ACCOUNT, f"transfer.legs[{i}].payee: no account {leg.payee!r}"
                 )
             accounts[leg.payee] = payee
         asset = assets.get(leg.asset)
         if asset is None:
             asset = ov.asset(leg.asset)
             if asset is None:
-                return Refusal(R.UNKNOWN_ASSET, f"transfer.legs[{i}].asset: no asset {leg.asset!r}")
+                return Refusal(
+                    pb.UNKNOWN_ASSET, f"transfer.legs[{i}].asset: no asset {leg.asset!r}"
+                )
             assets[leg.asset] = asset
         payer = accounts[leg.payer]
         for side, acct in (("payer", payer), ("payee", payee)):
             if not may_hold(acct, asset):
                 return Refusal(
-                    R.ASSET_NOT_ALLOWED,
+                    pb.ASSET_NOT_ALLOWED,
                     f"transfer.legs[{i}].{side}: {acct.account_id!r} "
                     f"({pb.Zone.Name(acct.zone)}) may not hold {leg.asset}",
                 )
@@ -62,7 +62,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         into[1] += leg.amount
         if out[0] > k.U64_MAX or into[1] > k.U64_MAX:
             return Refusal(
-                R.AMOUNT_OVERFLOW, f"transfer.legs[{i}]: the {leg.asset} legs sum past 2^64 - 1"
+                pb.AMOUNT_OVERFLOW, f"transfer.legs[{i}]: the {leg.asset} legs sum past 2^64 - 1"
             )
         if leg.asset == k.KZT and payer.role in LIMITED_ROLES:
             kzt_sent[leg.payer] = kzt_sent.get(leg.payer, 0) + leg.amount
@@ -73,12 +73,12 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         new = old + credit - debit
         if new < 0:
             return Refusal(
-                R.INSUFFICIENT_FUNDS,
+                pb.INSUFFICIENT_FUNDS,
                 f"transfer: {account_id!r} holds {old} {code} and would pay {debit - credit} net",
             )
         if new > k.U64_MAX:
             return Refusal(
-                R.AMOUNT_OVERFLOW,
+                pb.AMOUNT_OVERFLOW,
                 f"transfer: the {code} balance of {account_id!r} would pass 2^64 - 1",
             )
         new_balances[(account_id, code)] = new
@@ -88,7 +88,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 limits = ov.limits(acct.kyc_tier)
                 if limits is not None and limits.holding_cap and new > limits.holding_cap:
                     return Refusal(
-                        R.LIMIT_HOLDING_CAP,
+                        pb.LIMIT_HOLDING_CAP,
                         f"transfer: {account_id!r} would hold {new} KZT, above the tier "
                         f"{acct.kyc_tier} cap of {limits.holding_cap}",
                     )
@@ -102,7 +102,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
             continue
         if limits.per_payment and sent > limits.per_payment:
             return Refusal(
-                R.LIMIT_PER_PAYMENT,
+                pb.LIMIT_PER_PAYMENT,
                 f"transfer: {account_id!r} would send {sent} KZT, above the tier "
                 f"{acct.kyc_tier} per-payment limit of {limits.per_payment}",
             )
@@ -111,7 +111,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         total = ov.daily_outflow(account_id, day) + sent
         if limits.daily_outflow and total > limits.daily_outflow:
             return Refusal(
-                R.LIMIT_DAILY,
+                pb.LIMIT_DAILY,
                 f"transfer: {account_id!r} would send {total} KZT today, above the tier "
                 f"{acct.kyc_tier} daily limit of {limits.daily_outflow}",
             )

@@ -44,8 +44,13 @@ class SignatureCache:
             if not verify(sig.public_key, message, sig.signature):
                 result = index
                 break
-        if len(self._results) >= self._max_entries:
-            # Evict the oldest entry (dicts keep insertion order).
-            del self._results[next(iter(self._results))]
-        self._results[envelope_hash] = result
+        results = self._results
+        while len(results) >= self._max_entries:
+            # Evict the oldest entry (dicts keep insertion order). Tolerates another
+            # thread evicting at the same time: a lost race costs a re-verification.
+            try:
+                results.pop(next(iter(results)), None)
+            except (StopIteration, RuntimeError):
+                break
+        results[envelope_hash] = result
         return result
