@@ -45,6 +45,8 @@ from proto import p2p_pb2
 log = logging.getLogger(__name__)
 
 _ACLOSE_TIMEOUT: Final = 5.0
+_LINGER_SECONDS: Final = 0.5
+_LINGER_BYTES: Final = 65536
 
 PeerCallback = Callable[[str], None]
 
@@ -192,7 +194,7 @@ class PeerManager:
         """
         kind, payload = self._encode(envelope)
         conn = self._conns.get(peer_id)
-        if conn is None:
+        if conn is None or conn.closed:
             self.stats.frames_dropped["not_connected"] += 1
             return False
         return conn.enqueue(kind, payload)
@@ -208,7 +210,7 @@ class PeerManager:
         """
         kind, payload = self._encode(envelope)
         skip = set(exclude)
-        targets = [c for pid, c in self._conns.items() if pid not in skip]
+        targets = [c for pid, c in self._conns.items() if pid not in skip and not c.closed]
         return sum(1 for conn in targets if conn.enqueue(kind, payload))
 
     def _encode(self, envelope: p2p_pb2.Envelope) -> tuple[str, bytes]:
@@ -226,12 +228,13 @@ class PeerManager:
     # ----------------------------------------------------------------- peers
 
     def peers(self) -> list[PeerInfo]:
-        """Snapshots of the connected peers, ordered by peer id."""
-        return [self._conns[pid].info() for pid in sorted(self._conns)]
+        """Snapshots of the connected peers (closing ones excluded), ordered by peer id."""
+        return [c.info() for _, c in sorted(self._conns.items()) if not c.closed]
 
     def is_connected(self, peer_id: str) -> bool:
-        """Whether peer_id has a live connection."""
-        return peer_id in self._conns
+        """Whether peer_id has a live connection (one being closed does not count)."""
+        conn = self._conns.get(peer_id)
+        return conn is not None and not conn.closed
 
     def set_allow_list(self, node_keys: Iterable[bytes]) -> None:
         """Replace the allow-list (dialled peers stay allowed); drops peers not in it."""
@@ -269,7 +272,7 @@ class PeerManager:
 
     def _register(self, conn: Connection) -> None:
         existing = self._conns.get(conn.peer_id)
-        if existing is not None:
+        if existing is not None and not existing.closed:
             if not keep_new_connection(
                 self.identity.public_key, conn.peer_key, existing.direction, conn.direction
             ):
@@ -342,7 +345,7 @@ class PeerManager:
         if reason is not None:
             self.stats.handshake_failures[reason] += 1
             log.info("handshake with %s (%s) failed: %s", address, direction, reason)
-            await trio.aclose_forcefully(stream)
+            await _linger_close(stream)
             return None
         frames.bytes_in = frames.bytes_out = 0
         conn = Connection(
@@ -385,3 +388,24 @@ class PeerManager:
     def _backoff(self, failures: int) -> float:
         base = min(self.config.backoff_max, self.config.backoff_initial * 2.0 ** min(failures, 32))
         return base * self._rng.uniform(0.5, 1.0)
+
+
+async def _linger_close(stream: trio.SocketStream) -> None:
+    """Close after a refused handshake so that the refusal reaches the peer.
+
+    Closing a socket with unread input sends a reset, and a reset can destroy the
+    refusal still unread at the peer. So: stop sending, read (and discard) what the peer
+    still sends until it closes, for at most _LINGER_SECONDS and _LINGER_BYTES; then close.
+    """
+    with trio.move_on_after(_LINGER_SECONDS):
+        try:
+            await stream.send_eof()
+            drained = 0
+            while drained < _LINGER_BYTES:
+                data = await stream.receive_some(_LINGER_BYTES)
+                if not data:
+                    break
+                drained += len(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+    await trio.aclose_forcefully(stream)

@@ -9,6 +9,15 @@ import trio
 
 from node.keys import KeyPair
 from node.p2p import P2PConfig, PeerAddress, PeerManager
+from node.p2p._handshake import (
+    HANDSHAKE_MAX_FRAME,
+    EphemeralKey,
+    decode_hello,
+    derive_keys,
+    encode_hello,
+    transcript_hash,
+)
+from node.p2p._wire import CipherState, FrameStream
 from proto import p2p_pb2
 
 CHAIN_ID = "tenge-p2p-test"
@@ -70,3 +79,27 @@ class Harness:
     async def aclose(self) -> None:
         for manager in self.managers:
             await manager.aclose()
+
+
+async def fake_peer(
+    stream: trio.abc.Stream, identity: KeyPair, *, bad_signature: bool = False, eph: bytes = b""
+) -> None:
+    """A peer that follows the handshake up to its proof, failing where told to.
+
+    Without bad_signature it signs the bare transcript (no domain tag, chain id or
+    ephemeral key), which is just as wrong; either way the peer must refuse it.
+    """
+    frames = FrameStream(stream)
+    own = EphemeralKey()
+    own_eph = eph or own.public
+    hello = encode_hello(CHAIN_ID, own_eph)
+    await frames.send_frame(hello)
+    peer_hello = await frames.receive_frame(HANDSHAKE_MAX_FRAME)
+    peer_eph = decode_hello(peer_hello, CHAIN_ID).ephemeral_key
+    shared = own.agree(peer_eph)
+    transcript = transcript_hash(own_eph, hello, peer_eph, peer_hello)
+    send_key, _ = derive_keys(shared, transcript, own_eph, peer_eph)
+    frames.send_cipher = CipherState(send_key)
+    signature = identity.sign(b"something else entirely" if bad_signature else transcript)
+    proof = p2p_pb2.AuthProof(node_key=identity.public_key, signature=signature)
+    await frames.send_frame(proof.SerializeToString())

@@ -7,21 +7,16 @@ from collections.abc import Callable
 import pytest
 import trio
 import trio.testing
-from p2p_support import CHAIN_ID, key
+from p2p_support import CHAIN_ID, fake_peer, key
 
 from node.keys import KeyPair
 from node.p2p import HandshakeError, PeerDisconnected
 from node.p2p._handshake import (
-    HANDSHAKE_MAX_FRAME,
-    EphemeralKey,
     Session,
-    decode_hello,
-    derive_keys,
     encode_hello,
     perform_handshake,
-    transcript_hash,
 )
-from node.p2p._wire import CipherState, FrameStream
+from node.p2p._wire import FrameStream
 from proto import p2p_pb2
 
 ALICE, BOB, MALLORY = key(1), key(2), key(3)
@@ -109,26 +104,6 @@ async def test_connecting_to_oneself_is_refused() -> None:
     a, b, _, _ = await run_pair(side_args(ALICE), side_args(ALICE))
     assert reason(a) == "self"
     assert reason(b) == "self"
-
-
-async def fake_peer(
-    stream: trio.abc.Stream, identity: KeyPair, *, bad_signature: bool = False, eph: bytes = b""
-) -> None:
-    """A peer that follows the protocol except where told not to."""
-    frames = FrameStream(stream)
-    own = EphemeralKey()
-    own_eph = eph or own.public
-    hello = encode_hello(CHAIN_ID, own_eph)
-    await frames.send_frame(hello)
-    peer_hello = await frames.receive_frame(HANDSHAKE_MAX_FRAME)
-    peer_eph = decode_hello(peer_hello, CHAIN_ID).ephemeral_key
-    shared = own.agree(peer_eph)
-    transcript = transcript_hash(own_eph, hello, peer_eph, peer_hello)
-    send_key, _ = derive_keys(shared, transcript, own_eph, peer_eph)
-    frames.send_cipher = CipherState(send_key)
-    signature = identity.sign(b"something else entirely" if bad_signature else transcript)
-    proof = p2p_pb2.AuthProof(node_key=identity.public_key, signature=signature)
-    await frames.send_frame(proof.SerializeToString())
 
 
 async def refusal_by_alice(**fake: object) -> HandshakeError:
