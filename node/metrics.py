@@ -1,0 +1,629 @@
+"""Prometheus metrics of one node, and the small HTTP server that exposes them.
+
+Rules this module keeps:
+
+1. Every family lives on the node's own ``CollectorRegistry`` (never the global default),
+   so several nodes can run in one process (tests, simulations).
+2. Names start with ``tenge_`` and follow Prometheus conventions: base units in the name
+   (``_seconds``, ``_bytes``), counters end in ``_total``, no unit-less ``_count``/``_sum``
+   names of our own. docs/monitoring.md lists every family; a test walks the registry.
+3. The hot path pays little: events (a commit, a timeout, an admission) call one small
+   ``on_*`` method; levels (mempool size, peers, disk, validators) are read through
+   callbacks only when Prometheus scrapes.
+4. Label values come from small known sets. An unexpected value becomes ``other`` rather
+   than a new time series, so a buggy or hostile caller cannot grow memory without bound.
+5. Metrics never break the node: a callback that raises is logged and its family skipped
+   for that scrape; bad requests to the metrics port get 400/404/405, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Final, TypeVar
+
+import trio
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as PromCounter
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from proto import ledger_pb2
+
+log = logging.getLogger("tenge.metrics")
+_T = TypeVar("_T")
+
+PREFIX: Final = "tenge_"
+OTHER: Final = "other"
+
+# Sub-second to tens of seconds: blocks come every few hundred ms under load and every
+# empty_block_interval (5 s by default) when idle; a stalled round takes tens of seconds.
+BLOCK_INTERVAL_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60)
+COMMIT_LATENCY_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60)
+ROUNDS_BUCKETS: Final = (1, 2, 3, 4, 5, 8, 16)
+WRITE_BATCH_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
+API_LATENCY_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+STEPS: Final = frozenset({"new_height", "propose", "prevote", "precommit", "commit"})
+STEP_NUMBERS: Final = {"new_height": 0, "propose": 1, "prevote": 2, "precommit": 3, "commit": 4}
+TX_KINDS: Final = frozenset(
+    f.name for f in ledger_pb2.TxBody.DESCRIPTOR.oneofs_by_name["kind"].fields
+)
+RESULT_CODES: Final = frozenset(ledger_pb2.ResultCode.keys())
+DIRECTIONS: Final = frozenset({"in", "out"})
+MAX_FREE_LABELS: Final = 64  # distinct values of an open label (route, reason, kind)
+_LABEL_RE: Final = re.compile(r"^[A-Za-z0-9_./{}:-]{1,64}$")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tenge-node")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class _OpenLabel:
+    """Label values from an open set, capped at ``limit`` distinct values."""
+
+    def __init__(self, limit: int = MAX_FREE_LABELS) -> None:
+        self._seen: set[str] = set()
+        self._limit = limit
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) >= self._limit or not _LABEL_RE.match(value):
+            return OTHER
+        self._seen.add(value)
+        return value
+
+
+def _closed(value: str, allowed: frozenset[str]) -> str:
+    return value if value in allowed else OTHER
+
+
+def code_name(code: int | str) -> str:
+    """The stable name of a ledger result code (``9`` -> ``"DUPLICATE"``), else ``other``."""
+    if isinstance(code, str):
+        return _closed(code, RESULT_CODES)
+    try:
+        return ledger_pb2.ResultCode.Name(code)
+    except ValueError:
+        return OTHER
+
+
+def count_results(results: Iterable[tuple[str, int | str]]) -> dict[tuple[str, str], int]:
+    """Tally (tx kind, result code) pairs for ``NodeMetrics.on_commit``.
+
+    Args:
+        results: one ``(kind, code)`` per transaction: kind is the ``TxBody`` oneof name
+            (``"transfer"``) or ``"unknown"`` when the body did not decode; code is a
+            ``ResultCode`` number or name.
+
+    Returns:
+        Counts keyed by ``(kind, code_name)``.
+    """
+    tally: Counter[tuple[str, str]] = Counter()
+    for kind, code in results:
+        tally[(_closed(kind, TX_KINDS), code_name(code))] += 1
+    return dict(tally)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorView:
+    """The validator set as this node sees it, read at scrape time.
+
+    Attributes:
+        validators: validators in the current set.
+        total_power: their summed voting power.
+        missing: validators whose precommit is absent from the last commit certificate.
+        missing_power: their power.
+        byzantine: validators this node holds evidence against.
+        byzantine_power: their power.
+        own_power: this node's power (0: observer, or not in the set).
+    """
+
+    validators: int
+    total_power: int
+    missing: int = 0
+    missing_power: int = 0
+    byzantine: int = 0
+    byzantine_power: int = 0
+    own_power: int = 0
+
+    @property
+    def quorum_peers(self) -> int:
+        """Peers needed so that this node sees 2f+1 validators, itself included."""
+        if self.validators == 0:
+            return 0
+        faulty = (self.validators - 1) // 3
+        return max(0, 2 * faulty + 1 - (1 if self.own_power > 0 else 0))
+
+
+# Gauges read through callbacks when Prometheus scrapes: name -> help text.
+_SCRAPED: Final = {
+    "tenge_consensus_round": "Round the engine is in at the current height.",
+    "tenge_consensus_step": "Step: 0 new_height, 1 propose, 2 prevote, 3 precommit, 4 commit.",
+    "tenge_consensus_validators": "Validators in the current set.",
+    "tenge_consensus_validators_power": "Total voting power of the current set.",
+    "tenge_consensus_missing_validators": "Validators absent from the last commit certificate.",
+    "tenge_consensus_missing_validators_power": "Voting power of the missing validators.",
+    "tenge_consensus_byzantine_validators": "Validators this node holds evidence against.",
+    "tenge_consensus_byzantine_validators_power": "Voting power of the byzantine validators.",
+    "tenge_consensus_validator_power": "This node's voting power (0 on an observer).",
+    "tenge_mempool_txs": "Transactions waiting in the mempool.",
+    "tenge_mempool_bytes": "Bytes of transactions waiting in the mempool.",
+    "tenge_mempool_capacity_txs": "The mempool's bound on transactions.",
+    "tenge_mempool_capacity_bytes": "The mempool's bound on bytes.",
+    "tenge_p2p_peers": "Connected, authenticated peers.",
+    "tenge_p2p_quorum_peers": "Peers needed to see 2f+1 validators, this node included.",
+    "tenge_store_size_bytes": "Size on disk of the node's data directory.",
+    "tenge_store_filesystem_avail_bytes": "Free bytes on the data directory's filesystem.",
+    "tenge_store_filesystem_size_bytes": "Size of the data directory's filesystem.",
+}
+
+# Counters kept as plain dicts (cheap per frame), exported at scrape: name, help, label.
+_P2P_COUNTERS: Final = (
+    ("tenge_p2p_received_bytes", "Wire bytes received from peers, by message kind.", "kind"),
+    ("tenge_p2p_sent_bytes", "Wire bytes sent to peers, by message kind.", "kind"),
+    ("tenge_p2p_handshake_failures", "Refused or failed peer handshakes, by reason.", "reason"),
+)
+
+
+class _ScrapeCollector(Collector):
+    """Yields the callback-backed families of one NodeMetrics at scrape time."""
+
+    def __init__(self, owner: NodeMetrics) -> None:
+        self._owner = owner
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # collect() is cheap enough; skip the registry's describe-time collect
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._owner._collect())
+
+
+class NodeMetrics:
+    """Every Prometheus family of one node, on its own registry.
+
+    The node calls ``on_*`` when things happen and ``bind_*`` once at start-up to hand
+    over the callbacks read at scrape time. Families without a bound source are not
+    exported (an observer has no validator power; a test may bind nothing).
+
+    Attributes:
+        registry: the per-node registry; serve it with ``serve_metrics``.
+    """
+
+    def __init__(self, *, chain_id: str = "", moniker: str = "") -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        build = Gauge(
+            "tenge_build_info",
+            "Always 1; the labels say which build runs.",
+            ("version", "python", "chain_id", "moniker"),
+            registry=r,
+        )
+        build.labels(_version(), platform.python_version(), chain_id, moniker).set(1)
+        self._height = Gauge("tenge_consensus_height", "Latest committed height.", registry=r)
+        self._last_commit = Gauge(
+            "tenge_consensus_last_commit_timestamp_seconds",
+            "Unix time of the latest commit (of start-up, before the first one).",
+            registry=r,
+        )
+        self._last_commit.set(time.time())
+        self._block_interval = Histogram(
+            "tenge_consensus_block_interval_seconds",
+            "Time between consecutive commits seen by this node.",
+            registry=r,
+            buckets=BLOCK_INTERVAL_BUCKETS,
+        )
+        self._commit_latency = Histogram(
+            "tenge_consensus_commit_latency_seconds",
+            "From proposal (or, on other nodes, from the commit decision) to durable commit.",
+            registry=r,
+            buckets=COMMIT_LATENCY_BUCKETS,
+        )
+        self._rounds = Histogram(
+            "tenge_consensus_rounds_per_height",
+            "Rounds needed to commit a height (1: committed in round 0).",
+            registry=r,
+            buckets=ROUNDS_BUCKETS,
+        )
+        self._timeouts = PromCounter(
+            "tenge_consensus_timeouts_total", "Fired timeouts, by step.", ("step",), registry=r
+        )
+        self._evidence = PromCounter(
+            "tenge_consensus_evidence_total",
+            "Equivocation evidence seen (two conflicting signed votes of one validator).",
+            registry=r,
+        )
+        self._missed = PromCounter(
+            "tenge_consensus_missed_precommits_total",
+            "Committed heights whose certificate lacks this validator's precommit.",
+            registry=r,
+        )
+        self._txs = PromCounter(
+            "tenge_txs_total",
+            "Transactions in committed blocks, by kind and result code.",
+            ("kind", "code"),
+            registry=r,
+        )
+        self._admissions = PromCounter(
+            "tenge_mempool_admissions_total",
+            "Transactions submitted to the mempool, by result code (OK: admitted).",
+            ("code",),
+            registry=r,
+        )
+        self._write_batch = Histogram(
+            "tenge_store_write_batch_duration_seconds",
+            "Duration of one block's synced LevelDB write batch.",
+            registry=r,
+            buckets=WRITE_BATCH_BUCKETS,
+        )
+        self._api_requests = PromCounter(
+            "tenge_api_requests_total",
+            "HTTP API requests, by route template and status code.",
+            ("route", "status"),
+            registry=r,
+        )
+        self._api_latency = Histogram(
+            "tenge_api_request_duration_seconds",
+            "HTTP API request duration, by route template.",
+            ("route",),
+            registry=r,
+            buckets=API_LATENCY_BUCKETS,
+        )
+        self._routes = _OpenLabel()
+        self._kinds = _OpenLabel()
+        self._reasons = _OpenLabel()
+        self._bytes: dict[str, Counter[str]] = {"in": Counter(), "out": Counter()}
+        self._handshake_failures: Counter[str] = Counter()
+        self._last_commit_monotonic: float | None = None
+        self._sources: dict[str, Callable[[], float]] = {}
+        self._validators: Callable[[], ValidatorView] | None = None
+        self._round_step: Callable[[], tuple[int, str]] | None = None
+        self._p2p_stats: Callable[[], tuple[Mapping[str, int], ...]] | None = None
+        self._data_dir: Path | None = None
+        r.register(_ScrapeCollector(self))
+
+    # ---- events (the node calls these when things happen) ----
+
+    def on_commit(
+        self,
+        height: int,
+        round: int,
+        num_txs: int,
+        codes_by_kind: Mapping[tuple[str, str], int],
+        block_interval_s: float | None,
+        commit_latency_s: float,
+        *,
+        own_precommit_included: bool | None = None,
+    ) -> None:
+        """A block is durably committed.
+
+        Args:
+            height: its height.
+            round: the round it was decided in (0 first).
+            num_txs: transactions in it (for the log of callers; counts come from
+                ``codes_by_kind``).
+            codes_by_kind: ``count_results`` of its receipts.
+            block_interval_s: seconds since the previous commit; None to let this object
+                measure it with the monotonic clock (the first commit is then not observed).
+            commit_latency_s: proposal-to-commit latency.
+            own_precommit_included: for a validator, whether its own precommit is in the
+                certificate; None on an observer.
+        """
+        self._height.set(height)
+        self._last_commit.set(time.time())
+        now = time.monotonic()
+        if block_interval_s is None and self._last_commit_monotonic is not None:
+            block_interval_s = now - self._last_commit_monotonic
+        self._last_commit_monotonic = now
+        if block_interval_s is not None:
+            self._block_interval.observe(max(0.0, block_interval_s))
+        self._commit_latency.observe(max(0.0, commit_latency_s))
+        self._rounds.observe(max(0, round) + 1)
+        for (kind, code), count in codes_by_kind.items():
+            if count > 0:
+                self._txs.labels(_closed(kind, TX_KINDS), code_name(code)).inc(count)
+        if own_precommit_included is False:
+            self._missed.inc()
+
+    def on_timeout(self, step: str) -> None:
+        """A consensus timeout fired at ``step`` (``"propose"``, ``"prevote"``...)."""
+        self._timeouts.labels(_closed(step.lower(), STEPS)).inc()
+
+    def on_evidence(self) -> None:
+        """Equivocation evidence was recorded."""
+        self._evidence.inc()
+
+    def on_admission(self, code_name_or_number: int | str) -> None:
+        """The mempool answered one submitted transaction with this result code."""
+        self._admissions.labels(code_name(code_name_or_number)).inc()
+
+    def on_api_request(self, route: str, status: int, seconds: float) -> None:
+        """An API request finished.
+
+        Args:
+            route: the route template (``/v1/txs/{tx_id}``), never the raw path, so that
+                ids do not become label values; ``unmatched`` for 404s without a route.
+            status: HTTP status code sent.
+            seconds: time from request start to the response's last byte.
+        """
+        label = self._routes(route)
+        status_label = str(status) if 100 <= status <= 599 else OTHER
+        self._api_requests.labels(label, status_label).inc()
+        self._api_latency.labels(label).observe(max(0.0, seconds))
+
+    def on_write_batch(self, seconds: float) -> None:
+        """A block's write batch was synced to disk in ``seconds``."""
+        self._write_batch.observe(max(0.0, seconds))
+
+    def on_handshake_failure(self, reason: str) -> None:
+        """A peer handshake failed; ``reason`` is the HandshakeError's stable code."""
+        self._handshake_failures[self._reasons(reason)] += 1
+
+    def on_bytes(self, direction: str, kind: str, n: int) -> None:
+        """``n`` wire bytes of message ``kind`` went ``"in"`` or ``"out"``.
+
+        A plain dict update: cheap enough to call per frame. Either call this or
+        ``bind_p2p_stats``, not both, or the bytes count twice.
+        """
+        if direction in DIRECTIONS and n > 0:
+            self._bytes[direction][self._kinds(kind)] += n
+
+    # ---- levels (read when Prometheus scrapes) ----
+
+    def bind_mempool(
+        self,
+        size: Callable[[], int],
+        size_bytes: Callable[[], int],
+        *,
+        max_txs: int,
+        max_bytes: int,
+    ) -> None:
+        """Export the mempool's fill level and its bounds."""
+        self._sources["tenge_mempool_txs"] = size
+        self._sources["tenge_mempool_bytes"] = size_bytes
+        self._sources["tenge_mempool_capacity_txs"] = lambda: max_txs
+        self._sources["tenge_mempool_capacity_bytes"] = lambda: max_bytes
+
+    def bind_peers(self, count: Callable[[], int]) -> None:
+        """Export the number of connected peers."""
+        self._sources["tenge_p2p_peers"] = count
+
+    def bind_validators(self, view: Callable[[], ValidatorView]) -> None:
+        """Export the validator set, missing and byzantine validators, and quorum peers."""
+        self._validators = view
+
+    def bind_round_step(self, current: Callable[[], tuple[int, str]]) -> None:
+        """Export the engine's current ``(round, step name)``."""
+        self._round_step = current
+
+    def bind_store(self, data_dir: Path) -> None:
+        """Export the data directory's size and its filesystem's free space."""
+        self._data_dir = data_dir
+
+    def bind_p2p_stats(
+        self, counts: Callable[[], tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]]
+    ) -> None:
+        """Read P2P counters from the P2P layer's own stats at scrape time.
+
+        Args:
+            counts: returns ``(bytes_in, bytes_out, handshake_failures)`` by kind/reason,
+                e.g. ``lambda: (s.bytes_in, s.bytes_out, s.handshake_failures)`` over
+                ``node.p2p.P2PStats``. These add to what ``on_bytes`` and
+                ``on_handshake_failure`` counted.
+        """
+        self._p2p_stats = counts
+
+    # ---- scrape ----
+
+    def _collect(self) -> Iterator[Metric]:
+        values: dict[str, float] = {}
+        for name, source in self._sources.items():
+            value = _safe(name, source)
+            if value is not None:
+                values[name] = value
+        if self._round_step is not None:
+            current = _safe("tenge_consensus_round", self._round_step)
+            if current is not None:
+                values["tenge_consensus_round"] = current[0]
+                values["tenge_consensus_step"] = STEP_NUMBERS.get(current[1].lower(), -1)
+        if self._validators is not None:
+            view = _safe("tenge_consensus_validators", self._validators)
+            if view is not None:
+                values.update(_validator_values(view))
+        if self._data_dir is not None:
+            values.update(_disk_values(self._data_dir))
+        for name, doc in _SCRAPED.items():
+            if name in values:
+                yield GaugeMetricFamily(name, doc, value=values[name])
+        yield from self._collect_p2p()
+
+    def _collect_p2p(self) -> Iterator[Metric]:
+        received: Counter[str] = Counter(self._bytes["in"])
+        sent: Counter[str] = Counter(self._bytes["out"])
+        failures: Counter[str] = Counter(self._handshake_failures)
+        if self._p2p_stats is not None:
+            stats = _safe("tenge_p2p_stats", self._p2p_stats)
+            if stats is not None:
+                for target, source, bound in zip(
+                    (received, sent, failures),
+                    stats,
+                    (self._kinds, self._kinds, self._reasons),
+                    strict=True,
+                ):
+                    for key, n in source.items():
+                        target[bound(key)] += n
+        for (name, doc, label_name), counts in zip(
+            _P2P_COUNTERS, (received, sent, failures), strict=True
+        ):
+            metric = CounterMetricFamily(name, doc, labels=(label_name,))
+            for key, n in sorted(counts.items()):
+                metric.add_metric((key,), n)
+            yield metric
+
+
+def _safe(name: str, source: Callable[[], _T]) -> _T | None:
+    try:
+        return source()
+    except Exception:  # a metrics callback must never break a scrape, let alone the node
+        log.exception("metrics callback for %s failed", name)
+        return None
+
+
+def _validator_values(view: ValidatorView) -> dict[str, float]:
+    return {
+        "tenge_consensus_validators": view.validators,
+        "tenge_consensus_validators_power": view.total_power,
+        "tenge_consensus_missing_validators": view.missing,
+        "tenge_consensus_missing_validators_power": view.missing_power,
+        "tenge_consensus_byzantine_validators": view.byzantine,
+        "tenge_consensus_byzantine_validators_power": view.byzantine_power,
+        "tenge_consensus_validator_power": view.own_power,
+        "tenge_p2p_quorum_peers": view.quorum_peers,
+    }
+
+
+def _disk_values(data_dir: Path) -> dict[str, float]:
+    values: dict[str, float] = {}
+    total = 0
+    try:
+        for root, _dirs, files in os.walk(data_dir):
+            for name in files:
+                try:
+                    total += os.stat(os.path.join(root, name)).st_size
+                except OSError:
+                    continue  # LevelDB removed a file between listing and stat
+        values["tenge_store_size_bytes"] = total
+        usage = shutil.disk_usage(data_dir)
+        values["tenge_store_filesystem_avail_bytes"] = usage.free
+        values["tenge_store_filesystem_size_bytes"] = usage.total
+    except OSError as e:
+        log.warning("cannot measure %s: %s", data_dir, e)
+    return values
+
+
+# ---- the /metrics endpoint ----
+
+MAX_REQUEST_HEAD: Final = 8192
+REQUEST_TIMEOUT_S: Final = 10.0
+MAX_CONNECTIONS: Final = 32
+_REASONS: Final = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+}
+
+
+async def serve_metrics(
+    metrics: NodeMetrics,
+    host: str,
+    port: int,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``GET /metrics`` (Prometheus text format) until cancelled.
+
+    One request per connection (``Connection: close``); at most ``MAX_CONNECTIONS`` served
+    at once; a client gets ``REQUEST_TIMEOUT_S`` to send its request head. Other paths get
+    404, other methods 405, malformed requests 400.
+
+    Args:
+        metrics: whose registry to expose.
+        host: interface to bind (``127.0.0.1`` unless Prometheus scrapes from elsewhere).
+        port: TCP port; 0 lets the OS pick one.
+        task_status: receives the bound port once the socket listens.
+
+    Raises:
+        OSError: the port cannot be bound (in use, address not available).
+    """
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    bound_port: int = listeners[0].socket.getsockname()[1]
+    limiter = trio.CapacityLimiter(MAX_CONNECTIONS)
+
+    async def handler(stream: trio.SocketStream) -> None:
+        async with limiter:
+            await _serve_connection(stream, metrics.registry)
+
+    log.info("metrics listening on %s:%d", host, bound_port)
+    task_status.started(bound_port)
+    await trio.serve_listeners(handler, listeners)
+
+
+async def _serve_connection(stream: trio.SocketStream, registry: CollectorRegistry) -> None:
+    try:
+        status, body = 408, b""
+        headers: dict[str, str] = {}
+        with trio.move_on_after(REQUEST_TIMEOUT_S):
+            head = await _read_head(stream)
+            status, headers, body = _respond(head, registry)
+        await _send_response(stream, status, headers, body)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass  # the client went away; nothing to answer
+    finally:
+        with trio.move_on_after(1):
+            await stream.aclose()
+
+
+async def _read_head(stream: trio.SocketStream) -> bytes | None:
+    """The request head up to the blank line; None when too large or cut short."""
+    buffer = bytearray()
+    while b"\r\n\r\n" not in buffer:
+        if len(buffer) > MAX_REQUEST_HEAD:
+            return None
+        chunk = await stream.receive_some(4096)
+        if not chunk:
+            return bytes(buffer) if b"\n" in buffer else b""
+        buffer += chunk
+    return bytes(buffer)
+
+
+def _respond(head: bytes | None, registry: CollectorRegistry) -> tuple[int, dict[str, str], bytes]:
+    if head is None:
+        return 431, {}, b"request head too large\n"
+    request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        return 400, {}, b"malformed request\n"
+    method, target, _version = parts
+    if target.split("?", 1)[0] != "/metrics":
+        return 404, {}, b"not found: try /metrics\n"
+    if method not in ("GET", "HEAD"):
+        return 405, {"Allow": "GET, HEAD"}, b"method not allowed\n"
+    try:
+        body = generate_latest(registry)
+    except Exception:
+        log.exception("collecting metrics failed")
+        return 500, {}, b"collecting metrics failed\n"
+    headers = {"Content-Type": CONTENT_TYPE_LATEST}
+    if method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        body = b""
+    return 200, headers, body
+
+
+async def _send_response(
+    stream: trio.SocketStream, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    lines = [f"HTTP/1.1 {status} {_REASONS[status]}"]
+    fields = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))}
+    fields.update(headers)
+    fields["Connection"] = "close"
+    lines += [f"{name}: {value}" for name, value in fields.items()]
+    await stream.send_all(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
