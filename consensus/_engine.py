@@ -7,7 +7,7 @@ Milosevic, 2018); comments of the form ``l.22`` cite the algorithm's lines. Rule
    synchronous and deterministic: no clock (time comes in every event), no randomness, no
    I/O. The driver in node/ executes the returned outputs in order.
 2. Every message this validator signs passes the double-sign check first and is preceded,
-   in the outputs, by ``PersistLastSigned`` and ``WriteWal(SignedByMe, sync=True)``: it is
+   in the outputs, by ``WriteWal(SignedByMe, sync=True)`` and ``PersistLastSigned``: it is
    durable before it can leave the node.
 3. Every input that changed the state is written to the WAL before the outputs it caused,
    so replaying the WAL of the current height rebuilds the same state, lock and valid value
@@ -202,16 +202,33 @@ class Engine:
         return self._last_signed
 
     def gossip_messages(self) -> list[Proposal | Vote]:
-        """Messages worth re-sending to peers now: the current round's proposals and this
-        validator's own votes of the current round (the driver's periodic gossip)."""
-        messages: list[Proposal | Vote] = [
-            entry.proposal for entry in self._proposals.get(self._round, {}).values()
-        ]
+        """Messages worth re-sending to peers now (the driver's periodic gossip).
+
+        The current round's proposals; this validator's own votes of every round of the
+        height, newest first (a peer left behind in an earlier round needs our precommit of
+        that round to time out of it, and may lack the power to skip rounds); and the
+        prevotes that prove the lock of a re-proposal (the valid round's and the pol_round's
+        of the current proposals): without them a peer that missed those prevotes could never
+        accept the re-proposal (Algorithm 1, line 28). A driver that tracks its peers' rounds
+        may send less.
+        """
+        proposals = self._proposals.get(self._round, {})
+        messages: list[Proposal | Vote] = [entry.proposal for entry in proposals.values()]
         if self._me is not None:
-            for vote_type in VoteType:
-                vote = self._votes.get(self._round, vote_type).by_validator.get(self._me)
-                if vote is not None:
-                    messages.append(vote)
+            for round_ in range(self._round, -1, -1):
+                for vote_type in VoteType:
+                    vote = self._votes.get(round_, vote_type).by_validator.get(self._me)
+                    if vote is not None:
+                        messages.append(vote)
+        proofs: dict[int, bytes] = {}
+        if self._valid is not None:
+            proofs[self._valid_round] = self._valid.value_id
+        for entry in proposals.values():
+            if entry.proposal.pol_round >= 0:
+                proofs[entry.proposal.pol_round] = entry.value_id
+        for round_, value_id in proofs.items():
+            prevotes = self._votes.get(round_, VoteType.PREVOTE)
+            messages.extend(prevotes.voters_for.get(value_id, {}).values())
         return messages
 
     # ------------------------------------------------------------ entry point
@@ -399,23 +416,27 @@ class Engine:
         if vote.validator not in self._vset:
             self._misbehaviour(UNKNOWN_VALIDATOR, "vote signer", event.sender)
             return
-        votes = self._votes.get(vote.round, vote.type)
-        existing = votes.by_validator.get(vote.validator)
-        if existing is not None and existing.block_hash == vote.block_hash:
+        if self._votes.get(vote.round, vote.type).has(vote):
             return
         if not verified and not self._verifier.verify(
             vote.validator, vote.sign_bytes(self._chain_id), vote.signature
         ):
             self._misbehaviour(BAD_SIGNATURE, "vote", event.sender, vote.validator)
             return
-        result, other = self._votes.add(vote)
-        if result is AddResult.CONFLICT:
-            assert other is not None
+        result, other = self._votes.add(vote, countable=self._matters(vote.block_hash))
+        if other is not None:
             self._report_evidence(Evidence.of(other, vote))
+        if result is AddResult.CONFLICT:
             return
         self._log(event)
         self._add_sender(vote.round, vote.validator)
         self._evaluate(vote.round)
+
+    def _matters(self, block_hash: bytes) -> bool:
+        """Whether votes for block_hash can change a decision: nil or a known proposal."""
+        if block_hash == NIL:
+            return True
+        return any(block_hash in in_round for in_round in self._proposals.values())
 
     def _report_evidence(self, evidence: Evidence) -> None:
         vote = evidence.vote_a
@@ -680,12 +701,11 @@ class Engine:
             self._emit(Broadcast(vote))
         else:
             sign_bytes = vote_sign_bytes(self._chain_id, vote_type, height, round_, block_hash)
-            signature = self._sign(round_, step, sign_bytes)
-            if signature is None:
+            signed = self._sign(round_, step, sign_bytes)
+            if signed is None:
                 return
-            vote = Vote(vote_type, height, round_, block_hash, me, signature)
-            self._emit(WriteWal(SignedByMe(vote), sync=True))
-            self._emit(Broadcast(vote))
+            vote = Vote(vote_type, height, round_, block_hash, me, signed[0])
+            self._emit_signed(vote, signed[1])
         self._votes.add(vote)
         self._add_sender(round_, me)
 
@@ -701,16 +721,15 @@ class Engine:
             self._emit(Broadcast(proposal))
         else:
             sign_bytes = proposal_sign_bytes(self._chain_id, height, round_, pol_round, value_id)
-            signature = self._sign(round_, Step.PROPOSE, sign_bytes)
-            if signature is None:
+            signed = self._sign(round_, Step.PROPOSE, sign_bytes)
+            if signed is None:
                 return
-            proposal = Proposal(height, round_, value, pol_round, me, signature)
-            self._emit(WriteWal(SignedByMe(proposal), sync=True))
-            self._emit(Broadcast(proposal))
+            proposal = Proposal(height, round_, value, pol_round, me, signed[0])
+            self._emit_signed(proposal, signed[1])
         self._proposals.setdefault(round_, {}).setdefault(value_id, _Proposed(proposal, value_id))
         self._add_sender(round_, me)
 
-    def _sign(self, round_: int, step: Step, sign_bytes: bytes) -> bytes | None:
+    def _sign(self, round_: int, step: Step, sign_bytes: bytes) -> tuple[bytes, LastSigned] | None:
         assert self._signer is not None
         digest = hashlib.sha256(sign_bytes).digest()
         refusal = check_sign(self._last_signed, self._height, round_, step, digest)
@@ -718,5 +737,11 @@ class Engine:
             self._emit(SignRefused(self._height, round_, step, refusal))
             return None
         self._last_signed = LastSigned(self._height, round_, step, digest)
-        self._emit(PersistLastSigned(self._height, round_, step, digest))
-        return self._signer.sign(sign_bytes)
+        return self._signer.sign(sign_bytes), self._last_signed
+
+    def _emit_signed(self, message: Proposal | Vote, last: LastSigned) -> None:
+        # Rule 2: the message is in the synced WAL (so a replay re-uses rather than re-signs
+        # it), then in the guard file, and only then may it leave.
+        self._emit(WriteWal(SignedByMe(message), sync=True))
+        self._emit(PersistLastSigned(last.height, last.round, last.step, last.sign_bytes_hash))
+        self._emit(Broadcast(message))
