@@ -186,3 +186,11 @@ def test_file_errors(tmp_path: Path) -> None:
     bad.write_text("[]")
     with pytest.raises(ConfigError, match=r"genesis\.json: must be an object"):
         load_genesis(bad)
+
+
+def test_the_documented_example_is_valid() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "genesis.md").read_text()
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+    genesis = parse_genesis(json.loads(example))
+    assert genesis.chain_id == "tenge-testnet-1"
+    assert genesis_to_json(genesis) == json.loads(example)
