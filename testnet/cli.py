@@ -1,0 +1,248 @@
+"""The `tenge-testnet` command: a local network driven only through the node's CLI,
+files, HTTP API and signals, exactly as an operator would."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+import httpx
+
+from testnet._init import DEFAULT_BASE_PORT, MANIFEST, init_testnet, load_manifest
+from testnet._procs import is_running, kill_node, read_pid, start_node, stop_node
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+UP_TIMEOUT_S: Final = 60.0
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    print(f"tenge-testnet: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _manifest(directory: Path) -> dict[str, Any]:
+    try:
+        return load_manifest(directory)
+    except FileNotFoundError:
+        _fail(f"no testnet in {directory} (no {MANIFEST}); run `tenge-testnet init` first")
+    except json.JSONDecodeError as e:
+        _fail(f"{directory / MANIFEST}: not valid JSON: {e}")
+
+
+def _node(manifest: dict[str, Any], index: int) -> dict[str, Any]:
+    nodes = manifest["nodes"]
+    if not 0 <= index < len(nodes):
+        _fail(f"no node {index}: this testnet has nodes 0 to {len(nodes) - 1}", EXIT_USAGE)
+    node: dict[str, Any] = nodes[index]
+    return node
+
+
+def node_status(node: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
+    """The node's /v1/status, or {"error": ...} when it does not answer."""
+    pid = read_pid(Path(node["home"]))
+    running = pid is not None and is_running(pid)
+    base: dict[str, Any] = {"index": node["index"], "moniker": node["moniker"], "running": running}
+    if not running:
+        return base | {"error": "not running"}
+    try:
+        response = httpx.get(f"{node['api']}/v1/status", timeout=timeout)
+        response.raise_for_status()
+        status: dict[str, Any] = response.json()
+    except (httpx.HTTPError, ValueError) as e:
+        return base | {"error": f"API unreachable: {e.__class__.__name__}"}
+    return base | status
+
+
+def wait_all_height(manifest: dict[str, Any], height: int, timeout: float) -> bool:
+    """Poll every node until each reports at least height; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        statuses = [node_status(n, timeout=1.0) for n in manifest["nodes"]]
+        if all(s.get("height", 0) >= height for s in statuses):
+            return True
+        time.sleep(0.25)
+    return False
+
+
+# ---- commands ----
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    try:
+        manifest = init_testnet(args.dir, validators=args.validators, base_port=args.base_port)
+    except ValueError as e:
+        _fail(str(e), EXIT_USAGE)
+    print(
+        json.dumps(
+            {
+                "dir": str(args.dir),
+                "chain_id": manifest["chain_id"],
+                "nodes": len(manifest["nodes"]),
+            }
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    manifest = _manifest(args.dir)
+    for node in manifest["nodes"]:
+        pid = read_pid(Path(node["home"]))
+        if pid is not None and is_running(pid):
+            continue
+        start_node(node, detach=args.detach)
+    if not wait_all_height(manifest, 1, args.timeout):
+        statuses = [node_status(n) for n in manifest["nodes"]]
+        if not args.detach:
+            _down(manifest)
+        _fail(f"the network did not reach height 1 within {args.timeout:.0f} s: {statuses}")
+    print(json.dumps({"up": len(manifest["nodes"]), "dir": str(args.dir)}))
+    if args.detach:
+        return EXIT_OK
+    return _watch(manifest)
+
+
+def _watch(manifest: dict[str, Any]) -> int:
+    """Show a live status table until Ctrl-C or SIGTERM, then stop every node."""
+    stop = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    last: dict[int, tuple[int, float]] = {}
+    try:
+        while not stop:
+            rows = []
+            now = time.monotonic()
+            for node in manifest["nodes"]:
+                s = node_status(node, timeout=1.0)
+                prev = last.get(node["index"])
+                tps = ""
+                if prev is not None and now > prev[1]:
+                    tps = f"{(s.get('txs_committed', 0) - prev[0]) / (now - prev[1]):.0f}"
+                last[node["index"]] = (int(s.get("txs_committed", 0)), now)
+                rows.append(_row(node, s, tps))
+            print("\033[2J\033[H", end="")
+            print(_row({"index": "#", "moniker": "moniker"}, _HEADER, "tx/s"))
+            print("\n".join(rows))
+            print("\nCtrl-C stops the network.")
+            for _ in range(10):
+                if stop:
+                    break
+                time.sleep(0.1)
+    finally:
+        _down(manifest)
+    return EXIT_OK
+
+
+_HEADER: Final = {"height": "height", "round": "round", "peers": "peers", "mempool_size": "mempool"}
+
+
+def _row(node: dict[str, Any], s: dict[str, Any], tps: str) -> str:
+    peers = s.get("peers", "")
+    peers = len(peers) if isinstance(peers, list) else peers
+    return (
+        f"{node['index']:>3} {node['moniker']:<14} {s.get('height', ''):>8} "
+        f"{s.get('round', ''):>5} {peers:>5} {s.get('mempool_size', ''):>7} {tps:>6} "
+        f"{s.get('error', '')}"
+    )
+
+
+def _down(manifest: dict[str, Any]) -> dict[str, str]:
+    return {str(n["index"]): stop_node(n) for n in manifest["nodes"]}
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    manifest = _manifest(args.dir)
+    statuses = [node_status(n) for n in manifest["nodes"]]
+    if args.json:
+        print(json.dumps({"chain_id": manifest["chain_id"], "nodes": statuses}, indent=2))
+    else:
+        for s in statuses:
+            print(
+                f"{s['index']:>3} {s['moniker']:<14} height={s.get('height', '-')} "
+                f"{'running' if s['running'] else 'stopped'} {s.get('error', '')}"
+            )
+    return EXIT_OK
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    node = _node(_manifest(args.dir), args.index)
+    print(json.dumps({"index": args.index, "killed": kill_node(node)}))
+    return EXIT_OK
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    node = _node(_manifest(args.dir), args.index)
+    print(json.dumps({"index": args.index, "result": stop_node(node)}))
+    return EXIT_OK
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    node = _node(_manifest(args.dir), args.index)
+    result = stop_node(node)
+    pid = start_node(node, detach=True)
+    print(json.dumps({"index": args.index, "previous": result, "pid": pid}))
+    return EXIT_OK
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    print(json.dumps({"down": _down(_manifest(args.dir))}))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tenge-testnet", description="Local tenge network.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--dir", type=Path, required=True, help="the testnet directory")
+        return p
+
+    p = with_dir(sub.add_parser("init", help="keys, homes and genesis for N validators"))
+    p.add_argument("--validators", type=int, default=4)
+    p.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT)
+    p.set_defaults(func=cmd_init)
+
+    p = with_dir(sub.add_parser("up", help="start every node and wait for height 1"))
+    p.add_argument("--detach", action="store_true", help="leave the nodes running and return")
+    p.add_argument("--timeout", type=float, default=UP_TIMEOUT_S)
+    p.set_defaults(func=cmd_up)
+
+    p = with_dir(sub.add_parser("status", help="height and state of every node"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    for name, func, text in (
+        ("kill", cmd_kill, "SIGKILL node I"),
+        ("stop", cmd_stop, "SIGTERM node I"),
+        ("restart", cmd_restart, "stop node I, then start it again (detached)"),
+    ):
+        p = with_dir(sub.add_parser(name, help=text))
+        p.add_argument("index", type=int, metavar="I")
+        p.set_defaults(func=func)
+
+    p = with_dir(sub.add_parser("down", help="stop every node (SIGTERM, then SIGKILL)"))
+    p.set_defaults(func=cmd_down)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `tenge-testnet` console script."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
