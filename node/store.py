@@ -215,9 +215,9 @@ class Store:
             for receipt in commit.receipts:
                 index_key = _HI.pack(commit.height, receipt.index)
                 batch.put(RECEIPT + index_key, receipt.SerializeToString())
-                batch.put(
-                    TX + receipt.tx_id, _TX_LOC.pack(commit.height, receipt.index, receipt.code)
-                )
+                if receipt.code != ledger_pb2.DUPLICATE:  # keep the original's location
+                    location = _TX_LOC.pack(commit.height, receipt.index, receipt.code)
+                    batch.put(TX + receipt.tx_id, location)
                 for account in receipt.accounts:
                     batch.put(ACCOUNT_TXS + account.encode() + b"\x00" + index_key, receipt.tx_id)
             for key, value in commit.writes:

@@ -137,3 +137,18 @@ def test_second_process_cannot_open_a_locked_store(tmp_path: Path) -> None:
 def test_same_process_second_open_is_locked(tmp_path: Path) -> None:
     with Store(tmp_path / "db"), pytest.raises(StoreLockedError):
         Store(tmp_path / "db")
+
+
+def test_a_duplicate_receipt_does_not_move_the_original_in_the_tx_index(tmp_path: Path) -> None:
+    with Store(tmp_path / "db") as store:
+        store.init_genesis(b"g" * 32, [], b"app-0")
+        first = _commit(1, ["alice"], [])
+        store.commit_block(first)
+        tx_id = first.receipts[0].tx_id
+        dup = _commit(2, ["alice"], [])
+        dup.receipts[0].tx_id = tx_id
+        dup.receipts[0].code = ledger_pb2.DUPLICATE
+        store.commit_block(dup)
+        loc = store.find_tx(tx_id)
+        assert loc is not None
+        assert (loc.height, loc.index, loc.code) == (1, 0, ledger_pb2.OK)
