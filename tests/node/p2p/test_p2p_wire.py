@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
+from Crypto.Cipher import ChaCha20_Poly1305
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,6 +36,18 @@ def test_sealed_frames_open_in_order_and_reject_tampering() -> None:
     with pytest.raises(PeerProtocolError) as replay:
         receiver.open(header, first)  # nonce 1 expected: a replayed frame fails
     assert replay.value.reason == "decrypt_failed"
+
+
+def test_sealing_is_rfc8439_chacha20_poly1305_with_a_counter_nonce() -> None:
+    state = CipherState(KEY_A)
+    header = HEADER.pack(4 + 16)
+    state.seal(header, b"zero")
+    sealed = state.seal(header, b"one!")
+    nonce = bytes(4) + (1).to_bytes(8, "big")
+    reference = ChaCha20_Poly1305.new(key=KEY_A, nonce=nonce)
+    reference.update(header)
+    ciphertext, tag = reference.encrypt_and_digest(b"one!")
+    assert sealed == ciphertext + tag
 
 
 @pytest.mark.parametrize("flip", [0, 3, -1])
