@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from functools import partial
 
 import pytest
@@ -244,3 +245,29 @@ async def test_run_twice_is_refused(harness: Harness) -> None:
         a = await harness.start(key(1))
         with pytest.raises(RuntimeError, match="twice"):
             await a.run()
+
+
+def test_backoff_doubles_with_jitter_and_is_bounded() -> None:
+    manager = PeerManager(
+        fast_config(backoff_initial=0.5, backoff_max=30.0), key(1), rng=random.Random(4)
+    )
+    for failures in range(40):
+        base = min(30.0, 0.5 * 2**failures)
+        delays = [manager._backoff(failures) for _ in range(50)]
+        assert all(base / 2 <= d <= base for d in delays)
+        assert len(set(delays)) > 1  # jittered, so peers do not redial in lockstep
+
+
+async def test_removing_a_key_from_the_allow_list_drops_that_peer(harness: Harness) -> None:
+    with trio.fail_after(10):
+        a, b = await connected_pair(harness)
+        c = await harness.start(key(3), peers=(harness.address(a),))
+        a.set_allow_list([key(2).public_key, key(3).public_key])
+        await wait_until(lambda: a.is_connected(c.node_id))
+        a.set_allow_list([key(3).public_key])
+        await wait_until(lambda: not a.is_connected(b.node_id))
+        await wait_until(lambda: a.stats.disconnects["not_allowed"] == 1)
+        assert a.is_connected(c.node_id)
+        # b keeps redialling and is now refused at the handshake.
+        await wait_until(lambda: a.stats.handshake_failures["unknown_key"] >= 1)
+        await wait_until(lambda: b.stats.handshake_failures["refused"] >= 1)
