@@ -41,6 +41,7 @@ from consensus import (
     ReportMisbehaviour,
     RequestProposalValue,
     ScheduleTimeout,
+    SignedByMe,
     SignRefused,
     Started,
     Step,
@@ -68,6 +69,7 @@ SIM_PARAMS = ConsensusParams(
 )
 GOSSIP_MS = 300
 SYNC_MS = 500
+SYNC_BATCH = 20
 
 SILENT = "silent"
 DOUBLE_VOTE = "double_vote"
@@ -134,7 +136,6 @@ class SimNode:
     evidence: list[Evidence] = field(default_factory=list)
     restarts: int = 0
     killed: bool = False
-    locks_before_crash: list[tuple[int, int, bytes | None]] = field(default_factory=list)
 
 
 class Simulation:
@@ -190,7 +191,8 @@ class Simulation:
             if time_ms >= sc.heal_ms:
                 if goal is None:
                     goal = self.heal_height + sc.heights_after_heal
-                if all(len(n.chain) >= goal for n in self.correct):
+                kills_done = all(self.nodes[i].restarts for i in sc.kill_after_wal_write)
+                if kills_done and all(len(n.chain) >= goal for n in self.correct):
                     break
         self.check_final(goal)
         return self.violations
@@ -219,9 +221,6 @@ class Simulation:
     def crash(self, node: SimNode, down_ms: int) -> None:
         if node.engine is None:
             return
-        if node.byzantine is None and node.engine.height == len(node.chain) + 1:
-            locked_round, locked_id = node.engine.locked
-            node.locks_before_crash.append((node.engine.height, locked_round, locked_id))
         node.engine = None
         node.epoch += 1
         # Unsynced records may be lost: keep a random prefix, sometimes with a torn tail.
@@ -244,17 +243,30 @@ class Simulation:
             engine._locked_round = -1  # the deliberate bug under test
             engine._locked_id = None
             engine._locked_value = None
-        self.check_lock_kept(node, engine)
+        fresh = tuple(out.entry for out in outputs if isinstance(out, WriteWal))
+        self.check_lock_kept(node, engine, entries + fresh)
         self.execute(node, outputs)
 
-    def check_lock_kept(self, node: SimNode, engine: Engine) -> None:
-        if not node.locks_before_crash:
-            return
-        height, locked_round, locked_id = node.locks_before_crash[-1]
-        if engine.height == height and engine.locked != (locked_round, locked_id):
+    def check_lock_kept(self, node: SimNode, engine: Engine, entries: tuple[Any, ...]) -> None:
+        """After a restart, the lock is the one of the last own precommit for a value in the
+        WAL (with what the replay itself signed anew).
+
+        Every precommit that left the node is durable first, so this also means: a validator
+        that precommitted v in round r is still locked on v from round r.
+        """
+        expected: tuple[int, bytes | None] = (-1, None)
+        for entry in entries:
+            if isinstance(entry, HeightStarted):
+                expected = (-1, None)
+            elif isinstance(entry, SignedByMe) and isinstance(entry.message, Vote):
+                vote = entry.message
+                durable = vote.height == engine.height and vote.type is VoteType.PRECOMMIT
+                if durable and vote.block_hash:
+                    expected = (vote.round, vote.block_hash)
+        if engine.locked != expected:
             self.violations.append(
-                f"node {node.index} lost its lock at height {height}: had round "
-                f"{locked_round}, after restart {engine.locked[0]}"
+                f"node {node.index} lost its lock at height {engine.height}: its WAL holds a "
+                f"precommit locking round {expected[0]}, after restart {engine.locked[0]}"
             )
 
     # ------------------------------------------------------------ the driver
@@ -364,17 +376,18 @@ class Simulation:
         self.at(self.now + GOSSIP_MS, lambda: self.gossip(node))
 
     def sync(self, node: SimNode) -> None:
+        """Block sync: ask a random peer for the commits this node lacks (a batch)."""
         self.at(self.now + SYNC_MS, lambda: self.sync(node))
         if node.engine is None:
             return
         peer = self.rng.randrange(self.sc.n)
-        height = node.engine.height
         source = self.nodes[peer]
-        if peer == node.index or source.byzantine is not None or len(source.chain) < height:
+        if peer == node.index or source.byzantine is not None:
             return
-        block = source.chain[height - 1]
-        event = CommitReceived(block.value, block.certificate, 0, bytes([peer]))
-        self.transmit(peer, node.index, event)
+        first = node.engine.height
+        for height in range(first, min(len(source.chain), first + SYNC_BATCH - 1) + 1):
+            block = source.chain[height - 1]
+            self.transmit(peer, node.index, block)
 
     # ------------------------------------------------------------ network
 
@@ -471,7 +484,7 @@ class Simulation:
             self.feed(node, VoteReceived(payload, self.now, sender))
         elif isinstance(payload, Proposal):
             self.feed(node, ProposalReceived(payload, self.now, sender))
-        else:
+        else:  # a CommitBlock served by block sync
             self.feed(node, CommitReceived(payload.value, payload.certificate, self.now, sender))
 
     # ------------------------------------------------------------ final checks
