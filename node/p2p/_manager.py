@@ -322,6 +322,7 @@ class PeerManager:
         """Handshake then serve one connection; returns how long it was up (None: refused)."""
         frames = FrameStream(stream)
         reason: str | None = None
+        detail = "no answer within handshake_timeout"
         self._pending_handshakes += 1
         try:
             with trio.move_on_after(self.config.handshake_timeout) as deadline:
@@ -335,16 +336,16 @@ class PeerManager:
             if deadline.cancelled_caught:
                 reason = "timeout"
         except (HandshakeError, PeerProtocolError) as e:
-            reason = e.reason
-        except PeerDisconnected:
-            reason = "disconnected"
+            reason, detail = e.reason, str(e)
+        except PeerDisconnected as e:
+            reason, detail = "disconnected", str(e)
         finally:
             self._pending_handshakes -= 1
         self.stats.bytes_in["handshake"] += frames.bytes_in
         self.stats.bytes_out["handshake"] += frames.bytes_out
         if reason is not None:
             self.stats.handshake_failures[reason] += 1
-            log.info("handshake with %s (%s) failed: %s", address, direction, reason)
+            log.info("handshake with %s (%s) failed: %s", address, direction, detail)
             await _linger_close(stream)
             return None
         frames.bytes_in = frames.bytes_out = 0
