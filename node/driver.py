@@ -40,6 +40,7 @@ INBOX_SIZE: Final = 4096
 STATUS_INTERVAL_S: Final = 2.0
 SYNC_WINDOW: Final = 8  # block requests in flight while catching up
 SYNC_REQUEST_TIMEOUT_S: Final = 5.0
+REGOSSIP_INTERVAL_S: Final = 1.0
 
 
 def now_ms() -> int:
@@ -114,6 +115,9 @@ class ConsensusDriver:
         tip: Callable[[], ChainTip],
         on_commit: Callable[[CommitInfo, BlockResult], None],
         empty_block_interval_ms: int,
+        on_timeout: Callable[[str], None] = lambda step: None,
+        on_evidence: Callable[[cs.Evidence], None] = lambda evidence: None,
+        on_write_batch: Callable[[float], None] = lambda seconds: None,
         max_block_txs: int,
         max_block_bytes: int,
     ) -> None:
@@ -129,10 +133,13 @@ class ConsensusDriver:
         self._validator_sets = validator_sets
         self._tip = tip
         self._on_commit = on_commit
+        self._on_timeout = on_timeout
+        self._on_evidence_hook = on_evidence
+        self._on_write_batch = on_write_batch
         self._empty_interval_s = empty_block_interval_ms / 1000
         self._max_block_txs = max_block_txs
         self._max_block_bytes = max_block_bytes
-        self._inbox_send, self._inbox = trio.open_memory_channel[cs.Event](INBOX_SIZE)
+        self._inbox_send, self._inbox = trio.open_memory_channel[cs.Event | _Regossip](INBOX_SIZE)
         self._txs_waiting = trio.Event()
         self._peer_heights: dict[str, int] = {}
         self._sync_pending: dict[int, float] = {}
@@ -210,9 +217,15 @@ class ConsensusDriver:
             await self._execute(self._engine.handle(cs.Started(now_ms(), wal_entries)))
             nursery.start_soon(self._status_loop)
             nursery.start_soon(self._sync_loop)
+            nursery.start_soon(self._regossip_loop)
             task_status.started()
             async for event in self._inbox:
+                if isinstance(event, _Regossip):
+                    self._regossip(event)
+                    continue
                 await self._execute(self._engine.handle(event))
+                self.stats.round = self._engine.round
+                self.stats.step = int(self._engine.step)
 
     async def _execute(self, outputs: list[cs.Output]) -> None:
         for out in outputs:
@@ -262,6 +275,7 @@ class ConsensusDriver:
         await trio.sleep(out.duration_ms / 1000)
         name = out.step.name.lower()
         self.stats.timeouts[name] = self.stats.timeouts.get(name, 0) + 1
+        self._on_timeout(name)
         await self._inbox_send.send(cs.TimeoutFired(out.step, out.height, out.round, now_ms()))
 
     async def _propose(self, height: int, round_: int) -> None:
@@ -318,7 +332,9 @@ class ConsensusDriver:
             app_hash=result.app_hash,
             validator_sets=[(out.height + 2, validator_set_to_bytes(upcoming))],
         )
+        write_started = trio.current_time()
         await trio.to_thread.run_sync(self._store.commit_block, commit)
+        self._on_write_batch(trio.current_time() - write_started)
         self._mempool.update((r.tx_id for r in result.receipts), next_height=out.height + 1)
         self._sync_pending.pop(out.height, None)
         now = trio.current_time()
@@ -362,6 +378,7 @@ class ConsensusDriver:
             return fallback
 
     def _on_evidence(self, evidence: cs.Evidence) -> None:
+        self._on_evidence_hook(evidence)
         log.warning(
             "evidence: validator %s equivocated",
             evidence.validator.hex()[:16],
@@ -376,6 +393,21 @@ class ConsensusDriver:
         env.status.block_hash = self._store.block_hash
         env.status.earliest_height = 1 if self._store.height else 0
         return env
+
+    async def _regossip_loop(self) -> None:
+        """Every REGOSSIP_INTERVAL_S without a commit, ask the engine task to re-send."""
+        while True:
+            await trio.sleep(REGOSSIP_INTERVAL_S)
+            quiet = trio.current_time() - self.stats.last_commit_monotonic
+            if quiet >= REGOSSIP_INTERVAL_S:
+                await self._inbox_send.send(_Regossip(self._store.height + 1))
+
+    def _regossip(self, tick: _Regossip) -> None:
+        """Re-send the engine's current proposals and own votes (lost messages, new peers)."""
+        if tick.height != self._store.height + 1:
+            return
+        for message in self._engine.gossip_messages():
+            self._net.broadcast(_consensus_envelope(message))
 
     async def _status_loop(self) -> None:
         while True:
@@ -457,6 +489,13 @@ class _StateAfter:
         if key in self._writes:
             return self._writes[key]
         return self._store.get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Regossip:
+    """Inbox marker: re-send the engine's gossip messages (handled in the engine's task)."""
+
+    height: int
 
 
 def _consensus_envelope(message: cs.Proposal | cs.Vote) -> p2p_pb2.Envelope:

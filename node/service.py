@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import trio
+from google.protobuf.message import DecodeError
 
 import consensus as cs
 from node import consensus_codec as codec
+from node.api import BlockSummary, CommitFeed, create_app, serve_api
 from node.blocks import BlockCodec, ChainTip, decode_block
 from node.config import NodeConfig
 from node.driver import (
@@ -33,14 +37,28 @@ from node.errors import NodeError
 from node.genesis import load_genesis
 from node.keys import KeyPair, read_key_file, verify
 from node.ledger import BlockResult, Ledger, genesis_app_hash, genesis_state
-from node.mempool import Mempool
+from node.mempool import Admission, Mempool
+from node.metrics import NodeMetrics, ValidatorView, count_results, serve_metrics
 from node.p2p import P2PConfig, PeerAddress, PeerManager
 from node.signguard import SignGuard
-from node.store import Store
+from node.store import Store, TxLocation
 from node.wal import Wal
-from proto import consensus_pb2, genesis_pb2
+from proto import consensus_pb2, genesis_pb2, ledger_pb2, p2p_pb2
 
 log = logging.getLogger("tenge.node")
+
+MAX_EVIDENCE: Final = 1000
+GOSSIP_BATCH_DELAY_S: Final = 0.005
+GOSSIP_BATCH_TXS: Final = 512
+
+
+def _tx_kind(raw: bytes) -> str:
+    """The transaction kind of a serialized envelope, for metrics ("unknown" if undecodable)."""
+    try:
+        body = ledger_pb2.TxBody.FromString(ledger_pb2.TxEnvelope.FromString(raw).body)
+    except (DecodeError, RuntimeError, ValueError):
+        return "unknown"
+    return body.WhichOneof("kind") or "unknown"
 
 
 class _Verifier:
@@ -114,8 +132,15 @@ class Node:
         except BaseException:
             self.store.close()
             raise
-        self.commits: list[CommitInfo] = []
+        self.metrics = NodeMetrics(chain_id=self.chain_id, moniker=config.moniker)
+        self.feed = CommitFeed(self.store)
+        self._evidence: list[cs.Evidence] = []
+        self._gossip_out: list[bytes] = []
+        self._gossip_ready = trio.Event()
+        self.api_port: int | None = None
+        self.metrics_port: int | None = None
         self.driver = self._build_driver()
+        self._bind_metrics()
 
     @classmethod
     def open(cls, config: NodeConfig, passphrase: str | None = None) -> Node:
@@ -216,23 +241,163 @@ class Node:
             validator_sets=self.validator_set,
             tip=self.tip,
             on_commit=self._on_commit,
+            on_timeout=self.metrics.on_timeout,
+            on_evidence=self._on_evidence,
+            on_write_batch=self.metrics.on_write_batch,
             empty_block_interval_ms=params.empty_block_interval_ms,
             max_block_txs=params.max_block_txs,
             max_block_bytes=params.max_block_bytes,
         )
 
+    # ---- the facade the HTTP API sees (node.api.NodeFacade) ----
+
+    @property
+    def node_id(self) -> str:
+        return self.node_key.public_key.hex()
+
+    @property
+    def moniker(self) -> str:
+        return self.config.moniker
+
+    @property
+    def is_validator(self) -> bool:
+        key = self.validator_key
+        return key is not None and key.public_key in self.validator_set(self.store.height + 1)
+
+    @property
+    def catching_up(self) -> bool:
+        return self.driver.catching_up
+
+    @property
+    def peers(self) -> list[str]:
+        return [p.peer_id for p in self.p2p.peers()]
+
+    @property
+    def last_commit_time(self) -> float | None:
+        return self._last_commit_time
+
+    def evidence(self) -> list[cs.Evidence]:
+        return list(self._evidence)
+
+    async def submit(self, raw: bytes) -> Admission:
+        """Admit raw to the mempool; gossip it to peers when it is new."""
+        admission = self.mempool.add(raw, next_height=self.store.height + 1)
+        self.metrics.on_admission(admission.code)
+        if admission.added:
+            self._gossip_out.append(raw)
+            self._gossip_ready.set()
+            self.driver.txs_available()
+        return admission
+
+    async def wait_committed(self, tx_id: bytes, timeout_s: float) -> TxLocation | None:
+        return await self.feed.wait_committed(tx_id, timeout_s)
+
+    def subscribe(self) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[BlockSummary]]:
+        return self.feed.subscribe()
+
+    # ---- internals ----
+
+    _last_commit_time: float | None = None
+
     def _on_commit(self, info: CommitInfo, result: BlockResult) -> None:
-        self.commits.append(info)
-        del self.commits[:-100]
+        self._last_commit_time = trio.current_time()
+        self.feed.publish(
+            BlockSummary.of(
+                height=info.height,
+                block_hash=info.block_hash,
+                time_ms=info.time_ms,
+                receipts=result.receipts,
+            )
+        )
+        block = decode_block(self.store.get_block(info.height) or b"")
+        kinds = [_tx_kind(raw) for raw in block.txs] if block is not None else []
+        codes = count_results(
+            (kinds[r.index] if r.index < len(kinds) else "unknown", r.code) for r in result.receipts
+        )
+        own = None
+        if self.validator_key is not None:
+            raw_cert = self.store.get_commit(info.height)
+            if raw_cert is not None:
+                cert = consensus_pb2.CommitCertificate.FromString(raw_cert)
+                own = any(sig.validator == self.validator_key.public_key for sig in cert.signatures)
+        self.metrics.on_commit(
+            info.height,
+            info.round,
+            info.num_txs,
+            codes,
+            None,
+            info.commit_latency_s,
+            own_precommit_included=own,
+        )
+
+    def _on_evidence(self, evidence: cs.Evidence) -> None:
+        self._evidence.append(evidence)
+        del self._evidence[:-MAX_EVIDENCE]
+        self.metrics.on_evidence()
+
+    def _bind_metrics(self) -> None:
+        m = self.metrics
+        m.bind_mempool(
+            lambda: len(self.mempool),
+            lambda: self.mempool.size_bytes,
+            max_txs=self.config.mempool_max_txs,
+            max_bytes=self.config.mempool_max_bytes,
+        )
+        m.bind_peers(lambda: len(self.p2p.peers()))
+        m.bind_round_step(lambda: (self.driver.stats.round, cs.Step(self.driver.stats.step).name))
+        m.bind_store(self.config.data_dir)
+        m.bind_validators(self._validator_view)
+
+    def _validator_view(self) -> ValidatorView:
+        valset = self.validator_set(self.store.height + 1)
+        own = self.validator_key.public_key if self.validator_key else b""
+        missing = list(valset)
+        raw_cert = self.store.get_commit(self.store.height) if self.store.height else None
+        if raw_cert is not None:
+            signed = {
+                s.validator for s in consensus_pb2.CommitCertificate.FromString(raw_cert).signatures
+            }
+            missing = [k for k in valset if k not in signed]
+        else:
+            missing = []
+        byzantine = {e.validator for e in self._evidence if e.validator in valset}
+        return ValidatorView(
+            validators=len(valset),
+            total_power=valset.total_power,
+            missing=len(missing),
+            missing_power=sum(valset.power(k) for k in missing),
+            byzantine=len(byzantine),
+            byzantine_power=sum(valset.power(k) for k in byzantine),
+            own_power=valset.power(own) if own else 0,
+        )
+
+    async def _gossip_loop(self) -> None:
+        """Send newly admitted transactions to peers in batches (one frame per batch)."""
+        while True:
+            await self._gossip_ready.wait()
+            await trio.sleep(GOSSIP_BATCH_DELAY_S)
+            self._gossip_ready = trio.Event()
+            batch, self._gossip_out = self._gossip_out, []
+            for start in range(0, len(batch), GOSSIP_BATCH_TXS):
+                env = p2p_pb2.Envelope()
+                env.tx_gossip.txs.extend(batch[start : start + GOSSIP_BATCH_TXS])
+                self.p2p.broadcast(env)
 
     async def _pump_network(self) -> None:
+        """Dispatch peer messages: transactions to the mempool, the rest to the driver.
+
+        Transactions from peers are not gossiped again: the submitting node sends them to
+        every peer it is connected to (the validators form a full mesh).
+        """
         async for peer_id, env in self.p2p.inbound:
             kind = env.WhichOneof("kind")
             if kind == "tx_gossip":
+                added = False
                 for raw in env.tx_gossip.txs:
                     admission = self.mempool.add(raw, next_height=self.store.height + 1)
-                    if admission.added:
-                        self.driver.txs_available()
+                    added = added or admission.added
+                if added:
+                    self.driver.txs_available()
             else:
                 await self.driver.on_peer_message(peer_id, env)
 
@@ -241,8 +406,21 @@ class Node:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.p2p.run)
+                self.metrics_port = await nursery.start(
+                    serve_metrics,
+                    self.metrics,
+                    self.config.metrics_listen.host,
+                    self.config.metrics_listen.port,
+                )
                 nursery.start_soon(self._pump_network)
+                nursery.start_soon(self._gossip_loop)
                 await nursery.start(self.driver.run, self.wal.entries)
+                self.api_port = await nursery.start(
+                    serve_api,
+                    create_app(self),
+                    self.config.api_listen.host,
+                    self.config.api_listen.port,
+                )
                 log.info(
                     "node %s started at height %d (%s)",
                     self.config.moniker,
