@@ -132,8 +132,8 @@ class PeerManager:
             ListenError: the listening address cannot be bound.
             RuntimeError: run was called twice.
         """
-        if self._started:
-            raise RuntimeError("PeerManager.run called twice")
+        if self._started or self._closing:
+            raise RuntimeError("PeerManager.run called twice, or after aclose")
         self._started = True
         try:
             with self._scope:

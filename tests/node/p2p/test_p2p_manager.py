@@ -8,9 +8,17 @@ from functools import partial
 
 import pytest
 import trio
-from p2p_support import Harness, fast_config, key, receive, wait_until
+from p2p_support import CHAIN_ID, Harness, fast_config, key, receive, wait_until
 
-from node.p2p import ListenError, OutboundMessageError, PeerAddress, PeerManager
+from node.p2p import (
+    ListenError,
+    OutboundMessageError,
+    PeerAddress,
+    PeerDisconnected,
+    PeerManager,
+)
+from node.p2p._handshake import perform_handshake
+from node.p2p._wire import FrameStream
 from proto import p2p_pb2
 
 
@@ -271,3 +279,31 @@ async def test_removing_a_key_from_the_allow_list_drops_that_peer(harness: Harne
         # b keeps redialling and is now refused at the handshake.
         await wait_until(lambda: a.stats.handshake_failures["unknown_key"] >= 1)
         await wait_until(lambda: b.stats.handshake_failures["refused"] >= 1)
+
+
+@pytest.mark.parametrize(("listener_seed", "dialler_seed"), [(1, 2), (2, 1)])
+async def test_a_second_connection_between_a_pair_follows_the_lower_key_rule(
+    harness: Harness, listener_seed: int, dialler_seed: int
+) -> None:
+    with trio.fail_after(10):
+        a = await harness.start(key(listener_seed), allow=[key(dialler_seed)])
+        b = await harness.start(key(dialler_seed), peers=(harness.address(a),))
+        await wait_until(lambda: b.is_connected(a.node_id))
+        assert b.listen_port is not None
+        # A second connection from A's identity to B: inbound at B, while B's first one
+        # is outbound. B keeps the one dialled by the lower key.
+        stream = await trio.open_tcp_stream("127.0.0.1", b.listen_port)
+        frames = FrameStream(stream)
+        await perform_handshake(
+            frames, identity=a.identity, chain_id=CHAIN_ID, is_allowed=lambda _key: True
+        )
+        await wait_until(lambda: b.stats.disconnects["duplicate"] == 1)
+        b_is_lower = b.identity.public_key < a.identity.public_key
+        [info] = b.peers()
+        assert info.direction == ("outbound" if b_is_lower else "inbound")
+        if b_is_lower:  # the new connection was the one closed
+            with pytest.raises(PeerDisconnected):
+                await frames.receive_frame(1 << 20)
+        else:  # the first one was closed; A sees it end
+            await wait_until(lambda: not a.is_connected(b.node_id))
+        await stream.aclose()
