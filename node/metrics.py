@@ -34,7 +34,7 @@ from typing import Final, TypeVar
 import trio
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -520,6 +520,9 @@ def _disk_values(data_dir: Path) -> dict[str, float]:
 MAX_REQUEST_HEAD: Final = 8192
 REQUEST_TIMEOUT_S: Final = 10.0
 MAX_CONNECTIONS: Final = 32
+MAX_DRAIN_BYTES: Final = 1 << 20
+# generate_latest writes the classic text format, whatever newer clients call "latest".
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 _REASONS: Final = {
     200: "OK",
     400: "Bad Request",
@@ -574,6 +577,8 @@ async def _serve_connection(stream: trio.SocketStream, registry: CollectorRegist
             head = await _read_head(stream)
             status, headers, body = _respond(head, registry)
         await _send_response(stream, status, headers, body)
+        if status != 200:
+            await _drain(stream)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass  # the client went away; nothing to answer
     finally:
@@ -594,6 +599,16 @@ async def _read_head(stream: trio.SocketStream) -> bytes | None:
     return bytes(buffer)
 
 
+async def _drain(stream: trio.SocketStream) -> None:
+    """Read what the client still sends (bounded), so closing does not reset the
+    connection before the client has read an error response."""
+    await stream.send_eof()
+    drained = 0
+    with trio.move_on_after(1):
+        while drained < MAX_DRAIN_BYTES and (chunk := await stream.receive_some(65536)):
+            drained += len(chunk)
+
+
 def _respond(head: bytes | None, registry: CollectorRegistry) -> tuple[int, dict[str, str], bytes]:
     if head is None:
         return 431, {}, b"request head too large\n"
@@ -611,7 +626,7 @@ def _respond(head: bytes | None, registry: CollectorRegistry) -> tuple[int, dict
     except Exception:
         log.exception("collecting metrics failed")
         return 500, {}, b"collecting metrics failed\n"
-    headers = {"Content-Type": CONTENT_TYPE_LATEST}
+    headers = {"Content-Type": CONTENT_TYPE}
     if method == "HEAD":
         headers["Content-Length"] = str(len(body))
         body = b""
