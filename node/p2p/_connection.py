@@ -167,7 +167,10 @@ class Connection:
     async def _guard(self, task: Callable[[], Awaitable[None]]) -> None:
         try:
             await task()
-        except (PeerDisconnected, PeerProtocolError) as e:
+        except PeerProtocolError as e:
+            self._stats.frames_dropped[e.reason] += 1  # the offending frame
+            self.close(e.reason)
+        except PeerDisconnected as e:
             self.close(e.reason)
 
     async def _reader(self) -> None:

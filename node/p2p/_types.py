@@ -150,7 +150,8 @@ class P2PStats:
     Attributes:
         handshake_failures: refused or failed handshakes by reason.
         disconnects: ended connections (after a handshake) by reason.
-        frames_dropped: messages not sent or not delivered, by reason.
+        frames_dropped: messages not sent (queue full, peer gone) or received and refused
+            (oversized, undecodable...), by reason.
         bytes_in: wire bytes received, by message kind (``handshake`` included).
         bytes_out: wire bytes sent, by message kind.
         frames_in: frames received, by message kind.

@@ -179,6 +179,7 @@ async def test_authenticated_peer_breaking_frame_rules_is_dropped(
         await misbehave(frames)  # type: ignore[operator]
         await read_until_closed(frames.stream)
         await wait_until(lambda: a.stats.disconnects[reason] == 1)
+        assert a.stats.frames_dropped[reason] == 1
         assert not a.is_connected(RAW.public_key.hex())
         assert a.inbound.statistics().current_buffer_used == 0  # nothing was delivered
         await assert_still_serving(a, g)
