@@ -1,0 +1,593 @@
+"""The operator HTTP API as a Starlette app (docs/api.md lists every route and shape).
+
+Rules this module keeps:
+
+1. No traceback reaches a client. Handlers raise `ApiProblem` for expected failures; the
+   outermost guard turns anything else into 500 INTERNAL and logs the traceback.
+2. A request body is read in chunks and refused with 413 as soon as it passes
+   `MAX_BODY_BYTES` (or at once when Content-Length says so): no unbounded read.
+3. Unknown query parameters are refused (a misspelt ``?wiat=commit`` must not silently
+   skip the wait), and every id in a path is validated before it touches the store.
+4. The API reads committed state through the store and never writes anything; the only
+   way in is `NodeFacade.submit`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final
+
+import trio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from node.api import _errors as e
+from node.api._facade import BlockSummary, NodeFacade
+from node.api._openapi import openapi_document
+from node.api._views import (
+    account_json,
+    asset_json,
+    block_json,
+    code_name,
+    evidence_json,
+    history_json,
+    receipt_json,
+    tx_json,
+    validator_json,
+)
+from node.blocks import block_hash_of_header, decode_block
+from node.ledger import get_account, get_asset, get_balances, get_validators, valid_asset_code
+from node.ledger import valid_account_id as _valid_account_id
+from node.ledger._keys import ASSET as _ASSET_PREFIX
+from node.store import parse_cursor
+from proto import ledger_pb2
+
+log = logging.getLogger("tenge.api")
+
+MAX_BODY_BYTES: Final = 1 << 20
+DEFAULT_WAIT_TIMEOUT_S: Final = 30.0
+MAX_WAIT_TIMEOUT_S: Final = 300.0
+DEFAULT_MAX_BLOCK_AGE_S: Final = 30.0
+DEFAULT_PAGE: Final = 100
+MAX_PAGE: Final = 1000
+KEEPALIVE_S: Final = 15.0
+MAX_HEIGHT: Final = 2**63 - 1
+TX_ID_HEX_LEN: Final = 64
+
+
+def create_app(
+    facade: NodeFacade,
+    *,
+    max_block_age_s: float = DEFAULT_MAX_BLOCK_AGE_S,
+    default_wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S,
+    keepalive_s: float = KEEPALIVE_S,
+) -> Starlette:
+    """The HTTP API of one node.
+
+    Args:
+        facade: the node, as the API sees it.
+        max_block_age_s: /v1/health answers 503 when the last commit is older than this.
+        default_wait_timeout_s: how long ``POST /v1/txs?wait=commit`` waits by default.
+        keepalive_s: idle interval after which /v1/events sends a comment line.
+    """
+    api = _Api(facade, max_block_age_s, default_wait_timeout_s, keepalive_s)
+    routes = [
+        Route("/v1/status", api.status, methods=["GET"]),
+        Route("/v1/health", api.health, methods=["GET"]),
+        Route("/v1/txs", api.submit, methods=["POST"]),
+        Route("/v1/txs/{tx_id}", api.get_tx, methods=["GET"]),
+        Route("/v1/accounts/{account_id}", api.account, methods=["GET"]),
+        Route("/v1/accounts/{account_id}/transactions", api.history, methods=["GET"]),
+        Route("/v1/blocks/latest", api.latest_block, methods=["GET"]),
+        Route("/v1/blocks/{height}", api.block, methods=["GET"]),
+        Route("/v1/validators", api.validators, methods=["GET"]),
+        Route("/v1/assets", api.assets, methods=["GET"]),
+        Route("/v1/assets/{code}", api.asset, methods=["GET"]),
+        Route("/v1/evidence", api.evidence, methods=["GET"]),
+        Route("/v1/events", api.events, methods=["GET"]),
+        Route("/openapi.json", api.openapi, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_Guard)],
+        exception_handlers={
+            e.ApiProblem: _problem_handler,
+            HTTPException: _http_exception_handler,
+        },
+    )
+
+
+# ---- error plumbing ----
+
+
+async def _problem_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.ApiProblem)
+    return exc.response()
+
+
+async def _http_exception_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        return e.error_response(
+            405,
+            e.METHOD_NOT_ALLOWED,
+            f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+            headers={"Allow": allow} if allow else None,
+        )
+    if exc.status_code == 404:
+        return e.error_response(404, e.NOT_FOUND, f"no route {request.url.path}")
+    return e.error_response(exc.status_code, e.INVALID_ARGUMENT, str(exc.detail))
+
+
+class _Guard:
+    """Outermost ASGI layer: any unexpected exception becomes 500 INTERNAL, logged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except (ClientDisconnect, OSError):
+            log.debug("client of %s %s went away", scope.get("method"), scope.get("path"))
+        except Exception:
+            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                response = e.error_response(
+                    500, e.INTERNAL, "internal error; the node logged the details"
+                )
+                await response(scope, receive, send)
+
+
+# ---- request parsing ----
+
+
+def _query(request: Request, allowed: frozenset[str]) -> dict[str, str]:
+    """The query parameters, refusing unknown and repeated ones."""
+    out: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        if key not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise e.bad_argument(f"unknown query parameter {key!r} (known: {known})")
+        if key in out:
+            raise e.bad_argument(f"query parameter {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+def _parse_int(text: str, what: str, low: int, high: int) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
+        raise e.bad_argument(f"{what} must be an integer from {low} to {high}, not {text[:40]!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise e.bad_argument(f"{what} must be from {low} to {high}, not {value}")
+    return value
+
+
+def _parse_height(text: str, what: str = "height") -> int:
+    return _parse_int(text, what, 1, MAX_HEIGHT)
+
+
+def _parse_tx_id(text: str) -> bytes:
+    if len(text) != TX_ID_HEX_LEN or not text.isascii():
+        raise e.bad_argument("a tx id is 64 hex characters (SHA-256 of the body)")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise e.bad_argument("a tx id is 64 hex characters (SHA-256 of the body)") from None
+
+
+def _check_account_id(account_id: str) -> str:
+    if not _valid_account_id(account_id):
+        raise e.bad_argument(
+            f"{account_id[:70]!r} is not an account id (3 to 64 of a-z, 0-9, '.', '-')"
+        )
+    return account_id
+
+
+async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with 413 as soon as it passes limit bytes."""
+    too_large = e.ApiProblem(413, e.BODY_TOO_LARGE, f"the request body exceeds {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise e.ApiProblem(
+            400, e.INCOMPLETE_BODY, "the connection closed before the body ended"
+        ) from None
+    return b"".join(chunks)
+
+
+def _decode_submission(body: bytes) -> bytes:
+    """The envelope bytes of a ``{"tx": BASE64}`` request body."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise e.ApiProblem(
+            400, e.INVALID_JSON, 'the body is not JSON; send {"tx": BASE64}'
+        ) from None
+    if not isinstance(doc, dict):
+        raise e.bad_argument(f'the body must be a JSON object {{"tx": BASE64}}, not {_kind(doc)}')
+    unknown = sorted(set(doc) - {"tx"})
+    if unknown:
+        raise e.bad_argument(f"unknown field {unknown[0][:40]!r}; the body is {{'tx': BASE64}}")
+    tx = doc.get("tx")
+    if tx is None:
+        raise e.bad_argument('missing field "tx" (base64 of a serialized TxEnvelope)')
+    if not isinstance(tx, str):
+        raise e.bad_argument(f'"tx" must be a base64 string, not {_kind(tx)}')
+    if not tx:
+        raise e.bad_argument('"tx" is empty')
+    try:
+        return base64.b64decode(tx, validate=True)
+    except (binascii.Error, ValueError):
+        raise e.ApiProblem(
+            400, e.INVALID_BASE64, '"tx" is not standard base64 (A-Z a-z 0-9 + / and = padding)'
+        ) from None
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else "null"
+    )
+
+
+# ---- the handlers ----
+
+
+class _Api:
+    def __init__(
+        self,
+        facade: NodeFacade,
+        max_block_age_s: float,
+        default_wait_timeout_s: float,
+        keepalive_s: float,
+    ) -> None:
+        self.facade = facade
+        self.max_block_age_s = max_block_age_s
+        self.default_wait_timeout_s = default_wait_timeout_s
+        self.keepalive_s = keepalive_s
+        self._openapi: dict[str, Any] | None = None
+
+    async def status(self, request: Request) -> Response:
+        _query(request, frozenset())
+        f = self.facade
+        store = f.store
+        return JSONResponse(
+            {
+                "chain_id": f.chain_id,
+                "node_id": f.node_id,
+                "moniker": f.moniker,
+                "height": store.height,
+                "latest_block_hash": store.block_hash.hex(),
+                "latest_app_hash": store.app_hash.hex(),
+                "catching_up": f.catching_up,
+                "validator": f.is_validator,
+                "peers": len(f.peers),
+                "mempool": {"txs": len(f.mempool), "bytes": f.mempool.size_bytes},
+                "max_tx_ttl": f.ledger.max_tx_ttl,
+                "max_tx_bytes": f.ledger.max_tx_bytes,
+            }
+        )
+
+    async def health(self, request: Request) -> Response:
+        _query(request, frozenset())
+        f = self.facade
+        height = f.store.height
+        last = f.last_commit_time
+        age = None if last is None else max(0.0, trio.current_time() - last)
+        reason = None
+        if f.catching_up:
+            reason = "catching up with peers"
+        elif age is None:
+            reason = "no block committed since the node started"
+        elif age > self.max_block_age_s:
+            reason = f"no block committed for {age:.1f} s (limit {self.max_block_age_s:g} s)"
+        doc: dict[str, Any] = {
+            "status": "ok" if reason is None else "unhealthy",
+            "height": height,
+            "catching_up": f.catching_up,
+            "last_commit_age_s": None if age is None else round(age, 3),
+            "peers": len(f.peers),
+        }
+        if reason is None:
+            return JSONResponse(doc)
+        doc["reason"] = reason
+        doc["error"] = {"code": e.NOT_READY, "message": reason}
+        return JSONResponse(doc, status_code=503)
+
+    async def submit(self, request: Request) -> Response:
+        params = _query(request, frozenset({"wait", "timeout"}))
+        wait = params.get("wait")
+        if wait not in (None, "commit"):
+            raise e.bad_argument(f"wait must be 'commit', not {wait[:40]!r}")
+        timeout = self.default_wait_timeout_s
+        if "timeout" in params:
+            if wait is None:
+                raise e.bad_argument("timeout only applies with wait=commit")
+            timeout = _parse_timeout(params["timeout"])
+        raw = _decode_submission(await _read_body(request))
+        admission = await self.facade.submit(raw)
+        tx_id = admission.tx_id.hex()
+        if admission.code == ledger_pb2.MEMPOOL_FULL:
+            return e.error_response(
+                503,
+                code_name(admission.code),
+                admission.message,
+                headers={"Retry-After": "1"},
+                tx_id=tx_id,
+            )
+        if not admission.ok:
+            raise e.ApiProblem(400, code_name(admission.code), admission.message, tx_id=tx_id)
+        if wait is None:
+            return JSONResponse({"tx_id": tx_id, "status": "pending"}, status_code=202)
+        location = await self.facade.wait_committed(admission.tx_id, timeout)
+        if location is None:
+            raise e.ApiProblem(
+                504,
+                e.TIMEOUT,
+                f"not committed within {timeout:g} s; the transaction stays pending",
+                tx_id=tx_id,
+            )
+        receipt = self.facade.store.get_receipt(location.height, location.index)
+        return JSONResponse(
+            {
+                "tx_id": tx_id,
+                "status": "committed",
+                "height": location.height,
+                "index": location.index,
+                "code": code_name(location.code),
+                "message": "" if receipt is None else receipt.message,
+            }
+        )
+
+    async def get_tx(self, request: Request) -> Response:
+        _query(request, frozenset())
+        tx_id = _parse_tx_id(request.path_params["tx_id"])
+        store = self.facade.store
+        location = store.find_tx(tx_id)
+        if location is not None:
+            receipt = store.get_receipt(location.height, location.index)
+            raw = store.get_tx(tx_id)
+            doc = (
+                receipt_json(receipt)
+                if receipt is not None
+                else {
+                    "tx_id": tx_id.hex(),
+                    "status": "committed",
+                    "height": location.height,
+                    "index": location.index,
+                    "code": code_name(location.code),
+                    "message": "",
+                }
+            )
+            doc["tx"] = None if raw is None else tx_json(raw)
+            return JSONResponse(doc)
+        pending = self.facade.mempool.get(tx_id)
+        if pending is not None:
+            return JSONResponse({"tx_id": tx_id.hex(), "status": "pending", "tx": tx_json(pending)})
+        raise e.not_found(f"no committed or pending transaction {tx_id.hex()}")
+
+    async def account(self, request: Request) -> Response:
+        _query(request, frozenset())
+        account_id = _check_account_id(request.path_params["account_id"])
+        store = self.facade.store
+        account = get_account(store, account_id)
+        if account is None:
+            raise e.not_found(f"no account {account_id!r}")
+        return JSONResponse(account_json(account, get_balances(store, account_id)))
+
+    async def history(self, request: Request) -> Response:
+        params = _query(request, frozenset({"after", "limit"}))
+        account_id = _check_account_id(request.path_params["account_id"])
+        limit = _parse_int(params.get("limit", str(DEFAULT_PAGE)), "limit", 1, MAX_PAGE)
+        after = params.get("after")
+        if after is not None:
+            try:
+                parse_cursor(after)
+            except ValueError:
+                raise e.bad_argument(
+                    f"after must be a cursor from a previous page, not {after[:40]!r}"
+                ) from None
+        store = self.facade.store
+        if get_account(store, account_id) is None:
+            raise e.not_found(f"no account {account_id!r}")
+        entries = store.account_history(account_id, after=after, limit=limit)
+        blocks: dict[int, Any] = {}
+        lines = []
+        for entry in entries:
+            if entry.height not in blocks:
+                blocks[entry.height] = decode_block(store.get_block(entry.height) or b"")
+            block = blocks[entry.height]
+            raw = block.txs[entry.index] if block is not None else None
+            time_ms = block.header.time_ms if block is not None else 0
+            receipt = store.get_receipt(entry.height, entry.index)
+            lines.append(history_json(entry, receipt, raw, time_ms))
+        next_cursor = entries[-1].cursor if len(entries) == limit else None
+        return JSONResponse({"account_id": account_id, "transactions": lines, "next": next_cursor})
+
+    async def latest_block(self, request: Request) -> Response:
+        _query(request, frozenset())
+        height = self.facade.store.height
+        if height == 0:
+            raise e.not_found("no block has been committed yet")
+        return self._block_response(height)
+
+    async def block(self, request: Request) -> Response:
+        _query(request, frozenset())
+        return self._block_response(_parse_height(request.path_params["height"]))
+
+    def _block_response(self, height: int) -> Response:
+        store = self.facade.store
+        raw = store.get_block(height)
+        if raw is None:
+            raise e.not_found(f"no block at height {height} (the chain is at {store.height})")
+        return JSONResponse(block_json(raw, store.get_commit(height), store.get_receipts(height)))
+
+    async def validators(self, request: Request) -> Response:
+        _query(request, frozenset())
+        store = self.facade.store
+        height = store.height + 1
+        monikers = {v.public_key: v.moniker for v in get_validators(store)}
+        valset = ledger_pb2.ValidatorSet()
+        raw = store.get_validator_set(height)
+        if raw is not None:
+            valset.ParseFromString(raw)
+        validators = [
+            validator_json(v.public_key, v.power, v.moniker or monikers.get(v.public_key, ""))
+            for v in valset.validators
+        ]
+        return JSONResponse(
+            {
+                "height": height,
+                "validators": validators,
+                "total_power": sum(v.power for v in valset.validators),
+            }
+        )
+
+    async def assets(self, request: Request) -> Response:
+        _query(request, frozenset())
+        assets = [
+            asset_json(ledger_pb2.Asset.FromString(value))
+            for _, value in self.facade.store.iter_state(_ASSET_PREFIX)
+        ]
+        return JSONResponse({"assets": assets})
+
+    async def asset(self, request: Request) -> Response:
+        _query(request, frozenset())
+        code = request.path_params["code"]
+        if not valid_asset_code(code):
+            raise e.bad_argument(
+                f"{code[:40]!r} is not an asset code (an upper-case letter, then 1 to 11 "
+                "upper-case letters or digits)"
+            )
+        asset = get_asset(self.facade.store, code)
+        if asset is None:
+            raise e.not_found(f"no asset {code!r}")
+        return JSONResponse(asset_json(asset))
+
+    async def evidence(self, request: Request) -> Response:
+        _query(request, frozenset())
+        return JSONResponse({"evidence": [evidence_json(ev) for ev in self.facade.evidence()]})
+
+    async def openapi(self, request: Request) -> Response:
+        _query(request, frozenset())
+        if self._openapi is None:
+            self._openapi = openapi_document()
+        return JSONResponse(self._openapi)
+
+    async def events(self, request: Request) -> Response:
+        params = _query(request, frozenset({"after"}))
+        after_text = params.get("after", request.headers.get("last-event-id"))
+        store = self.facade.store
+        after = (
+            store.height if after_text is None else _parse_int(after_text, "after", 0, MAX_HEIGHT)
+        )
+        return StreamingResponse(
+            self._event_stream(after),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def _event_stream(self, after: int) -> AsyncIterator[str]:
+        """Blocks after height `after`: first from the store, then as they commit."""
+        store = self.facade.store
+        next_height = after + 1
+        async with self.facade.subscribe() as channel:
+            while next_height <= store.height:
+                yield _sse_block(_stored_summary(self.facade, next_height))
+                next_height += 1
+            yield ": stream of committed blocks\n\n"
+            while True:
+                summary = None
+                ended = False
+                with trio.move_on_after(self.keepalive_s):  # no yield inside a cancel scope
+                    try:
+                        summary = await channel.receive()
+                    except trio.EndOfChannel:
+                        ended = True
+                if ended:
+                    yield _sse("dropped", {"reason": "too slow; reconnect with Last-Event-ID"})
+                    return
+                if summary is None:
+                    yield ": keepalive\n\n"
+                    continue
+                while next_height < summary.height:  # catch up on a gap from the store
+                    yield _sse_block(_stored_summary(self.facade, next_height))
+                    next_height += 1
+                if summary.height == next_height:
+                    yield _sse_block(summary)
+                    next_height += 1
+
+
+def _parse_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_WAIT_TIMEOUT_S:  # also refuses nan and inf
+        raise e.bad_argument(
+            f"timeout must be seconds in (0, {MAX_WAIT_TIMEOUT_S:g}], not {text[:40]!r}"
+        )
+    return value
+
+
+def _stored_summary(facade: NodeFacade, height: int) -> BlockSummary:
+    store = facade.store
+    block = decode_block(store.get_block(height) or b"")
+    if block is None:
+        raise RuntimeError(f"committed block {height} is missing or does not decode")
+    return BlockSummary.of(
+        height=height,
+        block_hash=block_hash_of_header(block.header),
+        time_ms=block.header.time_ms,
+        receipts=store.get_receipts(height),
+    )
+
+
+def _sse_block(summary: BlockSummary) -> str:
+    return _sse(
+        "block",
+        {
+            "height": summary.height,
+            "hash": summary.block_hash.hex(),
+            "time_ms": summary.time_ms,
+            "num_txs": len(summary.txs),
+            "txs": [{"tx_id": t.hex(), "code": code_name(c)} for t, c in summary.txs],
+        },
+        event_id=str(summary.height),
+    )
+
+
+def _sse(event: str, data: Mapping[str, Any], event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

@@ -1,0 +1,78 @@
+"""The API's error shape and its own stable codes.
+
+Every error response is ``{"error": {"code": CODE, "message": TEXT}}`` (plus ``tx_id`` where
+one is known). Ledger refusals use the ledger's ResultCode names (``INSUFFICIENT_FUNDS``,
+``DUPLICATE``...); problems at the HTTP level use the codes below.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from starlette.responses import JSONResponse
+
+NOT_FOUND: Final = "NOT_FOUND"
+METHOD_NOT_ALLOWED: Final = "METHOD_NOT_ALLOWED"
+INVALID_JSON: Final = "INVALID_JSON"
+INVALID_BASE64: Final = "INVALID_BASE64"
+INVALID_ARGUMENT: Final = "INVALID_ARGUMENT"
+BODY_TOO_LARGE: Final = "BODY_TOO_LARGE"
+INCOMPLETE_BODY: Final = "INCOMPLETE_BODY"
+TIMEOUT: Final = "TIMEOUT"
+NOT_READY: Final = "NOT_READY"
+INTERNAL: Final = "INTERNAL"
+
+#: Every HTTP-level code with the status it comes with.
+HTTP_CODES: Final[dict[str, int]] = {
+    NOT_FOUND: 404,
+    METHOD_NOT_ALLOWED: 405,
+    INVALID_JSON: 400,
+    INVALID_BASE64: 400,
+    INVALID_ARGUMENT: 400,
+    BODY_TOO_LARGE: 413,
+    INCOMPLETE_BODY: 400,
+    TIMEOUT: 504,
+    NOT_READY: 503,
+    INTERNAL: 500,
+}
+
+
+class ApiProblem(Exception):
+    """Raised inside a handler to answer with an error response.
+
+    Attributes:
+        status: the HTTP status.
+        code: the stable error code.
+        message: a sentence for the operator.
+        extra: more fields of the error object (e.g. ``tx_id``).
+    """
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    def response(self) -> JSONResponse:
+        """The JSON error response."""
+        return error_response(self.status, self.code, self.message, **self.extra)
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """``{"error": {"code": code, "message": message, **extra}}`` with the given status."""
+    return JSONResponse(
+        {"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers
+    )
+
+
+def bad_argument(message: str) -> ApiProblem:
+    """400 INVALID_ARGUMENT."""
+    return ApiProblem(400, INVALID_ARGUMENT, message)
+
+
+def not_found(message: str) -> ApiProblem:
+    """404 NOT_FOUND."""
+    return ApiProblem(404, NOT_FOUND, message)

@@ -1,0 +1,400 @@
+"""The OpenAPI 3.1 document served at /openapi.json.
+
+Written by hand next to the routes; a test checks that the two list the same paths and
+methods. Error codes come from the code (the API's own and the ledger's ResultCode
+names), so the list cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from node.api import _errors as e
+from proto import ledger_pb2
+
+API_VERSION: Final = "1.0.0"
+
+_STR: Final = {"type": "string"}
+_INT: Final = {"type": "integer", "minimum": 0}
+_BOOL: Final = {"type": "boolean"}
+_HEX: Final = {"type": "string", "pattern": "^[0-9a-f]*$", "description": "lower-case hex"}
+_AMOUNT: Final = {
+    "type": "string",
+    "pattern": "^[0-9]+$",
+    "description": "integer minor units as a decimal string (1 KZT = 100 tiyn)",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props) if required is None else required,
+    }
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+def _path_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _query_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _get(
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    params: list[dict[str, Any]] | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": ok}
+    for status, text in (errors or {}).items():
+        responses[status] = _error(text)
+    responses["500"] = _error("INTERNAL: an unexpected error; the node logs the details")
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = params
+    return {"get": op}
+
+
+def error_codes() -> list[str]:
+    """Every code an error response may carry."""
+    ledger = [v.name for v in ledger_pb2.ResultCode.DESCRIPTOR.values if v.name != "OK"]
+    return sorted(e.HTTP_CODES) + ledger
+
+
+def _schemas() -> dict[str, Any]:
+    tx_ref: dict[str, Any] = {"tx_id": _HEX, "code": _STR}
+    cert = _nullable(
+        _obj(height=_INT, round=_INT, block_hash=_HEX, signers={"type": "array", "items": _HEX})
+    )
+    return {
+        "Error": _obj(
+            error=_obj(
+                required=["code", "message"],
+                code={"type": "string", "enum": error_codes()},
+                message=_STR,
+                tx_id=_HEX,
+            )
+        ),
+        "Status": _obj(
+            chain_id=_STR,
+            node_id=_HEX,
+            moniker=_STR,
+            height=_INT,
+            latest_block_hash=_HEX,
+            latest_app_hash=_HEX,
+            catching_up=_BOOL,
+            validator=_BOOL,
+            peers=_INT,
+            mempool=_obj(txs=_INT, bytes=_INT),
+            max_tx_ttl=_INT,
+            max_tx_bytes=_INT,
+        ),
+        "Health": _obj(
+            required=["status", "height", "catching_up", "last_commit_age_s", "peers"],
+            status={"type": "string", "enum": ["ok", "unhealthy"]},
+            height=_INT,
+            catching_up=_BOOL,
+            last_commit_age_s=_nullable({"type": "number"}),
+            peers=_INT,
+            reason=_STR,
+            error=_obj(code=_STR, message=_STR),
+        ),
+        "Submission": _obj(tx={"type": "string", "contentEncoding": "base64"}),
+        "Pending": _obj(tx_id=_HEX, status={"const": "pending"}),
+        "Committed": _obj(
+            tx_id=_HEX,
+            status={"const": "committed"},
+            height=_INT,
+            index=_INT,
+            code=_STR,
+            message=_STR,
+        ),
+        "DecodedTx": {
+            "type": "object",
+            "description": (
+                "The TxBody's fields (chain_id, nonce as a string, expires_at_height, signer, "
+                "memo), `kind` and an object under the kind's name, amounts as strings, bytes "
+                "as hex; `signatures` lists public_key and signature. An envelope that does "
+                "not decode is {kind: null, raw: HEX}."
+            ),
+            "properties": {
+                "kind": _nullable(_STR),
+                "signer": _STR,
+                "nonce": _AMOUNT,
+                "expires_at_height": _INT,
+                "signatures": {"type": "array", "items": _obj(public_key=_HEX, signature=_HEX)},
+            },
+            "additionalProperties": True,
+        },
+        "Transaction": _obj(
+            required=["tx_id", "status", "tx"],
+            tx_id=_HEX,
+            status={"type": "string", "enum": ["pending", "committed"]},
+            height=_INT,
+            index=_INT,
+            code=_STR,
+            message=_STR,
+            tx=_ref("DecodedTx"),
+        ),
+        "Account": _obj(
+            account_id=_STR,
+            role=_STR,
+            zone=_STR,
+            kyc_tier=_INT,
+            licensed=_BOOL,
+            frozen=_BOOL,
+            frozen_legal_ref=_STR,
+            keys={"type": "array", "items": _HEX},
+            threshold=_INT,
+            registered_by=_STR,
+            registered_height=_INT,
+            balances={"type": "object", "additionalProperties": _AMOUNT},
+        ),
+        "Statement": _obj(
+            account_id=_STR,
+            transactions={
+                "type": "array",
+                "items": _obj(
+                    cursor=_STR,
+                    tx_id=_HEX,
+                    height=_INT,
+                    index=_INT,
+                    time_ms=_INT,
+                    code=_STR,
+                    message=_STR,
+                    tx=_ref("DecodedTx"),
+                ),
+            },
+            next=_nullable(_STR),
+        ),
+        "Block": _obj(
+            height=_INT,
+            hash=_HEX,
+            header=_obj(
+                chain_id=_STR,
+                height=_INT,
+                time_ms=_INT,
+                prev_block_hash=_HEX,
+                app_hash=_HEX,
+                txs_hash=_HEX,
+                proposer=_HEX,
+                validators_hash=_HEX,
+            ),
+            num_txs=_INT,
+            txs={"type": "array", "items": _obj(index=_INT, **tx_ref)},
+            commit=cert,
+            last_commit=cert,
+        ),
+        "Validators": _obj(
+            height=_INT,
+            validators={"type": "array", "items": _obj(public_key=_HEX, power=_INT, moniker=_STR)},
+            total_power=_INT,
+        ),
+        "Asset": _obj(
+            code=_STR,
+            decimals=_INT,
+            issuer=_STR,
+            kind=_STR,
+            payment_zones={"type": "array", "items": _STR},
+            issued=_AMOUNT,
+            redeemed=_AMOUNT,
+            seized=_AMOUNT,
+            outstanding=_AMOUNT,
+        ),
+        "Assets": _obj(assets={"type": "array", "items": _ref("Asset")}),
+        "Evidence": _obj(
+            evidence={
+                "type": "array",
+                "items": _obj(
+                    validator=_HEX,
+                    height=_INT,
+                    round=_INT,
+                    type={"type": "string", "enum": ["PREVOTE", "PRECOMMIT"]},
+                    vote_a=_obj(block_hash=_HEX, signature=_HEX),
+                    vote_b=_obj(block_hash=_HEX, signature=_HEX),
+                ),
+            }
+        ),
+        "BlockEvent": _obj(
+            height=_INT,
+            hash=_HEX,
+            time_ms=_INT,
+            num_txs=_INT,
+            txs={"type": "array", "items": _obj(**tx_ref)},
+        ),
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route of `create_app`."""
+    bad = "INVALID_ARGUMENT: a malformed id or query parameter"
+    account_id = _path_param("account_id", "account id (3 to 64 of a-z, 0-9, '.', '-')", _STR)
+    submit_responses = {
+        "200": _json(_ref("Committed"), "with wait=commit: committed (code may be a refusal)"),
+        "202": _json(_ref("Pending"), "admitted to the mempool"),
+        "400": _error(
+            "refused: a ledger ResultCode name (INSUFFICIENT_FUNDS, DUPLICATE...), or "
+            "INVALID_JSON, INVALID_BASE64, INVALID_ARGUMENT, INCOMPLETE_BODY"
+        ),
+        "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
+        "503": _error("MEMPOOL_FULL: retry after the Retry-After header's seconds"),
+        "504": _error("TIMEOUT: not committed within the timeout; the tx stays pending"),
+        "500": _error("INTERNAL"),
+    }
+    paths: dict[str, Any] = {
+        "/v1/status": _get("Chain tip and node identity", _json(_ref("Status"), "the status")),
+        "/v1/health": {
+            "get": {
+                "summary": "200 when in sync with a recent commit, 503 otherwise",
+                "responses": {
+                    "200": _json(_ref("Health"), "healthy"),
+                    "503": _json(_ref("Health"), "unhealthy, with the reason (NOT_READY)"),
+                },
+            }
+        },
+        "/v1/txs": {
+            "post": {
+                "summary": "Submit a signed TxEnvelope",
+                "parameters": [
+                    _query_param("wait", "commit: answer once final", {"enum": ["commit"]}),
+                    _query_param(
+                        "timeout",
+                        "seconds to wait with wait=commit (default 30, at most 300)",
+                        {"type": "number", "exclusiveMinimum": 0, "maximum": 300},
+                    ),
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("Submission")}},
+                },
+                "responses": submit_responses,
+            }
+        },
+        "/v1/txs/{tx_id}": _get(
+            "A committed or pending transaction, decoded",
+            _json(_ref("Transaction"), "the transaction"),
+            params=[_path_param("tx_id", "64 hex characters", _HEX)],
+            errors={"400": bad, "404": "NOT_FOUND: neither committed nor pending"},
+        ),
+        "/v1/accounts/{account_id}": _get(
+            "An account with its balances",
+            _json(_ref("Account"), "the account"),
+            params=[account_id],
+            errors={"400": bad, "404": "NOT_FOUND: no such account"},
+        ),
+        "/v1/accounts/{account_id}/transactions": _get(
+            "The account's statement, oldest first, paginated",
+            _json(_ref("Statement"), "one page; pass `next` as `after` for the following one"),
+            params=[
+                account_id,
+                _query_param("after", "cursor from a previous page (HEIGHT-INDEX)", _STR),
+                _query_param(
+                    "limit",
+                    "page size, 1 to 1000 (default 100)",
+                    {"type": "integer", "minimum": 1, "maximum": 1000},
+                ),
+            ],
+            errors={"400": bad, "404": "NOT_FOUND: no such account"},
+        ),
+        "/v1/blocks/latest": _get(
+            "The latest committed block",
+            _json(_ref("Block"), "the block"),
+            errors={"404": "NOT_FOUND: no block committed yet"},
+        ),
+        "/v1/blocks/{height}": _get(
+            "A committed block: header, transactions with codes, certificate signers",
+            _json(_ref("Block"), "the block"),
+            params=[_path_param("height", "1 or more", {"type": "integer", "minimum": 1})],
+            errors={"400": bad, "404": "NOT_FOUND: above the chain's height"},
+        ),
+        "/v1/validators": _get(
+            "The validator set that runs the next height",
+            _json(_ref("Validators"), "the set"),
+        ),
+        "/v1/assets": _get(
+            "Every registered asset with its supply", _json(_ref("Assets"), "the assets")
+        ),
+        "/v1/assets/{code}": _get(
+            "An asset with its supply: issued, redeemed, outstanding",
+            _json(_ref("Asset"), "the asset"),
+            params=[_path_param("code", "asset code, e.g. KZT", _STR)],
+            errors={"400": bad, "404": "NOT_FOUND: no such asset"},
+        ),
+        "/v1/evidence": _get(
+            "Equivocation evidence seen by this node", _json(_ref("Evidence"), "the evidence")
+        ),
+        "/v1/events": _get(
+            "Server-sent events: one `block` event per committed block (id = height)",
+            {
+                "description": (
+                    "text/event-stream; `event: block` with a BlockEvent as data; comment "
+                    "lines as keepalive; `event: dropped` when the client fell too far behind"
+                ),
+                "content": {"text/event-stream": {"schema": _ref("BlockEvent")}},
+            },
+            params=[
+                _query_param(
+                    "after",
+                    "replay from the height after this one (or send Last-Event-ID)",
+                    {"type": "integer", "minimum": 0},
+                )
+            ],
+            errors={"400": bad},
+        ),
+        "/openapi.json": _get(
+            "This document",
+            {
+                "description": "OpenAPI 3.1",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+        ),
+    }
+    for item in paths.values():
+        for op in item.values():
+            op["responses"].setdefault(
+                "405", _error("METHOD_NOT_ALLOWED: the route exists for other methods")
+            )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "tenge-node operator API",
+            "version": API_VERSION,
+            "description": (
+                "JSON over HTTP. Amounts are decimal strings of integer minor units, byte "
+                'fields hex. Errors: {"error": {"code": CODE, "message": TEXT}}.'
+            ),
+        },
+        "paths": paths,
+        "components": {"schemas": _schemas()},
+    }

@@ -1,0 +1,220 @@
+"""JSON views of ledger and chain records, as the API shows them.
+
+Conventions: amounts (and every other unbounded u64 that counts money, and the nonce) are
+decimal strings of integer minor units; byte fields are lower-case hex; enums are their
+names; heights, indexes, tiers and times are JSON integers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
+
+import consensus as cs
+from node.blocks import block_hash_of_header
+from node.store import HistoryEntry
+from proto import block_pb2, consensus_pb2, ledger_pb2
+
+#: u64 fields shown as decimal strings.
+STRING_U64_FIELDS: Final = frozenset(
+    {
+        "amount",
+        "per_payment",
+        "daily_outflow",
+        "holding_cap",
+        "issued",
+        "redeemed",
+        "seized",
+        "nonce",
+    }
+)
+
+
+def code_name(code: int) -> str:
+    """The stable name of a ResultCode value ("OK", "INSUFFICIENT_FUNDS"...)."""
+    return enum_name(ledger_pb2.ResultCode.DESCRIPTOR, code)
+
+
+def enum_name(enum: Any, value: int) -> str:
+    """The name of an enum value, or its number as text when the schema lacks it."""
+    found = enum.values_by_number.get(value)
+    return str(value) if found is None else str(found.name)
+
+
+def message_json(msg: Message) -> dict[str, Any]:
+    """A protobuf message as JSON, field by field, with the conventions above.
+
+    Unset oneof members are left out; every other field appears with its value.
+    """
+    out: dict[str, Any] = {}
+    for field in msg.DESCRIPTOR.fields:
+        if field.containing_oneof is not None and not msg.HasField(field.name):
+            continue
+        value = getattr(msg, field.name)
+        if field.is_repeated:
+            out[field.name] = [_scalar_json(field, item) for item in value]
+        else:
+            out[field.name] = _scalar_json(field, value)
+    return out
+
+
+def _scalar_json(field: Any, value: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return message_json(value)
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        return bytes(value).hex()
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return enum_name(field.enum_type, value)
+    if field.name in STRING_U64_FIELDS:
+        return str(value)
+    return value
+
+
+def tx_json(raw: bytes) -> dict[str, Any]:
+    """A committed or pending envelope, decoded: its body fields, kind and signers.
+
+    Envelopes that do not decode (committed with a MALFORMED receipt) are shown as hex.
+    """
+    envelope = ledger_pb2.TxEnvelope()
+    body = ledger_pb2.TxBody()
+    try:
+        envelope.ParseFromString(raw)
+        body.ParseFromString(envelope.body)
+    except DecodeError:
+        return {"kind": None, "raw": raw.hex()}
+    out = message_json(body)
+    out["kind"] = body.WhichOneof("kind")
+    out["signatures"] = [
+        {"public_key": s.public_key.hex(), "signature": s.signature.hex()}
+        for s in envelope.signatures
+    ]
+    return out
+
+
+def account_json(account: ledger_pb2.Account, balances: dict[str, int]) -> dict[str, Any]:
+    """GET /v1/accounts/{id}."""
+    return {
+        "account_id": account.account_id,
+        "role": enum_name(ledger_pb2.Role.DESCRIPTOR, account.role),
+        "zone": enum_name(ledger_pb2.Zone.DESCRIPTOR, account.zone),
+        "kyc_tier": account.kyc_tier,
+        "licensed": account.licensed,
+        "frozen": account.frozen,
+        "frozen_legal_ref": account.frozen_legal_ref,
+        "keys": [key.hex() for key in account.public_keys],
+        "threshold": max(1, account.threshold),
+        "registered_by": account.registered_by,
+        "registered_height": account.registered_height,
+        "balances": {code: str(amount) for code, amount in balances.items()},
+    }
+
+
+def asset_json(asset: ledger_pb2.Asset) -> dict[str, Any]:
+    """GET /v1/assets/{code}: the record with its supply (issued, redeemed, outstanding)."""
+    out = message_json(asset)
+    out["outstanding"] = str(asset.issued - asset.redeemed)
+    return out
+
+
+def validator_json(public_key: bytes, power: int, moniker: str) -> dict[str, Any]:
+    return {"public_key": public_key.hex(), "power": power, "moniker": moniker}
+
+
+def certificate_json(cert: consensus_pb2.CommitCertificate) -> dict[str, Any] | None:
+    """The certificate's round, block hash and signers (None when empty)."""
+    if not cert.block_hash:
+        return None
+    return {
+        "height": cert.height,
+        "round": cert.round,
+        "block_hash": cert.block_hash.hex(),
+        "signers": [sig.validator.hex() for sig in cert.signatures],
+    }
+
+
+def block_json(
+    raw_block: bytes, raw_commit: bytes | None, receipts: list[ledger_pb2.Receipt]
+) -> dict[str, Any]:
+    """GET /v1/blocks/{height}: header, transactions with codes, certificate signers.
+
+    Raises:
+        DecodeError: the stored block or certificate does not decode (a corrupt store).
+    """
+    block = block_pb2.Block.FromString(raw_block)
+    commit = consensus_pb2.CommitCertificate()
+    if raw_commit:
+        commit.ParseFromString(raw_commit)
+    header = block.header
+    txs: list[dict[str, Any]] = []
+    for index, raw in enumerate(block.txs):
+        receipt = receipts[index] if index < len(receipts) else None
+        txs.append(
+            {
+                "index": index,
+                "tx_id": _tx_id(raw).hex() if receipt is None else receipt.tx_id.hex(),
+                "code": None if receipt is None else code_name(receipt.code),
+            }
+        )
+    return {
+        "height": header.height,
+        "hash": block_hash_of_header(header).hex(),
+        "header": message_json(header),
+        "num_txs": len(block.txs),
+        "txs": txs,
+        "commit": certificate_json(commit),
+        "last_commit": certificate_json(block.last_commit),
+    }
+
+
+def _tx_id(raw: bytes) -> bytes:
+    try:
+        return hashlib.sha256(ledger_pb2.TxEnvelope.FromString(raw).body).digest()
+    except DecodeError:
+        return hashlib.sha256(raw).digest()
+
+
+def receipt_json(receipt: ledger_pb2.Receipt) -> dict[str, Any]:
+    """Location and result of one committed transaction."""
+    return {
+        "tx_id": receipt.tx_id.hex(),
+        "status": "committed",
+        "height": receipt.height,
+        "index": receipt.index,
+        "code": code_name(receipt.code),
+        "message": receipt.message,
+    }
+
+
+def history_json(
+    entry: HistoryEntry, receipt: ledger_pb2.Receipt | None, tx: bytes | None, time_ms: int
+) -> dict[str, Any]:
+    """One line of an account statement."""
+    return {
+        "cursor": entry.cursor,
+        "tx_id": entry.tx_id.hex(),
+        "height": entry.height,
+        "index": entry.index,
+        "time_ms": time_ms,
+        "code": None if receipt is None else code_name(receipt.code),
+        "message": "" if receipt is None else receipt.message,
+        "tx": None if tx is None else tx_json(tx),
+    }
+
+
+def evidence_json(evidence: cs.Evidence) -> dict[str, Any]:
+    """One piece of equivocation evidence."""
+
+    def vote(v: cs.Vote) -> dict[str, Any]:
+        return {"block_hash": v.block_hash.hex(), "signature": v.signature.hex()}
+
+    return {
+        "validator": evidence.validator.hex(),
+        "height": evidence.height,
+        "round": evidence.vote_a.round,
+        "type": evidence.vote_a.type.name,
+        "vote_a": vote(evidence.vote_a),
+        "vote_b": vote(evidence.vote_b),
+    }
