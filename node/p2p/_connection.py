@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CLOSE_TIMEOUT: Final = 1.0
+_WRITE_BATCH_BYTES: Final = 256 * 1024
 
 
 class Connection:
@@ -206,21 +207,33 @@ class Connection:
                 self._ping_nonce = secrets.randbits(64)
                 self._ping_sent_at = trio.current_time()
                 ping = p2p_pb2.Envelope(ping=p2p_pb2.Ping(nonce=self._ping_nonce))
-                await self._write("ping", ping.SerializeToString())
+                await self._write([("ping", ping.SerializeToString())])
                 continue
-            kind, payload = item
-            self._queued_bytes -= len(payload)
-            await self._write(kind, payload)
+            batch = [item]
+            batch_bytes = len(item[1])
+            while batch_bytes < _WRITE_BATCH_BYTES:  # coalesce what is already queued
+                try:
+                    item = self._queue_recv.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                batch.append(item)
+                batch_bytes += len(item[1])
+            self._queued_bytes -= batch_bytes
+            await self._write(batch)
 
-    async def _write(self, kind: str, payload: bytes) -> None:
-        sent = 0
+    async def _write(self, batch: list[tuple[str, bytes]]) -> None:
+        """Seal the batch's frames and write them with one send, under write_timeout."""
+        wires = [(kind, self.frames.encode_frame(payload)) for kind, payload in batch]
+        written = False
         with trio.move_on_after(self._config.write_timeout):
-            sent = await self.frames.send_frame(payload)
-        if not sent:
-            raise PeerDisconnected("write_timeout", "a frame took longer than write_timeout")
-        self._frames_out += 1
-        self._stats.frames_out[kind] += 1
-        self._stats.bytes_out[kind] += sent
+            await self.frames.send_wire(b"".join(wire for _, wire in wires))
+            written = True
+        if not written:
+            raise PeerDisconnected("write_timeout", "a write took longer than write_timeout")
+        self._frames_out += len(wires)
+        for kind, wire in wires:
+            self._stats.frames_out[kind] += 1
+            self._stats.bytes_out[kind] += len(wire)
 
 
 def wire_size(plaintext_size: int) -> int:

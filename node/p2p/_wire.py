@@ -138,9 +138,17 @@ class FrameStream:
             PeerDisconnected: the stream broke or was closed.
         """
         wire = self.encode_frame(payload)
+        await self.send_wire(wire)
+        return len(wire)
+
+    async def send_wire(self, wire: bytes) -> None:
+        """Write bytes already framed by ``encode_frame`` (one or more frames).
+
+        Raises:
+            PeerDisconnected: the stream broke or was closed.
+        """
         try:
             await self.stream.send_all(wire)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
             raise PeerDisconnected("broken", str(e.__cause__ or e)) from e
         self.bytes_out += len(wire)
-        return len(wire)
