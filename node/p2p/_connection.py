@@ -3,7 +3,8 @@
 Rules this module keeps:
 
 1. Exactly one task reads the socket (``_reader``) and one writes it (``_writer``); both
-   live in the connection's own nursery, and ``close()`` cancels that nursery.
+   live in the connection's own nursery, and ``close()`` cancels that nursery. The
+   writer seals whatever is queued (up to 256 KiB) and writes it with one send.
 2. The send queue is bounded twice, by frames and by bytes. ``enqueue`` never blocks:
    when either bound would be exceeded the peer is dropped (reason ``send_queue_full``)
    and the message is discarded. A slow peer therefore costs at most
