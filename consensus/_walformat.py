@@ -61,17 +61,28 @@ def parse_records(data: bytes) -> ParsedWal:
             if not any(view[offset:]):
                 return ParsedWal(records, offset, torn_tail=True)
             raise WalCorruptError(offset, "empty record before the tail")
-        if length > MAX_RECORD_SIZE:
-            if end >= size:
-                return ParsedWal(records, offset, torn_tail=True)
-            raise WalCorruptError(offset, f"record length {length} exceeds the maximum")
-        if end > size:
+        if length > MAX_RECORD_SIZE or end > size:
+            # Either a torn append or a damaged length field: only an intact record
+            # further on tells them apart.
+            if _intact_record_after(data, offset + 1):
+                raise WalCorruptError(offset, f"bad record length {length} before the tail")
             return ParsedWal(records, offset, torn_tail=True)
         payload = bytes(view[offset + HEADER.size : end])
         if zlib.crc32(payload) != crc:
-            if end == size:
+            if end == size and not _intact_record_after(data, offset + 1):
                 return ParsedWal(records, offset, torn_tail=True)
             raise WalCorruptError(offset, "checksum mismatch before the last record")
         records.append(payload)
         offset = end
     return ParsedWal(records, offset, torn_tail=False)
+
+
+def _intact_record_after(data: bytes, start: int) -> bool:
+    """Whether a record with a matching checksum starts anywhere at or after start."""
+    size = len(data)
+    for offset in range(start, size - HEADER.size):
+        length, crc = HEADER.unpack_from(data, offset)
+        end = offset + HEADER.size + length
+        if length > 0 and end <= size and zlib.crc32(data[offset + HEADER.size : end]) == crc:
+            return True
+    return False

@@ -91,6 +91,12 @@ class Wal:
             os.fsync(file.fileno())
         return cls(path, file, tuple(entries))
 
+    def __enter__(self) -> Wal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def execute(self, output: WriteWal) -> None:
         """Carry out an engine ``WriteWal`` output (rotating on ``HeightStarted``)."""
         if isinstance(output.entry, HeightStarted):
