@@ -50,7 +50,8 @@ LOCAL_TARGETS = {
     "bank-b": "127.0.0.1:26622",
     "bank-c": "127.0.0.1:26632",
 }
-COMPOSE_TARGETS = {name: f"{name}:26660" for name in LOCAL_TARGETS}
+# Compose: peers and Prometheus reach each node by service name, ports as in the testnet.
+COMPOSE_TARGETS = {name: f"{name}:{26602 + 10 * i}" for i, name in enumerate(LOCAL_TARGETS)}
 
 
 def promtool(*args: str, cwd: Path = HERE) -> subprocess.CompletedProcess[str]:
