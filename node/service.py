@@ -126,6 +126,8 @@ class Node:
                     send_queue_frames=config.peer_send_queue,
                 ),
                 node_key,
+                on_peer_connected=lambda peer_id: self.driver.peer_connected(peer_id),
+                on_peer_disconnected=lambda peer_id: self.driver.peer_gone(peer_id),
             )
             self.wal = Wal.open(config.data_dir / "cs.wal")
             self.guard = SignGuard(config.data_dir / "last_signed.json")
@@ -344,6 +346,8 @@ class Node:
             max_bytes=self.config.mempool_max_bytes,
         )
         m.bind_peers(lambda: len(self.p2p.peers()))
+        stats = self.p2p.stats
+        m.bind_p2p_stats(lambda: (stats.bytes_in, stats.bytes_out, stats.handshake_failures))
         m.bind_round_step(lambda: (self.driver.stats.round, cs.Step(self.driver.stats.step).name))
         m.bind_store(self.config.data_dir)
         m.bind_validators(self._validator_view)

@@ -24,6 +24,10 @@ PID_FILE: Final = "node.pid"
 LOG_FILE: Final = "node.log"
 _PR_SET_PDEATHSIG: Final = 1
 
+# Children started by this process, kept so they can be reaped (and are not reported as
+# leaked when a Popen object is collected while its node still runs).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     libc = ctypes.CDLL(None, use_errno=True)
@@ -60,6 +64,7 @@ def start_node(node: dict[str, Any], *, detach: bool, netns: str | None = None) 
             start_new_session=detach,
         )
     (home / PID_FILE).write_text(f"{proc.pid}\n")
+    _CHILDREN[proc.pid] = proc
     return proc.pid
 
 
@@ -128,5 +133,10 @@ def kill_node(node: dict[str, Any]) -> bool:
 
 
 def _reap(pid: int) -> None:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
