@@ -19,6 +19,7 @@ import binascii
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any, Final
 
 import trio
@@ -215,11 +216,12 @@ async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
+        async with aclosing(request.stream()) as stream:
+            async for chunk in stream:
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
     except ClientDisconnect:
         raise e.ApiProblem(
             400, e.INCOMPLETE_BODY, "the connection closed before the body ended"

@@ -1,0 +1,197 @@
+"""Read endpoints against a real store, ledger and mempool, in-process."""
+
+from __future__ import annotations
+
+import httpx
+import trio
+from api_support import VALIDATOR, LocalNode, key
+
+import consensus as cs
+from node.ledger.txbuild import transfer, tx_id_of
+from proto import ledger_pb2 as pb
+
+
+def pay(node: LocalNode, payer: str, payee: str, amount: int, **kw: object) -> bytes:
+    return node.tx(payer, transfer((payer, payee, "KZT", amount)), **kw)  # type: ignore[arg-type]
+
+
+async def test_status_reports_tip_and_identity(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    r = await http.get("/v1/status")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["height"] == 0
+    assert doc["chain_id"] == "tenge-api-test"
+    assert doc["validator"] is True
+    assert doc["peers"] == 0
+    local_node.commit_block([pay(local_node, "halyk", "kaspi", 10)])
+    doc = (await http.get("/v1/status")).json()
+    assert doc["height"] == 1
+    assert doc["latest_block_hash"] == local_node.store.block_hash.hex()
+    assert doc["latest_app_hash"] == local_node.store.app_hash.hex()
+    assert doc["max_tx_ttl"] == 50
+
+
+async def test_health_ok_only_in_sync_with_a_recent_commit(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    r = await http.get("/v1/health")
+    assert r.status_code == 503
+    assert "since the node started" in r.json()["reason"]
+    assert r.json()["error"]["code"] == "NOT_READY"
+    local_node.commit_block([])
+    r = await http.get("/v1/health")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "ok"
+    local_node.catching_up = True
+    r = await http.get("/v1/health")
+    assert r.status_code == 503
+    assert r.json()["reason"] == "catching up with peers"
+    local_node.catching_up = False
+    local_node.last_commit_time = trio.current_time() - 31
+    r = await http.get("/v1/health")
+    assert r.status_code == 503
+    assert "no block committed for 3" in r.json()["reason"]
+
+
+async def test_account_shows_keys_threshold_and_balances(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    local_node.commit_block([pay(local_node, "halyk", "kaspi", 12_345)])
+    doc = (await http.get("/v1/accounts/kaspi")).json()
+    assert doc["role"] == "COMMERCIAL_BANK"
+    assert doc["zone"] == "NATIONAL"
+    assert doc["balances"] == {"KZT": "12345"}
+    assert doc["frozen"] is False
+    assert doc["keys"] == [key("kaspi").public_key.hex()]
+    reserve = (await http.get("/v1/accounts/reserve")).json()
+    assert reserve["threshold"] == 2
+    assert len(reserve["keys"]) == 3
+    assert (await http.get("/v1/accounts/halyk")).json()["balances"]["KZT"] == str(
+        1_000_000 - 12_345
+    )
+
+
+async def test_frozen_account_shows_its_legal_reference(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    receipt = local_node.run("afm", pb.Freeze(account_id="kaspi", legal_ref="court 7/2026"))
+    assert receipt.code == pb.OK, receipt.message
+    doc = (await http.get("/v1/accounts/kaspi")).json()
+    assert doc["frozen"] is True
+    assert doc["frozen_legal_ref"] == "court 7/2026"
+
+
+async def test_statement_pages_through_every_transaction_once(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    sent = []
+    for block in range(3):
+        txs = [pay(local_node, "halyk", "kaspi", 100 + block * 10 + i) for i in range(3)]
+        sent += [tx_id_of(t).hex() for t in txs]
+        local_node.commit_block(txs)
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        params = {"limit": "4"} if after is None else {"limit": "4", "after": after}
+        r = await http.get("/v1/accounts/kaspi/transactions", params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        pages += 1
+        seen += [line["tx_id"] for line in page["transactions"]]
+        for line in page["transactions"]:
+            assert line["code"] == "OK"
+            assert line["tx"]["kind"] == "transfer"
+            assert line["tx"]["transfer"]["legs"][0]["payee"] == "kaspi"
+            assert isinstance(line["tx"]["transfer"]["legs"][0]["amount"], str)
+            assert line["time_ms"] > 0
+        after = page["next"]
+        if after is None:
+            break
+    assert seen == sent
+    assert pages == 3
+
+
+async def test_statement_lists_refused_payments_with_their_code(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    receipt = local_node.run("kaspi", transfer(("kaspi", "halyk", "KZT", 5)))
+    assert pb.ResultCode.Name(receipt.code) == "INSUFFICIENT_FUNDS"
+    lines = (await http.get("/v1/accounts/kaspi/transactions")).json()["transactions"]
+    assert [line["code"] for line in lines] == ["INSUFFICIENT_FUNDS"]
+    assert "kaspi" in lines[0]["message"]
+
+
+async def test_block_shows_header_codes_and_certificate_signers(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    assert (await http.get("/v1/blocks/latest")).status_code == 404
+    good = pay(local_node, "halyk", "kaspi", 1)
+    bad = pay(local_node, "kaspi", "halyk", 99_999_999)
+    summary = local_node.commit_block([good, bad])
+    local_node.commit_block([])
+    doc = (await http.get("/v1/blocks/1")).json()
+    assert doc["hash"] == summary.block_hash.hex()
+    assert doc["header"]["height"] == 1
+    assert doc["header"]["chain_id"] == "tenge-api-test"
+    assert doc["header"]["proposer"] == VALIDATOR.public_key.hex()
+    assert [(t["tx_id"], t["code"]) for t in doc["txs"]] == [
+        (tx_id_of(good).hex(), "OK"),
+        (tx_id_of(bad).hex(), "INSUFFICIENT_FUNDS"),
+    ]
+    assert doc["commit"]["signers"] == [VALIDATOR.public_key.hex()]
+    assert doc["last_commit"] is None
+    latest = (await http.get("/v1/blocks/latest")).json()
+    assert latest["height"] == 2
+    assert latest["last_commit"]["block_hash"] == summary.block_hash.hex()
+    r = await http.get("/v1/blocks/3")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_tx_pending_then_committed(local_node: LocalNode, http: httpx.AsyncClient) -> None:
+    raw = pay(local_node, "halyk", "kaspi", 777)
+    tx_id = tx_id_of(raw).hex()
+    assert (await http.get(f"/v1/txs/{tx_id}")).status_code == 404
+    admission = await local_node.submit(raw)
+    assert admission.ok
+    doc = (await http.get(f"/v1/txs/{tx_id}")).json()
+    assert doc["status"] == "pending"
+    assert doc["tx"]["transfer"]["legs"][0]["amount"] == "777"
+    local_node.commit_block()
+    doc = (await http.get(f"/v1/txs/{tx_id.upper()}")).json()
+    assert doc["status"] == "committed"
+    assert (doc["height"], doc["index"], doc["code"]) == (1, 0, "OK")
+    assert doc["tx"]["signer"] == "halyk"
+    assert doc["tx"]["signatures"][0]["public_key"] == key("halyk").public_key.hex()
+
+
+async def test_validators_assets_and_supply(local_node: LocalNode, http: httpx.AsyncClient) -> None:
+    vals = (await http.get("/v1/validators")).json()
+    assert vals == {
+        "height": 1,
+        "validators": [{"public_key": VALIDATOR.public_key.hex(), "power": 10, "moniker": "v0"}],
+        "total_power": 10,
+    }
+    assert local_node.run("halyk", pb.Redeem(asset="KZT", amount=250)).code == pb.OK
+    kzt = (await http.get("/v1/assets/KZT")).json()
+    assert (kzt["issued"], kzt["redeemed"], kzt["outstanding"]) == ("1000000", "250", "999750")
+    assert kzt["payment_zones"] == ["NATIONAL", "CRYPTOCITY"]
+    assets = (await http.get("/v1/assets")).json()["assets"]
+    assert [a["code"] for a in assets] == ["KZT"]
+    assert (await http.get("/v1/assets/USDT")).status_code == 404
+
+
+async def test_evidence_lists_equivocations(local_node: LocalNode, http: httpx.AsyncClient) -> None:
+    assert (await http.get("/v1/evidence")).json() == {"evidence": []}
+    votes = [
+        cs.Vote(cs.VoteType.PREVOTE, 3, 1, bytes([n]) * 32, VALIDATOR.public_key, bytes([n]) * 64)
+        for n in (1, 2)
+    ]
+    local_node.evidence_list.append(cs.Evidence.of(*votes))
+    [item] = (await http.get("/v1/evidence")).json()["evidence"]
+    assert item["validator"] == VALIDATOR.public_key.hex()
+    assert (item["height"], item["round"], item["type"]) == (3, 1, "PREVOTE")
+    assert item["vote_a"]["block_hash"] == "01" * 32
