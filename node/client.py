@@ -20,11 +20,13 @@ import base64
 import json
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, TypedDict, Unpack
 
 import httpx
+import trio
 
 from node.errors import NodeError
 from node.keys import KeyPair
@@ -153,6 +155,25 @@ def _enum(enum: Any, value: str | int, what: str) -> int:
     except ValueError:
         raise ValueError(f"{what}: unknown value {value!r}") from None
     return number
+
+
+class EventStream:
+    """Blocks from /v1/events, as dicts (see `TengeClient.events`)."""
+
+    def __init__(self, receive: trio.MemoryReceiveChannel[dict[str, Any] | ClientError]) -> None:
+        self._receive = receive
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        try:
+            item = await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise StopAsyncIteration from None
+        if isinstance(item, ClientError):
+            raise item
+        return item
 
 
 class TengeClient:
@@ -302,41 +323,66 @@ class TengeClient:
         doc: dict[str, Any] = await self._request("GET", "/openapi.json")
         return doc
 
-    async def events(self, *, after: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Committed blocks from /v1/events, as they come (from height after + 1 if given).
+    @asynccontextmanager
+    async def events(self, *, after: int | None = None) -> AsyncIterator[EventStream]:
+        """Committed blocks from /v1/events (from height after + 1 if given)::
 
-        Raises:
-            ApiError: the node refused the request, or dropped this stream (code DROPPED)
-                because it fell too far behind; reconnect with the last height seen.
-            Unreachable: the connection failed.
+            async with api.events() as stream:
+                async for block in stream:
+                    ...
+
+        The stream is read by a background task, and leaving the block cancels it, so
+        breaking out of the loop is clean. Iterating raises `ApiError` when the node
+        refuses the request or drops the stream (code DROPPED: the reader fell too far
+        behind; reconnect with ``after`` = the last height seen) and `Unreachable` when
+        the connection fails.
         """
+        send, receive = trio.open_memory_channel[dict[str, Any] | ClientError](16)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._pump_events, send, after)
+            try:
+                yield EventStream(receive)
+            finally:
+                nursery.cancel_scope.cancel()
+                receive.close()
+
+    async def _pump_events(
+        self, send: trio.MemorySendChannel[dict[str, Any] | ClientError], after: int | None
+    ) -> None:
         params = {} if after is None else {"after": str(after)}
         timeout = httpx.Timeout(self._timeout_s, read=None)
-        try:
-            async with self._http.stream(
-                "GET", "/v1/events", params=params, timeout=timeout
-            ) as response:
-                if response.status_code != 200:
-                    text = (await response.aread()).decode(errors="replace")
-                    try:
-                        doc = json.loads(text)
-                    except ValueError:
-                        doc = None
-                    raise _api_error(response.status_code, doc, text)
-                event, data = "", ""
-                async for line in response.aiter_lines():
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data = line[5:].strip()
-                    elif not line and data:
-                        if event == "dropped":
-                            raise ApiError(200, "DROPPED", json.loads(data).get("reason", ""))
-                        if event == "block":
-                            yield json.loads(data)
-                        event, data = "", ""
-        except httpx.TransportError as e:
-            raise Unreachable(f"GET /v1/events: {type(e).__name__}: {e}") from e
+        async with send:
+            try:
+                async with self._http.stream(
+                    "GET", "/v1/events", params=params, timeout=timeout
+                ) as response:
+                    if response.status_code != 200:
+                        text = (await response.aread()).decode(errors="replace")
+                        try:
+                            doc = json.loads(text)
+                        except ValueError:
+                            doc = None
+                        await send.send(_api_error(response.status_code, doc, text))
+                        return
+                    event, data = "", ""
+                    # Never leave this loop early: httpx's nested generators must finish
+                    # (or be cancelled) to be cleaned up under trio.
+                    async for line in response.aiter_lines():
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:"):
+                            data = line[5:].strip()
+                        elif not line and data:
+                            doc = json.loads(data)
+                            if event == "dropped":
+                                await send.send(ApiError(200, "DROPPED", doc.get("reason", "")))
+                            elif event == "block":
+                                await send.send(doc)
+                            event, data = "", ""
+            except httpx.TransportError as e:
+                await send.send(Unreachable(f"GET /v1/events: {type(e).__name__}: {e}"))
+            except trio.BrokenResourceError:
+                pass  # the reader left
 
     # ---- submission ----
 
@@ -621,6 +667,7 @@ def _api_error(status: int, doc: Any, text: str) -> ApiError:
 __all__ = [
     "ApiError",
     "ClientError",
+    "EventStream",
     "SendOptions",
     "SubmitResult",
     "TengeClient",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,7 @@ class LocalNode:
         self.feed = CommitFeed(self.store)
         self.time_ms = T0
         self._nonce = itertools.count(1)
+        self.subscribed = trio.Event()  # set when an event stream subscribes
         self.admitted_send, self.admitted = trio.open_memory_channel[bytes](1000)
 
     def close(self) -> None:
@@ -129,8 +130,11 @@ class LocalNode:
     async def wait_committed(self, tx_id: bytes, timeout_s: float) -> TxLocation | None:
         return await self.feed.wait_committed(tx_id, timeout_s)
 
-    def subscribe(self) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[BlockSummary]]:
-        return self.feed.subscribe()
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[BlockSummary]]:
+        async with self.feed.subscribe() as channel:
+            self.subscribed.set()
+            yield channel
 
     # ---- test helpers ----
 
