@@ -232,7 +232,7 @@ class Engine(EngineState):
                 return
         in_round[value_id] = Proposed(proposal, value_id)
         self._log(event)
-        self._add_sender(proposal.round, proposal.proposer)
+        self._add_sender(proposal.round, proposal.proposer, proposal)
         self._evaluate(proposal.round)
 
     def _on_vote(self, event: VoteReceived, *, verified: bool) -> None:
@@ -263,7 +263,7 @@ class Engine(EngineState):
         if result is AddResult.CONFLICT:
             return
         self._log(event)
-        self._add_sender(vote.round, vote.validator)
+        self._add_sender(vote.round, vote.validator, vote)
         self._evaluate(vote.round)
 
     def _on_timeout(self, event: TimeoutFired) -> None:

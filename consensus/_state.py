@@ -102,7 +102,8 @@ class EngineState:
         self._valid_round = -1
         self._proposals: dict[int, dict[bytes, Proposed]] = {}
         self._votes = HeightVotes(height, validator_set)
-        self._senders: dict[int, set[bytes]] = {}
+        # The first message of each sender per round: proof for the round skip (l.55).
+        self._senders: dict[int, dict[bytes, Proposal | Vote]] = {}
         self._sender_power: dict[int, int] = {}
         self._prevote_timer_rounds: set[int] = set()
         self._precommit_timer_rounds: set[int] = set()
@@ -156,7 +157,9 @@ class EngineState:
         that round to time out of it, and may lack the power to skip rounds); and the
         prevotes that prove the lock of a re-proposal (the valid round's and the pol_round's
         of the current proposals): without them a peer that missed those prevotes could never
-        accept the re-proposal (Algorithm 1, line 28). A driver that tracks its peers' rounds
+        accept the re-proposal (Algorithm 1, line 28); and the first message of every other
+        sender of the current round, the proof for a round skip (line 55), so peers that
+        lack the power to skip on their own follow. A driver that tracks its peers' rounds
         may send less.
         """
         proposals = self._proposals.get(self._round, {})
@@ -167,6 +170,11 @@ class EngineState:
                     vote = self._votes.get(round_, vote_type).by_validator.get(self._me)
                     if vote is not None:
                         messages.append(vote)
+        # One message per sender of the current round: whoever skipped here on f + 1 of
+        # them (l.55) lets peers left behind skip too.
+        messages.extend(
+            m for key, m in self._senders.get(self._round, {}).items() if key != self._me
+        )
         proofs: dict[int, bytes] = {}
         if self._valid is not None:
             proofs[self._valid_round] = self._valid.value_id
@@ -209,10 +217,10 @@ class EngineState:
         self._evidence_seen.add(key)
         self._emit(ReportEvidence(evidence))
 
-    def _add_sender(self, round_: int, key: bytes) -> None:
-        senders = self._senders.setdefault(round_, set())
+    def _add_sender(self, round_: int, key: bytes, message: Proposal | Vote) -> None:
+        senders = self._senders.setdefault(round_, {})
         if key not in senders:
-            senders.add(key)
+            senders[key] = message
             self._sender_power[round_] = self._sender_power.get(round_, 0) + self._vset.power(key)
 
     def _schedule(self, step: Step, round_: int) -> None:
@@ -240,7 +248,7 @@ class EngineState:
             vote = Vote(vote_type, height, round_, block_hash, me, signed[0])
             self._emit_signed(vote, signed[1])
         self._votes.add(vote)
-        self._add_sender(round_, me)
+        self._add_sender(round_, me, vote)
 
     def _propose(self, value: bytes, value_id: bytes, pol_round: int) -> None:
         me = self._me
@@ -260,7 +268,7 @@ class EngineState:
             proposal = Proposal(height, round_, value, pol_round, me, signed[0])
             self._emit_signed(proposal, signed[1])
         self._proposals.setdefault(round_, {}).setdefault(value_id, Proposed(proposal, value_id))
-        self._add_sender(round_, me)
+        self._add_sender(round_, me, proposal)
 
     def _sign(self, round_: int, step: Step, sign_bytes: bytes) -> tuple[bytes, LastSigned] | None:
         assert self._signer is not None
