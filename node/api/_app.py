@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import aclosing
 from typing import Any, Final
 
@@ -49,7 +49,7 @@ from node.blocks import block_hash_of_header, decode_block
 from node.ledger import get_account, get_asset, get_balances, get_validators, valid_asset_code
 from node.ledger import valid_account_id as _valid_account_id
 from node.ledger._keys import ASSET as _ASSET_PREFIX
-from node.store import parse_cursor
+from node.store import TxLocation, parse_cursor
 from proto import ledger_pb2
 
 log = logging.getLogger("tenge.api")
@@ -150,7 +150,7 @@ class _Guard:
 
         try:
             await self.app(scope, receive, send_tracked)
-        except (ClientDisconnect, OSError):
+        except ClientDisconnect:
             log.debug("client of %s %s went away", scope.get("method"), scope.get("path"))
         except Exception:
             log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
@@ -158,7 +158,10 @@ class _Guard:
                 response = e.error_response(
                     500, e.INTERNAL, "internal error; the node logged the details"
                 )
-                await response(scope, receive, send)
+                try:
+                    await response(scope, receive, send)
+                except OSError:
+                    log.debug("could not send the 500: the client is gone")
 
 
 # ---- request parsing ----
@@ -352,7 +355,12 @@ class _Api:
             raise e.ApiProblem(400, code_name(admission.code), admission.message, tx_id=tx_id)
         if wait is None:
             return JSONResponse({"tx_id": tx_id, "status": "pending"}, status_code=202)
-        location = await self.facade.wait_committed(admission.tx_id, timeout)
+        location, gone = await _wait_unless_disconnected(
+            request, self.facade.wait_committed(admission.tx_id, timeout)
+        )
+        if gone:  # nobody to answer; the transaction stays pending
+            log.debug("client left while waiting for %s", tx_id)
+            return Response(status_code=204)
         if location is None:
             raise e.ApiProblem(
                 504,
@@ -549,6 +557,27 @@ class _Api:
                 if summary.height == next_height:
                     yield _sse_block(summary)
                     next_height += 1
+
+
+async def _wait_unless_disconnected(
+    request: Request, waiting: Awaitable[TxLocation | None]
+) -> tuple[TxLocation | None, bool]:
+    """Await waiting, giving up early if the client disconnects: (result, client_gone)."""
+    result: TxLocation | None = None
+    gone = False
+    async with trio.open_nursery() as nursery:
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(watch)
+        result = await waiting
+        nursery.cancel_scope.cancel()
+    return result, gone
 
 
 def _parse_timeout(text: str) -> float:

@@ -111,6 +111,8 @@ class LocalNode:
         self.time_ms = T0
         self._nonce = itertools.count(1)
         self.subscribed = trio.Event()  # set when an event stream subscribes
+        self.waiting = trio.Event()  # set when a wait=commit request starts waiting
+        self.wait_ended = trio.Event()  # ... and when it stops, for any reason
         self.admitted_send, self.admitted = trio.open_memory_channel[bytes](1000)
 
     def close(self) -> None:
@@ -128,7 +130,11 @@ class LocalNode:
         return admission
 
     async def wait_committed(self, tx_id: bytes, timeout_s: float) -> TxLocation | None:
-        return await self.feed.wait_committed(tx_id, timeout_s)
+        self.waiting.set()
+        try:
+            return await self.feed.wait_committed(tx_id, timeout_s)
+        finally:
+            self.wait_ended.set()
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[BlockSummary]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 
@@ -156,6 +157,24 @@ async def test_client_gone_mid_body_does_not_hurt_the_server(
         assert (await api.status())["height"] == 0
         raw = local_node.tx("halyk", transfer(("halyk", "kaspi", "KZT", 1)))
         assert (await api.submit(raw)).status == "pending"
+
+
+async def test_client_gone_while_waiting_for_commit_stops_the_wait(
+    local_node: LocalNode, base_url: str
+) -> None:
+    raw = local_node.tx("halyk", transfer(("halyk", "kaspi", "KZT", 1)))
+    body = json.dumps({"tx": base64.b64encode(raw).decode()}).encode()
+    request = (
+        b"POST /v1/txs?wait=commit&timeout=300 HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    stream = await trio.open_tcp_stream("127.0.0.1", port_of(base_url))
+    await stream.send_all(request)
+    await local_node.waiting.wait()
+    await stream.aclose()
+    await local_node.wait_ended.wait()  # long before the 300 s timeout
+    assert local_node.feed._waiters == {}
+    assert tx_id_of(raw) in local_node.mempool  # still pending, as promised
 
 
 async def test_oversized_chunked_body_over_the_socket(base_url: str) -> None:
