@@ -15,6 +15,7 @@ metrics on base+10i+2, all on 127.0.0.1 (or its namespace address in --netns mod
 from __future__ import annotations
 
 import json
+import shutil
 import string
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any, Final
 from node.config import GENESIS_FILE, NODE_KEY_FILE, VALIDATOR_KEY_FILE, render_config
 from node.genesis import parse_genesis
 from node.keys import KeyPair, write_key_file
+from testnet.prometheus import render_prometheus_config
 
 DEFAULT_BASE_PORT: Final = 26600
 MANIFEST: Final = "testnet.json"
@@ -193,9 +195,23 @@ def init_testnet(
                 "validator_public_key": validator_keys[i].public_key.hex(),
             }
         )
-    manifest = {"chain_id": chain_id, "nodes": nodes, "accounts": accounts}
+    _write_prometheus_files(directory, {n["moniker"]: n["metrics"].split("/")[2] for n in nodes})
+    manifest = {
+        "chain_id": chain_id,
+        "nodes": nodes,
+        "accounts": accounts,
+        "prometheus_config": str((directory / "prometheus.yml").resolve()),
+    }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _write_prometheus_files(directory: Path, targets: dict[str, str]) -> None:
+    """A prometheus.yml scraping every node, and the project's alert rules beside it."""
+    (directory / "prometheus.yml").write_text(render_prometheus_config(targets))
+    alerts = Path(__file__).resolve().parent.parent / "deploy" / "alerts.yml"
+    if alerts.exists():
+        shutil.copyfile(alerts, directory / "alerts.yml")
 
 
 def load_manifest(directory: Path) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import httpx
+import trio
 
 from testnet._init import DEFAULT_BASE_PORT, MANIFEST, init_testnet, load_manifest
+from testnet._load import Load
 from testnet._procs import is_running, kill_node, read_pid, start_node, stop_node
 
 EXIT_OK: Final = 0
@@ -201,6 +203,23 @@ def cmd_down(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    manifest = _manifest(args.dir)
+    if args.rate <= 0 or args.duration <= 0 or args.accounts < 2:
+        _fail("--rate and --duration must be positive and --accounts at least 2", EXIT_USAGE)
+    load = Load(manifest, accounts=args.accounts, workers=args.workers)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        report = trio.run(load.run, args.rate, args.duration, progress)
+    except (httpx.HTTPError, RuntimeError, trio.TooSlowError) as e:
+        _fail(f"load failed: {e}")
+    print(json.dumps(report.to_json(), indent=2))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenge-testnet", description="Local tenge network.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -231,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = with_dir(sub.add_parser(name, help=text))
         p.add_argument("index", type=int, metavar="I")
         p.set_defaults(func=func)
+
+    p = with_dir(sub.add_parser("load", help="offer payments at a fixed rate and measure"))
+    p.add_argument("--rate", type=float, required=True, help="payments offered per second")
+    p.add_argument("--duration", type=float, required=True, help="seconds of offered load")
+    p.add_argument("--accounts", type=int, default=100, help="customers + merchants to onboard")
+    p.add_argument("--workers", type=int, default=64, help="concurrent HTTP submissions")
+    p.set_defaults(func=cmd_load)
 
     p = with_dir(sub.add_parser("down", help="stop every node (SIGTERM, then SIGKILL)"))
     p.set_defaults(func=cmd_down)
