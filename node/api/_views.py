@@ -85,8 +85,8 @@ def tx_json(raw: bytes) -> dict[str, Any]:
         body.ParseFromString(envelope.body)
     except DecodeError:
         return {"kind": None, "raw": raw.hex()}
-    out = message_json(body)
-    out["kind"] = body.WhichOneof("kind")
+    out: dict[str, Any] = {"kind": body.WhichOneof("kind")}
+    out.update(message_json(body))
     out["signatures"] = [
         {"public_key": s.public_key.hex(), "signature": s.signature.hex()}
         for s in envelope.signatures
