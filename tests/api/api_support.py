@@ -8,6 +8,7 @@ publish to the commit feed. The rules and the disk are real; only the vote is sk
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 from collections.abc import AsyncIterator, Sequence
@@ -126,7 +127,8 @@ class LocalNode:
     async def submit(self, raw: bytes) -> Admission:
         admission = self.mempool.add(raw, next_height=self.store.height + 1)
         if admission.added:
-            self.admitted_send.send_nowait(admission.tx_id)
+            with contextlib.suppress(trio.WouldBlock):  # a full queue: commits take all anyway
+                self.admitted_send.send_nowait(admission.tx_id)
         return admission
 
     async def wait_committed(self, tx_id: bytes, timeout_s: float) -> TxLocation | None:
