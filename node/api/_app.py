@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import Awaitable
 from contextlib import aclosing
 from typing import Any, Final
 
@@ -32,7 +32,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node.api import _errors as e
-from node.api._facade import BlockSummary, NodeFacade
+from node.api._events import event_stream
+from node.api._facade import NodeFacade
 from node.api._openapi import openapi_document
 from node.api._views import (
     account_json,
@@ -45,7 +46,7 @@ from node.api._views import (
     tx_json,
     validator_json,
 )
-from node.blocks import block_hash_of_header, decode_block
+from node.blocks import decode_block
 from node.ledger import get_account, get_asset, get_balances, get_validators, valid_asset_code
 from node.ledger import valid_account_id as _valid_account_id
 from node.ledger._keys import ASSET as _ASSET_PREFIX
@@ -523,40 +524,10 @@ class _Api:
             store.height if after_text is None else _parse_int(after_text, "after", 0, MAX_HEIGHT)
         )
         return StreamingResponse(
-            self._event_stream(after),
+            event_stream(self.facade, after, self.keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
-
-    async def _event_stream(self, after: int) -> AsyncIterator[str]:
-        """Blocks after height `after`: first from the store, then as they commit."""
-        store = self.facade.store
-        next_height = after + 1
-        async with self.facade.subscribe() as channel:
-            while next_height <= store.height:
-                yield _sse_block(_stored_summary(self.facade, next_height))
-                next_height += 1
-            yield ": stream of committed blocks\n\n"
-            while True:
-                summary = None
-                ended = False
-                with trio.move_on_after(self.keepalive_s):  # no yield inside a cancel scope
-                    try:
-                        summary = await channel.receive()
-                    except trio.EndOfChannel:
-                        ended = True
-                if ended:
-                    yield _sse("dropped", {"reason": "too slow; reconnect with Last-Event-ID"})
-                    return
-                if summary is None:
-                    yield ": keepalive\n\n"
-                    continue
-                while next_height < summary.height:  # catch up on a gap from the store
-                    yield _sse_block(_stored_summary(self.facade, next_height))
-                    next_height += 1
-                if summary.height == next_height:
-                    yield _sse_block(summary)
-                    next_height += 1
 
 
 async def _wait_unless_disconnected(
@@ -590,35 +561,3 @@ def _parse_timeout(text: str) -> float:
             f"timeout must be seconds in (0, {MAX_WAIT_TIMEOUT_S:g}], not {text[:40]!r}"
         )
     return value
-
-
-def _stored_summary(facade: NodeFacade, height: int) -> BlockSummary:
-    store = facade.store
-    block = decode_block(store.get_block(height) or b"")
-    if block is None:
-        raise RuntimeError(f"committed block {height} is missing or does not decode")
-    return BlockSummary.of(
-        height=height,
-        block_hash=block_hash_of_header(block.header),
-        time_ms=block.header.time_ms,
-        receipts=store.get_receipts(height),
-    )
-
-
-def _sse_block(summary: BlockSummary) -> str:
-    return _sse(
-        "block",
-        {
-            "height": summary.height,
-            "hash": summary.block_hash.hex(),
-            "time_ms": summary.time_ms,
-            "num_txs": len(summary.txs),
-            "txs": [{"tx_id": t.hex(), "code": code_name(c)} for t, c in summary.txs],
-        },
-        event_id=str(summary.height),
-    )
-
-
-def _sse(event: str, data: Mapping[str, Any], event_id: str | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
