@@ -46,10 +46,12 @@ bench: $(STAMP)
 sim: $(STAMP)
 	TENGE_SIM_SEEDS=$(SEEDS) $(PY) -m pytest -q tests/sim
 
-## make testnet: run a local 4-validator network and the settlement demo
+## make testnet: run a local 4-validator network and the settlement demo (Ctrl-C stops it)
 testnet: $(STAMP)
-	@echo "make testnet: not yet available: the local testnet harness lands with the testnet issue."
-	@echo "Until then, 'make test' runs the ledger and consensus suites."
+	@if [ -f $(TESTNET_DIR)/testnet.json ]; then \
+	  $(VENV)/bin/tenge-testnet down --dir $(TESTNET_DIR) >/dev/null; rm -rf $(TESTNET_DIR); fi
+	$(VENV)/bin/tenge-testnet init --dir $(TESTNET_DIR) --validators 4
+	$(VENV)/bin/tenge-testnet up --dir $(TESTNET_DIR) --demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(TESTNET_DIR)

@@ -50,12 +50,14 @@ KZT_ASSET: Final = {
 
 #: Limits per KYC tier in tiyn: tier 1 basic, tier 2 full KYC, tier 3 unlimited (firms).
 TIER_LIMITS: Final = [
+    # tier 1: 100,000 KZT a payment, 200,000 a day, 1,000,000 held
     {
         "kyc_tier": 1,
-        "per_payment": "50000000",
-        "daily_outflow": "100000000",
-        "holding_cap": "500000000",
+        "per_payment": "10000000",
+        "daily_outflow": "20000000",
+        "holding_cap": "100000000",
     },
+    # tier 2: 10,000,000 KZT a payment, 50,000,000 a day, no holding cap
     {"kyc_tier": 2, "per_payment": "1000000000", "daily_outflow": "5000000000", "holding_cap": "0"},
     {"kyc_tier": 3, "per_payment": "0", "daily_outflow": "0", "holding_cap": "0"},
 ]

@@ -13,7 +13,10 @@ from typing import Any, Final, NoReturn
 
 import httpx
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
+from node.client import ClientError
+from testnet._demo import run_demo
 from testnet._init import DEFAULT_BASE_PORT, MANIFEST, init_testnet, load_manifest
 from testnet._load import Load
 from testnet._procs import is_running, kill_node, read_pid, start_node, stop_node
@@ -106,9 +109,39 @@ def cmd_up(args: argparse.Namespace) -> int:
             _down(manifest)
         _fail(f"the network did not reach height 1 within {args.timeout:.0f} s: {statuses}")
     print(json.dumps({"up": len(manifest["nodes"]), "dir": str(args.dir)}))
+    if args.demo:
+        try:
+            demo = trio.run(run_demo, manifest)
+        except (ClientError, RuntimeError) as e:
+            if not args.detach:
+                _down(manifest)
+            _fail(f"demo failed: {e}")
+        if demo.failures and not args.detach:
+            _down(manifest)
+            _fail(f"demo: {len(demo.failures)} steps did not go as expected")
+        if not args.detach:
+            print("\nThe network keeps running; the live table follows in 5 s (Ctrl-C stops all).")
+            time.sleep(5)
     if args.detach:
         return EXIT_OK
     return _watch(manifest)
+
+
+def node_metrics(node: dict[str, Any], timeout: float = 1.0) -> dict[str, float]:
+    """Round and committed-transaction count from the node's /metrics (empty if down)."""
+    try:
+        text = httpx.get(node["metrics"], timeout=timeout).text
+    except httpx.HTTPError:
+        return {}
+    out = {"round": 0.0, "txs_total": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name == "tenge_consensus_round":
+            out["round"] = sum(sample.value for sample in family.samples)
+        elif family.name == "tenge_txs":
+            out["txs_total"] = sum(
+                sample.value for sample in family.samples if sample.name == "tenge_txs_total"
+            )
+    return out
 
 
 def _watch(manifest: dict[str, Any]) -> int:
@@ -121,29 +154,33 @@ def _watch(manifest: dict[str, Any]) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    last: dict[int, tuple[int, float]] = {}
+    last: dict[int, tuple[float, float]] = {}
     try:
         while not stop:
             rows = []
-            now = time.monotonic()
             for node in manifest["nodes"]:
                 s = node_status(node, timeout=1.0)
-                prev = last.get(node["index"])
+                m = node_metrics(node) if s.get("running") else {}
+                now = time.monotonic()
                 tps = ""
-                if prev is not None and now > prev[1]:
-                    tps = f"{(s.get('txs_committed', 0) - prev[0]) / (now - prev[1]):.0f}"
-                last[node["index"]] = (int(s.get("txs_committed", 0)), now)
+                prev = last.get(node["index"])
+                if m and prev is not None and now > prev[1]:
+                    tps = f"{(m['txs_total'] - prev[0]) / (now - prev[1]):.0f}"
+                if m:
+                    last[node["index"]] = (m["txs_total"], now)
+                s["round"] = int(m["round"]) if m else ""
+                s["mempool_size"] = (s.get("mempool") or {}).get("txs", "")
                 rows.append(_row(node, s, tps))
             print("\033[2J\033[H", end="")
             print(_row({"index": "#", "moniker": "moniker"}, _HEADER, "tx/s"))
             print("\n".join(rows))
-            print("\nCtrl-C stops the network.")
+            print("\nCtrl-C stops the network.", flush=True)
             for _ in range(10):
                 if stop:
                     break
                 time.sleep(0.1)
     finally:
-        _down(manifest)
+        print("stopping:", json.dumps(_down(manifest)))
     return EXIT_OK
 
 
@@ -220,6 +257,17 @@ def cmd_load(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    manifest = _manifest(args.dir)
+    try:
+        demo = trio.run(run_demo, manifest)
+    except (ClientError, RuntimeError) as e:
+        _fail(f"demo failed: {e}")
+    for failure in demo.failures:
+        print(f"tenge-testnet: unexpected: {failure}", file=sys.stderr)
+    return EXIT_OK if not demo.failures else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenge-testnet", description="Local tenge network.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -236,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_dir(sub.add_parser("up", help="start every node and wait for height 1"))
     p.add_argument("--detach", action="store_true", help="leave the nodes running and return")
     p.add_argument("--timeout", type=float, default=UP_TIMEOUT_S)
+    p.add_argument("--demo", action="store_true", help="run the settlement demo once it is up")
     p.set_defaults(func=cmd_up)
 
     p = with_dir(sub.add_parser("status", help="height and state of every node"))
@@ -257,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", type=int, default=100, help="customers + merchants to onboard")
     p.add_argument("--workers", type=int, default=64, help="concurrent HTTP submissions")
     p.set_defaults(func=cmd_load)
+
+    p = with_dir(sub.add_parser("demo", help="the settlement story, step by step"))
+    p.set_defaults(func=cmd_demo)
 
     p = with_dir(sub.add_parser("down", help="stop every node (SIGTERM, then SIGKILL)"))
     p.set_defaults(func=cmd_down)

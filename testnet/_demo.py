@@ -1,0 +1,318 @@
+"""`tenge-testnet demo`: the settlement story, step by step, against a running network.
+
+Every step submits real transactions through the HTTP API (node/client.py) and prints the
+tx id, the height and the result code, with the result the story expects. The demo exits
+non-zero when any step's result differs, so it doubles as an end-to-end check.
+Account ids carry a per-run tag, so the demo can run again on the same network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from node.client import ApiError, SubmitResult, TengeClient
+from node.keys import KeyPair, read_key_file
+from node.ledger.txbuild import build_tx, sign_envelope, transfer
+from proto import ledger_pb2 as pb
+
+TENGE = 100  # tiyn
+
+
+@dataclass
+class Demo:
+    """State of one demo run."""
+
+    manifest: dict[str, Any]
+    out: TextIO = sys.stdout
+    tag: str = field(default_factory=lambda: secrets.token_hex(2))
+    failures: list[str] = field(default_factory=list)
+    steps: int = 0
+    _keys: dict[str, list[KeyPair]] = field(default_factory=dict)
+
+    def keys(self, account: str) -> list[KeyPair]:
+        if account not in self._keys:
+            entry = self.manifest["accounts"].get(account)
+            if entry is not None:
+                self._keys[account] = [read_key_file(Path(f)) for f in entry["key_files"]]
+            else:
+                seed = hashlib.sha256(f"{self.manifest['chain_id']}/{account}".encode()).digest()
+                self._keys[account] = [KeyPair.from_seed(seed)]
+        return self._keys[account]
+
+    def name(self, base: str) -> str:
+        return f"{base}-{self.tag}"
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def record(
+        self, title: str, result: SubmitResult | ApiError, expect: str
+    ) -> SubmitResult | None:
+        """Print one step's outcome and remember a mismatch."""
+        self.steps += 1
+        if isinstance(result, ApiError):
+            code, where, tx_id = result.code, "refused at admission", result.tx_id
+        else:
+            code, where, tx_id = (
+                result.code or result.status,
+                f"height {result.height}",
+                result.tx_id,
+            )
+        mark = "ok" if code == expect else "UNEXPECTED"
+        if code != expect:
+            self.failures.append(f"{title}: expected {expect}, got {code}")
+        self.say(f"  [{mark:>10}] {title:<58} {code:<20} {where:<22} tx {tx_id[:16]}")
+        return result if isinstance(result, SubmitResult) else None
+
+
+async def _step(
+    demo: Demo,
+    client: TengeClient,
+    title: str,
+    expect: str,
+    signer: str,
+    kind: Any,
+    keys: Sequence[KeyPair] | None = None,
+) -> SubmitResult | None:
+    try:
+        result = await client.send(
+            kind, signer=signer, keys=keys or demo.keys(signer), wait=True, timeout_s=30
+        )
+    except ApiError as e:
+        return demo.record(title, e, expect)
+    return demo.record(title, result, expect)
+
+
+async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
+    """Tell the story against the network of manifest; returns the demo with its failures."""
+    demo = Demo(manifest, out=out)
+    n = demo.name
+    central, bank_a = "central-bank", "bank-a"
+    bank_b = "bank-b" if "bank-b" in manifest["accounts"] else "bank-a"
+    apis = [node["api"] for node in manifest["nodes"]]
+    async with TengeClient(apis[0]) as client, TengeClient(apis[-1]) as other:
+        status = await client.status()
+        demo.say(
+            f"tenge-node settlement demo on chain {status['chain_id']} "
+            f"(height {status['height']}, run tag {demo.tag})\n"
+        )
+
+        demo.say("1. The National Bank issues digital tenge to two commercial banks")
+        for bank in dict.fromkeys((bank_a, bank_b)):
+            await _step(
+                demo,
+                client,
+                f"issue 10,000,000 KZT to {bank}",
+                "OK",
+                central,
+                pb.Issue(asset="KZT", to=bank, amount=10_000_000 * TENGE),
+            )
+
+        demo.say("\n2. Each bank onboards a CryptoCity merchant and a customer")
+        customer, merchant = n("aidos"), n("cafe")
+        national, firm = n("erlan"), n("mining")
+        for bank, account, role, zone, tier, licensed in (
+            (bank_a, customer, pb.CUSTOMER, pb.CRYPTOCITY, 1, False),
+            (bank_b, merchant, pb.MERCHANT, pb.CRYPTOCITY, 2, False),
+            (bank_b, national, pb.CUSTOMER, pb.NATIONAL, 1, False),
+            (bank_a, firm, pb.MERCHANT, pb.NATIONAL, 2, True),
+        ):
+            register = pb.RegisterAccount(
+                account_id=account,
+                role=role,
+                zone=zone,
+                kyc_tier=tier,
+                public_keys=[demo.keys(account)[0].public_key],
+                threshold=1,
+                licensed=licensed,
+            )
+            note = pb.Zone.Name(zone) + (", licensed" if licensed else "")
+            label = f"{bank} registers {account} ({note})"
+            await _step(demo, client, label, "OK", bank, register)
+
+        demo.say("\n3. The customer pays the merchant in KZT (submitted to another node)")
+        await _step(
+            demo,
+            client,
+            f"{bank_a} funds {customer} with 200,000 KZT",
+            "OK",
+            bank_a,
+            transfer((bank_a, customer, "KZT", 200_000 * TENGE)),
+        )
+        await _step(
+            demo,
+            other,
+            f"{customer} pays {merchant} 5,000 KZT",
+            "OK",
+            customer,
+            transfer((customer, merchant, "KZT", 5_000 * TENGE), reference="coffee"),
+        )
+
+        demo.say("\n4. USDT pays inside CryptoCity and is refused outside it")
+        assets = {a["code"] for a in await client.assets()}
+        if "USDT" not in assets:
+            await _step(
+                demo,
+                client,
+                f"central bank registers USDT (issuer {bank_b})",
+                "OK",
+                central,
+                pb.RegisterAsset(
+                    code="USDT",
+                    decimals=6,
+                    issuer=bank_b,
+                    kind=pb.STABLECOIN,
+                    payment_zones=[pb.CRYPTOCITY],
+                ),
+            )
+        usdt_issuer = (await client.asset("USDT"))["issuer"]
+        for holder, amount in ((customer, 1_000_000_000), (firm, 500_000_000)):
+            await _step(
+                demo,
+                client,
+                f"{usdt_issuer} issues {amount // 10**6:,} USDT to {holder}",
+                "OK",
+                usdt_issuer,
+                pb.Issue(asset="USDT", to=holder, amount=amount),
+            )
+        await _step(
+            demo,
+            client,
+            f"{customer} pays {merchant} 250 USDT",
+            "OK",
+            customer,
+            transfer((customer, merchant, "USDT", 250_000_000)),
+        )
+        await _step(
+            demo,
+            client,
+            f"{customer} pays NATIONAL {national} 1 USDT",
+            "ASSET_NOT_ALLOWED",
+            customer,
+            transfer((customer, national, "USDT", 1_000_000)),
+        )
+
+        demo.say("\n5. A licensed firm pays a government fee to the treasury in USDT")
+        await _step(
+            demo,
+            client,
+            f"{firm} pays treasury 100 USDT (licence fee)",
+            "OK",
+            firm,
+            transfer((firm, "treasury", "USDT", 100_000_000), reference="licence fee"),
+        )
+
+        demo.say("\n6. KYC tier limits")
+        await _step(
+            demo,
+            client,
+            f"{customer} (tier 1) pays 150,000 KZT in one payment",
+            "LIMIT_PER_PAYMENT",
+            customer,
+            transfer((customer, merchant, "KZT", 150_000 * TENGE)),
+        )
+
+        demo.say("\n7. The regulator freezes an account; its funds are seized")
+        await _step(
+            demo,
+            client,
+            f"regulator freezes {customer}",
+            "OK",
+            "regulator",
+            pb.Freeze(account_id=customer, legal_ref="AFM order 17/2026"),
+        )
+        await _step(
+            demo,
+            client,
+            f"frozen {customer} tries to pay 1 KZT",
+            "FROZEN",
+            customer,
+            transfer((customer, merchant, "KZT", 1 * TENGE)),
+        )
+        balance = int((await client.account(customer))["balances"].get("KZT", "0"))
+        await _step(
+            demo,
+            client,
+            f"regulator seizes {balance // TENGE:,} KZT to state reserve",
+            "OK",
+            "regulator",
+            pb.Seize(
+                account_id=customer, asset="KZT", amount=balance, legal_ref="court order 2-77/2026"
+            ),
+        )
+
+        demo.say("\n8. A 2-of-3 multi-signature spend from the state reserve")
+        reserve = demo.keys("state-reserve")
+        spend = transfer(("state-reserve", "treasury", "KZT", 1_000 * TENGE))
+        await _step(
+            demo,
+            client,
+            "state reserve pays treasury with 1 of 3 signatures",
+            "MISSING_SIGNATURE",
+            "state-reserve",
+            spend,
+            keys=reserve[:1],
+        )
+        await _step(
+            demo,
+            client,
+            "state reserve pays treasury with 2 of 3 signatures",
+            "OK",
+            "state-reserve",
+            spend,
+            keys=reserve[:2],
+        )
+
+        demo.say("\n9. Replay protection")
+        height = (await client.status())["height"]
+        body = build_tx(
+            status["chain_id"],
+            bank_a,
+            transfer((bank_a, merchant, "KZT", 7)),
+            nonce=secrets.randbits(63),
+            expires_at_height=height + 50,
+        )
+        envelope = sign_envelope(body, status["chain_id"], demo.keys(bank_a))
+        for title, expect in (("a payment", "OK"), ("the same payment again", "DUPLICATE")):
+            try:
+                result: SubmitResult | ApiError = await client.submit(
+                    envelope, wait=True, timeout_s=30
+                )
+            except ApiError as e:
+                result = e
+            demo.record(f"{bank_a} submits {title}", result, expect)
+        stale = build_tx(
+            status["chain_id"],
+            bank_a,
+            transfer((bank_a, merchant, "KZT", 8)),
+            nonce=secrets.randbits(63),
+            expires_at_height=max(1, height - 1),
+        )
+        try:
+            late: SubmitResult | ApiError = await client.submit(
+                sign_envelope(stale, status["chain_id"], demo.keys(bank_a)), wait=True, timeout_s=30
+            )
+        except ApiError as e:
+            late = e
+        demo.record(
+            f"{bank_a} submits a payment that expired at height {height - 1}", late, "EXPIRED"
+        )
+
+        kzt = await client.asset("KZT")
+        issued, redeemed = int(kzt["issued"]) // TENGE, int(kzt["redeemed"]) // TENGE
+        outstanding = int(kzt["outstanding"]) // TENGE
+        demo.say(
+            f"\nKZT supply: issued {issued:,}, redeemed {redeemed:,}, "
+            f"outstanding {outstanding:,} KZT"
+        )
+        verdict = (
+            "every step as expected" if not demo.failures else f"{len(demo.failures)} unexpected"
+        )
+        demo.say(f"{demo.steps} steps: {verdict}")
+    return demo
