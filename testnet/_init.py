@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import string
 import time
 from dataclasses import dataclass
@@ -73,6 +74,28 @@ class Ports:
 def ports_of(base_port: int, index: int) -> Ports:
     """The ports of node index."""
     return Ports(base_port + 10 * index, base_port + 10 * index + 1, base_port + 10 * index + 2)
+
+
+def free_base_port(nodes: int, attempts: int = 200) -> int:
+    """A base port whose 10-port blocks for `nodes` nodes are all free on 127.0.0.1 now.
+
+    Raises:
+        RuntimeError: no such range was found.
+    """
+    for _ in range(attempts):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if not 20_000 <= base <= 60_000:
+            continue
+        try:
+            for port in range(base, base + 10 * nodes):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free range of ports on 127.0.0.1")
 
 
 def bank_names(validators: int) -> list[str]:

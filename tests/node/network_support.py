@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ import trio
 from node.keys import KeyPair, read_key_file
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
 from proto import ledger_pb2
-from testnet._init import init_testnet
+from testnet._init import free_base_port, init_testnet
 from testnet._procs import kill_node, start_node, stop_node
 
 #: Quick rounds so tests spend seconds, not minutes.
@@ -30,24 +29,6 @@ FAST_PARAMS = {
     "timeout_max_ms": 3000,
     "empty_block_interval_ms": 300,
 }
-
-
-def free_base_port(nodes: int) -> int:
-    """A base port whose 10-port blocks for `nodes` nodes are free right now."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if not 20000 <= base <= 60000:
-            continue
-        try:
-            for port in range(base, base + 10 * nodes):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range")
 
 
 class Network:
