@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show-node-id", help="print this node's id (for peers' config)")
     p.add_argument("--home", type=Path, required=True)
     p.set_defaults(func=cmd_show_node_id)
+
+    from node.cli_ops import add_operator_commands  # imports node.cli's neighbours only
+
+    add_operator_commands(sub)
     return parser
 
 

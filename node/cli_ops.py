@@ -1,0 +1,654 @@
+"""Operator commands of `tenge-node`: ``keys``, ``tx`` and ``query`` (docs/cli.md).
+
+Rules these commands keep:
+
+1. The result is JSON on stdout; a failure is one line on stderr, never a traceback.
+2. Exit codes are those of node/cli.py: 0 ok, 1 refused by the ledger (or an unknown id),
+   2 usage error (bad flag, hex, amount, key file), 3 node unreachable, busy or timed out.
+3. Amounts are typed in the asset's units ("1250.50" KZT) and converted to minor units with
+   the decimals the ledger holds for the asset; more decimals than the asset has is a usage
+   error, never a silent rounding.
+4. Everything that can be checked without the node is checked before anything is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+import trio
+
+from node.client import ApiError, SubmitResult, TengeClient, Unreachable, parse_amount
+from node.config import DEFAULT_API_PORT
+from node.errors import KeyFileError
+from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, read_public_key, write_key_file
+from node.ledger import U64_MAX, valid_account_id, valid_asset_code
+from node.ledger.txbuild import KindMessage, transfer
+from proto import ledger_pb2 as pb
+
+# The same values as node/cli.py's EXIT_* (that module imports this one).
+EXIT_OK: Final = 0
+EXIT_REFUSED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_UNREACHABLE: Final = 3
+
+DEFAULT_API: Final = f"http://127.0.0.1:{DEFAULT_API_PORT}"
+U32_MAX: Final = 2**32 - 1
+KZT: Final = "KZT"
+#: The longest --timeout the API accepts for a wait=commit.
+MAX_WAIT_S: Final = 300.0
+
+#: API error codes that mean the request itself was wrong (the operator's input).
+_USAGE_CODES: Final = frozenset(
+    {"INVALID_ARGUMENT", "INVALID_JSON", "INVALID_BASE64", "BODY_TOO_LARGE", "METHOD_NOT_ALLOWED"}
+)
+#: API error codes that mean "not now": retry later.
+_BUSY_CODES: Final = frozenset({"TIMEOUT", "MEMPOOL_FULL", "NOT_READY", "INTERNAL"})
+_AMOUNT_RE: Final = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
+_TX_ID_RE: Final = re.compile(r"[0-9a-fA-F]{64}\Z")
+
+ROLES: Final = tuple(v.name for v in pb.Role.DESCRIPTOR.values if v.number)
+ZONES: Final = tuple(v.name for v in pb.Zone.DESCRIPTOR.values if v.number)
+ASSET_KINDS: Final = tuple(v.name for v in pb.AssetKind.DESCRIPTOR.values if v.number)
+
+
+class CommandFailed(Exception):
+    """A command cannot go on: the message for stderr and the exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def _usage(message: str) -> CommandFailed:
+    return CommandFailed(message, EXIT_USAGE)
+
+
+def _print_json(doc: object) -> None:
+    print(json.dumps(doc, indent=2))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    first_line = message.splitlines()[0] if message else "failed"
+    print(f"tenge-node: error: {first_line}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run command, turning CommandFailed into a one-line error and its exit code."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except CommandFailed as e:
+            _fail(e.message, e.exit_code)
+
+    return run
+
+
+def _run_async(work: Callable[[], Awaitable[int]]) -> int:
+    async def main() -> int:
+        return await work()
+
+    return trio.run(main)
+
+
+# ---- checking arguments ----
+
+
+def _uint(bits: int) -> Callable[[str], int]:
+    """An argparse type: an unsigned integer that fits in `bits` bits."""
+    high = 2**bits - 1
+
+    def parse(text: str) -> int:
+        if not text.isascii() or not text.isdigit() or len(text) > 20 or int(text) > high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer from 0 to {high}")
+        return int(text)
+
+    parse.__name__ = f"uint{bits}"
+    return parse
+
+
+def _public_key(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise _usage(f"{text[:80]!r} is not hex (a public key is 64 hex characters)") from None
+    if len(raw) != PUBLIC_KEY_SIZE:
+        raise _usage(f"a public key is {PUBLIC_KEY_SIZE} bytes (64 hex characters), not {len(raw)}")
+    return raw
+
+
+def _amount_text(text: str, what: str) -> str:
+    if not text.isascii() or _AMOUNT_RE.match(text) is None:
+        raise _usage(f"{what}: {text[:40]!r} is not a non-negative decimal amount like 1250.50")
+    return text
+
+
+def _account_id(text: str, what: str) -> str:
+    if not valid_account_id(text):
+        raise _usage(f"{what}: {text[:70]!r} is not an account id (3 to 64 of a-z 0-9 . -)")
+    return text
+
+
+def _asset_code(text: str, what: str) -> str:
+    if not valid_asset_code(text):
+        raise _usage(f"{what}: {text[:40]!r} is not an asset code (A-Z then 1 to 11 of A-Z 0-9)")
+    return text
+
+
+def _passphrase(env_var: str | None) -> str | None:
+    if env_var is None:
+        return None
+    value = os.environ.get(env_var)
+    if value is None:
+        raise _usage(f"environment variable {env_var} (the key passphrase) is not set")
+    return value
+
+
+def _load_keys(paths: list[Path], env_var: str | None) -> list[KeyPair]:
+    passphrase = _passphrase(env_var)
+    keys = []
+    for path in paths:
+        try:
+            keys.append(read_key_file(path, passphrase))
+        except KeyFileError as e:
+            raise _usage(str(e)) from None
+    return keys
+
+
+def _api_url(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/?#]+/?", text):
+        raise _usage(f"--api: {text[:80]!r} is not an http:// or https:// base URL")
+    return text.rstrip("/")
+
+
+def _check_common(args: argparse.Namespace) -> str:
+    """Checks shared by tx and query; returns the API base URL."""
+    for name, value in vars(args).items():
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str) and not _encodable(text):
+                raise _usage(f"--{name.replace('_', '-')}: not valid text (undecodable bytes)")
+    if not 0 < args.http_timeout < float("inf"):
+        raise _usage(
+            f"--http-timeout must be a positive number of seconds, not {args.http_timeout}"
+        )
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not 0 < timeout <= MAX_WAIT_S:
+        raise _usage(f"--timeout must be seconds in (0, {MAX_WAIT_S:g}], not {timeout}")
+    return _api_url(args.api)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _api_failure(err: ApiError, doing: str) -> CommandFailed:
+    """The exit code of an error answer: usage, refusal or not-now."""
+    if err.code in _USAGE_CODES:
+        code = EXIT_USAGE
+    elif err.code in _BUSY_CODES or err.status >= 500:
+        code = EXIT_UNREACHABLE
+    else:
+        code = EXIT_REFUSED
+    return CommandFailed(f"{doing}: {err.code}: {err.message}", code)
+
+
+def _unreachable(err: Unreachable, url: str) -> CommandFailed:
+    return CommandFailed(f"cannot reach the node at {url}: {err}", EXIT_UNREACHABLE)
+
+
+# ---- keys ----
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    key = KeyPair.generate()
+    try:
+        write_key_file(args.out, key, passphrase=_passphrase(args.passphrase_env))
+    except KeyFileError as e:
+        raise _usage(str(e)) from None
+    _print_json({"public_key": key.public_key.hex()})
+    return EXIT_OK
+
+
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    try:
+        public_key = read_public_key(args.file)
+    except KeyFileError as e:
+        raise _usage(str(e)) from None
+    _print_json({"public_key": public_key.hex()})
+    return EXIT_OK
+
+
+# ---- tx ----
+
+
+@dataclass(frozen=True, slots=True)
+class _Amount:
+    """An amount as typed, in the units of asset."""
+
+    asset: str
+    text: str
+    what: str
+
+
+class _Amounts:
+    """Converts typed amounts to minor units with the decimals of each asset on the ledger."""
+
+    def __init__(self, api: TengeClient) -> None:
+        self._api = api
+        self._decimals: dict[str, int] = {}
+
+    async def minor(self, amount: _Amount) -> int:
+        decimals = self._decimals.get(amount.asset)
+        if decimals is None:
+            try:
+                doc = await self._api.asset(amount.asset)
+            except ApiError as e:
+                if e.code == "NOT_FOUND":
+                    raise CommandFailed(
+                        f"{amount.what}: no asset {amount.asset!r} on the ledger (UNKNOWN_ASSET)",
+                        EXIT_REFUSED,
+                    ) from None
+                raise _api_failure(e, f"reading asset {amount.asset}") from None
+            decimals = self._decimals[amount.asset] = int(doc["decimals"])
+        try:
+            return parse_amount(amount.text, decimals)
+        except ValueError as e:
+            raise _usage(f"{amount.what}: {e} ({amount.asset} has {decimals} decimals)") from None
+
+
+def _legs(args: argparse.Namespace) -> list[tuple[str, str, _Amount]]:
+    """(payer, payee, amount) of every leg, from --leg or from --from/--to/--asset/--amount."""
+    single = [args.payer, args.payee, args.asset, args.amount]
+    if args.leg:
+        if any(v is not None for v in single):
+            raise _usage("give either --leg (repeatable) or --from/--to/--asset/--amount, not both")
+        legs = []
+        for i, text in enumerate(args.leg):
+            parts = text.split(":")
+            if len(parts) != 4 or not all(parts):
+                raise _usage(f"--leg {text[:80]!r}: expected FROM:TO:CODE:AMOUNT")
+            payer, payee, code, amount = parts
+            what = f"--leg {i + 1}"
+            _asset_code(code, what)
+            legs.append((payer, payee, _Amount(code, _amount_text(amount, what), what)))
+        return legs
+    if any(v is None for v in single):
+        raise _usage("transfer needs --from, --to, --asset and --amount (or --leg ...)")
+    code = _asset_code(args.asset, "--asset")
+    return [
+        (args.payer, args.payee, _Amount(code, _amount_text(args.amount, "--amount"), "--amount"))
+    ]
+
+
+def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
+    """Check a tx command's own flags; return the acting account and the amounts to convert."""
+    kind = args.kind
+    amounts: list[_Amount] = []
+    if kind == "transfer":
+        legs = _legs(args)
+        acting = args.acting or legs[0][0]
+        amounts = [amount for _, _, amount in legs]
+    else:
+        if args.acting is None:
+            raise _usage(f"tx {kind} needs --as ACCOUNT (the acting account)")
+        acting = args.acting
+    if kind in ("issue", "redeem", "seize"):
+        code = _asset_code(args.asset, "--asset")
+        amounts = [_Amount(code, _amount_text(args.amount, "--amount"), "--amount")]
+    elif kind == "set-limits":
+        amounts = [
+            _Amount(KZT, _amount_text(getattr(args, name), flag), flag)
+            for name, flag in (
+                ("per_payment", "--per-payment"),
+                ("daily", "--daily"),
+                ("holding_cap", "--holding-cap"),
+            )
+        ]
+    elif kind == "register-account":
+        args.public_key_bytes = [_public_key(k) for k in args.public_key]
+    elif kind == "update-validator":
+        args.public_key_bytes = _public_key(args.public_key)
+    elif kind == "register-asset":
+        zones = [z.strip() for z in args.payment_zones.split(",")]
+        bad = [z for z in zones if z not in ZONES]
+        if bad:
+            raise _usage(f"--payment-zones: {bad[0][:40]!r} is not one of {', '.join(ZONES)}")
+        args.zone_list = zones
+    return acting, amounts
+
+
+def _message(args: argparse.Namespace, minor: list[int]) -> KindMessage:
+    """The transaction's kind message, with the amounts already in minor units."""
+    kind = args.kind
+    if kind == "register-account":
+        return pb.RegisterAccount(
+            account_id=args.account_id,
+            role=args.role,
+            zone=args.zone,
+            kyc_tier=args.kyc_tier,
+            public_keys=args.public_key_bytes,
+            threshold=args.threshold,
+            licensed=args.licensed,
+        )
+    if kind == "register-asset":
+        return pb.RegisterAsset(
+            code=args.code,
+            decimals=args.decimals,
+            issuer=args.issuer,
+            kind=args.asset_kind,
+            payment_zones=args.zone_list,
+        )
+    if kind == "set-limits":
+        return pb.SetLimits(
+            kyc_tier=args.kyc_tier,
+            per_payment=minor[0],
+            daily_outflow=minor[1],
+            holding_cap=minor[2],
+        )
+    if kind == "issue":
+        return pb.Issue(asset=args.asset, to=args.to, amount=minor[0])
+    if kind == "redeem":
+        return pb.Redeem(asset=args.asset, amount=minor[0])
+    if kind == "transfer":
+        legs = _legs(args)
+        return transfer(
+            *[(p, q, a.asset, n) for (p, q, a), n in zip(legs, minor, strict=True)],
+            reference=args.reference or "",
+        )
+    if kind == "freeze":
+        return pb.Freeze(account_id=args.account, legal_ref=args.legal_ref)
+    if kind == "unfreeze":
+        return pb.Unfreeze(account_id=args.account, legal_ref=args.legal_ref)
+    if kind == "seize":
+        return pb.Seize(
+            account_id=args.account, asset=args.asset, amount=minor[0], legal_ref=args.legal_ref
+        )
+    assert kind == "update-validator", kind
+    return pb.UpdateValidator(public_key=args.public_key_bytes, power=args.power)
+
+
+def _result_json(kind: str, result: SubmitResult) -> dict[str, Any]:
+    doc: dict[str, Any] = {"kind": kind, "tx_id": result.tx_id, "status": result.status}
+    if result.status == "committed":
+        doc |= {
+            "height": result.height,
+            "index": result.index,
+            "code": result.code,
+            "message": result.message,
+        }
+    return doc
+
+
+def cmd_tx(args: argparse.Namespace) -> int:
+    url = _check_common(args)
+    acting, amounts = _tx_plan(args)
+    keys = _load_keys(args.key, args.passphrase_env)
+
+    async def work() -> int:
+        async with TengeClient(url, timeout_s=args.http_timeout) as api:
+            try:
+                return await _submit(api, args, acting, amounts, keys)
+            except Unreachable as e:
+                raise _unreachable(e, url) from None
+
+    return _run_async(work)
+
+
+async def _submit(
+    api: TengeClient,
+    args: argparse.Namespace,
+    acting: str,
+    amounts: list[_Amount],
+    keys: list[KeyPair],
+) -> int:
+    converter = _Amounts(api)
+    minor = [await converter.minor(a) for a in amounts]
+    if any(n > U64_MAX for n in minor):  # parse_amount already refuses these
+        raise _usage("an amount is above 2^64 - 1 minor units")
+    message = _message(args, minor)
+    try:
+        result = await api.send(
+            message, signer=acting, keys=keys, wait=args.wait, timeout_s=args.timeout
+        )
+    except ApiError as e:
+        if e.tx_id and e.code not in _USAGE_CODES:
+            refused = e.status == 400
+            status = (
+                "refused" if refused else ("pending" if e.code == "TIMEOUT" else "not admitted")
+            )
+            _print_json(
+                {
+                    "kind": args.kind,
+                    "tx_id": e.tx_id,
+                    "status": status,
+                    "code": e.code,
+                    "message": e.message,
+                }
+            )
+            if refused:
+                return EXIT_REFUSED
+            raise _api_failure(e, f"tx {args.kind} {e.tx_id}") from None
+        raise _api_failure(e, f"tx {args.kind}") from None
+    _print_json(_result_json(args.kind, result))
+    if result.status == "committed" and result.code != "OK":
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+# ---- query ----
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    url = _check_common(args)
+    what = args.what
+    target = _query_target(what, args.id)
+    if (args.after is not None or args.limit is not None) and what != "history":
+        raise _usage("--after and --limit apply to query history only")
+
+    async def work() -> int:
+        async with TengeClient(url, timeout_s=args.http_timeout) as api:
+            try:
+                doc = await _query(api, what, target, args.after, args.limit)
+            except Unreachable as e:
+                raise _unreachable(e, url) from None
+            except ApiError as e:
+                raise _api_failure(e, f"query {what}") from None
+        _print_json(doc)
+        return EXIT_OK
+
+    return _run_async(work)
+
+
+_NEEDS_ID: Final = {
+    "account": "ID",
+    "history": "ID",
+    "tx": "TX_ID",
+    "block": "HEIGHT",
+    "asset": "CODE",
+}
+
+
+def _query_target(what: str, target: str | None) -> str | None:
+    if what not in _NEEDS_ID:
+        if target is not None:
+            raise _usage(f"query {what} takes no argument (got {target[:40]!r})")
+        return None
+    if target is None:
+        raise _usage(f"query {what} needs {_NEEDS_ID[what]}")
+    if what in ("account", "history"):
+        return _account_id(target, f"query {what}")
+    if what == "asset":
+        return _asset_code(target, "query asset")
+    if what == "tx":
+        if _TX_ID_RE.match(target) is None:
+            raise _usage(f"query tx: {target[:80]!r} is not a tx id (64 hex characters)")
+        return target.lower()
+    if target != "latest" and (
+        not target.isascii() or not target.isdigit() or not 1 <= int(target[:20]) < 2**63
+    ):
+        raise _usage(f"query block: {target[:40]!r} is not a height (1, 2, ...) or 'latest'")
+    return target
+
+
+async def _query(
+    api: TengeClient, what: str, target: str | None, after: str | None, limit: int | None
+) -> Any:
+    if what == "status":
+        return await api.status()
+    if what == "validators":
+        return await api.validators()
+    assert target is not None
+    if what == "account":
+        return await api.account(target)
+    if what == "tx":
+        return await api.tx(target)
+    if what == "asset":
+        return await api.asset(target)
+    if what == "block":
+        return await api.block(None if target == "latest" else int(target))
+    assert what == "history", what
+    if after is not None or limit is not None:
+        return await api.account_transactions(target, after=after, limit=limit)
+    lines = [line async for line in api.statement(target, page_size=1000)]
+    return {"account_id": target, "transactions": lines, "next": None}
+
+
+# ---- parsers ----
+
+
+def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``keys``, ``tx`` and ``query`` on the `tenge-node` subcommand parser."""
+    _add_keys(sub)
+    _add_tx(sub)
+    _add_query(sub)
+
+
+def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = sub.add_parser("keys", help="create or show an Ed25519 account key file")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    p = keys_sub.add_parser("new", help="write a new key file (mode 0600)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in $VAR")
+    p.set_defaults(func=_guarded(cmd_keys_new))
+    p = keys_sub.add_parser("show", help="print the public key of a key file")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.set_defaults(func=_guarded(cmd_keys_show))
+
+
+def _api_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", default=DEFAULT_API, metavar="URL", help=f"default {DEFAULT_API}")
+    parser.add_argument(
+        "--http-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up on an unanswered request after this long (exit 3)",
+    )
+
+
+def _add_tx(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--as", dest="acting", metavar="ACCOUNT", help="the acting account")
+    common.add_argument(
+        "--key", type=Path, action="append", required=True, metavar="FILE", help="signs (repeat)"
+    )
+    common.add_argument("--passphrase-env", metavar="VAR", help="decrypt the keys with $VAR")
+    _api_flags(common)
+    common.add_argument("--wait", action="store_true", help="wait until committed")
+    common.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with --wait: how long the node waits (default 30; exit 3 when it passes)",
+    )
+
+    tx = sub.add_parser("tx", help="build, sign and submit a transaction")
+    kinds = tx.add_subparsers(dest="kind", required=True, metavar="KIND")
+
+    def kind(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = kinds.add_parser(name, parents=[common], help=help_text)
+        p.set_defaults(func=_guarded(cmd_tx))
+        return p
+
+    p = kind("register-account", "register an account (central bank or a commercial bank)")
+    p.add_argument("--account-id", required=True, metavar="ID")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--zone", required=True, choices=ZONES)
+    p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")
+    p.add_argument("--public-key", required=True, action="append", metavar="HEX")
+    p.add_argument("--threshold", type=_uint(32), default=0, metavar="M")
+    p.add_argument("--licensed", action="store_true")
+
+    p = kind("register-asset", "register an asset (central bank)")
+    p.add_argument("--code", required=True)
+    p.add_argument("--decimals", required=True, type=_uint(32), metavar="D")
+    p.add_argument("--issuer", required=True, metavar="ID")
+    p.add_argument("--kind", dest="asset_kind", required=True, choices=ASSET_KINDS)
+    p.add_argument("--payment-zones", required=True, metavar="ZONE[,ZONE]")
+
+    p = kind("set-limits", "set the KZT limits of a KYC tier (central bank)")
+    p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")
+    p.add_argument("--per-payment", required=True, metavar="KZT")
+    p.add_argument("--daily", required=True, metavar="KZT")
+    p.add_argument("--holding-cap", required=True, metavar="KZT")
+
+    p = kind("issue", "create supply of an asset (its issuer)")
+    p.add_argument("--asset", required=True, metavar="CODE")
+    p.add_argument("--to", required=True, metavar="ID")
+    p.add_argument("--amount", required=True, metavar="A")
+
+    p = kind("redeem", "destroy supply held by the acting account")
+    p.add_argument("--asset", required=True, metavar="CODE")
+    p.add_argument("--amount", required=True, metavar="A")
+
+    p = kind("transfer", "pay: one leg, or several with --leg (all or nothing)")
+    p.add_argument("--from", dest="payer", metavar="ID")
+    p.add_argument("--to", dest="payee", metavar="ID")
+    p.add_argument("--asset", metavar="CODE")
+    p.add_argument("--amount", metavar="A")
+    p.add_argument("--reference", metavar="TEXT")
+    p.add_argument("--leg", action="append", metavar="FROM:TO:CODE:AMOUNT")
+
+    for name in ("freeze", "unfreeze"):
+        p = kind(name, f"{name} an account (regulator)")
+        p.add_argument("--account", required=True, metavar="ID")
+        p.add_argument("--legal-ref", required=True, metavar="TEXT")
+
+    p = kind("seize", "move a frozen account's funds to the state reserve (regulator)")
+    p.add_argument("--account", required=True, metavar="ID")
+    p.add_argument("--asset", required=True, metavar="CODE")
+    p.add_argument("--amount", required=True, metavar="A")
+    p.add_argument("--legal-ref", required=True, metavar="TEXT")
+
+    p = kind("update-validator", "add, re-weight or (power 0) remove a validator (central bank)")
+    p.add_argument("--public-key", required=True, metavar="HEX")
+    p.add_argument("--power", required=True, type=_uint(64), metavar="P")
+
+
+def _add_query(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("query", help="read the ledger through a node's API")
+    p.add_argument(
+        "what",
+        choices=("status", "account", "history", "tx", "block", "validators", "asset"),
+        metavar="{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE}",
+    )
+    p.add_argument("id", nargs="?", metavar="ID")
+    _api_flags(p)
+    p.add_argument("--after", metavar="CURSOR", help="history: continue after this cursor")
+    p.add_argument("--limit", type=_uint(32), metavar="N", help="history: one page of N lines")
+    p.set_defaults(func=_guarded(cmd_query))
