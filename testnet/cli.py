@@ -19,6 +19,20 @@ from node.client import ClientError
 from testnet._demo import run_demo
 from testnet._init import DEFAULT_BASE_PORT, MANIFEST, init_testnet, load_manifest
 from testnet._load import Load
+from testnet._netns import (
+    NetnsError,
+    NetnsPlan,
+    destroy_network,
+    ensure_network,
+    heal,
+    parse_group,
+    partition,
+    partition_state,
+    plan_network,
+    plan_of,
+    record_plan,
+    require_netns,
+)
 from testnet._procs import is_running, kill_node, read_pid, start_node, stop_node
 
 EXIT_OK: Final = 0
@@ -79,9 +93,47 @@ def wait_all_height(manifest: dict[str, Any], height: int, timeout: float) -> bo
 # ---- commands ----
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def _netns_failed(e: NetnsError) -> NoReturn:
+    _fail(f"network namespaces unavailable: {e}")
+
+
+def _plan(manifest: dict[str, Any], *, required: bool = False) -> NetnsPlan | None:
+    """The testnet's netns plan (None in 127.0.0.1 mode, an error when required)."""
     try:
-        manifest = init_testnet(args.dir, validators=args.validators, base_port=args.base_port)
+        plan = plan_of(manifest)
+    except NetnsError as e:
+        _fail(str(e))
+    if plan is None and required:
+        _fail("this testnet was not initialised with --netns", EXIT_USAGE)
+    return plan
+
+
+def _start(manifest: dict[str, Any], node: dict[str, Any], *, detach: bool) -> int:
+    """Start node, inside its namespace in netns mode (building the network if missing)."""
+    plan = _plan(manifest)
+    if plan is not None:
+        try:
+            ensure_network(plan)
+        except NetnsError as e:
+            _netns_failed(e)
+    return start_node(node, detach=detach, netns=node.get("netns"))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    plan = None
+    try:
+        if args.netns:
+            require_netns()
+            plan = plan_network(args.validators)
+        hosts = [n.address for n in plan.nodes] if plan else None
+        manifest = init_testnet(
+            args.dir, validators=args.validators, base_port=args.base_port, hosts=hosts
+        )
+        if plan is not None:
+            manifest = record_plan(args.dir / MANIFEST, plan)
+            ensure_network(plan)
+    except NetnsError as e:
+        _netns_failed(e)
     except ValueError as e:
         _fail(str(e), EXIT_USAGE)
     print(
@@ -90,6 +142,7 @@ def cmd_init(args: argparse.Namespace) -> int:
                 "dir": str(args.dir),
                 "chain_id": manifest["chain_id"],
                 "nodes": len(manifest["nodes"]),
+                "netns": manifest.get("netns"),
             }
         )
     )
@@ -102,7 +155,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         pid = read_pid(Path(node["home"]))
         if pid is not None and is_running(pid):
             continue
-        start_node(node, detach=args.detach)
+        _start(manifest, node, detach=args.detach)
     if not wait_all_height(manifest, 1, args.timeout):
         statuses = [node_status(n) for n in manifest["nodes"]]
         if not args.detach:
@@ -228,15 +281,53 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    node = _node(_manifest(args.dir), args.index)
+    manifest = _manifest(args.dir)
+    node = _node(manifest, args.index)
     result = stop_node(node)
-    pid = start_node(node, detach=True)
+    pid = _start(manifest, node, detach=True)
     print(json.dumps({"index": args.index, "previous": result, "pid": pid}))
     return EXIT_OK
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    print(json.dumps({"down": _down(_manifest(args.dir))}))
+    manifest = _manifest(args.dir)
+    report: dict[str, Any] = {"down": _down(manifest)}
+    plan = _plan(manifest)
+    if plan is not None:
+        try:
+            report["removed"] = destroy_network(plan)
+        except NetnsError as e:
+            print(json.dumps(report))
+            _netns_failed(e)
+    print(json.dumps(report))
+    return EXIT_OK
+
+
+def cmd_partition(args: argparse.Namespace) -> int:
+    manifest = _manifest(args.dir)
+    plan = _plan(manifest, required=True)
+    assert plan is not None
+    try:
+        group = parse_group(args.nodes, len(plan.nodes))
+    except ValueError as e:
+        _fail(str(e), EXIT_USAGE)
+    try:
+        sides = partition(plan, group)
+    except NetnsError as e:
+        _netns_failed(e)
+    print(json.dumps({"partition": sides}))
+    return EXIT_OK
+
+
+def cmd_heal(args: argparse.Namespace) -> int:
+    plan = _plan(_manifest(args.dir), required=True)
+    assert plan is not None
+    try:
+        heal(plan)
+        state = partition_state(plan)
+    except NetnsError as e:
+        _netns_failed(e)
+    print(json.dumps({"healed": not any(state.values())}))
     return EXIT_OK
 
 
@@ -279,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_dir(sub.add_parser("init", help="keys, homes and genesis for N validators"))
     p.add_argument("--validators", type=int, default=4)
     p.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT)
+    p.add_argument("--netns", action="store_true", help="each node in its own network namespace")
     p.set_defaults(func=cmd_init)
 
     p = with_dir(sub.add_parser("up", help="start every node and wait for height 1"))
@@ -310,7 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_dir(sub.add_parser("demo", help="the settlement story, step by step"))
     p.set_defaults(func=cmd_demo)
 
-    p = with_dir(sub.add_parser("down", help="stop every node (SIGTERM, then SIGKILL)"))
+    p = with_dir(sub.add_parser("partition", help="netns: cut nodes A,B off from the rest"))
+    p.add_argument("nodes", metavar="A,B", help="comma-separated node indices of one side")
+    p.set_defaults(func=cmd_partition)
+
+    p = with_dir(sub.add_parser("heal", help="netns: undo the partition"))
+    p.set_defaults(func=cmd_heal)
+
+    p = with_dir(sub.add_parser("down", help="stop every node (netns: remove the network)"))
     p.set_defaults(func=cmd_down)
     return parser
 
