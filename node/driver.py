@@ -78,6 +78,7 @@ class CommitInfo:
     round: int
     receipts: list[ledger_pb2.Receipt]
     num_txs: int
+    kinds: list[str]  # the TxBody kind of each transaction ("unknown" if undecodable)
     commit_latency_s: float
 
 
@@ -335,7 +336,13 @@ class ConsensusDriver:
         write_started = trio.current_time()
         await trio.to_thread.run_sync(self._store.commit_block, commit)
         self._on_write_batch(trio.current_time() - write_started)
-        self._mempool.update((r.tx_id for r in result.receipts), next_height=out.height + 1)
+        kinds = [_tx_kind(raw) for raw in block.txs]
+        touched: set[str] | None = {a for r in result.receipts for a in r.accounts}
+        if any(kind not in _BALANCE_ONLY_KINDS for kind in kinds):
+            touched = None  # rules or accounts changed: check every pending transaction
+        self._mempool.update(
+            (r.tx_id for r in result.receipts), next_height=out.height + 1, touched=touched
+        )
         self._sync_pending.pop(out.height, None)
         now = trio.current_time()
         proposal_started = self._proposal_started.pop(out.height, None)
@@ -347,6 +354,7 @@ class ConsensusDriver:
             round=out.round,
             receipts=result.receipts,
             num_txs=len(block.txs),
+            kinds=kinds,
             commit_latency_s=(now - proposal_started) if proposal_started else now - started,
         )
         self.stats.height = out.height
@@ -489,6 +497,18 @@ class _StateAfter:
         if key in self._writes:
             return self._writes[key]
         return self._store.get(key)
+
+
+_BALANCE_ONLY_KINDS: Final = frozenset({"transfer", "issue", "redeem"})
+
+
+def _tx_kind(raw: bytes) -> str:
+    """The TxBody kind of a serialized envelope ("unknown" when it does not decode)."""
+    try:
+        body = ledger_pb2.TxBody.FromString(ledger_pb2.TxEnvelope.FromString(raw).body)
+    except (DecodeError, RuntimeError, ValueError):
+        return "unknown"
+    return body.WhichOneof("kind") or "unknown"
 
 
 @dataclass(frozen=True, slots=True)

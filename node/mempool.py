@@ -29,6 +29,17 @@ class CheckOutcome(Protocol):
     def message(self) -> str: ...
     @property
     def tx_id(self) -> bytes: ...
+    @property
+    def expires_at_height(self) -> int: ...
+    @property
+    def accounts(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    raw: bytes
+    accounts: tuple[str, ...]  # the accounts that authorised it (payers, or the signer)
+    expires_at_height: int
 
 
 class TxChecker(Protocol):
@@ -58,7 +69,7 @@ class Mempool:
         self._checker = checker
         self.max_txs = max_txs
         self.max_bytes = max_bytes
-        self._txs: dict[bytes, bytes] = {}  # tx_id -> raw envelope, in admission order
+        self._txs: dict[bytes, _Entry] = {}  # by tx_id, in admission order
         self.size_bytes = 0
         self.results: dict[int, int] = {}  # admissions by result code, for metrics
 
@@ -70,7 +81,8 @@ class Mempool:
 
     def get(self, tx_id: bytes) -> bytes | None:
         """The pending envelope with this id, or None."""
-        return self._txs.get(tx_id)
+        entry = self._txs.get(tx_id)
+        return None if entry is None else entry.raw
 
     def add(self, raw: bytes, *, next_height: int) -> Admission:
         """Admit one transaction: ledger check, de-duplication and the pool's bounds."""
@@ -89,7 +101,7 @@ class Mempool:
                     tx_id,
                 )
             )
-        self._txs[tx_id] = raw
+        self._txs[tx_id] = _Entry(raw, tuple(outcome.accounts), outcome.expires_at_height)
         self.size_bytes += len(raw)
         return self._count(Admission(ledger_pb2.OK, "pending", tx_id, added=True))
 
@@ -97,29 +109,45 @@ class Mempool:
         """The oldest pending transactions that fit in a block; they stay in the pool."""
         out: list[bytes] = []
         total = 0
-        for raw in self._txs.values():
+        for entry in self._txs.values():
+            raw = entry.raw
             if len(out) >= max_txs or total + len(raw) > max_bytes:
                 break
             out.append(raw)
             total += len(raw)
         return out
 
-    def update(self, included: Iterable[bytes], *, next_height: int) -> int:
-        """After a commit: drop the included tx ids and re-check the rest.
+    def update(
+        self, included: Iterable[bytes], *, next_height: int, touched: set[str] | None = None
+    ) -> int:
+        """After a commit: drop the included tx ids and re-check what the block may affect.
+
+        Args:
+            included: tx ids of the committed block.
+            next_height: the height the remaining transactions would go into.
+            touched: accounts the block's transactions involved; pending transactions
+                authorised by one of them are checked again, as are those expiring. None
+                checks every pending transaction (a block that changed rules, e.g. limits).
 
         Returns:
             How many remaining transactions were dropped by the re-check.
         """
         for tx_id in included:
-            raw = self._txs.pop(tx_id, None)
-            if raw is not None:
-                self.size_bytes -= len(raw)
+            entry = self._txs.pop(tx_id, None)
+            if entry is not None:
+                self.size_bytes -= len(entry.raw)
         dropped = 0
-        for tx_id, raw in list(self._txs.items()):
-            outcome = self._checker.check_tx(raw, next_height=next_height)
+        for tx_id, entry in list(self._txs.items()):
+            if (
+                touched is not None
+                and entry.expires_at_height >= next_height
+                and touched.isdisjoint(entry.accounts)
+            ):
+                continue
+            outcome = self._checker.check_tx(entry.raw, next_height=next_height)
             if outcome.code != ledger_pb2.OK:
                 del self._txs[tx_id]
-                self.size_bytes -= len(raw)
+                self.size_bytes -= len(entry.raw)
                 dropped += 1
                 log.debug("mempool dropped %s on re-check: %s", tx_id.hex(), outcome.message)
         return dropped

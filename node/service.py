@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Final
 
 import trio
-from google.protobuf.message import DecodeError
 
 import consensus as cs
 from node import consensus_codec as codec
@@ -43,22 +42,13 @@ from node.p2p import P2PConfig, PeerAddress, PeerManager
 from node.signguard import SignGuard
 from node.store import Store, TxLocation
 from node.wal import Wal
-from proto import consensus_pb2, genesis_pb2, ledger_pb2, p2p_pb2
+from proto import consensus_pb2, genesis_pb2, p2p_pb2
 
 log = logging.getLogger("tenge.node")
 
 MAX_EVIDENCE: Final = 1000
 GOSSIP_BATCH_DELAY_S: Final = 0.005
 GOSSIP_BATCH_TXS: Final = 512
-
-
-def _tx_kind(raw: bytes) -> str:
-    """The transaction kind of a serialized envelope, for metrics ("unknown" if undecodable)."""
-    try:
-        body = ledger_pb2.TxBody.FromString(ledger_pb2.TxEnvelope.FromString(raw).body)
-    except (DecodeError, RuntimeError, ValueError):
-        return "unknown"
-    return body.WhichOneof("kind") or "unknown"
 
 
 class _Verifier:
@@ -311,8 +301,7 @@ class Node:
                 receipts=result.receipts,
             )
         )
-        block = decode_block(self.store.get_block(info.height) or b"")
-        kinds = [_tx_kind(raw) for raw in block.txs] if block is not None else []
+        kinds = info.kinds
         codes = count_results(
             (kinds[r.index] if r.index < len(kinds) else "unknown", r.code) for r in result.receipts
         )

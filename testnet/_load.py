@@ -29,6 +29,7 @@ from node.ledger.txbuild import build_tx, sign_envelope, transfer
 from proto import ledger_pb2
 
 DRAIN_TIMEOUT_S: Final = 30.0
+TICK_S: Final = 0.02
 SETUP_TIMEOUT_S: Final = 60.0
 PAYMENT_TTL_BLOCKS: Final = 500
 FUNDING_PER_CUSTOMER: Final = 10**12  # tiyn
@@ -66,13 +67,16 @@ def percentile(values: list[float], q: float) -> float:
 class Load:
     """One load run against a testnet manifest."""
 
-    def __init__(self, manifest: dict[str, Any], *, accounts: int = 100, workers: int = 64):
+    def __init__(
+        self, manifest: dict[str, Any], *, accounts: int = 100, workers: int = 16, batch: int = 100
+    ):
         self.manifest = manifest
         self.chain_id: str = manifest["chain_id"]
         self.apis: list[str] = [n["api"] for n in manifest["nodes"]]
         self.customers = [f"load-c{i:04d}" for i in range(max(1, accounts // 2))]
         self.merchants = [f"load-m{i:04d}" for i in range(max(1, accounts - accounts // 2))]
         self.workers = workers
+        self.batch = batch  # envelopes per POST /v1/txs/batch, at most
         self._nonce = itertools.count(int(time.time() * 1000) * 1000)
         self._keys: dict[str, KeyPair] = {}
         self._bank = "bank-a"
@@ -106,6 +110,23 @@ class Load:
             f"{api}/v1/txs" + ("?wait=commit&timeout=30" if wait else ""),
             json={"tx": base64.b64encode(env).decode()},
         )
+
+    async def submit_batch(
+        self, client: httpx.AsyncClient, api: str, envelopes: list[bytes]
+    ) -> list[dict[str, Any]]:
+        """POST /v1/txs/batch; the per-envelope results.
+
+        Raises:
+            RuntimeError: the node refused the request as a whole.
+        """
+        response = await client.post(
+            f"{api}/v1/txs/batch",
+            json={"txs": [base64.b64encode(env).decode() for env in envelopes]},
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"batch refused: {response.status_code} {response.text[:200]}")
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
 
     async def setup(self, client: httpx.AsyncClient) -> None:
         """Register and fund the load's customers and merchants (skips what exists)."""
@@ -187,39 +208,46 @@ class Load:
                     self._follow, client, from_height, commits, admitted, all_done, stream_ready
                 )
                 await stream_ready.wait()
-                send, receive = trio.open_memory_channel[int](self.workers * 4)
+                send, receive = trio.open_memory_channel[list[int]](self.workers * 4)
                 t0 = trio.current_time()
 
                 async def worker(worker_id: int) -> None:
-                    async for n in receive:
-                        api = self.apis[n % len(self.apis)]
-                        started[ids[n]] = trio.current_time()
+                    async for batch in receive:
+                        api = self.apis[batch[0] % len(self.apis)]
+                        now = trio.current_time()
+                        for n in batch:
+                            started[ids[n]] = now
                         try:
-                            response = await self.submit(client, api, txs[n])
-                        except httpx.HTTPError:
-                            report.failed += 1
+                            results = await self.submit_batch(client, api, [txs[n] for n in batch])
+                        except (httpx.HTTPError, RuntimeError):
+                            report.failed += len(batch)
                             continue
-                        if response.status_code in (200, 202):
-                            admitted.add(ids[n])
-                        elif 400 <= response.status_code < 500:
-                            report.refused += 1
-                            refusals[_error_code(response)] += 1
-                        else:
-                            report.failed += 1
+                        for result in results:
+                            if result["status"] == "pending":
+                                admitted.add(result["tx_id"])
+                            else:
+                                report.refused += 1
+                                refusals[result.get("code", "UNKNOWN")] += 1
 
                 async with trio.open_nursery() as workers:
                     for w in range(self.workers):
                         workers.start_soon(worker, w)
                     async with send:
+                        # Every TICK_S, release the payments that are due, in batches.
+                        released = 0
                         last_progress = t0
-                        for n in range(count):
-                            await trio.sleep_until(t0 + n / rate)
-                            await send.send(n)
+                        while released < count:
+                            await trio.sleep(TICK_S)
                             now = trio.current_time()
+                            due = min(count, int((now - t0) * rate) + 1)
+                            while released < due:
+                                size = min(self.batch, due - released)
+                                await send.send(list(range(released, released + size)))
+                                released += size
                             if progress and now - last_progress >= 1.0:
                                 last_progress = now
                                 progress(
-                                    f"offered {n + 1}/{count}, admitted {len(admitted)}, "
+                                    f"offered {released}/{count}, admitted {len(admitted)}, "
                                     f"committed {len(commits)}"
                                 )
                 submit_end = trio.current_time()

@@ -335,7 +335,9 @@ def cmd_load(args: argparse.Namespace) -> int:
     manifest = _manifest(args.dir)
     if args.rate <= 0 or args.duration <= 0 or args.accounts < 2:
         _fail("--rate and --duration must be positive and --accounts at least 2", EXIT_USAGE)
-    load = Load(manifest, accounts=args.accounts, workers=args.workers)
+    if not 1 <= args.batch <= 1000:
+        _fail("--batch must be 1 to 1000", EXIT_USAGE)
+    load = Load(manifest, accounts=args.accounts, workers=args.workers, batch=args.batch)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -396,7 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, required=True, help="payments offered per second")
     p.add_argument("--duration", type=float, required=True, help="seconds of offered load")
     p.add_argument("--accounts", type=int, default=100, help="customers + merchants to onboard")
-    p.add_argument("--workers", type=int, default=64, help="concurrent HTTP submissions")
+    p.add_argument("--workers", type=int, default=16, help="concurrent HTTP submissions")
+    p.add_argument("--batch", type=int, default=100, help="payments per HTTP request, at most")
     p.set_defaults(func=cmd_load)
 
     p = with_dir(sub.add_parser("demo", help="the settlement story, step by step"))

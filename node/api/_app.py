@@ -61,6 +61,7 @@ MAX_WAIT_TIMEOUT_S: Final = 300.0
 DEFAULT_MAX_BLOCK_AGE_S: Final = 30.0
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1000
+MAX_BATCH: Final = 1000  # envelopes in one POST /v1/txs/batch
 KEEPALIVE_S: Final = 15.0
 MAX_HEIGHT: Final = 2**63 - 1
 TX_ID_HEX_LEN: Final = 64
@@ -86,6 +87,7 @@ def create_app(
         Route("/v1/status", api.status, methods=["GET"]),
         Route("/v1/health", api.health, methods=["GET"]),
         Route("/v1/txs", api.submit, methods=["POST"]),
+        Route("/v1/txs/batch", api.submit_batch, methods=["POST"]),
         Route("/v1/txs/{tx_id}", api.get_tx, methods=["GET"]),
         Route("/v1/accounts/{account_id}", api.account, methods=["GET"]),
         Route("/v1/accounts/{account_id}/transactions", api.history, methods=["GET"]),
@@ -261,6 +263,32 @@ def _decode_submission(body: bytes) -> bytes:
         ) from None
 
 
+def _decode_batch(body: bytes) -> list[bytes]:
+    """The envelopes of a ``{"txs": [BASE64, ...]}`` request body."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise e.ApiProblem(
+            400, e.INVALID_JSON, 'the body is not JSON; send {"txs": [BASE64, ...]}'
+        ) from None
+    if not isinstance(doc, dict) or set(doc) != {"txs"}:
+        raise e.bad_argument('the body must be the JSON object {"txs": [BASE64, ...]}')
+    txs = doc["txs"]
+    if not isinstance(txs, list) or not 1 <= len(txs) <= MAX_BATCH:
+        raise e.bad_argument(f'"txs" must be an array of 1 to {MAX_BATCH} base64 strings')
+    out = []
+    for i, tx in enumerate(txs):
+        if not isinstance(tx, str) or not tx:
+            raise e.bad_argument(f'"txs"[{i}] must be a non-empty base64 string, not {_kind(tx)}')
+        try:
+            out.append(base64.b64decode(tx, validate=True))
+        except (binascii.Error, ValueError):
+            raise e.ApiProblem(
+                400, e.INVALID_BASE64, f'"txs"[{i}] is not standard base64'
+            ) from None
+    return out
+
+
 def _kind(value: object) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
         type(value), "a number" if isinstance(value, int | float) else "null"
@@ -379,6 +407,30 @@ class _Api:
                 "code": code_name(location.code),
                 "message": "" if receipt is None else receipt.message,
             }
+        )
+
+    async def submit_batch(self, request: Request) -> Response:
+        """Admit up to MAX_BATCH envelopes in one request; each is judged on its own."""
+        _query(request, frozenset())
+        raws = _decode_batch(await _read_body(request))
+        results: list[dict[str, Any]] = []
+        admitted = 0
+        for raw in raws:
+            admission = await self.facade.submit(raw)
+            if admission.ok:
+                admitted += 1
+                results.append({"tx_id": admission.tx_id.hex(), "status": "pending"})
+            else:
+                results.append(
+                    {
+                        "tx_id": admission.tx_id.hex(),
+                        "status": "refused",
+                        "code": code_name(admission.code),
+                        "message": admission.message,
+                    }
+                )
+        return JSONResponse(
+            {"admitted": admitted, "refused": len(raws) - admitted, "results": results}
         )
 
     async def get_tx(self, request: Request) -> Response:

@@ -131,6 +131,28 @@ def _schemas() -> dict[str, Any]:
             error=_obj(code=_STR, message=_STR),
         ),
         "Submission": _obj(tx={"type": "string", "contentEncoding": "base64"}),
+        "BatchSubmission": _obj(
+            txs={
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1000,
+                "items": {"type": "string", "contentEncoding": "base64"},
+            }
+        ),
+        "BatchResult": _obj(
+            admitted=_INT,
+            refused=_INT,
+            results={
+                "type": "array",
+                "items": _obj(
+                    ["tx_id", "status"],
+                    tx_id=_HEX,
+                    status={"enum": ["pending", "refused"]},
+                    code=_STR,
+                    message=_STR,
+                ),
+            },
+        ),
         "Pending": _obj(tx_id=_HEX, status={"const": "pending"}),
         "Committed": _obj(
             tx_id=_HEX,
@@ -299,6 +321,26 @@ def openapi_document() -> dict[str, Any]:
                     "content": {"application/json": {"schema": _ref("Submission")}},
                 },
                 "responses": submit_responses,
+            }
+        },
+        "/v1/txs/batch": {
+            "post": {
+                "summary": "Submit up to 1000 signed TxEnvelopes, each admitted or refused alone",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("BatchSubmission")}},
+                },
+                "responses": {
+                    "200": _json(
+                        _ref("BatchResult"),
+                        "one result per envelope, in order: pending, or refused with its code",
+                    ),
+                    "400": _error(
+                        "INVALID_JSON, INVALID_BASE64, INVALID_ARGUMENT, INCOMPLETE_BODY"
+                    ),
+                    "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
+                    "500": _error("INTERNAL"),
+                },
             }
         },
         "/v1/txs/{tx_id}": _get(

@@ -141,3 +141,45 @@ async def test_a_full_mempool_answers_503_with_retry_after(
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "MEMPOOL_FULL"
     assert r.headers["retry-after"] == "1"
+
+
+async def test_batch_admits_each_envelope_on_its_own(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    good = [pay(local_node, "halyk", "kaspi", 100 + n) for n in range(3)]
+    unknown_payer = pay(local_node, "nobody", "kaspi", 5)
+    r = await http.post(
+        "/v1/txs/batch",
+        json={"txs": [base64.b64encode(t).decode() for t in [*good, unknown_payer]]},
+    )
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert (doc["admitted"], doc["refused"]) == (3, 1)
+    assert [x["tx_id"] for x in doc["results"][:3]] == [tx_id_of(t).hex() for t in good]
+    assert all(x["status"] == "pending" for x in doc["results"][:3])
+    refused = doc["results"][3]
+    assert refused["status"] == "refused"
+    assert refused["code"] == "UNKNOWN_ACCOUNT"
+    assert all(tx_id_of(t) in local_node.mempool for t in good)
+    assert len(local_node.mempool) == 3
+
+
+async def test_batch_bad_input_gets_stable_codes(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    cases = [
+        (b"not json", "INVALID_JSON"),
+        (b'{"tx": "AAAA"}', "INVALID_ARGUMENT"),
+        (b'{"txs": []}', "INVALID_ARGUMENT"),
+        (b'{"txs": "AAAA"}', "INVALID_ARGUMENT"),
+        (b'{"txs": [1]}', "INVALID_ARGUMENT"),
+        (b'{"txs": ["***"]}', "INVALID_BASE64"),
+        (b'{"txs": [' + b",".join([b'"AAAA"'] * 1001) + b"]}", "INVALID_ARGUMENT"),
+    ]
+    for content, code in cases:
+        r = await http.post(
+            "/v1/txs/batch", content=content, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400, (content[:40], r.text)
+        assert r.json()["error"]["code"] == code, (content[:40], r.text)
+    assert len(local_node.mempool) == 0

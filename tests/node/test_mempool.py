@@ -149,3 +149,34 @@ def test_update_drops_included_and_rechecks_the_rest(world: tuple[Store, Ledger]
     assert dropped == 2
     assert len(pool) == 0
     assert pool.size_bytes == 0
+
+
+class _CountingChecker:
+    """The real ledger, counting how often the mempool asks it."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.calls = 0
+
+    def check_tx(self, raw: bytes, *, next_height: int):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.ledger.check_tx(raw, next_height=next_height)
+
+
+def test_update_rechecks_only_what_the_block_touched(world: tuple[Store, Ledger]) -> None:
+    _, ledger = world
+    checker = _CountingChecker(ledger)
+    pool = Mempool(checker, max_txs=10, max_bytes=1 << 20)
+    pool.add(pay(10, 1, expires=10), next_height=1)
+    soon = pay(10, 2, expires=1)
+    pool.add(soon, next_height=1)
+    checker.calls = 0
+    assert pool.update([], next_height=2, touched={"bob"}) == 1  # only the expiring one
+    assert checker.calls == 1
+    assert len(pool) == 1
+    checker.calls = 0
+    pool.update([], next_height=2, touched={"alice"})
+    assert checker.calls == 1
+    checker.calls = 0
+    pool.update([], next_height=2, touched=None)
+    assert checker.calls == 1
