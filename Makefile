@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SEEDS  ?= 2000
 TESTNET_DIR ?= .testnet
 
-.PHONY: venv test lint fmt typecheck pytest proto bench sim testnet clean
+.PHONY: venv test lint fmt typecheck pytest proto bench bench-net sim testnet clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,15 @@ pytest: $(STAMP)
 proto: $(STAMP)
 	$(PY) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. proto/*.proto
 
-## make bench: ledger and engine benchmarks (figures, not pass/fail)
+## make bench: ledger, engine and whole-network benchmarks (figures, not pass/fail)
 bench: $(STAMP)
 	$(PY) -m bench.ledger_bench
-	@if [ -f bench/engine_bench.py ]; then $(PY) -m bench.engine_bench; fi
+	$(PY) -m bench.engine_bench
+	$(VENV)/bin/tenge-testnet bench --validators 4 --duration 15
+
+## make bench-net: committed tx/s and finality latency on 4 local validators
+bench-net: $(STAMP)
+	$(VENV)/bin/tenge-testnet bench --validators 4 --duration 15
 
 ## make sim SEEDS=N: long consensus simulation run
 sim: $(STAMP)

@@ -16,6 +16,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from node.client import ClientError
+from testnet._bench import run_bench
 from testnet._demo import run_demo
 from testnet._init import DEFAULT_BASE_PORT, MANIFEST, init_testnet, load_manifest
 from testnet._load import Load
@@ -361,6 +362,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if not demo.failures else EXIT_FAILED
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    if not 1 <= args.validators <= 26 or args.duration <= 0:
+        _fail("--validators must be 1 to 26 and --duration positive", EXIT_USAGE)
+
+    def progress(line: str) -> None:
+        if not args.json:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        report = run_bench(validators=args.validators, duration=args.duration, progress=progress)
+    except (httpx.HTTPError, RuntimeError, trio.TooSlowError) as e:
+        _fail(f"bench failed: {e}")
+    print(json.dumps(report, indent=None if args.json else 2))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenge-testnet", description="Local tenge network.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -411,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_dir(sub.add_parser("heal", help="netns: undo the partition"))
     p.set_defaults(func=cmd_heal)
+
+    p = sub.add_parser("bench", help="fresh network, saturating load, JSON report")
+    p.add_argument("--validators", type=int, default=4)
+    p.add_argument("--duration", type=float, default=15.0, help="seconds of each load phase")
+    p.add_argument("--json", action="store_true", help="only the JSON report, on one line")
+    p.set_defaults(func=cmd_bench)
 
     p = with_dir(sub.add_parser("down", help="stop every node (netns: remove the network)"))
     p.set_defaults(func=cmd_down)

@@ -1,0 +1,129 @@
+"""`tenge-testnet bench`: a fresh local network, a saturating load, and a JSON report.
+
+The report holds:
+- committed_tps: payments committed per second with offered load well above capacity;
+- latency_ms at saturation, and latency_ms_half at half of the measured saturation rate
+  (the figure to compare with a 1 s finality target);
+- cpu_seconds per node during the saturating run;
+- the signature-verification bound measured in the same run: Ed25519 verifications per
+  second on one core of this machine x cores / validators (each validator verifies every
+  transaction), and committed_tps / bound.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import nacl.bindings
+import trio
+
+from node.keys import KeyPair
+from testnet._init import free_base_port, init_testnet
+from testnet._load import Load
+from testnet._procs import read_pid, start_node, stop_node
+
+SATURATING_RATE: Final = 4000.0
+VERIFY_SAMPLES: Final = 3000
+
+
+def measure_verify_rate(rounds: int = 5) -> float:
+    """Median Ed25519 verifications per second on one core (PyNaCl / libsodium)."""
+    key = KeyPair.from_seed(b"\x07" * 32)
+    message = b"m" * 150
+    signed = key.sign(message) + message
+    rates = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(VERIFY_SAMPLES):
+            nacl.bindings.crypto_sign_open(signed, key.public_key)
+        rates.append(VERIFY_SAMPLES / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_bench(
+    *,
+    validators: int = 4,
+    duration: float = 15.0,
+    workdir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark on a fresh network of `validators` nodes; return the report."""
+    say = progress or (lambda line: None)
+    with tempfile.TemporaryDirectory(prefix="tenge-bench-", dir=workdir) as tmp:
+        manifest = init_testnet(
+            Path(tmp) / "net", validators=validators, base_port=free_base_port(validators)
+        )
+        nodes = manifest["nodes"]
+        try:
+            for node in nodes:
+                start_node(node, detach=False)
+            say(f"network of {validators} validators starting")
+            verify_rate = measure_verify_rate()
+            load = Load(manifest, accounts=100)
+            pids = [read_pid(Path(n["home"])) for n in nodes]
+            cpu_before = [_cpu_seconds(p) if p else 0.0 for p in pids]
+            say(f"saturating load: {SATURATING_RATE:.0f} tx/s offered for {duration:g} s")
+            wait_until_up(manifest)
+            saturated = trio.run(load.run, SATURATING_RATE, duration, say)
+            cpu = [
+                round(_cpu_seconds(p) - before, 2) if p else None
+                for p, before in zip(pids, cpu_before, strict=True)
+            ]
+            half_rate = max(1.0, saturated.committed_tps / 2)
+            say(f"half of saturation: {half_rate:.0f} tx/s offered for {duration:g} s")
+            half = trio.run(load.run, half_rate, duration, say)
+        finally:
+            for node in nodes:
+                stop_node(node, grace=10)
+    cores = os.cpu_count() or 1
+    bound = verify_rate * cores / validators
+    return {
+        "validators": validators,
+        "duration_s": duration,
+        "committed_tps": saturated.committed_tps,
+        "latency_ms": saturated.latency_ms,
+        "half_saturation_rate": round(half_rate, 1),
+        "half_saturation_committed_tps": half.committed_tps,
+        "latency_ms_half": half.latency_ms,
+        "offered": saturated.offered,
+        "admitted": saturated.admitted,
+        "committed": saturated.committed,
+        "refusals": saturated.refusals,
+        "cpu_seconds": {str(i): c for i, c in enumerate(cpu)},
+        "cores": cores,
+        "ed25519_verify_per_s": round(verify_rate),
+        "verify_bound_tps": round(bound),
+        "ratio_to_bound": round(saturated.committed_tps / bound, 3),
+    }
+
+
+def wait_until_up(manifest: dict[str, Any], timeout: float = 60.0) -> None:
+    """Poll every node's /v1/status until all are at height 1 or more.
+
+    Raises:
+        RuntimeError: the network did not come up in time.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        heights = []
+        for node in manifest["nodes"]:
+            try:
+                heights.append(httpx.get(node["api"] + "/v1/status", timeout=1).json()["height"])
+            except (httpx.HTTPError, ValueError, KeyError):
+                heights.append(0)
+        if min(heights) >= 1:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the network did not reach height 1 within {timeout:g} s")
