@@ -4,6 +4,7 @@ files, HTTP API and signals, exactly as an operator would."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -132,7 +133,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         )
         if plan is not None:
             manifest = record_plan(args.dir / MANIFEST, plan)
-            ensure_network(plan)
+            try:
+                ensure_network(plan)
+            except NetnsError:
+                with contextlib.suppress(NetnsError):
+                    destroy_network(plan)  # leave no half-built network behind
+                raise
     except NetnsError as e:
         _netns_failed(e)
     except ValueError as e:
@@ -258,13 +264,20 @@ def _down(manifest: dict[str, Any]) -> dict[str, str]:
 def cmd_status(args: argparse.Namespace) -> int:
     manifest = _manifest(args.dir)
     statuses = [node_status(n) for n in manifest["nodes"]]
+    plan = _plan(manifest)
+    if plan is not None:  # netns mode: whom each node is cut off from
+        with contextlib.suppress(NetnsError):
+            for s, cut_off in zip(statuses, partition_state(plan).values(), strict=True):
+                s["cut_off_from"] = cut_off
     if args.json:
         print(json.dumps({"chain_id": manifest["chain_id"], "nodes": statuses}, indent=2))
     else:
         for s in statuses:
+            cut = s.get("cut_off_from")
             print(
                 f"{s['index']:>3} {s['moniker']:<14} height={s.get('height', '-')} "
                 f"{'running' if s['running'] else 'stopped'} {s.get('error', '')}"
+                + (f" cut off from {','.join(map(str, cut))}" if cut else "")
             )
     return EXIT_OK
 
