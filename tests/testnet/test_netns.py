@@ -188,10 +188,13 @@ async def test_three_one_partition_majority_commits_and_isolated_catches_up(net:
         cut = await net.wait_heights(majority_ahead, "the majority to keep committing")
         status = ok(await cli("status", "--dir", str(net.dir), "--json"))
         assert status["nodes"][3]["running"] is True  # its API answers through the bridge
+        assert [n["cut_off_from"] for n in status["nodes"]] == [[3], [3], [3], [0, 1, 2]]
 
         assert await net.cli("heal") == {"healed": True}
         await net.wait_heights(lambda h: h[3] >= max(cut[:3]), "the isolated node to catch up")
         await net.assert_one_chain()
+        status = ok(await cli("status", "--dir", str(net.dir), "--json"))
+        assert [n["cut_off_from"] for n in status["nodes"]] == [[], [], [], []]
 
 
 async def test_partition_arguments_are_checked(net: Net) -> None:
