@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
+import httpx
 import trio
 
 from node.client import ApiError, SubmitResult, TengeClient, Unreachable, parse_amount
@@ -209,6 +210,14 @@ def _api_failure(err: ApiError, doing: str) -> CommandFailed:
 
 def _unreachable(err: Unreachable, url: str) -> CommandFailed:
     return CommandFailed(f"cannot reach the node at {url}: {err}", EXIT_UNREACHABLE)
+
+
+def _strange_answer(err: Exception, url: str) -> CommandFailed:
+    """An answer that is not the API's (another server on that port, a proxy's page)."""
+    what = f"{type(err).__name__}: {err}"[:200]
+    return CommandFailed(
+        f"unexpected answer from {url} (is it a tenge node's API?): {what}", EXIT_UNREACHABLE
+    )
 
 
 # ---- keys ----
@@ -405,6 +414,8 @@ def cmd_tx(args: argparse.Namespace) -> int:
                 return await _submit(api, args, acting, amounts, keys)
             except Unreachable as e:
                 raise _unreachable(e, url) from None
+            except (httpx.HTTPError, KeyError, TypeError) as e:
+                raise _strange_answer(e, url) from None
 
     return _run_async(work)
 
@@ -466,6 +477,8 @@ def cmd_query(args: argparse.Namespace) -> int:
                 doc = await _query(api, what, target, args.after, args.limit)
             except Unreachable as e:
                 raise _unreachable(e, url) from None
+            except (httpx.HTTPError, KeyError, TypeError) as e:
+                raise _strange_answer(e, url) from None
             except ApiError as e:
                 raise _api_failure(e, f"query {what}") from None
         _print_json(doc)

@@ -431,3 +431,45 @@ async def test_unreachable_node_exits_3(tmp_path: Path) -> None:
             assert result.stdout == ""
             assert "cannot reach the node" in result.stderr
             assert_one_line_error(result.stderr)
+
+
+async def test_a_server_that_is_not_a_node_exits_3(tmp_path: Path) -> None:
+    """Another HTTP server on the port: a clear error, no traceback."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+    async def handle(stream: trio.SocketStream) -> None:
+        async with stream:
+            await stream.receive_some(65536)
+            await stream.send_all(answer)
+
+    with trio.fail_after(30):
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        port = listeners[0].socket.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        key = tmp_path / "k.json"
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.serve_listeners, handle, listeners)
+            assert (await run_cli("keys", "new", "--out", str(key))).code == 0
+            for argv in (
+                ("query", "status", "--api", url),
+                ("query", "history", "bank-a", "--api", url),
+                (
+                    "tx",
+                    "freeze",
+                    "--as",
+                    "regulator",
+                    "--key",
+                    str(key),
+                    "--account",
+                    "x.bank",
+                    "--legal-ref",
+                    "r",
+                    "--api",
+                    url,
+                ),
+            ):
+                result = await run_cli(*argv)
+                assert result.code == EXIT_UNREACHABLE, result
+                assert "is it a tenge node" in result.stderr, result.stderr
+                assert_one_line_error(result.stderr)
+            nursery.cancel_scope.cancel()
