@@ -35,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -44,6 +45,7 @@ IP_TIMEOUT_S: Final = 10.0
 #: The /24 is picked at random among 10.<64..254>.<0..255>.0/24.
 _SECOND_OCTETS: Final = range(64, 255)
 _PICK_ATTEMPTS: Final = 200
+_KILL_WAIT_S: Final = 5.0
 
 
 class NetnsError(Exception):
@@ -327,7 +329,19 @@ def _kill_leftover_nodes(namespace: str) -> list[int]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
+    deadline = time.monotonic() + _KILL_WAIT_S
+    while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return killed
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def destroy_network(plan: NetnsPlan) -> dict[str, list[str]]:

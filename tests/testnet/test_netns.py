@@ -196,6 +196,18 @@ async def test_three_one_partition_majority_commits_and_isolated_catches_up(net:
         status = ok(await cli("status", "--dir", str(net.dir), "--json"))
         assert [n["cut_off_from"] for n in status["nodes"]] == [[], [], [], []]
 
+        # A harness that crashed may have lost a pid file: down still finds the node
+        # inside its namespace, and kills it before removing the namespace.
+        home = Path(net.manifest["nodes"][0]["home"])
+        lost = read_pid(home)
+        (home / "node.pid").unlink()
+        down = await net.cli("down")
+        assert down["down"]["0"] == "not running"
+        assert down["removed"]["killed"] == [str(lost)]
+        assert lost is not None
+        assert not is_running(lost)
+        assert not root_leftovers(net.manifest["netns"])
+
 
 async def test_partition_arguments_are_checked(net: Net) -> None:
     with trio.fail_after(30):
