@@ -158,6 +158,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     manifest = _manifest(args.dir)
+    _plan(manifest, required=args.netns)  # netns mode comes from init; --netns insists on it
     for node in manifest["nodes"]:
         pid = read_pid(Path(node["home"]))
         if pid is not None and is_running(pid):
@@ -409,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detach", action="store_true", help="leave the nodes running and return")
     p.add_argument("--timeout", type=float, default=UP_TIMEOUT_S)
     p.add_argument("--demo", action="store_true", help="run the settlement demo once it is up")
+    p.add_argument("--netns", action="store_true", help="fail unless made by init --netns")
     p.set_defaults(func=cmd_up)
 
     p = with_dir(sub.add_parser("status", help="height and state of every node"))

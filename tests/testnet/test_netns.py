@@ -146,7 +146,7 @@ async def test_two_two_partition_halts_without_fork_and_heal_resumes(net: Net) -
         netns = net.manifest["netns"]
         assert [n["netns"] for n in nodes] == [n["namespace"] for n in netns["nodes"]]
         assert [n["p2p"].split(":")[0] for n in nodes] == [n["address"] for n in netns["nodes"]]
-        await net.cli("up", "--detach")
+        await net.cli("up", "--detach", "--netns")
         await net.wait_heights(lambda h: min(h) >= 2, "the network to commit")
 
         assert await net.cli("partition", "0,1") == {"partition": [[0, 1], [2, 3]]}
@@ -230,9 +230,10 @@ async def test_plain_testnet_refuses_partition(tmp_path: Path) -> None:
     with trio.fail_after(30):
         directory = str(tmp_path / "plain")
         ok(await cli("init", "--validators", "1", "--dir", directory))
-        result = await cli("partition", "--dir", directory, "0")
-        assert result.returncode == 2
-        assert "not initialised with --netns" in result.stderr.decode()
+        for command in (["partition", "0"], ["up", "--netns"]):
+            result = await cli(*command, "--dir", directory)
+            assert result.returncode == 2
+            assert "not initialised with --netns" in result.stderr.decode()
         assert (await cli("heal", "--dir", directory)).returncode == 2
 
 
