@@ -22,6 +22,7 @@ import trio
 
 from testnet._netns import destroy_network, netns_unavailable_reason, plan_of
 from testnet._procs import is_running, kill_node, read_pid
+from testnet.cli import build_parser
 
 CLI_TIMEOUT_S = 90
 
@@ -250,3 +251,15 @@ async def test_without_ip_netns_init_says_so_in_one_line(tmp_path: Path) -> None
             "the `ip` command (iproute2) was not found"
         ]
         assert not directory.exists()
+
+
+def test_docs_show_every_command() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "testnet.md").read_text()
+    parser = build_parser()
+    commands = next(
+        action.choices
+        for action in parser._actions
+        if isinstance(action.choices, dict) and "init" in action.choices
+    )
+    missing = [name for name in commands if f"tenge-testnet {name} " not in doc]
+    assert not missing, f"docs/testnet.md shows no example of: {missing}"
