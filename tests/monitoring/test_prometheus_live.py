@@ -74,6 +74,13 @@ def open_log(path: Path) -> IO[bytes]:
     return path.open("wb")
 
 
+def read_tail(path: Path, size: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError as e:
+        return f"({e})"
+
+
 async def kill_now(process: trio.Process) -> None:
     """Cancelling the Prometheus task kills it at once (no SIGTERM grace to wait out)."""
     process.kill()
@@ -114,13 +121,16 @@ async def run_prometheus(
     web = free_port()
     command = prepare_prometheus(directory, targets, web)
     log_path = directory / "prometheus.log"
-    with open_log(log_path) as log:
-        task_status.started(web)
-        done = await trio.run_process(
-            command, stdout=log, stderr=log, check=False, deliver_cancel=kill_now
-        )
-    tail = log_path.read_text(errors="replace")[-3000:]
-    raise AssertionError(f"prometheus exited with {done.returncode}:\n{tail}")
+    try:
+        with open_log(log_path) as log:
+            task_status.started(web)
+            done = await trio.run_process(
+                command, stdout=log, stderr=log, check=False, deliver_cancel=kill_now
+            )
+    finally:
+        # Captured output: pytest shows it when the test fails.
+        print("---- prometheus log (tail) ----\n" + read_tail(log_path))
+    raise AssertionError(f"prometheus exited with {done.returncode}; its log is above")
 
 
 async def eventually(
@@ -359,7 +369,6 @@ async def test_prometheus_watches_a_live_testnet(tmp_path: Path) -> None:
                 )
                 no_block = next(r for r in rules if r["name"] == "TengeNoNewBlock")
                 assert no_block["query"] == f"{NO_BLOCK_RULE}{NO_BLOCK_THRESHOLD_S}"
-                assert no_block["state"] == "inactive", no_block  # blocks are coming
 
                 # The height rises on every node.
                 before = await prom.by_moniker('tenge_consensus_height{job="tenge-node"}')
@@ -374,6 +383,11 @@ async def test_prometheus_watches_a_live_testnet(tmp_path: Path) -> None:
                 submitted = await submit_known_mix(net)
                 await check_tx_counts(prom, submitted, monikers)
                 await check_commit_latency(prom, monikers)
+
+                # A healthy network: the rules the kill below sets off are quiet.
+                states = {r["name"]: r["state"] for r in await prom.rules()}
+                for name in ("TengeNoNewBlock", "TengeNodeDown", "TengePeersBelowQuorum"):
+                    assert states[name] == "inactive", (name, await prom.alerts())
 
                 # Two of four validators gone: the other two cannot reach 2/3 and stall.
                 survivors = {str(net.nodes[i]["moniker"]) for i in (0, 1)}
@@ -396,6 +410,13 @@ async def test_prometheus_watches_a_live_testnet(tmp_path: Path) -> None:
                     lambda a: (
                         set(alerts_named(a, "TengeNodeDown", "pending")) == monikers - survivors
                     ),
+                    within=15,
+                )
+                # Each survivor sees one peer; seeing 2f+1 = 3 validators needs two.
+                await eventually(
+                    "TengePeersBelowQuorum pending on the survivors",
+                    prom.alerts,
+                    lambda a: set(alerts_named(a, "TengePeersBelowQuorum", "pending")) == survivors,
                     within=15,
                 )
             nursery.cancel_scope.cancel()
