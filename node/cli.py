@@ -119,10 +119,19 @@ def cmd_start(args: argparse.Namespace) -> int:
     node = Node.open(config, passphrase=_passphrase(args.passphrase_env))
     try:
         trio.run(_run_until_signal, node)
-    except OSError as e:
+    except* NodeError as group:
+        _fail(str(_first_leaf(group)))
+    except* OSError as group:
         # Binding a listener failed (port in use, address not available).
-        _fail(f"cannot listen: {e.strerror or e}")
+        error = _first_leaf(group)
+        _fail(f"cannot listen: {getattr(error, 'strerror', None) or error}")
     return EXIT_OK
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception of a (nested) exception group: the one to report."""
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _run_until_signal(node: object) -> None:
