@@ -26,6 +26,7 @@ import nacl.signing
 from Crypto.Cipher import ChaCha20_Poly1305
 from Crypto.Protocol.KDF import scrypt
 
+from consensus import frame_sign_bytes
 from node.errors import KeyFileError
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,14 @@ SCRYPT_P: Final = 1
 
 
 def sign_bytes(domain: bytes, chain_id: str, payload: bytes) -> bytes:
-    """Return the bytes a signature covers: domain tag, length-prefixed chain id, payload."""
-    cid = chain_id.encode()
-    if len(cid) > 255:
-        raise ValueError("chain id longer than 255 bytes")
-    return domain + bytes((len(cid),)) + cid + payload
+    """Return the bytes a signature covers: domain tag, length-prefixed chain id, payload.
+
+    The same framing as consensus votes and proposals (``consensus.frame_sign_bytes``).
+
+    Raises:
+        ValueError: the chain id is longer than 255 bytes.
+    """
+    return frame_sign_bytes(domain, chain_id, payload)
 
 
 def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
