@@ -208,6 +208,7 @@ class Submitter:
         self.net = net
         self.admissions: Counter[tuple[str, str]] = Counter()  # (moniker, code)
         self.executed: Counter[tuple[str, str]] = Counter()  # (tx kind, code)
+        self.last_height = 0  # of the latest commit a submission waited for
 
     async def submit(self, index: int, kind: str, envelope: bytes, *, expect: str) -> None:
         """Submit to node index; wait for the commit when admitted; check the code.
@@ -218,6 +219,13 @@ class Submitter:
             envelope: the signed TxEnvelope.
             expect: the admission refusal code, or else the code of the committed receipt.
         """
+        # Admission checks the node's own committed state: let it see the last commit.
+        await eventually(
+            f"node {index} at height {self.last_height}",
+            partial(self.net.height, index),
+            lambda height: height >= self.last_height,
+            within=15,
+        )
         response = await self.net.submit(index, envelope, wait=True)
         moniker = self.net.nodes[index]["moniker"]
         doc = response.json()
@@ -225,6 +233,7 @@ class Submitter:
             self.admissions[(moniker, "OK")] += 1
             assert doc["status"] == "committed", doc
             self.executed[(kind, doc["code"])] += 1
+            self.last_height = max(self.last_height, int(doc["height"]))
             code = doc["code"]
         else:
             assert response.status_code == 400, response.text
