@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import trio
 from network_support import Network, running_network
+
+from testnet._init import free_base_port
+from testnet._procs import start_node, stop_node
+
+NODE_CLI = (sys.executable, "-m", "node.cli")
 
 
 async def _check_same_chain(net: Network, nodes: list[int], up_to: int) -> None:
@@ -157,3 +165,55 @@ async def test_strangers_garbage_and_oversized_frames_are_cut_off(tmp_path: Path
                 if line.startswith("tenge_p2p_handshake_failures_total")
             ]
             assert failures, "handshake failures are not counted"
+
+
+async def test_observer_follows_the_chain_and_serves_queries(tmp_path: Path) -> None:
+    with trio.fail_after(120):
+        async with running_network(tmp_path) as net:
+            await net.issue("bank-a", 123_456)
+            base = free_base_port(1)
+            home = tmp_path / "observer"
+            validator = net.nodes[0]
+            await trio.run_process(
+                [
+                    *NODE_CLI, "init", "--home", str(home), "--moniker", "observer", "--observer",
+                    "--genesis", str(Path(validator["home"]) / "genesis.json"),
+                    "--p2p-listen", f"127.0.0.1:{base}",
+                    "--api-listen", f"127.0.0.1:{base + 1}",
+                    "--metrics-listen", f"127.0.0.1:{base + 2}",
+                    "--peer", f"{validator['node_id']}@{validator['p2p']}",
+                ],
+                capture_stdout=True,
+            )  # fmt: skip
+            shown = await trio.run_process(
+                [*NODE_CLI, "show-node-id", "--home", str(home)], capture_stdout=True
+            )
+            observer_id = shown.stdout.decode().strip()
+            # The validator must allow the observer's key: restart it with the new allow-list.
+            config = Path(validator["home"]) / "config.toml"
+            config.write_text(
+                config.read_text().replace("allowed = []", f'allowed = ["{observer_id}"]')
+            )
+            net.kill(0)
+            net.start(0)
+            observer = {"index": 9, "home": str(home)}
+            start_node(observer, detach=False)
+            try:
+                api = f"http://127.0.0.1:{base + 1}"
+                target = await net.height(1) + 2
+                status: dict[str, Any] = {}
+                while status.get("height", 0) < target:
+                    await trio.sleep(0.2)
+                    try:
+                        status = (await net.http.get(api + "/v1/status")).json()
+                    except (httpx.HTTPError, ValueError):  # not listening yet
+                        status = {}
+                assert status["validator"] is False
+                account = (await net.http.get(api + "/v1/accounts/bank-a")).json()
+                assert account["balances"]["KZT"] == "123456"
+                for height in range(1, target + 1):
+                    ours = (await net.http.get(api + f"/v1/blocks/{height}")).json()
+                    theirs = await net.block(1, height)
+                    assert ours["hash"] == theirs["hash"]
+            finally:
+                assert stop_node(observer) == "stopped"
