@@ -25,11 +25,13 @@ import nacl.bindings
 import trio
 
 from node.keys import KeyPair
+from node.ledger.txbuild import transfer
 from testnet._init import free_base_port, init_testnet
-from testnet._load import Load
+from testnet._load import Load, percentile
 from testnet._procs import read_pid, start_node, stop_node
 
 SATURATING_RATE: Final = 4000.0
+WAIT_SAMPLES: Final = 30
 VERIFY_SAMPLES: Final = 3000
 
 
@@ -84,6 +86,11 @@ def run_bench(
             half_rate = max(1.0, saturated.committed_tps / 2)
             say(f"half of saturation: {half_rate:.0f} tx/s offered for {duration:g} s")
             half = trio.run(load.run, half_rate, duration, say)
+            say("one client, one payment per request, no waiting")
+            single = Load(manifest, accounts=20, workers=16, batch=1)
+            api = trio.run(single.run, SATURATING_RATE, min(duration, 5.0), say)
+            say("?wait=commit latency at light load")
+            waits = trio.run(wait_commit_latencies, manifest, WAIT_SAMPLES)
         finally:
             for node in nodes:
                 stop_node(node, grace=10)
@@ -102,11 +109,36 @@ def run_bench(
         "committed": saturated.committed,
         "refusals": saturated.refusals,
         "cpu_seconds": {str(i): c for i, c in enumerate(cpu)},
+        "api_submissions_per_s": api.admitted_per_s,
+        "wait_commit_latency_ms": {
+            "p50": round(percentile(waits, 50), 1),
+            "p95": round(percentile(waits, 95), 1),
+            "max": round(max(waits), 1),
+        },
         "cores": cores,
         "ed25519_verify_per_s": round(verify_rate),
         "verify_bound_tps": round(bound),
         "ratio_to_bound": round(saturated.committed_tps / bound, 3),
     }
+
+
+async def wait_commit_latencies(manifest: dict[str, Any], count: int) -> list[float]:
+    """Milliseconds of `count` sequential POST /v1/txs?wait=commit payments."""
+    load = Load(manifest, accounts=2)
+    out = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        await load.setup(client)
+        top = await load.height(client) + 200
+        for n in range(count):
+            payer, payee = load.customers[0], load.merchants[0]
+            env = load.sign(payer, transfer((payer, payee, "KZT", 1 + n)), top)
+            t0 = time.perf_counter()
+            response = await load.submit(client, load.apis[n % len(load.apis)], env, wait=True)
+            out.append((time.perf_counter() - t0) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"wait=commit failed: {response.status_code} {response.text}")
+            await trio.sleep(0.05)
+    return out
 
 
 def wait_until_up(manifest: dict[str, Any], timeout: float = 60.0) -> None:

@@ -49,6 +49,7 @@ class LoadReport:
     offered_rate: float = 0.0
     duration_s: float = 0.0
     committed_tps: float = 0.0
+    admitted_per_s: float = 0.0  # admissions per second while submitting
     latency_ms: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -264,6 +265,7 @@ class Load:
             report.committed_failed = sum(1 for tx in admitted if tx in commits) - len(ok)
             report.refusals = dict(refusals)
             report.duration_s = round(submit_end - t0, 3)
+            report.admitted_per_s = round(report.admitted / max(1e-9, submit_end - t0), 1)
             if ok:
                 last_commit = max(commits[tx][0] for tx in ok)
                 report.committed_tps = round(len(ok) / max(1e-9, last_commit - t0), 1)
