@@ -163,8 +163,10 @@ class PrometheusApi:
             response = await self.http.get(path, params=params)
         except httpx.TransportError:
             return None  # still starting
+        # 400/422: the test's own PromQL is wrong; fail now rather than poll it to the end.
+        assert response.status_code not in (400, 422), (params, response.text)
         if response.status_code != 200:
-            return None
+            return None  # 503 while starting
         doc = response.json()
         assert doc["status"] == "success", doc
         return doc["data"]
