@@ -68,11 +68,11 @@ def run_bench(
             Path(tmp) / "net", validators=validators, base_port=free_base_port(validators)
         )
         nodes = manifest["nodes"]
+        verify_rate = measure_verify_rate()  # before the nodes compete for the cores
         try:
             for node in nodes:
                 start_node(node, detach=False)
             say(f"network of {validators} validators starting")
-            verify_rate = measure_verify_rate()
             load = Load(manifest, accounts=100)
             pids = [read_pid(Path(n["home"])) for n in nodes]
             cpu_before = [_cpu_seconds(p) if p else 0.0 for p in pids]
