@@ -15,6 +15,7 @@ from node.api._app import (
     create_app,
 )
 from node.api._errors import (
+    BODY_TIMEOUT,
     BODY_TOO_LARGE,
     HTTP_CODES,
     INCOMPLETE_BODY,
@@ -32,6 +33,7 @@ from node.api._openapi import error_codes, openapi_document
 from node.api._server import hypercorn_config, serve_api
 
 __all__ = [
+    "BODY_TIMEOUT",
     "BODY_TOO_LARGE",
     "DEFAULT_MAX_BLOCK_AGE_S",
     "DEFAULT_WAIT_TIMEOUT_S",

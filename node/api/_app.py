@@ -61,7 +61,10 @@ MAX_WAIT_TIMEOUT_S: Final = 300.0
 DEFAULT_MAX_BLOCK_AGE_S: Final = 30.0
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1000
-MAX_BATCH: Final = 1000  # envelopes in one POST /v1/txs/batch
+MAX_BATCH: Final = 1000
+BODY_READ_TIMEOUT_S: Final = (
+    10.0  # a request body must arrive whole within this  # envelopes in one POST /v1/txs/batch
+)
 KEEPALIVE_S: Final = 15.0
 MAX_HEIGHT: Final = 2**63 - 1
 TX_ID_HEX_LEN: Final = 64
@@ -73,6 +76,7 @@ def create_app(
     max_block_age_s: float = DEFAULT_MAX_BLOCK_AGE_S,
     default_wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S,
     keepalive_s: float = KEEPALIVE_S,
+    body_timeout_s: float = BODY_READ_TIMEOUT_S,
 ) -> Starlette:
     """The HTTP API of one node.
 
@@ -81,8 +85,9 @@ def create_app(
         max_block_age_s: /v1/health answers 503 when the last commit is older than this.
         default_wait_timeout_s: how long ``POST /v1/txs?wait=commit`` waits by default.
         keepalive_s: idle interval after which /v1/events sends a comment line.
+        body_timeout_s: a request body must arrive whole within this (else 408).
     """
-    api = _Api(facade, max_block_age_s, default_wait_timeout_s, keepalive_s)
+    api = _Api(facade, max_block_age_s, default_wait_timeout_s, keepalive_s, body_timeout_s)
     routes = [
         Route("/v1/status", api.status, methods=["GET"]),
         Route("/v1/health", api.health, methods=["GET"]),
@@ -213,7 +218,9 @@ def _check_account_id(account_id: str) -> str:
     return account_id
 
 
-async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+async def _read_body(
+    request: Request, limit: int = MAX_BODY_BYTES, timeout_s: float = BODY_READ_TIMEOUT_S
+) -> bytes:
     """The request body, refused with 413 as soon as it passes limit bytes."""
     too_large = e.ApiProblem(413, e.BODY_TOO_LARGE, f"the request body exceeds {limit} bytes")
     declared = request.headers.get("content-length")
@@ -221,17 +228,26 @@ async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    try:
-        async with aclosing(request.stream()) as stream:
-            async for chunk in stream:
-                size += len(chunk)
-                if size > limit:
-                    raise too_large
-                chunks.append(chunk)
-    except ClientDisconnect:
+    complete = False
+    with trio.move_on_after(timeout_s):
+        try:
+            async with aclosing(request.stream()) as stream:
+                async for chunk in stream:
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    chunks.append(chunk)
+        except ClientDisconnect:
+            raise e.ApiProblem(
+                400, e.INCOMPLETE_BODY, "the connection closed before the body ended"
+            ) from None
+        complete = True
+    if not complete:  # a client that stopped sending must not hold a task for ever
         raise e.ApiProblem(
-            400, e.INCOMPLETE_BODY, "the connection closed before the body ended"
-        ) from None
+            408,
+            e.BODY_TIMEOUT,
+            f"the request body did not arrive within {timeout_s:g} s",
+        )
     return b"".join(chunks)
 
 
@@ -305,8 +321,10 @@ class _Api:
         max_block_age_s: float,
         default_wait_timeout_s: float,
         keepalive_s: float,
+        body_timeout_s: float,
     ) -> None:
         self.facade = facade
+        self.body_timeout_s = body_timeout_s
         self.max_block_age_s = max_block_age_s
         self.default_wait_timeout_s = default_wait_timeout_s
         self.keepalive_s = keepalive_s
@@ -369,7 +387,7 @@ class _Api:
             if wait is None:
                 raise e.bad_argument("timeout only applies with wait=commit")
             timeout = _parse_timeout(params["timeout"])
-        raw = _decode_submission(await _read_body(request))
+        raw = _decode_submission(await _read_body(request, timeout_s=self.body_timeout_s))
         admission = await self.facade.submit(raw)
         tx_id = admission.tx_id.hex()
         if admission.code == ledger_pb2.MEMPOOL_FULL:
@@ -412,7 +430,7 @@ class _Api:
     async def submit_batch(self, request: Request) -> Response:
         """Admit up to MAX_BATCH envelopes in one request; each is judged on its own."""
         _query(request, frozenset())
-        raws = _decode_batch(await _read_body(request))
+        raws = _decode_batch(await _read_body(request, timeout_s=self.body_timeout_s))
         results: list[dict[str, Any]] = []
         admitted = 0
         for raw in raws:

@@ -289,6 +289,7 @@ def openapi_document() -> dict[str, Any]:
             "refused: a ledger ResultCode name (INSUFFICIENT_FUNDS, DUPLICATE...), or "
             "INVALID_JSON, INVALID_BASE64, INVALID_ARGUMENT, INCOMPLETE_BODY"
         ),
+        "408": _error("BODY_TIMEOUT: the body did not arrive within 10 s"),
         "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
         "503": _error("MEMPOOL_FULL: retry after the Retry-After header's seconds"),
         "504": _error("TIMEOUT: not committed within the timeout; the tx stays pending"),
@@ -338,6 +339,7 @@ def openapi_document() -> dict[str, Any]:
                     "400": _error(
                         "INVALID_JSON, INVALID_BASE64, INVALID_ARGUMENT, INCOMPLETE_BODY"
                     ),
+                    "408": _error("BODY_TIMEOUT: the body did not arrive within 10 s"),
                     "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
                     "500": _error("INTERNAL"),
                 },

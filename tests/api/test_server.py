@@ -20,7 +20,7 @@ from node.ledger.txbuild import transfer, tx_id_of
 async def base_url(local_node: LocalNode) -> AsyncIterator[str]:
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
-            app = create_app(local_node, keepalive_s=0.2)
+            app = create_app(local_node, keepalive_s=0.2, body_timeout_s=1.0)
             port = await nursery.start(serve_api, app, "127.0.0.1", 0)
             assert port > 0
             yield f"http://127.0.0.1:{port}"
@@ -157,6 +157,28 @@ async def test_client_gone_mid_body_does_not_hurt_the_server(
         assert (await api.status())["height"] == 0
         raw = local_node.tx("halyk", transfer(("halyk", "kaspi", "KZT", 1)))
         assert (await api.submit(raw)).status == "pending"
+
+
+async def test_client_that_stops_sending_mid_body_gets_408_body_timeout(
+    local_node: LocalNode, base_url: str
+) -> None:
+    port = port_of(base_url)
+    head = (
+        b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
+    with trio.fail_after(10):
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            await stream.send_all(head + b'{"tx": "AAAA')  # then nothing more
+            answer = b""
+            while b"}}" not in answer:
+                chunk = await stream.receive_some(65536)
+                assert chunk, answer
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    doc = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert doc["error"]["code"] == "BODY_TIMEOUT"
+    assert len(local_node.mempool) == 0
 
 
 async def test_client_gone_while_waiting_for_commit_stops_the_wait(
