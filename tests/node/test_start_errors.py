@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -72,3 +73,32 @@ def test_missing_and_invalid_files(home: Path, tmp_path: Path) -> None:
     (home / "genesis.json").write_text(genesis)
     (home / "config.toml").write_text((home / "config.toml").read_text() + "\n[log]\nformat = 5\n")
     assert_one_line_error(start(home), "config.toml")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_with_exit_0(home: Path, signum: int) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            deadline = time.monotonic() + 60
+            for line in proc.stderr:  # wait for the first commit
+                assert time.monotonic() < deadline
+                if "committed block" in line:
+                    break
+            proc.send_signal(signum)
+            _, rest = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, rest
+        assert "stopped cleanly" in rest
+    # The store closed cleanly: a new process can open it and resumes from its height.
+    from node.store import Store
+
+    with Store(home / "data" / "store") as store:
+        assert store.height >= 1
