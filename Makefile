@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SEEDS  ?= 2000
 TESTNET_DIR ?= .testnet
 
-.PHONY: venv test lint fmt typecheck pytest proto bench bench-net sim testnet clean
+.PHONY: venv test lint fmt typecheck pytest proto bench bench-net sim testnet testnet-netns clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ testnet: $(STAMP)
 	@if [ -f $(TESTNET_DIR)/testnet.json ]; then \
 	  $(VENV)/bin/tenge-testnet down --dir $(TESTNET_DIR) >/dev/null; rm -rf $(TESTNET_DIR); fi
 	$(VENV)/bin/tenge-testnet init --dir $(TESTNET_DIR) --validators 4
+	$(VENV)/bin/tenge-testnet up --dir $(TESTNET_DIR) --demo
+
+## make testnet-netns: the same network, each node in its own network namespace (root only)
+testnet-netns: $(STAMP)
+	@if [ -f $(TESTNET_DIR)/testnet.json ]; then \
+	  $(VENV)/bin/tenge-testnet down --dir $(TESTNET_DIR) >/dev/null; rm -rf $(TESTNET_DIR); fi
+	$(VENV)/bin/tenge-testnet init --dir $(TESTNET_DIR) --validators 4 --netns
 	$(VENV)/bin/tenge-testnet up --dir $(TESTNET_DIR) --demo
 
 clean:
