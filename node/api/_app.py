@@ -4,22 +4,17 @@ Rules this module keeps:
 
 1. No traceback reaches a client. Handlers raise `ApiProblem` for expected failures; the
    outermost guard turns anything else into 500 INTERNAL and logs the traceback.
-2. A request body is read in chunks and refused with 413 as soon as it passes
-   `MAX_BODY_BYTES` (or at once when Content-Length says so): no unbounded read.
-3. Unknown query parameters are refused (a misspelt ``?wiat=commit`` must not silently
-   skip the wait), and every id in a path is validated before it touches the store.
-4. The API reads committed state through the store and never writes anything; the only
+2. Every handler reads its body, query and path ids through `node.api._requests`, which
+   bounds the body (413 past `MAX_BODY_BYTES`, 408 when it is slow), refuses unknown query
+   parameters and validates every id before it touches the store.
+3. The API reads committed state through the store and never writes anything; the only
    way in is `NodeFacade.submit`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 from collections.abc import Awaitable
-from contextlib import aclosing
 from typing import Any, Final
 
 import trio
@@ -35,6 +30,21 @@ from node.api import _errors as e
 from node.api._events import event_stream
 from node.api._facade import NodeFacade
 from node.api._openapi import openapi_document
+from node.api._requests import (
+    BODY_READ_TIMEOUT_S,
+    MAX_HEIGHT,
+    check_account_id,
+    decode_batch,
+    decode_submission,
+    parse_height,
+    parse_int,
+    parse_timeout,
+    parse_tx_id,
+    query,
+    read_body,
+)
+from node.api._requests import MAX_BODY_BYTES as MAX_BODY_BYTES  # re-exported by node.api
+from node.api._requests import MAX_WAIT_TIMEOUT_S as MAX_WAIT_TIMEOUT_S
 from node.api._views import (
     account_json,
     asset_json,
@@ -47,27 +57,24 @@ from node.api._views import (
     validator_json,
 )
 from node.blocks import decode_block
-from node.ledger import get_account, get_asset, get_balances, get_validators, valid_asset_code
-from node.ledger import valid_account_id as _valid_account_id
-from node.ledger._keys import ASSET as _ASSET_PREFIX
+from node.ledger import (
+    get_account,
+    get_asset,
+    get_balances,
+    get_validators,
+    list_assets,
+    valid_asset_code,
+)
 from node.store import TxLocation, parse_cursor
 from proto import ledger_pb2
 
 log = logging.getLogger("tenge.api")
 
-MAX_BODY_BYTES: Final = 1 << 20
 DEFAULT_WAIT_TIMEOUT_S: Final = 30.0
-MAX_WAIT_TIMEOUT_S: Final = 300.0
 DEFAULT_MAX_BLOCK_AGE_S: Final = 30.0
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1000
-MAX_BATCH: Final = 1000
-BODY_READ_TIMEOUT_S: Final = (
-    10.0  # a request body must arrive whole within this  # envelopes in one POST /v1/txs/batch
-)
 KEEPALIVE_S: Final = 15.0
-MAX_HEIGHT: Final = 2**63 - 1
-TX_ID_HEX_LEN: Final = 64
 
 
 def create_app(
@@ -172,145 +179,6 @@ class _Guard:
                     log.debug("could not send the 500: the client is gone")
 
 
-# ---- request parsing ----
-
-
-def _query(request: Request, allowed: frozenset[str]) -> dict[str, str]:
-    """The query parameters, refusing unknown and repeated ones."""
-    out: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
-        if key not in allowed:
-            known = ", ".join(sorted(allowed)) or "none"
-            raise e.bad_argument(f"unknown query parameter {key!r} (known: {known})")
-        if key in out:
-            raise e.bad_argument(f"query parameter {key!r} is given twice")
-        out[key] = value
-    return out
-
-
-def _parse_int(text: str, what: str, low: int, high: int) -> int:
-    if not text.isascii() or not text.isdigit() or len(text) > 20:
-        raise e.bad_argument(f"{what} must be an integer from {low} to {high}, not {text[:40]!r}")
-    value = int(text)
-    if not low <= value <= high:
-        raise e.bad_argument(f"{what} must be from {low} to {high}, not {value}")
-    return value
-
-
-def _parse_height(text: str, what: str = "height") -> int:
-    return _parse_int(text, what, 1, MAX_HEIGHT)
-
-
-def _parse_tx_id(text: str) -> bytes:
-    if len(text) != TX_ID_HEX_LEN or not text.isascii():
-        raise e.bad_argument("a tx id is 64 hex characters (SHA-256 of the body)")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise e.bad_argument("a tx id is 64 hex characters (SHA-256 of the body)") from None
-
-
-def _check_account_id(account_id: str) -> str:
-    if not _valid_account_id(account_id):
-        raise e.bad_argument(
-            f"{account_id[:70]!r} is not an account id (3 to 64 of a-z, 0-9, '.', '-')"
-        )
-    return account_id
-
-
-async def _read_body(
-    request: Request, limit: int = MAX_BODY_BYTES, timeout_s: float = BODY_READ_TIMEOUT_S
-) -> bytes:
-    """The request body, refused with 413 as soon as it passes limit bytes."""
-    too_large = e.ApiProblem(413, e.BODY_TOO_LARGE, f"the request body exceeds {limit} bytes")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    complete = False
-    with trio.move_on_after(timeout_s):
-        try:
-            async with aclosing(request.stream()) as stream:
-                async for chunk in stream:
-                    size += len(chunk)
-                    if size > limit:
-                        raise too_large
-                    chunks.append(chunk)
-        except ClientDisconnect:
-            raise e.ApiProblem(
-                400, e.INCOMPLETE_BODY, "the connection closed before the body ended"
-            ) from None
-        complete = True
-    if not complete:  # a client that stopped sending must not hold a task for ever
-        raise e.ApiProblem(
-            408,
-            e.BODY_TIMEOUT,
-            f"the request body did not arrive within {timeout_s:g} s",
-        )
-    return b"".join(chunks)
-
-
-def _decode_submission(body: bytes) -> bytes:
-    """The envelope bytes of a ``{"tx": BASE64}`` request body."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise e.ApiProblem(
-            400, e.INVALID_JSON, 'the body is not JSON; send {"tx": BASE64}'
-        ) from None
-    if not isinstance(doc, dict):
-        raise e.bad_argument(f'the body must be a JSON object {{"tx": BASE64}}, not {_kind(doc)}')
-    unknown = sorted(set(doc) - {"tx"})
-    if unknown:
-        raise e.bad_argument(f"unknown field {unknown[0][:40]!r}; the body is {{'tx': BASE64}}")
-    tx = doc.get("tx")
-    if tx is None:
-        raise e.bad_argument('missing field "tx" (base64 of a serialized TxEnvelope)')
-    if not isinstance(tx, str):
-        raise e.bad_argument(f'"tx" must be a base64 string, not {_kind(tx)}')
-    if not tx:
-        raise e.bad_argument('"tx" is empty')
-    try:
-        return base64.b64decode(tx, validate=True)
-    except (binascii.Error, ValueError):
-        raise e.ApiProblem(
-            400, e.INVALID_BASE64, '"tx" is not standard base64 (A-Z a-z 0-9 + / and = padding)'
-        ) from None
-
-
-def _decode_batch(body: bytes) -> list[bytes]:
-    """The envelopes of a ``{"txs": [BASE64, ...]}`` request body."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        raise e.ApiProblem(
-            400, e.INVALID_JSON, 'the body is not JSON; send {"txs": [BASE64, ...]}'
-        ) from None
-    if not isinstance(doc, dict) or set(doc) != {"txs"}:
-        raise e.bad_argument('the body must be the JSON object {"txs": [BASE64, ...]}')
-    txs = doc["txs"]
-    if not isinstance(txs, list) or not 1 <= len(txs) <= MAX_BATCH:
-        raise e.bad_argument(f'"txs" must be an array of 1 to {MAX_BATCH} base64 strings')
-    out = []
-    for i, tx in enumerate(txs):
-        if not isinstance(tx, str) or not tx:
-            raise e.bad_argument(f'"txs"[{i}] must be a non-empty base64 string, not {_kind(tx)}')
-        try:
-            out.append(base64.b64decode(tx, validate=True))
-        except (binascii.Error, ValueError):
-            raise e.ApiProblem(
-                400, e.INVALID_BASE64, f'"txs"[{i}] is not standard base64'
-            ) from None
-    return out
-
-
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), "a number" if isinstance(value, int | float) else "null"
-    )
-
-
 # ---- the handlers ----
 
 
@@ -331,7 +199,7 @@ class _Api:
         self._openapi: dict[str, Any] | None = None
 
     async def status(self, request: Request) -> Response:
-        _query(request, frozenset())
+        query(request, frozenset())
         f = self.facade
         store = f.store
         return JSONResponse(
@@ -352,7 +220,7 @@ class _Api:
         )
 
     async def health(self, request: Request) -> Response:
-        _query(request, frozenset())
+        query(request, frozenset())
         f = self.facade
         height = f.store.height
         last = f.last_commit_time
@@ -378,7 +246,7 @@ class _Api:
         return JSONResponse(doc, status_code=503)
 
     async def submit(self, request: Request) -> Response:
-        params = _query(request, frozenset({"wait", "timeout"}))
+        params = query(request, frozenset({"wait", "timeout"}))
         wait = params.get("wait")
         if wait not in (None, "commit"):
             raise e.bad_argument(f"wait must be 'commit', not {wait[:40]!r}")
@@ -386,8 +254,8 @@ class _Api:
         if "timeout" in params:
             if wait is None:
                 raise e.bad_argument("timeout only applies with wait=commit")
-            timeout = _parse_timeout(params["timeout"])
-        raw = _decode_submission(await _read_body(request, timeout_s=self.body_timeout_s))
+            timeout = parse_timeout(params["timeout"])
+        raw = decode_submission(await read_body(request, timeout_s=self.body_timeout_s))
         admission = await self.facade.submit(raw)
         tx_id = admission.tx_id.hex()
         if admission.code == ledger_pb2.MEMPOOL_FULL:
@@ -429,8 +297,8 @@ class _Api:
 
     async def submit_batch(self, request: Request) -> Response:
         """Admit up to MAX_BATCH envelopes in one request; each is judged on its own."""
-        _query(request, frozenset())
-        raws = _decode_batch(await _read_body(request, timeout_s=self.body_timeout_s))
+        query(request, frozenset())
+        raws = decode_batch(await read_body(request, timeout_s=self.body_timeout_s))
         results: list[dict[str, Any]] = []
         admitted = 0
         for raw in raws:
@@ -452,8 +320,8 @@ class _Api:
         )
 
     async def get_tx(self, request: Request) -> Response:
-        _query(request, frozenset())
-        tx_id = _parse_tx_id(request.path_params["tx_id"])
+        query(request, frozenset())
+        tx_id = parse_tx_id(request.path_params["tx_id"])
         store = self.facade.store
         location = store.find_tx(tx_id)
         if location is not None:
@@ -479,8 +347,8 @@ class _Api:
         raise e.not_found(f"no committed or pending transaction {tx_id.hex()}")
 
     async def account(self, request: Request) -> Response:
-        _query(request, frozenset())
-        account_id = _check_account_id(request.path_params["account_id"])
+        query(request, frozenset())
+        account_id = check_account_id(request.path_params["account_id"])
         store = self.facade.store
         account = get_account(store, account_id)
         if account is None:
@@ -488,9 +356,9 @@ class _Api:
         return JSONResponse(account_json(account, get_balances(store, account_id)))
 
     async def history(self, request: Request) -> Response:
-        params = _query(request, frozenset({"after", "limit"}))
-        account_id = _check_account_id(request.path_params["account_id"])
-        limit = _parse_int(params.get("limit", str(DEFAULT_PAGE)), "limit", 1, MAX_PAGE)
+        params = query(request, frozenset({"after", "limit"}))
+        account_id = check_account_id(request.path_params["account_id"])
+        limit = parse_int(params.get("limit", str(DEFAULT_PAGE)), "limit", 1, MAX_PAGE)
         after = params.get("after")
         if after is not None:
             try:
@@ -517,15 +385,15 @@ class _Api:
         return JSONResponse({"account_id": account_id, "transactions": lines, "next": next_cursor})
 
     async def latest_block(self, request: Request) -> Response:
-        _query(request, frozenset())
+        query(request, frozenset())
         height = self.facade.store.height
         if height == 0:
             raise e.not_found("no block has been committed yet")
         return self._block_response(height)
 
     async def block(self, request: Request) -> Response:
-        _query(request, frozenset())
-        return self._block_response(_parse_height(request.path_params["height"]))
+        query(request, frozenset())
+        return self._block_response(parse_height(request.path_params["height"]))
 
     def _block_response(self, height: int) -> Response:
         store = self.facade.store
@@ -535,7 +403,7 @@ class _Api:
         return JSONResponse(block_json(raw, store.get_commit(height), store.get_receipts(height)))
 
     async def validators(self, request: Request) -> Response:
-        _query(request, frozenset())
+        query(request, frozenset())
         store = self.facade.store
         height = store.height + 1
         monikers = {v.public_key: v.moniker for v in get_validators(store)}
@@ -556,15 +424,12 @@ class _Api:
         )
 
     async def assets(self, request: Request) -> Response:
-        _query(request, frozenset())
-        assets = [
-            asset_json(ledger_pb2.Asset.FromString(value))
-            for _, value in self.facade.store.iter_state(_ASSET_PREFIX)
-        ]
+        query(request, frozenset())
+        assets = [asset_json(asset) for asset in list_assets(self.facade.store)]
         return JSONResponse({"assets": assets})
 
     async def asset(self, request: Request) -> Response:
-        _query(request, frozenset())
+        query(request, frozenset())
         code = request.path_params["code"]
         if not valid_asset_code(code):
             raise e.bad_argument(
@@ -577,21 +442,21 @@ class _Api:
         return JSONResponse(asset_json(asset))
 
     async def evidence(self, request: Request) -> Response:
-        _query(request, frozenset())
+        query(request, frozenset())
         return JSONResponse({"evidence": [evidence_json(ev) for ev in self.facade.evidence()]})
 
     async def openapi(self, request: Request) -> Response:
-        _query(request, frozenset())
+        query(request, frozenset())
         if self._openapi is None:
             self._openapi = openapi_document()
         return JSONResponse(self._openapi)
 
     async def events(self, request: Request) -> Response:
-        params = _query(request, frozenset({"after"}))
+        params = query(request, frozenset({"after"}))
         after_text = params.get("after", request.headers.get("last-event-id"))
         store = self.facade.store
         after = (
-            store.height if after_text is None else _parse_int(after_text, "after", 0, MAX_HEIGHT)
+            store.height if after_text is None else parse_int(after_text, "after", 0, MAX_HEIGHT)
         )
         return StreamingResponse(
             event_stream(self.facade, after, self.keepalive_s),
@@ -619,15 +484,3 @@ async def _wait_unless_disconnected(
         result = await waiting
         nursery.cancel_scope.cancel()
     return result, gone
-
-
-def _parse_timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= MAX_WAIT_TIMEOUT_S:  # also refuses nan and inf
-        raise e.bad_argument(
-            f"timeout must be seconds in (0, {MAX_WAIT_TIMEOUT_S:g}], not {text[:40]!r}"
-        )
-    return value

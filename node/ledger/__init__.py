@@ -3,8 +3,8 @@
 `Ledger.check_tx` admits transactions to the mempool; `Ledger.execute_block` executes a
 block and returns receipts, sorted state writes and the app hash, without writing
 anything itself. The state key layout is in `node.ledger._keys`; read helpers
-(`get_account`, `get_balances`, ...) serve the API. `node.ledger.txbuild` builds and
-signs transactions.
+(`get_account`, `get_balances`, `list_assets`, ...) serve the API. `node.ledger.txbuild`
+builds and signs transactions.
 """
 
 from node.ledger._apphash import app_hash_step, genesis_app_hash, genesis_state
@@ -25,6 +25,7 @@ from node.ledger._ledger import (
 from node.ledger._rules import may_hold
 from node.ledger._state import (
     StateReader,
+    StateScanner,
     get_account,
     get_asset,
     get_balance,
@@ -32,6 +33,7 @@ from node.ledger._state import (
     get_limits,
     get_role_account,
     get_validators,
+    list_assets,
 )
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "CheckResult",
     "Ledger",
     "StateReader",
+    "StateScanner",
     "almaty_day",
     "app_hash_step",
     "genesis_app_hash",
@@ -54,6 +57,7 @@ __all__ = [
     "get_limits",
     "get_role_account",
     "get_validators",
+    "list_assets",
     "may_hold",
     "valid_account_id",
     "valid_asset_code",

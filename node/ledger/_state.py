@@ -6,6 +6,7 @@ the whole block and encodes only the records that changed, once, when the block 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from node.ledger import _keys as k
@@ -16,6 +17,12 @@ class StateReader(Protocol):
     """Committed ledger state: raw values by key, None when absent."""
 
     def get(self, key: bytes) -> bytes | None: ...
+
+
+class StateScanner(Protocol):
+    """Committed ledger state that can also be walked by key prefix (`node.store.Store`)."""
+
+    def iter_state(self, prefix: bytes) -> Iterable[tuple[bytes, bytes]]: ...
 
 
 def get_account(state: StateReader, account_id: str) -> ledger_pb2.Account | None:
@@ -50,6 +57,16 @@ def get_asset(state: StateReader, code: str) -> ledger_pb2.Asset | None:
     if raw is None:
         return None
     return ledger_pb2.Asset.FromString(raw)
+
+
+def list_assets(state: StateScanner) -> list[ledger_pb2.Asset]:
+    """Every committed asset record, in asset code order (byte order of the codes).
+
+    Args:
+        state: committed state with a prefix scan; keys are the ledger's, without any
+            prefix the store adds.
+    """
+    return [ledger_pb2.Asset.FromString(value) for _, value in state.iter_state(k.ASSET)]
 
 
 def get_limits(state: StateReader, kyc_tier: int) -> ledger_pb2.TierLimits | None:
