@@ -1,0 +1,308 @@
+"""The transaction side of `node.client.TengeClient`: amounts, submission options and
+results, and one helper per transaction kind that builds, signs and submits it.
+
+`TransactionKinds` is a mixin: its helpers build the kind's protobuf message, check
+amounts, and hand it to ``send`` (implemented by `TengeClient`). Everything public here is
+re-exported from `node.client`; import it from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypedDict, Unpack
+
+from node.keys import KeyPair
+from node.ledger import U64_MAX
+from node.ledger.txbuild import KindMessage, transfer
+from proto import ledger_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The node's answer to a submission.
+
+    Attributes:
+        tx_id: hex of the transaction id.
+        status: "pending" (admitted) or "committed" (final, with height and code).
+        height, index: where it was committed (None while pending).
+        code: the receipt's code name once committed ("OK" or a rule failure), else None.
+        message: the receipt's message ("" when OK).
+    """
+
+    tx_id: str
+    status: str
+    height: int | None = None
+    index: int | None = None
+    code: str | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Committed with code OK."""
+        return self.status == "committed" and self.code == "OK"
+
+
+class SendOptions(TypedDict, total=False):
+    """How a built transaction is submitted.
+
+    Keys:
+        wait: wait until committed (``?wait=commit``).
+        timeout_s: how long the node waits for the commit.
+        nonce: the body's nonce (default: random 63 bits).
+        expires_at_height: last height for inclusion (default: tip + ``expires_in``).
+        expires_in: blocks from the tip (default: min(100, the chain's max_tx_ttl)).
+        memo: free text stored with the transaction.
+    """
+
+    wait: bool
+    timeout_s: float
+    nonce: int
+    expires_at_height: int
+    expires_in: int
+    memo: str
+
+
+def parse_amount(text: str, decimals: int) -> int:
+    """Minor units of a decimal amount in an asset's units: ("1250.50", 2) -> 125050.
+
+    Raises:
+        ValueError: not a plain non-negative decimal, more decimals than the asset has,
+            or more than 2^64 - 1 minor units.
+    """
+    if not text or not all(c.isdigit() or c == "." for c in text) or not text.isascii():
+        raise ValueError(f"{text!r} is not a non-negative decimal amount")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a decimal amount") from None
+    minor = value.scaleb(decimals)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{text!r} has more than {decimals} decimal places")
+    units = int(minor)
+    if units > U64_MAX:
+        raise ValueError(f"{text!r} is more than 2^64 - 1 minor units")
+    return units
+
+
+def format_amount(units: int, decimals: int) -> str:
+    """The inverse of `parse_amount`: (125050, 2) -> "1250.50"."""
+    if decimals == 0:
+        return str(units)
+    text = str(units).rjust(decimals + 1, "0")
+    return f"{text[:-decimals]}.{text[-decimals:]}"
+
+
+def _u64(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= U64_MAX:
+        raise ValueError(f"{what} must be an integer from 0 to 2^64 - 1, not {value!r}")
+    return value
+
+
+def _enum(enum: Any, value: str | int, what: str) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        number: int = enum.Value(value)
+    except ValueError:
+        raise ValueError(f"{what}: unknown value {value!r}") from None
+    return number
+
+
+class TransactionKinds:
+    """One method per transaction kind; mixed into `TengeClient`, which supplies `send`."""
+
+    async def send(
+        self,
+        kind: KindMessage,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Build, sign and submit one transaction of any kind (see `TengeClient.send`)."""
+        raise NotImplementedError
+
+    async def register_account(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        role: str | int,
+        zone: str | int,
+        public_keys: Sequence[bytes],
+        kyc_tier: int = 0,
+        threshold: int = 0,
+        licensed: bool = False,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Register an account (central bank: banks and state roles; a bank: its clients)."""
+        message = pb.RegisterAccount(
+            account_id=account_id,
+            role=_enum(pb.Role, role, "role"),  # type: ignore[arg-type]
+            zone=_enum(pb.Zone, zone, "zone"),  # type: ignore[arg-type]
+            kyc_tier=kyc_tier,
+            public_keys=list(public_keys),
+            threshold=threshold,
+            licensed=licensed,
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def register_asset(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        code: str,
+        decimals: int,
+        issuer: str,
+        kind: str | int,
+        payment_zones: Sequence[str | int],
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Register an asset (central bank)."""
+        message = pb.RegisterAsset(
+            code=code,
+            decimals=decimals,
+            issuer=issuer,
+            kind=_enum(pb.AssetKind, kind, "kind"),  # type: ignore[arg-type]
+            payment_zones=[_enum(pb.Zone, z, "payment_zones") for z in payment_zones],  # type: ignore[misc]
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def set_limits(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        kyc_tier: int,
+        per_payment: int,
+        daily_outflow: int,
+        holding_cap: int,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Set the KZT limits of a KYC tier, in tiyn; 0 means no limit (central bank)."""
+        message = pb.SetLimits(
+            kyc_tier=kyc_tier,
+            per_payment=_u64(per_payment, "per_payment"),
+            daily_outflow=_u64(daily_outflow, "daily_outflow"),
+            holding_cap=_u64(holding_cap, "holding_cap"),
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def issue(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        asset: str,
+        to: str,
+        amount: int,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Create supply of an asset into an account (the asset's issuer)."""
+        message = pb.Issue(asset=asset, to=to, amount=_u64(amount, "amount"))
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def redeem(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        asset: str,
+        amount: int,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Destroy supply held by the signer."""
+        message = pb.Redeem(asset=asset, amount=_u64(amount, "amount"))
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def transfer(
+        self,
+        *,
+        keys: Sequence[KeyPair],
+        legs: Sequence[tuple[str, str, str, int]],
+        reference: str = "",
+        signer: str | None = None,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Pay: one or more (payer, payee, asset, amount) legs, settled all or nothing.
+
+        Every paying account must sign; `signer` defaults to the first leg's payer.
+        """
+        if not legs:
+            raise ValueError("a transfer needs at least one leg")
+        checked = [(p, q, a, _u64(n, f"legs[{i}].amount")) for i, (p, q, a, n) in enumerate(legs)]
+        message = transfer(*checked, reference=reference)
+        acting = legs[0][0] if signer is None else signer
+        return await self.send(message, signer=acting, keys=keys, **options)
+
+    async def freeze(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        legal_ref: str,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Freeze an account (regulator)."""
+        message = pb.Freeze(account_id=account_id, legal_ref=legal_ref)
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def unfreeze(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        legal_ref: str,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Unfreeze an account (regulator)."""
+        message = pb.Unfreeze(account_id=account_id, legal_ref=legal_ref)
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def seize(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        asset: str,
+        amount: int,
+        legal_ref: str,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Move funds of a frozen account to STATE_RESERVE under a court order (regulator)."""
+        message = pb.Seize(
+            account_id=account_id, asset=asset, amount=_u64(amount, "amount"), legal_ref=legal_ref
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def update_validator(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        public_key: bytes,
+        power: int,
+        moniker: str = "",
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Add, re-weight or (power 0) remove a validator (central bank)."""
+        message = pb.UpdateValidator(
+            public_key=public_key, power=_u64(power, "power"), moniker=moniker
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+
+__all__ = [
+    "SendOptions",
+    "SubmitResult",
+    "TransactionKinds",
+    "format_amount",
+    "parse_amount",
+]
