@@ -186,7 +186,7 @@ def init_testnet(
             files.append(str(path.resolve()))
         accounts[name] = {"account_id": name, "role": roles[name], "key_files": files}
 
-    nodes = []
+    nodes: list[dict[str, Any]] = []
     for i in range(validators):
         home = directory / "nodes" / f"node{i}"
         (home / "data").mkdir(parents=True, exist_ok=True)
