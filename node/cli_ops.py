@@ -9,6 +9,9 @@ Rules these commands keep:
    the decimals the ledger holds for the asset; more decimals than the asset has is a usage
    error, never a silent rounding.
 4. Everything that can be checked without the node is checked before anything is sent.
+
+The argparse layout (flags, types, choices) is node/_cli_parsers.py; this module holds the
+handlers it runs and re-exports its public names.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from typing import Any, Final, NoReturn
 import httpx
 import trio
 
+from node._cli_parsers import ASSET_KINDS as ASSET_KINDS
+from node._cli_parsers import DEFAULT_API as DEFAULT_API
+from node._cli_parsers import ROLES as ROLES
+from node._cli_parsers import ZONES, OperatorHandlers, add_operator_parsers
 from node.client import ApiError, SubmitResult, TengeClient, Unreachable, parse_amount
-from node.config import DEFAULT_API_PORT
 from node.errors import KeyFileError
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, read_public_key, write_key_file
 from node.ledger import valid_account_id, valid_asset_code
@@ -40,7 +46,6 @@ EXIT_REFUSED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_UNREACHABLE: Final = 3
 
-DEFAULT_API: Final = f"http://127.0.0.1:{DEFAULT_API_PORT}"
 U32_MAX: Final = 2**32 - 1
 KZT: Final = "KZT"
 #: The longest --timeout the API accepts for a wait=commit.
@@ -56,10 +61,6 @@ _AMOUNT_RE: Final = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
 _TX_ID_RE: Final = re.compile(r"[0-9a-fA-F]{64}\Z")
 #: What undecodable bytes in argv become (surrogateescape); they cannot be sent.
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
-
-ROLES: Final = tuple(v.name for v in pb.Role.DESCRIPTOR.values if v.number)
-ZONES: Final = tuple(v.name for v in pb.Zone.DESCRIPTOR.values if v.number)
-ASSET_KINDS: Final = tuple(v.name for v in pb.AssetKind.DESCRIPTOR.values if v.number)
 
 
 class CommandFailed(Exception):
@@ -98,19 +99,6 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
 
 # ---- checking arguments ----
-
-
-def _uint(bits: int) -> Callable[[str], int]:
-    """An argparse type: an unsigned integer that fits in `bits` bits."""
-    high = 2**bits - 1
-
-    def parse(text: str) -> int:
-        if not text.isascii() or not text.isdigit() or len(text) > 20 or int(text) > high:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer from 0 to {high}")
-        return int(text)
-
-    parse.__name__ = f"uint{bits}"
-    return parse
 
 
 def _public_key(text: str) -> bytes:
@@ -519,127 +507,15 @@ async def _query(
     return {"account_id": target, "transactions": lines, "next": None}
 
 
-# ---- parsers ----
+# ---- parsers (their layout is node/_cli_parsers.py) ----
 
 
 def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``keys``, ``tx`` and ``query`` on the `tenge-node` subcommand parser."""
-    _add_keys(sub)
-    _add_tx(sub)
-    _add_query(sub)
-
-
-def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    keys = sub.add_parser("keys", help="create or show an Ed25519 account key file")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    p = keys_sub.add_parser("new", help="write a new key file (mode 0600)")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE")
-    p.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in $VAR")
-    p.set_defaults(func=_guarded(cmd_keys_new))
-    p = keys_sub.add_parser("show", help="print the public key of a key file")
-    p.add_argument("file", type=Path, metavar="FILE")
-    p.set_defaults(func=_guarded(cmd_keys_show))
-
-
-def _api_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api", default=DEFAULT_API, metavar="URL", help=f"default {DEFAULT_API}")
-    parser.add_argument(
-        "--http-timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="give up on an unanswered request after this long (exit 3)",
+    handlers = OperatorHandlers(
+        keys_new=_guarded(cmd_keys_new),
+        keys_show=_guarded(cmd_keys_show),
+        tx=_guarded(cmd_tx),
+        query=_guarded(cmd_query),
     )
-
-
-def _add_tx(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--as", dest="acting", metavar="ACCOUNT", help="the acting account")
-    common.add_argument(
-        "--key", type=Path, action="append", required=True, metavar="FILE", help="signs (repeat)"
-    )
-    common.add_argument("--passphrase-env", metavar="VAR", help="decrypt the keys with $VAR")
-    _api_flags(common)
-    common.add_argument("--wait", action="store_true", help="wait until committed")
-    common.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="with --wait: how long the node waits (default 30; exit 3 when it passes)",
-    )
-
-    tx = sub.add_parser("tx", help="build, sign and submit a transaction")
-    kinds = tx.add_subparsers(dest="kind", required=True, metavar="KIND")
-
-    def kind(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = kinds.add_parser(name, parents=[common], help=help_text)
-        p.set_defaults(func=_guarded(cmd_tx))
-        return p
-
-    p = kind("register-account", "register an account (central bank or a commercial bank)")
-    p.add_argument("--account-id", required=True, metavar="ID")
-    p.add_argument("--role", required=True, choices=ROLES)
-    p.add_argument("--zone", required=True, choices=ZONES)
-    p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")
-    p.add_argument("--public-key", required=True, action="append", metavar="HEX")
-    p.add_argument("--threshold", type=_uint(32), default=0, metavar="M")
-    p.add_argument("--licensed", action="store_true")
-
-    p = kind("register-asset", "register an asset (central bank)")
-    p.add_argument("--code", required=True)
-    p.add_argument("--decimals", required=True, type=_uint(32), metavar="D")
-    p.add_argument("--issuer", required=True, metavar="ID")
-    p.add_argument("--kind", dest="asset_kind", required=True, choices=ASSET_KINDS)
-    p.add_argument("--payment-zones", required=True, metavar="ZONE[,ZONE]")
-
-    p = kind("set-limits", "set the KZT limits of a KYC tier (central bank)")
-    p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")
-    p.add_argument("--per-payment", required=True, metavar="KZT")
-    p.add_argument("--daily", required=True, metavar="KZT")
-    p.add_argument("--holding-cap", required=True, metavar="KZT")
-
-    p = kind("issue", "create supply of an asset (its issuer)")
-    p.add_argument("--asset", required=True, metavar="CODE")
-    p.add_argument("--to", required=True, metavar="ID")
-    p.add_argument("--amount", required=True, metavar="A")
-
-    p = kind("redeem", "destroy supply held by the acting account")
-    p.add_argument("--asset", required=True, metavar="CODE")
-    p.add_argument("--amount", required=True, metavar="A")
-
-    p = kind("transfer", "pay: one leg, or several with --leg (all or nothing)")
-    p.add_argument("--from", dest="payer", metavar="ID")
-    p.add_argument("--to", dest="payee", metavar="ID")
-    p.add_argument("--asset", metavar="CODE")
-    p.add_argument("--amount", metavar="A")
-    p.add_argument("--reference", metavar="TEXT")
-    p.add_argument("--leg", action="append", metavar="FROM:TO:CODE:AMOUNT")
-
-    for name in ("freeze", "unfreeze"):
-        p = kind(name, f"{name} an account (regulator)")
-        p.add_argument("--account", required=True, metavar="ID")
-        p.add_argument("--legal-ref", required=True, metavar="TEXT")
-
-    p = kind("seize", "move a frozen account's funds to the state reserve (regulator)")
-    p.add_argument("--account", required=True, metavar="ID")
-    p.add_argument("--asset", required=True, metavar="CODE")
-    p.add_argument("--amount", required=True, metavar="A")
-    p.add_argument("--legal-ref", required=True, metavar="TEXT")
-
-    p = kind("update-validator", "add, re-weight or (power 0) remove a validator (central bank)")
-    p.add_argument("--public-key", required=True, metavar="HEX")
-    p.add_argument("--power", required=True, type=_uint(64), metavar="P")
-
-
-def _add_query(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("query", help="read the ledger through a node's API")
-    p.add_argument(
-        "what",
-        choices=("status", "account", "history", "tx", "block", "validators", "asset"),
-        metavar="{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE}",
-    )
-    p.add_argument("id", nargs="?", metavar="ID")
-    _api_flags(p)
-    p.add_argument("--after", metavar="CURSOR", help="history: continue after this cursor")
-    p.add_argument("--limit", type=_uint(32), metavar="N", help="history: one page of N lines")
-    p.set_defaults(func=_guarded(cmd_query))
+    add_operator_parsers(sub, handlers)

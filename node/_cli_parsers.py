@@ -1,0 +1,181 @@
+"""The argparse layout of the operator commands ``keys``, ``tx`` and ``query`` (docs/cli.md).
+
+Rules this module keeps:
+
+1. It only declares flags, their argparse types and choices, and which handler runs; the
+   handlers (node/cli_ops.py) check everything else and talk to the node.
+2. It imports nothing from node/cli_ops.py: the handlers come in as `OperatorHandlers`, so
+   the dependency runs one way (cli_ops imports this module and re-exports its names).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TypeAlias
+
+from node.config import DEFAULT_API_PORT
+from proto import ledger_pb2 as pb
+
+DEFAULT_API: Final = f"http://127.0.0.1:{DEFAULT_API_PORT}"
+
+ROLES: Final = tuple(v.name for v in pb.Role.DESCRIPTOR.values if v.number)
+ZONES: Final = tuple(v.name for v in pb.Zone.DESCRIPTOR.values if v.number)
+ASSET_KINDS: Final = tuple(v.name for v in pb.AssetKind.DESCRIPTOR.values if v.number)
+
+#: What a subcommand runs with its parsed arguments; returns the exit code.
+Handler: TypeAlias = Callable[[argparse.Namespace], int]
+_SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorHandlers:
+    """The handler of each operator subcommand (``tx`` has one for every kind)."""
+
+    keys_new: Handler
+    keys_show: Handler
+    tx: Handler
+    query: Handler
+
+
+def _uint(bits: int) -> Callable[[str], int]:
+    """An argparse type: an unsigned integer that fits in `bits` bits."""
+    high = 2**bits - 1
+
+    def parse(text: str) -> int:
+        if not text.isascii() or not text.isdigit() or len(text) > 20 or int(text) > high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer from 0 to {high}")
+        return int(text)
+
+    parse.__name__ = f"uint{bits}"
+    return parse
+
+
+def add_operator_parsers(sub: _SubParsers, handlers: OperatorHandlers) -> None:
+    """Register ``keys``, ``tx`` and ``query`` on the `tenge-node` subcommand parser.
+
+    Args:
+        sub: The subcommand parser of `tenge-node` (node/cli.py).
+        handlers: What each subcommand runs; set as the parsed arguments' ``func``.
+    """
+    _add_keys(sub, handlers)
+    _add_tx(sub, handlers.tx)
+    _add_query(sub, handlers.query)
+
+
+def _add_keys(sub: _SubParsers, handlers: OperatorHandlers) -> None:
+    keys = sub.add_parser("keys", help="create or show an Ed25519 account key file")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    p = keys_sub.add_parser("new", help="write a new key file (mode 0600)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in $VAR")
+    p.set_defaults(func=handlers.keys_new)
+    p = keys_sub.add_parser("show", help="print the public key of a key file")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.set_defaults(func=handlers.keys_show)
+
+
+def _api_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", default=DEFAULT_API, metavar="URL", help=f"default {DEFAULT_API}")
+    parser.add_argument(
+        "--http-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up on an unanswered request after this long (exit 3)",
+    )
+
+
+def _add_tx(sub: _SubParsers, handler: Handler) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--as", dest="acting", metavar="ACCOUNT", help="the acting account")
+    common.add_argument(
+        "--key", type=Path, action="append", required=True, metavar="FILE", help="signs (repeat)"
+    )
+    common.add_argument("--passphrase-env", metavar="VAR", help="decrypt the keys with $VAR")
+    _api_flags(common)
+    common.add_argument("--wait", action="store_true", help="wait until committed")
+    common.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with --wait: how long the node waits (default 30; exit 3 when it passes)",
+    )
+
+    tx = sub.add_parser("tx", help="build, sign and submit a transaction")
+    kinds = tx.add_subparsers(dest="kind", required=True, metavar="KIND")
+
+    def kind(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = kinds.add_parser(name, parents=[common], help=help_text)
+        p.set_defaults(func=handler)
+        return p
+
+    p = kind("register-account", "register an account (central bank or a commercial bank)")
+    p.add_argument("--account-id", required=True, metavar="ID")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--zone", required=True, choices=ZONES)
+    p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")
+    p.add_argument("--public-key", required=True, action="append", metavar="HEX")
+    p.add_argument("--threshold", type=_uint(32), default=0, metavar="M")
+    p.add_argument("--licensed", action="store_true")
+
+    p = kind("register-asset", "register an asset (central bank)")
+    p.add_argument("--code", required=True)
+    p.add_argument("--decimals", required=True, type=_uint(32), metavar="D")
+    p.add_argument("--issuer", required=True, metavar="ID")
+    p.add_argument("--kind", dest="asset_kind", required=True, choices=ASSET_KINDS)
+    p.add_argument("--payment-zones", required=True, metavar="ZONE[,ZONE]")
+
+    p = kind("set-limits", "set the KZT limits of a KYC tier (central bank)")
+    p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")
+    p.add_argument("--per-payment", required=True, metavar="KZT")
+    p.add_argument("--daily", required=True, metavar="KZT")
+    p.add_argument("--holding-cap", required=True, metavar="KZT")
+
+    p = kind("issue", "create supply of an asset (its issuer)")
+    p.add_argument("--asset", required=True, metavar="CODE")
+    p.add_argument("--to", required=True, metavar="ID")
+    p.add_argument("--amount", required=True, metavar="A")
+
+    p = kind("redeem", "destroy supply held by the acting account")
+    p.add_argument("--asset", required=True, metavar="CODE")
+    p.add_argument("--amount", required=True, metavar="A")
+
+    p = kind("transfer", "pay: one leg, or several with --leg (all or nothing)")
+    p.add_argument("--from", dest="payer", metavar="ID")
+    p.add_argument("--to", dest="payee", metavar="ID")
+    p.add_argument("--asset", metavar="CODE")
+    p.add_argument("--amount", metavar="A")
+    p.add_argument("--reference", metavar="TEXT")
+    p.add_argument("--leg", action="append", metavar="FROM:TO:CODE:AMOUNT")
+
+    for name in ("freeze", "unfreeze"):
+        p = kind(name, f"{name} an account (regulator)")
+        p.add_argument("--account", required=True, metavar="ID")
+        p.add_argument("--legal-ref", required=True, metavar="TEXT")
+
+    p = kind("seize", "move a frozen account's funds to the state reserve (regulator)")
+    p.add_argument("--account", required=True, metavar="ID")
+    p.add_argument("--asset", required=True, metavar="CODE")
+    p.add_argument("--amount", required=True, metavar="A")
+    p.add_argument("--legal-ref", required=True, metavar="TEXT")
+
+    p = kind("update-validator", "add, re-weight or (power 0) remove a validator (central bank)")
+    p.add_argument("--public-key", required=True, metavar="HEX")
+    p.add_argument("--power", required=True, type=_uint(64), metavar="P")
+
+
+def _add_query(sub: _SubParsers, handler: Handler) -> None:
+    p = sub.add_parser("query", help="read the ledger through a node's API")
+    p.add_argument(
+        "what",
+        choices=("status", "account", "history", "tx", "block", "validators", "asset"),
+        metavar="{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE}",
+    )
+    p.add_argument("id", nargs="?", metavar="ID")
+    _api_flags(p)
+    p.add_argument("--after", metavar="CURSOR", help="history: continue after this cursor")
+    p.add_argument("--limit", type=_uint(32), metavar="N", help="history: one page of N lines")
+    p.set_defaults(func=handler)
