@@ -29,9 +29,11 @@ from node.ledger.txbuild import transfer
 from testnet._init import free_base_port, init_testnet
 from testnet._load import Load, percentile
 from testnet._procs import read_pid, start_node, stop_node
+from testnet._status import wait_all_height
 
 SATURATING_RATE: Final = 4000.0
 WAIT_SAMPLES: Final = 30
+UP_TIMEOUT_S: Final = 60.0
 VERIFY_SAMPLES: Final = 3000
 
 
@@ -77,7 +79,8 @@ def run_bench(
             pids = [read_pid(Path(n["home"])) for n in nodes]
             cpu_before = [_cpu_seconds(p) if p else 0.0 for p in pids]
             say(f"saturating load: {SATURATING_RATE:.0f} tx/s offered for {duration:g} s")
-            wait_until_up(manifest)
+            if not wait_all_height(manifest, 1, UP_TIMEOUT_S):
+                raise RuntimeError(f"the network did not reach height 1 within {UP_TIMEOUT_S:g} s")
             saturated = trio.run(load.run, SATURATING_RATE, duration, say)
             cpu = [
                 round(_cpu_seconds(p) - before, 2) if p else None
@@ -139,23 +142,3 @@ async def wait_commit_latencies(manifest: dict[str, Any], count: int) -> list[fl
                 raise RuntimeError(f"wait=commit failed: {response.status_code} {response.text}")
             await trio.sleep(0.05)
     return out
-
-
-def wait_until_up(manifest: dict[str, Any], timeout: float = 60.0) -> None:
-    """Poll every node's /v1/status until all are at height 1 or more.
-
-    Raises:
-        RuntimeError: the network did not come up in time.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        heights = []
-        for node in manifest["nodes"]:
-            try:
-                heights.append(httpx.get(node["api"] + "/v1/status", timeout=1).json()["height"])
-            except (httpx.HTTPError, ValueError, KeyError):
-                heights.append(0)
-        if min(heights) >= 1:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the network did not reach height 1 within {timeout:g} s")

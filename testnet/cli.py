@@ -14,7 +14,6 @@ from typing import Any, Final, NoReturn
 
 import httpx
 import trio
-from prometheus_client.parser import text_string_to_metric_families
 
 from node.client import ClientError
 from testnet._bench import run_bench
@@ -36,6 +35,7 @@ from testnet._netns import (
     require_netns,
 )
 from testnet._procs import is_running, kill_node, read_pid, start_node, stop_node
+from testnet._status import node_metrics, node_status, wait_all_height
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -63,36 +63,6 @@ def _node(manifest: dict[str, Any], index: int) -> dict[str, Any]:
         _fail(f"no node {index}: this testnet has nodes 0 to {len(nodes) - 1}", EXIT_USAGE)
     node: dict[str, Any] = nodes[index]
     return node
-
-
-def node_status(node: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
-    """The node's /v1/status, or {"error": ...} when it does not answer."""
-    pid = read_pid(Path(node["home"]))
-    running = pid is not None and is_running(pid)
-    base: dict[str, Any] = {"index": node["index"], "moniker": node["moniker"], "running": running}
-    if not running:
-        return base | {"error": "not running"}
-    try:
-        response = httpx.get(f"{node['api']}/v1/status", timeout=timeout)
-        response.raise_for_status()
-        status: dict[str, Any] = response.json()
-    except (httpx.HTTPError, ValueError) as e:
-        return base | {"error": f"API unreachable: {e.__class__.__name__}"}
-    return base | status
-
-
-def wait_all_height(manifest: dict[str, Any], height: int, timeout: float) -> bool:
-    """Poll every node until each reports at least height; False on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        statuses = [node_status(n, timeout=1.0) for n in manifest["nodes"]]
-        if all(s.get("height", 0) >= height for s in statuses):
-            return True
-        time.sleep(0.25)
-    return False
-
-
-# ---- commands ----
 
 
 def _netns_failed(e: NetnsError) -> NoReturn:
@@ -186,23 +156,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.detach:
         return EXIT_OK
     return _watch(manifest)
-
-
-def node_metrics(node: dict[str, Any], timeout: float = 1.0) -> dict[str, float]:
-    """Round and committed-transaction count from the node's /metrics (empty if down)."""
-    try:
-        text = httpx.get(node["metrics"], timeout=timeout).text
-    except httpx.HTTPError:
-        return {}
-    out = {"round": 0.0, "txs_total": 0.0}
-    for family in text_string_to_metric_families(text):
-        if family.name == "tenge_consensus_round":
-            out["round"] = sum(sample.value for sample in family.samples)
-        elif family.name == "tenge_txs":
-            out["txs_total"] = sum(
-                sample.value for sample in family.samples if sample.name == "tenge_txs_total"
-            )
-    return out
 
 
 def _watch(manifest: dict[str, Any]) -> int:
