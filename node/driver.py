@@ -320,7 +320,7 @@ class ConsensusDriver:
             prev_app_hash=self._store.app_hash,
         )
         current = self._validator_sets(out.height + 1)
-        upcoming = self._validator_sets(out.height + 1)  # set(H + 2) = set(H + 1) unless updated
+        upcoming = current  # set(H + 2) = set(H + 1) unless this block updated it
         if result.validator_updates:
             upcoming = self._validators_after(result, fallback=upcoming)
         commit = BlockCommit(

@@ -166,7 +166,16 @@ class Node:
         return validator_set_from_bytes(raw)
 
     def tip(self) -> ChainTip:
-        """What the next block builds on."""
+        """What the next block builds on (computed once per committed height)."""
+        cached = self._tip
+        if cached is not None and cached.height == self.store.height:
+            return cached
+        self._tip = self._read_tip()
+        return self._tip
+
+    _tip: ChainTip | None = None
+
+    def _read_tip(self) -> ChainTip:
         height = self.store.height
         time_ms = self.genesis.genesis_time_ms
         if height:
@@ -344,15 +353,13 @@ class Node:
     def _validator_view(self) -> ValidatorView:
         valset = self.validator_set(self.store.height + 1)
         own = self.validator_key.public_key if self.validator_key else b""
-        missing = list(valset)
+        missing: list[bytes] = []
         raw_cert = self.store.get_commit(self.store.height) if self.store.height else None
         if raw_cert is not None:
             signed = {
                 s.validator for s in consensus_pb2.CommitCertificate.FromString(raw_cert).signatures
             }
             missing = [k for k in valset if k not in signed]
-        else:
-            missing = []
         byzantine = {e.validator for e in self._evidence if e.validator in valset}
         return ValidatorView(
             validators=len(valset),
