@@ -22,20 +22,22 @@ import trio
 import consensus as cs
 from node import consensus_codec as codec
 from node.api import BlockSummary, CommitFeed, create_app, serve_api
-from node.blocks import BlockCodec, ChainTip, decode_block
+from node.blocks import ChainTip, decode_block
 from node.config import NodeConfig
-from node.driver import (
-    CommitInfo,
-    ConsensusDriver,
-    now_ms,
+from node.core import (
+    BlockCommitted,
+    ChainState,
+    CoreParams,
+    NodeCore,
     validator_set_from_bytes,
     validator_set_to_bytes,
     validators_hash,
 )
+from node.driver import ConsensusDriver
 from node.errors import NodeError
 from node.genesis import load_genesis
 from node.keys import KeyPair, read_key_file, verify
-from node.ledger import BlockResult, Ledger, genesis_app_hash, genesis_state
+from node.ledger import Ledger, genesis_app_hash, genesis_state
 from node.mempool import Admission, Mempool
 from node.metrics import NodeMetrics, ValidatorView, count_results, serve_metrics
 from node.p2p import P2PConfig, PeerAddress, PeerManager
@@ -165,61 +167,36 @@ class Node:
             raise NodeError(f"no validator set recorded for height {height}")
         return validator_set_from_bytes(raw)
 
-    def tip(self) -> ChainTip:
-        """What the next block builds on (computed once per committed height)."""
-        cached = self._tip
-        if cached is not None and cached.height == self.store.height:
-            return cached
-        self._tip = self._read_tip()
-        return self._tip
-
-    _tip: ChainTip | None = None
-
-    def _read_tip(self) -> ChainTip:
+    def _chain_state(self) -> ChainState:
+        """The store's view at start: tip, last certificate, validator sets around the tip."""
         height = self.store.height
         time_ms = self.genesis.genesis_time_ms
+        last_commit = None
         if height:
             block = decode_block(self.store.get_block(height) or b"")
             if block is not None:
                 time_ms = block.header.time_ms
-        valset = self.store.get_validator_set(height + 1) or b""
-        return ChainTip(
+            raw_commit = self.store.get_commit(height)
+            if raw_commit is not None:
+                last_commit = codec.decode_certificate(raw_commit)
+        sets = {h: self.validator_set(h) for h in (height, height + 1, height + 2) if h >= 1}
+        tip = ChainTip(
             height=height,
             block_hash=self.store.block_hash,
             app_hash=self.store.app_hash,
             time_ms=time_ms,
-            validators_hash=validators_hash(valset),
+            validators_hash=validators_hash(sets[height + 1]),
         )
+        return ChainState(tip=tip, last_commit=last_commit, validator_sets=sets)
 
     def _build_driver(self) -> ConsensusDriver:
         params = self.genesis.params
-        verifier = _Verifier()
-
-        def verify_last_commit(cert_pb: consensus_pb2.CommitCertificate) -> bool:
-            try:
-                cert = codec.certificate_from_proto(cert_pb)
-                cert.verify(self.validator_set(cert.height), self.chain_id, verifier)
-            except (cs.ConsensusError, NodeError):
-                return False
-            return True
-
-        block_codec = BlockCodec(
+        node_core = NodeCore(
             chain_id=self.chain_id,
-            tip=self.tip,
-            clock_ms=now_ms,
-            max_block_bytes=params.max_block_bytes,
-            max_block_txs=params.max_block_txs,
-            verify_last_commit=verify_last_commit,
-        )
-        height = self.store.height + 1
-        engine = cs.Engine(
-            chain_id=self.chain_id,
-            height=height,
-            validator_set=self.validator_set(height),
+            chain=self._chain_state(),
+            verifier=_Verifier(),
             signer=_Signer(self.validator_key) if self.validator_key else None,
-            verifier=verifier,
-            codec=block_codec,
-            params=cs.ConsensusParams(
+            consensus_params=cs.ConsensusParams(
                 timeout_propose_ms=params.timeout_propose_ms,
                 timeout_prevote_ms=params.timeout_prevote_ms,
                 timeout_precommit_ms=params.timeout_precommit_ms,
@@ -227,10 +204,15 @@ class Node:
                 timeout_max_ms=params.timeout_max_ms,
                 empty_block_interval_ms=params.empty_block_interval_ms,
             ),
+            params=CoreParams(
+                empty_block_interval_ms=params.empty_block_interval_ms,
+                max_block_bytes=params.max_block_bytes,
+                max_block_txs=params.max_block_txs,
+            ),
             last_signed=self.guard.last,
         )
         return ConsensusDriver(
-            engine=engine,
+            node_core=node_core,
             chain_id=self.chain_id,
             store=self.store,
             ledger=self.ledger,
@@ -238,14 +220,11 @@ class Node:
             network=self.p2p,
             wal=self.wal,
             guard=self.guard,
-            validator_key=self.validator_key.public_key if self.validator_key else None,
-            validator_sets=self.validator_set,
-            tip=self.tip,
+            proposer_key=self.validator_key.public_key if self.validator_key else b"",
             on_commit=self._on_commit,
             on_timeout=self.metrics.on_timeout,
             on_evidence=self._on_evidence,
             on_write_batch=self.metrics.on_write_batch,
-            empty_block_interval_ms=params.empty_block_interval_ms,
             max_block_txs=params.max_block_txs,
             max_block_bytes=params.max_block_bytes,
         )
@@ -300,19 +279,20 @@ class Node:
 
     _last_commit_time: float | None = None
 
-    def _on_commit(self, info: CommitInfo, result: BlockResult) -> None:
+    def _on_commit(self, info: BlockCommitted) -> None:
         self._last_commit_time = trio.current_time()
+        receipts = list(info.receipts)
         self.feed.publish(
             BlockSummary.of(
                 height=info.height,
                 block_hash=info.block_hash,
                 time_ms=info.time_ms,
-                receipts=result.receipts,
+                receipts=receipts,
             )
         )
         kinds = info.kinds
         codes = count_results(
-            (kinds[r.index] if r.index < len(kinds) else "unknown", r.code) for r in result.receipts
+            (kinds[r.index] if r.index < len(kinds) else "unknown", r.code) for r in receipts
         )
         own = None
         if self.validator_key is not None:
@@ -323,10 +303,10 @@ class Node:
         self.metrics.on_commit(
             info.height,
             info.round,
-            info.num_txs,
+            len(info.kinds),
             codes,
             None,
-            info.commit_latency_s,
+            info.latency_ms / 1000,
             own_precommit_included=own,
         )
 

@@ -236,6 +236,15 @@ class PeerManager:
         conn = self._conns.get(peer_id)
         return conn is not None and not conn.closed
 
+    def disconnect(self, peer_id: str, reason: str) -> bool:
+        """Close peer_id's connection with reason (a stable code); the dial loop reconnects
+        to a configured peer after its backoff. Returns whether a connection was closed."""
+        conn = self._conns.get(peer_id)
+        if conn is None or conn.closed:
+            return False
+        conn.close(reason)
+        return True
+
     def set_allow_list(self, node_keys: Iterable[bytes]) -> None:
         """Replace the allow-list (dialled peers stay allowed); drops peers not in it."""
         self._allowed = set(node_keys) | self._dialled_keys
