@@ -16,10 +16,45 @@ from typing import Final
 
 from consensus._errors import InvalidValidatorSet
 
+# The limits of a validator set, the one source for consensus, the ledger and genesis.
 MAX_KEY_SIZE: Final = 64
 MAX_VALIDATORS: Final = 1_000
+MAX_TOTAL_POWER: Final = 1 << 60
 # The proposer schedule has one slot per unit of (gcd-reduced) power: keep it bounded.
 MAX_SCHEDULE_LENGTH: Final = 1 << 16
+
+
+def validator_set_error(powers: Mapping[bytes, int]) -> str | None:
+    """Why powers is not a valid validator set, or None when it is.
+
+    The ledger calls this on the set an UpdateValidator would produce, and genesis
+    validation on the genesis set, so every set they accept is one ``ValidatorSet``
+    accepts (the limits live here only).
+
+    Args:
+        powers: public key -> voting power.
+
+    Returns:
+        A sentence naming the broken limit, or None.
+    """
+    if not powers:
+        return "a validator set needs at least one validator"
+    if len(powers) > MAX_VALIDATORS:
+        return f"at most {MAX_VALIDATORS} validators"
+    for key, power in powers.items():
+        if not isinstance(key, bytes) or not 0 < len(key) <= MAX_KEY_SIZE:
+            return f"a validator key is 1 to {MAX_KEY_SIZE} bytes"
+        if not isinstance(power, int) or isinstance(power, bool) or power <= 0:
+            return f"validator {key.hex()}: power must be a positive int"
+    total = sum(powers.values())
+    if total > MAX_TOTAL_POWER:
+        return f"total power above {MAX_TOTAL_POWER}"
+    if total // math.gcd(*powers.values()) > MAX_SCHEDULE_LENGTH:
+        return (
+            "voting powers are too fine-grained for the schedule: total power divided by "
+            f"the powers' gcd is above {MAX_SCHEDULE_LENGTH}"
+        )
+    return None
 
 
 class ValidatorSet:
@@ -30,27 +65,18 @@ class ValidatorSet:
     skip rule (Algorithm 1, line 55) needs strictly more than 1/3.
 
     Raises:
-        InvalidValidatorSet: empty set, a non-positive power, or a malformed key.
+        InvalidValidatorSet: the set breaks a limit (see ``validator_set_error``).
     """
 
     __slots__ = ("_keys", "_powers", "_schedule", "_total")
 
     def __init__(self, powers: Mapping[bytes, int]) -> None:
-        if not powers:
-            raise InvalidValidatorSet("a validator set needs at least one validator")
-        if len(powers) > MAX_VALIDATORS:
-            raise InvalidValidatorSet(f"at most {MAX_VALIDATORS} validators")
-        for key, power in powers.items():
-            if not isinstance(key, bytes) or not 0 < len(key) <= MAX_KEY_SIZE:
-                raise InvalidValidatorSet("a validator key is 1 to 64 bytes")
-            if not isinstance(power, int) or isinstance(power, bool) or power <= 0:
-                raise InvalidValidatorSet(f"validator {key.hex()}: power must be a positive int")
+        error = validator_set_error(powers)
+        if error is not None:
+            raise InvalidValidatorSet(error)
         self._keys: tuple[bytes, ...] = tuple(sorted(powers))
         self._powers: dict[bytes, int] = {k: powers[k] for k in self._keys}
         self._total = sum(self._powers.values())
-        divisor = math.gcd(*self._powers.values())
-        if self._total // divisor > MAX_SCHEDULE_LENGTH:
-            raise InvalidValidatorSet("voting powers are too fine-grained for the schedule")
         self._schedule: tuple[int, ...] | None = None
 
     @property

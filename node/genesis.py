@@ -12,9 +12,10 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
+from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.errors import ConfigError
 from node.ledger import KZT, U64_MAX, may_hold, valid_account_id, valid_asset_code
-from node.ledger._rules import MAX_DECIMALS, MAX_KEYS, MAX_MONIKER, MAX_TOTAL_POWER
+from node.ledger._rules import MAX_DECIMALS, MAX_KEYS, MAX_MONIKER
 from proto import genesis_pb2, ledger_pb2
 
 U32_MAX: Final = 2**32 - 1
@@ -275,6 +276,10 @@ def _parse_validators(g: genesis_pb2.Genesis, value: Any) -> None:
         if len(moniker) > MAX_MONIKER:
             raise _Err(f"{path}.moniker", f"longer than {MAX_MONIKER} characters")
         g.validators.add(public_key=key, power=power, moniker=moniker)
+    # The same limits as the ledger's UpdateValidator and consensus.ValidatorSet.
+    error = validator_set_error({v.public_key: v.power for v in g.validators})
+    if error is not None:
+        raise _Err("validators", error)
 
 
 def _parse_limits(g: genesis_pb2.Genesis, value: Any) -> None:

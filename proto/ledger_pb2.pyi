@@ -61,6 +61,7 @@ class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INVALID_FIELD: _ClassVar[ResultCode]
     INVALID_VALIDATOR: _ClassVar[ResultCode]
     MEMPOOL_FULL: _ClassVar[ResultCode]
+    VALIDATOR_SET_LIMIT: _ClassVar[ResultCode]
 ROLE_UNSPECIFIED: Role
 CENTRAL_BANK: Role
 COMMERCIAL_BANK: Role
@@ -104,6 +105,7 @@ LIMIT_HOLDING_CAP: ResultCode
 INVALID_FIELD: ResultCode
 INVALID_VALIDATOR: ResultCode
 MEMPOOL_FULL: ResultCode
+VALIDATOR_SET_LIMIT: ResultCode
 
 class Signature(_message.Message):
     __slots__ = ("public_key", "signature")

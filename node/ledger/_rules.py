@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.ledger import _keys as k
 from node.ledger._state import Overlay
 from proto import ledger_pb2 as pb
@@ -25,7 +26,6 @@ MAX_LEGS: Final = 16
 MAX_TEXT: Final = 256
 MAX_MONIKER: Final = 64
 MAX_DECIMALS: Final = 18
-MAX_TOTAL_POWER: Final = 2**60
 
 #: Roles that may hold any asset, whatever its payment zones.
 HOLD_ANY_ROLES: Final = frozenset(
@@ -247,7 +247,7 @@ def _static_update_validator(body: pb.TxBody) -> Refusal | None:
     if len(m.moniker) > MAX_MONIKER:
         return Refusal(pb.INVALID_VALIDATOR, f"update_validator.moniker: longer than {MAX_MONIKER}")
     if m.power > MAX_TOTAL_POWER:
-        return Refusal(pb.INVALID_VALIDATOR, f"update_validator.power: above {MAX_TOTAL_POWER}")
+        return Refusal(pb.VALIDATOR_SET_LIMIT, f"update_validator.power: above {MAX_TOTAL_POWER}")
     return None
 
 
@@ -522,10 +522,10 @@ def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
         current[m.public_key] = pb.Validator(
             public_key=m.public_key, power=m.power, moniker=m.moniker
         )
-        if sum(v.power for v in current.values()) > MAX_TOTAL_POWER:
-            return Refusal(
-                pb.INVALID_VALIDATOR, f"update_validator: total power above {MAX_TOTAL_POWER}"
-            )
+    # The set this update produces must be one consensus accepts, or it would never run.
+    error = validator_set_error({key: v.power for key, v in current.items()})
+    if error is not None:
+        return Refusal(pb.VALIDATOR_SET_LIMIT, f"update_validator: {error}")
     validators = [current[key] for key in sorted(current)]
     ctx.ov.put_raw(k.VALIDATORS, pb.ValidatorSet(validators=validators).SerializeToString())
     ctx.validator_updates.append(
