@@ -45,6 +45,7 @@ from consensus._events import (
     WalEntry,
     WriteWal,
 )
+from consensus._evidence import ConflictingProposal, DuplicateVote, Evidence
 from consensus._params import ConsensusParams
 from consensus._signguard import LastSigned, check_sign
 from consensus._types import (
@@ -52,7 +53,6 @@ from consensus._types import (
     VOTE_DOMAIN,
     CommitCertificate,
     CommitSig,
-    Evidence,
     Proposal,
     Signer,
     Step,
@@ -89,8 +89,10 @@ __all__ = [
     "CommitCertificate",
     "CommitReceived",
     "CommitSig",
+    "ConflictingProposal",
     "ConsensusError",
     "ConsensusParams",
+    "DuplicateVote",
     "Engine",
     "Event",
     "Evidence",

@@ -19,18 +19,24 @@ Milosevic, 2018); comments of the form ``l.22`` cite the algorithm's lines. Rule
 5. Each ``_enter_*`` starts with the (height, round, step) guard, so entering twice or
    entering the past does nothing. Stale timeouts and messages are dropped.
 6. A decided height waits for ``HeightCommitted`` (the block is durable) before height + 1
-   starts; messages for height + 1 that arrive early are buffered, a bounded number per
-   validator. Messages of older heights are ignored.
+   starts; messages for height + 1 that arrive early are buffered once their signature
+   verifies against the set of height + 1, a bounded number per validator, without
+   duplicates. Messages of older heights are ignored.
+7. Validity (valid(v)) is judged at the time of the event being processed, never a clock:
+   a WAL replay re-derives the same verdicts, so the same lock and valid value. A verdict
+   is cached on the entry of the exact bytes judged, and an invalid value never takes the
+   place of a valid one. A report names a validator only when its own valid signature
+   proves the fault.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import assert_never
 
 from consensus._errors import (
     BAD_SIGNATURE,
-    CONFLICTING_PROPOSAL,
     INVALID_CERTIFICATE,
     INVALID_VALUE,
     MALFORMED_MESSAGE,
@@ -56,11 +62,11 @@ from consensus._events import (
     VoteReceived,
     WalEntry,
 )
+from consensus._evidence import ConflictingProposal, DuplicateVote
 from consensus._signguard import LastSigned
-from consensus._state import NIL, VOTE_STEP, EngineState, Proposed
+from consensus._state import NIL, VOTE_STEP, EngineState, FutureKey, Proposed
 from consensus._types import (
     CommitCertificate,
-    Evidence,
     Step,
     Vote,
     VoteType,
@@ -75,6 +81,8 @@ class Engine(EngineState):
         chain_id: the chain id covered by every signature.
         height: the height to run (the last committed height + 1).
         validator_set: the validator set of that height.
+        next_validator_set: the set of height + 1 (None: the same); early messages for
+            height + 1 are verified against it.
         verifier: checks peers' signatures.
         codec: value ids and validity of the opaque values.
         signer: the local validator key; None for a node that only follows.
@@ -183,14 +191,47 @@ class Engine(EngineState):
 
     # ------------------------------------------------------------ messages
 
-    def _buffer_future(self, event: ProposalReceived | VoteReceived, key: bytes) -> None:
-        if key not in self._vset:
+    def _buffer_future(self, event: ProposalReceived | VoteReceived) -> None:
+        """Keep a message of height + 1, once its signature verifies against that set.
+
+        Only verified messages are counted against their signer's bound, and a copy of a
+        message already kept is dropped, so forgeries in a validator's name never displace
+        its genuine messages (rule 6).
+        """
+        vset = self._next_vset
+        if isinstance(event, ProposalReceived):
+            p = event.proposal
+            signer, round_, value_id = p.proposer, p.round, self._codec.value_id(p.value)
+            key: FutureKey = ("proposal", round_, signer, 0, value_id)
+            message = p.sign_bytes(self._chain_id, value_id)
+        else:
+            v = event.vote
+            signer, round_ = v.validator, v.round
+            key = ("vote", round_, signer, int(v.type), v.block_hash)
+            message = v.sign_bytes(self._chain_id)
+        if round_ > self._params.max_round_ahead or key in self._future:
             return
-        count = self._future_count.get(key, 0)
+        if signer not in vset:
+            self._misbehaviour(UNKNOWN_VALIDATOR, "next-height signer", event.sender)
+            return
+        count = self._future_count.get(signer, 0)
         if count >= self._params.max_future_per_validator:
             return
-        self._future_count[key] = count + 1
-        self._future.append(event)
+        signature = (
+            event.proposal.signature
+            if isinstance(event, ProposalReceived)
+            else event.vote.signature
+        )
+        if not self._verifier.verify(signer, message, signature):
+            self._misbehaviour(BAD_SIGNATURE, "next-height message", event.sender)
+            return
+        if isinstance(event, ProposalReceived) and signer != vset.proposer(
+            self._height + 1, round_
+        ):
+            self._misbehaviour(WRONG_PROPOSER, f"round {round_}", event.sender, signer)
+            return
+        self._future_count[signer] = count + 1
+        self._future[key] = event
 
     def _on_proposal(self, event: ProposalReceived, *, verified: bool) -> None:
         proposal = event.proposal
@@ -200,37 +241,55 @@ class Engine(EngineState):
             return
         if proposal.height != self._height or self._step is Step.NEW_HEIGHT:
             if proposal.height == self._height + 1:
-                self._buffer_future(event, proposal.proposer)
+                self._buffer_future(event)
             return
         if self._decided is not None or proposal.round > self._round + self._params.max_round_ahead:
             return
         if proposal.proposer not in self._vset:
             self._misbehaviour(UNKNOWN_VALIDATOR, "proposal signer", event.sender)
             return
+        value_id = self._codec.value_id(proposal.value)
+        in_round = self._proposals.get(proposal.round, {})
+        existing = in_round.get(value_id)
+        if existing is not None and existing.proposal.value == proposal.value:
+            return  # a copy of what we hold
+        if not verified and not self._verifier.verify(
+            proposal.proposer, proposal.sign_bytes(self._chain_id, value_id), proposal.signature
+        ):
+            # Rule 4 and hole 2d: a bad signature blames the sending peer, never the key.
+            self._misbehaviour(BAD_SIGNATURE, "proposal", event.sender)
+            return
         if proposal.proposer != self._vset.proposer(proposal.height, proposal.round):
             self._misbehaviour(
                 WRONG_PROPOSER, f"round {proposal.round}", event.sender, proposal.proposer
             )
             return
-        value_id = self._codec.value_id(proposal.value)
-        in_round = self._proposals.setdefault(proposal.round, {})
-        if value_id in in_round:
-            return
-        if not verified and not self._verifier.verify(
-            proposal.proposer, proposal.sign_bytes(self._chain_id, value_id), proposal.signature
-        ):
-            self._misbehaviour(BAD_SIGNATURE, "proposal", event.sender, proposal.proposer)
+        entry = Proposed(proposal, value_id)
+        if existing is not None:
+            # Same id, other bytes (a codec whose id does not cover every byte): the new
+            # copy replaces the one we hold only if that one is invalid and it is valid.
+            self._log(event)
+            if not self._is_valid(existing) and self._is_valid(entry):
+                in_round[value_id] = entry
+                self._evaluate(proposal.round)
             return
         if in_round:
-            self._misbehaviour(
-                CONFLICTING_PROPOSAL,
-                f"second value at round {proposal.round}",
-                event.sender,
-                proposal.proposer,
+            first = next(iter(in_round.values()))
+            self._report_evidence(
+                ConflictingProposal.of(first.proposal, first.value_id, proposal, value_id)
             )
             if len(in_round) >= self._params.max_proposals_per_round:
+                # Full: an invalid value held gives way to a valid one, never the reverse,
+                # so invalid copies cannot fill the round.
+                self._log(event)
+                invalid = [k for k, held in in_round.items() if not self._is_valid(held)]
+                if invalid and self._is_valid(entry):
+                    del in_round[invalid[0]]
+                    in_round[value_id] = entry
+                    self._add_sender(proposal.round, proposal.proposer, proposal)
+                    self._evaluate(proposal.round)
                 return
-        in_round[value_id] = Proposed(proposal, value_id)
+        self._proposals.setdefault(proposal.round, {})[value_id] = entry
         self._log(event)
         self._add_sender(proposal.round, proposal.proposer, proposal)
         self._evaluate(proposal.round)
@@ -243,7 +302,7 @@ class Engine(EngineState):
             return
         if vote.height != self._height or self._step is Step.NEW_HEIGHT:
             if vote.height == self._height + 1:
-                self._buffer_future(event, vote.validator)
+                self._buffer_future(event)
             return
         if self._decided is not None or vote.round > self._round + self._params.max_round_ahead:
             return
@@ -255,11 +314,11 @@ class Engine(EngineState):
         if not verified and not self._verifier.verify(
             vote.validator, vote.sign_bytes(self._chain_id), vote.signature
         ):
-            self._misbehaviour(BAD_SIGNATURE, "vote", event.sender, vote.validator)
+            self._misbehaviour(BAD_SIGNATURE, "vote", event.sender)
             return
         result, other = self._votes.add(vote, countable=self._matters(vote.block_hash))
         if other is not None:
-            self._report_evidence(Evidence.of(other, vote))
+            self._report_evidence(DuplicateVote.of(other, vote))
         if result is AddResult.CONFLICT:
             return
         self._log(event)
@@ -312,7 +371,7 @@ class Engine(EngineState):
         if value_id != certificate.block_hash:
             self._misbehaviour(VALUE_MISMATCH, "value id differs from certificate", event.sender)
             return
-        if not self._codec.is_valid(self._height, event.value):
+        if not self._codec.is_valid(self._height, event.value, event.now_ms):
             self._misbehaviour(INVALID_VALUE, "certified value is invalid", event.sender)
             return
         self._decide(event.value, value_id, certificate.round, certificate)
@@ -321,20 +380,24 @@ class Engine(EngineState):
         if event.height < self._height:
             return  # stale
         started = self._step is not Step.NEW_HEIGHT or self._decided is not None
-        buffered = self._future if event.height == self._height else []
-        self._future = []
+        buffered = list(self._future.values()) if event.height == self._height else []
+        # The buffered messages were verified against the set we expected for this height.
+        verified = event.next_validator_set == self._next_vset
+        self._future = {}
         self._future_count = {}
-        self._reset_height(event.height + 1, event.next_validator_set)
+        following = event.following_validator_set or event.next_validator_set
+        self._reset_height(event.height + 1, event.next_validator_set, following)
         if not started:
             return
         self._log(HeightStarted(self._height))
         self._enter_propose(0)  # l.54: StartRound(0)
         self._evaluate(None)
         for early in buffered:
+            # Processed (and logged) now: a replay must see the time of this processing.
             if isinstance(early, ProposalReceived):
-                self._on_proposal(early, verified=False)
+                self._on_proposal(dataclasses.replace(early, now_ms=self._now), verified=verified)
             else:
-                self._on_vote(early, verified=False)
+                self._on_vote(dataclasses.replace(early, now_ms=self._now), verified=verified)
 
     # ------------------------------------------------------------ the upon rules
 
@@ -356,7 +419,8 @@ class Engine(EngineState):
 
     def _is_valid(self, entry: Proposed) -> bool:
         if entry.valid is None:
-            entry.valid = self._codec.is_valid(self._height, entry.proposal.value)
+            # The time of the event being processed (rule 7): a replay re-derives the verdict.
+            entry.valid = self._codec.is_valid(self._height, entry.proposal.value, self._now)
         return entry.valid
 
     def _try_decide(self, round_: int) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus._types import CommitCertificate, Evidence, Proposal, Step, Vote
+from consensus._evidence import Evidence
+from consensus._types import CommitCertificate, Proposal, Step, Vote
 from consensus._validators import ValidatorSet
 
 # ---------------------------------------------------------------- events (inputs)
@@ -65,11 +66,22 @@ class CommitReceived:
 
 @dataclass(frozen=True, slots=True)
 class HeightCommitted:
-    """The driver made block ``height`` durable; next_validator_set runs height + 1."""
+    """The driver made block ``height`` durable.
+
+    Attributes:
+        height: the committed height.
+        next_validator_set: the set that runs height + 1.
+        now_ms: the current time.
+        following_validator_set: the set that runs height + 2 (known now: updates take
+            effect two heights after the block that made them); None: the same as
+            next_validator_set. Messages for height + 2 that arrive early are checked
+            against it.
+    """
 
     height: int
     next_validator_set: ValidatorSet
     now_ms: int
+    following_validator_set: ValidatorSet | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,14 +190,20 @@ class CommitBlock:
 
 @dataclass(frozen=True, slots=True)
 class ReportEvidence:
-    """A validator equivocated: keep, expose and count this evidence."""
+    """A validator equivocated (a ``DuplicateVote`` or a ``ConflictingProposal``): keep,
+    expose and count this evidence."""
 
     evidence: Evidence
 
 
 @dataclass(frozen=True, slots=True)
 class ReportMisbehaviour:
-    """A peer sent bad input; code is stable, sender is the event's sender (if given)."""
+    """A peer sent bad input; code is stable, sender is the event's sender (if given).
+
+    validator is set only when that validator's own valid signature proves the fault (a
+    validly signed proposal out of turn): a bad signature, an unknown key or a malformed
+    message blames the sending peer only, so nobody can frame a validator.
+    """
 
     code: str
     detail: str

@@ -21,10 +21,10 @@ from consensus._events import (
     WalEntry,
     WriteWal,
 )
+from consensus._evidence import Evidence, EvidenceKey
 from consensus._params import ConsensusParams
 from consensus._signguard import LastSigned, check_sign
 from consensus._types import (
-    Evidence,
     Proposal,
     Signer,
     Step,
@@ -43,6 +43,10 @@ VOTE_STEP = {VoteType.PREVOTE: Step.PREVOTE, VoteType.PRECOMMIT: Step.PRECOMMIT}
 # Outputs that a WAL replay must not repeat: the timeouts are re-based at the end, the rest
 # was already executed by the node's previous life.
 _REPLAY_SUPPRESSED = (ScheduleTimeout, RequestProposalValue, ReportMisbehaviour)
+
+
+# A buffered early message: (kind, round, signer, vote type or 0, block hash or value id).
+FutureKey = tuple[str, int, bytes, int, bytes]
 
 
 @dataclass(slots=True)
@@ -68,6 +72,7 @@ class EngineState:
         signer: Signer | None = None,
         params: ConsensusParams | None = None,
         last_signed: LastSigned | None = None,
+        next_validator_set: ValidatorSet | None = None,
     ) -> None:
         if height < 1:
             raise ValueError("heights start at 1")
@@ -81,15 +86,19 @@ class EngineState:
         self._now = 0
         self._replaying = False
         self._replay_own: dict[tuple[int, Step], Proposal | Vote] = {}
-        self._future: list[ProposalReceived | VoteReceived] = []
+        # Messages of height + 1, verified against its set, de-duplicated (FutureKey).
+        self._future: dict[FutureKey, ProposalReceived | VoteReceived] = {}
         self._future_count: dict[bytes, int] = {}
-        self._evidence_seen: set[tuple[bytes, int, int, VoteType]] = set()
-        self._reset_height(height, validator_set)
+        self._evidence_seen: set[EvidenceKey] = set()
+        self._reset_height(height, validator_set, next_validator_set or validator_set)
 
-    def _reset_height(self, height: int, validator_set: ValidatorSet) -> None:
+    def _reset_height(
+        self, height: int, validator_set: ValidatorSet, next_validator_set: ValidatorSet
+    ) -> None:
         # l.2-9, l.53: a new height starts from the initial values and an empty message log.
         self._height = height
         self._vset = validator_set
+        self._next_vset = next_validator_set
         key = self._signer.public_key if self._signer is not None else None
         self._me: bytes | None = key if key is not None and key in validator_set else None
         self._round = 0
@@ -133,6 +142,11 @@ class EngineState:
     def validator_set(self) -> ValidatorSet:
         """The validator set of the current height."""
         return self._vset
+
+    @property
+    def next_validator_set(self) -> ValidatorSet:
+        """The validator set of the next height (early messages are checked against it)."""
+        return self._next_vset
 
     @property
     def locked(self) -> tuple[int, bytes | None]:
@@ -210,8 +224,7 @@ class EngineState:
         return any(block_hash in in_round for in_round in self._proposals.values())
 
     def _report_evidence(self, evidence: Evidence) -> None:
-        vote = evidence.vote_a
-        key = (vote.validator, vote.height, vote.round, vote.type)
+        key = evidence.key
         if key in self._evidence_seen:
             return
         self._evidence_seen.add(key)

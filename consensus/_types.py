@@ -1,11 +1,13 @@
-"""Messages, sign bytes, commit certificates and evidence, as plain frozen dataclasses.
+"""Messages, sign bytes and commit certificates, as plain frozen dataclasses (evidence is in
+consensus/_evidence.py).
 
 Sign bytes are built here from fixed fields, never by re-serializing a protobuf message:
 ``domain tag + 1-byte chain id length + chain id + payload``, the framing of
 ``node/keys.py:sign_bytes``. A vote's payload is ``type (1 byte) | height (8, big endian) |
 round (4) | hash length (1) | block hash``; a proposal's is ``height (8) | round (4) |
 pol_round (4, signed) | id length (1) | value id``. So anyone holding the validator set can
-check a certificate or an evidence value with nothing else.
+check a certificate or an evidence value with nothing else. docs/consensus.md ("Sign
+bytes") has them byte by byte.
 """
 
 from __future__ import annotations
@@ -20,10 +22,8 @@ from consensus._errors import (
     DUPLICATE_SIGNER,
     INSUFFICIENT_POWER,
     MALFORMED_MESSAGE,
-    NOT_CONFLICTING,
     UNKNOWN_VALIDATOR,
     InvalidCertificate,
-    InvalidEvidence,
 )
 from consensus._validators import ValidatorSet
 
@@ -79,8 +79,13 @@ class ValueCodec(Protocol):
         """The value's identifier (the block hash); must never raise."""
         ...
 
-    def is_valid(self, height: int, value: bytes) -> bool:
-        """valid(v) of Algorithm 1: may this value be decided at height? Never raises."""
+    def is_valid(self, height: int, value: bytes, now_ms: int) -> bool:
+        """valid(v) of Algorithm 1: may this value be decided at height? Never raises.
+
+        now_ms is the time of the event being processed (during a WAL replay, the recorded
+        time of the replayed entry), never a clock read: a replay must re-derive exactly
+        the verdicts, and so the lock, of the node's previous life.
+        """
         ...
 
 
@@ -220,57 +225,3 @@ class CommitCertificate:
             raise InvalidCertificate(
                 INSUFFICIENT_POWER, f"power {power} of {validator_set.total_power}"
             )
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """Two conflicting signed votes of one validator for the same (height, round, type).
-
-    Build it with ``Evidence.of`` so the pair is in a canonical order (by block hash).
-    """
-
-    vote_a: Vote
-    vote_b: Vote
-
-    @classmethod
-    def of(cls, first: Vote, second: Vote) -> Evidence:
-        """The evidence for two votes, in canonical order."""
-        if second.block_hash < first.block_hash:
-            first, second = second, first
-        return cls(vote_a=first, vote_b=second)
-
-    @property
-    def validator(self) -> bytes:
-        """The equivocating validator."""
-        return self.vote_a.validator
-
-    @property
-    def height(self) -> int:
-        """The height of the equivocation."""
-        return self.vote_a.height
-
-    def verify(self, validator_set: ValidatorSet, chain_id: str, verifier: Verifier) -> None:
-        """Check that the two votes prove an equivocation by a member of validator_set.
-
-        Raises:
-            InvalidEvidence: the votes are malformed, not conflicting, from a validator
-                outside the set, or badly signed.
-        """
-        a, b = self.vote_a, self.vote_b
-        for vote in (a, b):
-            error = vote.shape_error()
-            if error is not None:
-                raise InvalidEvidence(MALFORMED_MESSAGE, error)
-        same_slot = (a.type, a.height, a.round, a.validator) == (
-            b.type,
-            b.height,
-            b.round,
-            b.validator,
-        )
-        if not same_slot or a.block_hash == b.block_hash:
-            raise InvalidEvidence(NOT_CONFLICTING, "votes differ in slot or agree on the block")
-        if a.validator not in validator_set:
-            raise InvalidEvidence(UNKNOWN_VALIDATOR, a.validator.hex())
-        for vote in (a, b):
-            if not verifier.verify(vote.validator, vote.sign_bytes(chain_id), vote.signature):
-                raise InvalidEvidence(BAD_SIGNATURE, f"vote for {vote.block_hash.hex()}")

@@ -1,10 +1,16 @@
 """Blocks: building a proposal from the mempool and judging a proposed one.
 
 The engine treats a block as opaque bytes; this module gives it the two facts it needs
-(``ValueCodec``): the block's id (SHA-256 of the serialized header) and whether a
-proposed block may be decided at a height (valid(v) of Algorithm 1). Transactions inside a
-valid block may still fail the ledger's rules: they are executed and get failure receipts,
-as every node computes the same ones.
+(``ValueCodec``): the block's id and whether a proposed block may be decided at a height
+and time (valid(v) of Algorithm 1). Transactions inside a valid block may still fail the
+ledger's rules: they are executed and get failure receipts, as every node computes the
+same ones.
+
+Block id = SHA-256 of the exact serialized Block bytes: header, transactions, last_commit
+and every field added later. A valid block is canonical: it holds no unknown field
+(anywhere) and is byte for byte what deterministic serialization of its parse gives. So
+one id means one byte string, and a relay that alters any byte changes the id, which the
+proposer's signature no longer covers.
 """
 
 from __future__ import annotations
@@ -16,13 +22,19 @@ from typing import Final
 
 from google.protobuf.message import DecodeError
 
+from node.consensus_codec import unknown_field_in
 from proto import block_pb2, consensus_pb2
 
 MAX_CLOCK_DRIFT_MS: Final = 30_000
 
 
+def block_id(value: bytes) -> bytes:
+    """The block id (block hash): SHA-256 of the serialized block, every byte of it."""
+    return hashlib.sha256(value).digest()
+
+
 def block_hash_of_header(header: block_pb2.BlockHeader) -> bytes:
-    """The block hash: SHA-256 of the serialized header."""
+    """SHA-256 of the serialized header alone. Not the block id (see ``block_id``)."""
     return hashlib.sha256(header.SerializeToString()).digest()
 
 
@@ -78,7 +90,7 @@ def build_block(
     block.txs.extend(txs)
     if last_commit is not None:
         block.last_commit.CopyFrom(last_commit)
-    return block.SerializeToString()
+    return block.SerializeToString(deterministic=True)
 
 
 class BlockCodec:
@@ -86,8 +98,8 @@ class BlockCodec:
 
     Args:
         chain_id: the network's chain id.
-        tip: returns the current chain tip (the driver updates it after each commit).
-        clock_ms: wall clock, to refuse blocks stamped far in the future.
+        tip: returns the current chain tip (the node updates it after each commit; a
+            deciding state, not a store read).
         max_block_bytes, max_block_txs: the genesis limits.
         verify_last_commit: checks the certificate a block carries for the previous height.
     """
@@ -97,41 +109,47 @@ class BlockCodec:
         *,
         chain_id: str,
         tip: Callable[[], ChainTip],
-        clock_ms: Callable[[], int],
         max_block_bytes: int,
         max_block_txs: int,
         verify_last_commit: Callable[[consensus_pb2.CommitCertificate], bool],
     ) -> None:
         self._chain_id = chain_id
         self._tip = tip
-        self._clock_ms = clock_ms
         self._max_bytes = max_block_bytes
         self._max_txs = max_block_txs
         self._verify_last_commit = verify_last_commit
         self.last_rejection = ""
 
     def value_id(self, value: bytes) -> bytes:
-        """The block hash; for bytes that do not decode, SHA-256 of the bytes themselves."""
-        block = decode_block(value)
-        if block is None:
-            return hashlib.sha256(value).digest()
-        return block_hash_of_header(block.header)
+        """The block id: SHA-256 of every byte of value (``block_id``); never raises."""
+        return block_id(value)
 
-    def is_valid(self, height: int, value: bytes) -> bool:
-        """Whether value is a well-formed block that extends the current tip at height."""
-        reason = self.rejection(height, value)
+    def is_valid(self, height: int, value: bytes, now_ms: int) -> bool:
+        """Whether value is a canonical block that extends the current tip at height,
+        stamped no later than now_ms + MAX_CLOCK_DRIFT_MS."""
+        reason = self.rejection(height, value, now_ms)
         self.last_rejection = reason or ""
         return reason is None
 
-    def rejection(self, height: int, value: bytes) -> str | None:
-        """Why value may not be decided at height, or None when it may."""
+    def rejection(
+        self, height: int, value: bytes, now_ms: int, tip: ChainTip | None = None
+    ) -> str | None:
+        """Why value may not be decided at height and time now_ms, or None when it may.
+
+        tip: the tip to extend; None: the codec's current tip.
+        """
         if len(value) > self._max_bytes:
             return f"block of {len(value)} bytes exceeds {self._max_bytes}"
         block = decode_block(value)
         if block is None:
             return "block does not decode"
+        unknown = unknown_field_in(block)
+        if unknown is not None:
+            return f"unknown field in {unknown}"
+        if block.SerializeToString(deterministic=True) != value:
+            return "block is not canonically encoded"
         header = block.header
-        tip = self._tip()
+        tip = tip if tip is not None else self._tip()
         if height != tip.height + 1 or header.height != height:
             return f"block height {header.height} does not extend tip {tip.height}"
         if header.chain_id != self._chain_id:
@@ -148,7 +166,7 @@ class BlockCodec:
             return "txs_hash does not match the transactions"
         if header.time_ms <= tip.time_ms:
             return "block time does not advance"
-        if header.time_ms > self._clock_ms() + MAX_CLOCK_DRIFT_MS:
+        if header.time_ms > now_ms + MAX_CLOCK_DRIFT_MS:
             return "block time is too far in the future"
         if height > 1:
             if not block.HasField("last_commit"):

@@ -3,17 +3,22 @@
 The engine speaks frozen dataclasses (consensus/); this module is the only place where they
 meet the generated ``proto.consensus_pb2`` classes. Decoding never lets a protobuf or
 range error escape: malformed bytes raise ``ConsensusCodecError`` with a stable code.
+Unknown fields, anywhere in a message, are refused: what a node accepts is exactly what
+it understood, so no two nodes keep different bytes for one message.
 """
 
 from __future__ import annotations
 
 from typing import Final, TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from consensus import (
     CommitCertificate,
     CommitSig,
+    ConflictingProposal,
+    DuplicateVote,
     Evidence,
     HeightStarted,
     Proposal,
@@ -32,6 +37,7 @@ from proto import consensus_pb2 as pb
 
 MALFORMED_CONSENSUS_MESSAGE: Final = "MALFORMED_CONSENSUS_MESSAGE"
 MALFORMED_WAL_RECORD: Final = "MALFORMED_WAL_RECORD"
+MAX_VALUE_ID_SIZE: Final = 64
 
 
 class ConsensusCodecError(NodeError):
@@ -44,6 +50,26 @@ class ConsensusCodecError(NodeError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+
+
+def unknown_field_in(msg: Message) -> str | None:
+    """The name of the first (sub)message of msg that holds unknown fields, or None."""
+    if len(UnknownFieldSet(msg)):
+        return msg.DESCRIPTOR.full_name
+    for field, value in msg.ListFields():
+        if field.type != field.TYPE_MESSAGE:
+            continue
+        for item in value if field.is_repeated else (value,):
+            found = unknown_field_in(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse_unknown(msg: Message, code: str = MALFORMED_CONSENSUS_MESSAGE) -> None:
+    found = unknown_field_in(msg)
+    if found is not None:
+        raise ConsensusCodecError(code, f"unknown field in {found}")
 
 
 def vote_to_proto(vote: Vote) -> pb.Vote:
@@ -62,8 +88,9 @@ def vote_from_proto(msg: pb.Vote) -> Vote:
     """A vote from its protobuf form.
 
     Raises:
-        ConsensusCodecError: an unknown vote type or a malformed field.
+        ConsensusCodecError: an unknown vote type, a malformed or an unknown field.
     """
+    _refuse_unknown(msg)
     try:
         vote_type = VoteType(msg.type)
     except ValueError as e:
@@ -91,8 +118,10 @@ def proposal_from_proto(msg: pb.Proposal) -> Proposal:
     """A proposal from its protobuf form.
 
     Raises:
-        ConsensusCodecError: a malformed field.
+        ConsensusCodecError: a malformed or an unknown field (the block inside is checked
+            by node/blocks.py).
     """
+    _refuse_unknown(msg)
     proposal = Proposal(
         msg.height, msg.round, msg.block, msg.pol_round, msg.proposer, msg.signature
     )
@@ -116,7 +145,12 @@ def certificate_to_proto(certificate: CommitCertificate) -> pb.CommitCertificate
 
 
 def certificate_from_proto(msg: pb.CommitCertificate) -> CommitCertificate:
-    """A commit certificate from its protobuf form (call ``verify`` before trusting it)."""
+    """A commit certificate from its protobuf form (call ``verify`` before trusting it).
+
+    Raises:
+        ConsensusCodecError: an unknown field.
+    """
+    _refuse_unknown(msg)
     return CommitCertificate(
         height=msg.height,
         round=msg.round,
@@ -126,17 +160,53 @@ def certificate_from_proto(msg: pb.CommitCertificate) -> CommitCertificate:
 
 
 def evidence_to_proto(evidence: Evidence) -> pb.Evidence:
-    """The protobuf form of equivocation evidence."""
-    return pb.Evidence(vote_a=vote_to_proto(evidence.vote_a), vote_b=vote_to_proto(evidence.vote_b))
+    """The protobuf form of evidence (either kind)."""
+    if isinstance(evidence, DuplicateVote):
+        return pb.Evidence(
+            duplicate_vote=pb.DuplicateVoteEvidence(
+                vote_a=vote_to_proto(evidence.vote_a), vote_b=vote_to_proto(evidence.vote_b)
+            )
+        )
+    return pb.Evidence(
+        conflicting_proposal=pb.ConflictingProposalEvidence(
+            height=evidence.height,
+            round=evidence.round,
+            proposer=evidence.proposer,
+            pol_round_a=evidence.pol_round_a,
+            value_id_a=evidence.value_id_a,
+            signature_a=evidence.signature_a,
+            pol_round_b=evidence.pol_round_b,
+            value_id_b=evidence.value_id_b,
+            signature_b=evidence.signature_b,
+        )
+    )
 
 
 def evidence_from_proto(msg: pb.Evidence) -> Evidence:
-    """Evidence from its protobuf form (call ``verify`` before trusting it).
+    """Evidence from its protobuf form, in canonical order (call ``verify`` before
+    trusting it).
 
     Raises:
-        ConsensusCodecError: a malformed vote.
+        ConsensusCodecError: no kind set, an unknown field, a malformed vote, or a
+            conflicting-proposal field out of range.
     """
-    return Evidence.of(vote_from_proto(msg.vote_a), vote_from_proto(msg.vote_b))
+    _refuse_unknown(msg)
+    kind = msg.WhichOneof("kind")
+    if kind == "duplicate_vote":
+        d = msg.duplicate_vote
+        return DuplicateVote.of(vote_from_proto(d.vote_a), vote_from_proto(d.vote_b))
+    if kind == "conflicting_proposal":
+        c = msg.conflicting_proposal
+        a = Proposal(c.height, c.round, b"", c.pol_round_a, c.proposer, c.signature_a)
+        b = Proposal(c.height, c.round, b"", c.pol_round_b, c.proposer, c.signature_b)
+        for side, value_id in ((a, c.value_id_a), (b, c.value_id_b)):
+            error = side.shape_error()
+            if error is None and not 0 < len(value_id) <= MAX_VALUE_ID_SIZE:
+                error = "bad value id size"
+            if error is not None:
+                raise ConsensusCodecError(MALFORMED_CONSENSUS_MESSAGE, f"evidence: {error}")
+        return ConflictingProposal.of(a, c.value_id_a, b, c.value_id_b)
+    raise ConsensusCodecError(MALFORMED_CONSENSUS_MESSAGE, "evidence of no known kind")
 
 
 def encode_certificate(certificate: CommitCertificate) -> bytes:
@@ -154,7 +224,7 @@ def decode_certificate(data: bytes) -> CommitCertificate:
 
 
 def encode_evidence(evidence: Evidence) -> bytes:
-    """Serialized ``tenge.v1.Evidence``."""
+    """Serialized ``tenge.v1.Evidence`` (deterministic)."""
     return evidence_to_proto(evidence).SerializeToString(deterministic=True)
 
 
@@ -162,7 +232,8 @@ def decode_evidence(data: bytes) -> Evidence:
     """Parse serialized evidence.
 
     Raises:
-        ConsensusCodecError: not a valid protobuf message or a malformed vote.
+        ConsensusCodecError: not a valid protobuf message, an unknown field, or malformed
+            evidence.
     """
     return evidence_from_proto(_parse(pb.Evidence(), data, MALFORMED_CONSENSUS_MESSAGE))
 
@@ -207,6 +278,7 @@ def decode_wal_entry(data: bytes) -> WalEntry:
         ConsensusCodecError: the payload is not a well-formed WAL record.
     """
     record = _parse(pb.WalRecord(), data, MALFORMED_WAL_RECORD)
+    _refuse_unknown(record, MALFORMED_WAL_RECORD)
     sender = record.sender or None
     kind = record.WhichOneof("entry")
     try:

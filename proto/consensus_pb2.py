@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15proto/consensus.proto\x12\x08tenge.v1\"\x81\x01\n\x04Vote\x12 \n\x04type\x18\x01 \x01(\x0e\x32\x12.tenge.v1.VoteType\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\r\n\x05round\x18\x03 \x01(\r\x12\x12\n\nblock_hash\x18\x04 \x01(\x0c\x12\x11\n\tvalidator\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\x0c\"p\n\x08Proposal\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\r\x12\r\n\x05\x62lock\x18\x03 \x01(\x0c\x12\x11\n\tpol_round\x18\x04 \x01(\x05\x12\x10\n\x08proposer\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\x0c\"1\n\tCommitSig\x12\x11\n\tvalidator\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"o\n\x11\x43ommitCertificate\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\r\x12\x12\n\nblock_hash\x18\x03 \x01(\x0c\x12\'\n\nsignatures\x18\x04 \x03(\x0b\x32\x13.tenge.v1.CommitSig\"J\n\x08\x45vidence\x12\x1e\n\x06vote_a\x18\x01 \x01(\x0b\x32\x0e.tenge.v1.Vote\x12\x1e\n\x06vote_b\x18\x02 \x01(\x0b\x32\x0e.tenge.v1.Vote\"<\n\rTimeoutRecord\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\r\n\x05round\x18\x03 \x01(\r\"@\n\x10ValueReadyRecord\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\r\x12\r\n\x05value\x18\x03 \x01(\x0c\"\xe3\x02\n\tWalRecord\x12\x0e\n\x06now_ms\x18\x01 \x01(\x04\x12\x0e\n\x06sender\x18\x02 \x01(\x0c\x12\x18\n\x0eheight_started\x18\n \x01(\x04H\x00\x12%\n\x0bsigned_vote\x18\x0b \x01(\x0b\x32\x0e.tenge.v1.VoteH\x00\x12-\n\x0fsigned_proposal\x18\x0c \x01(\x0b\x32\x12.tenge.v1.ProposalH\x00\x12\'\n\rvote_received\x18\r \x01(\x0b\x32\x0e.tenge.v1.VoteH\x00\x12/\n\x11proposal_received\x18\x0e \x01(\x0b\x32\x12.tenge.v1.ProposalH\x00\x12\x30\n\rtimeout_fired\x18\x0f \x01(\x0b\x32\x17.tenge.v1.TimeoutRecordH\x00\x12\x31\n\x0bvalue_ready\x18\x10 \x01(\x0b\x32\x1a.tenge.v1.ValueReadyRecordH\x00\x42\x07\n\x05\x65ntry*A\n\x08VoteType\x12\x19\n\x15VOTE_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07PREVOTE\x10\x01\x12\r\n\tPRECOMMIT\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15proto/consensus.proto\x12\x08tenge.v1\"\x81\x01\n\x04Vote\x12 \n\x04type\x18\x01 \x01(\x0e\x32\x12.tenge.v1.VoteType\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\r\n\x05round\x18\x03 \x01(\r\x12\x12\n\nblock_hash\x18\x04 \x01(\x0c\x12\x11\n\tvalidator\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\x0c\"p\n\x08Proposal\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\r\x12\r\n\x05\x62lock\x18\x03 \x01(\x0c\x12\x11\n\tpol_round\x18\x04 \x01(\x05\x12\x10\n\x08proposer\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\x0c\"1\n\tCommitSig\x12\x11\n\tvalidator\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"o\n\x11\x43ommitCertificate\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\r\x12\x12\n\nblock_hash\x18\x03 \x01(\x0c\x12\'\n\nsignatures\x18\x04 \x03(\x0b\x32\x13.tenge.v1.CommitSig\"W\n\x15\x44uplicateVoteEvidence\x12\x1e\n\x06vote_a\x18\x01 \x01(\x0b\x32\x0e.tenge.v1.Vote\x12\x1e\n\x06vote_b\x18\x02 \x01(\x0b\x32\x0e.tenge.v1.Vote\"\xca\x01\n\x1b\x43onflictingProposalEvidence\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\r\x12\x10\n\x08proposer\x18\x03 \x01(\x0c\x12\x13\n\x0bpol_round_a\x18\x04 \x01(\x05\x12\x12\n\nvalue_id_a\x18\x05 \x01(\x0c\x12\x13\n\x0bsignature_a\x18\x06 \x01(\x0c\x12\x13\n\x0bpol_round_b\x18\x07 \x01(\x05\x12\x12\n\nvalue_id_b\x18\x08 \x01(\x0c\x12\x13\n\x0bsignature_b\x18\t \x01(\x0c\"\x94\x01\n\x08\x45vidence\x12\x39\n\x0e\x64uplicate_vote\x18\x01 \x01(\x0b\x32\x1f.tenge.v1.DuplicateVoteEvidenceH\x00\x12\x45\n\x14\x63onflicting_proposal\x18\x02 \x01(\x0b\x32%.tenge.v1.ConflictingProposalEvidenceH\x00\x42\x06\n\x04kind\"<\n\rTimeoutRecord\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\r\n\x05round\x18\x03 \x01(\r\"@\n\x10ValueReadyRecord\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\r\x12\r\n\x05value\x18\x03 \x01(\x0c\"\xe3\x02\n\tWalRecord\x12\x0e\n\x06now_ms\x18\x01 \x01(\x04\x12\x0e\n\x06sender\x18\x02 \x01(\x0c\x12\x18\n\x0eheight_started\x18\n \x01(\x04H\x00\x12%\n\x0bsigned_vote\x18\x0b \x01(\x0b\x32\x0e.tenge.v1.VoteH\x00\x12-\n\x0fsigned_proposal\x18\x0c \x01(\x0b\x32\x12.tenge.v1.ProposalH\x00\x12\'\n\rvote_received\x18\r \x01(\x0b\x32\x0e.tenge.v1.VoteH\x00\x12/\n\x11proposal_received\x18\x0e \x01(\x0b\x32\x12.tenge.v1.ProposalH\x00\x12\x30\n\rtimeout_fired\x18\x0f \x01(\x0b\x32\x17.tenge.v1.TimeoutRecordH\x00\x12\x31\n\x0bvalue_ready\x18\x10 \x01(\x0b\x32\x1a.tenge.v1.ValueReadyRecordH\x00\x42\x07\n\x05\x65ntry*A\n\x08VoteType\x12\x19\n\x15VOTE_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07PREVOTE\x10\x01\x12\r\n\tPRECOMMIT\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.consensus_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VOTETYPE']._serialized_start=1007
-  _globals['_VOTETYPE']._serialized_end=1072
+  _globals['_VOTETYPE']._serialized_start=1376
+  _globals['_VOTETYPE']._serialized_end=1441
   _globals['_VOTE']._serialized_start=36
   _globals['_VOTE']._serialized_end=165
   _globals['_PROPOSAL']._serialized_start=167
@@ -41,12 +41,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMITSIG']._serialized_end=330
   _globals['_COMMITCERTIFICATE']._serialized_start=332
   _globals['_COMMITCERTIFICATE']._serialized_end=443
-  _globals['_EVIDENCE']._serialized_start=445
-  _globals['_EVIDENCE']._serialized_end=519
-  _globals['_TIMEOUTRECORD']._serialized_start=521
-  _globals['_TIMEOUTRECORD']._serialized_end=581
-  _globals['_VALUEREADYRECORD']._serialized_start=583
-  _globals['_VALUEREADYRECORD']._serialized_end=647
-  _globals['_WALRECORD']._serialized_start=650
-  _globals['_WALRECORD']._serialized_end=1005
+  _globals['_DUPLICATEVOTEEVIDENCE']._serialized_start=445
+  _globals['_DUPLICATEVOTEEVIDENCE']._serialized_end=532
+  _globals['_CONFLICTINGPROPOSALEVIDENCE']._serialized_start=535
+  _globals['_CONFLICTINGPROPOSALEVIDENCE']._serialized_end=737
+  _globals['_EVIDENCE']._serialized_start=740
+  _globals['_EVIDENCE']._serialized_end=888
+  _globals['_TIMEOUTRECORD']._serialized_start=890
+  _globals['_TIMEOUTRECORD']._serialized_end=950
+  _globals['_VALUEREADYRECORD']._serialized_start=952
+  _globals['_VALUEREADYRECORD']._serialized_end=1016
+  _globals['_WALRECORD']._serialized_start=1019
+  _globals['_WALRECORD']._serialized_end=1374
 # @@protoc_insertion_point(module_scope)

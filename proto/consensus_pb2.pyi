@@ -68,13 +68,43 @@ class CommitCertificate(_message.Message):
     signatures: _containers.RepeatedCompositeFieldContainer[CommitSig]
     def __init__(self, height: _Optional[int] = ..., round: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[CommitSig, _Mapping]]] = ...) -> None: ...
 
-class Evidence(_message.Message):
+class DuplicateVoteEvidence(_message.Message):
     __slots__ = ("vote_a", "vote_b")
     VOTE_A_FIELD_NUMBER: _ClassVar[int]
     VOTE_B_FIELD_NUMBER: _ClassVar[int]
     vote_a: Vote
     vote_b: Vote
     def __init__(self, vote_a: _Optional[_Union[Vote, _Mapping]] = ..., vote_b: _Optional[_Union[Vote, _Mapping]] = ...) -> None: ...
+
+class ConflictingProposalEvidence(_message.Message):
+    __slots__ = ("height", "round", "proposer", "pol_round_a", "value_id_a", "signature_a", "pol_round_b", "value_id_b", "signature_b")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    PROPOSER_FIELD_NUMBER: _ClassVar[int]
+    POL_ROUND_A_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ID_A_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_A_FIELD_NUMBER: _ClassVar[int]
+    POL_ROUND_B_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ID_B_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_B_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    round: int
+    proposer: bytes
+    pol_round_a: int
+    value_id_a: bytes
+    signature_a: bytes
+    pol_round_b: int
+    value_id_b: bytes
+    signature_b: bytes
+    def __init__(self, height: _Optional[int] = ..., round: _Optional[int] = ..., proposer: _Optional[bytes] = ..., pol_round_a: _Optional[int] = ..., value_id_a: _Optional[bytes] = ..., signature_a: _Optional[bytes] = ..., pol_round_b: _Optional[int] = ..., value_id_b: _Optional[bytes] = ..., signature_b: _Optional[bytes] = ...) -> None: ...
+
+class Evidence(_message.Message):
+    __slots__ = ("duplicate_vote", "conflicting_proposal")
+    DUPLICATE_VOTE_FIELD_NUMBER: _ClassVar[int]
+    CONFLICTING_PROPOSAL_FIELD_NUMBER: _ClassVar[int]
+    duplicate_vote: DuplicateVoteEvidence
+    conflicting_proposal: ConflictingProposalEvidence
+    def __init__(self, duplicate_vote: _Optional[_Union[DuplicateVoteEvidence, _Mapping]] = ..., conflicting_proposal: _Optional[_Union[ConflictingProposalEvidence, _Mapping]] = ...) -> None: ...
 
 class TimeoutRecord(_message.Message):
     __slots__ = ("step", "height", "round")

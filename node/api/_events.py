@@ -19,7 +19,7 @@ import trio
 
 from node.api._facade import BlockSummary, NodeFacade
 from node.api._views import code_name
-from node.blocks import block_hash_of_header, decode_block
+from node.blocks import block_id, decode_block
 
 
 async def event_stream(facade: NodeFacade, after: int, keepalive_s: float) -> AsyncIterator[str]:
@@ -55,12 +55,13 @@ async def event_stream(facade: NodeFacade, after: int, keepalive_s: float) -> As
 
 def _stored_summary(facade: NodeFacade, height: int) -> BlockSummary:
     store = facade.store
-    block = decode_block(store.get_block(height) or b"")
+    raw = store.get_block(height) or b""
+    block = decode_block(raw)
     if block is None:
         raise RuntimeError(f"committed block {height} is missing or does not decode")
     return BlockSummary.of(
         height=height,
-        block_hash=block_hash_of_header(block.header),
+        block_hash=block_id(raw),
         time_ms=block.header.time_ms,
         receipts=store.get_receipts(height),
     )

@@ -14,7 +14,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 import consensus as cs
-from node.blocks import block_hash_of_header
+from node.blocks import block_id
 from node.store import HistoryEntry
 from proto import block_pb2, consensus_pb2, ledger_pb2
 
@@ -160,7 +160,7 @@ def block_json(
         )
     return {
         "height": header.height,
-        "hash": block_hash_of_header(header).hex(),
+        "hash": block_id(raw_block).hex(),
         "header": message_json(header),
         "num_txs": len(block.txs),
         "txs": txs,
@@ -205,15 +205,33 @@ def history_json(
 
 
 def evidence_json(evidence: cs.Evidence) -> dict[str, Any]:
-    """One piece of equivocation evidence."""
+    """One piece of equivocation evidence (a duplicate vote or a conflicting proposal)."""
+    if isinstance(evidence, cs.ConflictingProposal):
+        return {
+            "kind": "conflicting_proposal",
+            "validator": evidence.validator.hex(),
+            "height": evidence.height,
+            "round": evidence.round,
+            "proposal_a": {
+                "pol_round": evidence.pol_round_a,
+                "value_id": evidence.value_id_a.hex(),
+                "signature": evidence.signature_a.hex(),
+            },
+            "proposal_b": {
+                "pol_round": evidence.pol_round_b,
+                "value_id": evidence.value_id_b.hex(),
+                "signature": evidence.signature_b.hex(),
+            },
+        }
 
     def vote(v: cs.Vote) -> dict[str, Any]:
         return {"block_hash": v.block_hash.hex(), "signature": v.signature.hex()}
 
     return {
+        "kind": "duplicate_vote",
         "validator": evidence.validator.hex(),
         "height": evidence.height,
-        "round": evidence.vote_a.round,
+        "round": evidence.round,
         "type": evidence.vote_a.type.name,
         "vote_a": vote(evidence.vote_a),
         "vote_b": vote(evidence.vote_b),

@@ -20,7 +20,7 @@ import trio
 
 import consensus as cs
 from node.api import BlockSummary, CommitFeed
-from node.blocks import ChainTip, block_hash_of_header, build_block, decode_block
+from node.blocks import ChainTip, block_id, build_block, decode_block
 from node.genesis import parse_genesis
 from node.keys import KeyPair
 from node.ledger import Ledger, genesis_app_hash, genesis_state
@@ -187,7 +187,7 @@ class LocalNode:
         )
         block = decode_block(raw)
         assert block is not None
-        block_hash = block_hash_of_header(block.header)
+        block_hash = block_id(raw)
         result = self.ledger.execute_block(
             height=height, time_ms=self.time_ms, txs=list(txs), prev_app_hash=store.app_hash
         )

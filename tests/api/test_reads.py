@@ -190,7 +190,7 @@ async def test_evidence_lists_equivocations(local_node: LocalNode, http: httpx.A
         cs.Vote(cs.VoteType.PREVOTE, 3, 1, bytes([n]) * 32, VALIDATOR.public_key, bytes([n]) * 64)
         for n in (1, 2)
     ]
-    local_node.evidence_list.append(cs.Evidence.of(*votes))
+    local_node.evidence_list.append(cs.DuplicateVote.of(*votes))
     [item] = (await http.get("/v1/evidence")).json()["evidence"]
     assert item["validator"] == VALIDATOR.public_key.hex()
     assert (item["height"], item["round"], item["type"]) == (3, 1, "PREVOTE")

@@ -39,12 +39,12 @@ def not_proposer(height: int, round_: int) -> FakeSigner:
 
 
 def make_engine(signer: FakeSigner, height: int = 1, **kwargs: object) -> Engine:
+    kwargs.setdefault("codec", CODEC)
+    kwargs.setdefault("validator_set", VSET)
     return Engine(
         chain_id=CHAIN,
         height=height,
-        validator_set=VSET,
         verifier=FakeVerifier(),
-        codec=CODEC,
         signer=signer,
         params=PARAMS,
         **kwargs,  # type: ignore[arg-type]

@@ -7,17 +7,19 @@ import itertools
 from collections import Counter
 
 import pytest
-from engine_fixtures import CHAIN, SIGNERS, VSET, vote
+from engine_fixtures import CHAIN, CODEC, SIGNERS, VSET, block, proposal, signer_of_proposer, vote
 
 from consensus import (
     BAD_SIGNATURE,
     DUPLICATE_SIGNER,
     INSUFFICIENT_POWER,
+    MALFORMED_MESSAGE,
     NOT_CONFLICTING,
     UNKNOWN_VALIDATOR,
     CommitCertificate,
     CommitSig,
-    Evidence,
+    ConflictingProposal,
+    DuplicateVote,
     InvalidCertificate,
     InvalidEvidence,
     InvalidValidatorSet,
@@ -109,19 +111,51 @@ def test_certificate_rejections_have_stable_codes(mutate: object, code: str) -> 
 def test_evidence_verifies_and_rejects_non_conflicts() -> None:
     a = vote(SIGNERS[0], PC, 3, 0, b"x" * 32)
     b = vote(SIGNERS[0], PC, 3, 0, b"")
-    evidence = Evidence.of(a, b)
-    assert Evidence.of(b, a) == evidence
+    evidence = DuplicateVote.of(a, b)
+    assert DuplicateVote.of(b, a) == evidence
     evidence.verify(VSET, CHAIN, FakeVerifier())
     with pytest.raises(InvalidEvidence) as info:
-        Evidence.of(a, a).verify(VSET, CHAIN, FakeVerifier())
+        DuplicateVote.of(a, a).verify(VSET, CHAIN, FakeVerifier())
     assert info.value.code == NOT_CONFLICTING
     other_round = vote(SIGNERS[0], PC, 3, 1, b"")
     with pytest.raises(InvalidEvidence):
-        Evidence.of(a, other_round).verify(VSET, CHAIN, FakeVerifier())
+        DuplicateVote.of(a, other_round).verify(VSET, CHAIN, FakeVerifier())
     forged = dataclasses.replace(b, signature=b"\x01" * 32)
     with pytest.raises(InvalidEvidence) as info:
-        Evidence.of(a, forged).verify(VSET, CHAIN, FakeVerifier())
+        DuplicateVote.of(a, forged).verify(VSET, CHAIN, FakeVerifier())
     assert info.value.code == BAD_SIGNATURE
+
+
+def test_conflicting_proposal_evidence_verifies_and_rejects_non_conflicts() -> None:
+    one, two = proposal(3, 1, block(3, b"one")), proposal(3, 1, block(3, b"two"), pol_round=0)
+    id_one, id_two = (CODEC.value_id(p.value) for p in (one, two))
+    evidence = ConflictingProposal.of(one, id_one, two, id_two)
+    assert ConflictingProposal.of(two, id_two, one, id_one) == evidence
+    assert evidence.value_id_a < evidence.value_id_b
+    evidence.verify(VSET, CHAIN, FakeVerifier())
+    assert evidence.validator == signer_of_proposer(3, 1).public_key
+    assert evidence.key == ("conflicting_proposal", evidence.validator, 3, 1, 1)
+    assert (evidence.height, evidence.round) == (3, 1)
+    same = ConflictingProposal.of(one, id_one, one, id_one)
+    bad = {
+        NOT_CONFLICTING: same,
+        BAD_SIGNATURE: dataclasses.replace(evidence, signature_b=b"\x01" * 32),
+        UNKNOWN_VALIDATOR: dataclasses.replace(evidence, proposer=b"\x07" * 32),
+        MALFORMED_MESSAGE: dataclasses.replace(evidence, pol_round_a=1),
+    }
+    for code, wrong in bad.items():
+        with pytest.raises(InvalidEvidence) as info:
+            wrong.verify(VSET, CHAIN, FakeVerifier())
+        assert info.value.code == code
+    with pytest.raises(InvalidEvidence):
+        evidence.verify(VSET, "other-chain", FakeVerifier())
+
+
+def test_duplicate_vote_key_names_kind_validator_slot_and_type() -> None:
+    a = vote(SIGNERS[1], PC, 3, 2, b"x" * 32)
+    evidence = DuplicateVote.of(a, vote(SIGNERS[1], PC, 3, 2, b""))
+    assert evidence.key == ("duplicate_vote", SIGNERS[1].public_key, 3, 2, 2)
+    assert (evidence.validator, evidence.height, evidence.round) == (a.validator, 3, 2)
 
 
 def test_sign_check_allows_progress_and_identical_resigning_only() -> None:

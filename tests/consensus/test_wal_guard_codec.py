@@ -70,7 +70,7 @@ def test_garbage_never_escapes_the_codec_as_anything_but_its_error(data: bytes) 
 def test_certificate_and_evidence_round_trip() -> None:
     engine = make_engine(SIGNERS[0])
     engine.handle(Started(0))
-    from consensus import CommitCertificate, CommitSig, Evidence, vote_sign_bytes
+    from consensus import CommitCertificate, CommitSig, DuplicateVote, vote_sign_bytes
 
     h = b"q" * 32
     sigs = tuple(
@@ -79,7 +79,7 @@ def test_certificate_and_evidence_round_trip() -> None:
     )
     cert = CommitCertificate(2, 0, h, sigs)
     assert decode_certificate(encode_certificate(cert)) == cert
-    evidence = Evidence.of(vote(SIGNERS[2], PV, 2, 0, h), vote(SIGNERS[2], PV, 2, 0, b""))
+    evidence = DuplicateVote.of(vote(SIGNERS[2], PV, 2, 0, h), vote(SIGNERS[2], PV, 2, 0, b""))
     assert decode_evidence(encode_evidence(evidence)) == evidence
     assert VSET.quorum == 3
 

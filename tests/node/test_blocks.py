@@ -1,4 +1,5 @@
-"""BlockCodec: valid(v) of the engine over serialized blocks."""
+"""BlockCodec: the block id over every byte, and valid(v) of the engine over serialized
+blocks, judged at a given time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from node.blocks import BlockCodec, ChainTip, block_hash_of_header, build_block, txs_hash
+from node.blocks import BlockCodec, ChainTip, block_id, build_block, txs_hash
 from proto import block_pb2, consensus_pb2
 
 NOW = 1_767_225_600_000
@@ -28,7 +29,6 @@ def _codec(verify: bool = True) -> BlockCodec:
     return BlockCodec(
         chain_id="c",
         tip=lambda: TIP,
-        clock_ms=lambda: NOW,
         max_block_bytes=10_000,
         max_block_txs=3,
         verify_last_commit=lambda cert: verify,
@@ -47,23 +47,72 @@ def _block(**changes: object) -> bytes:
     block = block_pb2.Block.FromString(raw)
     for name, value in changes.items():
         setattr(block.header, name, value)
+    return block.SerializeToString(deterministic=True)
+
+
+def test_a_well_formed_block_is_valid_and_its_id_covers_every_byte() -> None:
+    codec = _codec()
+    raw = _block()
+    assert codec.rejection(5, raw, NOW) is None
+    assert codec.is_valid(5, raw, NOW)
+    header = block_pb2.Block.FromString(raw).header
+    assert codec.value_id(raw) == block_id(raw) == hashlib.sha256(raw).digest()
+    assert header.txs_hash == txs_hash([b"t1", b"t2"])
+    # Header unchanged, last_commit or a transaction changed: another id.
+    assert codec.value_id(_with_cert(_cert(block_hash=b"\x05" * 32))) != codec.value_id(raw)
+    assert codec.value_id(_with_txs([b"t1", b"t3"])) != codec.value_id(raw)
+
+
+def _unknown_in(path: str) -> bytes:
+    block = block_pb2.Block.FromString(_block())
+    unknown = b"\xa8\x06\x01"  # field 101, varint 1
+    if path == "block":
+        return block.SerializeToString() + unknown
+    if path == "header":
+        block.header.MergeFromString(unknown)
+    elif path == "last_commit":
+        block.last_commit.MergeFromString(unknown)
+    else:
+        block.last_commit.signatures.add(validator=b"v", signature=b"s")
+        block.last_commit.signatures[-1].MergeFromString(unknown)
     return block.SerializeToString()
 
 
-def test_a_well_formed_block_is_valid_and_its_id_is_the_header_hash() -> None:
-    codec = _codec()
+@pytest.mark.parametrize("path", ["block", "header", "last_commit", "commit sig"])
+def test_unknown_fields_anywhere_are_refused(path: str) -> None:
+    rejection = _codec().rejection(5, _unknown_in(path), NOW)
+    assert rejection is not None
+    assert "unknown field" in rejection
+
+
+def test_non_canonical_encodings_are_refused() -> None:
     raw = _block()
-    assert codec.rejection(5, raw) is None
-    assert codec.is_valid(5, raw)
-    header = block_pb2.Block.FromString(raw).header
-    assert codec.value_id(raw) == block_hash_of_header(header)
-    assert header.txs_hash == txs_hash([b"t1", b"t2"])
+    block = block_pb2.Block.FromString(raw)
+    # The same fields, the header repeated at the end: parses to the same block.
+    doubled = raw + block_pb2.Block(header=block.header).SerializeToString()
+    assert block_pb2.Block.FromString(doubled) == block
+    assert _codec().rejection(5, doubled, NOW) == "block is not canonically encoded"
+
+
+def test_block_time_is_judged_at_the_given_time_not_a_clock() -> None:
+    raw = _block(time_ms=NOW + 10_000)
+    codec = _codec()
+    assert codec.is_valid(5, raw, NOW)
+    assert not codec.is_valid(5, raw, NOW - 60_000)
+    assert codec.last_rejection == "block time is too far in the future"
+
+
+def test_rejection_takes_an_explicit_tip() -> None:
+    other = ChainTip(5, b"\x05" * 32, TIP.app_hash, TIP.time_ms, TIP.validators_hash)
+    rejection = _codec().rejection(5, _block(), NOW, tip=other)
+    assert rejection is not None
+    assert "does not extend" in rejection
 
 
 def test_undecodable_bytes_have_an_id_and_are_invalid() -> None:
     codec = _codec()
     assert codec.value_id(b"\xff\xff") == hashlib.sha256(b"\xff\xff").digest()
-    assert not codec.is_valid(5, b"\xff\xff")
+    assert not codec.is_valid(5, b"\xff\xff", NOW)
     assert codec.last_rejection == "block does not decode"
 
 
@@ -105,7 +154,7 @@ CASES: list[tuple[str, Callable[[], bytes], int, bool, str]] = [
 def test_each_defect_is_rejected_with_its_reason(
     name: str, make: Callable[[], bytes], height: int, verify: bool, reason: str
 ) -> None:
-    rejection = _codec(verify).rejection(height, make())
+    rejection = _codec(verify).rejection(height, make(), NOW)
     assert rejection is not None
     assert reason in rejection
 
@@ -114,9 +163,8 @@ def test_oversized_block_is_rejected_before_decoding() -> None:
     codec = BlockCodec(
         chain_id="c",
         tip=lambda: TIP,
-        clock_ms=lambda: NOW,
         max_block_bytes=10,
         max_block_txs=3,
         verify_last_commit=lambda cert: True,
     )
-    assert "exceeds" in (codec.rejection(5, _block()) or "")
+    assert "exceeds" in (codec.rejection(5, _block(), NOW) or "")
