@@ -201,12 +201,13 @@ class Engine(EngineState):
         vset = self._next_vset
         if isinstance(event, ProposalReceived):
             p = event.proposal
-            signer, round_, value_id = p.proposer, p.round, self._codec.value_id(p.value)
+            signer, round_, signature = p.proposer, p.round, p.signature
+            value_id = self._codec.value_id(p.value)
             key: FutureKey = ("proposal", round_, signer, 0, value_id)
             message = p.sign_bytes(self._chain_id, value_id)
         else:
             v = event.vote
-            signer, round_ = v.validator, v.round
+            signer, round_, signature = v.validator, v.round, v.signature
             key = ("vote", round_, signer, int(v.type), v.block_hash)
             message = v.sign_bytes(self._chain_id)
         if round_ > self._params.max_round_ahead or key in self._future:
@@ -217,11 +218,6 @@ class Engine(EngineState):
         count = self._future_count.get(signer, 0)
         if count >= self._params.max_future_per_validator:
             return
-        signature = (
-            event.proposal.signature
-            if isinstance(event, ProposalReceived)
-            else event.vote.signature
-        )
         if not self._verifier.verify(signer, message, signature):
             self._misbehaviour(BAD_SIGNATURE, "next-height message", event.sender)
             return

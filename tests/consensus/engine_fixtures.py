@@ -41,12 +41,12 @@ def not_proposer(height: int, round_: int) -> FakeSigner:
 def make_engine(signer: FakeSigner, height: int = 1, **kwargs: object) -> Engine:
     kwargs.setdefault("codec", CODEC)
     kwargs.setdefault("validator_set", VSET)
+    kwargs.setdefault("params", PARAMS)
     return Engine(
         chain_id=CHAIN,
         height=height,
         verifier=FakeVerifier(),
         signer=signer,
-        params=PARAMS,
         **kwargs,  # type: ignore[arg-type]
     )
 

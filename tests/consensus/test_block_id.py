@@ -7,17 +7,30 @@ certificate of height 1); a relay alters the proposer's proposal and keeps its s
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import pytest
-from engine_fixtures import CHAIN, SIGNERS, VSET, make_engine, not_proposer, vote
+from engine_fixtures import (
+    CHAIN,
+    CODEC,
+    PARAMS,
+    SIGNERS,
+    VSET,
+    make_engine,
+    not_proposer,
+    signer_of_proposer,
+    vote,
+)
 
 from consensus import (
     BAD_SIGNATURE,
     Broadcast,
     CommitBlock,
+    ConflictingProposal,
     Output,
     Proposal,
     ProposalReceived,
+    ReportEvidence,
     ReportMisbehaviour,
     Started,
     Vote,
@@ -25,7 +38,7 @@ from consensus import (
     VoteType,
     proposal_sign_bytes,
 )
-from consensus.testing import FakeVerifier
+from consensus.testing import FakeCodec, FakeVerifier, fake_block
 from node import consensus_codec as codec
 from node.blocks import BlockCodec, ChainTip, build_block
 from proto import block_pb2, consensus_pb2
@@ -143,3 +156,59 @@ def test_an_altered_copy_first_never_shadows_the_real_proposal(alter: object) ->
         out += engine.handle(VoteReceived(vote(s, PC, 2, 0, real_id), NOW + 4))
     [decided] = [o for o in out if isinstance(o, CommitBlock)]
     assert decided.value == real.value
+
+
+class PrefixIdCodec:
+    """A codec whose id covers only a value's first 12 bytes (as the header-only id did):
+    the engine alone must still keep an altered copy from shadowing the real value."""
+
+    def value_id(self, value: bytes) -> bytes:
+        return hashlib.sha256(value[:12]).digest()
+
+    def is_valid(self, height: int, value: bytes, now_ms: int) -> bool:
+        return FakeCodec().is_valid(height, value, now_ms) and not value[12:].startswith(b"bad")
+
+
+def test_the_engine_alone_keeps_an_invalid_copy_with_the_same_id_from_shadowing() -> None:
+    codec = PrefixIdCodec()
+    me = not_proposer(1, 0)
+    engine = make_engine(me, codec=codec)
+    engine.handle(Started(0))
+    real_value = fake_block(1, b"good")
+    signer = signer_of_proposer(1, 0)
+    sig = signer.sign(proposal_sign_bytes(CHAIN, 1, 0, -1, codec.value_id(real_value)))
+    real = Proposal(1, 0, real_value, -1, signer.public_key, sig)
+    altered = dataclasses.replace(real, value=fake_block(1, b"bad"))
+    # The altered copy arrives first (same id, the proposer's signature verifies): the
+    # node prevotes nil, but must still decide the real value when it arrives.
+    assert _own_votes(engine.handle(ProposalReceived(altered, 1))) == [(PV, 0, b"")]
+    engine.handle(ProposalReceived(real, 2))
+    others = [s for s in SIGNERS if s != me]
+    out: list[Output] = []
+    for s in others:
+        out += engine.handle(VoteReceived(vote(s, PV, 1, 0, codec.value_id(real_value)), 3))
+    for s in others:
+        out += engine.handle(VoteReceived(vote(s, PC, 1, 0, codec.value_id(real_value)), 4))
+    [decided] = [o for o in out if isinstance(o, CommitBlock)]
+    assert decided.value == real_value
+
+
+def test_invalid_values_cannot_fill_a_round() -> None:
+    me = not_proposer(1, 0)
+    engine = make_engine(me, params=dataclasses.replace(PARAMS, max_proposals_per_round=2))
+    engine.handle(Started(0))
+    signer = signer_of_proposer(1, 0)
+
+    def signed(value: bytes) -> Proposal:
+        sig = signer.sign(proposal_sign_bytes(CHAIN, 1, 0, -1, CODEC.value_id(value)))
+        return Proposal(1, 0, value, -1, signer.public_key, sig)
+
+    out: list[Output] = []
+    for n in range(3):
+        out += engine.handle(ProposalReceived(signed(fake_block(2, b"%d" % n)), 1))
+    good = fake_block(1, b"good")
+    out += engine.handle(ProposalReceived(signed(good), 2))
+    assert CODEC.value_id(good) in engine._proposals[0]
+    evidence = [o.evidence for o in out if isinstance(o, ReportEvidence)]
+    assert len(evidence) == 1
+    assert isinstance(evidence[0], ConflictingProposal)

@@ -22,7 +22,6 @@ from consensus import (
     BAD_SIGNATURE,
     MALFORMED_MESSAGE,
     UNKNOWN_VALIDATOR,
-    WRONG_PROPOSER,
     Broadcast,
     CommitBlock,
     CommitReceived,
@@ -287,17 +286,19 @@ def test_bad_input_becomes_misbehaviour_never_an_exception() -> None:
     for code, bad in cases.items():
         [report] = engine.handle(VoteReceived(bad, 1, sender=b"peer-7"))
         assert isinstance(report, ReportMisbehaviour)
-        assert (report.code, report.sender) == (code, b"peer-7")
+        assert (report.code, report.sender, report.validator) == (code, b"peer-7", None)
     wrong = proposal(1, 0, block(1))
     wrong = dataclasses.replace(wrong, proposer=peer.public_key)
     if peer.public_key != VSET.proposer(1, 0):
+        # Another key in the proposer field: its signature fails, so only the peer is blamed
+        # (test_engine_holes.py covers WRONG_PROPOSER with the intruder's own signature).
         [report] = engine.handle(ProposalReceived(wrong, 1))
         assert isinstance(report, ReportMisbehaviour)
-        assert report.code == WRONG_PROPOSER
+        assert (report.code, report.validator) == (BAD_SIGNATURE, None)
     garbage = Vote(7, "x", None, 5, b"", b"")  # type: ignore[arg-type]
     [report] = engine.handle(VoteReceived(garbage, 1))
     assert isinstance(report, ReportMisbehaviour)
-    assert report.code == MALFORMED_MESSAGE
+    assert (report.code, report.validator) == (MALFORMED_MESSAGE, None)
 
 
 def test_messages_for_the_next_height_are_buffered_and_old_ones_ignored() -> None:
@@ -333,9 +334,11 @@ def test_commit_received_from_sync_is_verified() -> None:
     laggard, _ = started(others(me)[0])
     [report] = laggard.handle(CommitReceived(block(1, b"forged"), commit.certificate, 5))
     assert isinstance(report, ReportMisbehaviour)
+    assert report.validator is None
     short = dataclasses.replace(commit.certificate, signatures=commit.certificate.signatures[:2])
     [report] = laggard.handle(CommitReceived(value, short, 5))
     assert isinstance(report, ReportMisbehaviour)
+    assert report.validator is None
     [decided] = laggard.handle(CommitReceived(value, commit.certificate, 6))
     assert isinstance(decided, CommitBlock)
     assert decided.value_id == vid

@@ -224,3 +224,16 @@ def test_conflicting_proposals_yield_verifiable_evidence_once() -> None:
     assert reports(out) == []
     out = engine.handle(ProposalReceived(third, 3))
     assert not [o for o in out if isinstance(o, ReportEvidence)]
+
+
+def test_buffered_messages_are_logged_with_the_time_they_are_processed() -> None:
+    # A replay judges validity at each entry's recorded time: a buffered message must be
+    # recorded with the time it was processed (HeightCommitted), not the time it arrived.
+    me, _, _ = _next_height_setup()
+    engine = make_engine(me)
+    engine.handle(Started(0))
+    early = ProposalReceived(proposal(2, 0, block(2)), 5, sender=b"p")
+    assert engine.handle(early) == []
+    out = engine.handle(HeightCommitted(1, VSET, 9_000))
+    logged = [o.entry for o in out if isinstance(o, WriteWal)]
+    assert dataclasses.replace(early, now_ms=9_000) in logged
