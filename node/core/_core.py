@@ -138,30 +138,18 @@ class NodeCore:
         for needed in (height, height + 1):
             if needed not in self._sets:
                 raise NodeCoreError(f"no validator set for height {needed}")
-        # TRANSITION (until the engine's next-height API lands): remove these shims.
-        import inspect
-
-        extra: dict[str, object] = {}
-        if "clock_ms" in inspect.signature(BlockCodec.__init__).parameters:
-            import time as _wall  # noqa: TID251
-
-            extra["clock_ms"] = lambda: _wall.time_ns() // 1_000_000
         self.codec: cs.ValueCodec = codec or BlockCodec(
             chain_id=chain_id,
             tip=lambda: self._tip,
             max_block_bytes=params.max_block_bytes,
             max_block_txs=params.max_block_txs,
             verify_last_commit=self._verify_last_commit,
-            **extra,  # type: ignore[arg-type]
         )
-        engine_extra: dict[str, object] = {}
-        if "next_validator_set" in inspect.signature(cs.Engine.__init__).parameters:
-            engine_extra["next_validator_set"] = self._sets[height + 1]
         self.engine = cs.Engine(
             chain_id=chain_id,
             height=height,
             validator_set=self._sets[height],
-            **engine_extra,
+            next_validator_set=self._sets[height + 1],
             verifier=verifier,
             codec=self.codec,
             signer=signer,
@@ -400,15 +388,12 @@ class NodeCore:
             )
         )
         self._out.append(SendStatus(None, height, commit.value_id))
-        committed_extra: dict[str, object] = {}
-        if "following_validator_set" in cs.HeightCommitted.__dataclass_fields__:  # TRANSITION
-            committed_extra["following_validator_set"] = self._sets[height + 2]
         self._engine(
             cs.HeightCommitted(
                 height,
                 self._sets[height + 1],
                 event.now_ms,
-                **committed_extra,
+                following_validator_set=self._sets[height + 2],
             ),
             event.now_ms,
         )
