@@ -22,7 +22,8 @@ from typing import Final
 
 from google.protobuf.message import DecodeError
 
-from node.consensus_codec import unknown_field_in
+import consensus as cs
+from node.consensus_codec import evidence_to_proto, unknown_field_in
 from proto import block_pb2, consensus_pb2
 
 MAX_CLOCK_DRIFT_MS: Final = 30_000
@@ -75,8 +76,12 @@ def build_block(
     proposer: bytes,
     now_ms: int,
     last_commit: consensus_pb2.CommitCertificate | None,
+    evidence: Sequence[cs.Evidence] = (),
 ) -> bytes:
-    """Serialize the block this node proposes for tip.height + 1."""
+    """Serialize the block this node proposes for tip.height + 1.
+
+    evidence: pending equivocation evidence to commit (``EvidencePool.pending``).
+    """
     block = block_pb2.Block()
     header = block.header
     header.chain_id = chain_id
@@ -90,6 +95,7 @@ def build_block(
     block.txs.extend(txs)
     if last_commit is not None:
         block.last_commit.CopyFrom(last_commit)
+    block.evidence.extend(evidence_to_proto(e) for e in evidence)
     return block.SerializeToString(deterministic=True)
 
 
@@ -102,6 +108,9 @@ class BlockCodec:
             deciding state, not a store read).
         max_block_bytes, max_block_txs: the genesis limits.
         verify_last_commit: checks the certificate a block carries for the previous height.
+        evidence_check: judges a decoded block's evidence at its height (last step of
+            ``rejection``; ``node.evidence.BlockEvidenceCheck``); None: a block must
+            carry no evidence.
     """
 
     def __init__(
@@ -112,12 +121,14 @@ class BlockCodec:
         max_block_bytes: int,
         max_block_txs: int,
         verify_last_commit: Callable[[consensus_pb2.CommitCertificate], bool],
+        evidence_check: Callable[[block_pb2.Block, int], str | None] | None = None,
     ) -> None:
         self._chain_id = chain_id
         self._tip = tip
         self._max_bytes = max_block_bytes
         self._max_txs = max_block_txs
         self._verify_last_commit = verify_last_commit
+        self._evidence_check = evidence_check
         self.last_rejection = ""
 
     def value_id(self, value: bytes) -> bytes:
@@ -176,4 +187,6 @@ class BlockCodec:
                 return "last_commit is not for the previous block"
             if not self._verify_last_commit(cert):
                 return "last_commit does not verify"
-        return None
+        if self._evidence_check is None:
+            return "evidence in a block this node cannot judge" if block.evidence else None
+        return self._evidence_check(block, height)

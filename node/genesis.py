@@ -33,6 +33,7 @@ DEFAULT_PARAMS: Final = {
     "max_block_bytes": 8 * 1024 * 1024,
     "max_tx_bytes": 16384,
     "max_tx_ttl": 600,
+    "evidence_max_age_blocks": 100_000,
 }
 
 _TOP_KEYS: Final = {

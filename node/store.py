@@ -189,10 +189,21 @@ class Store:
         value: bytes | None = self._db.get(STATE + key)
         return value
 
-    def iter_state(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """Committed state entries whose key starts with prefix, in key order."""
+    def iter_state(
+        self, prefix: bytes, start: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Committed state entries whose key starts with prefix, in key order.
+
+        start: begin at the first key >= start (a ledger key, without the store's prefix).
+        """
         cut = len(STATE)
-        for key, value in self._db.iterator(prefix=STATE + prefix):
+        if start is None:
+            entries = self._db.iterator(prefix=STATE + prefix)
+        else:
+            entries = self._db.iterator(
+                start=STATE + max(prefix, start), stop=STATE + _after_prefix(prefix)
+            )
+        for key, value in entries:
             yield key[cut:], value
 
     # ---- commit ----
@@ -330,6 +341,14 @@ class Store:
             if entry.is_file(follow_symlinks=False):
                 total += entry.stat().st_size
         return total
+
+
+def _after_prefix(prefix: bytes) -> bytes:
+    """The least key greater than every key that starts with prefix."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return b"\xff" * (len(prefix) + 1)
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proto import consensus_pb2 as proto_dot_consensus__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11proto/block.proto\x12\x08tenge.v1\x1a\x15proto/consensus.proto\"\xa8\x01\n\x0b\x42lockHeader\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\x0f\n\x07time_ms\x18\x03 \x01(\x03\x12\x17\n\x0fprev_block_hash\x18\x04 \x01(\x0c\x12\x10\n\x08\x61pp_hash\x18\x05 \x01(\x0c\x12\x10\n\x08txs_hash\x18\x06 \x01(\x0c\x12\x10\n\x08proposer\x18\x07 \x01(\x0c\x12\x17\n\x0fvalidators_hash\x18\x08 \x01(\x0c\"m\n\x05\x42lock\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x15.tenge.v1.BlockHeader\x12\x0b\n\x03txs\x18\x02 \x03(\x0c\x12\x30\n\x0blast_commit\x18\x03 \x01(\x0b\x32\x1b.tenge.v1.CommitCertificateb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11proto/block.proto\x12\x08tenge.v1\x1a\x15proto/consensus.proto\"\xa8\x01\n\x0b\x42lockHeader\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\x0f\n\x07time_ms\x18\x03 \x01(\x03\x12\x17\n\x0fprev_block_hash\x18\x04 \x01(\x0c\x12\x10\n\x08\x61pp_hash\x18\x05 \x01(\x0c\x12\x10\n\x08txs_hash\x18\x06 \x01(\x0c\x12\x10\n\x08proposer\x18\x07 \x01(\x0c\x12\x17\n\x0fvalidators_hash\x18\x08 \x01(\x0c\"\x93\x01\n\x05\x42lock\x12%\n\x06header\x18\x01 \x01(\x0b\x32\x15.tenge.v1.BlockHeader\x12\x0b\n\x03txs\x18\x02 \x03(\x0c\x12\x30\n\x0blast_commit\x18\x03 \x01(\x0b\x32\x1b.tenge.v1.CommitCertificate\x12$\n\x08\x65vidence\x18\x04 \x03(\x0b\x32\x12.tenge.v1.Evidenceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BLOCKHEADER']._serialized_start=55
   _globals['_BLOCKHEADER']._serialized_end=223
-  _globals['_BLOCK']._serialized_start=225
-  _globals['_BLOCK']._serialized_end=334
+  _globals['_BLOCK']._serialized_start=226
+  _globals['_BLOCK']._serialized_end=373
 # @@protoc_insertion_point(module_scope)

@@ -28,11 +28,13 @@ class BlockHeader(_message.Message):
     def __init__(self, chain_id: _Optional[str] = ..., height: _Optional[int] = ..., time_ms: _Optional[int] = ..., prev_block_hash: _Optional[bytes] = ..., app_hash: _Optional[bytes] = ..., txs_hash: _Optional[bytes] = ..., proposer: _Optional[bytes] = ..., validators_hash: _Optional[bytes] = ...) -> None: ...
 
 class Block(_message.Message):
-    __slots__ = ("header", "txs", "last_commit")
+    __slots__ = ("header", "txs", "last_commit", "evidence")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     TXS_FIELD_NUMBER: _ClassVar[int]
     LAST_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     header: BlockHeader
     txs: _containers.RepeatedScalarFieldContainer[bytes]
     last_commit: _consensus_pb2.CommitCertificate
-    def __init__(self, header: _Optional[_Union[BlockHeader, _Mapping]] = ..., txs: _Optional[_Iterable[bytes]] = ..., last_commit: _Optional[_Union[_consensus_pb2.CommitCertificate, _Mapping]] = ...) -> None: ...
+    evidence: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.Evidence]
+    def __init__(self, header: _Optional[_Union[BlockHeader, _Mapping]] = ..., txs: _Optional[_Iterable[bytes]] = ..., last_commit: _Optional[_Union[_consensus_pb2.CommitCertificate, _Mapping]] = ..., evidence: _Optional[_Iterable[_Union[_consensus_pb2.Evidence, _Mapping]]] = ...) -> None: ...

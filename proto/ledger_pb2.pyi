@@ -1,3 +1,4 @@
+from proto import consensus_pb2 as _consensus_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -368,3 +369,13 @@ class ValidatorSet(_message.Message):
     VALIDATORS_FIELD_NUMBER: _ClassVar[int]
     validators: _containers.RepeatedCompositeFieldContainer[Validator]
     def __init__(self, validators: _Optional[_Iterable[_Union[Validator, _Mapping]]] = ...) -> None: ...
+
+class CommittedEvidence(_message.Message):
+    __slots__ = ("evidence", "height", "index")
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    evidence: _consensus_pb2.Evidence
+    height: int
+    index: int
+    def __init__(self, evidence: _Optional[_Union[_consensus_pb2.Evidence, _Mapping]] = ..., height: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...

@@ -86,8 +86,14 @@ class Pong(_message.Message):
     nonce: int
     def __init__(self, nonce: _Optional[int] = ...) -> None: ...
 
+class EvidenceGossip(_message.Message):
+    __slots__ = ("evidence",)
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    evidence: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, evidence: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class Envelope(_message.Message):
-    __slots__ = ("tx_gossip", "consensus", "status", "block_request", "block_response", "ping", "pong")
+    __slots__ = ("tx_gossip", "consensus", "status", "block_request", "block_response", "ping", "pong", "evidence")
     TX_GOSSIP_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +101,7 @@ class Envelope(_message.Message):
     BLOCK_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
     PONG_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     tx_gossip: TxGossip
     consensus: ConsensusMessage
     status: StatusMessage
@@ -102,4 +109,5 @@ class Envelope(_message.Message):
     block_response: BlockResponse
     ping: Ping
     pong: Pong
-    def __init__(self, tx_gossip: _Optional[_Union[TxGossip, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusMessage, _Mapping]] = ..., status: _Optional[_Union[StatusMessage, _Mapping]] = ..., block_request: _Optional[_Union[BlockRequest, _Mapping]] = ..., block_response: _Optional[_Union[BlockResponse, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ...) -> None: ...
+    evidence: EvidenceGossip
+    def __init__(self, tx_gossip: _Optional[_Union[TxGossip, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusMessage, _Mapping]] = ..., status: _Optional[_Union[StatusMessage, _Mapping]] = ..., block_request: _Optional[_Union[BlockRequest, _Mapping]] = ..., block_response: _Optional[_Union[BlockResponse, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., evidence: _Optional[_Union[EvidenceGossip, _Mapping]] = ...) -> None: ...

@@ -3,11 +3,19 @@
 `Ledger.check_tx` admits transactions to the mempool; `Ledger.execute_block` executes a
 block and returns receipts, sorted state writes and the app hash, without writing
 anything itself. The state key layout is in `node.ledger._keys`; read helpers
-(`get_account`, `get_balances`, `list_assets`, ...) serve the API. `node.ledger.txbuild`
-builds and signs transactions.
+(`get_account`, `get_balances`, `list_assets`, `list_evidence`, ...) serve the API;
+`execute_block` also records a block's equivocation evidence (`node.ledger._evidence`).
+`node.ledger.txbuild` builds and signs transactions.
 """
 
 from node.ledger._apphash import app_hash_step, genesis_app_hash, genesis_state
+from node.ledger._evidence import (
+    MAX_EVIDENCE_PAGE,
+    EvidenceReader,
+    evidence_cursor,
+    get_evidence,
+    list_evidence,
+)
 from node.ledger._keys import (
     KZT,
     U64_MAX,
@@ -40,24 +48,29 @@ __all__ = [
     "DEFAULT_MAX_TX_BYTES",
     "DEFAULT_MAX_TX_TTL",
     "KZT",
+    "MAX_EVIDENCE_PAGE",
     "U64_MAX",
     "BlockResult",
     "CheckResult",
+    "EvidenceReader",
     "Ledger",
     "StateReader",
     "StateScanner",
     "almaty_day",
     "app_hash_step",
+    "evidence_cursor",
     "genesis_app_hash",
     "genesis_state",
     "get_account",
     "get_asset",
     "get_balance",
     "get_balances",
+    "get_evidence",
     "get_limits",
     "get_role_account",
     "get_validators",
     "list_assets",
+    "list_evidence",
     "may_hold",
     "valid_account_id",
     "valid_asset_code",

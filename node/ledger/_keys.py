@@ -15,6 +15,7 @@ key                                    value
 ``seen/`` + tx id                      height that included it (u64 BE)
 ``incl/`` + height (u64 BE)            tx ids marked seen at that height, concatenated
 ``seize/`` + tx id                     the ``Seize`` message (the court order reference)
+``evid/``, ``evby/``                   committed evidence (layout in ``_evidence``)
 =====================================  =============================================
 
 Account ids never contain ``/``, so ``bal/`` keys are unambiguous.

@@ -23,8 +23,10 @@ from typing import Final
 
 from google.protobuf.message import DecodeError
 
+import consensus as cs
 from node.ledger import _keys as k
 from node.ledger._apphash import app_hash_step
+from node.ledger._evidence import record_evidence
 from node.ledger._rules import HANDLERS, Context, Refusal, required_accounts, show, static_check
 from node.ledger._state import Overlay, StateReader
 from node.ledger._transfer import execute_transfer
@@ -79,12 +81,14 @@ class BlockResult:
         writes: state writes sorted by key; None deletes the key.
         app_hash: the app hash after this block.
         validator_updates: from UpdateValidator txs, in order; effective at height + 2.
+        evidence: the block's evidence that no earlier block committed, now recorded.
     """
 
     receipts: list[pb.Receipt]
     writes: list[tuple[bytes, bytes | None]]
     app_hash: bytes
     validator_updates: list[pb.Validator] = field(default_factory=list)
+    evidence: list[cs.Evidence] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -170,7 +174,13 @@ class Ledger:
         return valid
 
     def execute_block(
-        self, *, height: int, time_ms: int, txs: Sequence[bytes], prev_app_hash: bytes
+        self,
+        *,
+        height: int,
+        time_ms: int,
+        txs: Sequence[bytes],
+        prev_app_hash: bytes,
+        evidence: Sequence[cs.Evidence | bytes] = (),
     ) -> BlockResult:
         """Execute the transactions of block height, deterministically.
 
@@ -179,9 +189,18 @@ class Ledger:
             time_ms: block time from its header (Unix ms); used for daily limits.
             txs: serialized TxEnvelopes in block order.
             prev_app_hash: the app hash after block height - 1.
+            evidence: the block's evidence (decoded, or serialized ``tenge.v1.Evidence``),
+                judged valid with the block (node/evidence.py). Each piece not committed
+                before is recorded in state with height, so it enters the app hash; a
+                repeat is ignored. No receipt.
 
         Returns:
-            Receipts, sorted writes, the new app hash and the validator updates.
+            Receipts, sorted writes, the new app hash, the validator updates and the
+            newly recorded evidence.
+
+        Raises:
+            ConsensusCodecError: an evidence item does not decode (block validity
+                refuses; the caller's bug).
         """
         ov = Overlay(self._state)
         self._prune_seen(ov, height)
@@ -204,12 +223,14 @@ class Ledger:
             )
         if seen:
             ov.put_raw(k.included_key(height), b"".join(seen))
+        recorded = record_evidence(ov, height, evidence)
         writes = ov.writes()
         return BlockResult(
             receipts=receipts,
             writes=writes,
             app_hash=app_hash_step(prev_app_hash, height, writes),
             validator_updates=updates,
+            evidence=recorded,
         )
 
     # ---- internals ----

@@ -20,9 +20,15 @@ class StateReader(Protocol):
 
 
 class StateScanner(Protocol):
-    """Committed ledger state that can also be walked by key prefix (`node.store.Store`)."""
+    """Committed ledger state that can also be walked by key prefix (`node.store.Store`).
 
-    def iter_state(self, prefix: bytes) -> Iterable[tuple[bytes, bytes]]: ...
+    ``iter_state(prefix, start)`` yields the entries under prefix in key order, from the
+    first key >= start when start is given.
+    """
+
+    def iter_state(
+        self, prefix: bytes, start: bytes | None = None
+    ) -> Iterable[tuple[bytes, bytes]]: ...
 
 
 def get_account(state: StateReader, account_id: str) -> ledger_pb2.Account | None:

@@ -107,13 +107,19 @@ class World:
         )
         return sign_envelope(body, chain_id, [key(signer)] if keys is None else keys)
 
-    def block(self, *txs: bytes, time_ms: int | None = None) -> BlockResult:
+    def block(
+        self, *txs: bytes, time_ms: int | None = None, evidence: Sequence[Any] = ()
+    ) -> BlockResult:
         if time_ms is not None:
             self.time_ms = time_ms
         else:
             self.time_ms += 1000
         result = self.ledger.execute_block(
-            height=self.height + 1, time_ms=self.time_ms, txs=list(txs), prev_app_hash=self.app_hash
+            height=self.height + 1,
+            time_ms=self.time_ms,
+            txs=list(txs),
+            prev_app_hash=self.app_hash,
+            evidence=evidence,
         )
         for k, v in result.writes:
             if v is None:
