@@ -67,6 +67,7 @@ TX_KINDS: Final = frozenset(
     f.name for f in ledger_pb2.TxBody.DESCRIPTOR.oneofs_by_name["kind"].fields
 )
 RESULT_CODES: Final = frozenset(ledger_pb2.ResultCode.keys())
+EVIDENCE_KINDS: Final = frozenset({"duplicate_vote", "conflicting_proposal"})
 DIRECTIONS: Final = frozenset({"in", "out"})
 MAX_FREE_LABELS: Final = 64  # distinct values of an open label (route, reason, kind)
 _LABEL_RE: Final = re.compile(r"^[A-Za-z0-9_./{}:-]{1,64}$")
@@ -251,7 +252,13 @@ class NodeMetrics:
         )
         self._evidence = PromCounter(
             "tenge_consensus_evidence_total",
-            "Equivocation evidence seen (two conflicting signed votes of one validator).",
+            "Equivocation evidence seen (reported by this node's engine or received by gossip).",
+            registry=r,
+        )
+        self._evidence_committed = PromCounter(
+            "tenge_evidence_committed_total",
+            "Equivocation evidence newly recorded by committed blocks, by kind.",
+            ("kind",),
             registry=r,
         )
         self._missed = PromCounter(
@@ -351,8 +358,13 @@ class NodeMetrics:
         self._timeouts.labels(_closed(step.lower(), STEPS)).inc()
 
     def on_evidence(self) -> None:
-        """Equivocation evidence was recorded."""
+        """Equivocation evidence new to this node was seen (engine report or gossip)."""
         self._evidence.inc()
+
+    def on_evidence_committed(self, kind: str) -> None:
+        """A committed block recorded a piece of evidence of this kind
+        (``node.evidence.kind_of``: ``duplicate_vote`` or ``conflicting_proposal``)."""
+        self._evidence_committed.labels(_closed(kind, EVIDENCE_KINDS)).inc()
 
     def on_admission(self, code_name_or_number: int | str) -> None:
         """The mempool answered one submitted transaction with this result code."""

@@ -57,12 +57,17 @@ from node.api._views import (
     validator_json,
 )
 from node.blocks import decode_block
+from node.consensus_codec import evidence_from_proto
 from node.ledger import (
+    MAX_EVIDENCE_PAGE,
+    evidence_cursor,
     get_account,
     get_asset,
     get_balances,
+    get_evidence,
     get_validators,
     list_assets,
+    list_evidence,
     valid_asset_code,
 )
 from node.store import TxLocation, parse_cursor
@@ -442,8 +447,29 @@ class _Api:
         return JSONResponse(asset_json(asset))
 
     async def evidence(self, request: Request) -> Response:
-        query(request, frozenset())
-        return JSONResponse({"evidence": [evidence_json(ev) for ev in self.facade.evidence()]})
+        params = query(request, frozenset({"after", "limit"}))
+        limit = parse_int(
+            params.get("limit", str(MAX_EVIDENCE_PAGE)), "limit", 1, MAX_EVIDENCE_PAGE
+        )
+        after = params.get("after")
+        store, chain_id = self.facade.store, self.facade.chain_id
+        try:
+            records = list_evidence(store, after=after, limit=limit)
+        except ValueError:
+            raise e.bad_argument(
+                f"after must be a cursor from a previous page, not {str(after)[:40]!r}"
+            ) from None
+        items = []
+        if after is None:  # the first page also shows what no block has committed yet
+            items = [
+                evidence_json(ev, chain_id)
+                for ev in self.facade.evidence()
+                if get_evidence(store, ev) is None
+            ]
+        for record in records:
+            items.append(evidence_json(evidence_from_proto(record.evidence), chain_id, record))
+        next_cursor = evidence_cursor(records[-1]) if len(records) == limit else None
+        return JSONResponse({"evidence": items, "next": next_cursor})
 
     async def openapi(self, request: Request) -> Response:
         query(request, frozenset())

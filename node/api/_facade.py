@@ -108,7 +108,8 @@ class NodeFacade(Protocol):
         """``trio.current_time()`` of the last commit this process made, or None."""
 
     def evidence(self) -> Sequence[cs.Evidence]:
-        """Equivocation evidence this node has seen, oldest first."""
+        """Evidence this node holds that no block has committed yet, oldest first
+        (``EvidencePool.pending``); the API drops any piece the store shows committed."""
         ...
 
     async def submit(self, raw: bytes) -> Admission:

@@ -16,6 +16,7 @@ API_VERSION: Final = "1.0.0"
 
 _STR: Final = {"type": "string"}
 _INT: Final = {"type": "integer", "minimum": 0}
+_INTEGER: Final = {"type": "integer"}
 _BOOL: Final = {"type": "boolean"}
 _HEX: Final = {"type": "string", "pattern": "^[0-9a-f]*$", "description": "lower-case hex"}
 _AMOUNT: Final = {
@@ -256,17 +257,33 @@ def _schemas() -> dict[str, Any]:
         ),
         "Assets": _obj(assets={"type": "array", "items": _ref("Asset")}),
         "Evidence": _obj(
-            evidence={
-                "type": "array",
-                "items": _obj(
-                    validator=_HEX,
-                    height=_INT,
-                    round=_INT,
-                    type={"type": "string", "enum": ["PREVOTE", "PRECOMMIT"]},
-                    vote_a=_obj(block_hash=_HEX, signature=_HEX),
-                    vote_b=_obj(block_hash=_HEX, signature=_HEX),
-                ),
-            }
+            evidence={"type": "array", "items": _ref("EvidenceItem")},
+            next=_nullable(_STR),
+        ),
+        "EvidenceItem": _obj(
+            [
+                "kind",
+                "status",
+                "committed_height",
+                "cursor",
+                "validator",
+                "height",
+                "round",
+                "raw",
+            ],
+            kind={"type": "string", "enum": ["duplicate_vote", "conflicting_proposal"]},
+            status={"type": "string", "enum": ["committed", "pending"]},
+            committed_height=_nullable(_INT),
+            cursor=_nullable(_STR),
+            validator=_HEX,
+            height=_INT,
+            round=_INT,
+            raw=_HEX,
+            type={"type": "string", "enum": ["PREVOTE", "PRECOMMIT"]},
+            vote_a=_obj(block_hash=_HEX, signature=_HEX, sign_bytes=_HEX),
+            vote_b=_obj(block_hash=_HEX, signature=_HEX, sign_bytes=_HEX),
+            proposal_a=_obj(pol_round=_INTEGER, value_id=_HEX, signature=_HEX, sign_bytes=_HEX),
+            proposal_b=_obj(pol_round=_INTEGER, value_id=_HEX, signature=_HEX, sign_bytes=_HEX),
         ),
         "BlockEvent": _obj(
             height=_INT,
@@ -396,7 +413,18 @@ def openapi_document() -> dict[str, Any]:
             errors={"400": bad, "404": "NOT_FOUND: no such asset"},
         ),
         "/v1/evidence": _get(
-            "Equivocation evidence seen by this node", _json(_ref("Evidence"), "the evidence")
+            "Equivocation evidence: pending on this node (first page only), then committed, "
+            "newest committing block first, paginated",
+            _json(_ref("Evidence"), "one page; pass `next` as `after` for the following one"),
+            params=[
+                _query_param("after", "cursor from a previous page (HEIGHT-INDEX)", _STR),
+                _query_param(
+                    "limit",
+                    "committed pieces per page, 1 to 100 (default 100)",
+                    {"type": "integer", "minimum": 1, "maximum": 100},
+                ),
+            ],
+            errors={"400": bad},
         ),
         "/v1/events": _get(
             "Server-sent events: one `block` event per committed block (id = height)",

@@ -15,6 +15,9 @@ from google.protobuf.message import DecodeError, Message
 
 import consensus as cs
 from node.blocks import block_id
+from node.consensus_codec import encode_evidence
+from node.evidence import kind_of
+from node.ledger import evidence_cursor
 from node.store import HistoryEntry
 from proto import block_pb2, consensus_pb2, ledger_pb2
 
@@ -204,35 +207,50 @@ def history_json(
     }
 
 
-def evidence_json(evidence: cs.Evidence) -> dict[str, Any]:
-    """One piece of equivocation evidence (a duplicate vote or a conflicting proposal)."""
-    if isinstance(evidence, cs.ConflictingProposal):
-        return {
-            "kind": "conflicting_proposal",
-            "validator": evidence.validator.hex(),
-            "height": evidence.height,
-            "round": evidence.round,
-            "proposal_a": {
-                "pol_round": evidence.pol_round_a,
-                "value_id": evidence.value_id_a.hex(),
-                "signature": evidence.signature_a.hex(),
-            },
-            "proposal_b": {
-                "pol_round": evidence.pol_round_b,
-                "value_id": evidence.value_id_b.hex(),
-                "signature": evidence.signature_b.hex(),
-            },
-        }
+def evidence_json(
+    evidence: cs.Evidence, chain_id: str, committed: ledger_pb2.CommittedEvidence | None = None
+) -> dict[str, Any]:
+    """One piece of equivocation evidence (a duplicate vote or a conflicting proposal).
 
-    def vote(v: cs.Vote) -> dict[str, Any]:
-        return {"block_hash": v.block_hash.hex(), "signature": v.signature.hex()}
-
-    return {
-        "kind": "duplicate_vote",
+    Each side shows its signature and the exact bytes it signed (``sign_bytes``), so a
+    reader can check the equivocation with the validator's public key alone; ``raw`` is
+    the serialized ``tenge.v1.Evidence``. committed: its ledger record, None if pending.
+    """
+    out: dict[str, Any] = {
+        "kind": kind_of(evidence),
+        "status": "pending" if committed is None else "committed",
+        "committed_height": None if committed is None else committed.height,
+        "cursor": None if committed is None else evidence_cursor(committed),
         "validator": evidence.validator.hex(),
         "height": evidence.height,
         "round": evidence.round,
-        "type": evidence.vote_a.type.name,
-        "vote_a": vote(evidence.vote_a),
-        "vote_b": vote(evidence.vote_b),
+        "raw": encode_evidence(evidence).hex(),
     }
+    if isinstance(evidence, cs.ConflictingProposal):
+
+        def side(pol_round: int, value_id: bytes, signature: bytes) -> dict[str, Any]:
+            signed = cs.proposal_sign_bytes(
+                chain_id, evidence.height, evidence.round, pol_round, value_id
+            )
+            return {
+                "pol_round": pol_round,
+                "value_id": value_id.hex(),
+                "signature": signature.hex(),
+                "sign_bytes": signed.hex(),
+            }
+
+        out["proposal_a"] = side(evidence.pol_round_a, evidence.value_id_a, evidence.signature_a)
+        out["proposal_b"] = side(evidence.pol_round_b, evidence.value_id_b, evidence.signature_b)
+        return out
+
+    def vote(v: cs.Vote) -> dict[str, Any]:
+        return {
+            "block_hash": v.block_hash.hex(),
+            "signature": v.signature.hex(),
+            "sign_bytes": v.sign_bytes(chain_id).hex(),
+        }
+
+    out["type"] = evidence.vote_a.type.name
+    out["vote_a"] = vote(evidence.vote_a)
+    out["vote_b"] = vote(evidence.vote_b)
+    return out

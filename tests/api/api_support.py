@@ -165,7 +165,9 @@ class LocalNode:
         )
         return sign_envelope(body, chain_id, [key(signer)] if keys is None else keys)
 
-    def commit_block(self, txs: Sequence[bytes] | None = None) -> BlockSummary:
+    def commit_block(
+        self, txs: Sequence[bytes] | None = None, evidence: Sequence[cs.Evidence] = ()
+    ) -> BlockSummary:
         """Commit the next block (the mempool's transactions unless txs are given)."""
         store = self.store
         if txs is None:
@@ -184,12 +186,17 @@ class LocalNode:
             proposer=VALIDATOR.public_key,
             now_ms=self.time_ms,
             last_commit=last_commit,
+            evidence=evidence,
         )
         block = decode_block(raw)
         assert block is not None
         block_hash = block_id(raw)
         result = self.ledger.execute_block(
-            height=height, time_ms=self.time_ms, txs=list(txs), prev_app_hash=store.app_hash
+            height=height,
+            time_ms=self.time_ms,
+            txs=list(txs),
+            prev_app_hash=store.app_hash,
+            evidence=[e.SerializeToString() for e in block.evidence],
         )
         vote = cs.vote_sign_bytes(self.chain_id, cs.VoteType.PRECOMMIT, height, 0, block_hash)
         certificate = consensus_pb2.CommitCertificate(

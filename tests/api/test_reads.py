@@ -6,7 +6,6 @@ import httpx
 import trio
 from api_support import VALIDATOR, LocalNode, key
 
-import consensus as cs
 from node.ledger.txbuild import transfer, tx_id_of
 from proto import ledger_pb2 as pb
 
@@ -182,16 +181,3 @@ async def test_validators_assets_and_supply(local_node: LocalNode, http: httpx.A
     assets = (await http.get("/v1/assets")).json()["assets"]
     assert [a["code"] for a in assets] == ["KZT"]
     assert (await http.get("/v1/assets/USDT")).status_code == 404
-
-
-async def test_evidence_lists_equivocations(local_node: LocalNode, http: httpx.AsyncClient) -> None:
-    assert (await http.get("/v1/evidence")).json() == {"evidence": []}
-    votes = [
-        cs.Vote(cs.VoteType.PREVOTE, 3, 1, bytes([n]) * 32, VALIDATOR.public_key, bytes([n]) * 64)
-        for n in (1, 2)
-    ]
-    local_node.evidence_list.append(cs.DuplicateVote.of(*votes))
-    [item] = (await http.get("/v1/evidence")).json()["evidence"]
-    assert item["validator"] == VALIDATOR.public_key.hex()
-    assert (item["height"], item["round"], item["type"]) == (3, 1, "PREVOTE")
-    assert item["vote_a"]["block_hash"] == "01" * 32

@@ -163,7 +163,7 @@ async def test_blocks_validators_assets_evidence_openapi(net: LiveNet) -> None:
             assert (kzt["decimals"], kzt["issuer"], kzt["kind"]) == (2, "central-bank", "CBDC")
             assert int(kzt["outstanding"]) == int(kzt["issued"]) - int(kzt["redeemed"])
 
-            assert (await http.get("/v1/evidence")).json() == {"evidence": []}
+            assert (await http.get("/v1/evidence")).json() == {"evidence": [], "next": None}
 
             doc = (await http.get("/openapi.json")).json()
             assert doc["openapi"].startswith("3.")

@@ -90,6 +90,7 @@ async def test_scrape_over_a_socket_carries_the_values_set(
     metrics.on_admission(ledger_pb2.DUPLICATE)
     metrics.on_admission("OK")
     metrics.on_evidence()
+    metrics.on_evidence_committed("conflicting_proposal")
     metrics.on_api_request("/v1/txs/{tx_id}", 404, 0.003)
     metrics.on_write_batch(0.004)
     metrics.on_handshake_failure("unknown_key")
@@ -112,6 +113,7 @@ async def test_scrape_over_a_socket_carries_the_values_set(
         ("tenge_consensus_validator_power", ()): 10,
         ("tenge_consensus_missed_precommits_total", ()): 1,
         ("tenge_consensus_evidence_total", ()): 1,
+        ("tenge_evidence_committed_total", (("kind", "conflicting_proposal"),)): 1,
         ("tenge_consensus_timeouts_total", (("step", "prevote"),)): 1,
         ("tenge_consensus_block_interval_seconds_count", ()): 1,
         ("tenge_consensus_block_interval_seconds_bucket", (("le", "1.0"),)): 1,
