@@ -334,6 +334,13 @@ class Store:
         value: bytes | None = self._db.get(VALSET + _U64.pack(height))
         return value
 
+    def iter_validator_sets(self, from_height: int) -> Iterator[tuple[int, bytes]]:
+        """(height, serialized ValidatorSet) of every recorded height >= from_height, in
+        height order: what ``node.evidence.ValidatorSetHistory`` is loaded from at start."""
+        start = VALSET + _U64.pack(max(0, from_height))
+        for key, value in self._db.iterator(start=start, stop=_after_prefix(VALSET)):
+            yield int(_U64.unpack(key[len(VALSET) :])[0]), value
+
     def disk_usage_bytes(self) -> int:
         """Bytes the database files take on disk."""
         total = 0

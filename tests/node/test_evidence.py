@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ import consensus as cs
 from consensus.testing import FakeSigner, FakeVerifier
 from node.blocks import BlockCodec, ChainTip, build_block
 from node.consensus_codec import encode_evidence, evidence_to_proto
+from node.core import validator_set_from_bytes, validator_set_to_bytes
 from node.evidence import (
     MAX_GOSSIP_EVIDENCE,
     BlockEvidenceCheck,
@@ -21,6 +23,7 @@ from node.evidence import (
     kind_of,
     verify_evidence,
 )
+from node.store import Store
 from proto import block_pb2, consensus_pb2, p2p_pb2
 
 CHAIN = "tenge-evidence-test"
@@ -288,3 +291,25 @@ def test_validator_set_history_answers_by_height_and_prunes() -> None:
     assert [history.at(h) for h in (3, 4, 5, 6)] == [None, VSET, VSET, small]
     history.prune(7)
     assert [history.at(h) for h in (6, 7, 8)] == [None, small, small]
+
+
+def test_history_loads_from_the_store_validator_sets(tmp_path: Path) -> None:
+    small = cs.ValidatorSet({s.public_key: 1 for s in SIGNERS[:3]})
+    with Store(tmp_path / "db") as store:
+        sets = [(1, VSET), (2, VSET), (3, small)]
+        store.init_genesis(
+            b"g" * 32,
+            [(b"evby/x", b"1"), (b"evby/y", b"2"), (b"evid/z", b"3")],
+            b"a" * 32,
+            validator_sets=[(h, validator_set_to_bytes(v)) for h, v in sets],
+        )
+        loaded = [(h, validator_set_from_bytes(raw)) for h, raw in store.iter_validator_sets(2)]
+        assert loaded == sets[1:]
+        history = ValidatorSetHistory(loaded)
+        assert [history.at(h) for h in (1, 2, 3, 4)] == [None, VSET, small, None]
+        assert list(store.iter_state(b"evby/", start=b"evby/y")) == [(b"evby/y", b"2")]
+        assert list(store.iter_state(b"evby/", start=b"evby/z")) == []
+        assert list(store.iter_state(b"evby/", start=b"a")) == [
+            (b"evby/x", b"1"),
+            (b"evby/y", b"2"),
+        ]
