@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SEEDS  ?= 2000
 TESTNET_DIR ?= .testnet
 
-.PHONY: venv test lint fmt typecheck pytest proto bench bench-net sim testnet testnet-netns clean
+.PHONY: venv test lint fmt typecheck pytest proto bench bench-net sim mutants testnet testnet-netns clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-net: $(STAMP)
 ## make sim SEEDS=N: long consensus simulation run
 sim: $(STAMP)
 	TENGE_SIM_SEEDS=$(SEEDS) $(PY) -m pytest -q tests/sim
+
+## make mutants: each deliberate bug of tests/mutants/catalog.py, applied to a temporary copy
+## of the tree one at a time, must be killed by the simulation (N/N mutants killed)
+mutants: $(STAMP)
+	$(PY) -m tests.mutants
 
 ## make testnet: run a local 4-validator network and the settlement demo (Ctrl-C stops it)
 testnet: $(STAMP)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from consensus_sim import Simulation, random_scenario
+from consensus_sim import Simulation
+from sim_scenarios import random_scenario
 
 DEFAULT_SEEDS = 500
 SIZES = (4, 7, 10)

@@ -1,0 +1,209 @@
+"""The deliberate bugs of ``make mutants``: each one edit (or a few) of the shipped code.
+
+An edit is (file, exact old text, new text); the old text must occur exactly once, or the
+mutant is STALE and the run fails, so this list follows the code. Keep each bug a plausible
+slip of the consensus rules; ``tests`` names unit tests to run as well (node-level code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Mutant:
+    """One deliberate bug."""
+
+    name: str
+    description: str
+    edits: tuple[tuple[str, str, str], ...]
+    tests: tuple[str, ...] = ()
+
+
+ENGINE = "consensus/_engine.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "l23-lock",
+        "Algorithm 1 l.23: prevote a fresh proposal even when locked on another value",
+        (
+            (
+                ENGINE,
+                "                    good = self._is_valid(entry) and (\n"
+                "                        self._locked_round == -1 or self._locked_id == "
+                "entry.value_id\n"
+                "                    )\n",
+                "                    good = self._is_valid(entry)\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "l22-valid",
+        "Algorithm 1 l.22: prevote a fresh proposal without valid(v)",
+        (
+            (
+                ENGINE,
+                "                    good = self._is_valid(entry) and (\n"
+                "                        self._locked_round == -1",
+                "                    good = (\n                        self._locked_round == -1",
+            ),
+        ),
+    ),
+    Mutant(
+        "l29-lock",
+        "Algorithm 1 l.29: accept a re-proposal whose proof of lock is older than our lock",
+        (
+            (
+                ENGINE,
+                "                    good = self._is_valid(entry) and (\n"
+                "                        self._locked_round <= pol_round or self._locked_id == "
+                "entry.value_id\n"
+                "                    )\n",
+                "                    good = self._is_valid(entry)\n",
+            ),
+        ),
+    ),
+    Mutant(
+        "l28-pol-round",
+        "Algorithm 1 l.28: drop vr < round (in the engine and in Proposal.shape_error, which "
+        "alone would make the engine's check unreachable)",
+        (
+            (
+                ENGINE,
+                "if pol_round < round_ and pol.power(entry.value_id) >= quorum:",
+                "if pol.power(entry.value_id) >= quorum:",
+            ),
+            (
+                "consensus/_types.py",
+                "not -1 <= self.pol_round < self.round",
+                "not -1 <= self.pol_round",
+            ),
+        ),
+    ),
+    Mutant(
+        "l36-prevote-quorum",
+        "Algorithm 1 l.36: precommit (and lock) a proposal without +2/3 prevotes for it",
+        (
+            (
+                ENGINE,
+                "if prevotes.power(entry.value_id) >= quorum and self._is_valid(entry):",
+                "if self._is_valid(entry):",
+            ),
+        ),
+    ),
+    Mutant(
+        "l42-valid-round",
+        "Algorithm 1 l.42-43: never update validValue / validRound",
+        (
+            (
+                ENGINE,
+                "                        self._valid = entry\n"
+                "                        self._valid_round = round_\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "second-vote-counted",
+        "a validator's second, conflicting vote counts as a new voter (power counted twice)",
+        (
+            (
+                "consensus/_votes.py",
+                "existing = self.by_validator.get(key)",
+                "existing = None",
+            ),
+        ),
+    ),
+    Mutant(
+        "quorum-short",
+        "ValidatorSet.quorum one unit of power short",
+        (
+            (
+                "consensus/_validators.py",
+                "return self._total * 2 // 3 + 1",
+                "return self._total * 2 // 3",
+            ),
+        ),
+    ),
+    Mutant(
+        "one-third-short",
+        "ValidatorSet.one_third one unit of power short (round skip of l.55 on f messages)",
+        (
+            (
+                "consensus/_validators.py",
+                "return self._total // 3 + 1",
+                "return self._total // 3",
+            ),
+        ),
+    ),
+    Mutant(
+        "guard-second-signature",
+        "the double-sign guard allows a second, different signature for a signed step",
+        (
+            (
+                "consensus/_signguard.py",
+                "if sign_bytes_hash == last.sign_bytes_hash:",
+                "if True:",
+            ),
+        ),
+    ),
+    Mutant(
+        "sync-unverified",
+        "Engine._on_commit_received accepts a synced commit without verifying its certificate",
+        (
+            (
+                ENGINE,
+                "        try:\n"
+                "            certificate.verify(self._vset, self._chain_id, self._verifier)\n"
+                "        except InvalidCertificate as e:\n"
+                "            self._misbehaviour(INVALID_CERTIFICATE, str(e), event.sender)\n"
+                "            return\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "vote-signature-unchecked",
+        "votes from the network are counted without checking their signature",
+        (
+            (
+                ENGINE,
+                "        if not verified and not self._verifier.verify(\n"
+                "            vote.validator, vote.sign_bytes(self._chain_id), vote.signature\n"
+                "        ):",
+                "        if False:",
+            ),
+        ),
+    ),
+    Mutant(
+        "proposer-unchecked",
+        "a proposal from a validator that is not the round's proposer is accepted",
+        (
+            (
+                ENGINE,
+                "if proposal.proposer != self._vset.proposer(proposal.height, proposal.round):",
+                "if False:",
+            ),
+        ),
+    ),
+    Mutant(
+        "replay-own-only",
+        "WAL replay skips received proposals and votes (the lock rebuilt from own messages)",
+        (
+            (
+                ENGINE,
+                "                    case ProposalReceived():\n"
+                "                        self._now = entry.now_ms\n"
+                "                        self._on_proposal(entry, verified=True)\n"
+                "                    case VoteReceived():\n"
+                "                        self._now = entry.now_ms\n"
+                "                        self._on_vote(entry, verified=True)\n",
+                "                    case ProposalReceived() | VoteReceived():\n"
+                "                        pass\n",
+            ),
+        ),
+    ),
+)
+
+# A few quick kills for the test suite (tests/mutants/test_mutants_fast.py).
+FAST = ("l23-lock", "l29-lock", "quorum-short", "sync-unverified")
