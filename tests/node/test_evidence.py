@@ -23,6 +23,8 @@ from node.evidence import (
     kind_of,
     verify_evidence,
 )
+from node.genesis import parse_genesis
+from node.ledger import Ledger, genesis_app_hash, genesis_state
 from node.store import Store
 from proto import block_pb2, consensus_pb2, p2p_pb2
 
@@ -313,3 +315,77 @@ def test_history_loads_from_the_store_validator_sets(tmp_path: Path) -> None:
             (b"evby/x", b"1"),
             (b"evby/y", b"2"),
         ]
+
+
+def test_the_wiring_from_pool_to_block_to_ledger_and_back() -> None:
+    """The calls the node core makes, in order (see the report to the lead)."""
+    ledger, state, app_hash = _ledger()
+    history = ValidatorSetHistory((h, VSET) for h in range(1, 6))
+    check = BlockEvidenceCheck(CHAIN, FakeVerifier(), max_age=3, validator_set_of=history)
+    pool = EvidencePool(max_age=3)
+    # Engine ReportEvidence (verified) and gossip (verified here) go into the pool.
+    assert pool.add(dup(height=4))
+    gossiped, bad = evidence_from_gossip(evidence_gossip([conflicting(height=2)])[0].evidence)
+    assert bad == 0
+    assert (
+        verify_evidence(
+            gossiped[0],
+            height=5,
+            validator_set_of=history,
+            chain_id=CHAIN,
+            verifier=FakeVerifier(),
+            max_age=3,
+        )
+        is None
+    )
+    assert pool.add(gossiped[0])
+    # The proposer of height 5 prunes, then builds with what is pending.
+    pool.prune(5)
+    raw = _block(pool.pending())
+    assert _codec(check).rejection(5, raw, 2_000) is None
+    # Commit: the ledger records the block's evidence; the pool forgets it.
+    block = block_pb2.Block.FromString(raw)
+    result = ledger.execute_block(
+        height=5,
+        time_ms=2_000,
+        txs=[],
+        prev_app_hash=app_hash,
+        evidence=[e.SerializeToString() for e in block.evidence],
+    )
+    assert result.app_hash != app_hash
+    state.update((k, v) for k, v in result.writes if v is not None)
+    assert [kind_of(e) for e in result.evidence] == ["duplicate_vote", "conflicting_proposal"]
+    pool.mark_committed(e.key for e in result.evidence)
+    pool.prune(6)
+    assert pool.pending() == []
+    assert not pool.add(dup(height=4))
+
+
+def _ledger() -> tuple[Ledger, dict[bytes, bytes], bytes]:
+    nbk = FakeSigner.numbered(50).public_key.hex()
+    genesis = parse_genesis(
+        {
+            "chain_id": CHAIN,
+            "genesis_time_ms": 0,
+            "validators": [{"public_key": SIGNERS[0].public_key.hex(), "power": 1}],
+            "accounts": [
+                {
+                    "account_id": "nbk",
+                    "role": "CENTRAL_BANK",
+                    "zone": "NATIONAL",
+                    "public_keys": [nbk],
+                }
+            ],
+            "assets": [
+                {
+                    "code": "KZT",
+                    "decimals": 2,
+                    "issuer": "nbk",
+                    "kind": "CBDC",
+                    "payment_zones": ["NATIONAL", "CRYPTOCITY"],
+                }
+            ],
+        }
+    )
+    state = dict(genesis_state(genesis))
+    return Ledger(genesis, state), state, genesis_app_hash(genesis)
