@@ -264,9 +264,10 @@ class Engine(EngineState):
         if existing is not None:
             # Same id, other bytes (a codec whose id does not cover every byte): the new
             # copy replaces the one we hold only if that one is invalid and it is valid.
-            self._log(event)
-            if not self._is_valid(existing) and self._is_valid(entry):
+            if not self._judge(existing) and self._judge(entry):
+                entry.valid = True
                 in_round[value_id] = entry
+                self._log(event)
                 self._evaluate(proposal.round)
             return
         if in_round:
@@ -276,13 +277,13 @@ class Engine(EngineState):
             )
             if len(in_round) >= self._params.max_proposals_per_round:
                 # Full: an invalid value held gives way to a valid one, never the reverse,
-                # so invalid copies cannot fill the round.
-                self._log(event)
-                invalid = [k for k, held in in_round.items() if not self._is_valid(held)]
-                if invalid and self._is_valid(entry):
+                # so invalid values cannot fill the round.
+                invalid = [k for k, held in in_round.items() if not self._judge(held)]
+                if invalid and self._judge(entry):
+                    entry.valid = True
                     del in_round[invalid[0]]
                     in_round[value_id] = entry
-                    self._add_sender(proposal.round, proposal.proposer, proposal)
+                    self._log(event)
                     self._evaluate(proposal.round)
                 return
         self._proposals.setdefault(proposal.round, {})[value_id] = entry
@@ -412,6 +413,13 @@ class Engine(EngineState):
                 self._enter_propose(touched_round)
         while self._decided is None and self._apply_round_rules():
             pass
+
+    def _judge(self, entry: Proposed) -> bool:
+        """valid(v) of entry without caching it: for a check that may change nothing (and
+        so is not logged), which a replay must not see as cached state."""
+        if entry.valid is not None:
+            return entry.valid
+        return self._codec.is_valid(self._height, entry.proposal.value, self._now)
 
     def _is_valid(self, entry: Proposed) -> bool:
         if entry.valid is None:

@@ -25,7 +25,8 @@ class ConsensusParams:
         timeout_max_ms: cap of any timeout.
         empty_block_interval_ms: heartbeat interval of empty blocks (round 0 only).
         max_round_ahead: messages for rounds further ahead than this are ignored.
-        max_future_per_validator: buffered messages for the next height, per key.
+        max_future_per_validator: buffered messages for the next height, per validator
+            (only messages whose signature verified count).
         max_proposals_per_round: distinct proposals kept per round (equivocation bound).
     """
 
