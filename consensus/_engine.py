@@ -401,6 +401,10 @@ class Engine(EngineState):
     def _evaluate(self, touched_round: int | None) -> None:
         if self._decided is not None or self._step is Step.NEW_HEIGHT:
             return
+        for round_ in sorted(self._decide_retry_rounds):
+            self._try_decide(round_)  # a precommitted value this node judged invalid
+            if self._decided is not None:
+                return
         if touched_round is not None:
             self._try_decide(touched_round)  # l.49 holds for any round r
             if self._decided is not None:
@@ -421,8 +425,10 @@ class Engine(EngineState):
             return entry.valid
         return self._codec.is_valid(self._height, entry.proposal.value, self._now)
 
-    def _is_valid(self, entry: Proposed) -> bool:
-        if entry.valid is None:
+    def _is_valid(self, entry: Proposed, *, retry: bool = False) -> bool:
+        # retry: judge a negative verdict again (valid(v) can turn true as time passes);
+        # used only for a value a quorum precommitted, which attackers alone cannot make.
+        if entry.valid is None or (retry and not entry.valid):
             # The time of the event being processed (rule 7): a replay re-derives the verdict.
             entry.valid = self._codec.is_valid(self._height, entry.proposal.value, self._now)
         return entry.valid
@@ -435,10 +441,15 @@ class Engine(EngineState):
         if precommits.total < quorum:
             return
         for entry in self._proposals.get(round_, {}).values():
-            if precommits.power(entry.value_id) >= quorum and self._is_valid(entry):
+            if precommits.power(entry.value_id) < quorum:
+                continue
+            if self._is_valid(entry, retry=True):
                 certificate = precommits.certificate(self._height, round_, entry.value_id)
                 self._decide(entry.proposal.value, entry.value_id, round_, certificate)
                 return
+            # Judged again on later events: the time may make it valid (a block stamped
+            # ahead of this node's clock that a quorum of clocks found timely).
+            self._decide_retry_rounds.add(round_)
 
     def _apply_round_rules(self) -> bool:
         """Apply the first rule of round_p whose condition holds; True if one did."""

@@ -117,6 +117,7 @@ class EngineState:
         self._prevote_timer_rounds: set[int] = set()
         self._precommit_timer_rounds: set[int] = set()
         self._lock_rule_rounds: set[int] = set()
+        self._decide_retry_rounds: set[int] = set()
         self._pending_timeouts: dict[tuple[Step, int], int] = {}
         self._awaiting_value: tuple[int, int] | None = None
         self._replay_own = {}

@@ -21,6 +21,7 @@ from consensus import (
     BAD_SIGNATURE,
     WRONG_PROPOSER,
     Broadcast,
+    CommitBlock,
     ConflictingProposal,
     HeightCommitted,
     Output,
@@ -237,3 +238,23 @@ def test_buffered_messages_are_logged_with_the_time_they_are_processed() -> None
     out = engine.handle(HeightCommitted(1, VSET, 9_000))
     logged = [o.entry for o in out if isinstance(o, WriteWal)]
     assert dataclasses.replace(early, now_ms=9_000) in logged
+
+
+def test_a_committed_value_stamped_ahead_of_this_clock_is_decided_once_time_catches_up() -> None:
+    codec = TimestampedFakeCodec(max_drift_ms=1_000)
+    me = not_proposer(1, 0)
+    others = [s for s in SIGNERS if s != me]
+    engine = make_engine(me, codec=codec)
+    engine.handle(Started(0))
+    value = timestamped_fake_block(1, 5_000)  # 5 s ahead of this node's clock
+    vid = codec.value_id(value)
+    engine.handle(ProposalReceived(signed_proposal(signer_of_proposer(1, 0), 1, 0, value, vid), 1))
+    out: list[Output] = []
+    for s in others:
+        out += engine.handle(VoteReceived(vote(s, PC, 1, 0, vid), 2))
+    assert engine.step is not Step.COMMIT
+    engine.handle(TimeoutFired(Step.PRECOMMIT, 1, 0, 3_000))  # too early still: round 1
+    assert engine.step is not Step.COMMIT
+    out = engine.handle(TimeoutFired(Step.PROPOSE, 1, 1, 4_500))
+    [decided] = [o for o in out if isinstance(o, CommitBlock)]
+    assert (decided.round, decided.value) == (0, value)
