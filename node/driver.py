@@ -26,6 +26,7 @@ from node import consensus_codec as codec
 from node import core
 from node import peer_messages as pm
 from node.blocks import build_block
+from node.evidence import evidence_gossip, kind_of
 from node.ledger import Ledger
 from node.mempool import Mempool
 from node.store import BlockCommit, Store
@@ -35,6 +36,7 @@ log = logging.getLogger("tenge.consensus")
 
 INBOX_SIZE: Final = 4096
 TICK_S: Final = 0.2
+EVIDENCE_ROOM_BYTES: Final = 1024  # room kept in a proposal per piece of evidence it carries
 
 
 def now_ms() -> int:
@@ -95,6 +97,7 @@ class ConsensusDriver:
         on_commit: Callable[[core.BlockCommitted], None] = lambda info: None,
         on_timeout: Callable[[str], None] = lambda step: None,
         on_evidence: Callable[[cs.Evidence], None] = lambda evidence: None,
+        on_evidence_committed: Callable[[str], None] = lambda kind: None,
         on_write_batch: Callable[[float], None] = lambda seconds: None,
         max_block_txs: int,
         max_block_bytes: int,
@@ -104,6 +107,7 @@ class ConsensusDriver:
         self._net, self._wal, self._guard, self._proposer_key = network, wal, guard, proposer_key
         self._on_commit, self._on_timeout = on_commit, on_timeout
         self._on_evidence, self._on_write_batch = on_evidence, on_write_batch
+        self._on_evidence_committed = on_evidence_committed
         self._max_block_txs, self._max_block_bytes = max_block_txs, max_block_bytes
         self._inbox_send, self._inbox = trio.open_memory_channel[core.Input](INBOX_SIZE)
         self._txs_signalled = False
@@ -206,7 +210,10 @@ class ConsensusDriver:
                         time_ms=out.time_ms,
                         txs=list(out.txs),
                         prev_app_hash=out.app_hash,
+                        evidence=out.evidence,
                     )
+                    for evidence in result.evidence:
+                        self._on_evidence_committed(kind_of(evidence))
                     updates = [(v.public_key, v.power) for v in result.validator_updates]
                     executed = core.BlockExecuted(
                         out.height,
@@ -240,6 +247,9 @@ class ConsensusDriver:
                     self.stats.penalties[code] = self.stats.penalties.get(code, 0) + 1
                     level = logging.DEBUG if code == core.UNDECODABLE_MESSAGE else logging.INFO
                     log.log(level, "peer %s: %s: %s", peer[:12], code, detail)
+                case core.GossipEvidence(evidence=evidence_list):
+                    for env in evidence_gossip(evidence_list):
+                        self._net.broadcast(env)
                 case core.DropPeer(peer=peer, reason=reason):
                     log.warning("dropping peer %s: %s", peer[:12], reason)
                     self._net.disconnect(peer, reason)
@@ -266,7 +276,8 @@ class ConsensusDriver:
                     assert_never(out)
 
     def _build(self, out: core.BuildProposal) -> core.ProposalBuilt:
-        txs = self._mempool.reap(max_txs=self._max_block_txs, max_bytes=self._max_block_bytes)
+        room = self._max_block_bytes - len(out.evidence) * EVIDENCE_ROOM_BYTES
+        txs = self._mempool.reap(max_txs=self._max_block_txs, max_bytes=room)
         last = codec.certificate_to_proto(out.last_commit) if out.last_commit else None
         value = build_block(
             chain_id=self._chain_id,
@@ -275,6 +286,7 @@ class ConsensusDriver:
             proposer=self._proposer_key,
             now_ms=now_ms(),
             last_commit=last,
+            evidence=out.evidence,
         )
         return core.ProposalBuilt(out.height, out.round, value, now_ms())
 

@@ -13,6 +13,7 @@ from google.protobuf.message import DecodeError
 import consensus as cs
 from node import consensus_codec as codec
 from node import core
+from node.evidence import evidence_from_gossip
 from proto import consensus_pb2, p2p_pb2
 
 _Msg = TypeVar("_Msg", consensus_pb2.Proposal, consensus_pb2.Vote)
@@ -28,6 +29,9 @@ def core_input(peer: str, env: p2p_pb2.Envelope, now_ms: int) -> core.Input | No
             return core.PeerInputBroken(peer, str(e))
     if kind == "status":
         return core.StatusReceived(peer, env.status.height, now_ms)
+    if kind == "evidence":
+        pieces, bad = evidence_from_gossip(env.evidence)
+        return core.EvidenceReceived(peer, tuple(pieces), bad, now_ms)
     if kind == "block_request":
         return core.BlockRequested(peer, env.block_request.height)
     if kind == "block_response":

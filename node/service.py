@@ -180,6 +180,10 @@ class Node:
             if raw_commit is not None:
                 last_commit = codec.decode_certificate(raw_commit)
         sets = {h: self.validator_set(h) for h in (height, height + 1, height + 2) if h >= 1}
+        oldest = max(1, height + 1 - self.genesis.params.evidence_max_age_blocks)
+        history = tuple(
+            (h, validator_set_from_bytes(raw)) for h, raw in self.store.iter_validator_sets(oldest)
+        )
         tip = ChainTip(
             height=height,
             block_hash=self.store.block_hash,
@@ -187,7 +191,9 @@ class Node:
             time_ms=time_ms,
             validators_hash=validators_hash(sets[height + 1]),
         )
-        return ChainState(tip=tip, last_commit=last_commit, validator_sets=sets)
+        return ChainState(
+            tip=tip, last_commit=last_commit, validator_sets=sets, set_history=history
+        )
 
     def _build_driver(self) -> ConsensusDriver:
         params = self.genesis.params
@@ -208,6 +214,7 @@ class Node:
                 empty_block_interval_ms=params.empty_block_interval_ms,
                 max_block_bytes=params.max_block_bytes,
                 max_block_txs=params.max_block_txs,
+                evidence_max_age_blocks=params.evidence_max_age_blocks,
             ),
             last_signed=self.guard.last,
         )
@@ -224,6 +231,7 @@ class Node:
             on_commit=self._on_commit,
             on_timeout=self.metrics.on_timeout,
             on_evidence=self._on_evidence,
+            on_evidence_committed=self.metrics.on_evidence_committed,
             on_write_batch=self.metrics.on_write_batch,
             max_block_txs=params.max_block_txs,
             max_block_bytes=params.max_block_bytes,
@@ -257,7 +265,8 @@ class Node:
         return self._last_commit_time
 
     def evidence(self) -> list[cs.Evidence]:
-        return list(self._evidence)
+        pool = self.driver.core.evidence_pool
+        return pool.pending(len(pool))
 
     async def submit(self, raw: bytes) -> Admission:
         """Admit raw to the mempool; gossip it to peers when it is new."""
@@ -311,6 +320,7 @@ class Node:
         )
 
     def _on_evidence(self, evidence: cs.Evidence) -> None:
+        """Evidence new to this node (the engine's or a peer's): the byzantine gauge."""
         self._evidence.append(evidence)
         del self._evidence[:-MAX_EVIDENCE]
         self.metrics.on_evidence()

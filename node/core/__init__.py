@@ -6,7 +6,13 @@ driver (node/driver.py) executes the effects. No trio, disk, clock or randomness
 banned-import rule in node/core/ruff.toml says so). See docs/consensus.md, "The node core".
 """
 
-from node.core._core import UNDECODABLE_MESSAGE, CoreParams, NodeCore, NodeCoreError
+from node.core._core import (
+    BAD_EVIDENCE,
+    UNDECODABLE_MESSAGE,
+    CoreParams,
+    NodeCore,
+    NodeCoreError,
+)
 from node.core._events import (
     BlockCommitted,
     BlockExecuted,
@@ -18,7 +24,9 @@ from node.core._events import (
     ConsensusReceived,
     DropPeer,
     Effect,
+    EvidenceReceived,
     ExecuteBlock,
+    GossipEvidence,
     Input,
     MempoolUpdated,
     NodeStarted,
@@ -42,6 +50,7 @@ from node.core._sync import BlockSync, SyncedBlock, SyncParams
 from node.core._valsets import validator_set_from_bytes, validator_set_to_bytes, validators_hash
 
 __all__ = [
+    "BAD_EVIDENCE",
     "UNDECODABLE_MESSAGE",
     "BlockCommitted",
     "BlockExecuted",
@@ -55,7 +64,9 @@ __all__ = [
     "CoreParams",
     "DropPeer",
     "Effect",
+    "EvidenceReceived",
     "ExecuteBlock",
+    "GossipEvidence",
     "Input",
     "MempoolUpdated",
     "NodeCore",

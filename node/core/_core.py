@@ -27,10 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, assert_never
 
-import consensus as cs
 from google.protobuf.message import DecodeError
-from proto import consensus_pb2, ledger_pb2
 
+import consensus as cs
 from node import consensus_codec as codec
 from node.blocks import BlockCodec, ChainTip, decode_block
 from node.core._events import (
@@ -44,7 +43,9 @@ from node.core._events import (
     ConsensusReceived,
     DropPeer,
     Effect,
+    EvidenceReceived,
     ExecuteBlock,
+    GossipEvidence,
     Input,
     MempoolUpdated,
     NodeStarted,
@@ -67,8 +68,17 @@ from node.core._events import (
 from node.core._sync import BAD_SYNC_BLOCK, BlockSync, SyncParams
 from node.core._valsets import validators_hash
 from node.errors import NodeError
+from node.evidence import (
+    DEFAULT_MAX_AGE_BLOCKS,
+    BlockEvidenceCheck,
+    EvidencePool,
+    ValidatorSetHistory,
+    verify_evidence,
+)
+from proto import consensus_pb2, ledger_pb2
 
 UNDECODABLE_MESSAGE: Final = "UNDECODABLE_MESSAGE"
+BAD_EVIDENCE: Final = "BAD_EVIDENCE"
 # Kinds whose effect on pending transactions is limited to the accounts they touch.
 _BALANCE_ONLY_KINDS: Final = frozenset({"transfer", "issue", "redeem"})
 
@@ -86,6 +96,7 @@ class CoreParams:
     regossip_interval_ms: int = 1_000
     max_block_bytes: int = 4 * 1024 * 1024
     max_block_txs: int = 10_000
+    evidence_max_age_blocks: int = DEFAULT_MAX_AGE_BLOCKS
     sync: SyncParams = field(default_factory=SyncParams)
 
 
@@ -96,6 +107,7 @@ class _Deciding:
     commit: cs.CommitBlock
     time_ms: int
     txs: tuple[bytes, ...]
+    evidence: tuple[bytes, ...]
     synced: bool
     started_ms: int
     result: BlockExecuted | None = None
@@ -138,12 +150,17 @@ class NodeCore:
         for needed in (height, height + 1):
             if needed not in self._sets:
                 raise NodeCoreError(f"no validator set for height {needed}")
+        max_age = params.evidence_max_age_blocks
+        history = chain.set_history or tuple(sorted(self._sets.items()))
+        self.set_history = ValidatorSetHistory(history)
+        self.evidence_pool = EvidencePool(max_age=max_age)
         self.codec: cs.ValueCodec = codec or BlockCodec(
             chain_id=chain_id,
             tip=lambda: self._tip,
             max_block_bytes=params.max_block_bytes,
             max_block_txs=params.max_block_txs,
             verify_last_commit=self._verify_last_commit,
+            evidence_check=BlockEvidenceCheck(chain_id, verifier, max_age, self.set_history),
         )
         self.engine = cs.Engine(
             chain_id=chain_id,
@@ -210,6 +227,8 @@ class NodeCore:
                 self._out.append(ServeBlock(event.peer, event.height, have))
             case BlockReceived():
                 self._on_block_received(event)
+            case EvidenceReceived():
+                self._on_evidence_received(event)
             case PeerInputBroken():
                 self._out.append(PeerPenalised(event.peer, UNDECODABLE_MESSAGE, event.detail))
             case TxsAdmitted():
@@ -242,6 +261,8 @@ class NodeCore:
                     self._awaiting = (height, round_)
                 case cs.CommitBlock():
                     decided = out
+                case cs.ReportEvidence(evidence=evidence):
+                    self._new_evidence(evidence)
                 case _:
                     self._out.append(out)
         if decided is not None:
@@ -273,7 +294,9 @@ class NodeCore:
             return
         self._awaiting = None
         self._building = (height, round_)
-        self._out.append(BuildProposal(height, round_, self._tip, self._last_commit))
+        self.evidence_pool.prune(height)
+        evidence = tuple(self.evidence_pool.pending())
+        self._out.append(BuildProposal(height, round_, self._tip, self._last_commit, evidence))
 
     def _on_proposal_built(self, event: ProposalBuilt) -> None:
         if self._building != (event.height, event.round):
@@ -290,15 +313,19 @@ class NodeCore:
         if block is None:  # the engine decides only values that passed is_valid
             raise NodeCoreError(f"decided block {decided.height} does not decode")
         self._awaiting = None
+        evidence = tuple(e.SerializeToString(deterministic=True) for e in block.evidence)
         self._deciding = _Deciding(
             commit=decided,
             time_ms=block.header.time_ms,
             txs=tuple(block.txs),
+            evidence=evidence,
             synced=synced,
             started_ms=now_ms,
         )
         self._out.append(
-            ExecuteBlock(decided.height, block.header.time_ms, tuple(block.txs), self._tip.app_hash)
+            ExecuteBlock(
+                decided.height, block.header.time_ms, tuple(block.txs), self._tip.app_hash, evidence
+            )
         )
 
     def _step(self, height: int, step: str) -> _Deciding:
@@ -323,6 +350,8 @@ class NodeCore:
                     f"refuses ({e}); stopping rather than running the old set"
                 ) from e
         self._sets[height + 2] = following
+        self.set_history.record(height + 2, following)
+        self.set_history.prune(height + 1 - self._params.evidence_max_age_blocks)
         commit = deciding.commit
         self._out.append(
             WriteBlock(
@@ -355,6 +384,8 @@ class NodeCore:
         self._last_commit = commit.certificate
         for old in [h for h in self._sets if h < height]:
             del self._sets[old]  # the set of `height` stays: it verifies the last commit
+        self.evidence_pool.mark_committed(codec.decode_evidence(e).key for e in deciding.evidence)
+        self.evidence_pool.prune(height + 1)
         kinds = tuple(_tx_kind(raw) for raw in deciding.txs)
         touched: frozenset[str] | None = frozenset(a for r in result.receipts for a in r.accounts)
         if any(kind not in _BALANCE_ONLY_KINDS for kind in kinds):
@@ -413,6 +444,35 @@ class NodeCore:
         except cs.ConsensusError:
             return False
         return True
+
+    # ------------------------------------------------------------ evidence
+
+    def _new_evidence(self, evidence: cs.Evidence) -> None:
+        """Verified evidence (the engine's or a peer's): keep it, report it, gossip it."""
+        if self.evidence_pool.add(evidence):
+            self._out.append(cs.ReportEvidence(evidence))
+            self._out.append(GossipEvidence((evidence,)))
+
+    def _on_evidence_received(self, event: EvidenceReceived) -> None:
+        if event.bad:
+            self._out.append(
+                PeerPenalised(event.peer, BAD_EVIDENCE, f"{event.bad} undecodable pieces")
+            )
+        for evidence in event.evidence:
+            if evidence.key in self.evidence_pool:
+                continue
+            reason = verify_evidence(
+                evidence,
+                height=self._tip.height + 1,
+                validator_set_of=self.set_history,
+                chain_id=self._chain_id,
+                verifier=self._verifier,
+                max_age=self._params.evidence_max_age_blocks,
+            )
+            if reason is not None:
+                self._out.append(PeerPenalised(event.peer, BAD_EVIDENCE, reason))
+                continue
+            self._new_evidence(evidence)
 
     # ------------------------------------------------------------ sync, gossip, status
 

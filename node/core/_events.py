@@ -35,11 +35,15 @@ class ChainState:
         last_commit: the certificate of block tip.height (None at height 0).
         validator_sets: the sets of heights tip.height (when > 0), tip.height + 1 and
             tip.height + 2, by height.
+        set_history: (height, set) for the heights evidence may still come from
+            (``evidence_max_age_blocks`` back from the next height), in height order; the
+            validator_sets are used when it is empty.
     """
 
     tip: ChainTip
     last_commit: cs.CommitCertificate | None
     validator_sets: dict[int, cs.ValidatorSet]
+    set_history: tuple[tuple[int, cs.ValidatorSet], ...] = ()
 
 
 # ---------------------------------------------------------------- inputs
@@ -117,6 +121,17 @@ class BlockReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceReceived:
+    """Evidence gossiped by a peer, decoded (not yet verified); bad: pieces that did not
+    decode or were past the bound."""
+
+    peer: PeerId
+    evidence: tuple[cs.Evidence, ...]
+    bad: int
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class PeerInputBroken:
     """A peer sent bytes that do not decode (counted against it)."""
 
@@ -185,6 +200,7 @@ Input = (
     | StatusReceived
     | BlockRequested
     | BlockReceived
+    | EvidenceReceived
     | PeerInputBroken
     | TxsAdmitted
     | ProposalBuilt
@@ -199,12 +215,14 @@ Input = (
 
 @dataclass(frozen=True, slots=True)
 class BuildProposal:
-    """Reap the mempool and build the block for (height, round) on tip; answer ProposalBuilt."""
+    """Reap the mempool and build the block for (height, round) on tip, carrying evidence;
+    answer ProposalBuilt."""
 
     height: int
     round: int
     tip: ChainTip
     last_commit: cs.CommitCertificate | None
+    evidence: tuple[cs.Evidence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +233,7 @@ class ExecuteBlock:
     time_ms: int
     txs: tuple[bytes, ...]
     app_hash: bytes  # the app hash before the block
+    evidence: tuple[bytes, ...] = ()  # serialized tenge.v1.Evidence, as the block carries it
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +314,13 @@ class Relay:
 
 
 @dataclass(frozen=True, slots=True)
+class GossipEvidence:
+    """Send evidence new to this node to every peer."""
+
+    evidence: tuple[cs.Evidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PeerPenalised:
     """A peer's input was wrong; code is stable. Counted and logged."""
 
@@ -328,6 +354,7 @@ Effect = (
     | RequestBlock
     | ServeBlock
     | Relay
+    | GossipEvidence
     | PeerPenalised
     | DropPeer
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import consensus as cs
@@ -340,3 +342,75 @@ def test_a_retry_goes_to_a_peer_not_yet_asked_even_when_penalties_are_equal() ->
     sync.on_status(PEERS[1], 5, T0 + timeout + 1)
     retry = dict((h, p) for p, h in sync.requests(0, T0 + timeout + 1))
     assert retry[1] == PEERS[1], "height 1 was asked of PEERS[0] already"
+
+
+# ---------------------------------------------------------------- evidence
+
+
+def double_vote(signer: FakeSigner, height: int = 1) -> cs.DuplicateVote:
+    votes = []
+    for block_hash in (b"\x01" * 32, b"\x02" * 32):
+        sign_bytes = cs.vote_sign_bytes(CHAIN, cs.VoteType.PREVOTE, height, 0, block_hash)
+        votes.append(
+            cs.Vote(
+                cs.VoteType.PREVOTE,
+                height,
+                0,
+                block_hash,
+                signer.public_key,
+                signer.sign(sign_bytes),
+            )
+        )
+    return cs.DuplicateVote.of(votes[0], votes[1])
+
+
+def test_gossiped_evidence_is_verified_kept_once_and_relayed() -> None:
+    node = make_core(VSET4)
+    node.handle(core.NodeStarted(T0))
+    evidence = double_vote(SIGNERS[2])
+    effects = node.handle(core.EvidenceReceived(PEERS[0], (evidence,), 0, T0 + 1))
+    assert one(effects, core.GossipEvidence).evidence == (evidence,)
+    assert one(effects, cs.ReportEvidence).evidence == evidence
+    assert node.evidence_pool.pending() == [evidence]
+    again = node.handle(core.EvidenceReceived(PEERS[1], (evidence,), 0, T0 + 2))
+    assert not of(again, core.GossipEvidence), "known evidence is not relayed again"
+
+
+def test_evidence_that_does_not_verify_is_refused_and_counted_against_the_peer() -> None:
+    node = make_core(VSET4)
+    node.handle(core.NodeStarted(T0))
+    good = double_vote(SIGNERS[2])
+    forged = cs.DuplicateVote(good.vote_a, dataclasses.replace(good.vote_b, signature=b"x" * 32))
+    outsider = double_vote(FakeSigner.numbered(9))
+    effects = node.handle(core.EvidenceReceived(PEERS[0], (forged, outsider), 2, T0 + 1))
+    penalties = of(effects, core.PeerPenalised)
+    assert [p.code for p in penalties] == [core.BAD_EVIDENCE] * 3
+    assert not of(effects, core.GossipEvidence)
+    assert len(node.evidence_pool) == 0
+
+
+def test_pending_evidence_goes_into_the_proposal_and_leaves_the_pool_once_committed() -> None:
+    node = make_core(VSET1)
+    node.handle(core.NodeStarted(T0))
+    ev = double_vote(SIGNERS[0])
+    node.handle(core.EvidenceReceived(PEERS[0], (ev,), 0, T0))
+    build = one(node.handle(core.TxsAdmitted(1, T0 + 1)), core.BuildProposal)
+    assert build.evidence == (ev,)
+    value = build_block(
+        chain_id=CHAIN,
+        tip=build.tip,
+        txs=[],
+        proposer=b"p",
+        now_ms=T0 + 1,
+        last_commit=None,
+        evidence=build.evidence,
+    )
+    execute = one(node.handle(core.ProposalBuilt(1, 0, value, T0 + 1)), core.ExecuteBlock)
+    assert execute.evidence == (consensus_codec.encode_evidence(ev),)
+    node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [], T0 + 2))
+    node.handle(core.BlockWritten(1, T0 + 2))
+    assert len(node.evidence_pool) == 0
+    node.handle(core.MempoolUpdated(1, 0, T0 + 2))
+    assert not of(
+        node.handle(core.EvidenceReceived(PEERS[0], (ev,), 0, T0 + 3)), core.GossipEvidence
+    )
