@@ -73,6 +73,7 @@ class DriverStats:
     step: int = 0
     misbehaviour: dict[str, int] = field(default_factory=dict)
     penalties: dict[str, int] = field(default_factory=dict)
+    drops: dict[str, int] = field(default_factory=dict)
     timeouts: dict[str, int] = field(default_factory=dict)
     sign_refusals: int = 0
     blocks_synced: int = 0
@@ -251,6 +252,7 @@ class ConsensusDriver:
                     for env in evidence_gossip(evidence_list):
                         self._net.broadcast(env)
                 case core.DropPeer(peer=peer, reason=reason):
+                    self.stats.drops[reason] = self.stats.drops.get(reason, 0) + 1
                     log.warning("dropping peer %s: %s", peer[:12], reason)
                     self._net.disconnect(peer, reason)
                 case cs.ReportEvidence(evidence=evidence):

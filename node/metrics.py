@@ -175,6 +175,7 @@ _SCRAPED: Final = {
     "tenge_mempool_capacity_bytes": "The mempool's bound on bytes.",
     "tenge_p2p_peers": "Connected, authenticated peers.",
     "tenge_p2p_quorum_peers": "Peers needed to see 2f+1 validators, this node included.",
+    "tenge_sync_catching_up": "1 while the network is ahead of this node (block sync), else 0.",
     "tenge_store_size_bytes": "Size on disk of the node's data directory.",
     "tenge_store_filesystem_avail_bytes": "Free bytes on the data directory's filesystem.",
     "tenge_store_filesystem_size_bytes": "Size of the data directory's filesystem.",
@@ -185,6 +186,18 @@ _P2P_COUNTERS: Final = (
     ("tenge_p2p_received_bytes", "Wire bytes received from peers, by message kind.", "kind"),
     ("tenge_p2p_sent_bytes", "Wire bytes sent to peers, by message kind.", "kind"),
     ("tenge_p2p_handshake_failures", "Refused or failed peer handshakes, by reason.", "reason"),
+)
+
+
+# Counters the node core's driver keeps as dicts, exported at scrape: name, help, label.
+_CORE_COUNTERS: Final = (
+    ("tenge_p2p_peer_penalties", "Penalties counted against peers, by code.", "code"),
+    ("tenge_p2p_peer_dropped", "Peers dropped for misbehaviour, by reason.", "reason"),
+    (
+        "tenge_consensus_misbehaviour",
+        "Bad consensus input reported by the engine, by code.",
+        "code",
+    ),
 )
 
 
@@ -429,6 +442,21 @@ class NodeMetrics:
         """Export the engine's current ``(round, step name)``."""
         self._round_step = current
 
+    def bind_core_counters(
+        self,
+        counts: Callable[[], tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]],
+        catching_up: Callable[[], bool],
+    ) -> None:
+        """Export the driver's peer penalties, drops and misbehaviour counts, and whether
+        the node is catching up.
+
+        Args:
+            counts: returns ``(penalties by code, drops by reason, misbehaviour by code)``.
+            catching_up: the node core's judgement (node/core/_sync.py).
+        """
+        self._core_counts = counts
+        self._sources["tenge_sync_catching_up"] = lambda: float(catching_up())
+
     def bind_store(self, data_dir: Path) -> None:
         """Export the data directory's size and its filesystem's free space."""
         self._data_dir = data_dir
@@ -469,6 +497,19 @@ class NodeMetrics:
             if name in values:
                 yield GaugeMetricFamily(name, doc, value=values[name])
         yield from self._collect_p2p()
+        yield from self._collect_core()
+
+    _core_counts: (
+        Callable[[], tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]] | None
+    ) = None
+
+    def _collect_core(self) -> Iterator[Metric]:
+        counts = _safe("tenge_p2p_peer_penalties", self._core_counts) if self._core_counts else None
+        for index, (name, doc, label_name) in enumerate(_CORE_COUNTERS):
+            metric = CounterMetricFamily(name, doc, labels=(label_name,))
+            for key, n in sorted((counts[index] if counts else {}).items()):
+                metric.add_metric((self._reasons(key),), n)
+            yield metric
 
     def _collect_p2p(self) -> Iterator[Metric]:
         received: Counter[str] = Counter(self._bytes["in"])

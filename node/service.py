@@ -337,6 +337,11 @@ class Node:
         stats = self.p2p.stats
         m.bind_p2p_stats(lambda: (stats.bytes_in, stats.bytes_out, stats.handshake_failures))
         m.bind_round_step(lambda: (self.driver.stats.round, cs.Step(self.driver.stats.step).name))
+        driver = self.driver.stats
+        m.bind_core_counters(
+            lambda: (driver.penalties, driver.drops, driver.misbehaviour),
+            lambda: self.driver.catching_up,
+        )
         m.bind_store(self.config.data_dir)
         m.bind_validators(self._validator_view)
 

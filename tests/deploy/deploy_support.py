@@ -33,6 +33,7 @@ def fully_bound_metrics(tmp: Path) -> NodeMetrics:
     metrics.bind_validators(lambda: ValidatorView(4, 40, 1, 10, 0, 0, 10))
     metrics.bind_round_step(lambda: (0, "propose"))
     metrics.bind_store(tmp)
+    metrics.bind_core_counters(lambda: ({"SYNC_TIMEOUT": 1}, {}, {}), lambda: False)
     return metrics
 
 

@@ -406,3 +406,22 @@ def test_histograms_export_buckets_sum_and_count() -> None:
         "tenge_consensus_commit_latency_seconds_sum",
         "tenge_consensus_commit_latency_seconds_count",
     } <= names
+
+
+def test_core_counters_and_catching_up_are_read_at_scrape_time() -> None:
+    metrics = NodeMetrics(chain_id="c", moniker="m")
+    penalties: dict[str, int] = {"SYNC_TIMEOUT": 2}
+    drops: dict[str, int] = {}
+    behind = [False]
+    metrics.bind_core_counters(lambda: (penalties, drops, {"BAD_SIGNATURE": 5}), lambda: behind[0])
+    first = scrape(metrics)
+    assert first[("tenge_p2p_peer_penalties_total", (("code", "SYNC_TIMEOUT"),))] == 2
+    assert first[("tenge_consensus_misbehaviour_total", (("code", "BAD_SIGNATURE"),))] == 5
+    assert first[("tenge_sync_catching_up", ())] == 0
+    penalties["BAD_SYNC_BLOCK"] = 3
+    drops["BAD_SYNC_BLOCK"] = 1
+    behind[0] = True
+    second = scrape(metrics)
+    assert second[("tenge_p2p_peer_penalties_total", (("code", "BAD_SYNC_BLOCK"),))] == 3
+    assert second[("tenge_p2p_peer_dropped_total", (("reason", "BAD_SYNC_BLOCK"),))] == 1
+    assert second[("tenge_sync_catching_up", ())] == 1
