@@ -276,8 +276,8 @@ class ByzantinePeer:
             self._fetch_real_blocks()
             if self.attacks.huge_height_status:
                 self._huge_status()
-            else:  # a plausible claim, so that lagging nodes ask us (and get our junk)
-                self._send_all(self._status(self.tip), None, None)
+            else:  # a modest claim, so that peers ask us (and get our junk)
+                self._send_all(self._status(self.tip + 2), None, None)
             if self.attacks.unsolicited_blocks:
                 self._unsolicited()
             if self.attacks.forged_next_height:
