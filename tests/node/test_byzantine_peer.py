@@ -241,6 +241,31 @@ async def _healthy_again(net: Network, event: str, before: dict[int, tuple[int, 
     ]
 
 
+async def _committed_evidence(net: Network, nodes: list[int], liar: ByzantinePeer) -> list[str]:
+    """Poll GET /v1/evidence until every node lists committed evidence against the liar's
+    validator key, the same pieces at the same committing heights everywhere."""
+    assert liar.validator_key is not None
+    culprit = liar.validator_key.public_key.hex()
+    seen: dict[int, Any] = {}
+    with trio.move_on_after(30):
+        while True:
+            for i in nodes:
+                doc = await net.get(i, "/v1/evidence?limit=100")
+                seen[i] = sorted(
+                    (e["committed_height"], e["kind"], e["height"], e["round"], e["raw"])
+                    for e in doc["evidence"]
+                    if e["status"] == "committed" and e["validator"] == culprit
+                )
+            if all(seen.values()) and len({repr(v) for v in seen.values()}) == 1:
+                return []
+            await trio.sleep(0.5)
+    counts = {i: len(v) for i, v in seen.items()}
+    return [
+        f"committed evidence against the liar ({culprit[:12]}) is missing or differs between "
+        f"nodes within 30 s: pieces per node {counts}"
+    ]
+
+
 async def _scenario(net: Network, liar: ByzantinePeer) -> list[str]:
     """The attack, the catch-up, the departure; returns every failed expectation."""
     failures: list[str] = []
@@ -274,7 +299,11 @@ async def _scenario(net: Network, liar: ByzantinePeer) -> list[str]:
     serving = [i for i, h in heights.items() if h > 0]
     if serving:
         failures += await _compare_blocks(net, serving, min(heights[i] for i in serving))
-    # 5. The attacks really ran.
+    # 5. The liar's own equivocations became evidence that a block committed, and every
+    #    node shows the same committed evidence.
+    if liar.attacks.own_junk_votes:
+        failures += await _committed_evidence(net, [*HONEST, OBSERVER], liar)
+    # 6. The attacks really ran.
     for attack in liar.attacks.enabled():
         if liar.sent[attack] == 0:
             failures.append(f"attack {attack} sent nothing: the test did not exercise it")
