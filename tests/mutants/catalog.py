@@ -205,5 +205,37 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
 )
 
+MUTANTS += (
+    Mutant(
+        "early-unverified",
+        "messages of the next height are buffered without verifying their signature",
+        (
+            (
+                ENGINE,
+                "        if not self._verifier.verify(signer, message, signature):\n"
+                '            self._misbehaviour(BAD_SIGNATURE, "next-height message", '
+                "event.sender)\n"
+                "            return\n",
+                "",
+            ),
+        ),
+    ),
+    Mutant(
+        "block-id-header-only",
+        "the block id is the hash of the header alone (node/blocks.py)",
+        (
+            (
+                "node/blocks.py",
+                "    return hashlib.sha256(value).digest()\n",
+                "    block = decode_block(value)\n"
+                "    if block is None:\n"
+                "        return hashlib.sha256(value).digest()\n"
+                "    return hashlib.sha256(block.header.SerializeToString()).digest()\n",
+            ),
+        ),
+        tests=("tests/node/test_blocks.py",),
+    ),
+)
+
 # A few quick kills for the test suite (tests/mutants/test_mutants_fast.py).
 FAST = ("l23-lock", "l29-lock", "quorum-short", "sync-unverified")

@@ -307,7 +307,7 @@ class Simulation:
 
     def restart(self, node: SimNode, skew_ms: int = 0) -> None:
         node.restarts += 1
-        node.clock_offset_ms = skew_ms
+        node.clock_offset_ms = skew_ms if self.now < self.sc.heal_ms else 0
         node.skewed_restarts += skew_ms != 0
         entries = tuple(decode_wal_entry(frame[8:]) for frame in node.wal)
         engine = node.engine = self.new_engine(node)

@@ -49,11 +49,11 @@ FUTURE = "future_messages"
 FORGER = "forger"
 ALTER_RELAY = "altering_relay"
 AMNESIA = "amnesia"
-# Set once the engine reports a bad signature against the sender, not the claimed signer.
-BLAME_FIX_LANDED = False
+# The engine reports a bad signature against the sending peer, not the claimed signer
+# (issue 10, 2d); tests/sim/test_sim_adversaries.py checks that this still holds.
+BLAME_FIX_LANDED = True
 # Kinds whose messages carry signatures that are not their claimed signer's: a correct
-# engine must not blame that signer (issue 10, 2d). On today's engine it does, so they join
-# the sweep once that fix lands.
+# engine must not blame that signer.
 FORGING_KINDS = (FORGER, ALTER_RELAY)
 BYZANTINE_KINDS = (
     SILENT,

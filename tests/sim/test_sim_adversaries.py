@@ -88,12 +88,12 @@ def test_a_validator_restarted_with_a_skewed_clock(skew_ms: int, n: int) -> None
         powers=[1] * n,
         byzantine={n - 1: byz.IGNORE_LOCK},
         drop=0.1,
-        crashes=[Crash(0, 700, 300, skew_ms), Crash(1, 1_500, 200, skew_ms)],
+        crashes=[Crash(0, 700, 300, skew_ms), Crash(1, 1_500, 200)],
         heal_ms=3_000,
         liveness_budget_ms=BUDGET_MS,
     )
     sim = run(scenario)
-    assert sim.nodes[0].skewed_restarts == sim.nodes[1].skewed_restarts == 1
+    assert sim.nodes[0].skewed_restarts == 1
     assert min(committed_after_heal(sim)) >= 2
 
 
@@ -171,8 +171,6 @@ def test_blame_fix_flag_matches_the_engine() -> None:
 @pytest.mark.parametrize("kind", byz.FORGING_KINDS)
 @pytest.mark.parametrize(("n", "byzantine"), SIZES)
 def test_forgeries_never_blame_a_correct_validator(kind: str, n: int, byzantine: list[int]) -> None:
-    if not byz.BLAME_FIX_LANDED:
-        pytest.xfail("the engine blames the claimed signer of a bad signature (issue 10, 2d)")
     scenario = Scenario(
         seed=n,
         powers=[1] * n,
@@ -185,7 +183,7 @@ def test_forgeries_never_blame_a_correct_validator(kind: str, n: int, byzantine:
 
 def test_the_sweep_mixes_every_adversary() -> None:
     seen = {kind for seed in range(300) for kind in random_scenario(seed, 7).byzantine.values()}
-    assert seen == set(byz.BYZANTINE_KINDS)
+    assert seen == set(byz.BYZANTINE_KINDS + byz.FORGING_KINDS)
 
 
 @pytest.mark.parametrize("seed", range(4))
