@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.mutants.catalog import FAST
+from .catalog import FAST
 
 REPO = Path(__file__).resolve().parents[2]
 
