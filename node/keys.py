@@ -42,6 +42,13 @@ SCRYPT_N: Final = 2**15
 SCRYPT_R: Final = 8
 SCRYPT_P: Final = 1
 
+# Bounds on scrypt parameters read from a key file: they admit what we write and refuse
+# a file that would make start-up allocate gigabytes (scrypt needs 128 * N * r bytes).
+SCRYPT_MAX_N: Final = 2**17
+SCRYPT_MAX_R: Final = 16
+SCRYPT_MAX_P: Final = 4
+SCRYPT_MAX_MEMORY: Final = 128 * 2**20
+
 
 def sign_bytes(domain: bytes, chain_id: str, payload: bytes) -> bytes:
     """Return the bytes a signature covers: domain tag, length-prefixed chain id, payload.
@@ -107,8 +114,10 @@ def write_key_file(path: Path, key: KeyPair, passphrase: str | None = None) -> N
     """Write key to a new file with mode 0600; refuses to overwrite an existing file.
 
     Raises:
-        KeyFileError: the file exists or cannot be created.
+        KeyFileError: the file exists or cannot be created, or the passphrase is empty.
     """
+    if passphrase == "":
+        raise KeyFileError(f"{path}: an empty passphrase is refused")
     doc: dict[str, Any] = {
         "version": KEY_FILE_VERSION,
         "type": "ed25519",
@@ -156,15 +165,23 @@ def read_key_file(path: Path, passphrase: str | None = None) -> KeyPair:
     """Load a key file, decrypting it with passphrase when it is encrypted.
 
     Raises:
-        KeyFileError: missing or malformed file, missing or wrong passphrase, or a
-            private key that does not match the public key in the file.
+        KeyFileError: missing or malformed file, missing, empty or wrong passphrase, a
+            plaintext file while a passphrase is given, scrypt parameters out of bounds,
+            or a private key that does not match the public key in the file.
     """
+    if passphrase == "":
+        raise KeyFileError(f"{path}: an empty passphrase is refused")
     doc = _load_doc(path)
     public_key = _hex_field(path, doc, "public_key", PUBLIC_KEY_SIZE)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("key file %s is readable by other users (mode %o)", path, mode & 0o777)
     if "private_key" in doc:
+        if passphrase is not None:
+            raise KeyFileError(
+                f"{path}: the key is not encrypted but a passphrase is configured; refusing"
+                " a plaintext key"
+            )
         seed = _hex_field(path, doc, "private_key", SEED_SIZE)
     elif isinstance(doc.get("encrypted"), dict):
         if passphrase is None:
@@ -186,13 +203,27 @@ def _derive(
     return key
 
 
+def _scrypt_params_ok(n: int, r: int, p: int) -> bool:
+    return (
+        2 <= n <= SCRYPT_MAX_N
+        and n & (n - 1) == 0
+        and 1 <= r <= SCRYPT_MAX_R
+        and 1 <= p <= SCRYPT_MAX_P
+        and 128 * n * r <= SCRYPT_MAX_MEMORY
+    )
+
+
 def _decrypt(path: Path, enc: dict[str, Any], passphrase: str, public_key: bytes) -> bytes:
     try:
         if enc.get("kdf") != "scrypt" or enc.get("cipher") != "chacha20-poly1305":
             raise KeyFileError(f"{path}: unsupported kdf or cipher")
         n, r, p = int(enc["n"]), int(enc["r"]), int(enc["p"])
-        if not (2 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
-            raise KeyFileError(f"{path}: scrypt parameters out of range")
+        if not _scrypt_params_ok(n, r, p):
+            raise KeyFileError(
+                f"{path}: scrypt parameters out of bounds (n={n}, r={r}, p={p}; need n a"
+                f" power of 2 <= {SCRYPT_MAX_N}, r <= {SCRYPT_MAX_R}, p <= {SCRYPT_MAX_P},"
+                f" 128*n*r <= {SCRYPT_MAX_MEMORY} bytes)"
+            )
         salt = bytes.fromhex(enc["salt"])
         nonce = bytes.fromhex(enc["nonce"])
         blob = bytes.fromhex(enc["ciphertext"])

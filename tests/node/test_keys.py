@@ -94,3 +94,47 @@ def test_malformed_key_files_give_clear_errors(tmp_path: Path, content: str) -> 
 def test_missing_key_file(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="no such key file"):
         read_key_file(tmp_path / "absent.json")
+
+
+def _encrypted_doc(path: Path, **params: int) -> None:
+    doc = json.loads(path.read_text())
+    doc["encrypted"].update(params)
+    path.chmod(0o600)
+    path.write_text(json.dumps(doc))
+
+
+def test_plaintext_key_file_refused_when_a_passphrase_is_configured(tmp_path: Path) -> None:
+    path = tmp_path / "key.json"
+    write_key_file(path, KeyPair.generate())
+    with pytest.raises(KeyFileError, match="not encrypted"):
+        read_key_file(path, passphrase="correct horse")
+
+
+def test_empty_passphrase_refused_when_writing_and_reading(tmp_path: Path) -> None:
+    path = tmp_path / "key.json"
+    with pytest.raises(KeyFileError, match="empty passphrase"):
+        write_key_file(path, KeyPair.generate(), passphrase="")
+    assert not path.exists()
+    write_key_file(path, KeyPair.generate(), passphrase="correct horse")
+    with pytest.raises(KeyFileError, match="empty passphrase"):
+        read_key_file(path, passphrase="")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"n": 2**20}, {"r": 32}, {"p": 16}, {"n": 2**17, "r": 16}, {"n": 3}, {"n": 1}, {"r": 0}],
+)
+def test_scrypt_parameters_from_a_file_are_bounded(tmp_path: Path, params: dict[str, int]) -> None:
+    path = tmp_path / "key.json"
+    write_key_file(path, KeyPair.generate(), passphrase="correct horse")
+    _encrypted_doc(path, **params)
+    with pytest.raises(KeyFileError, match="scrypt parameters") as info:
+        read_key_file(path, passphrase="correct horse")
+    assert "\n" not in str(info.value)
+
+
+def test_scrypt_parameters_we_write_are_within_the_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "key.json"
+    key = KeyPair.generate()
+    write_key_file(path, key, passphrase="pw")
+    assert read_key_file(path, passphrase="pw") == key
