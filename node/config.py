@@ -73,6 +73,10 @@ class NodeConfig:
     mempool_max_bytes: int
     log_level: str
     log_format: str
+    # [p2p] caps on inbound handshakes (see docs/p2p.md, "Strangers").
+    p2p_max_pending_handshakes: int = 64
+    p2p_max_pending_per_source: int = 4
+    p2p_max_pending_per_key: int = 2
 
     @property
     def genesis_path(self) -> Path:
@@ -211,6 +215,9 @@ def load_config(home: Path) -> NodeConfig:
         mempool_max_bytes=r.integer("mempool.max_bytes", 64 * 1024 * 1024, 1024, 2**40),
         log_level=level,
         log_format=fmt,
+        p2p_max_pending_handshakes=r.integer("p2p.max_pending_handshakes", 64, 1, 10_000),
+        p2p_max_pending_per_source=r.integer("p2p.max_pending_per_source", 4, 1, 1_000),
+        p2p_max_pending_per_key=r.integer("p2p.max_pending_per_key", 2, 1, 100),
     )
 
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fproto/p2p.proto\x12\x08tenge.v1\"J\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\t\x12\x15\n\rephemeral_key\x18\x03 \x01(\x0c\"0\n\tAuthProof\x12\x10\n\x08node_key\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\".\n\nAuthResult\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x17\n\x08TxGossip\x12\x0b\n\x03txs\x18\x01 \x03(\x0c\"A\n\x10\x43onsensusMessage\x12\x12\n\x08proposal\x18\x01 \x01(\x0cH\x00\x12\x0e\n\x04vote\x18\x02 \x01(\x0cH\x00\x42\t\n\x07message\"[\n\rStatusMessage\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12\x17\n\x0f\x65\x61rliest_height\x18\x03 \x01(\x04\x12\r\n\x05round\x18\x04 \x01(\r\"\x1e\n\x0c\x42lockRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\">\n\rBlockResponse\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05\x62lock\x18\x02 \x01(\x0c\x12\x0e\n\x06\x63ommit\x18\x03 \x01(\x0c\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\x15\n\x04Pong\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\"\n\x0e\x45videnceGossip\x12\x10\n\x08\x65vidence\x18\x01 \x03(\x0c\"\xe9\x02\n\x08\x45nvelope\x12\'\n\ttx_gossip\x18\x01 \x01(\x0b\x32\x12.tenge.v1.TxGossipH\x00\x12/\n\tconsensus\x18\x02 \x01(\x0b\x32\x1a.tenge.v1.ConsensusMessageH\x00\x12)\n\x06status\x18\x03 \x01(\x0b\x32\x17.tenge.v1.StatusMessageH\x00\x12/\n\rblock_request\x18\x04 \x01(\x0b\x32\x16.tenge.v1.BlockRequestH\x00\x12\x31\n\x0e\x62lock_response\x18\x05 \x01(\x0b\x32\x17.tenge.v1.BlockResponseH\x00\x12\x1e\n\x04ping\x18\x06 \x01(\x0b\x32\x0e.tenge.v1.PingH\x00\x12\x1e\n\x04pong\x18\x07 \x01(\x0b\x32\x0e.tenge.v1.PongH\x00\x12,\n\x08\x65vidence\x18\x08 \x01(\x0b\x32\x18.tenge.v1.EvidenceGossipH\x00\x42\x06\n\x04kindb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fproto/p2p.proto\x12\x08tenge.v1\"\\\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\t\x12\x15\n\rephemeral_key\x18\x03 \x01(\x0c\x12\x10\n\x08node_key\x18\x04 \x01(\x0c\"0\n\tAuthProof\x12\x10\n\x08node_key\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\".\n\nAuthResult\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x17\n\x08TxGossip\x12\x0b\n\x03txs\x18\x01 \x03(\x0c\"A\n\x10\x43onsensusMessage\x12\x12\n\x08proposal\x18\x01 \x01(\x0cH\x00\x12\x0e\n\x04vote\x18\x02 \x01(\x0cH\x00\x42\t\n\x07message\"[\n\rStatusMessage\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12\x17\n\x0f\x65\x61rliest_height\x18\x03 \x01(\x04\x12\r\n\x05round\x18\x04 \x01(\r\"\x1e\n\x0c\x42lockRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\">\n\rBlockResponse\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05\x62lock\x18\x02 \x01(\x0c\x12\x0e\n\x06\x63ommit\x18\x03 \x01(\x0c\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\x15\n\x04Pong\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\"\n\x0e\x45videnceGossip\x12\x10\n\x08\x65vidence\x18\x01 \x03(\x0c\"\xe9\x02\n\x08\x45nvelope\x12\'\n\ttx_gossip\x18\x01 \x01(\x0b\x32\x12.tenge.v1.TxGossipH\x00\x12/\n\tconsensus\x18\x02 \x01(\x0b\x32\x1a.tenge.v1.ConsensusMessageH\x00\x12)\n\x06status\x18\x03 \x01(\x0b\x32\x17.tenge.v1.StatusMessageH\x00\x12/\n\rblock_request\x18\x04 \x01(\x0b\x32\x16.tenge.v1.BlockRequestH\x00\x12\x31\n\x0e\x62lock_response\x18\x05 \x01(\x0b\x32\x17.tenge.v1.BlockResponseH\x00\x12\x1e\n\x04ping\x18\x06 \x01(\x0b\x32\x0e.tenge.v1.PingH\x00\x12\x1e\n\x04pong\x18\x07 \x01(\x0b\x32\x0e.tenge.v1.PongH\x00\x12,\n\x08\x65vidence\x18\x08 \x01(\x0b\x32\x18.tenge.v1.EvidenceGossipH\x00\x42\x06\n\x04kindb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,27 +32,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.p2p_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_HELLO']._serialized_start=29
-  _globals['_HELLO']._serialized_end=103
-  _globals['_AUTHPROOF']._serialized_start=105
-  _globals['_AUTHPROOF']._serialized_end=153
-  _globals['_AUTHRESULT']._serialized_start=155
-  _globals['_AUTHRESULT']._serialized_end=201
-  _globals['_TXGOSSIP']._serialized_start=203
-  _globals['_TXGOSSIP']._serialized_end=226
-  _globals['_CONSENSUSMESSAGE']._serialized_start=228
-  _globals['_CONSENSUSMESSAGE']._serialized_end=293
-  _globals['_STATUSMESSAGE']._serialized_start=295
-  _globals['_STATUSMESSAGE']._serialized_end=386
-  _globals['_BLOCKREQUEST']._serialized_start=388
-  _globals['_BLOCKREQUEST']._serialized_end=418
-  _globals['_BLOCKRESPONSE']._serialized_start=420
-  _globals['_BLOCKRESPONSE']._serialized_end=482
-  _globals['_PING']._serialized_start=484
-  _globals['_PING']._serialized_end=505
-  _globals['_PONG']._serialized_start=507
-  _globals['_PONG']._serialized_end=528
-  _globals['_EVIDENCEGOSSIP']._serialized_start=530
-  _globals['_EVIDENCEGOSSIP']._serialized_end=564
-  _globals['_ENVELOPE']._serialized_start=567
-  _globals['_ENVELOPE']._serialized_end=928
+  _globals['_HELLO']._serialized_end=121
+  _globals['_AUTHPROOF']._serialized_start=123
+  _globals['_AUTHPROOF']._serialized_end=171
+  _globals['_AUTHRESULT']._serialized_start=173
+  _globals['_AUTHRESULT']._serialized_end=219
+  _globals['_TXGOSSIP']._serialized_start=221
+  _globals['_TXGOSSIP']._serialized_end=244
+  _globals['_CONSENSUSMESSAGE']._serialized_start=246
+  _globals['_CONSENSUSMESSAGE']._serialized_end=311
+  _globals['_STATUSMESSAGE']._serialized_start=313
+  _globals['_STATUSMESSAGE']._serialized_end=404
+  _globals['_BLOCKREQUEST']._serialized_start=406
+  _globals['_BLOCKREQUEST']._serialized_end=436
+  _globals['_BLOCKRESPONSE']._serialized_start=438
+  _globals['_BLOCKRESPONSE']._serialized_end=500
+  _globals['_PING']._serialized_start=502
+  _globals['_PING']._serialized_end=523
+  _globals['_PONG']._serialized_start=525
+  _globals['_PONG']._serialized_end=546
+  _globals['_EVIDENCEGOSSIP']._serialized_start=548
+  _globals['_EVIDENCEGOSSIP']._serialized_end=582
+  _globals['_ENVELOPE']._serialized_start=585
+  _globals['_ENVELOPE']._serialized_end=946
 # @@protoc_insertion_point(module_scope)

@@ -7,14 +7,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Hello(_message.Message):
-    __slots__ = ("protocol_version", "chain_id", "ephemeral_key")
+    __slots__ = ("protocol_version", "chain_id", "ephemeral_key", "node_key")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_KEY_FIELD_NUMBER: _ClassVar[int]
+    NODE_KEY_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     chain_id: str
     ephemeral_key: bytes
-    def __init__(self, protocol_version: _Optional[int] = ..., chain_id: _Optional[str] = ..., ephemeral_key: _Optional[bytes] = ...) -> None: ...
+    node_key: bytes
+    def __init__(self, protocol_version: _Optional[int] = ..., chain_id: _Optional[str] = ..., ephemeral_key: _Optional[bytes] = ..., node_key: _Optional[bytes] = ...) -> None: ...
 
 class AuthProof(_message.Message):
     __slots__ = ("node_key", "signature")

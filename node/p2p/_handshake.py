@@ -2,8 +2,11 @@
 
 Both sides run the same steps; there is no initiator or responder role:
 
-1. Send ``Hello{protocol_version, chain_id, ephemeral_key}`` in plaintext, read the
-   peer's. A different version or chain id, or a malformed key, ends the handshake.
+1. Send ``Hello{protocol_version, chain_id, ephemeral_key, node_key}`` in plaintext,
+   read the peer's. A different version or chain id, or a malformed key, ends the
+   handshake. The claimed node key is checked at once (not ours, the one we dialled, on
+   the allow-list) so a stranger costs no X25519, HKDF or signature work; the Hello
+   bytes are in the transcript, so the proof of step 5 covers the claimed key.
 2. ``shared = X25519(own ephemeral secret, peer ephemeral key)``; an all-zero result
    (a low-order point) ends the handshake.
 3. Order the two Hello frames by their ephemeral keys (lower first) and hash them:
@@ -14,8 +17,8 @@ Both sides run the same steps; there is no initiator or responder role:
 5. Send ``AuthProof{node_key, signature}`` sealed with the new key, where the signature
    covers ``sign_bytes(HANDSHAKE_DOMAIN, chain_id, transcript || own ephemeral key)``:
    binding the sender's own ephemeral key stops a reflected proof.
-6. Read the peer's proof: its key must not be ours, must be the one we dialled (when we
-   dialled), must be in the allow-list, and its signature must verify.
+6. Read the peer's proof: its key must be the one claimed in its Hello (so also not ours,
+   the one we dialled, allow-listed), and its signature must verify.
 7. Send a sealed ``AuthResult``: accepted, or refused with the reason code (then close).
    Read the peer's; the connection is live only when both accepted. So the refused side
    learns it was refused and backs off, instead of redialling a door that stays shut.
@@ -38,8 +41,8 @@ from Crypto.PublicKey import ECC
 from google.protobuf.message import DecodeError
 
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, sign_bytes, verify
-from node.p2p._errors import HandshakeError, PeerDisconnected
-from node.p2p._wire import CipherState, FrameStream
+from node.p2p._errors import HandshakeError, PeerDisconnected, PeerProtocolError
+from node.p2p._wire import HEADER, CipherState, FrameStream
 from proto import p2p_pb2
 
 PROTOCOL_VERSION: Final = 1
@@ -84,10 +87,13 @@ class EphemeralKey:
         return shared
 
 
-def encode_hello(chain_id: str, ephemeral_public: bytes) -> bytes:
-    """The plaintext Hello frame body this node sends."""
+def encode_hello(chain_id: str, ephemeral_public: bytes, node_key: bytes) -> bytes:
+    """The plaintext Hello frame body this node sends, claiming node_key."""
     hello = p2p_pb2.Hello(
-        protocol_version=PROTOCOL_VERSION, chain_id=chain_id, ephemeral_key=ephemeral_public
+        protocol_version=PROTOCOL_VERSION,
+        chain_id=chain_id,
+        ephemeral_key=ephemeral_public,
+        node_key=node_key,
     )
     return hello.SerializeToString()
 
@@ -109,7 +115,31 @@ def decode_hello(raw: bytes, chain_id: str) -> p2p_pb2.Hello:
         raise HandshakeError("chain_id_mismatch", f"peer is on chain {hello.chain_id!r}")
     if len(hello.ephemeral_key) != X25519_KEY_SIZE:
         raise HandshakeError("malformed", "ephemeral key is not 32 bytes")
+    if len(hello.node_key) != PUBLIC_KEY_SIZE:
+        raise HandshakeError("malformed", "claimed node key is not 32 bytes")
     return hello
+
+
+def check_claimed_key(
+    key: bytes,
+    *,
+    own_key: bytes,
+    expected_key: bytes | None,
+    is_allowed: Callable[[bytes], bool],
+) -> None:
+    """Check the node key a peer claims (in its Hello or its proof); cheap, no crypto.
+
+    Raises:
+        HandshakeError: ``malformed``, ``self``, ``unexpected_key`` or ``unknown_key``.
+    """
+    if len(key) != PUBLIC_KEY_SIZE:
+        raise HandshakeError("malformed", "node key is not 32 bytes")
+    if key == own_key:
+        raise HandshakeError("self", "the peer presented this node's own key")
+    if expected_key is not None and key != expected_key:
+        raise HandshakeError("unexpected_key", f"dialled {expected_key.hex()}, met {key.hex()}")
+    if not is_allowed(key):
+        raise HandshakeError("unknown_key", f"node key {key.hex()} is not allow-listed")
 
 
 def transcript_hash(own_eph: bytes, own_hello: bytes, peer_eph: bytes, peer_hello: bytes) -> bytes:
@@ -153,12 +183,16 @@ def check_proof(
     peer_eph: bytes,
     expected_key: bytes | None,
     is_allowed: Callable[[bytes], bool],
+    claimed_key: bytes | None = None,
 ) -> bytes:
     """Parse and verify the peer's AuthProof; returns the peer's node key.
 
+    Args:
+        claimed_key: the key of the peer's Hello; the proof must be for that key.
+
     Raises:
-        HandshakeError: ``malformed``, ``self``, ``unexpected_key``, ``unknown_key`` or
-            ``bad_proof``.
+        HandshakeError: ``malformed``, ``self``, ``unexpected_key``, ``unknown_key``,
+            ``claim_mismatch`` or ``bad_proof``.
     """
     proof = p2p_pb2.AuthProof()
     try:
@@ -166,14 +200,9 @@ def check_proof(
     except DecodeError as e:
         raise HandshakeError("malformed", "AuthProof does not decode") from e
     key = proof.node_key
-    if len(key) != PUBLIC_KEY_SIZE:
-        raise HandshakeError("malformed", "node key is not 32 bytes")
-    if key == own_key:
-        raise HandshakeError("self", "the peer presented this node's own key")
-    if expected_key is not None and key != expected_key:
-        raise HandshakeError("unexpected_key", f"dialled {expected_key.hex()}, met {key.hex()}")
-    if not is_allowed(key):
-        raise HandshakeError("unknown_key", f"node key {key.hex()} is not allow-listed")
+    check_claimed_key(key, own_key=own_key, expected_key=expected_key, is_allowed=is_allowed)
+    if claimed_key is not None and key != claimed_key:
+        raise HandshakeError("claim_mismatch", "the proof is for another key than the Hello's")
     if not verify(key, proof_message(chain_id, transcript, peer_eph), proof.signature):
         raise HandshakeError("bad_proof", f"node key {key.hex()}: signature does not verify")
     return key
@@ -186,6 +215,7 @@ async def perform_handshake(
     chain_id: str,
     is_allowed: Callable[[bytes], bool],
     expected_key: bytes | None = None,
+    on_claimed_key: Callable[[bytes], None] | None = None,
 ) -> Session:
     """Run the handshake on frames and install the session ciphers on it.
 
@@ -195,6 +225,9 @@ async def perform_handshake(
         chain_id: the chain both sides must be on.
         is_allowed: the allow-list check for the peer's node key.
         expected_key: when dialling, the node key the peer must present.
+        on_claimed_key: called with the peer's claimed key once it passed the cheap
+            checks, before any cryptography (the manager moves the connection to its
+            pool of listed peers); it may raise HandshakeError to refuse.
 
     Returns:
         The session; frames now seals and opens every later frame.
@@ -205,19 +238,40 @@ async def perform_handshake(
         PeerProtocolError: a frame was oversized or did not decrypt.
     """
     eph = EphemeralKey()
-    own_hello = encode_hello(chain_id, eph.public)
+    own_hello = encode_hello(chain_id, eph.public, identity.public_key)
     await frames.send_frame(own_hello)
     peer_hello_raw = await frames.receive_frame(HANDSHAKE_MAX_FRAME)
-    peer_eph = decode_hello(peer_hello_raw, chain_id).ephemeral_key
+    peer_hello = decode_hello(peer_hello_raw, chain_id)
+    claimed_key = peer_hello.node_key
+    try:
+        check_claimed_key(
+            claimed_key,
+            own_key=identity.public_key,
+            expected_key=expected_key,
+            is_allowed=is_allowed,
+        )
+    except HandshakeError as refusal:
+        # No session keys yet: the refusal goes in plaintext, so the dialler backs off.
+        await _send_refusal(frames, refusal)
+        raise
+    if on_claimed_key is not None:
+        on_claimed_key(claimed_key)
+    peer_eph = peer_hello.ephemeral_key
     if peer_eph == eph.public:
         raise HandshakeError("self", "the peer echoed this node's ephemeral key")
     shared = eph.agree(peer_eph)
     transcript = transcript_hash(eph.public, own_hello, peer_eph, peer_hello_raw)
     send_key, recv_key = derive_keys(shared, transcript, eph.public, peer_eph)
     frames.send_cipher = CipherState(send_key)
-    frames.recv_cipher = CipherState(recv_key)
+    recv_cipher = CipherState(recv_key)
     await frames.send_frame(encode_proof(identity, chain_id, transcript, eph.public))
-    peer_proof = await frames.receive_frame(HANDSHAKE_MAX_FRAME)
+    sealed = await frames.receive_frame(HANDSHAKE_MAX_FRAME)
+    try:
+        peer_proof = recv_cipher.open(HEADER.pack(len(sealed)), sealed)
+    except PeerProtocolError:
+        _raise_if_plain_refusal(sealed)
+        raise
+    frames.recv_cipher = recv_cipher
     try:
         peer_key = check_proof(
             peer_proof,
@@ -227,15 +281,32 @@ async def perform_handshake(
             peer_eph=peer_eph,
             expected_key=expected_key,
             is_allowed=is_allowed,
+            claimed_key=claimed_key,
         )
     except HandshakeError as refusal:
-        refused = p2p_pb2.AuthResult(accepted=False, reason=refusal.reason)
-        with contextlib.suppress(PeerDisconnected):
-            await frames.send_frame(refused.SerializeToString())
+        await _send_refusal(frames, refusal)
         raise
     await frames.send_frame(p2p_pb2.AuthResult(accepted=True).SerializeToString())
     check_result(await frames.receive_frame(HANDSHAKE_MAX_FRAME))
     return Session(peer_key=peer_key)
+
+
+async def _send_refusal(frames: FrameStream, refusal: HandshakeError) -> None:
+    refused = p2p_pb2.AuthResult(accepted=False, reason=refusal.reason)
+    with contextlib.suppress(PeerDisconnected):
+        await frames.send_frame(refused.SerializeToString())
+
+
+def _raise_if_plain_refusal(raw: bytes) -> None:
+    """A frame that did not decrypt may be the plaintext refusal of a listener that
+    refused our Hello before any key exchange; raise ``refused`` for it."""
+    result = p2p_pb2.AuthResult()
+    try:
+        result.ParseFromString(raw)
+    except DecodeError:
+        return
+    if not result.accepted and result.reason:
+        raise HandshakeError("refused", f"the peer refused this node: {result.reason[:64]!r}")
 
 
 def check_result(raw: bytes) -> None:

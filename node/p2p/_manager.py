@@ -11,9 +11,14 @@ Rules this module keeps:
    random factor in [0.5, 1], n being the failures in a row. A connection that stayed up
    for at least ``backoff_max`` resets n; a shorter one counts as a failure, so a peer
    that accepts and then drops us is not redialled in a tight loop.
-3. Inbound handshakes run under ``handshake_timeout``, at most ``max_pending_handshakes``
-   at once; any failure closes that connection and is counted by reason, and the
-   listener keeps serving.
+3. Inbound handshakes run under ``handshake_timeout``. Until its Hello names an
+   allow-listed key a connection is a stranger: at most ``max_pending_per_source`` per
+   source address and ``max_pending_handshakes`` in all, a new one evicting the oldest
+   (so an idle flood only evicts itself). A Hello naming an allowed key moves the
+   connection to a separate pool, at most ``max_pending_per_key`` per key; one naming
+   any other key is refused before any cryptography. Any failure closes that connection
+   and is counted by reason (``evicted_source``, ``evicted_total``, ``evicted_key``,
+   ``unknown_key``, ``timeout``...), and the listener keeps serving.
 4. ``send``/``broadcast`` never block: they serialize once and put the bytes in each
    peer's bounded queue; a full queue drops that peer (see _connection.py).
 5. Everything runs in the nursery of ``run``; ``aclose`` cancels it and waits for it.
@@ -49,6 +54,18 @@ _LINGER_SECONDS: Final = 0.5
 _LINGER_BYTES: Final = 65536
 
 PeerCallback = Callable[[str], None]
+
+
+class _Pending:
+    """One inbound handshake in progress: its source, claimed key and cancel scope."""
+
+    __slots__ = ("claimed", "evicted", "scope", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.claimed: bytes | None = None
+        self.evicted: str | None = None
+        self.scope = trio.CancelScope()
 
 
 def keep_new_connection(
@@ -106,6 +123,8 @@ class PeerManager:
         self._conns: dict[str, Connection] = {}
         self._changed = trio.Event()
         self._pending_handshakes = 0
+        self._strangers: list[_Pending] = []
+        self._listed: list[_Pending] = []
         self._inbound_send, self._inbound_recv = trio.open_memory_channel[
             tuple[str, p2p_pb2.Envelope]
         ](config.inbound_queue)
@@ -309,17 +328,46 @@ class PeerManager:
 
     # ----------------------------------------------------------------- connections
 
+    def pending_strangers(self) -> int:
+        """Inbound handshakes whose Hello has not named an allow-listed key yet."""
+        return len(self._strangers)
+
     async def _serve_inbound(self, stream: trio.SocketStream) -> None:
-        if self._pending_handshakes >= self.config.max_pending_handshakes:
-            self.stats.handshake_failures["busy"] += 1
-            await trio.aclose_forcefully(stream)
-            return
         try:
             host, port = stream.socket.getpeername()[:2]
             address = f"{host}:{port}"
         except OSError:
-            address = "unknown"
-        await self._serve(stream, "inbound", address, expected_key=None)
+            host, address = "unknown", "unknown"
+        pending = _Pending(str(host))
+        same_source = [p for p in self._strangers if p.source == pending.source]
+        if len(same_source) >= self.config.max_pending_per_source:
+            self._evict(same_source[0], "evicted_source")
+        elif len(self._strangers) >= self.config.max_pending_handshakes:
+            self._evict(self._strangers[0], "evicted_total")
+        self._strangers.append(pending)
+        try:
+            await self._serve(stream, "inbound", address, expected_key=None, pending=pending)
+        finally:
+            for pool in (self._strangers, self._listed):
+                if pending in pool:
+                    pool.remove(pending)
+
+    def _evict(self, pending: _Pending, reason: str) -> None:
+        for pool in (self._strangers, self._listed):
+            if pending in pool:
+                pool.remove(pending)
+        pending.evicted = reason
+        pending.scope.cancel()
+
+    def _claimed(self, pending: _Pending, key: bytes) -> None:
+        """The Hello named an allow-listed key: move to the listed pool."""
+        if pending in self._strangers:
+            self._strangers.remove(pending)
+        same_key = [p for p in self._listed if p.claimed == key]
+        if len(same_key) >= self.config.max_pending_per_key:
+            self._evict(same_key[0], "evicted_key")
+        pending.claimed = key
+        self._listed.append(pending)
 
     async def _serve(
         self,
@@ -327,23 +375,32 @@ class PeerManager:
         direction: Direction,
         address: str,
         expected_key: bytes | None,
+        pending: _Pending | None = None,
     ) -> float | None:
         """Handshake then serve one connection; returns how long it was up (None: refused)."""
         frames = FrameStream(stream)
         reason: str | None = None
         detail = "no answer within handshake_timeout"
         self._pending_handshakes += 1
+        scope = pending.scope if pending is not None else trio.CancelScope()
+        on_claimed = None
+        if pending is not None:
+            on_claimed = lambda key: self._claimed(pending, key)  # noqa: E731
         try:
-            with trio.move_on_after(self.config.handshake_timeout) as deadline:
+            with scope, trio.move_on_after(self.config.handshake_timeout) as deadline:
                 session = await perform_handshake(
                     frames,
                     identity=self.identity,
                     chain_id=self.config.chain_id,
                     is_allowed=self._is_allowed,
                     expected_key=expected_key,
+                    on_claimed_key=on_claimed,
                 )
             if deadline.cancelled_caught:
                 reason = "timeout"
+            elif scope.cancelled_caught:
+                reason = pending.evicted if pending is not None else None
+                reason, detail = reason or "evicted", "evicted by newer connections"
         except (HandshakeError, PeerProtocolError) as e:
             reason, detail = e.reason, str(e)
         except PeerDisconnected as e:

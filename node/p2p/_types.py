@@ -55,7 +55,13 @@ class P2PConfig:
         idle_timeout: seconds without any frame from a peer before it is dropped.
         backoff_initial: first reconnect delay in seconds.
         backoff_max: upper bound of the reconnect delay.
-        max_pending_handshakes: inbound handshakes in progress at once; more are refused.
+        max_pending_handshakes: inbound handshakes at once whose Hello has not yet named
+            an allow-listed key (strangers); a new one evicts the oldest.
+        max_pending_per_source: such handshakes from one source address; a new one
+            evicts that source's oldest.
+        max_pending_per_key: handshakes at once whose Hello claims one allow-listed key
+            (a separate pool, so strangers cannot keep a listed peer out); a new one
+            evicts that key's oldest.
     """
 
     chain_id: str
@@ -75,6 +81,8 @@ class P2PConfig:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     max_pending_handshakes: int = 64
+    max_pending_per_source: int = 4
+    max_pending_per_key: int = 2
 
     def validate(self) -> None:
         """Check every field.
@@ -101,6 +109,8 @@ class P2PConfig:
             "send_queue_bytes": self.send_queue_bytes,
             "inbound_queue": self.inbound_queue,
             "max_pending_handshakes": self.max_pending_handshakes,
+            "max_pending_per_source": self.max_pending_per_source,
+            "max_pending_per_key": self.max_pending_per_key,
         }
         for name, value in positive_ints.items():
             if value < 1:

@@ -92,7 +92,7 @@ async def fake_peer(
     frames = FrameStream(stream)
     own = EphemeralKey()
     own_eph = eph or own.public
-    hello = encode_hello(CHAIN_ID, own_eph)
+    hello = encode_hello(CHAIN_ID, own_eph, identity.public_key)
     await frames.send_frame(hello)
     peer_hello = await frames.receive_frame(HANDSHAKE_MAX_FRAME)
     peer_eph = decode_hello(peer_hello, CHAIN_ID).ephemeral_key

@@ -130,16 +130,16 @@ async def test_silent_connection_times_out_in_the_handshake(harness: Harness) ->
         await assert_still_serving(a, g)
 
 
-async def test_handshakes_beyond_the_limit_are_refused(harness: Harness) -> None:
+async def test_handshakes_beyond_the_limit_evict_the_oldest_stranger(harness: Harness) -> None:
     with trio.fail_after(10):
         a, g = await attacked_pair(harness, max_pending_handshakes=1)
         assert a.listen_port is not None
         first = await trio.open_tcp_stream("127.0.0.1", a.listen_port)
         await wait_until(lambda: a._pending_handshakes == 1)  # A waits for first's Hello
         second = await trio.open_tcp_stream("127.0.0.1", a.listen_port)
-        await read_until_closed(second)
-        assert a.stats.handshake_failures["busy"] == 1
-        await first.aclose()
+        await read_until_closed(first)
+        assert a.stats.handshake_failures["evicted_total"] == 1
+        await second.aclose()
         await wait_until(lambda: a.stats.handshake_failures["disconnected"] == 1)
         await assert_still_serving(a, g)
 

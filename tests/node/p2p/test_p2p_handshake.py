@@ -128,7 +128,7 @@ async def test_proof_over_the_wrong_message_is_refused() -> None:
 async def test_low_order_ephemeral_key_is_refused() -> None:
     left, right = trio.testing.memory_stream_pair()
     with trio.fail_after(5):
-        await FrameStream(right).send_frame(encode_hello(CHAIN_ID, bytes(32)))
+        await FrameStream(right).send_frame(encode_hello(CHAIN_ID, bytes(32), BOB.public_key))
         with pytest.raises(HandshakeError) as err:
             await perform_handshake(FrameStream(left), **side_args(ALICE))  # type: ignore[arg-type]
     assert err.value.reason == "malformed"
