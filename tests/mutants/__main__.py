@@ -111,13 +111,22 @@ def check(mutant: Mutant | None, base: Path, seeds: int, per_kind: int) -> Outco
             stale = apply(root, mutant)
             if stale is not None:
                 return Outcome(name, "STALE", time.monotonic() - start, stale)
-        probe = ["-m", "tests.mutants.probe", "--seeds", str(seeds), "--per-kind", str(per_kind)]
-        code, last = run_in(root, probe)
-        if code == 0 and mutant is not None and mutant.tests:
+        code = 0
+        if mutant is not None and mutant.tests:  # the cheap check first
             code, last = run_in(
                 root, ["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutant.tests]
             )
             last = f"unit tests: {last}"
+        if code == 0:
+            probe = [
+                "-m",
+                "tests.mutants.probe",
+                "--seeds",
+                str(seeds),
+                "--per-kind",
+                str(per_kind),
+            ]
+            code, last = run_in(root, probe)
         elapsed = time.monotonic() - start
         if mutant is None:
             return Outcome(name, "baseline ok" if code == 0 else "BASELINE FAILED", elapsed, last)

@@ -237,5 +237,98 @@ MUTANTS += (
     ),
 )
 
+CORE = "node/core/_core.py"
+SYNC = "node/core/_sync.py"
+CORE_TESTS = ("tests/core/test_node_core.py",)
+
+# The node core (node/core/): killed by its synchronous tests as well as the battery.
+MUTANTS += (
+    Mutant(
+        "sync-unsolicited",
+        "block sync accepts an answer from a peer it did not ask",
+        (
+            (
+                SYNC,
+                "        if request is None or request.peer != peer:\n",
+                "        if request is None:\n",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
+        "sync-cert-other-block",
+        "block sync keeps an answer whose certificate names another block",
+        (
+            (
+                SYNC,
+                "        if certificate.block_hash != value_id(value):\n",
+                "        if False:\n",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
+        "sync-retry-same-peer",
+        "a retried height may go to the peer that already failed it",
+        (
+            (
+                SYNC,
+                "        fresh = [p for p in candidates if p not in tried]\n",
+                "        fresh = candidates\n",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
+        "claims-never-expire",
+        "a peer's height claim is believed for ever",
+        (
+            (
+                SYNC,
+                "if now_ms - c.at_ms <= ttl}",
+                "}",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
+        "catching-up-one-peer",
+        "one peer's word is enough to be catching up",
+        ((SYNC, "        if len(ahead) >= f_plus_one:\n", "        if ahead:\n"),),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
+        "valset-refusal-kept-old-set",
+        "a validator update consensus refuses is dropped and the old set kept",
+        (
+            (
+                CORE,
+                "            except cs.InvalidValidatorSet as e:  # rule 5\n"
+                "                raise NodeCoreError(\n"
+                '                    f"block {height}: the ledger accepted a validator update '
+                'that consensus "\n'
+                '                    f"refuses ({e}); stopping rather than running the old set"\n'
+                "                ) from e\n",
+                "            except cs.InvalidValidatorSet:  # rule 5\n"
+                "                following = self._sets[height + 1]\n",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
+        "evidence-unverified",
+        "gossiped evidence is kept without verifying it",
+        (
+            (
+                CORE,
+                "            if reason is not None:\n"
+                "                self._out.append(PeerPenalised(",
+                "            if False:\n                self._out.append(PeerPenalised(",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+)
+
 # A few quick kills for the test suite (tests/mutants/test_mutants_fast.py).
 FAST = ("l23-lock", "l29-lock", "quorum-short", "sync-unverified")
