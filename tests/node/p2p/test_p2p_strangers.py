@@ -12,7 +12,7 @@ from p2p_support import CHAIN_ID, Harness, key, wait_until
 from node.keys import KeyPair
 from node.p2p import PeerManager, _handshake
 from node.p2p._handshake import HANDSHAKE_MAX_FRAME, EphemeralKey, encode_hello
-from node.p2p._wire import FrameStream
+from node.p2p._wire import CipherState, FrameStream
 
 GOOD, STRANGER = key(2), key(9)
 
@@ -100,3 +100,25 @@ async def test_unknown_key_in_hello_is_refused_before_any_dh_or_signature(
         await wait_until(lambda: a.stats.handshake_failures["unknown_key"] == 1)
         assert calls == []
         await stream.aclose()
+
+
+async def test_proof_for_another_key_than_the_hello_claimed_is_refused(harness: Harness) -> None:
+    other = key(5)
+    with trio.fail_after(10):
+        a = await harness.start(key(1), allow=[GOOD, other])
+        assert a.listen_port is not None
+        stream = await trio.open_tcp_stream("127.0.0.1", a.listen_port)
+        frames = FrameStream(stream)
+        own = EphemeralKey()
+        hello = encode_hello(CHAIN_ID, own.public, GOOD.public_key)  # claims GOOD
+        await frames.send_frame(hello)
+        peer_hello = await frames.receive_frame(HANDSHAKE_MAX_FRAME)
+        peer_eph = _handshake.decode_hello(peer_hello, CHAIN_ID).ephemeral_key
+        transcript = _handshake.transcript_hash(own.public, hello, peer_eph, peer_hello)
+        send_key, _ = _handshake.derive_keys(own.agree(peer_eph), transcript, own.public, peer_eph)
+        frames.send_cipher = CipherState(send_key)
+        # A valid proof, but by the other allowed key.
+        await frames.send_frame(_handshake.encode_proof(other, CHAIN_ID, transcript, own.public))
+        await wait_until(lambda: a.stats.handshake_failures["claim_mismatch"] == 1)
+        assert a.peers() == []
+        await trio.aclose_forcefully(stream)
