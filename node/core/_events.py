@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import consensus as cs
-from proto import ledger_pb2
-
 from node.blocks import ChainTip
+from proto import ledger_pb2
 
 PeerId = str
 

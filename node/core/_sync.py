@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import consensus as cs
-
 from node.core._events import PeerId
 
 UNSOLICITED_BLOCK: Final = "UNSOLICITED_BLOCK"
