@@ -56,6 +56,8 @@ def _passphrase(env_var: str | None) -> str | None:
     value = os.environ.get(env_var)
     if value is None:
         _fail(f"environment variable {env_var} (the key passphrase) is not set", EXIT_USAGE)
+    if value == "":
+        _fail(f"environment variable {env_var} (the key passphrase) is empty", EXIT_USAGE)
     return value
 
 
@@ -66,6 +68,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     home: Path = args.home
     if (home / CONFIG_FILE).exists() or (home / NODE_KEY_FILE).exists():
         _fail(f"{home} is already initialised; refusing to overwrite its keys")
+    passphrase = None if args.observer else _passphrase(args.passphrase_env)  # before writing
     genesis_text = None
     if args.genesis is not None:
         from node.genesis import load_genesis
@@ -79,9 +82,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     validator_public_key = None
     if not args.observer:
         validator_key = KeyPair.generate()
-        write_key_file(
-            home / VALIDATOR_KEY_FILE, validator_key, passphrase=_passphrase(args.passphrase_env)
-        )
+        write_key_file(home / VALIDATOR_KEY_FILE, validator_key, passphrase=passphrase)
         validator_public_key = validator_key.public_key.hex()
     (home / CONFIG_FILE).write_text(
         render_config(

@@ -473,3 +473,17 @@ async def test_a_server_that_is_not_a_node_exits_3(tmp_path: Path) -> None:
                 assert "is it a tenge node" in result.stderr, result.stderr
                 assert_one_line_error(result.stderr)
             nursery.cancel_scope.cancel()
+
+
+def test_init_with_an_empty_passphrase_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("EMPTY_PASS", "")
+    code, _, err = run(
+        capsys, "init", "--home", str(home), "--moniker", "m", "--passphrase-env", "EMPTY_PASS"
+    )
+    assert code == EXIT_USAGE
+    assert_one_line_error(err)
+    assert "empty" in err
+    assert not home.exists() or not any(home.iterdir()), "a refused init leaves no half home"
