@@ -143,7 +143,7 @@ def _load_keys(paths: list[Path], env_var: str | None) -> list[KeyPair]:
     keys = []
     for path in paths:
         try:
-            keys.append(read_key_file(path, passphrase))
+            keys.append(read_key_file(path, passphrase, plaintext_ok=True))
         except KeyFileError as e:
             raise _usage(str(e)) from None
     return keys

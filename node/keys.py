@@ -161,8 +161,14 @@ def read_public_key(path: Path) -> bytes:
     return _hex_field(path, doc, "public_key", PUBLIC_KEY_SIZE)
 
 
-def read_key_file(path: Path, passphrase: str | None = None) -> KeyPair:
+def read_key_file(
+    path: Path, passphrase: str | None = None, *, plaintext_ok: bool = False
+) -> KeyPair:
     """Load a key file, decrypting it with passphrase when it is encrypted.
+
+    A plaintext file is refused when a passphrase is given (an operator who configured one
+    expects the key encrypted), unless plaintext_ok: a client signing with several keys, of
+    which only some are encrypted, gives one passphrase for those.
 
     Raises:
         KeyFileError: missing or malformed file, missing, empty or wrong passphrase, a
@@ -177,7 +183,7 @@ def read_key_file(path: Path, passphrase: str | None = None) -> KeyPair:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("key file %s is readable by other users (mode %o)", path, mode & 0o777)
     if "private_key" in doc:
-        if passphrase is not None:
+        if passphrase is not None and not plaintext_ok:
             raise KeyFileError(
                 f"{path}: the key is not encrypted but a passphrase is configured; refusing"
                 " a plaintext key"

@@ -138,3 +138,15 @@ def test_scrypt_parameters_we_write_are_within_the_bounds(tmp_path: Path) -> Non
     key = KeyPair.generate()
     write_key_file(path, key, passphrase="pw")
     assert read_key_file(path, passphrase="pw") == key
+
+
+def test_a_client_signing_with_several_keys_may_mix_plaintext_and_encrypted(
+    tmp_path: Path,
+) -> None:
+    plain, sealed = tmp_path / "plain.json", tmp_path / "sealed.json"
+    write_key_file(plain, KeyPair.generate())
+    write_key_file(sealed, KeyPair.generate(), passphrase="pw")
+    with pytest.raises(KeyFileError, match="not encrypted"):
+        read_key_file(plain, "pw")
+    assert read_key_file(plain, "pw", plaintext_ok=True).public_key == read_public_key(plain)
+    assert read_key_file(sealed, "pw", plaintext_ok=True).public_key == read_public_key(sealed)
