@@ -15,18 +15,20 @@ A Byzantine node runs a real engine (its view of the protocol) and lies with its
 - ALTER_RELAY: forwards the round's proposals with altered value bytes, signature kept.
 - AMNESIA: a correct engine whose WAL is lost at crashes (guard file kept): it must never
   double-sign, but it may forget its lock, so it counts as Byzantine.
-Every non-silent Byzantine node also lies to block sync: junk certificates, a real
-certificate with another value, certificates one signer short.
+Every non-silent Byzantine node also lies to block sync: its answers carry junk
+certificates, a real certificate with another value, or certificates one signer short; it
+claims heights ahead of its own (so it is asked) and pushes unsolicited junk answers.
+
+Each runs the shipped node core (tests/sim/sim_host.py); what reads engine internals reads
+``node.engine`` (``host.core.engine``). Its values are real blocks: a fresh value is a valid
+block on its own tip with other transactions (or, when asked for, an invalid one).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim_monitor import sim_value
-
 from consensus import (
-    CommitBlock,
     CommitCertificate,
     CommitSig,
     Proposal,
@@ -34,6 +36,8 @@ from consensus import (
     VoteType,
     proposal_sign_bytes,
 )
+from node import consensus_codec
+from node.blocks import ChainTip, build_block
 
 if TYPE_CHECKING:
     from consensus_sim import SimNode, Simulation
@@ -106,11 +110,25 @@ def sim_chain_id(sim: Simulation) -> str:
     return sim.chain_id
 
 
-def _fresh_value(sim: Simulation, height: int, invalid: float = 0.0) -> bytes:
-    # An invalid value: a block for another height.
+def _fresh_value(sim: Simulation, node: SimNode, height: int, invalid: float = 0.0) -> bytes:
+    """A block for height on node's tip with its own transactions; with probability invalid,
+    one for the height after (it does not extend the tip)."""
+    host = node.host
+    assert host.core is not None
+    tip = host.core.tip
+    if tip.height + 1 != height:  # not at that height: a block on a made-up tip
+        tip = ChainTip(height - 1, sim.random_hash(), tip.app_hash, tip.time_ms, b"")
     if sim.rng.random() < invalid:
-        height += 1
-    return sim_value(height, sim.clock_now(), b"evil %d" % sim.rng.randrange(1 << 30))
+        tip = ChainTip(tip.height + 1, tip.block_hash, tip.app_hash, tip.time_ms, b"")
+    last = host.blocks[tip.height - 1].certificate if 1 <= tip.height <= host.height else None
+    return build_block(
+        chain_id=sim.chain_id,
+        tip=tip,
+        txs=[b"evil %d" % sim.rng.randrange(1 << 30)],
+        proposer=node.signer.public_key,
+        now_ms=sim.clock(node),
+        last_commit=consensus_codec.certificate_to_proto(last) if last is not None else None,
+    )
 
 
 def _peers(sim: Simulation, node: SimNode) -> list[int]:
@@ -128,7 +146,7 @@ def broadcast(sim: Simulation, node: SimNode, message: Proposal | Vote) -> None:
         vote = sign_vote(sim, node, message.type, message.height, message.round, sim.random_hash())
         sim.send_all(node, vote)
     elif kind == EQUIVOCATE and isinstance(message, Proposal):
-        value = _fresh_value(sim, message.height, invalid=0.5)
+        value = _fresh_value(sim, node, message.height, invalid=0.5)
         twin = sign_proposal(sim, node, message.height, message.round, value, -1)
         for peer in _peers(sim, node):
             sim.transmit(node.index, peer, message if peer % 2 else twin)
@@ -187,11 +205,11 @@ def _fake_pol_proposal(sim: Simulation, node: SimNode, message: Proposal) -> Non
         sim.send_all(node, sign_proposal(sim, node, h, r, old.value, round_))
     elif choice < 0.6 and r > 0:
         # A proof-of-lock round without +2/3 prevotes for this value.
-        fake = sign_proposal(sim, node, h, r, _fresh_value(sim, h), sim.rng.randrange(r))
+        fake = sign_proposal(sim, node, h, r, _fresh_value(sim, node, h), sim.rng.randrange(r))
         sim.send_all(node, fake)
     elif choice < 0.8:
         # pol_round = round (malformed) to half the peers, -1 to the others; prevote it.
-        value = _fresh_value(sim, h)
+        value = _fresh_value(sim, node, h)
         fresh = sign_proposal(sim, node, h, r, value, -1)
         same_round = sign_proposal(sim, node, h, r, value, r)
         for peer in _peers(sim, node):
@@ -200,7 +218,7 @@ def _fake_pol_proposal(sim: Simulation, node: SimNode, message: Proposal) -> Non
         sim.send_all(node, vote)
     else:
         # A fresh value (sometimes invalid), whatever our engine holds as valid.
-        fresh = sign_proposal(sim, node, h, r, _fresh_value(sim, h, invalid=0.3), -1)
+        fresh = sign_proposal(sim, node, h, r, _fresh_value(sim, node, h, invalid=0.3), -1)
         sim.send_all(node, fresh)
         vote = sign_vote(sim, node, VoteType.PREVOTE, h, r, sim.codec.value_id(fresh.value))
         sim.send_all(node, vote)
@@ -213,6 +231,7 @@ def tick(sim: Simulation, node: SimNode) -> None:
         return
     kind = node.byzantine
     h, r = engine.height, engine.round
+    _sync_noise(sim, node)
     if kind == IGNORE_LOCK:
         _prevote_everything(sim, node)
     elif kind == FUTURE:
@@ -226,7 +245,7 @@ def tick(sim: Simulation, node: SimNode) -> None:
             sim.send_all(node, vote)
         for round_ in (r, ahead):
             if engine.validator_set.proposer(h, round_) != node.signer.public_key:
-                out_of_turn = sign_proposal(sim, node, h, round_, _fresh_value(sim, h), -1)
+                out_of_turn = sign_proposal(sim, node, h, round_, _fresh_value(sim, node, h), -1)
                 sim.send_all(node, out_of_turn)
     elif kind == FORGER:
         _forge(sim, node, h, r)
@@ -256,31 +275,44 @@ def _forge(sim: Simulation, node: SimNode, h: int, r: int) -> None:
         sim.send_all(node, Vote(VoteType.PREVOTE, h + 1, 0, sim.random_hash(), key, _junk(sim)))
     proposer = engine.validator_set.proposer(h, r)
     if proposer != node.signer.public_key:
-        forged = Proposal(h, r, _fresh_value(sim, h), -1, proposer, _junk(sim))
+        forged = Proposal(h, r, _fresh_value(sim, node, h), -1, proposer, _junk(sim))
         sim.send_all(node, forged)
 
 
-def sync_lies(sim: Simulation, liar: SimNode, height: int) -> list[CommitBlock]:
+def sync_lie(sim: Simulation, liar: SimNode, height: int) -> tuple[object, ...]:
     """A lying block-sync answer for height: what a Byzantine responder sends."""
     vset = sim.vset_at(height)
-    value = _fresh_value(sim, height)
-    value_id = sim.codec.value_id(value)
+    value = _fresh_value(sim, liar, height)
     choice = sim.rng.random()
-    if len(liar.chain) >= height:
-        real = liar.chain[height - 1].certificate
+    if liar.host.height >= height:
+        stored = liar.host.blocks[height - 1]
+        real = stored.certificate
         if choice < 0.3:  # a real certificate, another value
-            return [CommitBlock(height, real.round, value, value_id, real)]
+            return ("response", height, value, real)
         if choice < 0.6:  # the real value, its certificate one signer short of the quorum
             sigs = list(real.signatures)
             power = sum(vset.power(s.validator) for s in sigs)
             while sigs and 3 * power > 2 * vset.total_power:
                 power -= vset.power(sigs.pop().validator)
             short = CommitCertificate(real.height, real.round, real.block_hash, tuple(sigs))
-            block = liar.chain[height - 1]
-            return [CommitBlock(height, real.round, block.value, block.value_id, short)]
+            return ("response", height, stored.value, short)
     junk = tuple(CommitSig(key, _junk(sim)) for key in vset)
-    certificate = CommitCertificate(height, 0, value_id, junk)
-    return [CommitBlock(height, 0, value, value_id, certificate)]
+    return (
+        "response",
+        height,
+        value,
+        CommitCertificate(height, 0, sim.codec.value_id(value), junk),
+    )
+
+
+def _sync_noise(sim: Simulation, node: SimNode) -> None:
+    """Sometimes a claim two heights ahead of its own (so it is asked, and lies), and an
+    unsolicited junk answer to one peer."""
+    if sim.rng.random() < 0.25:
+        sim.send_all(node, ("status", node.host.height + 2))
+    peer = sim.rng.choice(_peers(sim, node))
+    height = sim.nodes[peer].host.height + 1
+    sim.transmit(node.index, peer, sync_lie(sim, node, height))
 
 
 # ---------------------------------------------------------------- a scripted attack

@@ -31,11 +31,13 @@ GENESIS_APP_HASH = b"\x00" * 32
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Send payload to peer (None: every peer). Payloads: Proposal, Vote, or a sync tuple
-    ("status", height) / ("request", height) / ("response", height, value, certificate)."""
+    """Send payload to peer (None: every peer). Payloads: Proposal, Vote, a sync tuple
+    ("status", height) / ("request", height) / ("response", height, value, certificate),
+    or ("evidence", evidence tuple)."""
 
     peer: str | None
     payload: Any
+    own: bool = False  # a message this node's engine signed and broadcasts (not a relay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +87,9 @@ class CoreHost:
     guard: cs.LastSigned | None = None
     mempool: list[bytes] = field(default_factory=list)
     core: core.NodeCore | None = None
-    # Observers the simulator installs: every effect before it is executed.
+    # Observers the simulator installs: every effect before and after it is executed.
     on_effect: Callable[[core.Effect], None] = lambda effect: None
+    after_effect: Callable[[core.Effect], None] = lambda effect: None
 
     def __post_init__(self) -> None:
         self.sets.setdefault(1, self.genesis_sets[0])
@@ -113,9 +116,12 @@ class CoreHost:
             )
             last_commit = None
         sets = {h: self.sets[h] for h in (height, height + 1, height + 2) if h in self.sets}
+        # As node/service.py: the stored sets evidence may still come from.
+        oldest = max(1, height + 1 - self.params.evidence_max_age_blocks)
+        history = tuple(sorted((h, s) for h, s in self.sets.items() if h >= oldest))
         self.core = core.NodeCore(
             chain_id=self.chain_id,
-            chain=core.ChainState(tip, last_commit, sets),
+            chain=core.ChainState(tip, last_commit, sets, history),
             verifier=FakeVerifier(),
             signer=self.signer,
             consensus_params=self.consensus_params,
@@ -126,8 +132,15 @@ class CoreHost:
         return self.handle(core.NodeStarted(now_ms, entries))
 
     def crash(self) -> None:
-        """Stop the core; the WAL keeps only what the simulator decides survived."""
+        """Stop the core; the WAL keeps only what the simulator decides survived (the
+        mempool, in memory, is lost)."""
         self.core = None
+        self.mempool = []
+
+    def add_txs(self, txs: Sequence[bytes]) -> list[Outbound]:
+        """Admit transactions to the mempool (no checks: the ledger stand-in takes any)."""
+        self.mempool.extend(txs)
+        return self.handle(core.TxsAdmitted(len(self.mempool), self._clock))
 
     @property
     def height(self) -> int:
@@ -157,8 +170,12 @@ class CoreHost:
                     self.guard = cs.LastSigned(
                         effect.height, effect.round, effect.step, effect.sign_bytes_hash
                     )
-                case cs.Broadcast(message=message) | core.Relay(message=message):
+                case cs.Broadcast(message=message):
+                    out.append(Send(None, message, own=True))
+                case core.Relay(message=message):
                     out.append(Send(None, message))
+                case core.GossipEvidence():
+                    out.append(Send(None, ("evidence", effect.evidence)))
                 case cs.ScheduleTimeout():
                     fired = cs.TimeoutFired(
                         effect.step, effect.height, effect.round, effect.deadline_ms
@@ -197,6 +214,7 @@ class CoreHost:
                     pass  # observed through on_effect
                 case _:
                     raise AssertionError(f"unhandled effect {effect!r}")
+            self.after_effect(effect)
 
     _clock: int = 0
 
@@ -218,6 +236,7 @@ class CoreHost:
             proposer=proposer,
             now_ms=self._clock,
             last_commit=last,
+            evidence=effect.evidence,
         )
         return core.ProposalBuilt(effect.height, effect.round, value, self._clock)
 
@@ -280,4 +299,6 @@ def peer_message(peer: str, payload: Any, now_ms: int) -> core.Input | None:
     if kind == "response":
         _, height, value, certificate = payload
         return core.BlockReceived(peer, height, value, certificate, now_ms)
+    if kind == "evidence":
+        return core.EvidenceReceived(peer, tuple(payload[1]), 0, now_ms)
     return None

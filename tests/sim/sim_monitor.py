@@ -39,31 +39,23 @@ from consensus import (
     Vote,
     VoteType,
 )
+from node.blocks import block_id, decode_block
 
-# The simulation's values carry their proposer's clock once the codec is time-aware
-# (``valid`` then also needs time <= now + drift), so a skewed clock matters.
-_TIMED = getattr(fakes, "TimestampedFakeCodec", None)
-_CODEC: Any = _TIMED() if _TIMED is not None else fakes.FakeCodec()
 _VERIFIER = fakes.FakeVerifier()
 
 
-def sim_codec() -> Any:
-    """The value codec of the simulation's engines."""
-    return _TIMED() if _TIMED is not None else fakes.FakeCodec()
+def value_id(value: bytes) -> bytes:
+    """The id of a value: the block id (node/blocks.py), SHA-256 of every byte."""
+    return block_id(value)
 
 
-def sim_value(height: int, time_ms: int, payload: bytes) -> bytes:
-    """A value for height, stamped time_ms (when values carry a time)."""
-    if _TIMED is not None:
-        return fakes.timestamped_fake_block(height, time_ms, payload)  # type: ignore[attr-defined, no-any-return]
-    return fakes.fake_block(height, payload)
-
-
-def valid_for_height(height: int, value: bytes) -> bool:
-    """valid(v) at height, whatever the time (the time part is each node's own judgement)."""
-    if _TIMED is not None:
-        return bool(_CODEC.is_valid(height, value, 1 << 62))
-    return bool(_CODEC.is_valid(height, value))
+def valid_block(height: int, value: bytes, prev_id: bytes) -> bool:
+    """valid(v) at height on the tip prev_id, whatever the time and state (the time and the
+    app hash are each node's own judgement): a canonical block for height on that tip."""
+    block = decode_block(value)
+    if block is None or block.SerializeToString(deterministic=True) != value:
+        return False
+    return block.header.height == height and block.header.prev_block_hash == prev_id
 
 
 def more_than_two_thirds(power: int, total: int) -> bool:
@@ -80,9 +72,8 @@ def genuine(message: Proposal | Vote, chain_id: str) -> bool:
     """Whether the message carries its claimed signer's own signature."""
     if isinstance(message, Vote):
         return _VERIFIER.verify(message.validator, message.sign_bytes(chain_id), message.signature)
-    value_id = _CODEC.value_id(message.value)
     return _VERIFIER.verify(
-        message.proposer, message.sign_bytes(chain_id, value_id), message.signature
+        message.proposer, message.sign_bytes(chain_id, value_id(message.value)), message.signature
     )
 
 
@@ -146,11 +137,19 @@ class ProtocolMonitor:
     Args:
         chain_id: the chain id of every signature.
         vset_at: the validator set of a height.
+        prev_id: (node, height) -> the id of the block node committed at height - 1 (b""
+            at height 1): the tip a valid block for height must extend.
     """
 
-    def __init__(self, chain_id: str, vset_at: Callable[[int], ValidatorSet]) -> None:
+    def __init__(
+        self,
+        chain_id: str,
+        vset_at: Callable[[int], ValidatorSet],
+        prev_id: Callable[[int, int], bytes],
+    ) -> None:
         self._chain_id = chain_id
         self._vset_at = vset_at
+        self._prev_id = prev_id
         self._logs: dict[tuple[int, int], _Log] = {}
 
     def _log(self, node: int, height: int) -> _Log:
@@ -174,8 +173,7 @@ class ProtocolMonitor:
             voters.setdefault(message.block_hash, set()).add(message.validator)
             log.senders.setdefault(message.round, set()).add(message.validator)
         else:
-            value_id = _CODEC.value_id(message.value)
-            log.proposals.setdefault(message.round, []).append((message, value_id))
+            log.proposals.setdefault(message.round, []).append((message, value_id(message.value)))
             log.senders.setdefault(message.round, set()).add(message.proposer)
 
     def _power(self, height: int, keys: set[bytes]) -> tuple[int, int]:
@@ -201,7 +199,7 @@ class ProtocolMonitor:
     def signed(self, node: int, message: Proposal | Vote) -> str | None:
         """node signed message: the rule it breaks (then it is recorded anyway), or None."""
         log = self._log(node, message.height)
-        error = self._justify(log, message)
+        error = self._justify(node, log, message)
         self._record(node, message)
         is_precommit = isinstance(message, Vote) and message.type is VoteType.PRECOMMIT
         if is_precommit and message.block_hash:
@@ -210,19 +208,17 @@ class ProtocolMonitor:
             return None
         return f"MONITOR: node {node} h{message.height} r{message.round}: {error}"
 
-    def _justify(self, log: _Log, message: Proposal | Vote) -> str | None:
+    def _justify(self, node: int, log: _Log, message: Proposal | Vote) -> str | None:
         h, r = message.height, message.round
         if isinstance(message, Proposal):
-            value_id = _CODEC.value_id(message.value)
+            vid = value_id(message.value)
             if message.proposer != self._vset_at(h).proposer(h, r):
                 return "proposal out of turn"
             locked_round, _ = self._lock(log, r)
             vr = message.pol_round
             if vr < locked_round:
                 return f"proposal with valid round {vr} below its locked round {locked_round}"
-            if vr >= 0 and not (
-                self._pol(log, h, vr, value_id) and self._proposals(log, h, vr, value_id)
-            ):
+            if vr >= 0 and not (self._pol(log, h, vr, vid) and self._proposals(log, h, vr, vid)):
                 return f"re-proposal without a proof of lock in round {vr}"
             return None
         if message.type is VoteType.PREVOTE:
@@ -230,7 +226,7 @@ class ProtocolMonitor:
                 return None
             locked_round, locked_id = self._lock(log, r)
             for proposal in self._proposals(log, h, r, message.block_hash):
-                if not valid_for_height(h, proposal.value):
+                if not valid_block(h, proposal.value, self._prev_id(node, h)):
                     continue
                 vr = proposal.pol_round
                 if vr == -1 and locked_round == -1:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import sim_byzantine as byz
-from consensus_sim import CHAIN_ID, SIM_PARAMS, Crash, Partition, Scenario, Simulation
+from consensus_sim import CHAIN_ID, SIM_PARAMS, Crash, Partition, Scenario, SimNode, Simulation
+from sim_host import Outbound, Send
 from sim_scenarios import bound_holds, lock_split, random_scenario, validator_set_changes
 
 from consensus import Engine, ReportMisbehaviour, ValidatorSet, Vote, VoteReceived, VoteType
@@ -191,3 +192,53 @@ def test_a_stale_proof_of_lock_is_refused_by_validators_locked_later(seed: int) 
     sim = run(lock_split(seed))
     assert sim.script is not None
     assert sim.script.stale_sent, "the attack never happened"
+
+
+def lagging_scenario(n: int = 4) -> Scenario:
+    """Node 0 is cut off until 3 s, then must catch up by block sync."""
+    return Scenario(
+        seed=n,
+        powers=[1] * n,
+        partitions=[Partition(0, 3_000, [set(range(1, n)), {0}])],
+        heal_ms=3_000,
+        liveness_budget_ms=BUDGET_MS,
+    )
+
+
+def test_a_correct_node_penalising_a_correct_peer_is_a_violation() -> None:
+    # The check's own test: node 1 (counted as correct) answers sync requests with lies.
+    sim = Simulation(lagging_scenario())
+    dispatch = sim.dispatch
+
+    def lying(node: SimNode, epoch: int, actions: list[Outbound]) -> None:
+        if node.index == 1:
+            actions = [
+                Send(a.peer, byz.sync_lie(sim, node, a.payload[1]))
+                if isinstance(a, Send)
+                and isinstance(a.payload, tuple)
+                and a.payload[0] == "response"
+                else a
+                for a in actions
+            ]
+        dispatch(node, epoch, actions)
+
+    sim.dispatch = lying  # type: ignore[method-assign]
+    violations = sim.run()
+    assert any(v.startswith(("PENALTY", "DROP")) and "peer 01" in v for v in violations)
+
+
+def test_the_cores_validator_sets_are_checked_against_the_scenario() -> None:
+    # The check's own test: a ledger stand-in that reports no validator updates.
+    scenario = lagging_scenario()
+    scenario.valsets = [(3, [1, 1, 1, 2])]
+    sim = Simulation(scenario)
+    sim.updates_at = lambda height: []  # type: ignore[method-assign]
+    for node in sim.nodes:
+        node.host.updates_at = sim.updates_at
+    assert any(v.startswith("VALIDATOR SET") for v in sim.run())
+
+
+def test_the_lagging_node_syncs_through_the_core() -> None:
+    sim = run(lagging_scenario())
+    assert sim.heal_height >= 2
+    assert len(sim.nodes[0].chain) >= sim.heal_height + 2
