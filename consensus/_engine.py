@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import assert_never
+from typing import Final, assert_never
 
 from consensus._errors import (
     BAD_SIGNATURE,
@@ -72,6 +72,9 @@ from consensus._types import (
     VoteType,
 )
 from consensus._votes import AddResult
+
+# The time a certified value (CommitReceived) is judged at: later than any block time.
+CERTIFIED_NOW_MS: Final = 1 << 62
 
 
 class Engine(EngineState):
@@ -368,7 +371,9 @@ class Engine(EngineState):
         if value_id != certificate.block_hash:
             self._misbehaviour(VALUE_MISMATCH, "value id differs from certificate", event.sender)
             return
-        if not self._codec.is_valid(self._height, event.value, event.now_ms):
+        # A certified value is judged without the clock: +2/3 of the power, so at least one
+        # correct validator, already accepted its time. Only its place on the tip is checked.
+        if not self._codec.is_valid(self._height, event.value, CERTIFIED_NOW_MS):
             self._misbehaviour(INVALID_VALUE, "certified value is invalid", event.sender)
             return
         self._decide(event.value, value_id, certificate.round, certificate)

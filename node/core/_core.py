@@ -461,6 +461,8 @@ class NodeCore:
         for evidence in event.evidence:
             if evidence.key in self.evidence_pool:
                 continue
+            if evidence.height > self._tip.height + 1:
+                continue  # a peer ahead of us: judged once we get there (our engine or gossip)
             reason = verify_evidence(
                 evidence,
                 height=self._tip.height + 1,
@@ -478,12 +480,13 @@ class NodeCore:
 
     def _on_tick(self, now_ms: int) -> None:
         interval = self._params.status_interval_ms
-        if self._last_status_ms is None or now_ms - self._last_status_ms >= interval:
+        if self._last_status_ms is None or not 0 <= now_ms - self._last_status_ms < interval:
             self._last_status_ms = now_ms
             self._out.append(SendStatus(None, self._tip.height, self._tip.block_hash))
         regossip = self._params.regossip_interval_ms
-        quiet = now_ms - self._last_commit_ms >= regossip
-        if quiet and now_ms - self._last_regossip_ms >= regossip and self._deciding is None:
+        quiet = not 0 <= now_ms - self._last_commit_ms < regossip
+        due = not 0 <= now_ms - self._last_regossip_ms < regossip  # a clock set back: due now
+        if quiet and due and self._deciding is None:
             self._last_regossip_ms = now_ms
             self._out.extend(Relay(m) for m in self.engine.gossip_messages())
         self._sync_requests(now_ms)

@@ -3,7 +3,9 @@
 Rules this module keeps (all time comes in as arguments):
 
 1. A peer's height claim is believed for ``claim_ttl_ms`` after its last status message and
-   dies with the peer. Claims only decide whom to ask; they never prove anything.
+   dies with the peer. Every age is checked on both sides (0 <= age <= bound), so a clock
+   set back never makes a claim or a request live for ever. Claims only decide whom to
+   ask; they never prove anything.
 2. At most ``window`` heights are requested at once, each from one peer. A response is
    accepted only for a height we asked for, from the peer we asked; anything else is counted
    and ignored, so a later junk answer can never overwrite a good one.
@@ -92,7 +94,7 @@ class BlockSync:
 
     def _live_claims(self, now_ms: int) -> dict[PeerId, int]:
         ttl = self.params.claim_ttl_ms
-        return {p: c.height for p, c in self._claims.items() if now_ms - c.at_ms <= ttl}
+        return {p: c.height for p, c in self._claims.items() if 0 <= now_ms - c.at_ms <= ttl}
 
     def catching_up(self, our_height: int, now_ms: int, *, f_plus_one: int) -> bool:
         """Whether this node is behind the network (rule 4)."""
@@ -103,7 +105,7 @@ class BlockSync:
         return (
             bool(ahead)
             and recent is not None
-            and now_ms - recent <= self.params.verified_progress_ms
+            and 0 <= now_ms - recent <= self.params.verified_progress_ms
         )
 
     # ---- requests
@@ -118,7 +120,8 @@ class BlockSync:
                 del book[height]
         penalties: list[tuple[PeerId, str, str]] = []
         for height, request in list(self._pending.items()):
-            if now_ms - request.sent_ms > self.params.request_timeout_ms:
+            # A clock set back makes a request look sent in the future: it has expired too.
+            if not 0 <= now_ms - request.sent_ms <= self.params.request_timeout_ms:
                 del self._pending[height]
                 penalties.append((request.peer, SYNC_TIMEOUT, f"no answer for block {height}"))
         return penalties

@@ -414,3 +414,33 @@ def test_pending_evidence_goes_into_the_proposal_and_leaves_the_pool_once_commit
     assert not of(
         node.handle(core.EvidenceReceived(PEERS[0], (ev,), 0, T0 + 3)), core.GossipEvidence
     )
+
+
+def test_evidence_from_a_height_this_node_has_not_reached_is_ignored_not_blamed() -> None:
+    node = make_core(VSET4)
+    node.handle(core.NodeStarted(T0))
+    ahead = double_vote(SIGNERS[2], height=5)
+    effects = node.handle(core.EvidenceReceived(PEERS[0], (ahead,), 0, T0 + 1))
+    assert not of(effects, core.PeerPenalised), "a peer ahead of us is not lying"
+    assert len(node.evidence_pool) == 0, "never proposed before its height"
+
+
+def test_a_certified_block_is_taken_even_when_this_clock_is_far_behind() -> None:
+    node, value, cert = synced_core()
+    behind = T0 - 120_000  # two minutes slow: the block time is "in the future" here
+    node.handle(core.StatusReceived(PEERS[0], 1, behind))
+    effects = node.handle(core.BlockReceived(PEERS[0], 1, value, cert, behind))
+    assert one(effects, core.ExecuteBlock).height == 1
+    assert not of(effects, core.PeerPenalised)
+
+
+def test_a_clock_set_back_expires_requests_and_keeps_status_and_gossip_going() -> None:
+    node, _, _ = synced_core()
+    later = T0 + 100_000
+    node.handle(core.StatusReceived(PEERS[0], 1, later))  # asked at the later time
+    node.handle(core.StatusReceived(PEERS[1], 1, T0))
+    node.handle(core.Tick(later))
+    effects = node.handle(core.Tick(T0 + 10))  # the clock went back 100 s
+    assert one(effects, core.PeerPenalised).code == "SYNC_TIMEOUT"
+    assert one(effects, core.RequestBlock).peer == PEERS[1]
+    assert of(effects, core.SendStatus), "status does not wait for the old clock"

@@ -285,7 +285,7 @@ MUTANTS += (
         (
             (
                 SYNC,
-                "if now_ms - c.at_ms <= ttl}",
+                "if 0 <= now_ms - c.at_ms <= ttl}",
                 "}",
             ),
         ),

@@ -51,7 +51,7 @@ BLAME_CODES = frozenset({"BAD_SYNC_BLOCK", core.BAD_EVIDENCE, core.UNDECODABLE_M
 # behind, or a skewed proposer holding a quorum stamped it) fails the engine's time check
 # on sync, and the core blames the peer that served it with BAD_SYNC_BLOCK.
 # Tolerated (only these) while TOLERATE_CORE_GAPS; set it False to see the violations.
-TOLERATE_CORE_GAPS = True
+TOLERATE_CORE_GAPS = False
 FUTURE_EVIDENCE = "is from after block"
 
 
