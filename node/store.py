@@ -11,6 +11,7 @@ prefix          key                                         value
 ``c/``          height (u64 BE)                             CommitCertificate for it
 ``r/``          height (u64 BE) + index (u32 BE)            serialized Receipt
 ``t/``          tx id                                       height (u64) + index (u32) + code (u32)
+                                                            + settled (u8)
 ``a/``          account id + NUL + height + index           tx id (account statement)
 ``v/``          height (u64 BE)                             ValidatorSet of that height
 ``m/``          ``height``, ``app_hash``, ``block_hash``,    metadata
@@ -21,6 +22,21 @@ Everything a committed block changes goes into ONE write batch written with
 ``sync=True``: the block, its certificate, receipts, state writes, indexes and the new
 height. LevelDB applies a batch atomically, so after a kill at any instant a reopen finds
 either the whole block or none of it.
+
+Rules of the tx index (``t/``) and the account statements (``a/``), so that nobody can
+squat a tx id (node/ledger/_ledger.py rule 6):
+
+1. Only a receipt that speaks for its tx id (``Receipt.speaks_for_tx``) is indexed. A
+   copy refused for its envelope (junk signatures, too large, undecodable) stays in its
+   block's receipts (``r/``) and nowhere else.
+2. A settled entry (``Receipt.authorised``: its signatures were accepted) is final: no
+   later receipt with that id moves it (DUPLICATE, EXPIRED after the seen record was
+   pruned, or any other refusal).
+3. A body-only refusal entry is replaced by a later settled receipt of the same id (for
+   example UNKNOWN_ACCOUNT before the account existed, then OK); no other receipt
+   replaces it, so the first verdict stays.
+4. An account statement lists settled receipts only (they alone name accounts).
+5. An entry written before the settled flag existed (16 bytes) counts as not settled.
 """
 
 from __future__ import annotations
@@ -51,7 +67,8 @@ META_BLOCK_HASH: Final = b"m/block_hash"
 META_GENESIS: Final = b"m/genesis"
 
 _U64 = struct.Struct(">Q")
-_TX_LOC = struct.Struct(">QII")
+_TX_LOC = struct.Struct(">QIIB")
+_TX_LOC_V1 = struct.Struct(">QII")  # before the settled flag (rule 5)
 _HI = struct.Struct(">QI")
 
 
@@ -65,11 +82,16 @@ class StoreLockedError(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class TxLocation:
-    """Where a committed transaction sits, and its result code."""
+    """Where a committed transaction sits, and its result code.
+
+    settled: its signatures were accepted (the entry is final, store rule 2); False for a
+    refusal of its body alone.
+    """
 
     height: int
     index: int
     code: int
+    settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +241,7 @@ class Store:
                 f"block {commit.height} does not follow the stored height {self.height}"
             )
         height_key = _U64.pack(commit.height)
+        indexed: dict[bytes, bool] = {}  # tx id -> settled, for ids indexed by this block
         with self._db.write_batch(sync=True, transaction=True) as batch:
             batch.put(BLOCK + height_key, commit.block)
             batch.put(HASH + commit.block_hash, height_key)
@@ -226,11 +249,21 @@ class Store:
             for receipt in commit.receipts:
                 index_key = _HI.pack(commit.height, receipt.index)
                 batch.put(RECEIPT + index_key, receipt.SerializeToString())
-                if receipt.code != ledger_pb2.DUPLICATE:  # keep the original's location
-                    location = _TX_LOC.pack(commit.height, receipt.index, receipt.code)
-                    batch.put(TX + receipt.tx_id, location)
-                for account in receipt.accounts:
-                    batch.put(ACCOUNT_TXS + account.encode() + b"\x00" + index_key, receipt.tx_id)
+                if not receipt.speaks_for_tx:  # rule 1
+                    continue
+                tx_id = receipt.tx_id
+                settled = receipt.authorised
+                existing = indexed.get(tx_id)
+                if existing is None:
+                    found = self.find_tx(tx_id)
+                    existing = None if found is None else found.settled
+                if existing is None or (settled and not existing):  # rules 2 and 3
+                    location = _TX_LOC.pack(commit.height, receipt.index, receipt.code, settled)
+                    batch.put(TX + tx_id, location)
+                    indexed[tx_id] = settled
+                if settled:  # rule 4
+                    for account in receipt.accounts:
+                        batch.put(ACCOUNT_TXS + account.encode() + b"\x00" + index_key, tx_id)
             for key, value in commit.writes:
                 if value is None:
                     batch.delete(STATE + key)
@@ -291,8 +324,13 @@ class Store:
         raw = self._db.get(TX + tx_id)
         if raw is None:
             return None
-        height, index, code = _TX_LOC.unpack(raw)
-        return TxLocation(height, index, code)
+        if len(raw) == _TX_LOC_V1.size:  # rule 5
+            height, index, code = _TX_LOC_V1.unpack(raw)
+            return TxLocation(height, index, code)
+        if len(raw) != _TX_LOC.size:
+            raise StoreError(f"tx index entry {tx_id.hex()} has {len(raw)} bytes")
+        height, index, code, settled = _TX_LOC.unpack(raw)
+        return TxLocation(height, index, code, bool(settled))
 
     def get_tx(self, tx_id: bytes) -> bytes | None:
         """The envelope bytes of a committed transaction, as submitted."""

@@ -279,20 +279,24 @@ class UpdateValidator(_message.Message):
     def __init__(self, public_key: _Optional[bytes] = ..., power: _Optional[int] = ..., moniker: _Optional[str] = ...) -> None: ...
 
 class Receipt(_message.Message):
-    __slots__ = ("tx_id", "height", "index", "code", "message", "accounts")
+    __slots__ = ("tx_id", "height", "index", "code", "message", "accounts", "authorised", "speaks_for_tx")
     TX_ID_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    AUTHORISED_FIELD_NUMBER: _ClassVar[int]
+    SPEAKS_FOR_TX_FIELD_NUMBER: _ClassVar[int]
     tx_id: bytes
     height: int
     index: int
     code: ResultCode
     message: str
     accounts: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ...) -> None: ...
+    authorised: bool
+    speaks_for_tx: bool
+    def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ..., authorised: _Optional[bool] = ..., speaks_for_tx: _Optional[bool] = ...) -> None: ...
 
 class Account(_message.Message):
     __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "frozen", "frozen_legal_ref", "registered_by", "registered_height", "assets")

@@ -75,7 +75,10 @@ def _sse_block(summary: BlockSummary) -> str:
             "hash": summary.block_hash.hex(),
             "time_ms": summary.time_ms,
             "num_txs": len(summary.txs),
-            "txs": [{"tx_id": t.hex(), "code": code_name(c)} for t, c in summary.txs],
+            "txs": [
+                {"tx_id": t.hex(), "code": code_name(c), "speaks_for_tx": speaks}
+                for t, c, speaks in summary.txs
+            ],
         },
         event_id=str(summary.height),
     )

@@ -13,6 +13,9 @@ Rules this module keeps:
    between the two is never missed.
 3. Subscribers get bounded channels. One that falls behind by a full buffer is dropped
    (its channel ends) rather than let memory grow; it reconnects from its last height.
+4. A waiter wakes only for a receipt that speaks for its tx id (``Receipt.speaks_for_tx``):
+   a copy refused for its envelope (a victim's body with junk signatures) never answers a
+   ``?wait=commit``; the waiter keeps waiting for the real transaction.
 """
 
 from __future__ import annotations
@@ -44,13 +47,14 @@ class BlockSummary:
         height: the block's height.
         block_hash: SHA-256 of its header.
         time_ms: block time from its header (Unix ms).
-        txs: (tx id, result code) of each transaction, in block order.
+        txs: (tx id, result code, speaks for the tx) of each transaction, in block order;
+            the flag is ``Receipt.speaks_for_tx`` (False: a copy refused for its envelope).
     """
 
     height: int
     block_hash: bytes
     time_ms: int
-    txs: tuple[tuple[bytes, int], ...]
+    txs: tuple[tuple[bytes, int, bool], ...]
 
     @classmethod
     def of(
@@ -62,7 +66,8 @@ class BlockSummary:
         receipts: Sequence[ledger_pb2.Receipt],
     ) -> BlockSummary:
         """The summary of a block from its receipts."""
-        return cls(height, block_hash, time_ms, tuple((r.tx_id, r.code) for r in receipts))
+        txs = tuple((r.tx_id, r.code, r.speaks_for_tx) for r in receipts)
+        return cls(height, block_hash, time_ms, txs)
 
 
 class NodeFacade(Protocol):
@@ -147,7 +152,9 @@ class CommitFeed:
     def publish(self, summary: BlockSummary) -> None:
         """Announce a committed block. Call it after the block's write batch is durable."""
         if self._waiters:
-            for tx_id, _ in summary.txs:
+            for tx_id, _, speaks in summary.txs:
+                if not speaks:  # rule 4
+                    continue
                 for event in self._waiters.pop(tx_id, ()):
                     event.set()
         for channel in list(self._subscribers):
@@ -162,22 +169,29 @@ class CommitFeed:
                 self._subscribers.discard(channel)
 
     async def wait_committed(self, tx_id: bytes, timeout_s: float) -> TxLocation | None:
-        """Where tx_id was committed, waiting up to timeout_s for it; None on timeout."""
-        event = trio.Event()
-        self._waiters.setdefault(tx_id, set()).add(event)
-        try:
-            location = self._store.find_tx(tx_id)
-            if location is not None:
-                return location
-            with trio.move_on_after(timeout_s):
-                await event.wait()
-            return self._store.find_tx(tx_id)
-        finally:
-            waiting = self._waiters.get(tx_id)
-            if waiting is not None:
-                waiting.discard(event)
-                if not waiting:
-                    del self._waiters[tx_id]
+        """Where tx_id was committed, waiting up to timeout_s for it; None on timeout.
+
+        The answer is the tx index entry: the receipt that speaks for tx_id (store rules).
+        """
+        deadline = trio.current_time() + timeout_s
+        while True:
+            event = trio.Event()
+            self._waiters.setdefault(tx_id, set()).add(event)
+            try:
+                location = self._store.find_tx(tx_id)
+                if location is not None:
+                    return location
+                with trio.move_on_at(deadline):
+                    await event.wait()
+                location = self._store.find_tx(tx_id)
+                if location is not None or trio.current_time() >= deadline:
+                    return location
+            finally:
+                waiting = self._waiters.get(tx_id)
+                if waiting is not None:
+                    waiting.discard(event)
+                    if not waiting:
+                        del self._waiters[tx_id]
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[BlockSummary]]:

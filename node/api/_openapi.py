@@ -94,7 +94,9 @@ def error_codes() -> list[str]:
 
 
 def _schemas() -> dict[str, Any]:
-    tx_ref: dict[str, Any] = {"tx_id": _HEX, "code": _STR}
+    # speaks_for_tx false: a copy refused for its envelope (junk signatures, too large,
+    # undecodable); it is not the verdict on tx_id (docs/api.md, "Whose receipt is it?").
+    tx_ref: dict[str, Any] = {"tx_id": _HEX, "code": _STR, "speaks_for_tx": _BOOL}
     cert = _nullable(
         _obj(height=_INT, round=_INT, block_hash=_HEX, signers={"type": "array", "items": _HEX})
     )

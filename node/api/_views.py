@@ -159,6 +159,7 @@ def block_json(
                 "index": index,
                 "tx_id": _tx_id(raw).hex() if receipt is None else receipt.tx_id.hex(),
                 "code": None if receipt is None else code_name(receipt.code),
+                "speaks_for_tx": receipt is not None and receipt.speaks_for_tx,
             }
         )
     return {

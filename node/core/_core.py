@@ -20,6 +20,8 @@ Rules this module keeps:
    accepted what it must refuse, and the core stops the node rather than run the old set.
 6. Proposing: at round 0 with an empty mempool the proposer waits until transactions arrive
    or ``empty_block_interval_ms`` has passed since the last commit; otherwise it builds at once.
+7. A committed block takes out of the mempool only the tx ids its receipts speak for
+   (``Receipt.speaks_for_tx``, node/ledger/_ledger.py rule 6).
 """
 
 from __future__ import annotations
@@ -390,7 +392,9 @@ class NodeCore:
         touched: frozenset[str] | None = frozenset(a for r in result.receipts for a in r.accounts)
         if any(kind not in _BALANCE_ONLY_KINDS for kind in kinds):
             touched = None  # rules or accounts changed: re-check every pending transaction
-        included = tuple(r.tx_id for r in result.receipts)
+        # Only a receipt that speaks for its tx id takes that id out of the mempool: a copy
+        # refused for its envelope (junk signatures) leaves the real transaction pending.
+        included = tuple(r.tx_id for r in result.receipts if r.speaks_for_tx)
         self._out.append(UpdateMempool(height, included, height + 1, touched))
 
     def _on_mempool_updated(self, event: MempoolUpdated) -> None:

@@ -255,6 +255,8 @@ class WriteBlock:
 class UpdateMempool:
     """Drop the included transactions and re-check the rest; answer MempoolUpdated.
 
+    included: the ids whose receipt speaks for the tx (``Receipt.speaks_for_tx``); a copy
+        refused for its envelope is not here, so the real pending transaction stays.
     touched: accounts the block involved (None: re-check every pending transaction).
     """
 

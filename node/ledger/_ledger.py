@@ -12,6 +12,15 @@ Rules this module keeps:
 5. A transaction whose signatures were accepted is marked seen (even when its rules
    refuse it), so it cannot be replayed; one refused before that is not, so nobody can
    burn another's tx id by sending its body with bad signatures.
+6. A receipt speaks for its tx id (``Receipt.speaks_for_tx``) only if the signatures
+   were accepted (``Receipt.authorised``: the tx is settled, OK or refused by its rules)
+   or the refusal depends on the body alone, so that every envelope with that body would
+   be refused the same way at that height (malformed body, wrong chain, bad fields,
+   expired, TTL too long, duplicate, unknown signer account). A refusal of the envelope
+   (too large, undecodable, signatures missing, invalid or extra) speaks for nothing:
+   anyone can wrap a victim's pending body in junk signatures. The store, the mempools
+   and the API act only on receipts that speak (docs/api.md, "Whose receipt is it?").
+   Receipts enter neither the app hash nor a header; both flags are deterministic anyway.
 """
 
 from __future__ import annotations
@@ -99,6 +108,12 @@ class _Outcome:
     accounts: list[str]
     body: pb.TxBody | None = None
     authorised: list[str] | None = None  # set once signatures were accepted
+    speaks: bool = True  # False: the envelope was refused, not the body (rule 6)
+
+
+def _envelope_refused(code: int, message: str, tx_id: bytes, body: pb.TxBody | None) -> _Outcome:
+    """A refusal of the envelope: it says nothing about the tx id (rule 6)."""
+    return _Outcome(code, message, tx_id, [], body, speaks=False)
 
 
 class Ledger:
@@ -219,6 +234,8 @@ class Ledger:
                     code=out.code,  # type: ignore[arg-type]
                     message=out.message,
                     accounts=out.accounts,
+                    authorised=out.authorised is not None,
+                    speaks_for_tx=out.speaks,
                 )
             )
         if seen:
@@ -259,28 +276,31 @@ class Ledger:
         check_only: bool = False,
     ) -> _Outcome:
         if len(raw) > self.max_tx_bytes:
-            return _Outcome(
+            return _envelope_refused(
                 pb.TX_TOO_LARGE,
                 f"the transaction is {len(raw)} bytes; the limit is {self.max_tx_bytes}",
                 hashlib.sha256(raw).digest(),
-                [],
+                None,
             )
         envelope = pb.TxEnvelope()
         body = pb.TxBody()
         try:
             envelope.ParseFromString(raw)
         except DecodeError:
-            return _Outcome(
-                pb.MALFORMED, "the envelope is not a TxEnvelope", hashlib.sha256(raw).digest(), []
+            return _envelope_refused(
+                pb.MALFORMED, "the envelope is not a TxEnvelope", hashlib.sha256(raw).digest(), None
             )
         tx_id = hashlib.sha256(envelope.body).digest()
         try:
             body.ParseFromString(envelope.body)
         except DecodeError:
             return _Outcome(pb.MALFORMED, "the body is not a TxBody", tx_id, [])
-        refusal = self._stateless(body, envelope, height)
+        refusal = self._stateless(body, height)
         if refusal is not None:
             return _Outcome(refusal.code, refusal.message, tx_id, [], body)
+        refusal = self._signature_count(envelope)
+        if refusal is not None:
+            return _envelope_refused(refusal.code, refusal.message, tx_id, body)
         seen_key = k.seen_key(tx_id)
         if ov.get_raw(seen_key) is not None:
             return _Outcome(pb.DUPLICATE, "this transaction was already included", tx_id, [], body)
@@ -296,7 +316,7 @@ class Ledger:
             signers[account_id] = acct
         refusal = self._authorise(raw, envelope, signers)
         if refusal is not None:
-            return _Outcome(refusal.code, refusal.message, tx_id, [], body)
+            return _envelope_refused(refusal.code, refusal.message, tx_id, body)
 
         authorised = list(signers)
         ov.put_raw(seen_key, k.encode_u64(height))
@@ -315,7 +335,8 @@ class Ledger:
             return _Outcome(result.code, result.message, tx_id, authorised, body, authorised)
         return _Outcome(pb.OK, "", tx_id, result, body, authorised)
 
-    def _stateless(self, body: pb.TxBody, envelope: pb.TxEnvelope, height: int) -> Refusal | None:
+    def _stateless(self, body: pb.TxBody, height: int) -> Refusal | None:
+        """The checks of the body alone (rule 6: their refusals speak for the tx id)."""
         if body.chain_id != self.chain_id:
             return Refusal(
                 pb.WRONG_CHAIN_ID,
@@ -335,6 +356,11 @@ class Ledger:
                 f"expires_at_height {body.expires_at_height} is more than "
                 f"{self.max_tx_ttl} blocks after height {height}",
             )
+        return None
+
+    @staticmethod
+    def _signature_count(envelope: pb.TxEnvelope) -> Refusal | None:
+        """The envelope carries 1 to MAX_SIGNATURES signatures."""
         if not envelope.signatures:
             return Refusal(pb.MISSING_SIGNATURE, "the envelope carries no signature")
         if len(envelope.signatures) > MAX_SIGNATURES:

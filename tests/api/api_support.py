@@ -222,7 +222,8 @@ class LocalNode:
                 validator_sets=[(height + 2, valset)],
             )
         )
-        self.mempool.update((r.tx_id for r in result.receipts), next_height=height + 1)
+        included = (r.tx_id for r in result.receipts if r.speaks_for_tx)  # as node.core does
+        self.mempool.update(included, next_height=height + 1)
         self.last_commit_time = trio.current_time()
         summary = BlockSummary.of(
             height=height, block_hash=block_hash, time_ms=self.time_ms, receipts=result.receipts

@@ -78,7 +78,9 @@ async def test_event_stream_delivers_committed_blocks(local_node: LocalNode, bas
         local_node.commit_block([raw])
         local_node.commit_block([])
     assert [e["height"] for e in received] == [1, 2]
-    assert received[0]["txs"] == [{"tx_id": tx_id_of(raw).hex(), "code": "OK"}]
+    assert received[0]["txs"] == [
+        {"tx_id": tx_id_of(raw).hex(), "code": "OK", "speaks_for_tx": True}
+    ]
     assert received[1]["num_txs"] == 0
     assert local_node.store.height_of(bytes.fromhex(str(received[0]["hash"]))) == 1
 

@@ -667,7 +667,8 @@ async def test_submit_without_wait_timeouts_and_queries(net: LiveNet) -> None:
         assert shown.doc["code"] == "OK"
         assert shown.doc["tx"]["issue"]["amount"] == str(parse_amount("7.00", 2))
         block = (await net.cli("query", "block", str(shown.doc["height"]))).doc
-        assert {"index": shown.doc["index"], "tx_id": tx_id, "code": "OK"} in block["txs"]
+        mine = {"index": shown.doc["index"], "tx_id": tx_id, "code": "OK", "speaks_for_tx": True}
+        assert mine in block["txs"]
         latest = (await net.cli("query", "block", "latest")).doc
         assert latest["height"] >= block["height"]
         status = (await net.cli("query", "status")).doc

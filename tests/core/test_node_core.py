@@ -10,6 +10,9 @@ import consensus as cs
 from consensus.testing import FakeSigner, FakeVerifier
 from node import consensus_codec, core
 from node.blocks import ChainTip, build_block, decode_block
+from node.keys import KeyPair
+from node.ledger.txbuild import build_tx, sign_envelope, transfer, tx_id_of
+from proto import ledger_pb2
 
 CHAIN = "core-test"
 T0 = 1_767_225_600_000
@@ -444,3 +447,36 @@ def test_a_clock_set_back_expires_requests_and_keeps_status_and_gossip_going() -
     assert one(effects, core.PeerPenalised).code == "SYNC_TIMEOUT"
     assert one(effects, core.RequestBlock).peer == PEERS[1]
     assert of(effects, core.SendStatus), "status does not wait for the old clock"
+
+
+def test_only_receipts_that_speak_for_a_tx_take_it_out_of_the_mempool() -> None:
+    payer = KeyPair.from_seed(b"\x01" * 32)
+    bodies = [
+        build_tx(CHAIN, "alice", transfer(("alice", "bob", "KZT", n)), nonce=n, expires_at_height=9)
+        for n in (1, 2, 3)
+    ]
+    txs = [sign_envelope(body, CHAIN, [payer]) for body in bodies]
+    ids = [tx_id_of(raw) for raw in txs]
+    receipts = [
+        ledger_pb2.Receipt(tx_id=ids[0], index=0, code=ledger_pb2.INVALID_SIGNATURE),  # junk
+        ledger_pb2.Receipt(
+            tx_id=ids[1],
+            index=1,
+            code=ledger_pb2.OK,
+            accounts=["alice", "bob"],
+            authorised=True,
+            speaks_for_tx=True,
+        ),
+        ledger_pb2.Receipt(tx_id=ids[2], index=2, code=ledger_pb2.EXPIRED, speaks_for_tx=True),
+    ]
+    node = make_core(VSET1)
+    node.handle(core.NodeStarted(T0))
+    build = one(node.handle(core.TxsAdmitted(3, T0 + 1)), core.BuildProposal)
+    value = build_block(
+        chain_id=CHAIN, tip=build.tip, txs=txs, proposer=b"p", now_ms=T0 + 2, last_commit=None
+    )
+    one(node.handle(core.ProposalBuilt(1, 0, value, T0 + 2)), core.ExecuteBlock)
+    node.handle(core.BlockExecuted(1, receipts, [], b"\xbb" * 32, [], T0 + 3))
+    update = one(node.handle(core.BlockWritten(1, T0 + 4)), core.UpdateMempool)
+    assert update.included == (ids[1], ids[2]), "the junk copy's id must stay pending"
+    assert update.touched == frozenset({"alice", "bob"})

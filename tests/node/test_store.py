@@ -34,6 +34,8 @@ def _commit(
                 index=i,
                 code=ledger_pb2.OK if i % 2 == 0 else ledger_pb2.INSUFFICIENT_FUNDS,
                 accounts=[account],
+                authorised=True,
+                speaks_for_tx=True,
             )
         )
     return BlockCommit(

@@ -247,7 +247,9 @@ class CoreHost:
         app_hash = digest.digest()
         writes = [(b"app/%d" % effect.height, app_hash)]
         receipts = [
-            ledger_pb2.Receipt(tx_id=_tx_id(raw), index=i, code=ledger_pb2.OK)
+            ledger_pb2.Receipt(
+                tx_id=_tx_id(raw), index=i, code=ledger_pb2.OK, authorised=True, speaks_for_tx=True
+            )
             for i, raw in enumerate(effect.txs)
         ]
         updates = list(self.updates_at(effect.height))
