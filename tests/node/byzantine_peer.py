@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import trio
 from google.protobuf.message import DecodeError
 
 import consensus as cs
+from node.blocks import ChainTip, build_block, decode_block
 from node.keys import KeyPair
 from node.p2p import P2PConfig, PeerAddress, PeerManager
 from proto import block_pb2, consensus_pb2, p2p_pb2
@@ -173,6 +175,8 @@ class ByzantinePeer:
         attacks: what to do.
         seed: seeds its choices and junk bytes.
         tick_s: period of the timed attacks.
+        claim_ahead: with ``huge_height_status`` off, still claim two blocks more than
+            the honest tip (so peers ask it for blocks); False: send no status at all.
     """
 
     def __init__(
@@ -188,8 +192,10 @@ class ByzantinePeer:
         attacks: Attacks | None = None,
         seed: int = 0,
         tick_s: float = 0.25,
+        claim_ahead: bool = True,
     ) -> None:
         self.chain_id = chain_id
+        self.claim_ahead = claim_ahead
         self.attacks = attacks or Attacks()
         self.honest_validators = list(honest_validators)
         self.validator_key = validator_key
@@ -276,7 +282,7 @@ class ByzantinePeer:
             self._fetch_real_blocks()
             if self.attacks.huge_height_status:
                 self._huge_status()
-            else:  # a modest claim, so that peers ask us (and get our junk)
+            elif self.claim_ahead:  # a modest claim, so that peers ask us (and get our junk)
                 self._send_all(self._status(self.tip + 2), None, None)
             if self.attacks.unsolicited_blocks:
                 self._unsolicited()
@@ -408,6 +414,63 @@ class ByzantinePeer:
         env = p2p_pb2.Envelope()
         env.consensus.proposal = proposal.SerializeToString()
         self._send_all(env, "own_junk_votes", "proposal")
+
+    async def propose(
+        self, *, height: int, round_: int, app_hash: bytes, txs: Sequence[bytes]
+    ) -> bytes:
+        """Propose, in its own validator's name, a valid block for (height, round_) holding
+        txs, built with ``node.blocks.build_block`` on the real block height - 1 (fetched
+        from an honest peer). app_hash is the app hash after height - 1, which only
+        executing the chain gives (the caller reads it from an honest node's status).
+
+        Only the proposer of (height, round_) is listened to; the honest nodes judge the
+        block valid or not and execute whatever transactions it carries.
+
+        Returns:
+            The proposed block.
+        """
+        key = self.validator_key
+        if key is None or height < 2:
+            raise ValueError("propose needs the validator key and a height of 2 or more")
+        previous = height - 1
+        while previous not in self.known:
+            holders = [p for p, h in self.peer_heights.items() if p in self._sources and h]
+            if holders:
+                env = p2p_pb2.Envelope()
+                env.block_request.height = previous
+                self.manager.send(self.rng.choice(holders), env)
+            await trio.sleep(0.05)
+        known = self.known[previous]
+        block = decode_block(known.block)
+        assert block is not None
+        tip = ChainTip(
+            height=previous,
+            block_hash=block_id(known.block),
+            app_hash=app_hash,
+            time_ms=block.header.time_ms,
+            validators_hash=block.header.validators_hash,
+        )
+        value = build_block(
+            chain_id=self.chain_id,
+            tip=tip,
+            txs=txs,
+            proposer=key.public_key,
+            now_ms=int(time.time() * 1000),
+            last_commit=consensus_pb2.CommitCertificate.FromString(known.commit),
+        )
+        sig = key.sign(cs.proposal_sign_bytes(self.chain_id, height, round_, -1, block_id(value)))
+        proposal = consensus_pb2.Proposal(
+            height=height,
+            round=round_,
+            block=value,
+            pol_round=-1,
+            proposer=key.public_key,
+            signature=sig,
+        )
+        env = p2p_pb2.Envelope()
+        env.consensus.proposal = proposal.SerializeToString()
+        self._send_all(env, "propose", "block")
+        return value
 
     # ------------------------------------------------------------------ block sync
 
