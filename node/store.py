@@ -32,11 +32,13 @@ squat a tx id (node/ledger/_ledger.py rule 6):
 2. A settled entry (``Receipt.authorised``: its signatures were accepted) is final: no
    later receipt with that id moves it (DUPLICATE, EXPIRED after the seen record was
    pruned, or any other refusal).
-3. A body-only refusal entry is replaced by a later settled receipt of the same id (for
-   example UNKNOWN_ACCOUNT before the account existed, then OK); no other receipt
-   replaces it, so the first verdict stays.
+3. A body-only refusal entry is replaced by the next receipt of that id that speaks: a
+   later settled one (for example UNKNOWN_ACCOUNT before the account existed, then OK)
+   or a later refusal (TTL_TOO_LONG, then EXPIRED): the entry is the latest verdict
+   until one settles the id.
 4. An account statement lists settled receipts only (they alone name accounts).
-5. An entry written before the settled flag existed (16 bytes) counts as not settled.
+5. An entry written before the settled flag existed (16 bytes) counts as settled if its
+   code is OK (only an authorised transaction gets OK), else as a body-only refusal.
 """
 
 from __future__ import annotations
@@ -253,11 +255,11 @@ class Store:
                     continue
                 tx_id = receipt.tx_id
                 settled = receipt.authorised
-                existing = indexed.get(tx_id)
-                if existing is None:
-                    found = self.find_tx(tx_id)
-                    existing = None if found is None else found.settled
-                if existing is None or (settled and not existing):  # rules 2 and 3
+                final = indexed.get(tx_id)  # indexed by this block already
+                if final is None:
+                    found = _location(self._db.get(TX + tx_id))
+                    final = found is not None and found.settled
+                if not final:  # rules 2 and 3
                     location = _TX_LOC.pack(commit.height, receipt.index, receipt.code, settled)
                     batch.put(TX + tx_id, location)
                     indexed[tx_id] = settled
@@ -322,15 +324,10 @@ class Store:
     def find_tx(self, tx_id: bytes) -> TxLocation | None:
         """Where a committed transaction is, or None."""
         raw = self._db.get(TX + tx_id)
-        if raw is None:
-            return None
-        if len(raw) == _TX_LOC_V1.size:  # rule 5
-            height, index, code = _TX_LOC_V1.unpack(raw)
-            return TxLocation(height, index, code)
-        if len(raw) != _TX_LOC.size:
+        location = _location(raw)
+        if raw is not None and location is None:
             raise StoreError(f"tx index entry {tx_id.hex()} has {len(raw)} bytes")
-        height, index, code, settled = _TX_LOC.unpack(raw)
-        return TxLocation(height, index, code, bool(settled))
+        return location
 
     def get_tx(self, tx_id: bytes) -> bytes | None:
         """The envelope bytes of a committed transaction, as submitted."""
@@ -386,6 +383,19 @@ class Store:
             if entry.is_file(follow_symlinks=False):
                 total += entry.stat().st_size
         return total
+
+
+def _location(raw: bytes | None) -> TxLocation | None:
+    """Decode a ``t/`` value; None when absent or of no known size."""
+    if raw is None:
+        return None
+    if len(raw) == _TX_LOC_V1.size:  # rule 5
+        height, index, code = _TX_LOC_V1.unpack(raw)
+        return TxLocation(height, index, code, code == ledger_pb2.OK)
+    if len(raw) != _TX_LOC.size:
+        return None
+    height, index, code, settled = _TX_LOC.unpack(raw)
+    return TxLocation(height, index, code, bool(settled))
 
 
 def _after_prefix(prefix: bytes) -> bytes:

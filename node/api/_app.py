@@ -329,7 +329,9 @@ class _Api:
         tx_id = parse_tx_id(request.path_params["tx_id"])
         store = self.facade.store
         location = store.find_tx(tx_id)
-        if location is not None:
+        pending = self.facade.mempool.get(tx_id)
+        if location is not None and (location.settled or pending is None):
+            # A body-only refusal of an earlier copy yields to the pending resubmission.
             receipt = store.get_receipt(location.height, location.index)
             raw = store.get_tx(tx_id)
             doc = (
@@ -346,7 +348,6 @@ class _Api:
             )
             doc["tx"] = None if raw is None else tx_json(raw)
             return JSONResponse(doc)
-        pending = self.facade.mempool.get(tx_id)
         if pending is not None:
             return JSONResponse({"tx_id": tx_id.hex(), "status": "pending", "tx": tx_json(pending)})
         raise e.not_found(f"no committed or pending transaction {tx_id.hex()}")

@@ -172,26 +172,40 @@ class CommitFeed:
         """Where tx_id was committed, waiting up to timeout_s for it; None on timeout.
 
         The answer is the tx index entry: the receipt that speaks for tx_id (store rules).
+        A settled entry is final and answers at once; a body-only refusal found at the start
+        is an earlier verdict (the caller has just had the tx admitted again, e.g. after
+        TTL_TOO_LONG or UNKNOWN_ACCOUNT), so the wait is for the next one.
         """
         deadline = trio.current_time() + timeout_s
-        while True:
-            event = trio.Event()
-            self._waiters.setdefault(tx_id, set()).add(event)
-            try:
-                location = self._store.find_tx(tx_id)
-                if location is not None:
-                    return location
+        event = self._register(tx_id)  # rule 2: before looking at the store
+        try:
+            earlier = self._store.find_tx(tx_id)
+            if earlier is not None and earlier.settled:
+                return earlier
+            while True:
                 with trio.move_on_at(deadline):
                     await event.wait()
                 location = self._store.find_tx(tx_id)
-                if location is not None or trio.current_time() >= deadline:
+                if location != earlier:
                     return location
-            finally:
-                waiting = self._waiters.get(tx_id)
-                if waiting is not None:
-                    waiting.discard(event)
-                    if not waiting:
-                        del self._waiters[tx_id]
+                if trio.current_time() >= deadline:
+                    return None
+                self._unregister(tx_id, event)
+                event = self._register(tx_id)
+        finally:
+            self._unregister(tx_id, event)
+
+    def _register(self, tx_id: bytes) -> trio.Event:
+        event = trio.Event()
+        self._waiters.setdefault(tx_id, set()).add(event)
+        return event
+
+    def _unregister(self, tx_id: bytes, event: trio.Event) -> None:
+        waiting = self._waiters.get(tx_id)
+        if waiting is not None:
+            waiting.discard(event)
+            if not waiting:
+                del self._waiters[tx_id]
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[BlockSummary]]:

@@ -66,3 +66,40 @@ async def test_wait_commit_and_get_tx_answer_with_the_real_receipt(
     assert {k: shown[k] for k in expected} == expected
     statement = (await http.get("/v1/accounts/halyk/transactions")).json()
     assert [e["height"] for e in statement["transactions"]] == [settled.height]
+
+
+async def test_an_earlier_body_refusal_does_not_answer_the_resubmission(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    """TTL_TOO_LONG in a faulty proposer's block, then the same body admitted in time."""
+    early = local_node.tx("halyk", transfer(("halyk", "kaspi", "KZT", 100)), expires=55)
+    tx_id = tx_id_of(early).hex()
+    refused = local_node.commit_block([early])  # height 1: 55 - 1 > max_tx_ttl 50
+    assert [(c, s) for _, c, s in refused.txs] == [(ledger_pb2.TTL_TOO_LONG, True)]
+    assert (await http.get(f"/v1/txs/{tx_id}")).json()["code"] == "TTL_TOO_LONG"
+    for _ in range(4):
+        local_node.commit_block([])  # height 5: now within the TTL
+    answer: list[httpx.Response] = []
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+
+            async def wait_for_commit() -> None:
+                r = await http.post(
+                    "/v1/txs",
+                    params={"wait": "commit", "timeout": "8"},
+                    json={"tx": base64.b64encode(early).decode()},
+                )
+                answer.append(r)
+
+            nursery.start_soon(wait_for_commit)
+            await local_node.waiting.wait()
+            await trio.sleep(0.05)
+            assert not answer, f"answered with the earlier verdict: {answer[0].text}"
+            assert (await http.get(f"/v1/txs/{tx_id}")).json()["status"] == "pending"
+            settled = local_node.commit_block()
+    (r,) = answer
+    expected = {"status": "committed", "height": settled.height, "code": "OK"}
+    assert r.status_code == 200, r.text
+    assert {k: r.json()[k] for k in expected} == expected
+    shown = (await http.get(f"/v1/txs/{tx_id}")).json()
+    assert {k: shown[k] for k in expected} == expected

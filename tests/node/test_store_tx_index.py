@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from node.store import TX, BlockCommit, Store
+from node.store import TX, BlockCommit, Store, StoreError
 from proto import block_pb2, ledger_pb2
 
 TX_ID = hashlib.sha256(b"the victim's body").digest()
@@ -86,13 +86,15 @@ def test_a_settled_entry_is_never_moved(store: Store, code: int, standing: dict[
     assert store.get_tx(TX_ID) == b"tx-1-0"
 
 
-def test_a_body_refusal_gives_way_to_a_settled_receipt_only(store: Store) -> None:
-    _write(store, _receipt(1, 0, ledger_pb2.UNKNOWN_ACCOUNT, BODY_ONLY))
-    assert _entry(store) == (1, 0, ledger_pb2.UNKNOWN_ACCOUNT, False)
-    _write(store, _receipt(2, 0, ledger_pb2.EXPIRED, BODY_ONLY))
+def test_a_body_refusal_is_the_latest_verdict_until_one_settles(store: Store) -> None:
+    _write(store, _receipt(1, 0, ledger_pb2.TTL_TOO_LONG, BODY_ONLY))
+    assert _entry(store) == (1, 0, ledger_pb2.TTL_TOO_LONG, False)
+    _write(store, _receipt(2, 0, ledger_pb2.UNKNOWN_ACCOUNT, BODY_ONLY))
     _write(store, _receipt(3, 0, ledger_pb2.INVALID_SIGNATURE, ENVELOPE))
-    assert _entry(store) == (1, 0, ledger_pb2.UNKNOWN_ACCOUNT, False), "the first verdict stays"
+    assert _entry(store) == (2, 0, ledger_pb2.UNKNOWN_ACCOUNT, False), "a junk copy moves nothing"
     _write(store, _receipt(4, 0, ledger_pb2.OK, SETTLED))
+    assert _entry(store) == (4, 0, ledger_pb2.OK, True)
+    _write(store, _receipt(5, 0, ledger_pb2.EXPIRED, BODY_ONLY))
     assert _entry(store) == (4, 0, ledger_pb2.OK, True)
 
 
@@ -107,13 +109,26 @@ def test_within_one_block_the_same_rules_hold(store: Store) -> None:
     assert _entry(store) == (1, 2, ledger_pb2.OK, True)
 
 
-def test_an_entry_from_before_the_settled_flag_reads_and_gives_way_only_to_settled(
+def test_entries_from_before_the_settled_flag_read_and_ok_ones_stay_final(
     store: Store,
 ) -> None:
     _write(store, _receipt(1, 0, ledger_pb2.INVALID_SIGNATURE, ENVELOPE))
     store._db.put(TX + TX_ID, struct.pack(">QII", 1, 0, ledger_pb2.INVALID_SIGNATURE))
     assert _entry(store) == (1, 0, ledger_pb2.INVALID_SIGNATURE, False)
-    _write(store, _receipt(2, 0, ledger_pb2.EXPIRED, BODY_ONLY))
-    assert _entry(store) == (1, 0, ledger_pb2.INVALID_SIGNATURE, False)
-    _write(store, _receipt(3, 0, ledger_pb2.OK, SETTLED))
-    assert _entry(store) == (3, 0, ledger_pb2.OK, True)
+    _write(store, _receipt(2, 0, ledger_pb2.OK, SETTLED))
+    assert _entry(store) == (2, 0, ledger_pb2.OK, True)
+    store._db.put(TX + TX_ID, struct.pack(">QII", 2, 0, ledger_pb2.OK))
+    assert _entry(store) == (2, 0, ledger_pb2.OK, True)
+    _write(store, _receipt(3, 0, ledger_pb2.EXPIRED, BODY_ONLY))
+    assert _entry(store) == (2, 0, ledger_pb2.OK, True)
+
+
+def test_a_corrupt_entry_is_an_error_to_read_and_is_overwritten_by_a_verdict(
+    store: Store,
+) -> None:
+    _write(store)
+    store._db.put(TX + TX_ID, b"\x01\x02\x03")
+    with pytest.raises(StoreError, match="3 bytes"):
+        store.find_tx(TX_ID)
+    _write(store, _receipt(2, 0, ledger_pb2.OK, SETTLED))
+    assert _entry(store) == (2, 0, ledger_pb2.OK, True)
