@@ -330,5 +330,47 @@ MUTANTS += (
     ),
 )
 
+STORE = "node/store.py"
+
+# Tx index integrity (issue 11 item 5): a copy refused for its envelope speaks for nothing.
+MUTANTS += (
+    Mutant(
+        "junk-copy-leaves-mempool",
+        "a junk-signature copy in a block takes the real pending transaction out of the mempool",
+        (
+            (
+                CORE,
+                "        included = tuple(r.tx_id for r in result.receipts if r.speaks_for_tx)\n",
+                "        included = tuple(r.tx_id for r in result.receipts)\n",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
+        "junk-copy-indexed",
+        "a receipt refused for its envelope enters the tx index",
+        (
+            (
+                STORE,
+                "                if not receipt.speaks_for_tx:  # rule 1\n",
+                "                if False:\n",
+            ),
+        ),
+        tests=("tests/node/test_store_tx_index.py",),
+    ),
+    Mutant(
+        "settled-entry-moved",
+        "a later receipt with the same id moves a settled tx index entry",
+        (
+            (
+                STORE,
+                "                if not final:  # rules 2 and 3\n",
+                "                if True:\n",
+            ),
+        ),
+        tests=("tests/node/test_store_tx_index.py",),
+    ),
+)
+
 # A few quick kills for the test suite (tests/mutants/test_mutants_fast.py).
 FAST = ("l23-lock", "l29-lock", "quorum-short", "sync-unverified")
