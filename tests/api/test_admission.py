@@ -86,6 +86,7 @@ async def test_another_task_runs_between_slices(local_node: LocalNode, thread_mi
         local_node.mempool,
         next_height=lambda: local_node.store.height + 1,
         slice_txs=32,
+        check_txs=32,
         thread_min_txs=thread_min_txs,
     )
     ticks = 0
@@ -111,7 +112,7 @@ async def test_another_task_runs_between_slices(local_node: LocalNode, thread_mi
         got = await admitter.admit(raws, source="api")
         nursery.cancel_scope.cancel()
     assert all(a.added for a in got)
-    # Within a slice no other task runs; between two slices the ticker always does.
+    # Within a group of checks no other task runs; between two groups the ticker always does.
     slices = [seen[i : i + 32] for i in range(0, len(seen), 32)]
     assert len(slices) == 10
     assert all(len(set(s)) == 1 for s in slices)
