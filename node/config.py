@@ -77,6 +77,10 @@ class NodeConfig:
     p2p_max_pending_handshakes: int = 64
     p2p_max_pending_per_source: int = 4
     p2p_max_pending_per_key: int = 2
+    # [admission] signature verification off the event loop (docs/monitoring.md,
+    # "Event loop and admission").
+    admission_verify_threads: int = 2
+    admission_max_pending_txs: int = 16_000
 
     @property
     def genesis_path(self) -> Path:
@@ -123,6 +127,13 @@ listen = {metrics_listen}
 max_txs = {mempool_max_txs}
 max_bytes = {mempool_max_bytes}
 
+[admission]
+# Worker threads verifying transaction signatures (API submits, batches, gossip) at once.
+verify_threads = {admission_verify_threads}
+# Transactions waiting for admission at once; past it the API answers 503 MEMPOOL_FULL
+# and gossip is dropped (tenge_admission_overload_total). At least one batch (1000).
+max_pending_txs = {admission_max_pending_txs}
+
 [log]
 # debug | info | warning | error
 level = {log_level}
@@ -143,6 +154,8 @@ def render_config(
     send_queue: int = 1024,
     mempool_max_txs: int = 50_000,
     mempool_max_bytes: int = 64 * 1024 * 1024,
+    admission_verify_threads: int = 2,
+    admission_max_pending_txs: int = 16_000,
     log_level: str = "info",
     log_format: str = "text",
 ) -> str:
@@ -165,6 +178,8 @@ def render_config(
         send_queue=send_queue,
         mempool_max_txs=mempool_max_txs,
         mempool_max_bytes=mempool_max_bytes,
+        admission_verify_threads=admission_verify_threads,
+        admission_max_pending_txs=admission_max_pending_txs,
         log_level=q(log_level),
         log_format=q(log_format),
     )
@@ -218,6 +233,8 @@ def load_config(home: Path) -> NodeConfig:
         p2p_max_pending_handshakes=r.integer("p2p.max_pending_handshakes", 64, 1, 10_000),
         p2p_max_pending_per_source=r.integer("p2p.max_pending_per_source", 4, 1, 1_000),
         p2p_max_pending_per_key=r.integer("p2p.max_pending_per_key", 2, 1, 100),
+        admission_verify_threads=r.integer("admission.verify_threads", 2, 1, 64),
+        admission_max_pending_txs=r.integer("admission.max_pending_txs", 16_000, 1_000, 10_000_000),
     )
 
 

@@ -113,7 +113,11 @@ class Node:
                 max_bytes=config.mempool_max_bytes,
             )
             self.admitter = Admitter(
-                self.ledger, self.mempool, next_height=lambda: self.store.height + 1
+                self.ledger,
+                self.mempool,
+                next_height=lambda: self.store.height + 1,
+                threads=config.admission_verify_threads,
+                max_pending_txs=config.admission_max_pending_txs,
             )
             self.p2p = PeerManager(
                 P2PConfig(
