@@ -36,11 +36,10 @@ from proto import ledger_pb2
 from testnet._flood import (
     FloodStats,
     bucket_quantile,
-    flood_batches,
     histogram_buckets,
-    junk_batch_bodies,
     percentile,
     probe_status,
+    run_batch_flood,
 )
 from testnet._init import free_base_port, init_testnet
 from testnet._procs import start_node, stop_node
@@ -70,27 +69,37 @@ class Bench:
         return [histogram_buckets(text, LAG) for text in texts]
 
 
-Flood = Callable[[Bench, float], Awaitable[str]]
+# A flood: runs `seconds` once started (``await nursery.start(flood, bench, seconds,
+# notes)``) and appends a one-line summary to notes.
+Flood = Callable[..., Awaitable[None]]
 
 
-async def api_batch_flood(bench: Bench, until: float) -> str:
-    """Junk-signature batches on the flooded node's API; returns a one-line summary."""
+async def api_batch_flood(
+    bench: Bench,
+    seconds: float,
+    notes: list[str],
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Junk-signature batches on the flooded node's API from a child process at nice 10."""
     height = await bench.height(FLOODED)
-    accounts = bench.manifest["accounts"]
-    key = read_key_file(Path(accounts["bank-b"]["key_files"][0]))
-    bodies = junk_batch_bodies(
-        bench.manifest["chain_id"],
-        "bank-b",
-        "bank-a",
-        key.public_key,
-        expires_at_height=height + 550,
-        batches=150,
-    )
+    key = read_key_file(Path(bench.manifest["accounts"]["bank-b"]["key_files"][0]))
     stats = FloodStats()
-    await flood_batches(
-        bench.http, bench.api(FLOODED), bodies, clients=bench.clients, until=until, stats=stats
+    await run_batch_flood(
+        bench.api(FLOODED),
+        chain_id=bench.manifest["chain_id"],
+        payer="bank-b",
+        payee="bank-a",
+        public_key=key.public_key,
+        expires_at_height=height + 550,
+        clients=bench.clients,
+        seconds=seconds,
+        batches=150,
+        stats=stats,
+        task_status=task_status,
     )
-    return f"{stats.requests} batches, {stats.txs_refused} junk refused, http {stats.statuses}"
+    notes.append(
+        f"{stats.requests} batches, {stats.txs_refused} junk refused, http {stats.statuses}"
+    )
 
 
 FLOODS: dict[str, Flood | None] = {
@@ -137,22 +146,18 @@ async def run_phase(bench: Bench, name: str, seconds: float, honest_rate: float)
     flood = FLOODS[name]
     if name != "baseline" and flood is None:
         return {"phase": name, "note": "n/a (flood not available yet)"}
-    lag0 = await bench.lag_buckets()
-    h0 = await bench.height(0)
-    ok0 = await committed_ok(bench)
-    start = trio.current_time()
-    until = start + seconds
-    note = "honest load only"
+    notes: list[str] = []
     status: list[float] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(honest_load, bench, honest_rate, until)
-
-        async def probe() -> None:
-            status.extend(await probe_status(bench.http, bench.api(FLOODED), until=until))
-
-        nursery.start_soon(probe)
         if flood is not None:
-            note = await flood(bench, until)
+            await nursery.start(flood, bench, seconds, notes)
+        lag0 = await bench.lag_buckets()
+        h0 = await bench.height(0)
+        ok0 = await committed_ok(bench)
+        start = trio.current_time()
+        until = start + seconds
+        nursery.start_soon(honest_load, bench, honest_rate, until)
+        status.extend(await probe_status(bench.http, bench.api(FLOODED), until=until))
     await trio.sleep(1)  # let the last honest payments commit
     elapsed = trio.current_time() - start
     lag1 = await bench.lag_buckets()
@@ -164,7 +169,7 @@ async def run_phase(bench: Bench, name: str, seconds: float, honest_rate: float)
         "blocks_per_s": (await bench.height(0) - h0) / elapsed,
         "honest_tx_per_s": (await committed_ok(bench) - ok0) / elapsed,
         "status_p95_ms": percentile(status, 0.95) * 1000,
-        "note": note,
+        "note": "; ".join(notes) or "honest load only",
     }
 
 

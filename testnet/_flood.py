@@ -1,6 +1,10 @@
 """Hostile load for tests and benchmarks: junk-signature batch floods on the HTTP API, a
 ``/v1/status`` latency probe, and readings of a node's ``/metrics``.
 
+`run_batch_flood` runs the flood in a child process at a lower CPU priority (nice 10):
+a real attacker floods from its own machine, so on one shared machine the flooding
+clients should not take the cores that the node under test and the probe need.
+
 Junk transactions are well-formed transfers from a real account, carrying that account's
 public key and a random signature, each with a fresh nonce: the node cannot refuse them
 before verifying the signature, and its signature cache never saves it the work.
@@ -8,6 +12,7 @@ before verifying the signature, and its signature cache never saves it the work.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import itertools
 import json
@@ -15,7 +20,9 @@ import math
 import os
 import re
 import statistics
-from dataclasses import dataclass, field
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
 from typing import Final
 
 import httpx
@@ -25,6 +32,7 @@ from node.ledger.txbuild import transfer
 from proto import ledger_pb2
 
 BATCH_TXS: Final = 1000  # node.api MAX_BATCH
+FLOOD_NICE: Final = 10
 _BUCKET_RE: Final = re.compile(r'^(\w+)_bucket\{(?:[^}]*,)?le="([^"]+)"(?:,[^}]*)?\} (\S+)$')
 _COUNTS_RE: Final = re.compile(rb'\{"admitted":\s*(\d+),\s*"refused":\s*(\d+)')
 _nonces = itertools.count(1 << 40)
@@ -155,3 +163,98 @@ def summary(latencies: list[float]) -> str:
         f"n={len(latencies)} p50={statistics.median(latencies) * 1000:.1f} ms "
         f"p95={percentile(latencies, 0.95) * 1000:.1f} ms max={max(latencies) * 1000:.1f} ms"
     )
+
+
+async def run_batch_flood(
+    api: str,
+    *,
+    chain_id: str,
+    payer: str,
+    payee: str,
+    public_key: bytes,
+    expires_at_height: int,
+    clients: int,
+    seconds: float,
+    batches: int,
+    stats: FloodStats,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """`flood_batches` from a child process at nice 10, filling stats when it is done.
+
+    Use with ``await nursery.start(...)``: it reports started once the child has built
+    its junk bodies and begins to flood, which then lasts `seconds`.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "testnet._flood",
+        f"--api={api}",
+        f"--chain-id={chain_id}",
+        f"--payer={payer}",
+        f"--payee={payee}",
+        f"--public-key={public_key.hex()}",
+        f"--expires-at-height={expires_at_height}",
+        f"--clients={clients}",
+        f"--seconds={seconds}",
+        f"--batches={batches}",
+    ]
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        output = b""
+        while b"\n" not in output:
+            chunk = await process.stdout.receive_some()
+            if not chunk:
+                raise RuntimeError(f"the flood process ended early: {output!r}")
+            output += chunk
+        task_status.started()
+        while chunk := await process.stdout.receive_some():
+            output += chunk
+        if await process.wait() != 0:
+            raise RuntimeError(f"the flood process failed: {output!r}")
+    finally:
+        with trio.CancelScope(shield=True):
+            process.kill()
+            await process.wait()
+    doc = json.loads(output.decode().strip().splitlines()[-1])
+    stats.requests = doc["requests"]
+    stats.txs_admitted = doc["txs_admitted"]
+    stats.txs_refused = doc["txs_refused"]
+    stats.statuses = {int(k): v for k, v in doc["statuses"].items()}
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description="junk-signature batch flood (a child process)")
+    for name in ("api", "chain-id", "payer", "payee", "public-key"):
+        parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--expires-at-height", type=int, required=True)
+    parser.add_argument("--clients", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batches", type=int, default=150)
+    args = parser.parse_args()
+    if hasattr(os, "nice"):
+        os.nice(FLOOD_NICE)
+    bodies = junk_batch_bodies(
+        args.chain_id,
+        args.payer,
+        args.payee,
+        bytes.fromhex(args.public_key),
+        expires_at_height=args.expires_at_height,
+        batches=args.batches,
+    )
+    stats = FloodStats()
+    print("flooding", flush=True)
+
+    async def flood() -> None:
+        async with httpx.AsyncClient(timeout=60) as client:
+            until = trio.current_time() + args.seconds
+            await flood_batches(
+                client, args.api, bodies, clients=args.clients, until=until, stats=stats
+            )
+
+    trio.run(flood)
+    print(json.dumps(asdict(stats)))
+
+
+if __name__ == "__main__":
+    _main()
