@@ -21,9 +21,11 @@ Rules this module keeps:
 3. The signature cache is written by the loop only: the thread computes outcomes
    (`Ledger.verify_detached`, no shared state) and the loop merges them.
 4. At most ``threads`` slices verify at once (a FIFO CapacityLimiter, so concurrent
-   batches interleave slice by slice); at most ``max_pending_txs`` transactions are inside
-   `admit` at once. A call that would pass that bound is refused whole, before any work,
-   with `AdmissionBusy`: memory and queued CPU stay bounded.
+   batches interleave slice by slice). Each source ("api", or one peer) may have at most
+   ``max_pending_txs`` transactions and ``max_pending_bytes`` bytes inside `admit` at
+   once. A call that would pass either is refused whole, before any work, with
+   `AdmissionBusy`: memory and queued CPU stay bounded, and API floods never make the
+   node drop a peer's gossip (nor the reverse).
 5. The answers are `Mempool.add`'s, one per input, in input order.
 """
 
@@ -49,7 +51,8 @@ SLICE_BYTES: Final = 64 * 1024
 THREAD_MIN_TXS: Final = 8
 CHECK_TXS: Final = 16  # ~40 us each on a signature-cache hit: < 1 ms between yields
 VERIFY_THREADS: Final = 2
-MAX_PENDING_TXS: Final = 16_000
+MAX_PENDING_TXS: Final = 16_000  # per source
+MAX_PENDING_BYTES: Final = 32 * 1024 * 1024  # per source
 VERIFY_NICE: Final = 10  # Linux nice value of the verification threads
 
 _T = TypeVar("_T")
@@ -108,7 +111,7 @@ class Admitter:
         mempool: where admitted transactions go (it runs the ledger's check_tx).
         next_height: the height pending transactions would go into (read per slice).
         threads: slices verified at once in worker threads.
-        max_pending_txs: transactions inside `admit` at once, over all callers.
+        max_pending_txs, max_pending_bytes: what one source may have inside `admit`.
         slice_txs, slice_bytes: the bounds of one slice.
         thread_min_txs: unverified envelopes in a slice from which a thread is used.
         check_txs: ledger checks (``Mempool.add``) run between two yields.
@@ -122,6 +125,7 @@ class Admitter:
         next_height: Callable[[], int],
         threads: int = VERIFY_THREADS,
         max_pending_txs: int = MAX_PENDING_TXS,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
         slice_txs: int = SLICE_TXS,
         slice_bytes: int = SLICE_BYTES,
         thread_min_txs: int = THREAD_MIN_TXS,
@@ -134,12 +138,18 @@ class Admitter:
         self._pool = _VerifyPool(max(1, threads))
         self._turn = trio.Lock()  # one caller's slice of checks at a time (FIFO)
         self.max_pending_txs = max_pending_txs
+        self.max_pending_bytes = max_pending_bytes
         self._slice_txs = max(1, slice_txs)
         self._slice_bytes = slice_bytes
         self._thread_min = thread_min_txs
         self._check_txs = max(1, check_txs)
-        self.pending_txs = 0  # inside admit now
+        self._pending: dict[str, tuple[int, int]] = {}  # source -> (txs, bytes) inside admit
         self.slices = 0  # verified slices so far (threaded or inline), for tests and stats
+
+    @property
+    def pending_txs(self) -> int:
+        """Transactions inside `admit` now, from every source."""
+        return sum(txs for txs, _ in self._pending.values())
 
     async def admit(self, raws: Sequence[bytes], *, source: str) -> list[Admission]:
         """Verify the signatures of raws in slices, then add each to the mempool.
@@ -152,15 +162,17 @@ class Admitter:
             ``Mempool.add``'s answer for each, in order.
 
         Raises:
-            AdmissionBusy: admitting raws would pass ``max_pending_txs``; nothing was done.
+            AdmissionBusy: admitting raws would pass ``max_pending_txs`` or
+                ``max_pending_bytes`` of this source; nothing was done.
         """
-        count = len(raws)
-        if self.pending_txs + count > self.max_pending_txs:
+        txs, size = self._pending.get(source, (0, 0))
+        count, nbytes = len(raws), sum(map(len, raws))
+        if txs + count > self.max_pending_txs or size + nbytes > self.max_pending_bytes:
             raise AdmissionBusy(
-                f"admission queue full ({self.pending_txs} transactions waiting, "
-                f"limit {self.max_pending_txs}); retry later"
+                f"admission queue full ({txs} transactions, {size} bytes waiting from this "
+                f"source; limits {self.max_pending_txs}, {self.max_pending_bytes}); retry later"
             )
-        self.pending_txs += count
+        self._pending[source] = (txs + count, size + nbytes)
         try:
             out: list[Admission] = []
             for part in self._slices(raws):
@@ -174,7 +186,9 @@ class Admitter:
                     await _let_others_run()
             return out
         finally:
-            self.pending_txs -= count
+            txs, size = self._pending.pop(source)
+            if txs > count:
+                self._pending[source] = (txs - count, size - nbytes)
 
     def _slices(self, raws: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
         start = 0

@@ -81,6 +81,7 @@ class NodeConfig:
     # "Event loop and admission").
     admission_verify_threads: int = 2
     admission_max_pending_txs: int = 16_000
+    admission_max_pending_bytes: int = 32 * 1024 * 1024
 
     @property
     def genesis_path(self) -> Path:
@@ -130,9 +131,11 @@ max_bytes = {mempool_max_bytes}
 [admission]
 # Worker threads verifying transaction signatures (API submits, batches, gossip) at once.
 verify_threads = {admission_verify_threads}
-# Transactions waiting for admission at once; past it the API answers 503 MEMPOOL_FULL
-# and gossip is dropped (tenge_admission_overload_total). At least one batch (1000).
+# Transactions (and bytes) waiting for admission at once from one source (the API, or
+# one peer); past either the API answers 503 MEMPOOL_FULL and that peer's gossip is
+# dropped (tenge_admission_overload_total). At least one batch (1000 txs, 1 MiB).
 max_pending_txs = {admission_max_pending_txs}
+max_pending_bytes = {admission_max_pending_bytes}
 
 [log]
 # debug | info | warning | error
@@ -156,6 +159,7 @@ def render_config(
     mempool_max_bytes: int = 64 * 1024 * 1024,
     admission_verify_threads: int = 2,
     admission_max_pending_txs: int = 16_000,
+    admission_max_pending_bytes: int = 32 * 1024 * 1024,
     log_level: str = "info",
     log_format: str = "text",
 ) -> str:
@@ -180,6 +184,7 @@ def render_config(
         mempool_max_bytes=mempool_max_bytes,
         admission_verify_threads=admission_verify_threads,
         admission_max_pending_txs=admission_max_pending_txs,
+        admission_max_pending_bytes=admission_max_pending_bytes,
         log_level=q(log_level),
         log_format=q(log_format),
     )
@@ -235,6 +240,9 @@ def load_config(home: Path) -> NodeConfig:
         p2p_max_pending_per_key=r.integer("p2p.max_pending_per_key", 2, 1, 100),
         admission_verify_threads=r.integer("admission.verify_threads", 2, 1, 64),
         admission_max_pending_txs=r.integer("admission.max_pending_txs", 16_000, 1_000, 10_000_000),
+        admission_max_pending_bytes=r.integer(
+            "admission.max_pending_bytes", 32 * 1024 * 1024, 1024 * 1024, 2**40
+        ),
     )
 
 

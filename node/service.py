@@ -118,6 +118,7 @@ class Node:
                 next_height=lambda: self.store.height + 1,
                 threads=config.admission_verify_threads,
                 max_pending_txs=config.admission_max_pending_txs,
+                max_pending_bytes=config.admission_max_pending_bytes,
             )
             self.p2p = PeerManager(
                 P2PConfig(

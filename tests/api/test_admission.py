@@ -145,26 +145,43 @@ async def test_over_the_pending_bound_a_call_is_refused_whole(local_node: LocalN
         max_pending_txs=100,
         slice_txs=8,
     )
-    with pytest.raises(AdmissionBusy, match=r"admission queue full \(0 .* limit 100\)"):
+    with pytest.raises(AdmissionBusy, match=r"admission queue full \(0 transactions.*100,"):
         await admitter.admit([pay(local_node, n + 1) for n in range(101)], source="api")
     assert len(local_node.mempool) == 0
     first = [pay(local_node, 1000 + n) for n in range(80)]
     second = [pay(local_node, 2000 + n) for n in range(30)]
+    from_peer = [pay(local_node, 3000 + n) for n in range(30)]
     results: list[list[Admission]] = []
 
     async def run_first() -> None:
-        results.append(await admitter.admit(first, source="peer-1"))
+        results.append(await admitter.admit(first, source="api"))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_first)
         while admitter.pending_txs == 0:
             await trio.lowlevel.checkpoint()
-        with pytest.raises(AdmissionBusy):
+        with pytest.raises(AdmissionBusy, match=r"\(80 transactions"):
             await admitter.admit(second, source="api")
+        # The bound is per source: a peer's gossip still gets in meanwhile.
+        assert all(a.added for a in await admitter.admit(from_peer, source="peer-1"))
     assert all(a.added for a in results[0])
     assert admitter.pending_txs == 0
     assert all(a.added for a in await admitter.admit(second, source="api"))
-    assert len(local_node.mempool) == 110
+    assert len(local_node.mempool) == 140
+
+
+async def test_the_pending_bound_counts_bytes_too(local_node: LocalNode) -> None:
+    raws = [pay(local_node, n + 1) for n in range(10)]
+    admitter = Admitter(
+        local_node.ledger,
+        local_node.mempool,
+        next_height=lambda: local_node.store.height + 1,
+        max_pending_bytes=sum(map(len, raws)) - 1,
+    )
+    with pytest.raises(AdmissionBusy, match="bytes waiting"):
+        await admitter.admit(raws, source="api")
+    assert len(local_node.mempool) == 0
+    assert all(a.added for a in await admitter.admit(raws[:9], source="api"))
 
 
 async def test_batch_over_the_bound_gets_503_mempool_full(
