@@ -10,9 +10,10 @@ long, in order:
   peer, the idle-stranger flood and the 1-tiyn mempool flood; each prints "n/a" until its
   flood function is filled in (`FLOODS`).
 
-Per phase it reads from /metrics the event-loop lag p99 (upper bound of the histogram
-bucket, over the phase) of the flooded node and the worst node, and from the API the
-blocks/s and honest tx/s committed, and ``/v1/status`` p95 on the flooded node. Run::
+Per phase it reads from /metrics the event-loop lag p99 of the flooded node and of the
+worst node (over the phase, interpolated within its histogram bucket as Prometheus's
+``histogram_quantile`` does), from the API the blocks/s and honest tx/s committed, and
+the ``/v1/status`` p95 on the flooded node. Run::
 
     .venv/bin/python -m bench.flood_bench [--phase-s 15] [--clients 7]
 """

@@ -147,12 +147,20 @@ def histogram_buckets(metrics_text: str, family: str) -> dict[float, float]:
 def bucket_quantile(
     before: dict[float, float], after: dict[float, float], q: float
 ) -> float | None:
-    """Upper bound of the bucket holding the q-quantile of what was observed in between."""
+    """The q-quantile of what was observed in between, interpolated within its bucket as
+    Prometheus's ``histogram_quantile`` does; None if nothing was observed."""
     delta = sorted((le, after[le] - before.get(le, 0.0)) for le in after)
     if not delta or delta[-1][1] <= 0:
         return None
     rank = q * delta[-1][1]
-    return next(le for le, count in delta if count >= rank)
+    lower, below = 0.0, 0.0
+    for le, count in delta:
+        if count >= rank:
+            if math.isinf(le):
+                return lower  # past the last finite bucket: its bound, as Prometheus does
+            return lower + (le - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = le, count
+    return None
 
 
 def summary(latencies: list[float]) -> str:
