@@ -6,13 +6,16 @@ free. The cache key is the SHA-256 of the whole envelope bytes, not the tx id: a
 carry the same body with other signatures. Whether signatures verify depends only on the
 envelope bytes and the chain id, never on state, so caching cannot change a result.
 
-Threads: the cache itself is touched by the event loop only. Work meant for a worker
+Threads: the node touches the cache from the event loop only. Work meant for a worker
 thread (`Ledger.verify_detached`) computes outcomes with `first_invalid_signature`, which
-reads nothing shared, and the loop merges them with `remember`.
+reads nothing shared, and the loop merges them with `remember`. Should another thread
+write anyway, `remember` takes a lock (eviction iterates the dict) and a lookup is one
+dict read, atomic under the GIL.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Final
 
@@ -25,12 +28,13 @@ DEFAULT_CACHE_ENTRIES: Final = 200_000
 class SignatureCache:
     """Verifies envelope signatures, remembering the outcome for recent envelopes."""
 
-    __slots__ = ("_max_entries", "_prefix", "_results")
+    __slots__ = ("_lock", "_max_entries", "_prefix", "_results")
 
     def __init__(self, chain_id: str, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self._prefix = sign_bytes(TX_DOMAIN, chain_id, b"")
         self._max_entries = max(1, max_entries)
         self._results: dict[bytes, int] = {}
+        self._lock = threading.Lock()
 
     @property
     def prefix(self) -> bytes:
@@ -47,10 +51,11 @@ class SignatureCache:
     def remember(self, envelope_hash: bytes, result: int) -> None:
         """Record an outcome computed elsewhere (`first_invalid_signature`)."""
         results = self._results
-        while len(results) >= self._max_entries:
-            # Evict the oldest entry (dicts keep insertion order).
-            results.pop(next(iter(results)))
-        results[envelope_hash] = result
+        with self._lock:  # eviction iterates the dict: one writer at a time
+            while len(results) >= self._max_entries:
+                # Evict the oldest entry (dicts keep insertion order).
+                results.pop(next(iter(results)))
+            results[envelope_hash] = result
 
     def first_invalid(
         self, envelope_hash: bytes, body: bytes, signatures: Sequence[ledger_pb2.Signature]
