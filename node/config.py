@@ -77,6 +77,11 @@ class NodeConfig:
     p2p_max_pending_handshakes: int = 64
     p2p_max_pending_per_source: int = 4
     p2p_max_pending_per_key: int = 2
+    # [admission] signature verification off the event loop (docs/monitoring.md,
+    # "Event loop and admission").
+    admission_verify_threads: int = 2
+    admission_max_pending_txs: int = 16_000
+    admission_max_pending_bytes: int = 32 * 1024 * 1024
 
     @property
     def genesis_path(self) -> Path:
@@ -123,6 +128,15 @@ listen = {metrics_listen}
 max_txs = {mempool_max_txs}
 max_bytes = {mempool_max_bytes}
 
+[admission]
+# Worker threads verifying transaction signatures (API submits, batches, gossip) at once.
+verify_threads = {admission_verify_threads}
+# Transactions (and bytes) waiting for admission at once from one source (the API, or
+# one peer); past either the API answers 503 MEMPOOL_FULL and that peer's gossip is
+# dropped (tenge_admission_overload_total). At least one batch (1000 txs, 1 MiB).
+max_pending_txs = {admission_max_pending_txs}
+max_pending_bytes = {admission_max_pending_bytes}
+
 [log]
 # debug | info | warning | error
 level = {log_level}
@@ -143,6 +157,9 @@ def render_config(
     send_queue: int = 1024,
     mempool_max_txs: int = 50_000,
     mempool_max_bytes: int = 64 * 1024 * 1024,
+    admission_verify_threads: int = 2,
+    admission_max_pending_txs: int = 16_000,
+    admission_max_pending_bytes: int = 32 * 1024 * 1024,
     log_level: str = "info",
     log_format: str = "text",
 ) -> str:
@@ -165,6 +182,9 @@ def render_config(
         send_queue=send_queue,
         mempool_max_txs=mempool_max_txs,
         mempool_max_bytes=mempool_max_bytes,
+        admission_verify_threads=admission_verify_threads,
+        admission_max_pending_txs=admission_max_pending_txs,
+        admission_max_pending_bytes=admission_max_pending_bytes,
         log_level=q(log_level),
         log_format=q(log_format),
     )
@@ -218,6 +238,11 @@ def load_config(home: Path) -> NodeConfig:
         p2p_max_pending_handshakes=r.integer("p2p.max_pending_handshakes", 64, 1, 10_000),
         p2p_max_pending_per_source=r.integer("p2p.max_pending_per_source", 4, 1, 1_000),
         p2p_max_pending_per_key=r.integer("p2p.max_pending_per_key", 2, 1, 100),
+        admission_verify_threads=r.integer("admission.verify_threads", 2, 1, 64),
+        admission_max_pending_txs=r.integer("admission.max_pending_txs", 16_000, 1_000, 10_000_000),
+        admission_max_pending_bytes=r.integer(
+            "admission.max_pending_bytes", 32 * 1024 * 1024, 1024 * 1024, 2**40
+        ),
     )
 
 

@@ -84,8 +84,11 @@ class Mempool:
         entry = self._txs.get(tx_id)
         return None if entry is None else entry.raw
 
-    def add(self, raw: bytes, *, next_height: int) -> Admission:
-        """Admit one transaction: ledger check, de-duplication and the pool's bounds."""
+    def add(self, raw: bytes, *, next_height: int, source: str = "api") -> Admission:
+        """Admit one transaction: ledger check, de-duplication and the pool's bounds.
+
+        ``source`` says who sent it: "api", or the id of the peer that gossiped it.
+        """
         outcome = self._checker.check_tx(raw, next_height=next_height)
         if outcome.code != ledger_pb2.OK:
             return self._count(Admission(outcome.code, outcome.message, outcome.tx_id))

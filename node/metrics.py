@@ -34,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Final, TypeVar
 
+import trio
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -60,6 +61,10 @@ COMMIT_LATENCY_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10,
 ROUNDS_BUCKETS: Final = (1, 2, 3, 4, 5, 8, 16)
 WRITE_BATCH_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
 API_LATENCY_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# How late a 50 ms sleeper wakes: ~0.1 ms idle; tens of ms mean the loop is starved.
+LOOP_LAG_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
+LOOP_LAG_INTERVAL_S: Final = 0.05
+ADMISSION_PATHS: Final = frozenset({"api", "gossip"})
 
 STEPS: Final = frozenset({"new_height", "propose", "prevote", "precommit", "commit"})
 STEP_NUMBERS: Final = {"new_height": 0, "propose": 1, "prevote": 2, "precommit": 3, "commit": 4}
@@ -310,6 +315,19 @@ class NodeMetrics:
             registry=r,
             buckets=API_LATENCY_BUCKETS,
         )
+        self._loop_lag = Histogram(
+            "tenge_event_loop_lag_seconds",
+            f"How late a task sleeping {LOOP_LAG_INTERVAL_S * 1000:g} ms wakes in the node's "
+            "event loop (consensus, P2P and API share it).",
+            registry=r,
+            buckets=LOOP_LAG_BUCKETS,
+        )
+        self._overload = PromCounter(
+            "tenge_admission_overload_total",
+            "Transactions refused unchecked because admission had too much queued, by path.",
+            ("path",),
+            registry=r,
+        )
         self._routes = _OpenLabel()
         self._kinds = _OpenLabel()
         self._reasons = _OpenLabel()
@@ -382,6 +400,14 @@ class NodeMetrics:
     def on_admission(self, code_name_or_number: int | str) -> None:
         """The mempool answered one submitted transaction with this result code."""
         self._admissions.labels(code_name(code_name_or_number)).inc()
+
+    def on_admission_overload(self, path: str, txs: int) -> None:
+        """txs transactions from ``path`` ("api" or "gossip") were refused: admission busy."""
+        self._overload.labels(_closed(path, ADMISSION_PATHS)).inc(max(0, txs))
+
+    def on_loop_lag(self, seconds: float) -> None:
+        """The event-loop lag sampler woke ``seconds`` late."""
+        self._loop_lag.observe(max(0.0, seconds))
 
     def on_api_request(self, route: str, status: int, seconds: float) -> None:
         """An API request finished.
@@ -573,3 +599,11 @@ def _disk_values(data_dir: Path) -> dict[str, float]:
     except OSError as e:
         log.warning("cannot measure %s: %s", data_dir, e)
     return values
+
+
+async def sample_loop_lag(metrics: NodeMetrics, interval_s: float = LOOP_LAG_INTERVAL_S) -> None:
+    """Forever: sleep interval_s and record how late the wake-up came (trio's clock)."""
+    while True:
+        start = trio.current_time()
+        await trio.sleep(interval_s)
+        metrics.on_loop_lag(trio.current_time() - start - interval_s)

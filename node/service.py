@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import trio
 
 import consensus as cs
 from node import consensus_codec as codec
+from node.admission import AdmissionBusy, Admitter
 from node.api import BlockSummary, CommitFeed, create_app, serve_api
 from node.blocks import ChainTip, decode_block
 from node.config import NodeConfig
@@ -39,7 +41,13 @@ from node.genesis import load_genesis
 from node.keys import KeyPair, read_key_file, verify
 from node.ledger import Ledger, genesis_app_hash, genesis_state
 from node.mempool import Admission, Mempool
-from node.metrics import NodeMetrics, ValidatorView, count_results, serve_metrics
+from node.metrics import (
+    NodeMetrics,
+    ValidatorView,
+    count_results,
+    sample_loop_lag,
+    serve_metrics,
+)
 from node.p2p import P2PConfig, PeerAddress, PeerManager
 from node.signguard import SignGuard
 from node.store import Store, TxLocation
@@ -103,6 +111,14 @@ class Node:
                 self.ledger,
                 max_txs=config.mempool_max_txs,
                 max_bytes=config.mempool_max_bytes,
+            )
+            self.admitter = Admitter(
+                self.ledger,
+                self.mempool,
+                next_height=lambda: self.store.height + 1,
+                threads=config.admission_verify_threads,
+                max_pending_txs=config.admission_max_pending_txs,
+                max_pending_bytes=config.admission_max_pending_bytes,
             )
             self.p2p = PeerManager(
                 P2PConfig(
@@ -272,14 +288,44 @@ class Node:
         return pool.pending(len(pool))
 
     async def submit(self, raw: bytes) -> Admission:
-        """Admit raw to the mempool; gossip it to peers when it is new."""
-        admission = self.mempool.add(raw, next_height=self.store.height + 1)
-        self.metrics.on_admission(admission.code)
-        if admission.added:
-            self._gossip_out.append(raw)
-            self._gossip_ready.set()
-            self.driver.txs_available()
+        """Admit raw to the mempool; gossip it to peers when it is new.
+
+        Raises:
+            AdmissionBusy: too much is waiting for admission; nothing was done.
+        """
+        (admission,) = await self.submit_batch([raw])
         return admission
+
+    async def submit_batch(self, raws: Sequence[bytes]) -> list[Admission]:
+        """Admit each of raws (signatures verified off the loop); gossip the new ones.
+
+        Raises:
+            AdmissionBusy: too much is waiting for admission; nothing was done.
+        """
+        try:
+            admissions = await self.admitter.admit(raws, source="api")
+        except AdmissionBusy:
+            self.metrics.on_admission_overload("api", len(raws))
+            raise
+        self._admitted(raws, admissions, from_api=True)
+        return admissions
+
+    def _admitted(
+        self, raws: Sequence[bytes], admissions: Sequence[Admission], *, from_api: bool
+    ) -> None:
+        """Wake the proposer for new transactions; from the API also count and gossip them."""
+        added = False
+        for raw, admission in zip(raws, admissions, strict=True):
+            if from_api:
+                self.metrics.on_admission(admission.code)
+            if admission.added:
+                added = True
+                if from_api:
+                    self._gossip_out.append(raw)
+        if added:
+            if from_api:
+                self._gossip_ready.set()
+            self.driver.txs_available()
 
     async def wait_committed(self, tx_id: bytes, timeout_s: float) -> TxLocation | None:
         return await self.feed.wait_committed(tx_id, timeout_s)
@@ -382,22 +428,27 @@ class Node:
                 self.p2p.broadcast(env)
 
     async def _pump_network(self) -> None:
-        """Dispatch peer messages: transactions to the mempool, the rest to the driver.
+        """Dispatch peer messages: transactions to `_admit_gossip`, the rest to the driver."""
+        async for peer_id, env in self.p2p.inbound:
+            kind = env.WhichOneof("kind")
+            if kind == "tx_gossip":
+                await self._admit_gossip(peer_id, list(env.tx_gossip.txs))
+            else:
+                await self.driver.on_peer_message(peer_id, env)
+
+    async def _admit_gossip(self, peer_id: str, txs: list[bytes]) -> None:
+        """Admit a peer's gossiped transactions; over the admission bound they are dropped.
 
         Transactions from peers are not gossiped again: the submitting node sends them to
         every peer it is connected to (the validators form a full mesh).
         """
-        async for peer_id, env in self.p2p.inbound:
-            kind = env.WhichOneof("kind")
-            if kind == "tx_gossip":
-                added = False
-                for raw in env.tx_gossip.txs:
-                    admission = self.mempool.add(raw, next_height=self.store.height + 1)
-                    added = added or admission.added
-                if added:
-                    self.driver.txs_available()
-            else:
-                await self.driver.on_peer_message(peer_id, env)
+        try:
+            admissions = await self.admitter.admit(txs, source=peer_id)
+        except AdmissionBusy:
+            self.metrics.on_admission_overload("gossip", len(txs))
+            log.debug("dropped %d gossiped txs of %s: admission busy", len(txs), peer_id[:16])
+            return
+        self._admitted(txs, admissions, from_api=False)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; close the store on the way out."""
@@ -410,6 +461,7 @@ class Node:
                     self.config.metrics_listen.host,
                     self.config.metrics_listen.port,
                 )
+                nursery.start_soon(sample_loop_lag, self.metrics)
                 nursery.start_soon(self._pump_network)
                 nursery.start_soon(self._gossip_loop)
                 await nursery.start(self.driver.run, self.wal.entries)

@@ -8,7 +8,7 @@ Rules this module keeps:
    bounds the body (413 past `MAX_BODY_BYTES`, 408 when it is slow), refuses unknown query
    parameters and validates every id before it touches the store.
 3. The API reads committed state through the store and never writes anything; the only
-   way in is `NodeFacade.submit`.
+   way in is `NodeFacade.submit` / `NodeFacade.submit_batch`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from node.admission import AdmissionBusy
 from node.api import _errors as e
 from node.api._events import event_stream
 from node.api._facade import NodeFacade
@@ -261,7 +262,10 @@ class _Api:
                 raise e.bad_argument("timeout only applies with wait=commit")
             timeout = parse_timeout(params["timeout"])
         raw = decode_submission(await read_body(request, timeout_s=self.body_timeout_s))
-        admission = await self.facade.submit(raw)
+        try:
+            admission = await self.facade.submit(raw)
+        except AdmissionBusy as exc:
+            return _busy(exc)
         tx_id = admission.tx_id.hex()
         if admission.code == ledger_pb2.MEMPOOL_FULL:
             return e.error_response(
@@ -304,10 +308,13 @@ class _Api:
         """Admit up to MAX_BATCH envelopes in one request; each is judged on its own."""
         query(request, frozenset())
         raws = decode_batch(await read_body(request, timeout_s=self.body_timeout_s))
+        try:
+            admissions = await self.facade.submit_batch(raws)
+        except AdmissionBusy as exc:
+            return _busy(exc)
         results: list[dict[str, Any]] = []
         admitted = 0
-        for raw in raws:
-            admission = await self.facade.submit(raw)
+        for admission in admissions:
             if admission.ok:
                 admitted += 1
                 results.append({"tx_id": admission.tx_id.hex(), "status": "pending"})
@@ -511,3 +518,10 @@ async def _wait_unless_disconnected(
         result = await waiting
         nursery.cancel_scope.cancel()
     return result, gone
+
+
+def _busy(exc: AdmissionBusy) -> Response:
+    """503 MEMPOOL_FULL with Retry-After: the node has too much admission work queued."""
+    return e.error_response(
+        503, code_name(ledger_pb2.MEMPOOL_FULL), str(exc), headers={"Retry-After": "1"}
+    )

@@ -118,7 +118,19 @@ class NodeFacade(Protocol):
         ...
 
     async def submit(self, raw: bytes) -> Admission:
-        """Mempool admission of one serialized TxEnvelope, and gossip when admitted."""
+        """Mempool admission of one serialized TxEnvelope, and gossip when admitted.
+
+        Raises:
+            node.admission.AdmissionBusy: too much is waiting for admission.
+        """
+        ...
+
+    async def submit_batch(self, raws: Sequence[bytes]) -> list[Admission]:
+        """`submit` of each envelope, signatures verified off the event loop, in order.
+
+        Raises:
+            node.admission.AdmissionBusy: too much is waiting; none was admitted.
+        """
         ...
 
     async def wait_committed(self, tx_id: bytes, timeout_s: float) -> TxLocation | None:

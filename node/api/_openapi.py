@@ -310,7 +310,10 @@ def openapi_document() -> dict[str, Any]:
         ),
         "408": _error("BODY_TIMEOUT: the body did not arrive within 10 s"),
         "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
-        "503": _error("MEMPOOL_FULL: retry after the Retry-After header's seconds"),
+        "503": _error(
+            "MEMPOOL_FULL (the pool, or the admission queue, is full): retry after the "
+            "Retry-After header's seconds"
+        ),
         "504": _error("TIMEOUT: not committed within the timeout; the tx stays pending"),
         "500": _error("INTERNAL"),
     }
@@ -360,6 +363,10 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "408": _error("BODY_TIMEOUT: the body did not arrive within 10 s"),
                     "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
+                    "503": _error(
+                        "MEMPOOL_FULL: admission queue full, nothing admitted; retry after "
+                        "the Retry-After header's seconds"
+                    ),
                     "500": _error("INTERNAL"),
                 },
             }

@@ -39,7 +39,7 @@ from node.ledger._evidence import record_evidence
 from node.ledger._rules import HANDLERS, Context, Refusal, required_accounts, show, static_check
 from node.ledger._state import Overlay, StateReader
 from node.ledger._transfer import execute_transfer
-from node.ledger._verify import DEFAULT_CACHE_ENTRIES, SignatureCache
+from node.ledger._verify import DEFAULT_CACHE_ENTRIES, SignatureCache, first_invalid_signature
 from proto import genesis_pb2
 from proto import ledger_pb2 as pb
 
@@ -166,15 +166,35 @@ class Ledger:
     def verify_signatures(self, txs: Sequence[bytes]) -> int:
         """Verify the signatures of envelopes ahead of execution, filling the cache.
 
-        Depends on no state, so a node may run it on a block's transactions in worker
-        threads (libsodium releases the GIL) before `execute_block`. Envelopes that do
-        not decode or are too large are skipped; `execute_block` refuses them anyway.
+        Event-loop thread only (it writes the cache); a worker thread runs
+        `verify_detached` instead and the loop calls `remember_signatures`. Envelopes
+        that do not decode or are too large are skipped; `execute_block` refuses them.
 
         Returns:
             How many envelopes had all their signatures valid.
         """
-        valid = 0
-        for raw in txs:
+        hashed = [(hashlib.sha256(raw).digest(), raw) for raw in txs]
+        pending = [(h, raw) for h, raw in hashed if self._sigs.lookup(h) is None]
+        self.remember_signatures(self.verify_detached(pending))
+        return sum(1 for h, _ in hashed if self._sigs.lookup(h) == -1)
+
+    def signatures_known(self, envelope_hash: bytes) -> bool:
+        """Whether the cache holds the outcome for the envelope with this SHA-256."""
+        return self._sigs.lookup(envelope_hash) is not None
+
+    def verify_detached(self, txs: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, int]]:
+        """Signature outcomes of (envelope SHA-256, envelope) pairs, without the cache.
+
+        Reads nothing mutable and writes nothing, so a worker thread may run it while the
+        event loop uses the ledger. Skips what `check_tx` refuses before verifying (too
+        large, undecodable, no or too many signatures).
+
+        Returns:
+            (envelope SHA-256, index of the first bad signature or -1) per verified one.
+        """
+        prefix = self._sigs.prefix
+        out: list[tuple[bytes, int]] = []
+        for envelope_hash, raw in txs:
             if len(raw) > self.max_tx_bytes:
                 continue
             try:
@@ -182,11 +202,14 @@ class Ledger:
             except DecodeError:
                 continue
             sigs = envelope.signatures
-            if 0 < len(sigs) <= MAX_SIGNATURES and (
-                self._sigs.first_invalid(hashlib.sha256(raw).digest(), envelope.body, sigs) < 0
-            ):
-                valid += 1
-        return valid
+            if 0 < len(sigs) <= MAX_SIGNATURES:
+                out.append((envelope_hash, first_invalid_signature(prefix, envelope.body, sigs)))
+        return out
+
+    def remember_signatures(self, outcomes: Sequence[tuple[bytes, int]]) -> None:
+        """Merge `verify_detached` outcomes into the cache (event-loop thread)."""
+        for envelope_hash, result in outcomes:
+            self._sigs.remember(envelope_hash, result)
 
     def execute_block(
         self,

@@ -19,6 +19,7 @@ from typing import Any
 import trio
 
 import consensus as cs
+from node.admission import Admitter
 from node.api import BlockSummary, CommitFeed
 from node.blocks import ChainTip, block_id, build_block, decode_block
 from node.genesis import parse_genesis
@@ -119,17 +120,32 @@ class LocalNode:
     def close(self) -> None:
         self.store.close()
 
+    @property
+    def mempool(self) -> Mempool:
+        return self._mempool
+
+    @mempool.setter
+    def mempool(self, mempool: Mempool) -> None:
+        """A test may swap the pool; admission (the node's real path) follows it."""
+        self._mempool = mempool
+        self.admitter = Admitter(self.ledger, mempool, next_height=lambda: self.store.height + 1)
+
     # ---- the facade ----
 
     def evidence(self) -> Sequence[cs.Evidence]:
         return self.evidence_list
 
     async def submit(self, raw: bytes) -> Admission:
-        admission = self.mempool.add(raw, next_height=self.store.height + 1)
-        if admission.added:
-            with contextlib.suppress(trio.WouldBlock):  # a full queue: commits take all anyway
-                self.admitted_send.send_nowait(admission.tx_id)
+        (admission,) = await self.submit_batch([raw])
         return admission
+
+    async def submit_batch(self, raws: Sequence[bytes]) -> list[Admission]:
+        admissions = await self.admitter.admit(raws, source="api")
+        for admission in admissions:
+            if admission.added:
+                with contextlib.suppress(trio.WouldBlock):  # full: commits take all anyway
+                    self.admitted_send.send_nowait(admission.tx_id)
+        return admissions
 
     async def wait_committed(self, tx_id: bytes, timeout_s: float) -> TxLocation | None:
         self.waiting.set()

@@ -33,6 +33,20 @@ def test_rendered_config_loads_back(tmp_path: Path) -> None:
     assert cfg.allowed_node_ids == {NODE_ID, "cd" * 32}
     assert cfg.log_format == "json"
     assert cfg.data_dir == tmp_path / "h" / "data"
+    assert (cfg.admission_verify_threads, cfg.admission_max_pending_txs) == (2, 16_000)
+    assert cfg.admission_max_pending_bytes == 32 * 1024 * 1024
+
+
+def test_admission_settings_are_read(tmp_path: Path) -> None:
+    text = render_config(
+        moniker="x",
+        admission_verify_threads=3,
+        admission_max_pending_txs=5000,
+        admission_max_pending_bytes=2 << 20,
+    )
+    cfg = load_config(_write(tmp_path / "h", text))
+    assert (cfg.admission_verify_threads, cfg.admission_max_pending_txs) == (3, 5000)
+    assert cfg.admission_max_pending_bytes == 2 << 20
 
 
 @pytest.mark.parametrize(
@@ -45,6 +59,10 @@ def test_rendered_config_loads_back(tmp_path: Path) -> None:
         ('moniker = "x"\n[p2p]\nallowed = ["12"]\n', "p2p.allowed[0]"),
         ('moniker = "x"\n[p2p]\nmax_frame_bytes = 1\n', "p2p.max_frame_bytes"),
         ('moniker = "x"\n[mempool]\nmax_txs = "many"\n', "mempool.max_txs"),
+        ('moniker = "x"\n[admission]\nverify_threads = 0\n', "admission.verify_threads"),
+        ('moniker = "x"\n[admission]\nmax_pending_txs = 999\n', "admission.max_pending_txs"),
+        ('moniker = "x"\n[admission]\nmax_pending_txs = "lots"\n', "admission.max_pending_txs"),
+        ('moniker = "x"\n[admission]\nmax_pending_bytes = 1024\n', "admission.max_pending_bytes"),
         ('moniker = "x"\n[log]\nlevel = "loud"\n', "log.level"),
         ('moniker = "x"\n[log]\nformat = "xml"\n', "log.format"),
         ('moniker = ""\n', "moniker"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from node.metrics import (
     ValidatorView,
     code_name,
     count_results,
+    sample_loop_lag,
     serve_metrics,
 )
 from proto import ledger_pb2
@@ -425,3 +427,21 @@ def test_core_counters_and_catching_up_are_read_at_scrape_time() -> None:
     assert second[("tenge_p2p_peer_penalties_total", (("code", "BAD_SYNC_BLOCK"),))] == 3
     assert second[("tenge_p2p_peer_dropped_total", (("reason", "BAD_SYNC_BLOCK"),))] == 1
     assert second[("tenge_sync_catching_up", ())] == 1
+
+
+async def test_loop_lag_sampler_sees_a_blocked_loop() -> None:
+    metrics = NodeMetrics()
+    r = metrics.registry
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sample_loop_lag, metrics, 0.01)
+        await trio.sleep(0.05)
+        time.sleep(0.1)  # noqa: ASYNC251 - blocking the loop is the point
+        await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+    count = r.get_sample_value("tenge_event_loop_lag_seconds_count")
+    fast = r.get_sample_value("tenge_event_loop_lag_seconds_bucket", {"le": "0.05"})
+    assert count is not None
+    assert fast is not None
+    assert count >= 3  # it kept sampling before and after
+    # The sleeper due 10 ms after its start woke at least 90 ms late, once.
+    assert count - fast >= 1
