@@ -77,6 +77,9 @@ class NodeConfig:
     p2p_max_pending_handshakes: int = 64
     p2p_max_pending_per_source: int = 4
     p2p_max_pending_per_key: int = 2
+    # [mempool] admission fairness (see docs/mempool.md).
+    mempool_max_pending_per_account: int = 100
+    mempool_max_peer_share: float = 0.5
 
     @property
     def genesis_path(self) -> Path:
@@ -122,6 +125,12 @@ listen = {metrics_listen}
 [mempool]
 max_txs = {mempool_max_txs}
 max_bytes = {mempool_max_bytes}
+# Pending transactions one account may have authorised (payer or signer); more get
+# PENDING_TXS_EXCEEDED. See docs/mempool.md.
+max_pending_per_account = {mempool_max_pending_per_account}
+# Fraction (0 to 1] of max_txs and of max_bytes that the transactions gossiped by one
+# peer may take; more get PEER_SHARE_EXCEEDED. This node's API is exempt.
+max_peer_share = {mempool_max_peer_share}
 
 [log]
 # debug | info | warning | error
@@ -143,6 +152,8 @@ def render_config(
     send_queue: int = 1024,
     mempool_max_txs: int = 50_000,
     mempool_max_bytes: int = 64 * 1024 * 1024,
+    mempool_max_pending_per_account: int = 100,
+    mempool_max_peer_share: float = 0.5,
     log_level: str = "info",
     log_format: str = "text",
 ) -> str:
@@ -165,6 +176,8 @@ def render_config(
         send_queue=send_queue,
         mempool_max_txs=mempool_max_txs,
         mempool_max_bytes=mempool_max_bytes,
+        mempool_max_pending_per_account=mempool_max_pending_per_account,
+        mempool_max_peer_share=repr(float(mempool_max_peer_share)),
         log_level=q(log_level),
         log_format=q(log_format),
     )
@@ -218,6 +231,10 @@ def load_config(home: Path) -> NodeConfig:
         p2p_max_pending_handshakes=r.integer("p2p.max_pending_handshakes", 64, 1, 10_000),
         p2p_max_pending_per_source=r.integer("p2p.max_pending_per_source", 4, 1, 1_000),
         p2p_max_pending_per_key=r.integer("p2p.max_pending_per_key", 2, 1, 100),
+        mempool_max_pending_per_account=r.integer(
+            "mempool.max_pending_per_account", 100, 1, 10_000_000
+        ),
+        mempool_max_peer_share=r.fraction("mempool.max_peer_share", 0.5),
     )
 
 
@@ -257,6 +274,17 @@ class _Reader:
         if not lo <= value <= hi:
             raise self.error(name, f"expected {lo} to {hi}, got {value}")
         return value
+
+    def fraction(self, name: str, default: float) -> float:
+        """A number above 0 and at most 1 (an integer 1 is accepted)."""
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.error(name, "expected a number")
+        if not 0 < value <= 1:  # also refuses nan
+            raise self.error(name, f"expected a number above 0 and at most 1, got {value}")
+        return float(value)
 
     def list_of_str(self, name: str) -> list[str]:
         value = self.get(name)

@@ -103,6 +103,8 @@ class Node:
                 self.ledger,
                 max_txs=config.mempool_max_txs,
                 max_bytes=config.mempool_max_bytes,
+                max_pending_per_account=config.mempool_max_pending_per_account,
+                max_peer_share=config.mempool_max_peer_share,
             )
             self.p2p = PeerManager(
                 P2PConfig(
@@ -392,7 +394,9 @@ class Node:
             if kind == "tx_gossip":
                 added = False
                 for raw in env.tx_gossip.txs:
-                    admission = self.mempool.add(raw, next_height=self.store.height + 1)
+                    admission = self.mempool.add(
+                        raw, next_height=self.store.height + 1, source=peer_id
+                    )
                     added = added or admission.added
                 if added:
                     self.driver.txs_available()
