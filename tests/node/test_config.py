@@ -45,6 +45,15 @@ def test_rendered_config_loads_back(tmp_path: Path) -> None:
         ('moniker = "x"\n[p2p]\nallowed = ["12"]\n', "p2p.allowed[0]"),
         ('moniker = "x"\n[p2p]\nmax_frame_bytes = 1\n', "p2p.max_frame_bytes"),
         ('moniker = "x"\n[mempool]\nmax_txs = "many"\n', "mempool.max_txs"),
+        (
+            'moniker = "x"\n[mempool]\nmax_pending_per_account = 0\n',
+            "mempool.max_pending_per_account",
+        ),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = 0\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = 1.5\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = nan\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = "half"\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = true\n', "mempool.max_peer_share"),
         ('moniker = "x"\n[log]\nlevel = "loud"\n', "log.level"),
         ('moniker = "x"\n[log]\nformat = "xml"\n', "log.format"),
         ('moniker = ""\n', "moniker"),
@@ -54,6 +63,20 @@ def test_rendered_config_loads_back(tmp_path: Path) -> None:
 def test_invalid_fields_are_named(tmp_path: Path, text: str, field: str) -> None:
     with pytest.raises(ConfigError, match="config\\.toml: " + re.escape(field) + ":"):
         load_config(_write(tmp_path / "h", text))
+
+
+def test_mempool_fairness_settings(tmp_path: Path) -> None:
+    defaults = load_config(_write(tmp_path / "d", render_config(moniker="x")))
+    assert defaults.mempool_max_pending_per_account == 100
+    assert defaults.mempool_max_peer_share == 0.5
+    text = render_config(
+        moniker="x", mempool_max_pending_per_account=7, mempool_max_peer_share=0.25
+    )
+    cfg = load_config(_write(tmp_path / "h", text))
+    assert cfg.mempool_max_pending_per_account == 7
+    assert cfg.mempool_max_peer_share == 0.25
+    one = load_config(_write(tmp_path / "o", 'moniker = "x"\n[mempool]\nmax_peer_share = 1\n'))
+    assert one.mempool_max_peer_share == 1.0
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:
