@@ -8,7 +8,7 @@ import itertools
 import json
 import random
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -169,14 +169,22 @@ def free_low_base_port(nodes: int, attempts: int = 200) -> int:
 
 
 @asynccontextmanager
-async def running_network(tmp_path: Path, validators: int = 4) -> AsyncIterator[Network]:
-    """Init a testnet in tmp_path, start every node, wait for height 1; stop all after."""
+async def running_network(
+    tmp_path: Path, validators: int = 4, prepare: Callable[[Network], None] | None = None
+) -> AsyncIterator[Network]:
+    """Init a testnet in tmp_path, start every node, wait for height 1; stop all after.
+
+    prepare, if given, runs after init and before any node starts (e.g. to edit each
+    node's config.toml).
+    """
     directory = tmp_path / "net"
     manifest = init_testnet(
         directory, validators=validators, base_port=free_base_port(validators), params=FAST_PARAMS
     )
     async with httpx.AsyncClient(timeout=10) as client:
         net = Network(directory, manifest, client)
+        if prepare is not None:
+            prepare(net)
         try:
             for i in range(validators):
                 net.start(i)
