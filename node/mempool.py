@@ -101,6 +101,7 @@ class Admission:
     message: str
     tx_id: bytes
     added: bool = False  # newly added: the caller gossips it
+    evicted: int = 0  # gossiped transactions it displaced (rule 5), for metrics
 
     @property
     def ok(self) -> bool:
@@ -221,7 +222,9 @@ class Mempool:
         self.size_bytes += len(raw)
         self._book(entry)
         self._source(tx_id, entry)
-        return self._count(Admission(ledger_pb2.OK, "pending", tx_id, added=True))
+        return self._count(
+            Admission(ledger_pb2.OK, "pending", tx_id, added=True, evicted=len(victims))
+        )
 
     def reap(self, *, max_txs: int, max_bytes: int) -> list[bytes]:
         """The oldest pending transactions that fit in a block; they stay in the pool."""

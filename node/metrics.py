@@ -291,6 +291,11 @@ class NodeMetrics:
             ("code",),
             registry=r,
         )
+        self._evictions = PromCounter(
+            "tenge_mempool_evictions_total",
+            "Gossiped transactions evicted from a full mempool to admit a newcomer.",
+            registry=r,
+        )
         self._write_batch = Histogram(
             "tenge_store_write_batch_duration_seconds",
             "Duration of one block's synced LevelDB write batch.",
@@ -382,6 +387,11 @@ class NodeMetrics:
     def on_admission(self, code_name_or_number: int | str) -> None:
         """The mempool answered one submitted transaction with this result code."""
         self._admissions.labels(code_name(code_name_or_number)).inc()
+
+    def on_evictions(self, count: int) -> None:
+        """An admission evicted count gossiped transactions from the full mempool."""
+        if count > 0:
+            self._evictions.inc(count)
 
     def on_api_request(self, route: str, status: int, seconds: float) -> None:
         """An API request finished.

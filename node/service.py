@@ -277,6 +277,7 @@ class Node:
         """Admit raw to the mempool; gossip it to peers when it is new."""
         admission = self.mempool.add(raw, next_height=self.store.height + 1)
         self.metrics.on_admission(admission.code)
+        self.metrics.on_evictions(admission.evicted)
         if admission.added:
             self._gossip_out.append(raw)
             self._gossip_ready.set()
@@ -397,6 +398,8 @@ class Node:
                     admission = self.mempool.add(
                         raw, next_height=self.store.height + 1, source=peer_id
                     )
+                    self.metrics.on_admission(admission.code)
+                    self.metrics.on_evictions(admission.evicted)
                     added = added or admission.added
                 if added:
                     self.driver.txs_available()

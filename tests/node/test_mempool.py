@@ -382,7 +382,9 @@ def test_eviction_takes_gossiped_copies_never_api_ones(world: tuple[Store, Ledge
     assert pool.add(t3, next_height=1, source="peer-2").added
     assert pool.add(t4, next_height=1).added
     # Full. An API newcomer evicts the newest copy of the peer holding the most.
-    assert pool.add(pay(1, 5), next_height=1).added
+    newcomer = pool.add(pay(1, 5), next_height=1)
+    assert newcomer.added
+    assert newcomer.evicted == 1
     held = pool.reap(max_txs=10, max_bytes=1 << 20)
     assert t2 not in held
     assert t1 in held

@@ -125,8 +125,8 @@ async def test_a_1_tiyn_account_cannot_fill_the_mempool_nor_blocks(tmp_path: Pat
             failed_total = 0
             for height in range(first, top + 1):
                 block = await net.block(0, height)
-                mine = [tx for tx in block["txs"] if tx["tx_id"] in spam_ids]
-                failed = [tx for tx in mine if tx["code"] != "OK"]
+                mine = [t for t in block["txs"] if t["tx_id"] in spam_ids]
+                failed = [t for t in mine if t["code"] != "OK"]
                 # A proposer's pool holds at most one payment of the 1-tiyn account.
                 assert len(mine) <= 1, (height, mine)
                 failed_total += len(failed)
