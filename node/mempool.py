@@ -28,11 +28,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from proto import ledger_pb2
 
 log = logging.getLogger(__name__)
+_K = TypeVar("_K")
 
 #: The source of transactions submitted to this node's API (never evicted, no share).
 API_SOURCE: Final = "api"
@@ -79,12 +80,11 @@ class _Entry:
     expires_at_height: int
     debits: tuple[tuple[str, str, int], ...]  # (account, asset, amount) it would take
     source: str  # API_SOURCE or the gossiping peer's id
+    seq: int  # admission order
 
-    def involves(self, accounts: set[str]) -> bool:
-        """Whether one of accounts authorised it or would be debited by it."""
-        return not accounts.isdisjoint(self.accounts) or any(
-            debit[0] in accounts for debit in self.debits
-        )
+    def involved(self) -> set[str]:
+        """The accounts that authorised it or that it would debit."""
+        return {*self.accounts, *(debit[0] for debit in self.debits)}
 
 
 class TxChecker(Protocol):
@@ -144,6 +144,10 @@ class Mempool:
         self._per_account: dict[str, int] = {}  # account -> pending txs it authorised
         self._by_source: dict[str, dict[bytes, None]] = {}  # source -> tx ids, oldest first
         self._source_bytes: dict[str, int] = {}
+        # Indexes so a commit visits only what it may affect (rule 6).
+        self._involving: dict[str, dict[bytes, None]] = {}  # account -> tx ids
+        self._expiring: dict[int, dict[bytes, None]] = {}  # expires_at_height -> tx ids
+        self._seq = 0
         self.results: dict[int, int] = {}  # admissions by result code, for metrics
         self.evicted = 0  # gossiped transactions evicted to make room
 
@@ -186,10 +190,10 @@ class Mempool:
         if pending is not None:
             if source == API_SOURCE and pending.source != API_SOURCE:
                 # Acknowledged by our API now: it is ours to keep, no longer evictable.
-                self._unsource(tx_id, pending)
+                self._unplace(tx_id, pending)
                 pending = replace(pending, source=API_SOURCE)
                 self._txs[tx_id] = pending
-                self._source(tx_id, pending)
+                self._place(tx_id, pending)
             # Already pending: resubmission is idempotent, so answer as the first time.
             return self._count(Admission(ledger_pb2.OK, "already pending", tx_id))
         refusal = self._account_refusal(outcome)
@@ -217,11 +221,13 @@ class Mempool:
             outcome.expires_at_height,
             tuple((d.account, d.asset, d.amount) for d in outcome.debits),
             source,
+            self._seq,
         )
+        self._seq += 1
         self._txs[tx_id] = entry
         self.size_bytes += len(raw)
-        self._book(entry)
-        self._source(tx_id, entry)
+        self._book(tx_id, entry)
+        self._place(tx_id, entry)
         return self._count(
             Admission(ledger_pb2.OK, "pending", tx_id, added=True, evicted=len(victims))
         )
@@ -257,15 +263,11 @@ class Mempool:
         for tx_id in included:
             if tx_id in self._txs:
                 self._remove(tx_id)
-        again = [
-            tx_id
-            for tx_id, entry in self._txs.items()
-            if touched is None or entry.expires_at_height < next_height or entry.involves(touched)
-        ]
+        again = self._affected(touched, next_height)
         # Take them all out of the sums first, then book them again oldest first against
         # the new balances: the oldest keep their claim on the funds.
         for tx_id in again:
-            self._unbook(self._txs[tx_id])
+            self._unbook(tx_id, self._txs[tx_id])
         dropped = 0
         for tx_id in again:
             entry = self._txs[tx_id]
@@ -278,7 +280,7 @@ class Mempool:
             if refusal is not None:
                 del self._txs[tx_id]
                 self.size_bytes -= len(entry.raw)
-                self._unsource(tx_id, entry)
+                self._unplace(tx_id, entry)
                 dropped += 1
                 log.debug("mempool dropped %s on re-check: %s", tx_id.hex(), refusal[1])
                 continue
@@ -288,10 +290,23 @@ class Mempool:
                 debits=tuple((d.account, d.asset, d.amount) for d in outcome.debits),
             )
             self._txs[tx_id] = entry  # same key: keeps its place in the order
-            self._book(entry)
+            self._book(tx_id, entry)
         return dropped
 
     # ---- internals ----
+
+    def _affected(self, touched: set[str] | None, next_height: int) -> list[bytes]:
+        """Pending tx ids a commit may affect, oldest first: those involving a touched
+        account and those expired by next_height (all of them when touched is None)."""
+        if touched is None:
+            return list(self._txs)
+        ids: set[bytes] = set()
+        for account in touched:
+            ids.update(self._involving.get(account, ()))
+        for height, expiring in self._expiring.items():  # at most max_tx_ttl heights
+            if height < next_height:
+                ids.update(expiring)
+        return sorted(ids, key=lambda tx_id: self._txs[tx_id].seq)
 
     def _account_refusal(self, outcome: CheckOutcome) -> tuple[int, str] | None:
         """Refusal by the per-account cap or the pending outflows, given what is pending."""
@@ -353,17 +368,23 @@ class Mempool:
     def _remove(self, tx_id: bytes) -> None:
         entry = self._txs.pop(tx_id)
         self.size_bytes -= len(entry.raw)
-        self._unbook(entry)
-        self._unsource(tx_id, entry)
+        self._unbook(tx_id, entry)
+        self._unplace(tx_id, entry)
 
-    def _book(self, entry: _Entry) -> None:
+    def _book(self, tx_id: bytes, entry: _Entry) -> None:
+        """Count entry in the per-account sums and the account index."""
         for account in entry.accounts:
             self._per_account[account] = self._per_account.get(account, 0) + 1
         for account, asset, amount in entry.debits:
             key = (account, asset)
             self._outflow[key] = self._outflow.get(key, 0) + amount
+        for account in entry.involved():
+            self._involving.setdefault(account, {})[tx_id] = None
 
-    def _unbook(self, entry: _Entry) -> None:
+    def _unbook(self, tx_id: bytes, entry: _Entry) -> None:
+        """Undo _book."""
+        for account in entry.involved():
+            _discard(self._involving, account, tx_id)
         for account in entry.accounts:
             left = self._per_account[account] - 1
             if left:
@@ -378,20 +399,31 @@ class Mempool:
             else:
                 del self._outflow[key]
 
-    def _source(self, tx_id: bytes, entry: _Entry) -> None:
+    def _place(self, tx_id: bytes, entry: _Entry) -> None:
+        """Index entry by its source and its expiry."""
         self._by_source.setdefault(entry.source, {})[tx_id] = None
         self._source_bytes[entry.source] = self._source_bytes.get(entry.source, 0) + len(entry.raw)
+        self._expiring.setdefault(entry.expires_at_height, {})[tx_id] = None
 
-    def _unsource(self, tx_id: bytes, entry: _Entry) -> None:
-        ids = self._by_source[entry.source]
-        del ids[tx_id]
+    def _unplace(self, tx_id: bytes, entry: _Entry) -> None:
+        """Undo _place."""
+        _discard(self._expiring, entry.expires_at_height, tx_id)
         rest = self._source_bytes[entry.source] - len(entry.raw)
-        if ids:
+        if _discard(self._by_source, entry.source, tx_id):
             self._source_bytes[entry.source] = rest
         else:
-            del self._by_source[entry.source]
             del self._source_bytes[entry.source]
 
     def _count(self, admission: Admission) -> Admission:
         self.results[admission.code] = self.results.get(admission.code, 0) + 1
         return admission
+
+
+def _discard(index: dict[_K, dict[bytes, None]], key: _K, tx_id: bytes) -> bool:
+    """Remove tx_id from index[key], and the key once empty; whether any are left."""
+    ids = index[key]
+    del ids[tx_id]
+    if ids:
+        return True
+    del index[key]
+    return False
