@@ -188,7 +188,10 @@ async def running_network(
         try:
             for i in range(validators):
                 net.start(i)
-            await net.wait_height(1)
+            with trio.move_on_after(STARTUP_S) as startup:
+                await net.wait_height(1)
+            if startup.cancelled_caught:
+                raise AssertionError(await _startup_report(net))
             yield net
         finally:
             net.stop_all()
@@ -197,6 +200,20 @@ async def running_network(
                 if log.exists():
                     text = log.read_text()
                     assert "Traceback" not in text, f"node {node['index']} crashed:\n{text[-3000:]}"
+
+
+#: How long a fresh network may take to commit height 1 on every node.
+STARTUP_S = 60
+
+
+async def _startup_report(net: Network) -> str:
+    """Why the network did not start: each node's height and the end of its log."""
+    lines = [f"the network did not reach height 1 within {STARTUP_S} s:"]
+    for i, node in enumerate(net.nodes):
+        log = Path(node["home"]) / "node.log"
+        tail = log.read_text()[-600:] if log.exists() else "(no log)"
+        lines.append(f"node {i}: height {await net.height(i)}; log ends:\n{tail}")
+    return "\n".join(lines)
 
 
 def dump(obj: Any) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +79,20 @@ async def _committed(net: Network, tx_id: str) -> dict[str, Any]:
         await trio.sleep(0.1)
 
 
+@contextmanager
+def _within(seconds: float, what: str) -> Iterator[None]:
+    """Bound one phase of the test; say which one ran out of time."""
+    with trio.move_on_after(seconds) as scope:
+        yield
+    assert not scope.cancelled_caught, f"{what}: not done within {seconds} s"
+
+
 async def test_a_1_tiyn_account_cannot_fill_the_mempool_nor_blocks(tmp_path: Path) -> None:
-    with trio.fail_after(240):
+    with trio.fail_after(300):
         async with running_network(tmp_path, prepare=_small_pools) as net:
-            await net.issue(SPAMMER, 1)
-            await net.issue(HONEST, 1_000_000)
+            with _within(60, "funding the spammer and the honest payer"):
+                await net.issue(SPAMMER, 1)
+                await net.issue(HONEST, 1_000_000)
             first = await net.height(0) + 1
             expires = first + 300
             spam = [net.payment(SPAMMER, PAYEE, 1, expires_at_height=expires) for _ in range(SPAM)]
@@ -98,10 +109,11 @@ async def test_a_1_tiyn_account_cannot_fill_the_mempool_nor_blocks(tmp_path: Pat
             async def flood_node_0() -> None:
                 answers.append(await _flood_batches(net, spam, honest, codes))
 
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(flood_node_0)
-                for index, batch in enumerate(others, start=1):
-                    nursery.start_soon(_flood_singles, net, index, batch, codes)
+            with _within(90, "the flood"):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(flood_node_0)
+                    for index, batch in enumerate(others, start=1):
+                        nursery.start_soon(_flood_singles, net, index, batch, codes)
             reached = len(net.nodes)
             assert codes["MEMPOOL_FULL"] == 0, codes
             # While it holds 1 tiyn a node admits one of its payments; once that one is
@@ -113,13 +125,14 @@ async def test_a_1_tiyn_account_cannot_fill_the_mempool_nor_blocks(tmp_path: Pat
             # The honest payment was admitted in the middle of the flood, and commits OK.
             assert answers == ["pending"], answers
             honest_id = tx_id_of(honest).hex()
-            with trio.fail_after(30):
+            tx: dict[str, Any] = {}
+            with _within(30, "the honest payment's commit"):
                 tx = await _committed(net, honest_id)
             assert tx["code"] == "OK", tx
 
             # Two more blocks, so that whatever was still pending has had its chance.
             top = await net.height(0)
-            with trio.fail_after(30):
+            with _within(30, "two more blocks"):
                 await net.wait_height(top + 2, nodes=[0])
             top = await net.height(0)
             failed_total = 0
