@@ -40,6 +40,7 @@ proto: $(STAMP)
 ## make bench: ledger, engine and whole-network benchmarks (figures, not pass/fail)
 bench: $(STAMP)
 	$(PY) -m bench.ledger_bench
+	$(PY) -m bench.mempool_bench
 	$(PY) -m bench.engine_bench
 	$(VENV)/bin/tenge-testnet bench --validators 4 --duration 15
 

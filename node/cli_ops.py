@@ -56,7 +56,9 @@ _USAGE_CODES: Final = frozenset(
     {"INVALID_ARGUMENT", "INVALID_JSON", "INVALID_BASE64", "BODY_TOO_LARGE", "METHOD_NOT_ALLOWED"}
 )
 #: API error codes that mean "not now": retry later.
-_BUSY_CODES: Final = frozenset({"TIMEOUT", "MEMPOOL_FULL", "NOT_READY", "INTERNAL"})
+_BUSY_CODES: Final = frozenset(
+    {"TIMEOUT", "MEMPOOL_FULL", "PENDING_TXS_EXCEEDED", "NOT_READY", "INTERNAL"}
+)
 _AMOUNT_RE: Final = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
 _TX_ID_RE: Final = re.compile(r"[0-9a-fA-F]{64}\Z")
 #: What undecodable bytes in argv become (surrogateescape); they cannot be sent.

@@ -307,7 +307,8 @@ class TengeClient(TransactionKinds):
         """POST /v1/txs with a serialized, signed TxEnvelope.
 
         Raises:
-            ApiError: refused (a ledger code, 400), mempool full (503), or with wait, not
+            ApiError: refused (a ledger code, 400; PENDING_FUNDS_EXCEEDED, 409; too many
+                pending for the account, 429), mempool full (503), or with wait, not
                 committed in time (504 TIMEOUT; the transaction stays pending).
             Unreachable: no answer.
         """

@@ -82,6 +82,9 @@ class NodeConfig:
     admission_verify_threads: int = 2
     admission_max_pending_txs: int = 16_000
     admission_max_pending_bytes: int = 32 * 1024 * 1024
+    # [mempool] admission fairness (see docs/mempool.md).
+    mempool_max_pending_per_account: int = 1000
+    mempool_max_peer_share: float = 0.5
 
     @property
     def genesis_path(self) -> Path:
@@ -127,6 +130,12 @@ listen = {metrics_listen}
 [mempool]
 max_txs = {mempool_max_txs}
 max_bytes = {mempool_max_bytes}
+# Pending transactions one account may have authorised (payer or signer); more get
+# PENDING_TXS_EXCEEDED. See docs/mempool.md.
+max_pending_per_account = {mempool_max_pending_per_account}
+# Fraction (0 to 1] of max_txs and of max_bytes that the transactions gossiped by one
+# peer may take; more get PEER_SHARE_EXCEEDED. This node's API is exempt.
+max_peer_share = {mempool_max_peer_share}
 
 [admission]
 # Worker threads verifying transaction signatures (API submits, batches, gossip) at once.
@@ -160,6 +169,8 @@ def render_config(
     admission_verify_threads: int = 2,
     admission_max_pending_txs: int = 16_000,
     admission_max_pending_bytes: int = 32 * 1024 * 1024,
+    mempool_max_pending_per_account: int = 1000,
+    mempool_max_peer_share: float = 0.5,
     log_level: str = "info",
     log_format: str = "text",
 ) -> str:
@@ -185,6 +196,8 @@ def render_config(
         admission_verify_threads=admission_verify_threads,
         admission_max_pending_txs=admission_max_pending_txs,
         admission_max_pending_bytes=admission_max_pending_bytes,
+        mempool_max_pending_per_account=mempool_max_pending_per_account,
+        mempool_max_peer_share=repr(float(mempool_max_peer_share)),
         log_level=q(log_level),
         log_format=q(log_format),
     )
@@ -243,6 +256,10 @@ def load_config(home: Path) -> NodeConfig:
         admission_max_pending_bytes=r.integer(
             "admission.max_pending_bytes", 32 * 1024 * 1024, 1024 * 1024, 2**40
         ),
+        mempool_max_pending_per_account=r.integer(
+            "mempool.max_pending_per_account", 1000, 1, 10_000_000
+        ),
+        mempool_max_peer_share=r.fraction("mempool.max_peer_share", 0.5),
     )
 
 
@@ -282,6 +299,17 @@ class _Reader:
         if not lo <= value <= hi:
             raise self.error(name, f"expected {lo} to {hi}, got {value}")
         return value
+
+    def fraction(self, name: str, default: float) -> float:
+        """A number above 0 and at most 1 (an integer 1 is accepted)."""
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.error(name, "expected a number")
+        if not 0 < value <= 1:  # also refuses nan
+            raise self.error(name, f"expected a number above 0 and at most 1, got {value}")
+        return float(value)
 
     def list_of_str(self, name: str) -> list[str]:
         value = self.get(name)

@@ -1,23 +1,59 @@
 """The mempool: transactions admitted by the ledger's check_tx and waiting for a block.
 
-Admission order is kept (FIFO), so the proposer reaps the oldest transactions first. The
-pool is bounded by count and by bytes; when either bound is reached a new transaction is
-refused with MEMPOOL_FULL rather than evicting one that was already acknowledged as
-pending. After each commit the included transactions leave the pool and the rest are
-checked again against the new state; those that no longer pass (spent funds, expired) are
-dropped.
+Rules this module keeps (the operator's view is docs/mempool.md):
+
+1. Admission order is kept (FIFO), so the proposer reaps the oldest transactions first.
+2. Pending outflows: for every (account, asset) the pool keeps the sum of what its pending
+   transactions would debit (`CheckOutcome.debits`), and that sum never exceeds the
+   committed balance they were judged against. A transaction that would pass it is
+   refused with PENDING_FUNDS_EXCEEDED, so an account cannot queue payments it cannot pay.
+3. No account authorises more than `max_pending_per_account` pending transactions
+   (PENDING_TXS_EXCEEDED).
+4. Every transaction has one source: "api" (this node's clients) or the peer that gossiped
+   it. One peer holds at most `max_peer_share` of the pool's count and bytes
+   (PEER_SHARE_EXCEEDED); the API is exempt.
+5. The pool is bounded by count and bytes. When full, a newcomer may evict the newest
+   gossiped transactions of the peer holding the most, if that leaves the newcomer's
+   source no larger than the victim's (an API newcomer always may). A transaction this
+   node's API acknowledged is never evicted: evicting a gossiped copy loses nothing, its
+   origin node still holds it. Otherwise the newcomer gets MEMPOOL_FULL.
+6. The bookkeeping is incremental: add, evict and drop adjust the sums of the entries they
+   touch. After a commit only the transactions of accounts the block touched (and those
+   expiring) are checked again, oldest first, and re-booked against the new balances;
+   those that no longer pass are dropped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Final, Protocol, TypeVar
 
 from proto import ledger_pb2
 
 log = logging.getLogger(__name__)
+_K = TypeVar("_K")
+
+#: The source of transactions submitted to this node's API (never evicted, no share).
+API_SOURCE: Final = "api"
+#: At most this many transactions make room for one newcomer (a 16 KiB one among small).
+MAX_EVICTIONS: Final = 128
+DEFAULT_MAX_PENDING_PER_ACCOUNT: Final = 1000
+DEFAULT_MAX_PEER_SHARE: Final = 0.5
+
+
+class DebitOutcome(Protocol):
+    """One debit a checked transaction would make (node.ledger.Debit)."""
+
+    @property
+    def account(self) -> str: ...
+    @property
+    def asset(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def balance(self) -> int: ...
 
 
 class CheckOutcome(Protocol):
@@ -33,6 +69,8 @@ class CheckOutcome(Protocol):
     def expires_at_height(self) -> int: ...
     @property
     def accounts(self) -> tuple[str, ...]: ...
+    @property
+    def debits(self) -> tuple[DebitOutcome, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +78,13 @@ class _Entry:
     raw: bytes
     accounts: tuple[str, ...]  # the accounts that authorised it (payers, or the signer)
     expires_at_height: int
+    debits: tuple[tuple[str, str, int], ...]  # (account, asset, amount) it would take
+    source: str  # API_SOURCE or the gossiping peer's id
+    seq: int  # admission order
+
+    def involved(self) -> set[str]:
+        """The accounts that authorised it or that it would debit."""
+        return {*self.accounts, *(debit[0] for debit in self.debits)}
 
 
 class TxChecker(Protocol):
@@ -56,6 +101,7 @@ class Admission:
     message: str
     tx_id: bytes
     added: bool = False  # newly added: the caller gossips it
+    evicted: int = 0  # gossiped transactions it displaced (rule 5), for metrics
 
     @property
     def ok(self) -> bool:
@@ -63,15 +109,47 @@ class Admission:
 
 
 class Mempool:
-    """Pending transactions, bounded by count and bytes."""
+    """Pending transactions, bounded by count and bytes, per account and per source."""
 
-    def __init__(self, checker: TxChecker, *, max_txs: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        checker: TxChecker,
+        *,
+        max_txs: int,
+        max_bytes: int,
+        max_pending_per_account: int = DEFAULT_MAX_PENDING_PER_ACCOUNT,
+        max_peer_share: float = DEFAULT_MAX_PEER_SHARE,
+    ) -> None:
+        """A pool over checker's committed state.
+
+        Args:
+            checker: the ledger (its check_tx).
+            max_txs: bound on pending transactions.
+            max_bytes: bound on their total size.
+            max_pending_per_account: bound on the pending transactions one account
+                authorised (payer or signer).
+            max_peer_share: the fraction (0 to 1] of max_txs and of max_bytes that the
+                transactions gossiped by one peer may take.
+        """
         self._checker = checker
         self.max_txs = max_txs
         self.max_bytes = max_bytes
+        self.max_pending_per_account = max_pending_per_account
+        self.max_peer_share = max_peer_share
+        self.max_peer_txs = max(1, int(max_txs * max_peer_share))
+        self.max_peer_bytes = max(1, int(max_bytes * max_peer_share))
         self._txs: dict[bytes, _Entry] = {}  # by tx_id, in admission order
         self.size_bytes = 0
+        self._outflow: dict[tuple[str, str], int] = {}  # (account, asset) -> pending debits
+        self._per_account: dict[str, int] = {}  # account -> pending txs it authorised
+        self._by_source: dict[str, dict[bytes, None]] = {}  # source -> tx ids, oldest first
+        self._source_bytes: dict[str, int] = {}
+        # Indexes so a commit visits only what it may affect (rule 6).
+        self._involving: dict[str, dict[bytes, None]] = {}  # account -> tx ids
+        self._expiring: dict[int, dict[bytes, None]] = {}  # expires_at_height -> tx ids
+        self._seq = 0
         self.results: dict[int, int] = {}  # admissions by result code, for metrics
+        self.evicted = 0  # gossiped transactions evicted to make room
 
     def __len__(self) -> int:
         return len(self._txs)
@@ -84,19 +162,48 @@ class Mempool:
         entry = self._txs.get(tx_id)
         return None if entry is None else entry.raw
 
-    def add(self, raw: bytes, *, next_height: int, source: str = "api") -> Admission:
+    def pending_outflow(self, account: str, asset: str) -> int:
+        """What the pending transactions would take from account's balance of asset."""
+        return self._outflow.get((account, asset), 0)
+
+    def pending_count(self, account: str) -> int:
+        """How many pending transactions account authorised."""
+        return self._per_account.get(account, 0)
+
+    def source_count(self, source: str) -> int:
+        """How many pending transactions came from source ("api" or a peer id)."""
+        return len(self._by_source.get(source, ()))
+
+    def add(self, raw: bytes, *, next_height: int, source: str = API_SOURCE) -> Admission:
         """Admit one transaction: ledger check, de-duplication and the pool's bounds.
 
-        ``source`` says who sent it: "api", or the id of the peer that gossiped it.
+        Args:
+            raw: a serialized TxEnvelope, as received.
+            next_height: the height it would go into.
+            source: API_SOURCE for this node's API, else the id of the gossiping peer.
         """
         outcome = self._checker.check_tx(raw, next_height=next_height)
         if outcome.code != ledger_pb2.OK:
             return self._count(Admission(outcome.code, outcome.message, outcome.tx_id))
         tx_id = outcome.tx_id
-        if tx_id in self._txs:
+        pending = self._txs.get(tx_id)
+        if pending is not None:
+            if source == API_SOURCE and pending.source != API_SOURCE:
+                # Acknowledged by our API now: it is ours to keep, no longer evictable.
+                self._unplace(tx_id, pending)
+                pending = replace(pending, source=API_SOURCE)
+                self._txs[tx_id] = pending
+                self._place(tx_id, pending)
             # Already pending: resubmission is idempotent, so answer as the first time.
             return self._count(Admission(ledger_pb2.OK, "already pending", tx_id))
-        if len(self._txs) >= self.max_txs or self.size_bytes + len(raw) > self.max_bytes:
+        refusal = self._account_refusal(outcome)
+        if refusal is None and source != API_SOURCE:
+            refusal = self._share_refusal(source, len(raw))
+        if refusal is not None:
+            code, message = refusal
+            return self._count(Admission(code, message, tx_id))
+        victims = self._make_room(len(raw), source)
+        if victims is None:
             return self._count(
                 Admission(
                     ledger_pb2.MEMPOOL_FULL,
@@ -104,9 +211,26 @@ class Mempool:
                     tx_id,
                 )
             )
-        self._txs[tx_id] = _Entry(raw, tuple(outcome.accounts), outcome.expires_at_height)
+        for victim in victims:
+            self._remove(victim)
+            self.evicted += 1
+            log.debug("mempool evicted %s for %s", victim.hex(), tx_id.hex())
+        entry = _Entry(
+            raw,
+            tuple(outcome.accounts),
+            outcome.expires_at_height,
+            tuple((d.account, d.asset, d.amount) for d in outcome.debits),
+            source,
+            self._seq,
+        )
+        self._seq += 1
+        self._txs[tx_id] = entry
         self.size_bytes += len(raw)
-        return self._count(Admission(ledger_pb2.OK, "pending", tx_id, added=True))
+        self._book(tx_id, entry)
+        self._place(tx_id, entry)
+        return self._count(
+            Admission(ledger_pb2.OK, "pending", tx_id, added=True, evicted=len(victims))
+        )
 
     def reap(self, *, max_txs: int, max_bytes: int) -> list[bytes]:
         """The oldest pending transactions that fit in a block; they stay in the pool."""
@@ -129,32 +253,177 @@ class Mempool:
             included: tx ids of the committed block.
             next_height: the height the remaining transactions would go into.
             touched: accounts the block's transactions involved; pending transactions
-                authorised by one of them are checked again, as are those expiring. None
-                checks every pending transaction (a block that changed rules, e.g. limits).
+                that one of them authorised or that would debit one of them are checked
+                again, as are those expiring. None checks every pending transaction (a
+                block that changed rules, e.g. limits).
 
         Returns:
             How many remaining transactions were dropped by the re-check.
         """
         for tx_id in included:
-            entry = self._txs.pop(tx_id, None)
-            if entry is not None:
-                self.size_bytes -= len(entry.raw)
+            if tx_id in self._txs:
+                self._remove(tx_id)
+        again = self._affected(touched, next_height)
+        # Take them all out of the sums first, then book them again oldest first against
+        # the new balances: the oldest keep their claim on the funds.
+        for tx_id in again:
+            self._unbook(tx_id, self._txs[tx_id])
         dropped = 0
-        for tx_id, entry in list(self._txs.items()):
-            if (
-                touched is not None
-                and entry.expires_at_height >= next_height
-                and touched.isdisjoint(entry.accounts)
-            ):
-                continue
+        for tx_id in again:
+            entry = self._txs[tx_id]
             outcome = self._checker.check_tx(entry.raw, next_height=next_height)
-            if outcome.code != ledger_pb2.OK:
+            refusal = (
+                (outcome.code, outcome.message)
+                if outcome.code != ledger_pb2.OK
+                else self._account_refusal(outcome)
+            )
+            if refusal is not None:
                 del self._txs[tx_id]
                 self.size_bytes -= len(entry.raw)
+                self._unplace(tx_id, entry)
                 dropped += 1
-                log.debug("mempool dropped %s on re-check: %s", tx_id.hex(), outcome.message)
+                log.debug("mempool dropped %s on re-check: %s", tx_id.hex(), refusal[1])
+                continue
+            entry = replace(
+                entry,
+                accounts=tuple(outcome.accounts),
+                debits=tuple((d.account, d.asset, d.amount) for d in outcome.debits),
+            )
+            self._txs[tx_id] = entry  # same key: keeps its place in the order
+            self._book(tx_id, entry)
         return dropped
+
+    # ---- internals ----
+
+    def _affected(self, touched: set[str] | None, next_height: int) -> list[bytes]:
+        """Pending tx ids a commit may affect, oldest first: those involving a touched
+        account and those expired by next_height (all of them when touched is None)."""
+        if touched is None:
+            return list(self._txs)
+        ids: set[bytes] = set()
+        for account in touched:
+            ids.update(self._involving.get(account, ()))
+        for height, expiring in self._expiring.items():  # at most max_tx_ttl heights
+            if height < next_height:
+                ids.update(expiring)
+        return sorted(ids, key=lambda tx_id: self._txs[tx_id].seq)
+
+    def _account_refusal(self, outcome: CheckOutcome) -> tuple[int, str] | None:
+        """Refusal by the per-account cap or the pending outflows, given what is pending."""
+        for account in outcome.accounts:
+            count = self._per_account.get(account, 0)
+            if count >= self.max_pending_per_account:
+                return (
+                    ledger_pb2.PENDING_TXS_EXCEEDED,
+                    f"{account!r} already has {count} pending transactions, the limit per "
+                    "account; retry once some are committed",
+                )
+        for debit in outcome.debits:
+            pending = self._outflow.get((debit.account, debit.asset), 0)
+            if pending + debit.amount > debit.balance:
+                return (
+                    ledger_pb2.PENDING_FUNDS_EXCEEDED,
+                    f"{debit.account!r} holds {debit.balance} {debit.asset}, of which "
+                    f"{pending} is already claimed by its pending transactions; this one "
+                    f"would take {debit.amount} more",
+                )
+        return None
+
+    def _share_refusal(self, source: str, size: int) -> tuple[int, str] | None:
+        count = self.source_count(source)
+        held = self._source_bytes.get(source, 0)
+        if count + 1 > self.max_peer_txs or held + size > self.max_peer_bytes:
+            return (
+                ledger_pb2.PEER_SHARE_EXCEEDED,
+                f"peer {source[:16]} already holds {count} txs ({held} bytes), its share "
+                f"of the mempool is {self.max_peer_txs} txs ({self.max_peer_bytes} bytes)",
+            )
+        return None
+
+    def _make_room(self, size: int, source: str) -> list[bytes] | None:
+        """The gossiped tx ids to evict so that a newcomer fits (rule 5), or None."""
+        count, total = len(self._txs), self.size_bytes
+        if count < self.max_txs and total + size <= self.max_bytes:
+            return []
+        held = {s: len(ids) for s, ids in self._by_source.items() if s != API_SOURCE and ids}
+        newest: dict[str, Iterator[bytes]] = {}
+        mine = held.get(source, 0)
+        victims: list[bytes] = []
+        while count >= self.max_txs or total + size > self.max_bytes:
+            if not held or len(victims) >= MAX_EVICTIONS:
+                return None
+            victim_source = max(held, key=lambda s: held[s])
+            if source != API_SOURCE and held[victim_source] <= mine + 1:
+                return None  # evicting would leave the newcomer's peer the larger one
+            ids = newest.setdefault(victim_source, reversed(self._by_source[victim_source]))
+            tx_id = next(ids)
+            victims.append(tx_id)
+            held[victim_source] -= 1
+            if held[victim_source] == 0:
+                del held[victim_source]
+            count -= 1
+            total -= len(self._txs[tx_id].raw)
+        return victims
+
+    def _remove(self, tx_id: bytes) -> None:
+        entry = self._txs.pop(tx_id)
+        self.size_bytes -= len(entry.raw)
+        self._unbook(tx_id, entry)
+        self._unplace(tx_id, entry)
+
+    def _book(self, tx_id: bytes, entry: _Entry) -> None:
+        """Count entry in the per-account sums and the account index."""
+        for account in entry.accounts:
+            self._per_account[account] = self._per_account.get(account, 0) + 1
+        for account, asset, amount in entry.debits:
+            key = (account, asset)
+            self._outflow[key] = self._outflow.get(key, 0) + amount
+        for account in entry.involved():
+            self._involving.setdefault(account, {})[tx_id] = None
+
+    def _unbook(self, tx_id: bytes, entry: _Entry) -> None:
+        """Undo _book."""
+        for account in entry.involved():
+            _discard(self._involving, account, tx_id)
+        for account in entry.accounts:
+            left = self._per_account[account] - 1
+            if left:
+                self._per_account[account] = left
+            else:
+                del self._per_account[account]
+        for account, asset, amount in entry.debits:
+            key = (account, asset)
+            rest = self._outflow[key] - amount
+            if rest:
+                self._outflow[key] = rest
+            else:
+                del self._outflow[key]
+
+    def _place(self, tx_id: bytes, entry: _Entry) -> None:
+        """Index entry by its source and its expiry."""
+        self._by_source.setdefault(entry.source, {})[tx_id] = None
+        self._source_bytes[entry.source] = self._source_bytes.get(entry.source, 0) + len(entry.raw)
+        self._expiring.setdefault(entry.expires_at_height, {})[tx_id] = None
+
+    def _unplace(self, tx_id: bytes, entry: _Entry) -> None:
+        """Undo _place."""
+        _discard(self._expiring, entry.expires_at_height, tx_id)
+        rest = self._source_bytes[entry.source] - len(entry.raw)
+        if _discard(self._by_source, entry.source, tx_id):
+            self._source_bytes[entry.source] = rest
+        else:
+            del self._source_bytes[entry.source]
 
     def _count(self, admission: Admission) -> Admission:
         self.results[admission.code] = self.results.get(admission.code, 0) + 1
         return admission
+
+
+def _discard(index: dict[_K, dict[bytes, None]], key: _K, tx_id: bytes) -> bool:
+    """Remove tx_id from index[key], and the key once empty; whether any are left."""
+    ids = index[key]
+    del ids[tx_id]
+    if ids:
+        return True
+    del index[key]
+    return False

@@ -296,6 +296,11 @@ class NodeMetrics:
             ("code",),
             registry=r,
         )
+        self._evictions = PromCounter(
+            "tenge_mempool_evictions_total",
+            "Gossiped transactions evicted from a full mempool to admit a newcomer.",
+            registry=r,
+        )
         self._write_batch = Histogram(
             "tenge_store_write_batch_duration_seconds",
             "Duration of one block's synced LevelDB write batch.",
@@ -408,6 +413,11 @@ class NodeMetrics:
     def on_loop_lag(self, seconds: float) -> None:
         """The event-loop lag sampler woke ``seconds`` late."""
         self._loop_lag.observe(max(0.0, seconds))
+
+    def on_evictions(self, count: int) -> None:
+        """An admission evicted count gossiped transactions from the full mempool."""
+        if count > 0:
+            self._evictions.inc(count)
 
     def on_api_request(self, route: str, status: int, seconds: float) -> None:
         """An API request finished.

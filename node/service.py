@@ -111,6 +111,8 @@ class Node:
                 self.ledger,
                 max_txs=config.mempool_max_txs,
                 max_bytes=config.mempool_max_bytes,
+                max_pending_per_account=config.mempool_max_pending_per_account,
+                max_peer_share=config.mempool_max_peer_share,
             )
             self.admitter = Admitter(
                 self.ledger,
@@ -313,11 +315,11 @@ class Node:
     def _admitted(
         self, raws: Sequence[bytes], admissions: Sequence[Admission], *, from_api: bool
     ) -> None:
-        """Wake the proposer for new transactions; from the API also count and gossip them."""
+        """Count the answers, wake the proposer for new transactions, gossip the API's."""
         added = False
         for raw, admission in zip(raws, admissions, strict=True):
-            if from_api:
-                self.metrics.on_admission(admission.code)
+            self.metrics.on_admission(admission.code)
+            self.metrics.on_evictions(admission.evicted)
             if admission.added:
                 added = True
                 if from_api:

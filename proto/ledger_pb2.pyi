@@ -63,6 +63,9 @@ class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INVALID_VALIDATOR: _ClassVar[ResultCode]
     MEMPOOL_FULL: _ClassVar[ResultCode]
     VALIDATOR_SET_LIMIT: _ClassVar[ResultCode]
+    PENDING_FUNDS_EXCEEDED: _ClassVar[ResultCode]
+    PENDING_TXS_EXCEEDED: _ClassVar[ResultCode]
+    PEER_SHARE_EXCEEDED: _ClassVar[ResultCode]
 ROLE_UNSPECIFIED: Role
 CENTRAL_BANK: Role
 COMMERCIAL_BANK: Role
@@ -107,6 +110,9 @@ INVALID_FIELD: ResultCode
 INVALID_VALIDATOR: ResultCode
 MEMPOOL_FULL: ResultCode
 VALIDATOR_SET_LIMIT: ResultCode
+PENDING_FUNDS_EXCEEDED: ResultCode
+PENDING_TXS_EXCEEDED: ResultCode
+PEER_SHARE_EXCEEDED: ResultCode
 
 class Signature(_message.Message):
     __slots__ = ("public_key", "signature")

@@ -30,6 +30,7 @@ from proto import ledger_pb2
 
 DRAIN_TIMEOUT_S: Final = 30.0
 TICK_S: Final = 0.02
+RETRY_S: Final = 0.2  # setup's wait before resubmitting a transaction the node had no room for
 SETUP_TIMEOUT_S: Final = 60.0
 PAYMENT_TTL_BLOCKS: Final = 500
 FUNDING_PER_CUSTOMER: Final = 10**12  # tiyn
@@ -166,10 +167,22 @@ class Load:
         if not txs:
             return
         for env in txs[:-1]:
-            response = await self.submit(client, self.apis[0], env)
+            response = await self._submit_when_room(client, env)
             if response.status_code not in (200, 202):
                 raise RuntimeError(f"{what}: {response.status_code} {response.text}")
-        _expect_ok(await self.submit(client, self.apis[0], txs[-1], wait=True), what)
+        _expect_ok(await self._submit_when_room(client, txs[-1], wait=True), what)
+
+    async def _submit_when_room(
+        self, client: httpx.AsyncClient, env: bytes, *, wait: bool = False
+    ) -> httpx.Response:
+        """Submit to node 0; while it answers "not now" (429: the signing account has its
+        cap of pending transactions; 503: the pool is full), wait and retry. The caller's
+        deadline bounds the retries."""
+        while True:
+            response = await self.submit(client, self.apis[0], env, wait=wait)
+            if response.status_code not in (429, 503):
+                return response
+            await trio.sleep(RETRY_S)
 
     def presign(self, count: int, expires: int) -> list[bytes]:
         """count payments customer -> merchant, spread over the load's accounts."""

@@ -267,12 +267,14 @@ class _Api:
         except AdmissionBusy as exc:
             return _busy(exc)
         tx_id = admission.tx_id.hex()
-        if admission.code == ledger_pb2.MEMPOOL_FULL:
+        name = code_name(admission.code)
+        if name in e.ADMISSION_STATUS:
+            status, retry_after = e.ADMISSION_STATUS[name]
             return e.error_response(
-                503,
-                code_name(admission.code),
+                status,
+                name,
                 admission.message,
-                headers={"Retry-After": "1"},
+                headers=None if retry_after is None else {"Retry-After": retry_after},
                 tx_id=tx_id,
             )
         if not admission.ok:

@@ -39,6 +39,16 @@ HTTP_CODES: Final[dict[str, int]] = {
 }
 
 
+#: The mempool's own refusals (node-side, never in a receipt): status and Retry-After
+#: seconds (None: none). Other ledger codes are 400. See docs/mempool.md.
+ADMISSION_STATUS: Final[dict[str, tuple[int, str | None]]] = {
+    "MEMPOOL_FULL": (503, "1"),
+    "PEER_SHARE_EXCEEDED": (503, "1"),  # gossip only; listed for completeness
+    "PENDING_TXS_EXCEEDED": (429, "1"),
+    "PENDING_FUNDS_EXCEEDED": (409, None),
+}
+
+
 class ApiProblem(Exception):
     """Raised inside a handler to answer with an error response.
 

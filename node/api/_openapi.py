@@ -309,7 +309,15 @@ def openapi_document() -> dict[str, Any]:
             "INVALID_JSON, INVALID_BASE64, INVALID_ARGUMENT, INCOMPLETE_BODY"
         ),
         "408": _error("BODY_TIMEOUT: the body did not arrive within 10 s"),
+        "409": _error(
+            "PENDING_FUNDS_EXCEEDED: the balance cannot pay this on top of the account's "
+            "pending transactions"
+        ),
         "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
+        "429": _error(
+            "PENDING_TXS_EXCEEDED: the account has too many pending transactions; retry "
+            "after the Retry-After header's seconds"
+        ),
         "503": _error(
             "MEMPOOL_FULL (the pool, or the admission queue, is full): retry after the "
             "Retry-After header's seconds"

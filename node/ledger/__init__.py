@@ -28,6 +28,7 @@ from node.ledger._ledger import (
     DEFAULT_MAX_TX_TTL,
     BlockResult,
     CheckResult,
+    Debit,
     Ledger,
 )
 from node.ledger._rules import may_hold
@@ -52,6 +53,7 @@ __all__ = [
     "U64_MAX",
     "BlockResult",
     "CheckResult",
+    "Debit",
     "EvidenceReader",
     "Ledger",
     "StateReader",

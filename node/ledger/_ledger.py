@@ -36,8 +36,16 @@ import consensus as cs
 from node.ledger import _keys as k
 from node.ledger._apphash import app_hash_step
 from node.ledger._evidence import record_evidence
-from node.ledger._rules import HANDLERS, Context, Refusal, required_accounts, show, static_check
-from node.ledger._state import Overlay, StateReader
+from node.ledger._rules import (
+    HANDLERS,
+    Context,
+    Refusal,
+    debits_of,
+    required_accounts,
+    show,
+    static_check,
+)
+from node.ledger._state import Overlay, StateReader, get_balance
 from node.ledger._transfer import execute_transfer
 from node.ledger._verify import DEFAULT_CACHE_ENTRIES, SignatureCache, first_invalid_signature
 from proto import genesis_pb2
@@ -47,6 +55,23 @@ DEFAULT_MAX_TX_BYTES: Final = 16_384
 DEFAULT_MAX_TX_TTL: Final = 600
 MAX_SIGNATURES: Final = 64
 _TX_ID_SIZE: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Debit:
+    """What an admitted transaction would take from one balance, and that balance.
+
+    Attributes:
+        account: the debited account.
+        asset: the asset code.
+        amount: the net amount it would take (> 0).
+        balance: the account's committed balance of the asset when it was checked.
+    """
+
+    account: str
+    asset: str
+    amount: int
+    balance: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +86,9 @@ class CheckResult:
         expires_at_height: last height at which the tx may be included (0 if undecoded).
         signer: the body's signer field ("" if undecoded or unset).
         accounts: the accounts that authorised it (payers of a transfer, else the signer).
+        debits: when OK, what it would take from balances (`debits_of`) with the
+            committed balances it was judged against, sorted by (account, asset); the
+            mempool adds them up over pending transactions (docs/mempool.md).
     """
 
     code: int
@@ -70,6 +98,7 @@ class CheckResult:
     expires_at_height: int = 0
     signer: str = ""
     accounts: tuple[str, ...] = ()
+    debits: tuple[Debit, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -148,11 +177,18 @@ class Ledger:
         """Mempool admission: would raw be accepted in the block at next_height?
 
         Runs every check of execute_block against committed state, except the daily
-        outflow limit (which needs block time). Never raises on bad input.
+        outflow limit (which needs block time). Never raises on bad input. Pending
+        transactions are the mempool's business: it judges `debits` against them.
         """
         ov = Overlay(self._state)
         out = self._run(ov, raw, height=next_height, time_ms=0, updates=[], check_only=True)
         body = out.body
+        debits: tuple[Debit, ...] = ()
+        if out.code == pb.OK and body is not None:
+            debits = tuple(
+                Debit(account, asset, amount, get_balance(self._state, account, asset))
+                for (account, asset), amount in sorted(debits_of(body).items())
+            )
         return CheckResult(
             code=out.code,
             message=out.message,
@@ -161,6 +197,7 @@ class Ledger:
             expires_at_height=0 if body is None else body.expires_at_height,
             signer="" if body is None else body.signer,
             accounts=tuple(out.authorised or ()),
+            debits=debits,
         )
 
     def verify_signatures(self, txs: Sequence[bytes]) -> int:

@@ -275,6 +275,30 @@ def required_accounts(body: pb.TxBody) -> list[str]:
     return [body.signer]
 
 
+def debits_of(body: pb.TxBody) -> dict[tuple[str, str], int]:
+    """What a transaction takes from balances if it succeeds, per (account, asset).
+
+    Transfers: each payer's net outflow per asset over all legs (what it pays minus what
+    the same transaction pays it, as execution checks the balance); redeem: the signer's
+    amount; seize: the frozen account's amount. Other kinds debit nothing. Needs no state,
+    so the mempool can keep per-account pending sums without asking the ledger again.
+    """
+    kind = body.WhichOneof("kind")
+    if kind == "transfer":
+        net: dict[tuple[str, str], int] = {}
+        for leg in body.transfer.legs:
+            out = (leg.payer, leg.asset)
+            net[out] = net.get(out, 0) + leg.amount
+            into = (leg.payee, leg.asset)
+            net[into] = net.get(into, 0) - leg.amount
+        return {key: amount for key, amount in net.items() if amount > 0}
+    if kind == "redeem":
+        return {(body.signer, body.redeem.asset): body.redeem.amount}
+    if kind == "seize":
+        return {(body.seize.account_id, body.seize.asset): body.seize.amount}
+    return {}
+
+
 # ---------------------------------------------------------------- stateful handlers
 # Each handler runs after the signatures of required_accounts(body) were checked and
 # none of them is frozen; `signer` is the signer's account (None for a transfer).

@@ -57,17 +57,16 @@ async def test_wait_commit_answers_once_final(
 async def test_wait_commit_reports_a_rule_failure_at_execution(
     local_node: LocalNode, http: httpx.AsyncClient
 ) -> None:
-    """Both payments pass admission alone; in one block the second finds the funds spent."""
+    """Both payments pass admission alone (the first at another node, so this node's
+    pending outflows do not see it); in one block the second finds the funds spent."""
     first = local_node.tx("halyk", transfer(("halyk", "kaspi", "KZT", 600_000)))
     second = local_node.tx("halyk", transfer(("halyk", "treasury", "KZT", 600_000)))
-    assert (await local_node.submit(first)).ok
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
 
             async def commit_when_both_pending() -> None:
-                await local_node.admitted.receive()  # the first
                 await local_node.admitted.receive()  # the second
-                local_node.commit_block()
+                local_node.commit_block([first, second])
 
             nursery.start_soon(commit_when_both_pending)
             r = await http.post("/v1/txs", params={"wait": "commit"}, json=body(second))
@@ -141,6 +140,31 @@ async def test_a_full_mempool_answers_503_with_retry_after(
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "MEMPOOL_FULL"
     assert r.headers["retry-after"] == "1"
+
+
+async def test_pending_outflows_and_the_account_cap_have_their_own_status(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    local_node.mempool = Mempool(
+        local_node.ledger, max_txs=100, max_bytes=1 << 20, max_pending_per_account=2
+    )
+    first = pay(local_node, "halyk", "kaspi", 600_000)
+    assert (await http.post("/v1/txs", json=body(first))).status_code == 202
+    over = pay(local_node, "halyk", "treasury", 600_000)  # halyk holds 1,000,000
+    r = await http.post("/v1/txs", json=body(over))
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "PENDING_FUNDS_EXCEEDED"
+    assert error["tx_id"] == tx_id_of(over).hex()
+    assert "600000 is already claimed" in error["message"]
+    assert (
+        await http.post("/v1/txs", json=body(pay(local_node, "halyk", "kaspi", 1)))
+    ).status_code == 202
+    r = await http.post("/v1/txs", json=body(pay(local_node, "halyk", "kaspi", 2)))
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["code"] == "PENDING_TXS_EXCEEDED"
+    assert r.headers["retry-after"] == "1"
+    assert len(local_node.mempool) == 2
 
 
 async def test_batch_admits_each_envelope_on_its_own(

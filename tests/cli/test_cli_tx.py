@@ -8,7 +8,8 @@ import trio
 from cli_support import CliResult, LiveNet
 
 from node.cli import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE
-from node.client import parse_amount
+from node.cli_ops import _api_failure
+from node.client import ApiError, parse_amount
 from node.keys import KeyPair, write_key_file
 
 TEST_TIMEOUT_S = 60
@@ -697,3 +698,12 @@ async def test_submit_without_wait_timeouts_and_queries(net: LiveNet) -> None:
         bad_page = await net.cli("query", "history", "bank-a", "--after", "x-y")
         usage = (bad_page.code, bad_page.stdout)
         assert usage == (EXIT_USAGE, ""), str(bad_page)
+
+
+def test_mempool_fairness_refusals_map_to_exit_codes() -> None:
+    """Too many pending for the account is "busy" (retry); a balance claimed is a refusal."""
+    busy = _api_failure(ApiError(429, "PENDING_TXS_EXCEEDED", "cap"), "submitting")
+    assert busy.exit_code == EXIT_UNREACHABLE
+    refused = _api_failure(ApiError(409, "PENDING_FUNDS_EXCEEDED", "claimed"), "submitting")
+    assert refused.exit_code == EXIT_REFUSED
+    assert "PENDING_FUNDS_EXCEEDED: claimed" in refused.message

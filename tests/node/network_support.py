@@ -8,7 +8,7 @@ import itertools
 import json
 import random
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -169,18 +169,29 @@ def free_low_base_port(nodes: int, attempts: int = 200) -> int:
 
 
 @asynccontextmanager
-async def running_network(tmp_path: Path, validators: int = 4) -> AsyncIterator[Network]:
-    """Init a testnet in tmp_path, start every node, wait for height 1; stop all after."""
+async def running_network(
+    tmp_path: Path, validators: int = 4, prepare: Callable[[Network], None] | None = None
+) -> AsyncIterator[Network]:
+    """Init a testnet in tmp_path, start every node, wait for height 1; stop all after.
+
+    prepare, if given, runs after init and before any node starts (e.g. to edit each
+    node's config.toml).
+    """
     directory = tmp_path / "net"
     manifest = init_testnet(
         directory, validators=validators, base_port=free_base_port(validators), params=FAST_PARAMS
     )
     async with httpx.AsyncClient(timeout=10) as client:
         net = Network(directory, manifest, client)
+        if prepare is not None:
+            prepare(net)
         try:
             for i in range(validators):
                 net.start(i)
-            await net.wait_height(1)
+            with trio.move_on_after(STARTUP_S) as startup:
+                await net.wait_height(1)
+            if startup.cancelled_caught:
+                raise AssertionError(await _startup_report(net))
             yield net
         finally:
             net.stop_all()
@@ -189,6 +200,20 @@ async def running_network(tmp_path: Path, validators: int = 4) -> AsyncIterator[
                 if log.exists():
                     text = log.read_text()
                     assert "Traceback" not in text, f"node {node['index']} crashed:\n{text[-3000:]}"
+
+
+#: How long a fresh network may take to commit height 1 on every node.
+STARTUP_S = 60
+
+
+async def _startup_report(net: Network) -> str:
+    """Why the network did not start: each node's height and the end of its log."""
+    lines = [f"the network did not reach height 1 within {STARTUP_S} s:"]
+    for i, node in enumerate(net.nodes):
+        log = Path(node["home"]) / "node.log"
+        tail = log.read_text()[-600:] if log.exists() else "(no log)"
+        lines.append(f"node {i}: height {await net.height(i)}; log ends:\n{tail}")
+    return "\n".join(lines)
 
 
 def dump(obj: Any) -> str:

@@ -63,6 +63,15 @@ def test_admission_settings_are_read(tmp_path: Path) -> None:
         ('moniker = "x"\n[admission]\nmax_pending_txs = 999\n', "admission.max_pending_txs"),
         ('moniker = "x"\n[admission]\nmax_pending_txs = "lots"\n', "admission.max_pending_txs"),
         ('moniker = "x"\n[admission]\nmax_pending_bytes = 1024\n', "admission.max_pending_bytes"),
+        (
+            'moniker = "x"\n[mempool]\nmax_pending_per_account = 0\n',
+            "mempool.max_pending_per_account",
+        ),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = 0\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = 1.5\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = nan\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = "half"\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_peer_share = true\n', "mempool.max_peer_share"),
         ('moniker = "x"\n[log]\nlevel = "loud"\n', "log.level"),
         ('moniker = "x"\n[log]\nformat = "xml"\n', "log.format"),
         ('moniker = ""\n', "moniker"),
@@ -72,6 +81,20 @@ def test_admission_settings_are_read(tmp_path: Path) -> None:
 def test_invalid_fields_are_named(tmp_path: Path, text: str, field: str) -> None:
     with pytest.raises(ConfigError, match="config\\.toml: " + re.escape(field) + ":"):
         load_config(_write(tmp_path / "h", text))
+
+
+def test_mempool_fairness_settings(tmp_path: Path) -> None:
+    defaults = load_config(_write(tmp_path / "d", render_config(moniker="x")))
+    assert defaults.mempool_max_pending_per_account == 1000
+    assert defaults.mempool_max_peer_share == 0.5
+    text = render_config(
+        moniker="x", mempool_max_pending_per_account=7, mempool_max_peer_share=0.25
+    )
+    cfg = load_config(_write(tmp_path / "h", text))
+    assert cfg.mempool_max_pending_per_account == 7
+    assert cfg.mempool_max_peer_share == 0.25
+    one = load_config(_write(tmp_path / "o", 'moniker = "x"\n[mempool]\nmax_peer_share = 1\n'))
+    assert one.mempool_max_peer_share == 1.0
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:

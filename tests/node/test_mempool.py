@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from node.genesis import parse_genesis
 from node.keys import KeyPair
-from node.ledger import Ledger, genesis_app_hash, genesis_state
+from node.ledger import Ledger, genesis_app_hash, genesis_state, get_balance
+from node.ledger._rules import debits_of
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
 from node.mempool import Mempool
 from node.store import BlockCommit, Store
@@ -26,7 +32,12 @@ def key(name: str) -> KeyPair:
 def _genesis() -> genesis_pb2.Genesis:
     accounts = [
         {"account_id": "nbk", "role": "CENTRAL_BANK", "zone": "NATIONAL"},
-        {"account_id": "bank-a", "role": "COMMERCIAL_BANK", "zone": "NATIONAL"},
+        {
+            "account_id": "bank-a",
+            "role": "COMMERCIAL_BANK",
+            "zone": "NATIONAL",
+            "balances": {"KZT": "300"},
+        },
         {
             "account_id": "alice",
             "role": "CUSTOMER",
@@ -35,6 +46,20 @@ def _genesis() -> genesis_pb2.Genesis:
             "balances": {"KZT": "1000"},
         },
         {"account_id": "bob", "role": "CUSTOMER", "zone": "NATIONAL", "kyc_tier": 2},
+        {
+            "account_id": "carol",  # the 1-tiyn spammer
+            "role": "CUSTOMER",
+            "zone": "NATIONAL",
+            "kyc_tier": 2,
+            "balances": {"KZT": "1"},
+        },
+        {
+            "account_id": "dave",
+            "role": "CUSTOMER",
+            "zone": "NATIONAL",
+            "kyc_tier": 2,
+            "balances": {"KZT": "500"},
+        },
     ]
     for a in accounts:
         a["public_keys"] = [key(str(a["account_id"])).public_key.hex()]
@@ -61,15 +86,15 @@ def _genesis() -> genesis_pb2.Genesis:
     )
 
 
-def pay(amount: int, nonce: int, expires: int = 10) -> bytes:
+def pay(amount: int, nonce: int, expires: int = 10, payer: str = "alice") -> bytes:
     body = build_tx(
         CHAIN,
-        "alice",
-        transfer(("alice", "bob", "KZT", amount)),
+        payer,
+        transfer((payer, "bob", "KZT", amount)),
         nonce=nonce,
         expires_at_height=expires,
     )
-    return sign_envelope(body, CHAIN, [key("alice")])
+    return sign_envelope(body, CHAIN, [key(payer)])
 
 
 @pytest.fixture
@@ -124,10 +149,10 @@ def test_full_by_count_and_by_bytes(world: tuple[Store, Ledger]) -> None:
 def test_update_drops_included_and_rechecks_the_rest(world: tuple[Store, Ledger]) -> None:
     store, ledger = world
     pool = Mempool(ledger, max_txs=10, max_bytes=1 << 20)
-    spend_all = pay(1000, 1)
+    spend_all = pay(1000, 1)  # submitted to another node: not in this pool
     overdraw = pay(600, 2)
     late = pay(1, 3, expires=1)
-    for raw in (spend_all, overdraw, late):
+    for raw in (overdraw, late):
         assert pool.add(raw, next_height=1).added
     result = ledger.execute_block(
         height=1, time_ms=1_767_225_601_000, txs=[spend_all], prev_app_hash=store.app_hash
@@ -180,3 +205,358 @@ def test_update_rechecks_only_what_the_block_touched(world: tuple[Store, Ledger]
     checker.calls = 0
     pool.update([], next_height=2, touched=None)
     assert checker.calls == 1
+
+
+# ---- admission fairness (issue 11 item 4; docs/mempool.md) ----
+
+GENESIS_MS = 1_767_225_600_000
+
+
+def commit(store: Store, ledger: Ledger, txs: list[bytes]) -> list[ledger_pb2.Receipt]:
+    """Execute txs as the next block and write it, as the node does."""
+    height = store.height + 1
+    result = ledger.execute_block(
+        height=height, time_ms=GENESIS_MS + height * 1000, txs=txs, prev_app_hash=store.app_hash
+    )
+    store.commit_block(
+        BlockCommit(
+            height=height,
+            block=b"b%d" % height,
+            block_hash=b"h%d" % height,
+            commit=b"c",
+            receipts=result.receipts,
+            writes=result.writes,
+            app_hash=result.app_hash,
+        )
+    )
+    return list(result.receipts)
+
+
+def after_commit(pool: Mempool, store: Store, receipts: list[ledger_pb2.Receipt]) -> int:
+    """Mempool.update as the node core asks for it: touched = the receipts' accounts."""
+    touched = {a for r in receipts for a in r.accounts}
+    return pool.update([r.tx_id for r in receipts], next_height=store.height + 1, touched=touched)
+
+
+def test_pending_outflows_refuse_the_overdraft(world: tuple[Store, Ledger]) -> None:
+    store, ledger = world
+    pool = Mempool(ledger, max_txs=100, max_bytes=1 << 20)
+    assert pool.add(pay(600, 1), next_height=1).added
+    # Alone it passes check_tx (alice holds 1000); on top of the pending 600 it cannot pay.
+    second = pay(600, 2)
+    assert ledger.check_tx(second, next_height=1).ok
+    over = pool.add(second, next_height=1)
+    assert over.code == ledger_pb2.PENDING_FUNDS_EXCEEDED
+    assert "'alice' holds 1000 KZT" in over.message
+    assert "600 is already claimed" in over.message
+    assert pool.add(pay(400, 3), next_height=1).added  # exactly the rest fits
+    assert pool.pending_outflow("alice", "KZT") == 1000
+    assert pool.add(pay(1, 4), next_height=1).code == ledger_pb2.PENDING_FUNDS_EXCEEDED
+    assert pool.results[ledger_pb2.PENDING_FUNDS_EXCEEDED] == 2
+    # Everything the pool holds can be paid: the block has no failed receipt.
+    receipts = commit(store, ledger, pool.reap(max_txs=100, max_bytes=1 << 20))
+    assert [r.code for r in receipts] == [ledger_pb2.OK, ledger_pb2.OK]
+
+
+def test_debits_are_net_per_asset_over_the_legs(world: tuple[Store, Ledger]) -> None:
+    _, ledger = world
+    # alice pays bob 300 and dave 200, dave pays alice 300: net, alice sends 200, dave 100.
+    body = build_tx(
+        CHAIN,
+        "alice",
+        transfer(
+            ("alice", "bob", "KZT", 300),
+            ("alice", "dave", "KZT", 200),
+            ("dave", "alice", "KZT", 300),
+        ),
+        nonce=1,
+        expires_at_height=10,
+    )
+    raw = sign_envelope(body, CHAIN, [key("alice"), key("dave")])
+    checked = ledger.check_tx(raw, next_height=1)
+    assert checked.ok, checked.message
+    assert [(d.account, d.asset, d.amount, d.balance) for d in checked.debits] == [
+        ("alice", "KZT", 200, 1000),
+        ("dave", "KZT", 100, 500),
+    ]
+    pool = Mempool(ledger, max_txs=100, max_bytes=1 << 20)
+    assert pool.add(raw, next_height=1).added
+    assert pool.pending_outflow("alice", "KZT") == 200
+    assert pool.pending_outflow("dave", "KZT") == 100
+    assert pool.pending_outflow("bob", "KZT") == 0
+    assert pool.pending_count("alice") == pool.pending_count("dave") == 1
+    # dave's 500 has 100 claimed: 401 more cannot be paid, 400 can.
+    assert pool.add(pay(401, 2, payer="dave"), next_height=1).code == (
+        ledger_pb2.PENDING_FUNDS_EXCEEDED
+    )
+    assert pool.add(pay(400, 3, payer="dave"), next_height=1).added
+
+
+def test_redeem_counts_as_an_outflow(world: tuple[Store, Ledger]) -> None:
+    _, ledger = world
+
+    def redeem(amount: int, nonce: int) -> bytes:
+        kind = ledger_pb2.Redeem(asset="KZT", amount=amount)
+        body = build_tx(CHAIN, "bank-a", kind, nonce=nonce, expires_at_height=10)
+        return sign_envelope(body, CHAIN, [key("bank-a")])
+
+    pool = Mempool(ledger, max_txs=100, max_bytes=1 << 20)
+    assert pool.add(redeem(200, 1), next_height=1).added
+    assert pool.pending_outflow("bank-a", "KZT") == 200
+    assert pool.add(redeem(200, 2), next_height=1).code == ledger_pb2.PENDING_FUNDS_EXCEEDED
+    assert pool.add(redeem(100, 3), next_height=1).added
+
+
+def test_a_commit_rebooks_against_the_new_balance(world: tuple[Store, Ledger]) -> None:
+    store, ledger = world
+    pool = Mempool(ledger, max_txs=100, max_bytes=1 << 20)
+    old, new = pay(600, 1), pay(300, 2)
+    assert pool.add(old, next_height=1).added
+    assert pool.add(new, next_height=1).added
+    assert pool.pending_outflow("alice", "KZT") == 900
+    # Another node's block spends 200 of alice's: 800 left, the oldest keeps its claim.
+    receipts = commit(store, ledger, [pay(200, 3)])
+    assert receipts[0].code == ledger_pb2.OK
+    assert after_commit(pool, store, receipts) == 1
+    assert old in pool.reap(max_txs=10, max_bytes=1 << 20)
+    assert new not in pool.reap(max_txs=10, max_bytes=1 << 20)
+    assert pool.pending_outflow("alice", "KZT") == 600
+    # The included transaction leaves the sums: alice's 200 left can be claimed again.
+    receipts = commit(store, ledger, [old])
+    assert after_commit(pool, store, receipts) == 0
+    assert len(pool) == 0
+    assert pool.pending_outflow("alice", "KZT") == 0
+    assert pool.pending_count("alice") == 0
+    assert pool.add(pay(200, 4), next_height=store.height + 1).added
+
+
+def test_cap_per_account(world: tuple[Store, Ledger]) -> None:
+    store, ledger = world
+    pool = Mempool(ledger, max_txs=100, max_bytes=1 << 20, max_pending_per_account=3)
+    mine = [pay(1, n) for n in range(3)]
+    for raw in mine:
+        assert pool.add(raw, next_height=1).added
+    capped = pool.add(pay(1, 3), next_height=1)
+    assert capped.code == ledger_pb2.PENDING_TXS_EXCEEDED
+    assert "'alice' already has 3 pending transactions" in capped.message
+    assert pool.add(pay(1, 4, payer="dave"), next_height=1).added  # others are not held up
+    assert pool.add(mine[0], next_height=1).ok  # a resubmission is still idempotent
+    after_commit(pool, store, commit(store, ledger, mine[:1]))
+    assert pool.pending_count("alice") == 2
+    assert pool.add(pay(1, 5), next_height=store.height + 1).added
+
+
+def test_one_peer_holds_at_most_its_share(world: tuple[Store, Ledger]) -> None:
+    _, ledger = world
+    pool = Mempool(ledger, max_txs=10, max_bytes=1 << 20, max_peer_share=0.3)
+    assert pool.max_peer_txs == 3
+    for n in range(3):
+        assert pool.add(pay(1, n), next_height=1, source="peer-1").added
+    over = pool.add(pay(1, 3), next_height=1, source="peer-1")
+    assert over.code == ledger_pb2.PEER_SHARE_EXCEEDED
+    assert "its share of the mempool is 3 txs" in over.message
+    assert pool.add(pay(1, 4), next_height=1, source="peer-2").added
+    for n in range(5, 9):  # the API is exempt
+        assert pool.add(pay(1, n), next_height=1).added
+    assert (pool.source_count("peer-1"), pool.source_count("peer-2")) == (3, 1)
+    assert pool.source_count("api") == 4
+
+
+def test_peer_share_counts_bytes_too(world: tuple[Store, Ledger]) -> None:
+    _, ledger = world
+    one = pay(1, 0)
+    pool = Mempool(ledger, max_txs=1000, max_bytes=4 * len(one) + 10, max_peer_share=0.5)
+    assert pool.add(one, next_height=1, source="peer-1").added
+    assert pool.add(pay(1, 1), next_height=1, source="peer-1").added
+    assert pool.add(pay(1, 2), next_height=1, source="peer-1").code == (
+        ledger_pb2.PEER_SHARE_EXCEEDED
+    )
+
+
+def test_eviction_takes_gossiped_copies_never_api_ones(world: tuple[Store, Ledger]) -> None:
+    _, ledger = world
+    pool = Mempool(ledger, max_txs=4, max_bytes=1 << 20, max_peer_share=0.5)
+    t1, t2, t3, t4 = (pay(1, n) for n in range(4))
+    assert pool.add(t1, next_height=1, source="peer-1").added
+    assert pool.add(t2, next_height=1, source="peer-1").added
+    assert pool.add(t3, next_height=1, source="peer-2").added
+    assert pool.add(t4, next_height=1).added
+    # Full. An API newcomer evicts the newest copy of the peer holding the most.
+    newcomer = pool.add(pay(1, 5), next_height=1)
+    assert newcomer.added
+    assert newcomer.evicted == 1
+    held = pool.reap(max_txs=10, max_bytes=1 << 20)
+    assert t2 not in held
+    assert t1 in held
+    assert pool.evicted == 1
+    # A third peer cannot make room: it would end up holding as much as its victim.
+    full = pool.add(pay(1, 6), next_height=1, source="peer-3")
+    assert full.code == ledger_pb2.MEMPOOL_FULL
+    # An API resubmission of a gossiped copy makes it this node's: no longer evictable.
+    assert pool.add(t1, next_height=1).ok
+    assert pool.add(t3, next_height=1).ok
+    assert pool.source_count("api") == 4
+    assert pool.add(pay(1, 7), next_height=1).code == ledger_pb2.MEMPOOL_FULL
+    assert pool.evicted == 1
+    assert len(pool) == 4
+    assert pool.pending_outflow("alice", "KZT") == 4
+
+
+def test_a_peer_under_its_share_evicts_from_the_largest(world: tuple[Store, Ledger]) -> None:
+    _, ledger = world
+    pool = Mempool(ledger, max_txs=4, max_bytes=1 << 20, max_peer_share=0.5)
+    big = [pay(1, n) for n in range(2)]
+    for raw in big:
+        assert pool.add(raw, next_height=1, source="peer-1").added
+    assert pool.add(pay(1, 2), next_height=1).added
+    assert pool.add(pay(1, 3), next_height=1).added
+    assert pool.add(pay(1, 4), next_height=1, source="peer-2").added
+    assert pool.source_count("peer-1") == pool.source_count("peer-2") == 1
+    assert big[1] not in pool.reap(max_txs=10, max_bytes=1 << 20)
+    # Now even: peer-2 cannot evict peer-1's last one.
+    assert pool.add(pay(1, 5), next_height=1, source="peer-2").code == ledger_pb2.MEMPOOL_FULL
+
+
+def test_honest_payment_admitted_while_the_1_tiyn_spammer_is_refused(
+    world: tuple[Store, Ledger],
+) -> None:
+    store, ledger = world
+    pool = Mempool(ledger, max_txs=50, max_bytes=1 << 20)
+    codes = [pool.add(pay(1, n, payer="carol"), next_height=1).code for n in range(2000)]
+    assert codes.count(ledger_pb2.OK) == 1
+    assert codes.count(ledger_pb2.PENDING_FUNDS_EXCEEDED) == 1999
+    honest = pool.add(pay(250, 1, payer="dave"), next_height=1)
+    assert honest.added, honest.message
+    receipts = commit(store, ledger, pool.reap(max_txs=1000, max_bytes=1 << 20))
+    assert [r.code for r in receipts] == [ledger_pb2.OK, ledger_pb2.OK]
+    after_commit(pool, store, receipts)
+    # Spent: every further payment of the spammer is refused by the ledger itself.
+    assert pool.add(pay(1, 5000, payer="carol"), next_height=2).code == (
+        ledger_pb2.INSUFFICIENT_FUNDS
+    )
+
+
+def test_debits_of_seize_and_kinds_that_debit_nothing() -> None:
+    seize = ledger_pb2.TxBody(
+        signer="regulator",
+        seize=ledger_pb2.Seize(account_id="carol", asset="KZT", amount=7, legal_ref="court"),
+    )
+    assert debits_of(seize) == {("carol", "KZT"): 7}  # the frozen account, not the signer
+    issue = ledger_pb2.TxBody(signer="nbk", issue=ledger_pb2.Issue(asset="KZT", to="x", amount=5))
+    assert debits_of(issue) == {}
+
+
+PAYERS = ("alice", "dave", "carol")
+_add = st.tuples(
+    st.just("add"),
+    st.sampled_from(PAYERS),
+    st.integers(1, 400),
+    st.sampled_from(("api", "peer-1", "peer-2")),
+    st.integers(0, 4),  # blocks of validity left
+)
+_block = st.tuples(
+    st.just("block"),
+    st.integers(0, 3),  # how many pending transactions it includes, oldest first
+    # A payment another node's pool held: it spends what this pool's payments counted on.
+    st.one_of(st.none(), st.tuples(st.sampled_from(PAYERS), st.integers(1, 1000))),
+    st.booleans(),  # the core asks to re-check everything (a block that changed rules)
+)
+_ops = st.one_of(_add, _add, _block)  # two adds for one block: the pool fills up
+
+
+def _indexes_agree(pool: Mempool) -> None:
+    """The pool's internal indexes describe exactly its entries."""
+    involving: dict[str, set[bytes]] = {}
+    expiring: dict[int, set[bytes]] = {}
+    sources: dict[str, set[bytes]] = {}
+    for tx_id, entry in pool._txs.items():
+        for account in entry.involved():
+            involving.setdefault(account, set()).add(tx_id)
+        expiring.setdefault(entry.expires_at_height, set()).add(tx_id)
+        sources.setdefault(entry.source, set()).add(tx_id)
+    assert {a: set(ids) for a, ids in pool._involving.items()} == involving
+    assert {h: set(ids) for h, ids in pool._expiring.items()} == expiring
+    assert {s: set(ids) for s, ids in pool._by_source.items()} == sources
+    assert set(pool._source_bytes) == set(sources)
+
+
+def _expected(pending: list[bytes]) -> tuple[dict[str, int], dict[str, int]]:
+    """Pending outflow and count per payer, decoded from the pending envelopes."""
+    outflow: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for raw in pending:
+        body = ledger_pb2.TxBody.FromString(ledger_pb2.TxEnvelope.FromString(raw).body)
+        (leg,) = body.transfer.legs
+        outflow[leg.payer] = outflow.get(leg.payer, 0) + leg.amount
+        count[leg.payer] = count.get(leg.payer, 0) + 1
+    return outflow, count
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(_ops, min_size=1, max_size=25))
+# Cases random search finds only now and then, always run: another node's block spends
+# what the pool counted on (the oldest keeps its claim); expiry; a full pool evicting.
+@example(ops=[("add", "alice", 300, "peer-1", 4), ("block", 0, ("alice", 800), False)])
+@example(
+    ops=[
+        ("add", "alice", 600, "api", 4),
+        ("add", "alice", 300, "api", 4),
+        ("block", 0, ("alice", 200), False),
+    ]
+)
+@example(
+    ops=[("add", "alice", 5, "api", 0), ("add", "dave", 5, "api", 2), ("block", 0, None, False)]
+)
+@example(
+    ops=[
+        *(("add", "alice", 1, "peer-1", 4) for _ in range(4)),
+        *(("add", "dave", 1, "peer-2", 4) for _ in range(4)),
+        *(("add", "carol", 1, "api", 4) for _ in range(1)),
+        ("add", "dave", 1, "api", 4),
+        ("block", 2, None, False),
+    ]
+)
+def test_pending_sums_always_equal_the_pending_transactions(ops: list[tuple[Any, ...]]) -> None:
+    genesis = _genesis()
+    nonces = itertools.count()
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "db") as store:
+        store.init_genesis(b"g", genesis_state(genesis), genesis_app_hash(genesis))
+        ledger = Ledger(genesis, store)
+        pool = Mempool(
+            ledger, max_txs=8, max_bytes=1 << 20, max_pending_per_account=3, max_peer_share=0.5
+        )
+        for op in ops:
+            if op[0] == "add":
+                _, payer, amount, source, ttl = op
+                raw = pay(amount, next(nonces), store.height + 1 + ttl, payer)
+                pool.add(raw, next_height=store.height + 1, source=source)
+            else:
+                _, k, external, everything = op
+                txs = pool.reap(max_txs=k, max_bytes=1 << 20)
+                if external is not None:  # a payment another node's pool held
+                    payer, amount = external
+                    txs.append(pay(amount, next(nonces), store.height + 5, payer))
+                receipts = commit(store, ledger, txs)
+                if everything:
+                    included = [r.tx_id for r in receipts]
+                    pool.update(included, next_height=store.height + 1, touched=None)
+                else:
+                    after_commit(pool, store, receipts)
+            pending = pool.reap(max_txs=1000, max_bytes=1 << 30)
+            outflow, count = _expected(pending)
+            for payer in PAYERS:
+                assert pool.pending_outflow(payer, "KZT") == outflow.get(payer, 0), payer
+                assert pool.pending_count(payer) == count.get(payer, 0), payer
+                assert outflow.get(payer, 0) <= get_balance(store, payer, "KZT"), payer
+            assert pool.size_bytes == sum(len(raw) for raw in pending)
+            sources = ("api", "peer-1", "peer-2")
+            assert sum(pool.source_count(s) for s in sources) == len(pool) == len(pending)
+            _indexes_agree(pool)
+            # What the pool holds can all be paid: a block of it has no failed payment.
+            trial = ledger.execute_block(
+                height=store.height + 1,
+                time_ms=GENESIS_MS + (store.height + 1) * 1000,
+                txs=pending,
+                prev_app_hash=store.app_hash,
+            )
+            assert all(r.code == ledger_pb2.OK for r in trial.receipts), trial.receipts

@@ -91,6 +91,9 @@ async def test_scrape_over_a_socket_carries_the_values_set(
     metrics.on_timeout("prevote")
     metrics.on_admission(ledger_pb2.DUPLICATE)
     metrics.on_admission("OK")
+    metrics.on_admission(ledger_pb2.PENDING_FUNDS_EXCEEDED)
+    metrics.on_evictions(2)
+    metrics.on_evictions(0)
     metrics.on_evidence()
     metrics.on_evidence_committed("conflicting_proposal")
     metrics.on_api_request("/v1/txs/{tx_id}", 404, 0.003)
@@ -127,6 +130,8 @@ async def test_scrape_over_a_socket_carries_the_values_set(
         ("tenge_txs_total", (("code", "FROZEN"), ("kind", "issue"))): 1,
         ("tenge_mempool_admissions_total", (("code", "DUPLICATE"),)): 1,
         ("tenge_mempool_admissions_total", (("code", "OK"),)): 1,
+        ("tenge_mempool_admissions_total", (("code", "PENDING_FUNDS_EXCEEDED"),)): 1,
+        ("tenge_mempool_evictions_total", ()): 2,
         ("tenge_mempool_txs", ()): 7,
         ("tenge_mempool_bytes", ()): 1234,
         ("tenge_mempool_capacity_txs", ()): 100,
