@@ -39,7 +39,13 @@ from node.genesis import load_genesis
 from node.keys import KeyPair, read_key_file, verify
 from node.ledger import Ledger, genesis_app_hash, genesis_state
 from node.mempool import Admission, Mempool
-from node.metrics import NodeMetrics, ValidatorView, count_results, serve_metrics
+from node.metrics import (
+    NodeMetrics,
+    P2PInboundView,
+    ValidatorView,
+    count_results,
+    serve_metrics,
+)
 from node.p2p import P2PConfig, PeerAddress, PeerManager
 from node.signguard import SignGuard
 from node.store import Store, TxLocation
@@ -119,6 +125,7 @@ class Node:
                     max_pending_handshakes=config.p2p_max_pending_handshakes,
                     max_pending_per_source=config.p2p_max_pending_per_source,
                     max_pending_per_key=config.p2p_max_pending_per_key,
+                    **config.p2p_inbound_settings(),
                 ),
                 node_key,
                 on_peer_connected=lambda peer_id: self.driver.peer_connected(peer_id),
@@ -339,6 +346,14 @@ class Node:
         m.bind_peers(lambda: len(self.p2p.peers()))
         stats = self.p2p.stats
         m.bind_p2p_stats(lambda: (stats.bytes_in, stats.bytes_out, stats.handshake_failures))
+        m.bind_p2p_inbound(
+            lambda: P2PInboundView(
+                stats.frames_dropped,
+                stats.peers_dropped,
+                stats.gossip_throttled,
+                self.p2p.inbound_queued_bytes(),
+            )
+        )
         m.bind_round_step(lambda: (self.driver.stats.round, cs.Step(self.driver.stats.step).name))
         driver = self.driver.stats
         m.bind_core_counters(
@@ -382,22 +397,23 @@ class Node:
                 self.p2p.broadcast(env)
 
     async def _pump_network(self) -> None:
-        """Dispatch peer messages: transactions to the mempool, the rest to the driver.
+        """Hand consensus and block-sync messages to the driver (consensus first)."""
+        async for peer_id, env in self.p2p.inbound:
+            await self.driver.on_peer_message(peer_id, env)
+
+    async def _pump_txs(self) -> None:
+        """Admit gossiped transactions (within each peer's budget) to the mempool.
 
         Transactions from peers are not gossiped again: the submitting node sends them to
         every peer it is connected to (the validators form a full mesh).
         """
-        async for peer_id, env in self.p2p.inbound:
-            kind = env.WhichOneof("kind")
-            if kind == "tx_gossip":
-                added = False
-                for raw in env.tx_gossip.txs:
-                    admission = self.mempool.add(raw, next_height=self.store.height + 1)
-                    added = added or admission.added
-                if added:
-                    self.driver.txs_available()
-            else:
-                await self.driver.on_peer_message(peer_id, env)
+        async for _peer_id, env in self.p2p.tx_inbound:
+            added = False
+            for raw in env.tx_gossip.txs:
+                admission = self.mempool.add(raw, next_height=self.store.height + 1)
+                added = added or admission.added
+            if added:
+                self.driver.txs_available()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; close the store on the way out."""
@@ -411,6 +427,7 @@ class Node:
                     self.config.metrics_listen.port,
                 )
                 nursery.start_soon(self._pump_network)
+                nursery.start_soon(self._pump_txs)
                 nursery.start_soon(self._gossip_loop)
                 await nursery.start(self.driver.run, self.wal.entries)
                 self.api_port = await nursery.start(
