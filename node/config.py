@@ -48,6 +48,7 @@ P2P_INBOUND_KEYS: Final[dict[str, tuple[int, int, int]]] = {
     "gossip_txs_per_s": (5000, 1, 10_000_000),
     "gossip_burst_txs": (10_000, 1, 10_000_000),
     "gossip_drop_after_s": (10, 1, 86_400),
+    "gossip_invalid_tx_cost": (100, 0, 1_000_000),
 }
 
 
@@ -159,6 +160,9 @@ gossip_burst_bytes = {gossip_burst_bytes}
 gossip_txs_per_s = {gossip_txs_per_s}
 gossip_burst_txs = {gossip_burst_txs}
 gossip_drop_after_s = {gossip_drop_after_s}
+# Budget (in txs) a gossiped tx with an invalid signature costs the peer that sent it
+# (honest nodes gossip only txs they verified); 0 disables the charge.
+gossip_invalid_tx_cost = {gossip_invalid_tx_cost}
 
 [api]
 # HTTP API (JSON). Keep it on a private interface or behind a proxy.

@@ -212,12 +212,14 @@ class P2PInboundView:
             the driver's drops in ``tenge_p2p_peer_dropped_total``.
         gossip_throttled: tx gossip frames a peer's reader waited on (over budget).
         queued_bytes: bytes received and not yet read by the node, by traffic class.
+        gossip_invalid_txs: gossiped txs whose signatures failed, charged to their senders.
     """
 
     frames_dropped: Mapping[str, int]
     peers_dropped: Mapping[str, int]
     gossip_throttled: int
     queued_bytes: Mapping[str, int]
+    gossip_invalid_txs: int = 0
 
 
 class _ScrapeCollector(Collector):
@@ -561,6 +563,11 @@ class NodeMetrics:
             "tenge_p2p_gossip_throttled",
             "Tx gossip frames a peer's reader waited on because the peer was over budget.",
             value=view.gossip_throttled,
+        )
+        yield CounterMetricFamily(
+            "tenge_p2p_gossip_invalid_txs",
+            "Gossiped transactions with an invalid signature, charged to the sending peer.",
+            value=view.gossip_invalid_txs,
         )
         queued = GaugeMetricFamily(
             "tenge_p2p_inbound_queued_bytes",

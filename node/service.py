@@ -50,7 +50,7 @@ from node.p2p import P2PConfig, PeerAddress, PeerManager
 from node.signguard import SignGuard
 from node.store import Store, TxLocation
 from node.wal import Wal
-from proto import consensus_pb2, genesis_pb2, p2p_pb2
+from proto import consensus_pb2, genesis_pb2, ledger_pb2, p2p_pb2
 
 log = logging.getLogger("tenge.node")
 
@@ -352,6 +352,7 @@ class Node:
                 stats.peers_dropped,
                 stats.gossip_throttled,
                 self.p2p.inbound_queued_bytes(),
+                stats.gossip_invalid_txs,
             )
         )
         m.bind_round_step(lambda: (self.driver.stats.round, cs.Step(self.driver.stats.step).name))
@@ -407,11 +408,15 @@ class Node:
         Transactions from peers are not gossiped again: the submitting node sends them to
         every peer it is connected to (the validators form a full mesh).
         """
-        async for _peer_id, env in self.p2p.tx_inbound:
+        async for peer_id, env in self.p2p.tx_inbound:
             added = False
+            forged = 0
             for raw in env.tx_gossip.txs:
                 admission = self.mempool.add(raw, next_height=self.store.height + 1)
                 added = added or admission.added
+                forged += admission.code == ledger_pb2.INVALID_SIGNATURE
+            if forged:
+                self.p2p.charge_invalid_gossip(peer_id, forged)
             if added:
                 self.driver.txs_available()
 

@@ -20,6 +20,10 @@ Rules this module keeps:
    no more than the budget). A frame carrying more txs than the burst is dropped after it
    has paid (``gossip_budget``). A peer whose tx frames found the buckets short for
    ``gossip_drop_after`` seconds in a row is dropped (reason ``gossip_budget``).
+   An honest node gossips only transactions whose signatures it verified, so the node
+   charges each gossiped tx that fails its signature check ``gossip_invalid_tx_cost`` txs
+   of its sender's budget (``charge_invalid``); the debt is capped at what the budget
+   refills in ``gossip_drop_after``.
 6. So one peer can make the node hold at most the sum of its three byte bounds plus the
    one frame its reader is working on; time is ``trio.current_time`` (MockClock works).
 """
@@ -200,6 +204,16 @@ class Inbox:
             self._stats.frames_dropped["gossip_budget"] += 1
             return False
         return True
+
+    def charge_invalid(self, peer_id: str, txs: int) -> None:
+        """peer_id gossiped txs transactions whose signatures do not verify: take
+        ``gossip_invalid_tx_cost`` txs of budget for each (rule 5)."""
+        if txs <= 0:
+            return
+        self._stats.gossip_invalid_txs += txs
+        bucket = self._peer(peer_id).txs_bucket
+        floor = -bucket.rate * self._config.gossip_drop_after
+        bucket.level = max(floor, bucket.level - txs * self._config.gossip_invalid_tx_cost)
 
     def pop(self, classes: tuple[TrafficClass, ...]) -> Item | None:
         """The next item of the first class in classes that has one (round robin over

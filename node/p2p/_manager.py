@@ -151,6 +151,12 @@ class PeerManager:
         """``{class: (frames, bytes)}`` received from peer_id and not yet read."""
         return self._inbox.queued(peer_id)
 
+    def charge_invalid_gossip(self, peer_id: str, txs: int) -> None:
+        """peer_id gossiped txs transactions whose signatures failed: charge its budget
+        ``gossip_invalid_tx_cost`` txs for each (honest nodes gossip only verified txs).
+        Call it from the trio thread."""
+        self._inbox.charge_invalid(peer_id, txs)
+
     def inbound_queued_bytes(self) -> dict[str, int]:
         """Bytes received from all peers and not yet read, by traffic class."""
         return self._inbox.queued_bytes_by_class()

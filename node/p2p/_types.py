@@ -57,6 +57,8 @@ class P2PConfig:
         gossip_txs_per_s, gossip_burst_txs: the same in transactions; a frame carrying more
             than gossip_burst_txs is dropped.
         gossip_drop_after: seconds a peer may stay over its budget before it is dropped.
+        gossip_invalid_tx_cost: budget (in txs) a gossiped tx with an invalid signature
+            costs its sender, charged by the node (``charge_invalid_gossip``); 0: none.
         handshake_timeout: seconds for the whole handshake.
         connect_timeout: seconds for a TCP connect.
         write_timeout: seconds one frame may take to write before the peer is dropped.
@@ -92,6 +94,7 @@ class P2PConfig:
     gossip_txs_per_s: int = 5000
     gossip_burst_txs: int = 10_000
     gossip_drop_after: float = 10.0
+    gossip_invalid_tx_cost: int = 100
     handshake_timeout: float = 5.0
     connect_timeout: float = 5.0
     write_timeout: float = 10.0
@@ -139,6 +142,8 @@ class P2PConfig:
         for name, value in positive_ints.items():
             if value < 1:
                 raise ConfigError(f"p2p.{name}: must be at least 1")
+        if self.gossip_invalid_tx_cost < 0:
+            raise ConfigError("p2p.gossip_invalid_tx_cost: must be at least 0")
         if self.send_queue_bytes < self.max_frame_size:
             raise ConfigError("p2p.send_queue_bytes: must be at least max_frame_size")
         at_least_a_frame = {
@@ -208,6 +213,7 @@ class P2PStats:
         max_inbound_bytes: the most bytes any one peer's inbound queues ever held.
         inbound_waits: times a peer's reader waited for room in a full queue, by class.
         gossip_throttled: tx gossip frames a peer's reader waited on (over budget).
+        gossip_invalid_txs: gossiped txs with an invalid signature charged to peers.
         peers_dropped: peers the p2p layer dropped for what they sent, by reason
             (``gossip_budget``); exported with the driver's drops.
     """
@@ -225,4 +231,5 @@ class P2PStats:
     max_inbound_bytes: int = 0
     inbound_waits: Counter[str] = field(default_factory=Counter)
     gossip_throttled: int = 0
+    gossip_invalid_txs: int = 0
     peers_dropped: Counter[str] = field(default_factory=Counter)

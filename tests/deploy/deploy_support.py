@@ -36,7 +36,7 @@ def fully_bound_metrics(tmp: Path) -> NodeMetrics:
     metrics.bind_core_counters(lambda: ({"SYNC_TIMEOUT": 1}, {}, {}), lambda: False)
     metrics.bind_p2p_inbound(
         lambda: P2PInboundView(
-            {"tx_queue_full": 1}, {"gossip_budget": 1}, 2, {"consensus": 0, "sync": 0, "tx": 10}
+            {"tx_queue_full": 1}, {"gossip_budget": 1}, 2, {"consensus": 0, "sync": 0, "tx": 10}, 3
         )
     )
     return metrics

@@ -275,6 +275,52 @@ async def test_inbox_drops_a_peer_after_drop_after_seconds_over_budget(
     assert stats.gossip_throttled == 5
 
 
+async def test_invalid_gossip_is_charged_to_its_sender(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """On the MockClock: 10 forged txs at cost 100 each put the peer 1,000 txs in debt
+    (10 s at 100 txs/s): its next frame waits that long, capped at gossip_drop_after."""
+    config = P2PConfig(
+        chain_id="c",
+        gossip_txs_per_s=100,
+        gossip_burst_txs=100,
+        gossip_drop_after=5.0,
+        gossip_invalid_tx_cost=100,
+    )
+    stats = P2PStats()
+    inbox = Inbox(config, stats)
+    env = gossip(1)
+    await inbox.put("liar", "tx_gossip", env, env.ByteSize())
+    await inbox.put("honest", "tx_gossip", env, env.ByteSize())
+    assert stats.gossip_throttled == 0
+    inbox.charge_invalid("liar", 10)
+    start = trio.current_time()
+    await inbox.put("honest", "tx_gossip", env, env.ByteSize())
+    assert trio.current_time() == start  # only the liar pays
+    await inbox.put("liar", "tx_gossip", env, env.ByteSize())
+    waited = trio.current_time() - start
+    assert 5.0 <= waited <= 5.0 + 0.02  # the debt is capped at 5 s of budget
+    assert stats.gossip_invalid_txs == 10
+    assert stats.gossip_throttled == 1
+    inbox.charge_invalid("liar", 0)
+    assert stats.gossip_invalid_txs == 10
+
+
+async def test_manager_charges_the_peer_that_sent_forged_gossip(harness: Harness) -> None:
+    with trio.fail_after(20):
+        v, f, h = await star(harness, gossip_txs_per_s=1000, gossip_burst_txs=1000)
+        assert f.send(v.node_id, gossip(1))
+        assert (await v.tx_inbound.receive())[0] == f.node_id
+        v.charge_invalid_gossip(f.node_id, 50)  # 5,000 txs of debt: 5 s at 1,000 txs/s
+        honest = gossip(1)
+        assert f.send(v.node_id, gossip(1))
+        assert h.send(v.node_id, honest)
+        assert await v.tx_inbound.receive() == (h.node_id, honest)  # H does not wait
+        await wait_until(lambda: v.stats.gossip_throttled == 1)
+        assert v.inbound_queued(f.node_id)["tx"] == (0, 0)  # F's frame waits in its reader
+        assert v.stats.gossip_invalid_txs == 50
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -284,6 +330,7 @@ async def test_inbox_drops_a_peer_after_drop_after_seconds_over_budget(
         ("gossip_txs_per_s", 0),
         ("sync_queue_frames", 0),
         ("gossip_drop_after", 0.0),
+        ("gossip_invalid_tx_cost", -1),
     ],
 )
 def test_bad_inbound_settings_are_refused(field: str, value: object) -> None:
