@@ -163,6 +163,16 @@ def _intervals(times: dict[int, float], first: int, last: int) -> list[float]:
     return [times[h] - times[h - 1] for h in range(first + 1, last + 1)]
 
 
+async def _scrape(net: Network, index: int, failures: list[str]) -> str:
+    """Node index's /metrics text; "" (and a failure) when it does not answer in 10 s."""
+    try:
+        response = await net.http.get(net.nodes[index]["metrics"], timeout=10)
+        return response.text
+    except httpx.HTTPError as e:
+        failures.append(f"node {index}: /metrics did not answer within 10 s under flood: {e!r}")
+        return ""
+
+
 def _metric(text: str, name: str, labels: str = "") -> float:
     """The sum of a family's samples whose labels contain labels (0 when absent)."""
     total = 0.0
@@ -228,7 +238,7 @@ async def test_junk_gossip_flood_from_an_allowed_peer_does_not_stall_the_network
                 await trio.sleep_until(started + FLOOD_S)
                 h2 = min([await net.height(i) for i in HONEST])
                 flooder.flooding = False
-                metrics = {i: (await net.http.get(net.nodes[i]["metrics"])).text for i in HONEST}
+                metrics = {i: await _scrape(net, i, failures) for i in HONEST}
                 await flooder.manager.aclose()
                 nursery.cancel_scope.cancel()
             figures["frames_sent"] = flooder.sent
