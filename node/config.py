@@ -31,6 +31,26 @@ DEFAULT_P2P_PORT: Final = 26656
 DEFAULT_API_PORT: Final = 26657
 DEFAULT_METRICS_PORT: Final = 26660
 
+# [p2p] inbound queues per traffic class and tx gossip budgets (docs/p2p.md, "Traffic
+# classes, queues and budgets"): key -> (default, lowest, highest). Same defaults as
+# node.p2p.P2PConfig; *_bytes of the queues and gossip_burst_bytes must be at least
+# max_frame_bytes.
+_MiB: Final = 1024 * 1024
+P2P_INBOUND_KEYS: Final[dict[str, tuple[int, int, int]]] = {
+    "consensus_queue_frames": (1024, 1, 1_000_000),
+    "consensus_queue_bytes": (16 * _MiB, 1024, 2**34),
+    "sync_queue_frames": (256, 1, 1_000_000),
+    "sync_queue_bytes": (16 * _MiB, 1024, 2**34),
+    "tx_queue_frames": (64, 1, 1_000_000),
+    "tx_queue_bytes": (8 * _MiB, 1024, 2**34),
+    "gossip_bytes_per_s": (4 * _MiB, 1, 2**34),
+    "gossip_burst_bytes": (8 * _MiB, 1024, 2**34),
+    "gossip_txs_per_s": (5000, 1, 10_000_000),
+    "gossip_burst_txs": (10_000, 1, 10_000_000),
+    "gossip_drop_after_s": (10, 1, 86_400),
+    "gossip_invalid_tx_cost": (100, 0, 1_000_000),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class HostPort:
@@ -85,6 +105,15 @@ class NodeConfig:
     # [mempool] admission fairness (see docs/mempool.md).
     mempool_max_pending_per_account: int = 1000
     mempool_max_peer_share: float = 0.5
+    # [p2p] inbound queues and tx gossip budgets: {key of P2P_INBOUND_KEYS: value}.
+    p2p_inbound: tuple[tuple[str, int], ...] = ()
+
+    def p2p_inbound_settings(self) -> dict[str, Any]:
+        """The P2PConfig fields of the [p2p] inbound queue and budget keys."""
+        values = {key: default for key, (default, _, _) in P2P_INBOUND_KEYS.items()}
+        values.update(self.p2p_inbound)
+        drop_after = values.pop("gossip_drop_after_s")
+        return {**values, "gossip_drop_after": float(drop_after)}
 
     @property
     def genesis_path(self) -> Path:
@@ -118,6 +147,30 @@ allowed = {allowed}
 max_frame_bytes = {max_frame_bytes}
 # Messages queued for one peer before that peer is dropped as too slow.
 send_queue = {send_queue}
+# Inbound queues, per peer and traffic class, bounded by frames and by bytes (each
+# *_bytes at least max_frame_bytes). Consensus (proposals, votes, evidence) is read
+# first, then block sync (status, block requests/responses), then tx gossip. A full
+# consensus or sync queue pauses that peer's reader (TCP pushes back on that peer
+# only); a full tx queue drops the frame (tenge_p2p_frames_dropped_total{{reason="tx_queue_full"}}).
+consensus_queue_frames = {consensus_queue_frames}
+consensus_queue_bytes = {consensus_queue_bytes}
+sync_queue_frames = {sync_queue_frames}
+sync_queue_bytes = {sync_queue_bytes}
+tx_queue_frames = {tx_queue_frames}
+tx_queue_bytes = {tx_queue_bytes}
+# Tx gossip budget of each peer (token buckets: a rate and a burst). Over it the peer's
+# reader waits (throttled); a frame with more txs than gossip_burst_txs is dropped; a
+# peer over budget for gossip_drop_after_s seconds in a row is disconnected
+# (tenge_p2p_peer_dropped_total{{reason="gossip_budget"}}). Keep the burst in bytes at
+# least max_frame_bytes and the burst in txs above 512 (one gossip batch).
+gossip_bytes_per_s = {gossip_bytes_per_s}
+gossip_burst_bytes = {gossip_burst_bytes}
+gossip_txs_per_s = {gossip_txs_per_s}
+gossip_burst_txs = {gossip_burst_txs}
+gossip_drop_after_s = {gossip_drop_after_s}
+# Budget (in txs) a gossiped tx with an invalid signature costs the peer that sent it
+# (honest nodes gossip only txs they verified); 0 disables the charge.
+gossip_invalid_tx_cost = {gossip_invalid_tx_cost}
 
 [api]
 # HTTP API (JSON). Keep it on a private interface or behind a proxy.
@@ -173,8 +226,14 @@ def render_config(
     mempool_max_peer_share: float = 0.5,
     log_level: str = "info",
     log_format: str = "text",
+    p2p_inbound: dict[str, int] | None = None,
 ) -> str:
-    """The text of a config.toml with these settings and explanatory comments."""
+    """The text of a config.toml with these settings and explanatory comments.
+
+    p2p_inbound overrides keys of ``P2P_INBOUND_KEYS`` (queues and gossip budgets).
+    """
+    inbound = {key: default for key, (default, _, _) in P2P_INBOUND_KEYS.items()}
+    inbound.update(p2p_inbound or {})
 
     def q(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -200,6 +259,7 @@ def render_config(
         mempool_max_peer_share=repr(float(mempool_max_peer_share)),
         log_level=q(log_level),
         log_format=q(log_format),
+        **inbound,
     )
 
 
@@ -234,13 +294,14 @@ def load_config(home: Path) -> NodeConfig:
     moniker = r.text("moniker", "")
     if not moniker or len(moniker) > 64:
         raise r.error("moniker", "expected 1 to 64 characters")
+    max_frame_bytes = r.integer("p2p.max_frame_bytes", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024)
     return NodeConfig(
         home=home,
         moniker=moniker,
         p2p_listen=_host_port(r, "p2p.listen", f"0.0.0.0:{DEFAULT_P2P_PORT}"),
         peers=peers,
         allowed_node_ids=frozenset(allowed),
-        max_frame_bytes=r.integer("p2p.max_frame_bytes", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+        max_frame_bytes=max_frame_bytes,
         peer_send_queue=r.integer("p2p.send_queue", 1024, 1, 1_000_000),
         api_listen=_host_port(r, "api.listen", f"127.0.0.1:{DEFAULT_API_PORT}"),
         metrics_listen=_host_port(r, "metrics.listen", f"127.0.0.1:{DEFAULT_METRICS_PORT}"),
@@ -260,7 +321,27 @@ def load_config(home: Path) -> NodeConfig:
             "mempool.max_pending_per_account", 1000, 1, 10_000_000
         ),
         mempool_max_peer_share=r.fraction("mempool.max_peer_share", 0.5),
+        p2p_inbound=_p2p_inbound(r, max_frame_bytes),
     )
+
+
+def _p2p_inbound(r: _Reader, max_frame_bytes: int) -> tuple[tuple[str, int], ...]:
+    """The [p2p] inbound queue and gossip budget keys, each bounded (P2P_INBOUND_KEYS)."""
+    values = {}
+    for key, (default, lo, hi) in P2P_INBOUND_KEYS.items():
+        values[key] = r.integer(f"p2p.{key}", default, lo, hi)
+    for key in (
+        "consensus_queue_bytes",
+        "sync_queue_bytes",
+        "tx_queue_bytes",
+        "gossip_burst_bytes",
+    ):
+        if values[key] < max_frame_bytes:
+            raise r.error(
+                f"p2p.{key}",
+                f"must be at least p2p.max_frame_bytes ({max_frame_bytes}), got {values[key]}",
+            )
+    return tuple(sorted(values.items()))
 
 
 class _Reader:

@@ -206,6 +206,27 @@ _CORE_COUNTERS: Final = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class P2PInboundView:
+    """What the p2p layer's inbound queues and gossip budgets counted (node/p2p/_inbox.py).
+
+    Attributes:
+        frames_dropped: frames received and refused or messages not sent, by reason
+            (``tx_queue_full``, ``gossip_budget``, ``send_queue_full``...).
+        peers_dropped: peers the p2p layer dropped, by reason (``gossip_budget``); added to
+            the driver's drops in ``tenge_p2p_peer_dropped_total``.
+        gossip_throttled: tx gossip frames a peer's reader waited on (over budget).
+        queued_bytes: bytes received and not yet read by the node, by traffic class.
+        gossip_invalid_txs: gossiped txs whose signatures failed, charged to their senders.
+    """
+
+    frames_dropped: Mapping[str, int]
+    peers_dropped: Mapping[str, int]
+    gossip_throttled: int
+    queued_bytes: Mapping[str, int]
+    gossip_invalid_txs: int = 0
+
+
 class _ScrapeCollector(Collector):
     """Yields the callback-backed families of one NodeMetrics at scrape time."""
 
@@ -292,8 +313,9 @@ class NodeMetrics:
         )
         self._admissions = PromCounter(
             "tenge_mempool_admissions_total",
-            "Transactions submitted to the mempool, by result code (OK: admitted).",
-            ("code",),
+            "Transactions submitted to the mempool, by result code (OK: admitted) and path "
+            "(api: this node's clients; gossip: from peers).",
+            ("code", "path"),
             registry=r,
         )
         self._evictions = PromCounter(
@@ -343,6 +365,7 @@ class NodeMetrics:
         self._validators: Callable[[], ValidatorView] | None = None
         self._round_step: Callable[[], tuple[int, str]] | None = None
         self._p2p_stats: Callable[[], tuple[Mapping[str, int], ...]] | None = None
+        self._p2p_inbound: Callable[[], P2PInboundView] | None = None
         self._data_dir: Path | None = None
         r.register(_ScrapeCollector(self))
 
@@ -402,9 +425,11 @@ class NodeMetrics:
         (``node.evidence.kind_of``: ``duplicate_vote`` or ``conflicting_proposal``)."""
         self._evidence_committed.labels(_closed(kind, EVIDENCE_KINDS)).inc()
 
-    def on_admission(self, code_name_or_number: int | str) -> None:
-        """The mempool answered one submitted transaction with this result code."""
-        self._admissions.labels(code_name(code_name_or_number)).inc()
+    def on_admission(self, code_name_or_number: int | str, path: str = "api") -> None:
+        """The mempool answered one transaction from ``path`` ("api" or "gossip")."""
+        self._admissions.labels(
+            code_name(code_name_or_number), _closed(path, ADMISSION_PATHS)
+        ).inc()
 
     def on_admission_overload(self, path: str, txs: int) -> None:
         """txs transactions from ``path`` ("api" or "gossip") were refused: admission busy."""
@@ -510,6 +535,11 @@ class NodeMetrics:
         """
         self._p2p_stats = counts
 
+    def bind_p2p_inbound(self, view: Callable[[], P2PInboundView]) -> None:
+        """Export the p2p layer's dropped frames, its peer drops (with the driver's),
+        throttled gossip frames and inbound queue fill by traffic class."""
+        self._p2p_inbound = view
+
     # ---- scrape ----
 
     def _collect(self) -> Iterator[Metric]:
@@ -532,20 +562,60 @@ class NodeMetrics:
         for name, doc in _SCRAPED.items():
             if name in values:
                 yield GaugeMetricFamily(name, doc, value=values[name])
+        inbound = _safe("tenge_p2p_inbound", self._p2p_inbound) if self._p2p_inbound else None
         yield from self._collect_p2p()
-        yield from self._collect_core()
+        yield from self._collect_core(inbound)
+        if inbound is not None:
+            yield from self._collect_inbound(inbound)
 
     _core_counts: (
         Callable[[], tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]] | None
     ) = None
 
-    def _collect_core(self) -> Iterator[Metric]:
+    def _collect_core(self, inbound: P2PInboundView | None) -> Iterator[Metric]:
         counts = _safe("tenge_p2p_peer_penalties", self._core_counts) if self._core_counts else None
         for index, (name, doc, label_name) in enumerate(_CORE_COUNTERS):
             metric = CounterMetricFamily(name, doc, labels=(label_name,))
-            for key, n in sorted((counts[index] if counts else {}).items()):
-                metric.add_metric((self._reasons(key),), n)
+            merged: Counter[str] = Counter()
+            for key, n in (counts[index] if counts else {}).items():
+                merged[self._reasons(key)] += n
+            if name == "tenge_p2p_peer_dropped" and inbound is not None:
+                for key, n in inbound.peers_dropped.items():
+                    merged[self._reasons(key)] += n
+            for key, n in sorted(merged.items()):
+                metric.add_metric((key,), n)
             yield metric
+
+    def _collect_inbound(self, view: P2PInboundView) -> Iterator[Metric]:
+        dropped = CounterMetricFamily(
+            "tenge_p2p_frames_dropped",
+            "Peer frames refused on receipt or messages not sent, by reason.",
+            labels=("reason",),
+        )
+        merged: Counter[str] = Counter()
+        for key, n in view.frames_dropped.items():
+            merged[self._reasons(key)] += n
+        for key, n in sorted(merged.items()):
+            dropped.add_metric((key,), n)
+        yield dropped
+        yield CounterMetricFamily(
+            "tenge_p2p_gossip_throttled",
+            "Tx gossip frames a peer's reader waited on because the peer was over budget.",
+            value=view.gossip_throttled,
+        )
+        yield CounterMetricFamily(
+            "tenge_p2p_gossip_invalid_txs",
+            "Gossiped transactions with an invalid signature, charged to the sending peer.",
+            value=view.gossip_invalid_txs,
+        )
+        queued = GaugeMetricFamily(
+            "tenge_p2p_inbound_queued_bytes",
+            "Bytes received from peers and not yet read by the node, by traffic class.",
+            labels=("class",),
+        )
+        for cls, n in sorted(view.queued_bytes.items()):
+            queued.add_metric((self._kinds(cls),), n)
+        yield queued
 
     def _collect_p2p(self) -> Iterator[Metric]:
         received: Counter[str] = Counter(self._bytes["in"])

@@ -43,6 +43,7 @@ from node.ledger import Ledger, genesis_app_hash, genesis_state
 from node.mempool import Admission, Mempool
 from node.metrics import (
     NodeMetrics,
+    P2PInboundView,
     ValidatorView,
     count_results,
     sample_loop_lag,
@@ -52,7 +53,7 @@ from node.p2p import P2PConfig, PeerAddress, PeerManager
 from node.signguard import SignGuard
 from node.store import Store, TxLocation
 from node.wal import Wal
-from proto import consensus_pb2, genesis_pb2, p2p_pb2
+from proto import consensus_pb2, genesis_pb2, ledger_pb2, p2p_pb2
 
 log = logging.getLogger("tenge.node")
 
@@ -137,6 +138,7 @@ class Node:
                     max_pending_handshakes=config.p2p_max_pending_handshakes,
                     max_pending_per_source=config.p2p_max_pending_per_source,
                     max_pending_per_key=config.p2p_max_pending_per_key,
+                    **config.p2p_inbound_settings(),
                 ),
                 node_key,
                 on_peer_connected=lambda peer_id: self.driver.peer_connected(peer_id),
@@ -318,7 +320,7 @@ class Node:
         """Count the answers, wake the proposer for new transactions, gossip the API's."""
         added = False
         for raw, admission in zip(raws, admissions, strict=True):
-            self.metrics.on_admission(admission.code)
+            self.metrics.on_admission(admission.code, "api" if from_api else "gossip")
             self.metrics.on_evictions(admission.evicted)
             if admission.added:
                 added = True
@@ -387,6 +389,15 @@ class Node:
         m.bind_peers(lambda: len(self.p2p.peers()))
         stats = self.p2p.stats
         m.bind_p2p_stats(lambda: (stats.bytes_in, stats.bytes_out, stats.handshake_failures))
+        m.bind_p2p_inbound(
+            lambda: P2PInboundView(
+                stats.frames_dropped,
+                stats.peers_dropped,
+                stats.gossip_throttled,
+                self.p2p.inbound_queued_bytes(),
+                stats.gossip_invalid_txs,
+            )
+        )
         m.bind_round_step(lambda: (self.driver.stats.round, cs.Step(self.driver.stats.step).name))
         driver = self.driver.stats
         m.bind_core_counters(
@@ -430,13 +441,14 @@ class Node:
                 self.p2p.broadcast(env)
 
     async def _pump_network(self) -> None:
-        """Dispatch peer messages: transactions to `_admit_gossip`, the rest to the driver."""
+        """Hand consensus and block-sync messages to the driver (consensus first)."""
         async for peer_id, env in self.p2p.inbound:
-            kind = env.WhichOneof("kind")
-            if kind == "tx_gossip":
-                await self._admit_gossip(peer_id, list(env.tx_gossip.txs))
-            else:
-                await self.driver.on_peer_message(peer_id, env)
+            await self.driver.on_peer_message(peer_id, env)
+
+    async def _pump_txs(self) -> None:
+        """Admit gossiped transactions (within each peer's budget), one frame at a time."""
+        async for peer_id, env in self.p2p.tx_inbound:
+            await self._admit_gossip(peer_id, list(env.tx_gossip.txs))
 
     async def _admit_gossip(self, peer_id: str, txs: list[bytes]) -> None:
         """Admit a peer's gossiped transactions; over the admission bound they are dropped.
@@ -450,6 +462,10 @@ class Node:
             self.metrics.on_admission_overload("gossip", len(txs))
             log.debug("dropped %d gossiped txs of %s: admission busy", len(txs), peer_id[:16])
             return
+        # An honest peer gossips only what it verified: a forged copy costs its budget.
+        forged = sum(a.code == ledger_pb2.INVALID_SIGNATURE for a in admissions)
+        if forged:
+            self.p2p.charge_invalid_gossip(peer_id, forged)
         self._admitted(txs, admissions, from_api=False)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -465,6 +481,7 @@ class Node:
                 )
                 nursery.start_soon(sample_loop_lag, self.metrics)
                 nursery.start_soon(self._pump_network)
+                nursery.start_soon(self._pump_txs)
                 nursery.start_soon(self._gossip_loop)
                 await nursery.start(self.driver.run, self.wal.entries)
                 self.api_port = await nursery.start(

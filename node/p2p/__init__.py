@@ -5,7 +5,9 @@ Use::
     manager = PeerManager(P2PConfig(chain_id=..., peers=...), node_key)
     port = await nursery.start(manager.run)
     manager.broadcast(Envelope(tx_gossip=TxGossip(txs=[raw_tx])))
-    async for peer_id, envelope in manager.inbound:
+    async for peer_id, envelope in manager.inbound:     # consensus first, then sync
+        ...
+    async for peer_id, envelope in manager.tx_inbound:  # tx gossip within budget
         ...
     await manager.aclose()
 """
@@ -20,6 +22,7 @@ from node.p2p._errors import (
     PeerProtocolError,
 )
 from node.p2p._handshake import HANDSHAKE_DOMAIN, PROTOCOL_VERSION
+from node.p2p._inbox import CLASS_OF_KIND, InboundStream, TrafficClass
 from node.p2p._manager import PeerManager, keep_new_connection
 from node.p2p._types import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -32,11 +35,13 @@ from node.p2p._types import (
 )
 
 __all__ = [
+    "CLASS_OF_KIND",
     "DEFAULT_MAX_FRAME_SIZE",
     "HANDSHAKE_DOMAIN",
     "PROTOCOL_VERSION",
     "Direction",
     "HandshakeError",
+    "InboundStream",
     "ListenError",
     "OutboundMessageError",
     "P2PConfig",
@@ -47,6 +52,7 @@ __all__ = [
     "PeerInfo",
     "PeerManager",
     "PeerProtocolError",
+    "TrafficClass",
     "decode_envelope",
     "keep_new_connection",
     "node_id",

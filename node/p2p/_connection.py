@@ -9,8 +9,10 @@ Rules this module keeps:
    when either bound would be exceeded the peer is dropped (reason ``send_queue_full``)
    and the message is discarded. A slow peer therefore costs at most
    ``send_queue_bytes`` of memory, never more.
-3. The reader delivers to the manager's one bounded inbound channel and waits when it is
-   full; while it waits it does not read the socket, so TCP pushes back on the peer.
+3. The reader hands each message to the manager's Inbox (_inbox.py): per-peer queues per
+   traffic class, bounded by frames and bytes, and the tx gossip budget. While the Inbox
+   makes it wait (a full consensus or sync queue, a throttled peer) it does not read the
+   socket, so TCP pushes back on that peer only.
 4. Ping and Pong are handled here and never delivered. The writer sends a Ping after
    ``ping_interval`` idle seconds; the reader drops the peer after ``idle_timeout``
    seconds without a frame.
@@ -23,18 +25,16 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import trio
 from google.protobuf.message import DecodeError
 
 from node.p2p._errors import PeerDisconnected, PeerProtocolError
+from node.p2p._inbox import Inbox
 from node.p2p._types import Direction, P2PConfig, P2PStats, PeerInfo, node_id
 from node.p2p._wire import HEADER, FrameStream, sealed_size
 from proto import p2p_pb2
-
-if TYPE_CHECKING:
-    Inbound = trio.MemorySendChannel[tuple[str, p2p_pb2.Envelope]]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Connection:
         direction: Direction,
         config: P2PConfig,
         stats: P2PStats,
-        inbound: Inbound,
+        inbox: Inbox,
         on_closed: Callable[[Connection], None],
     ) -> None:
         self.frames = frames
@@ -66,7 +66,7 @@ class Connection:
         self.close_reason: str | None = None
         self._config = config
         self._stats = stats
-        self._inbound = inbound
+        self._inbox = inbox
         self._on_closed = on_closed
         self._scope = trio.CancelScope()
         # The byte bound (rule 2) is enforced in enqueue; the channel's own bound is the
@@ -88,6 +88,7 @@ class Connection:
 
     def info(self) -> PeerInfo:
         """A snapshot for ``PeerManager.peers()``."""
+        inbound_frames, inbound_bytes = self._inbox.queued_total(self.peer_id)
         return PeerInfo(
             peer_id=self.peer_id,
             node_key=self.peer_key,
@@ -101,6 +102,8 @@ class Connection:
             queued_frames=self._queue_send.statistics().current_buffer_used,
             queued_bytes=self._queued_bytes,
             rtt=self._rtt,
+            inbound_frames=inbound_frames,
+            inbound_bytes=inbound_bytes,
         )
 
     def close(self, reason: str) -> None:
@@ -195,8 +198,8 @@ class Connection:
                     self._ping_nonce = None
             else:
                 try:
-                    await self._inbound.send((self.peer_id, envelope))
-                except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
+                    await self._inbox.put(self.peer_id, kind, envelope, len(raw))
+                except trio.ClosedResourceError as e:
                     raise PeerDisconnected("inbound_closed", "the node stopped reading") from e
 
     async def _writer(self) -> None:

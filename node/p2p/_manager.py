@@ -22,6 +22,8 @@ Rules this module keeps:
 4. ``send``/``broadcast`` never block: they serialize once and put the bytes in each
    peer's bounded queue; a full queue drops that peer (see _connection.py).
 5. Everything runs in the nursery of ``run``; ``aclose`` cancels it and waits for it.
+6. What peers send is queued per peer and traffic class and read from ``inbound``
+   (consensus, then sync) and ``tx_inbound`` (tx gossip within budget): see _inbox.py.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from node.p2p._errors import (
     PeerProtocolError,
 )
 from node.p2p._handshake import perform_handshake
+from node.p2p._inbox import InboundStream, Inbox, TrafficClass
 from node.p2p._types import Direction, P2PConfig, P2PStats, PeerAddress, PeerInfo, node_id
 from node.p2p._wire import FrameStream, sealed_size
 from proto import p2p_pb2
@@ -125,9 +128,7 @@ class PeerManager:
         self._pending_handshakes = 0
         self._strangers: list[_Pending] = []
         self._listed: list[_Pending] = []
-        self._inbound_send, self._inbound_recv = trio.open_memory_channel[
-            tuple[str, p2p_pb2.Envelope]
-        ](config.inbound_queue)
+        self._inbox = Inbox(config, self.stats)
         self._dialling: set[str] = set()
         self._nursery: trio.Nursery | None = None
         self._scope = trio.CancelScope()
@@ -136,9 +137,29 @@ class PeerManager:
         self._done = trio.Event()
 
     @property
-    def inbound(self) -> trio.MemoryReceiveChannel[tuple[str, p2p_pb2.Envelope]]:
-        """The one bounded channel of messages from peers (Ping/Pong excluded)."""
-        return self._inbound_recv
+    def inbound(self) -> InboundStream:
+        """Consensus and block-sync messages from peers, consensus first (Ping, Pong and
+        tx gossip excluded); see _inbox.py."""
+        return self._inbox.inbound
+
+    @property
+    def tx_inbound(self) -> InboundStream:
+        """Tx gossip from peers that passed their budget; see _inbox.py."""
+        return self._inbox.tx_inbound
+
+    def inbound_queued(self, peer_id: str) -> dict[TrafficClass, tuple[int, int]]:
+        """``{class: (frames, bytes)}`` received from peer_id and not yet read."""
+        return self._inbox.queued(peer_id)
+
+    def charge_invalid_gossip(self, peer_id: str, txs: int) -> None:
+        """peer_id gossiped txs transactions whose signatures failed: charge its budget
+        ``gossip_invalid_tx_cost`` txs for each (honest nodes gossip only verified txs).
+        Call it from the trio thread."""
+        self._inbox.charge_invalid(peer_id, txs)
+
+    def inbound_queued_bytes(self) -> dict[str, int]:
+        """Bytes received from all peers and not yet read, by traffic class."""
+        return self._inbox.queued_bytes_by_class()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -178,7 +199,7 @@ class PeerManager:
         finally:
             self._closing = True
             self._nursery = None
-            self._inbound_send.close()
+            self._inbox.close()
             self._done.set()
 
     async def _open_listeners(self) -> list[trio.SocketListener]:
@@ -197,7 +218,7 @@ class PeerManager:
                 bound.shield = True
                 await self._done.wait()
         else:
-            self._inbound_send.close()
+            self._inbox.close()
 
     # ----------------------------------------------------------------- sending
 
@@ -422,7 +443,7 @@ class PeerManager:
             direction=direction,
             config=self.config,
             stats=self.stats,
-            inbound=self._inbound_send,
+            inbox=self._inbox,
             on_closed=self._unregister,
         )
         self._register(conn)

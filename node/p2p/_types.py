@@ -47,7 +47,18 @@ class P2PConfig:
         max_frame_size: largest frame body accepted or sent, in bytes (same on every node).
         send_queue_frames: per-peer send queue length; full means the peer is dropped.
         send_queue_bytes: per-peer queued bytes; exceeded means the peer is dropped.
-        inbound_queue: length of the one channel delivering messages to the node.
+        consensus_queue_frames, consensus_queue_bytes: per-peer bounds of the queue of
+            consensus messages (proposals, votes, evidence); full: the peer's reader waits.
+        sync_queue_frames, sync_queue_bytes: the same for block sync (status, block
+            request and response); full: the peer's reader waits.
+        tx_queue_frames, tx_queue_bytes: the same for tx gossip; full: the frame is dropped.
+        gossip_bytes_per_s, gossip_burst_bytes: a peer's tx gossip budget in bytes (token
+            bucket); over it the peer's reader waits.
+        gossip_txs_per_s, gossip_burst_txs: the same in transactions; a frame carrying more
+            than gossip_burst_txs is dropped.
+        gossip_drop_after: seconds a peer may stay over its budget before it is dropped.
+        gossip_invalid_tx_cost: budget (in txs) a gossiped tx with an invalid signature
+            costs its sender, charged by the node (``charge_invalid_gossip``); 0: none.
         handshake_timeout: seconds for the whole handshake.
         connect_timeout: seconds for a TCP connect.
         write_timeout: seconds one frame may take to write before the peer is dropped.
@@ -72,7 +83,18 @@ class P2PConfig:
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     send_queue_frames: int = 1024
     send_queue_bytes: int = 32 * MiB
-    inbound_queue: int = 1024
+    consensus_queue_frames: int = 1024
+    consensus_queue_bytes: int = 16 * MiB
+    sync_queue_frames: int = 256
+    sync_queue_bytes: int = 16 * MiB
+    tx_queue_frames: int = 64
+    tx_queue_bytes: int = 8 * MiB
+    gossip_bytes_per_s: int = 4 * MiB
+    gossip_burst_bytes: int = 8 * MiB
+    gossip_txs_per_s: int = 5000
+    gossip_burst_txs: int = 10_000
+    gossip_drop_after: float = 10.0
+    gossip_invalid_tx_cost: int = 100
     handshake_timeout: float = 5.0
     connect_timeout: float = 5.0
     write_timeout: float = 10.0
@@ -107,7 +129,12 @@ class P2PConfig:
         positive_ints = {
             "send_queue_frames": self.send_queue_frames,
             "send_queue_bytes": self.send_queue_bytes,
-            "inbound_queue": self.inbound_queue,
+            "consensus_queue_frames": self.consensus_queue_frames,
+            "sync_queue_frames": self.sync_queue_frames,
+            "tx_queue_frames": self.tx_queue_frames,
+            "gossip_bytes_per_s": self.gossip_bytes_per_s,
+            "gossip_txs_per_s": self.gossip_txs_per_s,
+            "gossip_burst_txs": self.gossip_burst_txs,
             "max_pending_handshakes": self.max_pending_handshakes,
             "max_pending_per_source": self.max_pending_per_source,
             "max_pending_per_key": self.max_pending_per_key,
@@ -115,8 +142,19 @@ class P2PConfig:
         for name, value in positive_ints.items():
             if value < 1:
                 raise ConfigError(f"p2p.{name}: must be at least 1")
+        if self.gossip_invalid_tx_cost < 0:
+            raise ConfigError("p2p.gossip_invalid_tx_cost: must be at least 0")
         if self.send_queue_bytes < self.max_frame_size:
             raise ConfigError("p2p.send_queue_bytes: must be at least max_frame_size")
+        at_least_a_frame = {
+            "consensus_queue_bytes": self.consensus_queue_bytes,
+            "sync_queue_bytes": self.sync_queue_bytes,
+            "tx_queue_bytes": self.tx_queue_bytes,
+            "gossip_burst_bytes": self.gossip_burst_bytes,
+        }
+        for name, value in at_least_a_frame.items():
+            if value < self.max_frame_size:
+                raise ConfigError(f"p2p.{name}: must be at least max_frame_size")
         positive_floats = {
             "handshake_timeout": self.handshake_timeout,
             "connect_timeout": self.connect_timeout,
@@ -125,6 +163,7 @@ class P2PConfig:
             "idle_timeout": self.idle_timeout,
             "backoff_initial": self.backoff_initial,
             "backoff_max": self.backoff_max,
+            "gossip_drop_after": self.gossip_drop_after,
         }
         for name, seconds in positive_floats.items():
             if not seconds > 0:
@@ -151,6 +190,8 @@ class PeerInfo:
     queued_frames: int
     queued_bytes: int
     rtt: float | None
+    inbound_frames: int = 0
+    inbound_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -169,6 +210,12 @@ class P2PStats:
         connections: successful handshakes by direction.
         dial_failures: outbound TCP connects that failed or timed out.
         max_queued_bytes: the most bytes any one peer's send queue ever held.
+        max_inbound_bytes: the most bytes any one peer's inbound queues ever held.
+        inbound_waits: times a peer's reader waited for room in a full queue, by class.
+        gossip_throttled: tx gossip frames a peer's reader waited on (over budget).
+        gossip_invalid_txs: gossiped txs with an invalid signature charged to peers.
+        peers_dropped: peers the p2p layer dropped for what they sent, by reason
+            (``gossip_budget``); exported with the driver's drops.
     """
 
     handshake_failures: Counter[str] = field(default_factory=Counter)
@@ -181,3 +228,8 @@ class P2PStats:
     connections: Counter[str] = field(default_factory=Counter)
     dial_failures: int = 0
     max_queued_bytes: int = 0
+    max_inbound_bytes: int = 0
+    inbound_waits: Counter[str] = field(default_factory=Counter)
+    gossip_throttled: int = 0
+    gossip_invalid_txs: int = 0
+    peers_dropped: Counter[str] = field(default_factory=Counter)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from node.metrics import NodeMetrics, ValidatorView
+from node.metrics import NodeMetrics, P2PInboundView, ValidatorView
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -34,6 +34,11 @@ def fully_bound_metrics(tmp: Path) -> NodeMetrics:
     metrics.bind_round_step(lambda: (0, "propose"))
     metrics.bind_store(tmp)
     metrics.bind_core_counters(lambda: ({"SYNC_TIMEOUT": 1}, {}, {}), lambda: False)
+    metrics.bind_p2p_inbound(
+        lambda: P2PInboundView(
+            {"tx_queue_full": 1}, {"gossip_budget": 1}, 2, {"consensus": 0, "sync": 0, "tx": 10}, 3
+        )
+    )
     return metrics
 
 

@@ -310,7 +310,7 @@ async def check_tx_counts(prom: PrometheusApi, s: Submitter, monikers: set[str])
     await eventually("tenge_txs_total by kind and code", txs, want_txs.__eq__, within=15)
 
     async def admissions() -> dict[tuple[str, str], float]:
-        result = await prom.query('tenge_mempool_admissions_total{job="tenge-node"}')
+        result = await prom.query('tenge_mempool_admissions_total{job="tenge-node", path="api"}')
         return {(r["metric"]["moniker"], r["metric"]["code"]): float(r["value"][1]) for r in result}
 
     want_admissions = {key: float(n) for key, n in s.admissions.items()}

@@ -108,3 +108,39 @@ def test_host_port() -> None:
     assert str(parse_host_port("[::1]:80")) == "::1:80"
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_host_port("host:99999")
+
+
+# ---- [p2p] inbound queues and tx gossip budgets ----
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("gossip_txs_per_s = 0", "expected 1 to"),
+        ('gossip_bytes_per_s = "fast"', "expected an integer"),
+        ("tx_queue_frames = 0", "expected 1 to"),
+        ("consensus_queue_bytes = 4096", "must be at least p2p.max_frame_bytes"),
+        ("gossip_burst_bytes = 65536", "must be at least p2p.max_frame_bytes"),
+        ("gossip_drop_after_s = 0", "expected 1 to"),
+    ],
+)
+def test_bad_inbound_queue_and_budget_values_are_named(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    key = text.split(" ")[0]
+    with pytest.raises(ConfigError, match=f"config\\.toml: p2p\\.{key}: {re.escape(problem)}"):
+        load_config(_write(tmp_path / "h", f'moniker = "x"\n[p2p]\n{text}\n'))
+
+
+def test_inbound_settings_render_load_and_reach_the_p2p_layer(tmp_path: Path) -> None:
+    from node.p2p import P2PConfig
+
+    default = load_config(_write(tmp_path / "d", render_config(moniker="x")))
+    assert P2PConfig(chain_id="c", **default.p2p_inbound_settings()) == P2PConfig(chain_id="c")
+    text = render_config(moniker="x", p2p_inbound={"gossip_txs_per_s": 123, "tx_queue_frames": 9})
+    assert "gossip_txs_per_s = 123" in text
+    settings = load_config(_write(tmp_path / "h", text)).p2p_inbound_settings()
+    assert settings["gossip_txs_per_s"] == 123
+    assert settings["tx_queue_frames"] == 9
+    assert settings["gossip_drop_after"] == 10.0
+    P2PConfig(chain_id="c", **settings).validate()

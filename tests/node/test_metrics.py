@@ -91,7 +91,7 @@ async def test_scrape_over_a_socket_carries_the_values_set(
     metrics.on_timeout("prevote")
     metrics.on_admission(ledger_pb2.DUPLICATE)
     metrics.on_admission("OK")
-    metrics.on_admission(ledger_pb2.PENDING_FUNDS_EXCEEDED)
+    metrics.on_admission(ledger_pb2.PENDING_FUNDS_EXCEEDED, "gossip")
     metrics.on_evictions(2)
     metrics.on_evictions(0)
     metrics.on_evidence()
@@ -128,9 +128,12 @@ async def test_scrape_over_a_socket_carries_the_values_set(
         ("tenge_consensus_rounds_per_height_bucket", (("le", "1.0"),)): 0,
         ("tenge_txs_total", (("code", "OK"), ("kind", "transfer"))): 2,
         ("tenge_txs_total", (("code", "FROZEN"), ("kind", "issue"))): 1,
-        ("tenge_mempool_admissions_total", (("code", "DUPLICATE"),)): 1,
-        ("tenge_mempool_admissions_total", (("code", "OK"),)): 1,
-        ("tenge_mempool_admissions_total", (("code", "PENDING_FUNDS_EXCEEDED"),)): 1,
+        ("tenge_mempool_admissions_total", (("code", "DUPLICATE"), ("path", "api"))): 1,
+        ("tenge_mempool_admissions_total", (("code", "OK"), ("path", "api"))): 1,
+        (
+            "tenge_mempool_admissions_total",
+            (("code", "PENDING_FUNDS_EXCEEDED"), ("path", "gossip")),
+        ): 1,
         ("tenge_mempool_evictions_total", ()): 2,
         ("tenge_mempool_txs", ()): 7,
         ("tenge_mempool_bytes", ()): 1234,
@@ -287,7 +290,7 @@ def test_unknown_label_values_become_other() -> None:
     metrics = NodeMetrics()
     metrics.on_timeout("sideways")
     metrics.on_admission(9999)
-    metrics.on_admission("NOT_A_CODE")
+    metrics.on_admission("NOT_A_CODE", "sideways")
     metrics.on_commit(1, 0, 1, {("teleport", "OK"): 1, ("transfer", "OK"): 0}, 1.0, 0.1)
     metrics.on_api_request("/v1/\n<script>", 200, 0.1)
     metrics.on_api_request("/v1/status", 999, 0.1)
@@ -295,7 +298,8 @@ def test_unknown_label_values_become_other() -> None:
     metrics.on_bytes("in", "consensus", -5)
     got = scrape(metrics)
     assert got[("tenge_consensus_timeouts_total", (("step", "other"),))] == 1
-    assert got[("tenge_mempool_admissions_total", (("code", "other"),))] == 2
+    assert got[("tenge_mempool_admissions_total", (("code", "other"), ("path", "api")))] == 1
+    assert got[("tenge_mempool_admissions_total", (("code", "other"), ("path", "other")))] == 1
     assert got[("tenge_txs_total", (("code", "OK"), ("kind", "other")))] == 1
     assert ("tenge_txs_total", (("code", "OK"), ("kind", "transfer"))) not in got
     assert got[("tenge_api_requests_total", (("route", "other"), ("status", "200")))] == 1

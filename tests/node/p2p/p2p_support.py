@@ -8,7 +8,7 @@ from typing import Any
 import trio
 
 from node.keys import KeyPair
-from node.p2p import P2PConfig, PeerAddress, PeerManager
+from node.p2p import CLASS_OF_KIND, P2PConfig, PeerAddress, PeerManager
 from node.p2p._handshake import (
     HANDSHAKE_MAX_FRAME,
     EphemeralKey,
@@ -50,8 +50,28 @@ async def wait_until(predicate: Callable[[], bool]) -> None:
 
 
 async def receive(manager: PeerManager, count: int) -> list[tuple[str, p2p_pb2.Envelope]]:
-    """The next count messages a manager delivers."""
-    return [await manager.inbound.receive() for _ in range(count)]
+    """The next count messages a manager delivers, from ``inbound`` and ``tx_inbound``
+    (compare lists of several classes with ``in_class_order``)."""
+    got: list[tuple[str, p2p_pb2.Envelope]] = []
+    while len(got) < count:
+        for stream in (manager.inbound, manager.tx_inbound):
+            try:
+                got.append(stream.receive_nowait())
+                break
+            except trio.WouldBlock:
+                continue
+        else:
+            await trio.sleep(0.002)
+    return got
+
+
+def in_class_order(
+    items: Iterable[tuple[str, p2p_pb2.Envelope]],
+) -> list[tuple[str, p2p_pb2.Envelope]]:
+    """items stably sorted by traffic class (consensus, sync, tx): the order the node
+    reads a burst in, each class in arrival order."""
+    rank = {"consensus": 0, "sync": 1, "tx": 2}
+    return sorted(items, key=lambda item: rank[CLASS_OF_KIND[item[1].WhichOneof("kind") or ""]])
 
 
 class Harness:

@@ -181,7 +181,7 @@ async def test_authenticated_peer_breaking_frame_rules_is_dropped(
         await wait_until(lambda: a.stats.disconnects[reason] == 1)
         assert a.stats.frames_dropped[reason] == 1
         assert not a.is_connected(RAW.public_key.hex())
-        assert a.inbound.statistics().current_buffer_used == 0  # nothing was delivered
+        assert a.inbound_queued(RAW.public_key.hex())["consensus"] == (0, 0)  # nothing delivered
         await assert_still_serving(a, g)
 
 
@@ -206,7 +206,7 @@ async def test_peer_that_stops_reading_is_dropped_with_bounded_memory(harness: H
 
         async def drain_g() -> None:
             nonlocal received
-            async for _ in g.inbound:
+            async for _ in g.tx_inbound:
                 received += 1
 
         async with trio.open_nursery() as nursery:
@@ -237,15 +237,17 @@ async def drain_frames(frames: FrameStream) -> None:
         await frames.receive_frame(1 << 20)
 
 
-async def test_slow_node_loses_nothing_and_buffers_at_most_the_inbound_queue(
+async def test_slow_node_loses_nothing_and_buffers_at_most_the_sync_queue(
     harness: Harness,
 ) -> None:
     with trio.fail_after(10):
-        a, g = await attacked_pair(harness, inbound_queue=4)
+        a, g = await attacked_pair(harness, sync_queue_frames=4)
         envs = [p2p_pb2.Envelope(block_request=p2p_pb2.BlockRequest(height=h)) for h in range(200)]
         for env in envs:
             assert g.send(a.node_id, env)
-        await wait_until(lambda: a.inbound.statistics().current_buffer_used == 4)
+        await wait_until(lambda: a.inbound_queued(g.node_id)["sync"][0] == 4)
+        await trio.sleep(0.05)
+        assert a.inbound_queued(g.node_id)["sync"][0] == 4  # the reader waits; TCP holds the rest
+        assert a.stats.inbound_waits["sync"] >= 1
         got = await receive(a, len(envs))
         assert got == [(g.node_id, env) for env in envs]
-        assert a.inbound.statistics().max_buffer_size == 4
