@@ -23,7 +23,9 @@ from proto import p2p_pb2
 POOL_TXS = 20
 SHARE = 0.5
 GOSSIPED = 40
-_ADMISSION = re.compile(r'^tenge_mempool_admissions_total\{code="([A-Z_]+)"\} ([0-9.e+]+)$', re.M)
+_ADMISSION = re.compile(
+    r'^tenge_mempool_admissions_total\{code="([A-Z_]+)",path="gossip"\} ([0-9.e+]+)$', re.M
+)
 
 
 def _small_pools(net: Network) -> None:
@@ -44,7 +46,7 @@ def _within(seconds: float, what: str) -> Iterator[None]:
 
 
 async def _admissions(net: Network, index: int) -> dict[str, float]:
-    """Node index's tenge_mempool_admissions_total by code."""
+    """Node index's gossip answers in tenge_mempool_admissions_total, by code."""
     response = await net.http.get(str(net.nodes[index]["metrics"]))
     response.raise_for_status()
     return {code: float(value) for code, value in _ADMISSION.findall(response.text)}
