@@ -14,6 +14,7 @@ Every error names the file and the field, e.g. ``config.toml: p2p.listen: expect
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,15 @@ class NodeConfig:
     p2p_max_pending_handshakes: int = 64
     p2p_max_pending_per_source: int = 4
     p2p_max_pending_per_key: int = 2
+    # [api] connection and rate limits (see docs/api.md, "Limits").
+    api_max_connections: int = 256
+    api_max_connections_per_client: int = 64
+    api_idle_timeout_s: float = 10.0
+    api_requests_per_s: float = 1000.0
+    api_burst: int = 2000
+    api_submit_txs_per_s: float = 4000.0
+    api_submit_burst: int = 8000
+    api_exempt: tuple[str, ...] = ()
 
     @property
     def genesis_path(self) -> Path:
@@ -114,6 +124,22 @@ send_queue = {send_queue}
 [api]
 # HTTP API (JSON). Keep it on a private interface or behind a proxy.
 listen = {api_listen}
+# Open connections at once, all clients together. At the cap the connection idle longest
+# is closed to make room; with every connection busy a newcomer gets 503.
+max_connections = {api_max_connections}
+# Open connections of one client address (over it: 503 TOO_MANY_CONNECTIONS).
+max_connections_per_client = {api_max_connections_per_client}
+# Seconds a connection may stay without a request in progress, its request headers still
+# arriving included (slowloris); then it is closed.
+idle_timeout_s = {api_idle_timeout_s}
+# Requests per second one client address may make, sustained, and at once (429 past it).
+requests_per_s = {api_requests_per_s}
+burst = {api_burst}
+# Transactions per second one client address may submit (a batch counts its envelopes).
+submit_txs_per_s = {api_submit_txs_per_s}
+submit_burst = {api_submit_burst}
+# Client networks free of the per-client limits above, e.g. ["127.0.0.1/32", "10.0.0.0/8"].
+exempt = {api_exempt}
 
 [metrics]
 # Prometheus /metrics.
@@ -145,6 +171,14 @@ def render_config(
     mempool_max_bytes: int = 64 * 1024 * 1024,
     log_level: str = "info",
     log_format: str = "text",
+    api_max_connections: int = 256,
+    api_max_connections_per_client: int = 64,
+    api_idle_timeout_s: float = 10.0,
+    api_requests_per_s: float = 1000.0,
+    api_burst: int = 2000,
+    api_submit_txs_per_s: float = 4000.0,
+    api_submit_burst: int = 8000,
+    api_exempt: list[str] | None = None,
 ) -> str:
     """The text of a config.toml with these settings and explanatory comments."""
 
@@ -167,6 +201,14 @@ def render_config(
         mempool_max_bytes=mempool_max_bytes,
         log_level=q(log_level),
         log_format=q(log_format),
+        api_max_connections=api_max_connections,
+        api_max_connections_per_client=api_max_connections_per_client,
+        api_idle_timeout_s=float(api_idle_timeout_s),
+        api_requests_per_s=float(api_requests_per_s),
+        api_burst=api_burst,
+        api_submit_txs_per_s=float(api_submit_txs_per_s),
+        api_submit_burst=api_submit_burst,
+        api_exempt=qlist(api_exempt),
     )
 
 
@@ -218,7 +260,41 @@ def load_config(home: Path) -> NodeConfig:
         p2p_max_pending_handshakes=r.integer("p2p.max_pending_handshakes", 64, 1, 10_000),
         p2p_max_pending_per_source=r.integer("p2p.max_pending_per_source", 4, 1, 1_000),
         p2p_max_pending_per_key=r.integer("p2p.max_pending_per_key", 2, 1, 100),
+        **_api_limits(r),
     )
+
+
+# Largest POST /v1/txs/batch (node.api._requests.MAX_BATCH): submit_burst must hold one.
+_MAX_BATCH: Final = 1000
+
+
+def _api_limits(r: _Reader) -> dict[str, Any]:
+    """The [api] connection and rate limits, validated."""
+    max_connections = r.integer("api.max_connections", 256, 1, 100_000)
+    per_client = r.integer("api.max_connections_per_client", 64, 1, 100_000)
+    if per_client > max_connections:
+        raise r.error(
+            "api.max_connections_per_client",
+            f"expected at most api.max_connections ({max_connections}), got {per_client}",
+        )
+    exempt = []
+    for i, text in enumerate(r.list_of_str("api.exempt")):
+        try:
+            exempt.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise r.error(
+                f"api.exempt[{i}]", f"expected an address or network (10.0.0.0/8), got {text!r}"
+            ) from None
+    return {
+        "api_max_connections": max_connections,
+        "api_max_connections_per_client": per_client,
+        "api_idle_timeout_s": r.number("api.idle_timeout_s", 10.0, 0.5, 3600.0),
+        "api_requests_per_s": r.number("api.requests_per_s", 1000.0, 0.01, 1e7),
+        "api_burst": r.integer("api.burst", 2000, 1, 10_000_000),
+        "api_submit_txs_per_s": r.number("api.submit_txs_per_s", 4000.0, 0.01, 1e7),
+        "api_submit_burst": r.integer("api.submit_burst", 8000, _MAX_BATCH, 10_000_000),
+        "api_exempt": tuple(exempt),
+    }
 
 
 class _Reader:
@@ -257,6 +333,16 @@ class _Reader:
         if not lo <= value <= hi:
             raise self.error(name, f"expected {lo} to {hi}, got {value}")
         return value
+
+    def number(self, name: str, default: float, lo: float, hi: float) -> float:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.error(name, "expected a number")
+        if not lo <= value <= hi:  # NaN fails this too
+            raise self.error(name, f"expected {lo:g} to {hi:g}, got {value}")
+        return float(value)
 
     def list_of_str(self, name: str) -> list[str]:
         value = self.get(name)

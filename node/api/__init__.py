@@ -2,7 +2,8 @@
 
 The node builds the app with ``create_app(facade)``, where ``facade`` implements
 `NodeFacade`, and serves it in its nursery with ``await nursery.start(serve_api, app,
-host, port)``. `CommitFeed` implements the facade's commit waiters and block stream: the
+host, port)``; one `ApiGate` (connection and rate limits, node/api/_limits.py) passed to
+both holds the limits. `CommitFeed` implements the facade's commit waiters and block stream: the
 node calls ``feed.publish(BlockSummary.of(...))`` after each durable commit.
 """
 
@@ -26,9 +27,12 @@ from node.api._errors import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     NOT_READY,
+    RATE_LIMITED,
     TIMEOUT,
+    TOO_MANY_CONNECTIONS,
 )
 from node.api._facade import SUBSCRIBER_BUFFER, BlockSummary, CommitFeed, NodeFacade
+from node.api._limits import REFUSAL_REASONS, ApiGate, ApiLimits, ApiObserver, RateLimiter
 from node.api._openapi import error_codes, openapi_document
 from node.api._server import hypercorn_config, serve_api
 
@@ -49,11 +53,18 @@ __all__ = [
     "METHOD_NOT_ALLOWED",
     "NOT_FOUND",
     "NOT_READY",
+    "RATE_LIMITED",
+    "REFUSAL_REASONS",
     "SUBSCRIBER_BUFFER",
     "TIMEOUT",
+    "TOO_MANY_CONNECTIONS",
+    "ApiGate",
+    "ApiLimits",
+    "ApiObserver",
     "BlockSummary",
     "CommitFeed",
     "NodeFacade",
+    "RateLimiter",
     "create_app",
     "error_codes",
     "hypercorn_config",

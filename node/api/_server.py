@@ -1,31 +1,188 @@
-"""Serving the API with Hypercorn's trio worker inside the caller's nursery."""
+"""Serving the API with Hypercorn's HTTP/1.1 protocol inside the caller's nursery.
+
+Hypercorn's trio worker accepts every connection it is offered. This module runs the same
+pieces (``hypercorn.trio.tcp_server.TCPServer`` per connection over the sockets Hypercorn's
+config binds) behind its own accept loop, so that each connection is first admitted by the
+server's `ApiGate` (node/api/_limits.py):
+
+1. over ``max_connections_per_client`` from one address, or over ``max_connections`` with
+   every connection busy, the newcomer gets 503 TOO_MANY_CONNECTIONS (the API's error
+   shape, ``Retry-After``) and is closed within `REFUSE_TIMEOUT_S`; at most
+   `MAX_REFUSING` refusals are written at once, the rest are closed unanswered;
+2. at ``max_connections`` with some connection idle, the one idle longest is shed;
+3. a connection with no request in progress (headers trickling in included) is closed after
+   ``idle_timeout_s`` (Hypercorn's keep-alive timer, which runs from accept until a
+   request's headers are complete); request heads are bounded by `MAX_HEAD_BYTES`;
+   bodies by the app's ``body_timeout_s``; a send that makes no progress for
+   `SEND_TIMEOUT_S` (a client that does not read) closes the connection.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Final
+from typing import Any, Final, cast
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
+from hypercorn.utils import repr_socket_addr, wrap_app
 from starlette.types import ASGIApp
+
+from node.api import _errors as e
+from node.api._limits import REFUSED_CLIENT_CONNECTIONS, ApiGate, ApiLimits, retry_after
 
 log = logging.getLogger("tenge.api")
 
 GRACEFUL_TIMEOUT_S: Final = 2.0
-KEEP_ALIVE_S: Final = 30
+KEEP_ALIVE_S: Final = ApiLimits().idle_timeout_s
+MAX_HEAD_BYTES: Final = 16 * 1024  # request line and headers (h11 answers 400 past it)
+BACKLOG: Final = 1024
+SEND_TIMEOUT_S: Final = 30.0
+REFUSE_TIMEOUT_S: Final = 1.0
+MAX_REFUSING: Final = 256
+REFUSE_DRAIN_BYTES: Final = 64 * 1024
+RETRY_AFTER_CONNECTIONS_S: Final = 1.0
 
 
-def hypercorn_config(host: str, port: int) -> Config:
+def hypercorn_config(host: str, port: int, limits: ApiLimits | None = None) -> Config:
     """Hypercorn settings for the node's API: plain HTTP/1.1 on one address."""
+    limits = limits or ApiLimits()
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("tenge.api.server")
     config.graceful_timeout = GRACEFUL_TIMEOUT_S
-    config.keep_alive_timeout = KEEP_ALIVE_S
+    config.keep_alive_timeout = limits.idle_timeout_s
+    config.h11_max_incomplete_size = MAX_HEAD_BYTES
+    config.backlog = BACKLOG
     config.include_server_header = False
     return config
+
+
+def refusal_bytes(status: int, code: str, message: str, retry_s: float) -> bytes:
+    """A whole HTTP/1.1 error response in the API's shape, closing the connection."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    reason = {429: "Too Many Requests", 503: "Service Unavailable"}.get(status, "Error")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        f"retry-after: {retry_after(retry_s)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+_TOO_MANY: Final = refusal_bytes(
+    503,
+    e.TOO_MANY_CONNECTIONS,
+    "the node holds its maximum of API connections, all busy; retry later",
+    RETRY_AFTER_CONNECTIONS_S,
+)
+_TOO_MANY_OF_CLIENT: Final = refusal_bytes(
+    503,
+    e.TOO_MANY_CONNECTIONS,
+    "this client address holds its maximum of API connections; close one or retry later",
+    RETRY_AFTER_CONNECTIONS_S,
+)
+
+
+class _GuardedStream(trio.abc.HalfCloseableStream):
+    """A socket stream whose sends give up after `SEND_TIMEOUT_S` without progress.
+
+    Hypercorn shields its sends from cancellation; the deadline here still applies, and a
+    client that stops reading then looks like one that went away.
+    """
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self._stream = stream
+        self.socket = stream.socket  # TCPServer reads the peer address from it
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        with trio.move_on_after(SEND_TIMEOUT_S):
+            await self._stream.send_all(data)
+            return
+        raise trio.BrokenResourceError(f"client read nothing for {SEND_TIMEOUT_S:g} s")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._stream.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self._stream.receive_some(max_bytes)
+
+    async def send_eof(self) -> None:
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class _Acceptor:
+    """Admits each accepted connection through the gate, then runs Hypercorn on it."""
+
+    def __init__(self, app: ASGIApp, config: Config, gate: ApiGate) -> None:
+        self.app = wrap_app(cast(Any, app), config.wsgi_max_body_size, "asgi")
+        self.config = config
+        self.gate = gate
+        self.context = WorkerContext(None)
+        self.state = ConnectionState({})
+        self.refusing = 0
+
+    async def handle(self, stream: trio.SocketStream) -> None:
+        try:
+            address = stream.socket.getpeername()
+            peer = (str(address[0]), int(address[1]))
+        except OSError:  # gone before we looked
+            await trio.aclose_forcefully(stream)
+            return
+        scope = trio.CancelScope()
+        admitted, reason = self.gate.connections.admit(peer, scope.cancel, trio.current_time())
+        if reason is not None:
+            self.gate.observer.on_api_refused(reason)
+        if not admitted:
+            await self._refuse(
+                stream, _TOO_MANY_OF_CLIENT if reason == REFUSED_CLIENT_CONNECTIONS else _TOO_MANY
+            )
+            return
+        try:
+            with scope:
+                guarded = cast(Any, _GuardedStream(stream))  # typed as an SSLStream upstream
+                server = TCPServer(self.app, self.config, self.context, self.state, guarded)
+                await server.run()
+        except Exception:  # one connection's failure must never stop the server
+            log.exception("API connection from %s failed", peer[0])
+        finally:
+            self.gate.connections.release(peer)
+            await trio.aclose_forcefully(stream)
+
+    async def _refuse(self, stream: trio.SocketStream, response: bytes) -> None:
+        """Answer a refused connection and close it, within `REFUSE_TIMEOUT_S`.
+
+        After the answer the request is drained (up to `REFUSE_DRAIN_BYTES`) so that
+        closing does not reset the connection before the client has read it.
+        """
+        if self.refusing >= MAX_REFUSING:
+            await trio.aclose_forcefully(stream)
+            return
+        self.refusing += 1
+        try:
+            with trio.move_on_after(REFUSE_TIMEOUT_S):
+                await stream.send_all(response)
+                await stream.send_eof()
+                drained = 0
+                while drained < REFUSE_DRAIN_BYTES:
+                    chunk = await stream.receive_some(16 * 1024)
+                    if not chunk:
+                        break
+                    drained += len(chunk)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass  # the client is gone; nothing to tell it
+        finally:
+            self.refusing -= 1
+            await trio.aclose_forcefully(stream)
 
 
 async def serve_api(
@@ -33,18 +190,38 @@ async def serve_api(
     host: str,
     port: int,
     *,
+    gate: ApiGate | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve app on host:port until cancelled; report the bound port when listening.
 
     Port 0 binds a free port; ``await nursery.start(serve_api, app, host, 0)`` returns it.
 
+    Args:
+        app: the ASGI app (``create_app``).
+        host: the address to listen on.
+        port: the port, 0 for a free one.
+        gate: the connection and rate limits; pass the gate the app was created with, so
+            that requests in progress are never shed. Default: the app's gate, if it has
+            one, else a gate with default limits.
+
     Raises:
         OSError: the address cannot be bound.
     """
-    config = hypercorn_config(host, port)
+    if gate is None:
+        state = getattr(app, "state", None)
+        gate = getattr(state, "gate", None) or ApiGate()
+    config = hypercorn_config(host, port, gate.limits)
+    sockets = config.create_sockets()
+    listeners = []
+    binds = []
+    for sock in sockets.insecure_sockets:
+        sock.listen(config.backlog)
+        listeners.append(trio.SocketListener(trio.socket.from_stdlib_socket(sock)))
+        binds.append(repr_socket_addr(sock.family, sock.getsockname()))
+    acceptor = _Acceptor(app, config, gate)
     async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(serve, app, config)
+        await nursery.start(trio.serve_listeners, acceptor.handle, listeners)
         bound = int(binds[0].rsplit(":", 1)[1])
-        log.info("API listening on %s", binds[0])
+        log.info("API listening on http://%s", binds[0])
         task_status.started(bound)

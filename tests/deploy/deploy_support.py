@@ -34,6 +34,7 @@ def fully_bound_metrics(tmp: Path) -> NodeMetrics:
     metrics.bind_round_step(lambda: (0, "propose"))
     metrics.bind_store(tmp)
     metrics.bind_core_counters(lambda: ({"SYNC_TIMEOUT": 1}, {}, {}), lambda: False)
+    metrics.bind_api_connections(lambda: 2, max_connections=256)
     return metrics
 
 
