@@ -18,6 +18,8 @@ from node.api._app import (
 from node.api._errors import (
     BODY_TIMEOUT,
     BODY_TOO_LARGE,
+    HEADERS_TIMEOUT,
+    HEADERS_TOO_LARGE,
     HTTP_CODES,
     INCOMPLETE_BODY,
     INTERNAL,
@@ -41,6 +43,8 @@ __all__ = [
     "BODY_TOO_LARGE",
     "DEFAULT_MAX_BLOCK_AGE_S",
     "DEFAULT_WAIT_TIMEOUT_S",
+    "HEADERS_TIMEOUT",
+    "HEADERS_TOO_LARGE",
     "HTTP_CODES",
     "INCOMPLETE_BODY",
     "INTERNAL",

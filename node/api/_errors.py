@@ -24,6 +24,8 @@ NOT_READY: Final = "NOT_READY"
 INTERNAL: Final = "INTERNAL"
 RATE_LIMITED: Final = "RATE_LIMITED"
 TOO_MANY_CONNECTIONS: Final = "TOO_MANY_CONNECTIONS"
+HEADERS_TIMEOUT: Final = "HEADERS_TIMEOUT"
+HEADERS_TOO_LARGE: Final = "HEADERS_TOO_LARGE"
 
 #: Every HTTP-level code with the status it comes with.
 HTTP_CODES: Final[dict[str, int]] = {
@@ -40,6 +42,8 @@ HTTP_CODES: Final[dict[str, int]] = {
     INTERNAL: 500,
     RATE_LIMITED: 429,
     TOO_MANY_CONNECTIONS: 503,
+    HEADERS_TIMEOUT: 408,
+    HEADERS_TOO_LARGE: 431,
 }
 
 

@@ -10,9 +10,10 @@ Rules this module keeps:
    burst).
 3. At the connection cap, the connection that has waited longest without a request in
    progress (idle keep-alive, or headers still trickling in) is shed to make room for the
-   newcomer; only when every connection has a request in progress is the newcomer refused.
+   newcomer, if it has waited at least `SHED_GRACE_S`; otherwise the newcomer is refused.
    A slowloris attacker therefore only ever displaces itself, and a client that sends its
-   request at once is served.
+   request at once is served; only a flood of more than ``max_connections /
+   SHED_GRACE_S`` new connections a second turns newcomers away.
 """
 
 from __future__ import annotations
@@ -26,15 +27,26 @@ from typing import Final, Protocol
 
 #: Rate-limit buckets kept at once (about 100 bytes each).
 MAX_CLIENTS: Final = 10_000
+#: A connection idle for less than this is never shed: a fresh client's request must have
+#: time to be read, even while a flood of new connections sheds the older ones.
+SHED_GRACE_S: Final = 0.25
 
 # Reasons of ``tenge_api_refused_total`` (docs/monitoring.md).
 REFUSED_CONNECTIONS: Final = "max_connections"
 REFUSED_CLIENT_CONNECTIONS: Final = "max_connections_per_client"
 SHED_IDLE: Final = "shed_idle"
+HEAD_TIMEOUT: Final = "head_timeout"
 REFUSED_RATE: Final = "rate_limit"
 REFUSED_SUBMIT_RATE: Final = "submit_rate_limit"
 REFUSAL_REASONS: Final = frozenset(
-    {REFUSED_CONNECTIONS, REFUSED_CLIENT_CONNECTIONS, SHED_IDLE, REFUSED_RATE, REFUSED_SUBMIT_RATE}
+    {
+        REFUSED_CONNECTIONS,
+        REFUSED_CLIENT_CONNECTIONS,
+        SHED_IDLE,
+        HEAD_TIMEOUT,
+        REFUSED_RATE,
+        REFUSED_SUBMIT_RATE,
+    }
 )
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -141,6 +153,7 @@ class _Connection:
     shed: Callable[[], None]
     active: int = 0  # requests in progress (0 or 1 on HTTP/1.1)
     idle_since: float = 0.0
+    head_ready: bool = False  # first request head read, its request not started yet
 
 
 @dataclass(slots=True)
@@ -154,6 +167,8 @@ class ConnectionTable:
     limits: ApiLimits
     _open: dict[tuple[str, int], _Connection] = field(default_factory=dict)
     _per_host: dict[str, int] = field(default_factory=dict)
+    # Connections without a request in progress, idle longest first (times only grow).
+    _idle: OrderedDict[tuple[str, int], None] = field(default_factory=OrderedDict)
 
     def __len__(self) -> int:
         return len(self._open)
@@ -179,10 +194,11 @@ class ConnectionTable:
             return False, REFUSED_CLIENT_CONNECTIONS
         reason = None
         if len(self._open) >= self.limits.max_connections:
-            if not self._shed_oldest_idle():
+            if not self._shed_oldest_idle(now):
                 return False, REFUSED_CONNECTIONS
             reason = SHED_IDLE
         self._open[peer] = _Connection(host, shed, idle_since=now)
+        self._idle[peer] = None
         self._per_host[host] = self._per_host.get(host, 0) + 1
         return True, reason
 
@@ -191,38 +207,55 @@ class ConnectionTable:
         conn = self._open.pop(peer, None)
         if conn is None:
             return
+        self._idle.pop(peer, None)
         left = self._per_host[conn.host] - 1
         if left:
             self._per_host[conn.host] = left
         else:
             del self._per_host[conn.host]
 
+    def head_complete(self, peer: tuple[str, int]) -> None:
+        """The connection's first request head has arrived: it is busy from now on (its
+        ``request_started`` will not count it twice)."""
+        conn = self._open.get(peer)
+        if conn is not None and not conn.head_ready:
+            conn.head_ready = True
+            conn.active += 1
+            self._idle.pop(peer, None)
+
     def request_started(self, peer: tuple[str, int] | None) -> None:
         """A request on this connection has its headers and is being served."""
         conn = self._open.get(peer) if peer else None
-        if conn is not None:
+        if peer is None or conn is None:
+            return
+        if conn.head_ready:
+            conn.head_ready = False  # counted by head_complete
+        else:
             conn.active += 1
+        self._idle.pop(peer, None)
 
     def request_finished(self, peer: tuple[str, int] | None, now: float) -> None:
         """That request is answered; the connection is idle again."""
         conn = self._open.get(peer) if peer else None
-        if conn is not None:
-            conn.active = max(0, conn.active - 1)
+        if peer is None or conn is None:
+            return
+        conn.active = max(0, conn.active - 1)
+        if conn.active == 0:
             conn.idle_since = now
+            self._idle.pop(peer, None)
+            self._idle[peer] = None  # now the most recently idle
 
     def connections_of(self, host: str) -> int:
         """Open connections of one client address."""
         return self._per_host.get(host, 0)
 
-    def _shed_oldest_idle(self) -> bool:
-        oldest: tuple[str, int] | None = None
-        since = math.inf
-        for peer, conn in self._open.items():
-            if conn.active == 0 and conn.idle_since < since:
-                oldest, since = peer, conn.idle_since
-        if oldest is None:
+    def _shed_oldest_idle(self, now: float) -> bool:
+        if not self._idle:
             return False
+        oldest = next(iter(self._idle))
         conn = self._open[oldest]
+        if conn.idle_since > now - SHED_GRACE_S:
+            return False  # even the one idle longest is too young to shed
         self.release(oldest)
         conn.shed()
         return True

@@ -10,17 +10,24 @@ server's `ApiGate` (node/api/_limits.py):
    shape, ``Retry-After``) and is closed within `REFUSE_TIMEOUT_S`; at most
    `MAX_REFUSING` refusals are written at once, the rest are closed unanswered;
 2. at ``max_connections`` with some connection idle, the one idle longest is shed;
-3. a connection with no request in progress (headers trickling in included) is closed after
-   ``idle_timeout_s`` (Hypercorn's keep-alive timer, which runs from accept until a
-   request's headers are complete); request heads are bounded by `MAX_HEAD_BYTES`;
+3. a new connection's first request head (request line and headers) is read here, before
+   Hypercorn sees the connection: it must arrive whole within ``idle_timeout_s`` (else 408
+   HEADERS_TIMEOUT) and within `MAX_HEAD_BYTES` (else 431 HEADERS_TOO_LARGE), so that a
+   slowloris connection costs a small task and never a Hypercorn connection; later requests
+   on a keep-alive connection are held to ``idle_timeout_s`` by Hypercorn's keep-alive
+   timer (it runs until a request's head is complete) and to `MAX_HEAD_BYTES` by h11;
    bodies by the app's ``body_timeout_s``; a send that makes no progress for
    `SEND_TIMEOUT_S` (a client that does not read) closes the connection.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import re
+import socket
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, cast
 
 import trio
@@ -32,7 +39,13 @@ from hypercorn.utils import repr_socket_addr, wrap_app
 from starlette.types import ASGIApp
 
 from node.api import _errors as e
-from node.api._limits import REFUSED_CLIENT_CONNECTIONS, ApiGate, ApiLimits, retry_after
+from node.api._limits import (
+    HEAD_TIMEOUT,
+    REFUSED_CLIENT_CONNECTIONS,
+    ApiGate,
+    ApiLimits,
+    retry_after,
+)
 
 log = logging.getLogger("tenge.api")
 
@@ -43,7 +56,14 @@ BACKLOG: Final = 1024
 SEND_TIMEOUT_S: Final = 30.0
 REFUSE_TIMEOUT_S: Final = 1.0
 MAX_REFUSING: Final = 256
+MAX_RECV_HEAD: Final = 4096  # bytes read at once while waiting for a request head
+ACCEPT_BATCH: Final = 64  # connections accepted per wake-up of the accept loop
+_ACCEPT_RESOURCE_ERRNOS: Final = frozenset(
+    {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+)
+_ACCEPT_RETRY_ERRNOS: Final = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
 REFUSE_DRAIN_BYTES: Final = 64 * 1024
+REFUSE_DRAIN_S: Final = 0.25
 RETRY_AFTER_CONNECTIONS_S: Final = 1.0
 
 
@@ -62,16 +82,23 @@ def hypercorn_config(host: str, port: int, limits: ApiLimits | None = None) -> C
     return config
 
 
-def refusal_bytes(status: int, code: str, message: str, retry_s: float) -> bytes:
+_REASONS: Final = {
+    408: "Request Timeout",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
+}
+
+
+def refusal_bytes(status: int, code: str, message: str, retry_s: float | None = None) -> bytes:
     """A whole HTTP/1.1 error response in the API's shape, closing the connection."""
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    reason = {429: "Too Many Requests", 503: "Service Unavailable"}.get(status, "Error")
+    retry = "" if retry_s is None else f"retry-after: {retry_after(retry_s)}\r\n"
     head = (
-        f"HTTP/1.1 {status} {reason}\r\n"
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
         "content-type: application/json\r\n"
         f"content-length: {len(body)}\r\n"
-        f"retry-after: {retry_after(retry_s)}\r\n"
-        "connection: close\r\n\r\n"
+        f"{retry}connection: close\r\n\r\n"
     )
     return head.encode() + body
 
@@ -90,34 +117,55 @@ _TOO_MANY_OF_CLIENT: Final = refusal_bytes(
 )
 
 
+_HEAD_TOO_LARGE: Final = refusal_bytes(
+    431, e.HEADERS_TOO_LARGE, f"the request line and headers exceed {MAX_HEAD_BYTES} bytes"
+)
+_HEAD_END: Final = re.compile(rb"\r?\n\r?\n")
+
+
 class _GuardedStream(trio.abc.HalfCloseableStream):
-    """A socket stream whose sends give up after `SEND_TIMEOUT_S` without progress.
+    """A socket stream whose sends give up after `SEND_TIMEOUT_S` without progress, and
+    whose close ends the connection's tasks at once (``on_close``).
 
     Hypercorn shields its sends from cancellation; the deadline here still applies, and a
-    client that stops reading then looks like one that went away.
+    client that stops reading then looks like one that went away. Hypercorn also keeps a
+    closed connection's keep-alive timer running; ``on_close`` cancels it, so the slot is
+    free as soon as the socket is.
     """
 
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(
+        self, stream: trio.SocketStream, on_close: Callable[[], None], prefix: bytes = b""
+    ) -> None:
         self._stream = stream
+        self._on_close = on_close
+        self._prefix = prefix  # bytes already read from the socket, handed out first
         self.socket = stream.socket  # TCPServer reads the peer address from it
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         with trio.move_on_after(SEND_TIMEOUT_S):
             await self._stream.send_all(data)
             return
+        # Closing also wakes Hypercorn's reader, which would otherwise wait for the client.
+        await self.aclose()
         raise trio.BrokenResourceError(f"client read nothing for {SEND_TIMEOUT_S:g} s")
 
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        if self._prefix:
+            await trio.lowlevel.checkpoint()
+            cut = len(self._prefix) if max_bytes is None else max_bytes
+            data, self._prefix = self._prefix[:cut], self._prefix[cut:]
+            return data
         return await self._stream.receive_some(max_bytes)
 
     async def send_eof(self) -> None:
         await self._stream.send_eof()
 
     async def aclose(self) -> None:
-        await self._stream.aclose()
+        self._on_close()
+        await trio.aclose_forcefully(self._stream)
 
 
 class _Acceptor:
@@ -147,9 +195,18 @@ class _Acceptor:
                 stream, _TOO_MANY_OF_CLIENT if reason == REFUSED_CLIENT_CONNECTIONS else _TOO_MANY
             )
             return
+
+        def closed() -> None:
+            self.gate.connections.release(peer)
+            scope.cancel()
+
         try:
             with scope:
-                guarded = cast(Any, _GuardedStream(stream))  # typed as an SSLStream upstream
+                head = await self._read_head(stream)
+                if head is None:
+                    return
+                self.gate.connections.head_complete(peer)
+                guarded = cast(Any, _GuardedStream(stream, closed, head))  # typed as SSLStream
                 server = TCPServer(self.app, self.config, self.context, self.state, guarded)
                 await server.run()
         except Exception:  # one connection's failure must never stop the server
@@ -158,11 +215,36 @@ class _Acceptor:
             self.gate.connections.release(peer)
             await trio.aclose_forcefully(stream)
 
+    async def _read_head(self, stream: trio.SocketStream) -> bytes | None:
+        """The first bytes of a new connection, up to the end of its first request head;
+        None when the connection is closed, answered with 408 or 431, or the client left."""
+        buffer = b""
+        timeout = self.gate.limits.idle_timeout_s
+        with trio.move_on_after(timeout):
+            try:
+                while not _HEAD_END.search(buffer, max(0, len(buffer) - MAX_RECV_HEAD - 4)):
+                    if len(buffer) > MAX_HEAD_BYTES:
+                        await self._refuse(stream, _HEAD_TOO_LARGE)
+                        return None
+                    chunk = await stream.receive_some(MAX_RECV_HEAD)
+                    if not chunk:
+                        return None
+                    buffer += chunk
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return None
+            return buffer
+        self.gate.observer.on_api_refused(HEAD_TIMEOUT)
+        if buffer.strip():  # a head begun and not finished in time: tell the client
+            message = f"the request head did not arrive within {timeout:g} s"
+            await self._refuse(stream, refusal_bytes(408, e.HEADERS_TIMEOUT, message))
+        return None
+
     async def _refuse(self, stream: trio.SocketStream, response: bytes) -> None:
         """Answer a refused connection and close it, within `REFUSE_TIMEOUT_S`.
 
-        After the answer the request is drained (up to `REFUSE_DRAIN_BYTES`) so that
-        closing does not reset the connection before the client has read it.
+        After the answer the request is drained (up to `REFUSE_DRAIN_BYTES` for up to
+        `REFUSE_DRAIN_S`) so that closing does not reset the connection before the client
+        has read the answer.
         """
         if self.refusing >= MAX_REFUSING:
             await trio.aclose_forcefully(stream)
@@ -172,6 +254,7 @@ class _Acceptor:
             with trio.move_on_after(REFUSE_TIMEOUT_S):
                 await stream.send_all(response)
                 await stream.send_eof()
+            with trio.move_on_after(REFUSE_DRAIN_S):
                 drained = 0
                 while drained < REFUSE_DRAIN_BYTES:
                     chunk = await stream.receive_some(16 * 1024)
@@ -183,6 +266,37 @@ class _Acceptor:
         finally:
             self.refusing -= 1
             await trio.aclose_forcefully(stream)
+
+
+async def _accept_forever(
+    sock: socket.socket,
+    handle: Callable[[trio.SocketStream], Awaitable[None]],
+    nursery: trio.Nursery,
+) -> None:
+    """Accept connections on a listening socket, up to `ACCEPT_BATCH` per wake-up.
+
+    ``trio.serve_listeners`` accepts one connection per pass of the scheduler, which a
+    connection flood outruns on a busy node (the kernel's queue fills and a fresh client
+    waits behind the flood); draining the queue at each wake-up keeps the wait short.
+    """
+    with sock:
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            for _ in range(ACCEPT_BATCH):
+                try:
+                    conn, _ = sock.accept()
+                except BlockingIOError:
+                    break
+                except OSError as err:
+                    if err.errno in _ACCEPT_RESOURCE_ERRNOS:
+                        log.error("API accept: %s; pausing accepts for 100 ms", err.strerror)
+                        await trio.sleep(0.1)
+                        break
+                    if err.errno in _ACCEPT_RETRY_ERRNOS:
+                        continue
+                    raise
+                nursery.start_soon(handle, trio.SocketStream(trio.socket.from_stdlib_socket(conn)))
+            await trio.lowlevel.checkpoint()
 
 
 async def serve_api(
@@ -213,15 +327,15 @@ async def serve_api(
         gate = getattr(state, "gate", None) or ApiGate()
     config = hypercorn_config(host, port, gate.limits)
     sockets = config.create_sockets()
-    listeners = []
     binds = []
     for sock in sockets.insecure_sockets:
         sock.listen(config.backlog)
-        listeners.append(trio.SocketListener(trio.socket.from_stdlib_socket(sock)))
+        sock.setblocking(False)
         binds.append(repr_socket_addr(sock.family, sock.getsockname()))
     acceptor = _Acceptor(app, config, gate)
     async with trio.open_nursery() as nursery:
-        await nursery.start(trio.serve_listeners, acceptor.handle, listeners)
+        for sock in sockets.insecure_sockets:
+            nursery.start_soon(_accept_forever, sock, acceptor.handle, nursery)
         bound = int(binds[0].rsplit(":", 1)[1])
         log.info("API listening on http://%s", binds[0])
         task_status.started(bound)
