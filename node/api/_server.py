@@ -9,7 +9,8 @@ server's `ApiGate` (node/api/_limits.py):
    every connection busy, the newcomer gets 503 TOO_MANY_CONNECTIONS (the API's error
    shape, ``Retry-After``) and is closed within `REFUSE_TIMEOUT_S`; at most
    `MAX_REFUSING` refusals are written at once, the rest are closed unanswered;
-2. at ``max_connections`` with some connection idle, the one idle longest is shed;
+2. at ``max_connections`` with some connection idle for at least ``SHED_GRACE_S``, the one
+   idle longest is closed to make room (``shed_idle``);
 3. a new connection's first request head (request line and headers) is read here, before
    Hypercorn sees the connection: it must arrive whole within ``idle_timeout_s`` (else 408
    HEADERS_TIMEOUT) and within `MAX_HEAD_BYTES` (else 431 HEADERS_TOO_LARGE), so that a
@@ -50,7 +51,6 @@ from node.api._limits import (
 log = logging.getLogger("tenge.api")
 
 GRACEFUL_TIMEOUT_S: Final = 2.0
-KEEP_ALIVE_S: Final = ApiLimits().idle_timeout_s
 MAX_HEAD_BYTES: Final = 16 * 1024  # request line and headers (h11 answers 400 past it)
 BACKLOG: Final = 1024
 SEND_TIMEOUT_S: Final = 30.0
