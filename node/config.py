@@ -14,6 +14,7 @@ Every error names the file and the field, e.g. ``config.toml: p2p.listen: expect
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,16 @@ class NodeConfig:
         drop_after = values.pop("gossip_drop_after_s")
         return {**values, "gossip_drop_after": float(drop_after)}
 
+    # [api] connection and rate limits (see docs/api.md, "Limits").
+    api_max_connections: int = 256
+    api_max_connections_per_client: int = 64
+    api_idle_timeout_s: float = 10.0
+    api_requests_per_s: float = 1000.0
+    api_burst: int = 2000
+    api_submit_txs_per_s: float = 4000.0
+    api_submit_burst: int = 8000
+    api_exempt: tuple[str, ...] = ()
+
     @property
     def genesis_path(self) -> Path:
         return self.home / GENESIS_FILE
@@ -175,6 +186,22 @@ gossip_invalid_tx_cost = {gossip_invalid_tx_cost}
 [api]
 # HTTP API (JSON). Keep it on a private interface or behind a proxy.
 listen = {api_listen}
+# Open connections at once, all clients together. At the cap the connection idle longest
+# is closed to make room; with every connection busy a newcomer gets 503.
+max_connections = {api_max_connections}
+# Open connections of one client address (over it: 503 TOO_MANY_CONNECTIONS).
+max_connections_per_client = {api_max_connections_per_client}
+# Seconds a connection may stay without a request in progress, its request headers still
+# arriving included (slowloris); then it is closed.
+idle_timeout_s = {api_idle_timeout_s}
+# Requests per second one client address may make, sustained, and at once (429 past it).
+requests_per_s = {api_requests_per_s}
+burst = {api_burst}
+# Transactions per second one client address may submit (a batch counts its envelopes).
+submit_txs_per_s = {api_submit_txs_per_s}
+submit_burst = {api_submit_burst}
+# Client networks free of the per-client limits above, e.g. ["127.0.0.1/32", "10.0.0.0/8"].
+exempt = {api_exempt}
 
 [metrics]
 # Prometheus /metrics.
@@ -227,6 +254,14 @@ def render_config(
     log_level: str = "info",
     log_format: str = "text",
     p2p_inbound: dict[str, int] | None = None,
+    api_max_connections: int = 256,
+    api_max_connections_per_client: int = 64,
+    api_idle_timeout_s: float = 10.0,
+    api_requests_per_s: float = 1000.0,
+    api_burst: int = 2000,
+    api_submit_txs_per_s: float = 4000.0,
+    api_submit_burst: int = 8000,
+    api_exempt: list[str] | None = None,
 ) -> str:
     """The text of a config.toml with these settings and explanatory comments.
 
@@ -260,6 +295,14 @@ def render_config(
         log_level=q(log_level),
         log_format=q(log_format),
         **inbound,
+        api_max_connections=api_max_connections,
+        api_max_connections_per_client=api_max_connections_per_client,
+        api_idle_timeout_s=float(api_idle_timeout_s),
+        api_requests_per_s=float(api_requests_per_s),
+        api_burst=api_burst,
+        api_submit_txs_per_s=float(api_submit_txs_per_s),
+        api_submit_burst=api_submit_burst,
+        api_exempt=qlist(api_exempt),
     )
 
 
@@ -322,6 +365,7 @@ def load_config(home: Path) -> NodeConfig:
         ),
         mempool_max_peer_share=r.fraction("mempool.max_peer_share", 0.5),
         p2p_inbound=_p2p_inbound(r, max_frame_bytes),
+        **_api_limits(r),
     )
 
 
@@ -342,6 +386,39 @@ def _p2p_inbound(r: _Reader, max_frame_bytes: int) -> tuple[tuple[str, int], ...
                 f"must be at least p2p.max_frame_bytes ({max_frame_bytes}), got {values[key]}",
             )
     return tuple(sorted(values.items()))
+
+
+# Largest POST /v1/txs/batch (node.api._requests.MAX_BATCH): submit_burst must hold one.
+_MAX_BATCH: Final = 1000
+
+
+def _api_limits(r: _Reader) -> dict[str, Any]:
+    """The [api] connection and rate limits, validated."""
+    max_connections = r.integer("api.max_connections", 256, 1, 100_000)
+    per_client = r.integer("api.max_connections_per_client", 64, 1, 100_000)
+    if per_client > max_connections:
+        raise r.error(
+            "api.max_connections_per_client",
+            f"expected at most api.max_connections ({max_connections}), got {per_client}",
+        )
+    exempt = []
+    for i, text in enumerate(r.list_of_str("api.exempt")):
+        try:
+            exempt.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise r.error(
+                f"api.exempt[{i}]", f"expected an address or network (10.0.0.0/8), got {text!r}"
+            ) from None
+    return {
+        "api_max_connections": max_connections,
+        "api_max_connections_per_client": per_client,
+        "api_idle_timeout_s": r.number("api.idle_timeout_s", 10.0, 0.5, 3600.0),
+        "api_requests_per_s": r.number("api.requests_per_s", 1000.0, 0.01, 1e7),
+        "api_burst": r.integer("api.burst", 2000, 1, 10_000_000),
+        "api_submit_txs_per_s": r.number("api.submit_txs_per_s", 4000.0, 0.01, 1e7),
+        "api_submit_burst": r.integer("api.submit_burst", 8000, _MAX_BATCH, 10_000_000),
+        "api_exempt": tuple(exempt),
+    }
 
 
 class _Reader:
@@ -390,6 +467,17 @@ class _Reader:
             raise self.error(name, "expected a number")
         if not 0 < value <= 1:  # also refuses nan
             raise self.error(name, f"expected a number above 0 and at most 1, got {value}")
+        return float(value)
+
+    def number(self, name: str, default: float, lo: float, hi: float) -> float:
+        """A number (integer or float) from lo to hi."""
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.error(name, "expected a number")
+        if not lo <= value <= hi:  # NaN fails this too
+            raise self.error(name, f"expected {lo:g} to {hi:g}, got {value}")
         return float(value)
 
     def list_of_str(self, name: str) -> list[str]:

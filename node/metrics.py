@@ -46,6 +46,7 @@ from node._metrics_http import MAX_DRAIN_BYTES as MAX_DRAIN_BYTES
 from node._metrics_http import MAX_REQUEST_HEAD as MAX_REQUEST_HEAD
 from node._metrics_http import REQUEST_TIMEOUT_S as REQUEST_TIMEOUT_S
 from node._metrics_http import serve_metrics as serve_metrics
+from node.api._limits import REFUSAL_REASONS as API_REFUSAL_REASONS
 from proto import ledger_pb2
 
 log = logging.getLogger("tenge.metrics")
@@ -184,6 +185,8 @@ _SCRAPED: Final = {
     "tenge_store_size_bytes": "Size on disk of the node's data directory.",
     "tenge_store_filesystem_avail_bytes": "Free bytes on the data directory's filesystem.",
     "tenge_store_filesystem_size_bytes": "Size of the data directory's filesystem.",
+    "tenge_api_connections": "Open HTTP API connections.",
+    "tenge_api_max_connections": "The API's bound on open connections ([api] max_connections).",
 }
 
 # Counters kept as plain dicts (cheap per frame), exported at scrape: name, help, label.
@@ -355,6 +358,12 @@ class NodeMetrics:
             ("path",),
             registry=r,
         )
+        self._api_refused = PromCounter(
+            "tenge_api_refused_total",
+            "HTTP API connections and requests refused, and idle connections shed, by reason.",
+            ("reason",),
+            registry=r,
+        )
         self._routes = _OpenLabel()
         self._kinds = _OpenLabel()
         self._reasons = _OpenLabel()
@@ -458,6 +467,11 @@ class NodeMetrics:
         self._api_requests.labels(label, status_label).inc()
         self._api_latency.labels(label).observe(max(0.0, seconds))
 
+    def on_api_refused(self, reason: str) -> None:
+        """The API refused a connection (503) or a request (429), or shed an idle
+        connection; ``reason`` is one of ``node.api._limits.REFUSAL_REASONS``."""
+        self._api_refused.labels(_closed(reason, API_REFUSAL_REASONS)).inc()
+
     def on_write_batch(self, seconds: float) -> None:
         """A block's write batch was synced to disk in ``seconds``."""
         self._write_batch.observe(max(0.0, seconds))
@@ -490,6 +504,11 @@ class NodeMetrics:
         self._sources["tenge_mempool_bytes"] = size_bytes
         self._sources["tenge_mempool_capacity_txs"] = lambda: max_txs
         self._sources["tenge_mempool_capacity_bytes"] = lambda: max_bytes
+
+    def bind_api_connections(self, count: Callable[[], int], *, max_connections: int) -> None:
+        """Export the open API connections and their cap (``[api] max_connections``)."""
+        self._sources["tenge_api_connections"] = count
+        self._sources["tenge_api_max_connections"] = lambda: max_connections
 
     def bind_peers(self, count: Callable[[], int]) -> None:
         """Export the number of connected peers."""

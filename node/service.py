@@ -11,10 +11,12 @@ the nursery is cancelled; a write batch in flight runs in a worker thread and co
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -23,7 +25,7 @@ import trio
 import consensus as cs
 from node import consensus_codec as codec
 from node.admission import AdmissionBusy, Admitter
-from node.api import BlockSummary, CommitFeed, create_app, serve_api
+from node.api import ApiGate, ApiLimits, BlockSummary, CommitFeed, create_app, serve_api
 from node.blocks import ChainTip, decode_block
 from node.config import NodeConfig
 from node.core import (
@@ -150,6 +152,10 @@ class Node:
             self.store.close()
             raise
         self.metrics = NodeMetrics(chain_id=self.chain_id, moniker=config.moniker)
+        self.api_gate = ApiGate(api_limits(config), self.metrics)
+        self.metrics.bind_api_connections(
+            lambda: len(self.api_gate.connections), max_connections=config.api_max_connections
+        )
         self.feed = CommitFeed(self.store)
         self._evidence: list[cs.Evidence] = []
         self._gossip_out: list[bytes] = []
@@ -485,8 +491,8 @@ class Node:
                 nursery.start_soon(self._gossip_loop)
                 await nursery.start(self.driver.run, self.wal.entries)
                 self.api_port = await nursery.start(
-                    serve_api,
-                    create_app(self),
+                    partial(serve_api, gate=self.api_gate),
+                    create_app(self, gate=self.api_gate),
                     self.config.api_listen.host,
                     self.config.api_listen.port,
                 )
@@ -502,6 +508,20 @@ class Node:
                 await self.p2p.aclose()
             self.wal.close()
             self.store.close()
+
+
+def api_limits(config: NodeConfig) -> ApiLimits:
+    """The API's connection and rate limits from config.toml's [api] section."""
+    return ApiLimits(
+        max_connections=config.api_max_connections,
+        max_connections_per_client=config.api_max_connections_per_client,
+        idle_timeout_s=config.api_idle_timeout_s,
+        requests_per_s=config.api_requests_per_s,
+        burst=config.api_burst,
+        submit_txs_per_s=config.api_submit_txs_per_s,
+        submit_burst=config.api_submit_burst,
+        exempt=tuple(ipaddress.ip_network(n) for n in config.api_exempt),
+    )
 
 
 def node_id_of(home: Path) -> str:

@@ -9,12 +9,15 @@ Rules this module keeps:
    parameters and validates every id before it touches the store.
 3. The API reads committed state through the store and never writes anything; the only
    way in is `NodeFacade.submit` / `NodeFacade.submit_batch`.
+4. Every request passes the `ApiGate` first (`_Gate`): the client's request budget is
+   charged (429 RATE_LIMITED past it), the connection is marked busy so that it is never
+   shed, and the request is reported to the gate's observer with its route template.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, Final
 
 import trio
@@ -23,13 +26,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node.admission import AdmissionBusy
 from node.api import _errors as e
 from node.api._events import event_stream
 from node.api._facade import NodeFacade
+from node.api._limits import ApiGate, retry_after
 from node.api._openapi import openapi_document
 from node.api._requests import (
     BODY_READ_TIMEOUT_S,
@@ -90,6 +94,7 @@ def create_app(
     default_wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S,
     keepalive_s: float = KEEPALIVE_S,
     body_timeout_s: float = BODY_READ_TIMEOUT_S,
+    gate: ApiGate | None = None,
 ) -> Starlette:
     """The HTTP API of one node.
 
@@ -99,8 +104,12 @@ def create_app(
         default_wait_timeout_s: how long ``POST /v1/txs?wait=commit`` waits by default.
         keepalive_s: idle interval after which /v1/events sends a comment line.
         body_timeout_s: a request body must arrive whole within this (else 408).
+        gate: rate limits and the observer of requests; pass the same gate to
+            ``serve_api`` (it finds it on ``app.state.gate`` otherwise). Default: a gate
+            with default limits that reports nothing.
     """
-    api = _Api(facade, max_block_age_s, default_wait_timeout_s, keepalive_s, body_timeout_s)
+    gate = gate or ApiGate()
+    api = _Api(facade, max_block_age_s, default_wait_timeout_s, keepalive_s, body_timeout_s, gate)
     routes = [
         Route("/v1/status", api.status, methods=["GET"]),
         Route("/v1/health", api.health, methods=["GET"]),
@@ -118,14 +127,16 @@ def create_app(
         Route("/v1/events", api.events, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
-        middleware=[Middleware(_Guard)],
+        middleware=[Middleware(_Gate, gate=gate, routes=routes), Middleware(_Guard)],
         exception_handlers={
             e.ApiProblem: _problem_handler,
             HTTPException: _http_exception_handler,
         },
     )
+    app.state.gate = gate
+    return app
 
 
 # ---- error plumbing ----
@@ -151,8 +162,63 @@ async def _http_exception_handler(request: Request, exc: Exception) -> Response:
     return e.error_response(exc.status_code, e.INVALID_ARGUMENT, str(exc.detail))
 
 
+UNMATCHED: Final = "unmatched"
+CLIENT_GONE: Final = 499  # status reported when the client left before any response
+
+
+class _Gate:
+    """Outermost ASGI layer: rate limit, busy marking and metrics of every request."""
+
+    def __init__(self, app: ASGIApp, gate: ApiGate, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.gate = gate
+        self.routes = routes
+
+    def _template(self, scope: Scope) -> str:
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE and isinstance(route, Route):
+                return route.path
+        return UNMATCHED
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = trio.current_time()
+        client = scope.get("client")
+        peer = (str(client[0]), int(client[1])) if client else None
+        status = CLIENT_GONE
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        connections = self.gate.connections
+        connections.request_started(peer)
+        try:
+            wait = self.gate.check_request(peer[0] if peer else None, started)
+            if wait:
+                response = e.error_response(
+                    429,
+                    e.RATE_LIMITED,
+                    f"this client exceeds {self.gate.limits.requests_per_s:g} requests/s "
+                    f"(burst {self.gate.limits.burst}); retry after the Retry-After seconds",
+                    headers={"Retry-After": retry_after(wait)},
+                )
+                await response(scope, receive, send_tracked)
+            else:
+                await self.app(scope, receive, send_tracked)
+        finally:
+            now = trio.current_time()
+            connections.request_finished(peer, now)
+            self.gate.observer.on_api_request(self._template(scope), status, now - started)
+
+
 class _Guard:
-    """Outermost ASGI layer: any unexpected exception becomes 500 INTERNAL, logged."""
+    """ASGI layer inside the gate: any unexpected exception becomes 500 INTERNAL, logged."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -196,8 +262,10 @@ class _Api:
         default_wait_timeout_s: float,
         keepalive_s: float,
         body_timeout_s: float,
+        gate: ApiGate,
     ) -> None:
         self.facade = facade
+        self.gate = gate
         self.body_timeout_s = body_timeout_s
         self.max_block_age_s = max_block_age_s
         self.default_wait_timeout_s = default_wait_timeout_s
@@ -261,6 +329,7 @@ class _Api:
             if wait is None:
                 raise e.bad_argument("timeout only applies with wait=commit")
             timeout = parse_timeout(params["timeout"])
+        self._charge_submission(request, 1)
         raw = decode_submission(await read_body(request, timeout_s=self.body_timeout_s))
         try:
             admission = await self.facade.submit(raw)
@@ -310,6 +379,7 @@ class _Api:
         """Admit up to MAX_BATCH envelopes in one request; each is judged on its own."""
         query(request, frozenset())
         raws = decode_batch(await read_body(request, timeout_s=self.body_timeout_s))
+        self._charge_submission(request, len(raws))
         try:
             admissions = await self.facade.submit_batch(raws)
         except AdmissionBusy as exc:
@@ -332,6 +402,21 @@ class _Api:
         return JSONResponse(
             {"admitted": admitted, "refused": len(raws) - admitted, "results": results}
         )
+
+    def _charge_submission(self, request: Request, txs: int) -> None:
+        """Charge txs submitted transactions to the client; 429 RATE_LIMITED past its budget."""
+        host = request.client.host if request.client else None
+        wait = self.gate.check_submission(host, txs, trio.current_time())
+        if wait:
+            limits = self.gate.limits
+            raise e.ApiProblem(
+                429,
+                e.RATE_LIMITED,
+                f"this client exceeds {limits.submit_txs_per_s:g} submitted transactions/s "
+                f"(burst {limits.submit_burst}); nothing was admitted, retry after the "
+                "Retry-After seconds",
+                headers={"Retry-After": retry_after(wait)},
+            )
 
     async def get_tx(self, request: Request) -> Response:
         query(request, frozenset())

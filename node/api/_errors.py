@@ -22,6 +22,10 @@ BODY_TIMEOUT: Final = "BODY_TIMEOUT"
 TIMEOUT: Final = "TIMEOUT"
 NOT_READY: Final = "NOT_READY"
 INTERNAL: Final = "INTERNAL"
+RATE_LIMITED: Final = "RATE_LIMITED"
+TOO_MANY_CONNECTIONS: Final = "TOO_MANY_CONNECTIONS"
+HEADERS_TIMEOUT: Final = "HEADERS_TIMEOUT"
+HEADERS_TOO_LARGE: Final = "HEADERS_TOO_LARGE"
 
 #: Every HTTP-level code with the status it comes with.
 HTTP_CODES: Final[dict[str, int]] = {
@@ -36,6 +40,10 @@ HTTP_CODES: Final[dict[str, int]] = {
     TIMEOUT: 504,
     NOT_READY: 503,
     INTERNAL: 500,
+    RATE_LIMITED: 429,
+    TOO_MANY_CONNECTIONS: 503,
+    HEADERS_TIMEOUT: 408,
+    HEADERS_TOO_LARGE: 431,
 }
 
 
@@ -56,19 +64,31 @@ class ApiProblem(Exception):
         status: the HTTP status.
         code: the stable error code.
         message: a sentence for the operator.
+        headers: extra HTTP headers (``Retry-After``).
         extra: more fields of the error object (e.g. ``tx_id``).
     """
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.extra = extra
 
     def response(self) -> JSONResponse:
         """The JSON error response."""
-        return error_response(self.status, self.code, self.message, **self.extra)
+        return error_response(
+            self.status, self.code, self.message, headers=self.headers, **self.extra
+        )
 
 
 def error_response(

@@ -315,12 +315,12 @@ def openapi_document() -> dict[str, Any]:
         ),
         "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
         "429": _error(
-            "PENDING_TXS_EXCEEDED: the account has too many pending transactions; retry "
-            "after the Retry-After header's seconds"
+            "PENDING_TXS_EXCEEDED (the account has too many pending transactions) or "
+            "RATE_LIMITED: retry after the Retry-After header's seconds"
         ),
         "503": _error(
-            "MEMPOOL_FULL (the pool, or the admission queue, is full): retry after the "
-            "Retry-After header's seconds"
+            "MEMPOOL_FULL (the pool, or the admission queue, is full) or "
+            "TOO_MANY_CONNECTIONS: retry after the Retry-After header's seconds"
         ),
         "504": _error("TIMEOUT: not committed within the timeout; the tx stays pending"),
         "500": _error("INTERNAL"),
@@ -474,6 +474,14 @@ def openapi_document() -> dict[str, Any]:
             op["responses"].setdefault(
                 "405", _error("METHOD_NOT_ALLOWED: the route exists for other methods")
             )
+            # The limits of every route (docs/api.md, "Limits").
+            op["responses"].setdefault(
+                "429", _error("RATE_LIMITED: retry after the Retry-After header's seconds")
+            )
+            op["responses"].setdefault(
+                "503", _error("TOO_MANY_CONNECTIONS: retry after the Retry-After header's seconds")
+            )
+            op["responses"].setdefault("431", _error("HEADERS_TOO_LARGE: headers past 16 KiB"))
     return {
         "openapi": "3.1.0",
         "info": {

@@ -39,6 +39,7 @@ def fully_bound_metrics(tmp: Path) -> NodeMetrics:
             {"tx_queue_full": 1}, {"gossip_budget": 1}, 2, {"consensus": 0, "sync": 0, "tx": 10}, 3
         )
     )
+    metrics.bind_api_connections(lambda: 2, max_connections=256)
     return metrics
 
 

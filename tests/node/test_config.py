@@ -144,3 +144,57 @@ def test_inbound_settings_render_load_and_reach_the_p2p_layer(tmp_path: Path) ->
     assert settings["tx_queue_frames"] == 9
     assert settings["gossip_drop_after"] == 10.0
     P2PConfig(chain_id="c", **settings).validate()
+
+
+# ---- [api] connection and rate limits ----
+
+
+def test_api_limits_default_and_round_trip(tmp_path: Path) -> None:
+    default = load_config(_write(tmp_path / "d", 'moniker = "x"\n'))
+    assert (default.api_max_connections, default.api_max_connections_per_client) == (256, 64)
+    assert default.api_idle_timeout_s == 10.0
+    assert (default.api_requests_per_s, default.api_burst) == (1000.0, 2000)
+    assert (default.api_submit_txs_per_s, default.api_submit_burst) == (4000.0, 8000)
+    assert default.api_exempt == ()
+    text = render_config(
+        moniker="x",
+        api_max_connections=50,
+        api_max_connections_per_client=5,
+        api_idle_timeout_s=2.5,
+        api_requests_per_s=10,
+        api_burst=20,
+        api_submit_txs_per_s=100.5,
+        api_submit_burst=1000,
+        api_exempt=["127.0.0.1", "10.1.2.3/8"],
+    )
+    cfg = load_config(_write(tmp_path / "h", text))
+    assert (cfg.api_max_connections, cfg.api_max_connections_per_client) == (50, 5)
+    assert cfg.api_idle_timeout_s == 2.5
+    assert (cfg.api_requests_per_s, cfg.api_burst) == (10.0, 20)
+    assert (cfg.api_submit_txs_per_s, cfg.api_submit_burst) == (100.5, 1000)
+    assert cfg.api_exempt == ("127.0.0.1/32", "10.0.0.0/8")
+
+
+@pytest.mark.parametrize(
+    ("setting", "field", "problem"),
+    [
+        ("max_connections = 0", "api.max_connections", "expected 1 to"),
+        ("max_connections = true", "api.max_connections", "expected an integer"),
+        ("max_connections_per_client = 300", "api.max_connections_per_client", "expected at most"),
+        ("idle_timeout_s = 0.1", "api.idle_timeout_s", "expected 0.5 to"),
+        ('idle_timeout_s = "10"', "api.idle_timeout_s", "expected a number"),
+        ("idle_timeout_s = nan", "api.idle_timeout_s", "expected 0.5 to"),
+        ("requests_per_s = 0", "api.requests_per_s", "expected 0.01 to"),
+        ("requests_per_s = inf", "api.requests_per_s", "expected 0.01 to"),
+        ("burst = 0", "api.burst", "expected 1 to"),
+        ("submit_txs_per_s = -1", "api.submit_txs_per_s", "expected 0.01 to"),
+        ("submit_burst = 999", "api.submit_burst", "expected 1000 to"),
+        ('exempt = ["localhost"]', "api.exempt[0]", "expected an address or network"),
+        ("exempt = [1]", "api.exempt", "expected a list of strings"),
+    ],
+)
+def test_bad_api_limits_are_named(tmp_path: Path, setting: str, field: str, problem: str) -> None:
+    text = f'moniker = "x"\n[api]\n{setting}\n'
+    pattern = "config\\.toml: " + re.escape(field) + ": " + re.escape(problem)
+    with pytest.raises(ConfigError, match=pattern):
+        load_config(_write(tmp_path / "h", text))
