@@ -182,6 +182,11 @@ gossip_drop_after_s = {gossip_drop_after_s}
 # Budget (in txs) a gossiped tx with an invalid signature costs the peer that sent it
 # (honest nodes gossip only txs they verified); 0 disables the charge.
 gossip_invalid_tx_cost = {gossip_invalid_tx_cost}
+# Inbound handshakes in progress at once: in all, from one source address, and claiming
+# one node key (docs/p2p.md, "Strangers"); listed peers keep slots of their own.
+max_pending_handshakes = 64
+max_pending_per_source = 4
+max_pending_per_key = 2
 
 [api]
 # HTTP API (JSON). Keep it on a private interface or behind a proxy.
