@@ -15,6 +15,7 @@ metrics on base+10i+2, all on 127.0.0.1 (or its namespace address in --netns mod
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import socket
 import string
@@ -27,6 +28,11 @@ from node.config import GENESIS_FILE, NODE_KEY_FILE, VALIDATOR_KEY_FILE, render_
 from node.genesis import parse_genesis
 from node.keys import KeyPair, write_key_file
 from testnet.prometheus import render_prometheus_config
+
+#: Test and testnet ports start here; the kernel's ephemeral range (client ports) starts
+#: at DEFAULT_EPHEMERAL_START unless /proc says otherwise.
+LOWEST_BASE_PORT: Final = 20_000
+DEFAULT_EPHEMERAL_START: Final = 32_768
 
 DEFAULT_BASE_PORT: Final = 26600
 MANIFEST: Final = "testnet.json"
@@ -76,26 +82,41 @@ def ports_of(base_port: int, index: int) -> Ports:
     return Ports(base_port + 10 * index, base_port + 10 * index + 1, base_port + 10 * index + 2)
 
 
+def ephemeral_port_start() -> int:
+    """The first port of the kernel's ephemeral range (client sockets take ports from it)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return DEFAULT_EPHEMERAL_START
+    return low if low > LOWEST_BASE_PORT + 1000 else DEFAULT_EPHEMERAL_START
+
+
 def free_base_port(nodes: int, attempts: int = 200) -> int:
-    """A base port whose 10-port blocks for `nodes` nodes are all free on 127.0.0.1 now.
+    """A base port below the ephemeral range whose 10-port blocks for `nodes` nodes all bind
+    now on 127.0.0.1.
+
+    Below the ephemeral range no client socket of this machine holds one of the ports
+    later; the probe sets SO_REUSEADDR, as the nodes' listeners do, so connections left in
+    TIME_WAIT by an earlier run do not count as taken.
 
     Raises:
         RuntimeError: no such range was found.
     """
+    rng = random.Random()
+    top = ephemeral_port_start() - 10 * nodes
     for _ in range(attempts):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if not 20_000 <= base <= 60_000:
-            continue
+        base = rng.randrange(LOWEST_BASE_PORT, top)
         try:
             for port in range(base, base + 10 * nodes):
                 with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     s.bind(("127.0.0.1", port))
         except OSError:
             continue
         return base
-    raise RuntimeError("no free range of ports on 127.0.0.1")
+    raise RuntimeError(
+        f"no free range of {10 * nodes} ports between {LOWEST_BASE_PORT} and {top} on 127.0.0.1"
+    )
 
 
 def bank_names(validators: int) -> list[str]:

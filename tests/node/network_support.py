@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import random
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -141,31 +139,6 @@ class Network:
         result: dict[str, Any] = response.json()
         assert result["code"] == "OK", result
         return result
-
-
-#: The kernel's ephemeral ports start here (Linux default): test ports stay below it.
-EPHEMERAL_START = 32768
-
-
-def free_low_base_port(nodes: int, attempts: int = 200) -> int:
-    """A base port below the ephemeral range whose 10-port blocks for `nodes` nodes all bind
-    now (with SO_REUSEADDR, as the nodes' listeners do, so TIME_WAIT leftovers do not count).
-
-    Raises:
-        RuntimeError: no such range was found.
-    """
-    rng = random.Random()
-    for _ in range(attempts):
-        base = rng.randrange(20_000, EPHEMERAL_START - 10 * nodes)
-        try:
-            for port in range(base, base + 10 * nodes):
-                with socket.socket() as s:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free range of ports below 32768 on 127.0.0.1")
 
 
 @asynccontextmanager

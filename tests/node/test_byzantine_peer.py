@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import trio
 from byzantine_peer import Attacks, ByzantinePeer
-from network_support import FAST_PARAMS, Network, free_low_base_port
+from network_support import FAST_PARAMS, Network
 
 from node.keys import read_key_file
 from node.p2p import PeerAddress
 from proto import ledger_pb2
-from testnet._init import init_testnet, ports_of
+from testnet._init import free_base_port, init_testnet, ports_of
 
 NODE_CLI = (sys.executable, "-m", "node.cli")
 HONEST = [0, 1, 2]
@@ -200,7 +200,7 @@ async def test_byzantine_peer_cannot_stall_fork_or_starve_catch_up(tmp_path: Pat
     attacks = Attacks.parse(os.environ.get("TENGE_BYZANTINE_ATTACKS", "all"))
     failures: list[str] = []
     with trio.fail_after(180):
-        base = free_low_base_port(OBSERVER + 1)
+        base = free_base_port(OBSERVER + 1)
         manifest = init_testnet(tmp_path / "net", validators=4, base_port=base, params=FAST_PARAMS)
         async with httpx.AsyncClient(timeout=5) as client:
             net = Network(tmp_path / "net", manifest, client)

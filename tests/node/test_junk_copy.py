@@ -20,14 +20,14 @@ from typing import Any
 import httpx
 import trio
 from byzantine_peer import Attacks, ByzantinePeer
-from network_support import FAST_PARAMS, Network, free_low_base_port
+from network_support import FAST_PARAMS, Network
 
 import consensus as cs
 from node.keys import read_key_file
 from node.ledger.txbuild import tx_id_of
 from node.p2p import PeerAddress
 from proto import ledger_pb2
-from testnet._init import init_testnet
+from testnet._init import free_base_port, init_testnet
 
 HONEST = [0, 1, 2]
 LIAR = 3
@@ -155,7 +155,7 @@ async def _attempt(
 async def test_a_junk_copy_leaves_the_payment_pending_then_committed_ok(tmp_path: Path) -> None:
     failures: list[str] = []
     with trio.fail_after(240):
-        base = free_low_base_port(LIAR + 1)
+        base = free_base_port(LIAR + 1)
         manifest = init_testnet(tmp_path / "net", validators=4, base_port=base, params=PARAMS)
         async with httpx.AsyncClient(timeout=10) as client:
             net = Network(tmp_path / "net", manifest, client)
