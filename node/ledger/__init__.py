@@ -31,7 +31,13 @@ from node.ledger._ledger import (
     Debit,
     Ledger,
 )
-from node.ledger._rules import may_hold
+from node.ledger._rulebook import (
+    Rules,
+    default_rulebook,
+    read_rulebooks,
+    read_version,
+    rulebook_error,
+)
 from node.ledger._state import (
     StateReader,
     StateScanner,
@@ -39,7 +45,6 @@ from node.ledger._state import (
     get_asset,
     get_balance,
     get_balances,
-    get_limits,
     get_role_account,
     get_validators,
     list_assets,
@@ -56,10 +61,12 @@ __all__ = [
     "Debit",
     "EvidenceReader",
     "Ledger",
+    "Rules",
     "StateReader",
     "StateScanner",
     "almaty_day",
     "app_hash_step",
+    "default_rulebook",
     "evidence_cursor",
     "genesis_app_hash",
     "genesis_state",
@@ -68,12 +75,13 @@ __all__ = [
     "get_balance",
     "get_balances",
     "get_evidence",
-    "get_limits",
     "get_role_account",
     "get_validators",
     "list_assets",
     "list_evidence",
-    "may_hold",
+    "read_rulebooks",
+    "read_version",
+    "rulebook_error",
     "valid_account_id",
     "valid_asset_code",
 ]

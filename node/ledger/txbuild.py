@@ -27,6 +27,7 @@ KindMessage = (
     | pb.Unfreeze
     | pb.Seize
     | pb.UpdateValidator
+    | pb.SetRates
 )
 
 _KIND_FIELD: Final[dict[type, str]] = {
@@ -40,6 +41,7 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.Unfreeze: "unfreeze",
     pb.Seize: "seize",
     pb.UpdateValidator: "update_validator",
+    pb.SetRates: "set_rates",
 }
 
 
@@ -81,11 +83,14 @@ def sign_envelope(body: bytes, chain_id: str, keys: Sequence[KeyPair]) -> bytes:
     return envelope.SerializeToString()
 
 
-def transfer(*legs: tuple[str, str, str, int], reference: str = "") -> pb.Transfer:
-    """A Transfer from (payer, payee, asset, amount) legs."""
+def transfer(
+    *legs: tuple[str, str, str, int], reference: str = "", purpose: int = pb.PURPOSE_UNSPECIFIED
+) -> pb.Transfer:
+    """A Transfer from (payer, payee, asset, amount) legs, with an optional purpose."""
     return pb.Transfer(
         legs=[pb.TransferLeg(payer=p, payee=q, asset=a, amount=n) for p, q, a, n in legs],
         reference=reference,
+        purpose=purpose,  # type: ignore[arg-type]
     )
 
 

@@ -79,6 +79,7 @@ def _genesis() -> genesis_pb2.Genesis:
             "payment_zones": ["CRYPTOCITY"],
         }
     )
+    doc["rulebook"] = {"rates": {"USDT": "50000"}}
     return parse_genesis(doc)
 
 
