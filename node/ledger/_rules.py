@@ -106,13 +106,28 @@ def holding_cap_refusal(
 ) -> Refusal | None:
     """The tier's holding cap, in KZT-equivalent over every asset the account holds.
 
+    A tier with payment limits but no cap still refuses an asset without a reference rate:
+    the account could not pay it (`execute_transfer` values what it sends).
+
     Args:
         new: the balances a transaction would leave, per asset code (the others are read).
     """
     if account.role not in LIMITED_ROLES:
         return None
     limits = rules.limits.get(account.kyc_tier)
-    if limits is None or not limits.holding_cap:
+    if limits is None:
+        return None
+    if not limits.holding_cap:
+        if limits.per_payment or limits.daily_outflow:
+            for code in new:
+                asset = ov.asset(code)
+                if asset is not None and rules.kzt_value(asset, 0) is None:
+                    return Refusal(
+                        pb.NO_REFERENCE_RATE,
+                        f"{where}: {code} has no reference rate, so {account.account_id!r} "
+                        "could not pay it under its tier's limits",
+                        rb.RULE_RATE,
+                    )
         return None
     total = 0
     for code in dict.fromkeys([*account.assets, *new]):

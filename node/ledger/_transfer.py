@@ -6,7 +6,9 @@ who may hold each asset, the two-tier rule and the purpose rules of holders outs
 asset's payment zones. KYC-tier limits apply to CUSTOMER and MERCHANT accounts, in
 KZT-equivalent tiyn over every asset at the rulebook's reference rates: per payment (what
 a payer sends in one transaction, gross), daily outflow (sent on one Asia/Almaty calendar
-day of block time) and holding cap (everything held, whenever a balance grows).
+day of block time) and holding cap (everything held, whenever a balance grows). An asset
+without a reference rate is refused wherever a limit of the account's tier must value it,
+and a tier with payment limits does not take it at all (it could not pay it).
 """
 
 from __future__ import annotations
@@ -74,7 +76,10 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         if payer.role in LIMITED_ROLES:
             value = rules.kzt_value(asset, leg.amount)
             if value is None:
-                return _no_rate(f"{where}.payer", leg.payer, leg.asset)
+                limits = rules.limits.get(payer.kyc_tier)
+                if limits is None or limits.per_payment or limits.daily_outflow:
+                    return _no_rate(f"{where}.payer", leg.payer, leg.asset)
+                value = 0  # a tier without payment limits needs no value
             sent[leg.payer] = sent.get(leg.payer, 0) + value
 
     new_balances: dict[tuple[str, str], int] = {}

@@ -126,11 +126,8 @@ def test_licensed_firms_do_not_hold_crypto_outside_its_zone() -> None:
         code="BTC", decimals=8, issuer="kaspi", kind=pb.CRYPTO, payment_zones=[pb.CRYPTOCITY]
     )
     expect(w.run("nbk", btc), "OK")
-    expect(
-        w.run("kaspi", pb.Issue(asset="BTC", to="lic.a", amount=1)),
-        "ASSET_NOT_ALLOWED",
-        "hold.zone",
-    )
+    r = w.run("kaspi", pb.Issue(asset="BTC", to="lic.a", amount=1))
+    expect(r, "ASSET_NOT_ALLOWED", "hold.zone")
     expect(w.run("kaspi", pb.Issue(asset="BTC", to="shop", amount=1)), "OK")
 
 
@@ -340,6 +337,39 @@ def test_an_asset_without_a_reference_rate_is_refused_for_tier_limited_accounts(
     expect(w.run("nbk", rate), "OK")
     w.block()
     expect(pay(w, "halyk", "dana", "USDC", 1 * USDT), "OK", version=2)
+
+
+def register_usdc(w: World) -> None:
+    usdc = pb.RegisterAsset(
+        code="USDC", decimals=6, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
+    )
+    expect(w.run("nbk", usdc), "OK")
+    expect(w.run("kaspi", pb.Issue(asset="USDC", to="kaspi", amount=100 * USDT)), "OK")
+
+
+def test_a_tier_without_limits_takes_and_pays_an_asset_without_a_rate() -> None:
+    """Tier 2 sets no limits: nothing needs a value, so an unrated asset comes and goes."""
+    w = world()
+    register_usdc(w)
+    expect(pay(w, "kaspi", "shop", "USDC", 10 * USDT), "OK")
+    expect(pay(w, "shop", "kaspi", "USDC", 4 * USDT), "OK")
+    # To a tier-1 customer it may not go (the customer's cap needs the value).
+    expect(pay(w, "shop", "aidos", "USDC", 1 * USDT), "NO_REFERENCE_RATE", "limits.rate")
+    assert get_balance(w.state, "shop", "USDC") == 6 * USDT
+
+
+def test_a_tier_with_payment_limits_but_no_cap_does_not_take_an_asset_without_a_rate() -> None:
+    """It could never pay it: its payments are valued against the limits."""
+    w = world()
+    register_usdc(w)
+    expect(w.run("nbk", pb.SetLimits(kyc_tier=2, per_payment=1_000_000 * M)), "OK")
+    w.block()
+    r = w.run("kaspi", pb.Issue(asset="USDC", to="shop", amount=1 * USDT))
+    expect(r, "NO_REFERENCE_RATE", "limits.rate", version=2)
+    expect(pay(w, "kaspi", "shop", "USDC", 1 * USDT), "NO_REFERENCE_RATE", "limits.rate", version=2)
+    assert get_balance(w.state, "shop", "USDC") == 0
+    expect(pay(w, "kaspi", "shop", "USDT", 1 * USDT), "OK", version=2)
+    expect(pay(w, "shop", "kaspi", "USDT", 1 * USDT), "OK", version=2)
 
 
 @pytest.mark.parametrize("tier", [0, 3])
