@@ -71,6 +71,8 @@ class CheckOutcome(Protocol):
     def accounts(self) -> tuple[str, ...]: ...
     @property
     def debits(self) -> tuple[DebitOutcome, ...]: ...
+    @property
+    def rule(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class Admission:
     tx_id: bytes
     added: bool = False  # newly added: the caller gossips it
     evicted: int = 0  # gossiped transactions it displaced (rule 5), for metrics
+    rule: str = ""  # the rulebook rule that refused it (docs/rulebook.md)
 
     @property
     def ok(self) -> bool:
@@ -184,7 +187,9 @@ class Mempool:
         """
         outcome = self._checker.check_tx(raw, next_height=next_height)
         if outcome.code != ledger_pb2.OK:
-            return self._count(Admission(outcome.code, outcome.message, outcome.tx_id))
+            return self._count(
+                Admission(outcome.code, outcome.message, outcome.tx_id, rule=outcome.rule)
+            )
         tx_id = outcome.tx_id
         pending = self._txs.get(tx_id)
         if pending is not None:

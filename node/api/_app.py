@@ -58,6 +58,7 @@ from node.api._views import (
     evidence_json,
     history_json,
     receipt_json,
+    rulebook_json,
     tx_json,
     validator_json,
 )
@@ -73,8 +74,11 @@ from node.ledger import (
     get_validators,
     list_assets,
     list_evidence,
+    read_rulebooks,
+    read_version,
     valid_asset_code,
 )
+from node.mempool import Admission
 from node.store import TxLocation, parse_cursor
 from proto import ledger_pb2
 
@@ -124,6 +128,7 @@ def create_app(
         Route("/v1/assets", api.assets, methods=["GET"]),
         Route("/v1/assets/{code}", api.asset, methods=["GET"]),
         Route("/v1/evidence", api.evidence, methods=["GET"]),
+        Route("/v1/rulebook", api.rulebook, methods=["GET"]),
         Route("/v1/events", api.events, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
@@ -347,7 +352,14 @@ class _Api:
                 tx_id=tx_id,
             )
         if not admission.ok:
-            raise e.ApiProblem(400, code_name(admission.code), admission.message, tx_id=tx_id)
+            raise e.ApiProblem(
+                400,
+                code_name(admission.code),
+                admission.message,
+                headers=None,
+                tx_id=tx_id,
+                **_rule(admission),
+            )
         if wait is None:
             return JSONResponse({"tx_id": tx_id, "status": "pending"}, status_code=202)
         location, gone = await _wait_unless_disconnected(
@@ -372,6 +384,7 @@ class _Api:
                 "index": location.index,
                 "code": code_name(location.code),
                 "message": "" if receipt is None else receipt.message,
+                **_judged(receipt),
             }
         )
 
@@ -397,6 +410,7 @@ class _Api:
                         "status": "refused",
                         "code": code_name(admission.code),
                         "message": admission.message,
+                        **_rule(admission),
                     }
                 )
         return JSONResponse(
@@ -541,6 +555,25 @@ class _Api:
             raise e.not_found(f"no asset {code!r}")
         return JSONResponse(asset_json(asset))
 
+    async def rulebook(self, request: Request) -> Response:
+        """The active rulebook and the pending change; ``?version=N`` one that was active."""
+        params = query(request, frozenset({"version"}))
+        store = self.facade.store
+        if "version" in params:
+            version = parse_int(params["version"], "version", 1, 2**63)
+            book = read_version(store.get, version)
+            if book is None:
+                raise e.not_found(f"no rulebook version {version} was ever active")
+            return JSONResponse({"rulebook": rulebook_json(book)})
+        active, pending = read_rulebooks(store.get)
+        return JSONResponse(
+            {
+                "height": store.height,
+                "active": rulebook_json(active),
+                "pending": None if pending is None else rulebook_json(pending),
+            }
+        )
+
     async def evidence(self, request: Request) -> Response:
         params = query(request, frozenset({"after", "limit"}))
         limit = parse_int(
@@ -605,6 +638,18 @@ async def _wait_unless_disconnected(
         result = await waiting
         nursery.cancel_scope.cancel()
     return result, gone
+
+
+def _rule(admission: Admission) -> dict[str, str]:
+    """The refusing rulebook rule, for an error object (nothing when no rule refused)."""
+    return {"rule": admission.rule} if admission.rule else {}
+
+
+def _judged(receipt: ledger_pb2.Receipt | None) -> dict[str, Any]:
+    """What a committed answer says of the rulebook: its version and the refusing rule."""
+    if receipt is None:
+        return {}
+    return {"rulebook_version": receipt.rulebook_version, "rule": receipt.rule}
 
 
 def _busy(exc: AdmissionBusy) -> Response:

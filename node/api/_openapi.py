@@ -107,6 +107,7 @@ def _schemas() -> dict[str, Any]:
                 code={"type": "string", "enum": error_codes()},
                 message=_STR,
                 tx_id=_HEX,
+                rule=_STR,
             )
         ),
         "Status": _obj(
@@ -153,6 +154,7 @@ def _schemas() -> dict[str, Any]:
                     status={"enum": ["pending", "refused"]},
                     code=_STR,
                     message=_STR,
+                    rule=_STR,
                 ),
             },
         ),
@@ -164,6 +166,8 @@ def _schemas() -> dict[str, Any]:
             index=_INT,
             code=_STR,
             message=_STR,
+            rulebook_version=_INT,
+            rule=_STR,
         ),
         "DecodedTx": {
             "type": "object",
@@ -190,7 +194,22 @@ def _schemas() -> dict[str, Any]:
             index=_INT,
             code=_STR,
             message=_STR,
+            rulebook_version=_INT,
+            rule=_STR,
             tx=_ref("DecodedTx"),
+        ),
+        "Rulebook": {
+            "type": "object",
+            "description": (
+                "One rulebook version (docs/rulebook.md): version, activation_height, kinds, "
+                "central_bank_payees, purpose_rules, rates (asset -> tiyn per whole unit, as "
+                "strings), travel_rule_threshold (string), tier_limits (amounts as strings)"
+            ),
+            "properties": {"version": _INT, "activation_height": _INT},
+            "additionalProperties": True,
+        },
+        "Rulebooks": _obj(
+            height=_INT, active=_ref("Rulebook"), pending=_nullable(_ref("Rulebook"))
         ),
         "Account": _obj(
             account_id=_STR,
@@ -442,6 +461,17 @@ def openapi_document() -> dict[str, Any]:
                 ),
             ],
             errors={"400": bad},
+        ),
+        "/v1/rulebook": _get(
+            "The active rulebook and the pending change (null when none); with `version`, "
+            "one version that was once active",
+            _json(_ref("Rulebooks"), "`{rulebook}` instead when `version` is given"),
+            params=[
+                _query_param(
+                    "version", "a version that was active", {"type": "integer", "minimum": 1}
+                )
+            ],
+            errors={"400": bad, "404": "NOT_FOUND: no such version was ever active"},
         ),
         "/v1/events": _get(
             "Server-sent events: one `block` event per committed block (id = height)",

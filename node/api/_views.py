@@ -17,6 +17,7 @@ import consensus as cs
 from node.blocks import block_id
 from node.consensus_codec import encode_evidence
 from node.evidence import kind_of
+from node.genesis import rulebook_to_doc
 from node.ledger import evidence_cursor
 from node.store import HistoryEntry
 from proto import block_pb2, consensus_pb2, ledger_pb2
@@ -32,6 +33,8 @@ STRING_U64_FIELDS: Final = frozenset(
         "redeemed",
         "seized",
         "nonce",
+        "tiyn_per_unit",
+        "travel_rule_threshold",
     }
 )
 
@@ -189,6 +192,8 @@ def receipt_json(receipt: ledger_pb2.Receipt) -> dict[str, Any]:
         "index": receipt.index,
         "code": code_name(receipt.code),
         "message": receipt.message,
+        "rulebook_version": receipt.rulebook_version,
+        "rule": receipt.rule,
     }
 
 
@@ -255,3 +260,14 @@ def evidence_json(
     out["vote_a"] = vote(evidence.vote_a)
     out["vote_b"] = vote(evidence.vote_b)
     return out
+
+
+def rulebook_json(book: ledger_pb2.Rulebook) -> dict[str, Any]:
+    """A rulebook version: as genesis.json writes it, with its version, activation height
+    and tier limits (docs/rulebook.md)."""
+    return {
+        "version": book.version,
+        "activation_height": book.activation_height,
+        **rulebook_to_doc(book),
+        "tier_limits": [message_json(t) for t in book.tier_limits],
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import trio
 from api_support import VALIDATOR, LocalNode, key
@@ -181,3 +183,50 @@ async def test_validators_assets_and_supply(local_node: LocalNode, http: httpx.A
     assets = (await http.get("/v1/assets")).json()["assets"]
     assert [a["code"] for a in assets] == ["KZT"]
     assert (await http.get("/v1/assets/USDT")).status_code == 404
+
+
+async def test_rulebook_shows_active_pending_and_history(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    doc = (await http.get("/v1/rulebook")).json()
+    assert doc["active"]["version"] == 1
+    assert doc["pending"] is None
+    assert doc["active"]["central_bank_payees"] == ["COMMERCIAL_BANK", "TREASURY", "STATE_RESERVE"]
+    assert doc["active"]["tier_limits"][0]["kyc_tier"] == 1
+    limits = pb.SetLimits(kyc_tier=1, per_payment=500, daily_outflow=900, holding_cap=0)
+    receipt = local_node.run("nbk", limits)
+    assert receipt.code == pb.OK
+    assert receipt.rulebook_version == 1
+    doc = (await http.get("/v1/rulebook")).json()
+    pending = doc["pending"]
+    assert (pending["version"], pending["activation_height"]) == (2, doc["height"] + 2)
+    assert pending["tier_limits"][0]["per_payment"] == "500"
+    assert (await http.get("/v1/rulebook?version=2")).status_code == 404  # not active yet
+    local_node.commit_block([])  # height H + 1: still version 1
+    assert (await http.get("/v1/rulebook")).json()["active"]["version"] == 1
+    local_node.commit_block([])  # H + 2: version 2 from this block on
+    doc = (await http.get("/v1/rulebook")).json()
+    assert doc["active"]["version"] == 2
+    assert doc["pending"] is None
+    old = (await http.get("/v1/rulebook?version=1")).json()["rulebook"]
+    assert old["tier_limits"][0]["per_payment"] == "0"
+    bad = await http.get("/v1/rulebook?version=x")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "INVALID_ARGUMENT"
+
+
+async def test_a_refusal_by_the_rulebook_names_its_rule(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    raw = local_node.tx("nbk", transfer(("nbk", "afm", "KZT", 1)))
+    r = await http.post("/v1/txs", json={"tx": base64.b64encode(raw).decode()})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert (error["code"], error["rule"]) == ("TWO_TIER_RULE", "two-tier.pay")
+    local_node.commit_block([raw])
+    doc = (await http.get(f"/v1/txs/{tx_id_of(raw).hex()}")).json()
+    assert (doc["code"], doc["rule"], doc["rulebook_version"]) == (
+        "TWO_TIER_RULE",
+        "two-tier.pay",
+        1,
+    )

@@ -90,7 +90,8 @@ def test_the_whole_story() -> None:
     # Tier limits count USDT at the central bank's reference rate: until it sets one, a
     # tier-limited customer cannot take USDT; the rate applies two blocks after it is set.
     r = w.run("kaspi", pb.Issue(asset="USDT", to="aidos.halyk", amount=1))
-    assert code_name(r) == "NO_REFERENCE_RATE" and r.rule == "limits.rate"
+    assert code_name(r) == "NO_REFERENCE_RATE"
+    assert r.rule == "limits.rate"
     rate = pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=500 * M)])
     assert code_name(w.run("nbk", rate)) == "OK"
     w.block()
@@ -109,7 +110,8 @@ def test_the_whole_story() -> None:
     # only that: without the purpose, or to anyone else, it is refused.
     fee = ("mining.halyk", "treasury", "USDT", 100 * USDT)
     r = w.run("mining.halyk", transfer(fee, reference="licence fee 2026"))
-    assert code_name(r) == "PURPOSE_NOT_ALLOWED" and r.rule == "hold.outside-zone-pay"
+    assert code_name(r) == "PURPOSE_NOT_ALLOWED"
+    assert r.rule == "hold.outside-zone-pay"
     r = w.run(
         "mining.halyk",
         transfer(fee, reference="licence fee 2026", purpose=pb.GOVERNMENT_FEE),
