@@ -24,6 +24,7 @@ DEFAULT_API: Final = f"http://127.0.0.1:{DEFAULT_API_PORT}"
 ROLES: Final = tuple(v.name for v in pb.Role.DESCRIPTOR.values if v.number)
 ZONES: Final = tuple(v.name for v in pb.Zone.DESCRIPTOR.values if v.number)
 ASSET_KINDS: Final = tuple(v.name for v in pb.AssetKind.DESCRIPTOR.values if v.number)
+PURPOSES: Final = tuple(v.name for v in pb.Purpose.DESCRIPTOR.values if v.number)
 
 #: What a subcommand runs with its parsed arguments; returns the exit code.
 Handler: TypeAlias = Callable[[argparse.Namespace], int]
@@ -134,6 +135,15 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--daily", required=True, metavar="KZT")
     p.add_argument("--holding-cap", required=True, metavar="KZT")
 
+    p = kind("set-rates", "set reference rates for the tier limits (central bank)")
+    p.add_argument(
+        "--rate",
+        required=True,
+        action="append",
+        metavar="CODE=KZT",
+        help="KZT per whole unit of the asset (0 removes its rate); repeat for several",
+    )
+
     p = kind("issue", "create supply of an asset (its issuer)")
     p.add_argument("--asset", required=True, metavar="CODE")
     p.add_argument("--to", required=True, metavar="ID")
@@ -149,6 +159,7 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--asset", metavar="CODE")
     p.add_argument("--amount", metavar="A")
     p.add_argument("--reference", metavar="TEXT")
+    p.add_argument("--purpose", choices=PURPOSES, help="why it is paid, where a rule asks")
     p.add_argument("--leg", action="append", metavar="FROM:TO:CODE:AMOUNT")
 
     for name in ("freeze", "unfreeze"):
@@ -171,8 +182,10 @@ def _add_query(sub: _SubParsers, handler: Handler) -> None:
     p = sub.add_parser("query", help="read the ledger through a node's API")
     p.add_argument(
         "what",
-        choices=("status", "account", "history", "tx", "block", "validators", "asset"),
-        metavar="{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE}",
+        choices=("status", "account", "history", "tx", "block", "validators", "asset", "rulebook"),
+        metavar=(
+            "{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE,rulebook}"
+        ),
     )
     p.add_argument("id", nargs="?", metavar="ID")
     _api_flags(p)

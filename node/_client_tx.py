@@ -192,6 +192,26 @@ class TransactionKinds:
         )
         return await self.send(message, signer=signer, keys=keys, **options)
 
+    async def set_rates(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        rates: dict[str, int],
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Set reference rates in tiyn per whole unit; 0 removes a rate (central bank).
+
+        Like `set_limits`, the change takes effect two blocks after the block that makes it.
+        """
+        message = pb.SetRates(
+            rates=[
+                pb.ReferenceRate(asset=code, tiyn_per_unit=_u64(tiyn, f"rates[{code}]"))
+                for code, tiyn in sorted(rates.items())
+            ]
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
     async def issue(
         self,
         *,
@@ -225,17 +245,21 @@ class TransactionKinds:
         keys: Sequence[KeyPair],
         legs: Sequence[tuple[str, str, str, int]],
         reference: str = "",
+        purpose: str = "PURPOSE_UNSPECIFIED",
         signer: str | None = None,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
         """Pay: one or more (payer, payee, asset, amount) legs, settled all or nothing.
 
         Every paying account must sign; `signer` defaults to the first leg's payer.
+        `purpose` (e.g. "GOVERNMENT_FEE") is what a rulebook purpose rule may ask for.
         """
         if not legs:
             raise ValueError("a transfer needs at least one leg")
         checked = [(p, q, a, _u64(n, f"legs[{i}].amount")) for i, (p, q, a, n) in enumerate(legs)]
-        message = transfer(*checked, reference=reference)
+        message = transfer(
+            *checked, reference=reference, purpose=_enum(pb.Purpose, purpose, "purpose")
+        )
         acting = legs[0][0] if signer is None else signer
         return await self.send(message, signer=acting, keys=keys, **options)
 

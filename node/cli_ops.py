@@ -317,6 +317,14 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
                 ("holding_cap", "--holding-cap"),
             )
         ]
+    elif kind == "set-rates":
+        args.rate_codes = []
+        for text in args.rate:
+            code, sep, value = text.partition("=")
+            if not sep:
+                raise _usage(f"--rate: {text[:40]!r} is not CODE=KZT (e.g. USDT=505.10)")
+            args.rate_codes.append(_asset_code(code.strip(), "--rate"))
+            amounts.append(_Amount(KZT, _amount_text(value.strip(), "--rate"), "--rate"))
     elif kind == "register-account":
         args.public_key_bytes = [_public_key(k) for k in args.public_key]
     elif kind == "update-validator":
@@ -358,6 +366,13 @@ def _message(args: argparse.Namespace, minor: list[int]) -> KindMessage:
             daily_outflow=minor[1],
             holding_cap=minor[2],
         )
+    if kind == "set-rates":
+        return pb.SetRates(
+            rates=[
+                pb.ReferenceRate(asset=code, tiyn_per_unit=tiyn)
+                for code, tiyn in zip(args.rate_codes, minor, strict=True)
+            ]
+        )
     if kind == "issue":
         return pb.Issue(asset=args.asset, to=args.to, amount=minor[0])
     if kind == "redeem":
@@ -367,6 +382,7 @@ def _message(args: argparse.Namespace, minor: list[int]) -> KindMessage:
         return transfer(
             *[(p, q, a.asset, n) for (p, q, a), n in zip(legs, minor, strict=True)],
             reference=args.reference or "",
+            purpose=pb.Purpose.Value(args.purpose) if args.purpose else pb.PURPOSE_UNSPECIFIED,
         )
     if kind == "freeze":
         return pb.Freeze(account_id=args.account, legal_ref=args.legal_ref)
@@ -493,6 +509,8 @@ async def _query(
         return await api.status()
     if what == "validators":
         return await api.validators()
+    if what == "rulebook":
+        return await api.rulebook()
     assert target is not None
     if what == "account":
         return await api.account(target)

@@ -304,6 +304,28 @@ async def test_set_limits_in_kzt(net: LiveNet) -> None:
         )
 
 
+async def test_set_rates_and_query_the_rulebook(net: LiveNet) -> None:
+    cb = net.key_file("central-bank")
+    with trio.fail_after(TEST_TIMEOUT_S):
+        refused(
+            await tx(net, "set-rates", "central-bank", [cb], "--rate", "NOPE=1"), "UNKNOWN_ASSET"
+        )
+        usage_error(
+            await tx(net, "set-rates", "central-bank", [cb], "--rate", "USDT"), "--rate", "CODE=KZT"
+        )
+        usage_error(
+            await tx(net, "set-rates", "central-bank", [cb], "--rate", "KZT=1.001"), "--rate"
+        )
+        # KZT itself takes no rate: refused by the ledger's own check.
+        refused(
+            await tx(net, "set-rates", "central-bank", [cb], "--rate", "KZT=1"), "INVALID_FIELD"
+        )
+        doc = (await net.cli("query", "rulebook")).doc
+        assert doc["active"]["version"] >= 1
+        assert "kinds" in doc["active"]
+        assert doc["active"]["tier_limits"], doc
+
+
 async def test_accounts_transfers_freeze_seize_and_reserve(net: LiveNet, tmp_path: Path) -> None:
     cb, bank_a = net.key_file("central-bank"), net.key_file("bank-a")
     regulator = net.key_file("regulator")
