@@ -106,6 +106,7 @@ def default_rulebook(
         tier_limits=_by_tier(tier_limits),
         rates=_by_asset(rates),
         travel_rule_threshold=travel_rule_threshold,
+        governance_quorum=[pb.CENTRAL_BANK, pb.REGULATOR],
     )
 
 
@@ -134,6 +135,11 @@ def rulebook_error(rb: pb.Rulebook) -> str | None:
             return f"kinds[{pb.AssetKind.Name(rule.kind)}]: an unknown zone"
     if any(r not in pb.Role.values() or r == pb.ROLE_UNSPECIFIED for r in rb.central_bank_payees):
         return "central_bank_payees: an unknown role"
+    quorum = list(rb.governance_quorum)
+    if pb.CENTRAL_BANK not in quorum or len(set(quorum)) != len(quorum):
+        return "governance_quorum: distinct roles, the CENTRAL_BANK among them"
+    if any(r not in pb.Role.values() or r == pb.ROLE_UNSPECIFIED for r in quorum):
+        return "governance_quorum: an unknown role"
     ids = [rule.id for rule in rb.purpose_rules]
     if len(set(ids)) != len(ids) or not all(i.startswith("purpose.") for i in ids):
         return "purpose_rules: ids must be distinct and start with 'purpose.'"
@@ -251,17 +257,25 @@ def genesis_writes(book: pb.Rulebook) -> dict[bytes, bytes]:
     return {ACTIVE: raw, version_key(book.version): raw}
 
 
-def pending_change(get_raw: RawGetter, rules: Rules, height: int) -> pb.Rulebook:
+def pending_change(
+    get_raw: RawGetter, rules: Rules, height: int, not_before: int = 0
+) -> pb.Rulebook:
     """A new version to edit, built on the pending change if there is one.
 
-    The result is version (active + 1), activates at height + MIN_ACTIVATION_DELAY, and
-    holds every change still pending, so two changes in a row both take effect.
+    The result is version (active + 1) and holds every change still pending, so two
+    changes in a row both take effect. It activates at the latest of height +
+    MIN_ACTIVATION_DELAY, `not_before` (a proposal's activation height) and the pending
+    change's own activation height.
     """
     raw = get_raw(PENDING)
     change = pb.Rulebook()
     change.CopyFrom(rules.book if raw is None else pb.Rulebook.FromString(raw))
-    change.version = rules.version + 1 if raw is None else change.version
-    change.activation_height = height + MIN_ACTIVATION_DELAY
+    earliest = height + MIN_ACTIVATION_DELAY
+    if raw is None:
+        change.version = rules.version + 1
+        change.activation_height = max(earliest, not_before)
+    else:
+        change.activation_height = max(earliest, not_before, change.activation_height)
     return change
 
 
