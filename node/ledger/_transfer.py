@@ -5,11 +5,14 @@ payment works whichever leg comes first); KYC-tier limits count the gross KZT a 
 sends. Limits are in KZT minor units and apply to CUSTOMER and MERCHANT accounts only:
 per payment (the KZT a payer sends in one transaction), daily outflow (KZT sent on one
 Asia/Almaty calendar day of block time) and holding cap (a KZT balance that grows).
+Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amounts, so a
+payment above 2^64 is judged at its size, never wrapped.
 """
 
 from __future__ import annotations
 
 from node.ledger import _keys as k
+from node.ledger._amounts import AMOUNT_MAX, amount_of
 from node.ledger._rules import LIMITED_ROLES, Context, Outcome, Refusal, may_hold
 from proto import ledger_pb2 as pb
 
@@ -56,16 +59,17 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                     f"transfer.legs[{i}].{side}: {acct.account_id!r} "
                     f"({pb.Zone.Name(acct.zone)}) may not hold {leg.asset}",
                 )
+        amount = amount_of(leg)
         out = moves.setdefault((leg.payer, leg.asset), [0, 0])
-        out[0] += leg.amount
+        out[0] += amount
         into = moves.setdefault((leg.payee, leg.asset), [0, 0])
-        into[1] += leg.amount
-        if out[0] > k.U64_MAX or into[1] > k.U64_MAX:
+        into[1] += amount
+        if out[0] > AMOUNT_MAX or into[1] > AMOUNT_MAX:
             return Refusal(
-                pb.AMOUNT_OVERFLOW, f"transfer.legs[{i}]: the {leg.asset} legs sum past 2^64 - 1"
+                pb.AMOUNT_OVERFLOW, f"transfer.legs[{i}]: the {leg.asset} legs sum past 2^128 - 1"
             )
         if leg.asset == k.KZT and payer.role in LIMITED_ROLES:
-            kzt_sent[leg.payer] = kzt_sent.get(leg.payer, 0) + leg.amount
+            kzt_sent[leg.payer] = kzt_sent.get(leg.payer, 0) + amount
 
     new_balances: dict[tuple[str, str], int] = {}
     for (account_id, code), (debit, credit) in moves.items():
@@ -76,10 +80,10 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 pb.INSUFFICIENT_FUNDS,
                 f"transfer: {account_id!r} holds {old} {code} and would pay {debit - credit} net",
             )
-        if new > k.U64_MAX:
+        if new > AMOUNT_MAX:
             return Refusal(
                 pb.AMOUNT_OVERFLOW,
-                f"transfer: the {code} balance of {account_id!r} would pass 2^64 - 1",
+                f"transfer: the {code} balance of {account_id!r} would pass 2^128 - 1",
             )
         new_balances[(account_id, code)] = new
         if code == k.KZT and credit > debit:
@@ -121,5 +125,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     for (account_id, code), value in new_balances.items():
         ov.set_balance(accounts[account_id], code, value)
     for account_id, total in daily_totals.items():
+        # The record is u64 and so is every limit: once the next payment is added, a total
+        # held at 2^64 - 1 compares with any limit as the true total would.
         ov.set_daily_outflow(account_id, day, min(total, k.U64_MAX))
     return list(accounts)
