@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypedDict, Unpack
 
 from node.keys import KeyPair
-from node.ledger import AMOUNT_MAX, U64_MAX
-from node.ledger import txbuild
+from node.ledger import AMOUNT_MAX, U64_MAX, txbuild
 from node.ledger.txbuild import KindMessage, transfer
 from proto import ledger_pb2 as pb
 
@@ -78,7 +77,7 @@ def parse_amount(text: str, decimals: int) -> int:
         ValueError: not a plain non-negative decimal, more decimals than the asset has,
             or more than 2^128 - 1 minor units.
     """
-    whole, dot, fraction = text.partition(".")
+    whole, _, fraction = text.partition(".")
     digits = whole + fraction
     if not digits or not digits.isascii() or not digits.isdigit():
         raise ValueError(f"{text[:50]!r} is not a non-negative decimal amount")
@@ -88,7 +87,8 @@ def parse_amount(text: str, decimals: int) -> int:
     whole = whole.lstrip("0")
     if len(whole) + decimals > _AMOUNT_DIGITS:
         raise ValueError(f"{text[:50]!r} is more than 2^128 - 1 minor units")
-    units = int(whole or "0") * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
+    scale: int = 10**decimals
+    units = int(whole or "0") * scale + int(fraction.ljust(decimals, "0") or "0")
     if units > AMOUNT_MAX:
         raise ValueError(f"{text[:50]!r} is more than 2^128 - 1 minor units")
     return units

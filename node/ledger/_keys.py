@@ -6,7 +6,7 @@ To the ledger, state is one flat key space (the store adds its own prefix). Keys
 key                                    value
 =====================================  =============================================
 ``acct/`` + account id                 ``Account`` (its ``assets`` lists what it holds)
-``bal/`` + account id + ``/`` + code   balance, 16 bytes big-endian (8 in old stores; deleted at zero)
+``bal/`` + account id + ``/`` + code   balance, u128 big-endian (old stores: u64), deleted at 0
 ``asset/`` + code                      ``Asset`` (with issued / redeemed / seized)
 ``limits/`` + tier (u32 BE)            ``TierLimits``
 ``daily/`` + account id                day (u32 BE, Asia/Almaty) + KZT outflow (u64 BE)

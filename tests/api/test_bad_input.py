@@ -14,7 +14,6 @@ from starlette.applications import Starlette
 from node.api import MAX_BODY_BYTES, create_app
 from node.ledger import AMOUNT_MAX, U64_MAX
 from node.ledger.txbuild import issue, transfer
-from proto import ledger_pb2 as pb
 
 
 def b64(raw: bytes) -> str:

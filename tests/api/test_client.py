@@ -193,7 +193,7 @@ def test_decimal_amounts() -> None:
     assert parse_amount("1000", 18) == 10**21
     assert parse_amount("340282366920938463463.374607431768211455", 18) == 2**128 - 1
     assert parse_amount("0.000000000000000001", 18) == 1
-    too_big = ("340282366920938463463374607431768211456", "340282366920938463463.374607431768211456")
+    too_big = (str(2**128), "340282366920938463463.374607431768211456")
     for bad in ("1.005", "-1", "1e3", "", "1,5", " 1", "abc", "1..2", ".", "٣", *too_big):
         with pytest.raises(ValueError, match=r"decimal|minor units"):
             parse_amount(bad, 18 if bad in too_big else 2)
