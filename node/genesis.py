@@ -97,6 +97,8 @@ def load_genesis(path: Path) -> genesis_pb2.Genesis:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{name}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    except ValueError as e:  # a number of more than 4300 digits
+        raise ConfigError(f"{name}: not valid JSON ({str(e)[:80]})") from e
     return parse_genesis(doc, source=name)
 
 

@@ -200,6 +200,10 @@ def test_file_errors(tmp_path: Path) -> None:
     bad.write_text("[]")
     with pytest.raises(ConfigError, match=r"genesis\.json: must be an object"):
         load_genesis(bad)
+    # An amount written as a JSON number too long for any integer (not a traceback).
+    bad.write_text('{"accounts": [{"balances": {"KZT": ' + "9" * 5000 + "}}]}")
+    with pytest.raises(ConfigError, match=r"genesis\.json: not valid JSON \(Exceeds the limit"):
+        load_genesis(bad)
 
 
 def test_the_documented_example_is_valid() -> None:
