@@ -18,9 +18,11 @@ from node.ledger import (
     AMOUNT_MAX,
     KZT,
     U64_MAX,
+    Rules,
     amount_of,
-    may_hold,
+    default_rulebook,
     parse_amount_text,
+    rulebook_error,
     set_amount,
     valid_account_id,
     valid_asset_code,
@@ -54,6 +56,7 @@ _TOP_KEYS: Final = {
     "accounts",
     "assets",
     "limits",
+    "rulebook",
 }
 _ACCOUNT_KEYS: Final = {
     "account_id",
@@ -68,6 +71,15 @@ _ACCOUNT_KEYS: Final = {
 _ASSET_KEYS: Final = {"code", "decimals", "issuer", "kind", "payment_zones"}
 _LIMIT_KEYS: Final = {"kyc_tier", "per_payment", "daily_outflow", "holding_cap"}
 _VALIDATOR_KEYS: Final = {"public_key", "power", "moniker"}
+_RULEBOOK_KEYS: Final = {
+    "kinds",
+    "central_bank_payees",
+    "purpose_rules",
+    "rates",
+    "travel_rule_threshold",
+}
+_KIND_RULE_KEYS: Final = {"kind", "payment_zones", "holder_roles", "zone_roles", "licensed_roles"}
+_PURPOSE_RULE_KEYS: Final = {"id", "kind", "payee_roles", "purpose"}
 _LIMITED_ROLES: Final = {ledger_pb2.CUSTOMER, ledger_pb2.MERCHANT}
 _ONE_OF_A_KIND: Final = {ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY, ledger_pb2.STATE_RESERVE}
 
@@ -160,9 +172,39 @@ def genesis_to_json(genesis: genesis_pb2.Genesis) -> dict[str, Any]:
                 "daily_outflow": str(t.daily_outflow),
                 "holding_cap": str(t.holding_cap),
             }
-            for t in genesis.limits
+            for t in genesis.rulebook.tier_limits
         ],
+        "rulebook": rulebook_to_doc(genesis.rulebook),
         "accounts": accounts,
+    }
+
+
+def rulebook_to_doc(book: ledger_pb2.Rulebook) -> dict[str, Any]:
+    """A rulebook as genesis.json and the API write it (tier limits are `limits`)."""
+    role = ledger_pb2.Role.Name
+    return {
+        "kinds": [
+            {
+                "kind": ledger_pb2.AssetKind.Name(r.kind),
+                "payment_zones": [ledger_pb2.Zone.Name(z) for z in r.payment_zones],
+                "holder_roles": [role(x) for x in r.holder_roles],
+                "zone_roles": [role(x) for x in r.zone_roles],
+                "licensed_roles": [role(x) for x in r.licensed_roles],
+            }
+            for r in book.kinds
+        ],
+        "central_bank_payees": [role(x) for x in book.central_bank_payees],
+        "purpose_rules": [
+            {
+                "id": r.id,
+                "kind": ledger_pb2.AssetKind.Name(r.kind),
+                "payee_roles": [role(x) for x in r.payee_roles],
+                "purpose": ledger_pb2.Purpose.Name(r.purpose),
+            }
+            for r in book.purpose_rules
+        ],
+        "rates": {r.asset: str(r.tiyn_per_unit) for r in book.rates},
+        "travel_rule_threshold": str(book.travel_rule_threshold),
     }
 
 
@@ -265,8 +307,10 @@ def _parse(doc: Any) -> genesis_pb2.Genesis:
     _parse_params(g, doc.get("params", {}))
     _parse_validators(g, doc["validators"])
     _parse_limits(g, doc.get("limits", []))
+    _parse_rulebook(g, doc.get("rulebook", {}))
     balances = _parse_accounts(g, doc["accounts"])
     _parse_assets(g, doc["assets"])
+    _check_rates(g)
     _check_balances(g, balances)
     return g
 
@@ -320,7 +364,7 @@ def _parse_limits(g: genesis_pb2.Genesis, value: Any) -> None:
         if tier in tiers:
             raise _Err(f"{path}.kyc_tier", f"tier {tier} is listed twice")
         tiers.add(tier)
-        g.limits.add(
+        g.rulebook.tier_limits.add(
             kyc_tier=tier,
             per_payment=_int(t.get("per_payment", 0), f"{path}.per_payment", 0, U64_MAX),
             daily_outflow=_int(t.get("daily_outflow", 0), f"{path}.daily_outflow", 0, U64_MAX),
@@ -328,9 +372,84 @@ def _parse_limits(g: genesis_pb2.Genesis, value: Any) -> None:
         )
 
 
+def _roles(value: Any, path: str) -> list[int]:
+    return [
+        _enum(r, f"{path}[{j}]", ledger_pb2.Role, "role") for j, r in enumerate(_list(value, path))
+    ]
+
+
+def _parse_rulebook(g: genesis_pb2.Genesis, value: Any) -> None:
+    """The first rulebook: the default one (node/ledger/_rulebook.py), with what the
+    document's ``rulebook`` object sets instead; its tier limits are ``limits``."""
+    doc = _obj(value, "rulebook", _RULEBOOK_KEYS, set())
+    book = default_rulebook(g.rulebook.tier_limits)
+    if "kinds" in doc:
+        del book.kinds[:]
+        for i, item in enumerate(_list(doc["kinds"], "rulebook.kinds")):
+            path = f"rulebook.kinds[{i}]"
+            r = _obj(item, path, _KIND_RULE_KEYS, {"kind", "payment_zones"})
+            book.kinds.add(
+                kind=_enum(r["kind"], f"{path}.kind", ledger_pb2.AssetKind, "asset kind"),
+                payment_zones=[
+                    _enum(z, f"{path}.payment_zones[{j}]", ledger_pb2.Zone, "zone")
+                    for j, z in enumerate(_list(r["payment_zones"], f"{path}.payment_zones"))
+                ],
+                holder_roles=_roles(r.get("holder_roles", []), f"{path}.holder_roles"),
+                zone_roles=_roles(r.get("zone_roles", []), f"{path}.zone_roles"),
+                licensed_roles=_roles(r.get("licensed_roles", []), f"{path}.licensed_roles"),
+            )
+    if "central_bank_payees" in doc:
+        del book.central_bank_payees[:]
+        payees = _roles(doc["central_bank_payees"], "rulebook.central_bank_payees")
+        book.central_bank_payees.extend(payees)  # type: ignore[arg-type]
+    if "purpose_rules" in doc:
+        del book.purpose_rules[:]
+        for i, item in enumerate(_list(doc["purpose_rules"], "rulebook.purpose_rules")):
+            path = f"rulebook.purpose_rules[{i}]"
+            r = _obj(item, path, _PURPOSE_RULE_KEYS, {"id", "kind", "payee_roles", "purpose"})
+            book.purpose_rules.add(
+                id=_str(r["id"], f"{path}.id"),
+                kind=_enum(r["kind"], f"{path}.kind", ledger_pb2.AssetKind, "asset kind"),
+                payee_roles=_roles(r["payee_roles"], f"{path}.payee_roles"),
+                purpose=_enum(r["purpose"], f"{path}.purpose", ledger_pb2.Purpose, "purpose"),
+            )
+    rates = doc.get("rates", {})
+    if not isinstance(rates, dict):
+        raise _Err("rulebook.rates", "must be an object of asset code to tiyn per whole unit")
+    for code, rate in sorted(rates.items()):
+        book.rates.add(asset=code, tiyn_per_unit=_int(rate, f"rulebook.rates.{code}", 1, U64_MAX))
+    if "travel_rule_threshold" in doc:
+        book.travel_rule_threshold = _int(
+            doc["travel_rule_threshold"], "rulebook.travel_rule_threshold", 0, U64_MAX
+        )
+    error = rulebook_error(book)
+    if error is not None:
+        raise _Err("rulebook", error)
+    g.rulebook.CopyFrom(book)
+
+
+def _check_rates(g: genesis_pb2.Genesis) -> None:
+    codes = {s.code for s in g.assets}
+    for rate in g.rulebook.rates:
+        if rate.asset not in codes:
+            raise _Err(f"rulebook.rates.{rate.asset}", f"no asset {rate.asset!r} in assets")
+    rules = Rules.of(g.rulebook)
+    for i, asset in enumerate(g.assets):
+        rule = rules.kinds.get(asset.kind)
+        if rule is None:
+            raise _Err(f"assets[{i}].kind", "the rulebook has no rule for this asset kind")
+        banned = [z for z in asset.payment_zones if z not in rule.payment_zones]
+        if banned:
+            raise _Err(
+                f"assets[{i}].payment_zones",
+                f"the rulebook bans paying {ledger_pb2.AssetKind.Name(asset.kind)} in "
+                + ", ".join(ledger_pb2.Zone.Name(z) for z in banned),
+            )
+
+
 def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[str, Any]]]:
     """Parse accounts; returns (path, balances object) per account for a later check."""
-    tiers = {t.kyc_tier for t in g.limits}
+    tiers = {t.kyc_tier for t in g.rulebook.tier_limits}
     ids: set[str] = set()
     roles: dict[int, str] = {}
     pending: list[tuple[str, dict[str, Any]]] = []
@@ -427,7 +546,7 @@ def _parse_assets(g: genesis_pb2.Genesis, value: Any) -> None:
 
 def _check_balances(g: genesis_pb2.Genesis, pending: list[tuple[str, dict[str, Any]]]) -> None:
     assets = {s.code: s for s in g.assets}
-    limits = {t.kyc_tier: t for t in g.limits}
+    rules = Rules.of(g.rulebook)
     totals: dict[str, int] = {}
     for entry, (path, balances) in zip(g.accounts, pending, strict=True):
         account = entry.account
@@ -437,18 +556,31 @@ def _check_balances(g: genesis_pb2.Genesis, pending: list[tuple[str, dict[str, A
             if asset is None:
                 raise _Err(where, f"no asset {code!r} in assets")
             amount = _amount(amount_value, where)
-            if not may_hold(account, asset):
-                raise _Err(where, f"{account.account_id!r} may not hold {code}")
-            tier = limits.get(account.kyc_tier)
-            if (
-                code == KZT
-                and account.role in _LIMITED_ROLES
-                and tier is not None
-                and tier.holding_cap
-                and amount > tier.holding_cap
-            ):
-                raise _Err(where, f"above the tier {account.kyc_tier} holding cap")
+            if rules.holding(account, asset) is None:
+                raise _Err(where, f"{account.account_id!r} may not hold {code} by the rulebook")
             totals[code] = totals.get(code, 0) + amount
             if totals[code] > AMOUNT_MAX:
                 raise _Err(where, f"the {code} balances sum past 2^128 - 1")
             set_amount(entry.balances.add(asset=code), "amount", amount)
+        _check_holding_cap(rules, assets, path, entry)
+
+
+def _check_holding_cap(
+    rules: Rules,
+    assets: dict[str, ledger_pb2.Asset],
+    path: str,
+    entry: genesis_pb2.GenesisAccount,
+) -> None:
+    """A tier-limited account starts within its cap, in KZT-equivalent over every asset."""
+    account = entry.account
+    tier = rules.limits.get(account.kyc_tier)
+    if account.role not in _LIMITED_ROLES or tier is None or not tier.holding_cap:
+        return
+    total = 0
+    for balance in entry.balances:
+        value = rules.kzt_value(assets[balance.asset], amount_of(balance))
+        if value is None:
+            raise _Err(f"{path}.balances.{balance.asset}", "no reference rate in rulebook.rates")
+        total += value
+    if total > tier.holding_cap:
+        raise _Err(f"{path}.balances", f"above the tier {account.kyc_tier} holding cap")

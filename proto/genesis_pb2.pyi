@@ -52,19 +52,19 @@ class GenesisAccount(_message.Message):
     def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., balances: _Optional[_Iterable[_Union[GenesisBalance, _Mapping]]] = ...) -> None: ...
 
 class Genesis(_message.Message):
-    __slots__ = ("chain_id", "genesis_time_ms", "validators", "accounts", "assets", "limits", "params")
+    __slots__ = ("chain_id", "genesis_time_ms", "validators", "accounts", "assets", "params", "rulebook")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     GENESIS_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     VALIDATORS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     ASSETS_FIELD_NUMBER: _ClassVar[int]
-    LIMITS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
+    RULEBOOK_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     genesis_time_ms: int
     validators: _containers.RepeatedCompositeFieldContainer[_ledger_pb2.Validator]
     accounts: _containers.RepeatedCompositeFieldContainer[GenesisAccount]
     assets: _containers.RepeatedCompositeFieldContainer[_ledger_pb2.Asset]
-    limits: _containers.RepeatedCompositeFieldContainer[_ledger_pb2.TierLimits]
     params: ConsensusParams
-    def __init__(self, chain_id: _Optional[str] = ..., genesis_time_ms: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[_ledger_pb2.Validator, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[GenesisAccount, _Mapping]]] = ..., assets: _Optional[_Iterable[_Union[_ledger_pb2.Asset, _Mapping]]] = ..., limits: _Optional[_Iterable[_Union[_ledger_pb2.TierLimits, _Mapping]]] = ..., params: _Optional[_Union[ConsensusParams, _Mapping]] = ...) -> None: ...
+    rulebook: _ledger_pb2.Rulebook
+    def __init__(self, chain_id: _Optional[str] = ..., genesis_time_ms: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[_ledger_pb2.Validator, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[GenesisAccount, _Mapping]]] = ..., assets: _Optional[_Iterable[_Union[_ledger_pb2.Asset, _Mapping]]] = ..., params: _Optional[_Union[ConsensusParams, _Mapping]] = ..., rulebook: _Optional[_Union[_ledger_pb2.Rulebook, _Mapping]] = ...) -> None: ...

@@ -66,6 +66,17 @@ class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PENDING_FUNDS_EXCEEDED: _ClassVar[ResultCode]
     PENDING_TXS_EXCEEDED: _ClassVar[ResultCode]
     PEER_SHARE_EXCEEDED: _ClassVar[ResultCode]
+    TWO_TIER_RULE: _ClassVar[ResultCode]
+    ZONE_BANNED: _ClassVar[ResultCode]
+    PURPOSE_NOT_ALLOWED: _ClassVar[ResultCode]
+    NO_REFERENCE_RATE: _ClassVar[ResultCode]
+    UNKNOWN_KYC_TIER: _ClassVar[ResultCode]
+    ASSET_KIND_NOT_IN_RULEBOOK: _ClassVar[ResultCode]
+
+class Purpose(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PURPOSE_UNSPECIFIED: _ClassVar[Purpose]
+    GOVERNMENT_FEE: _ClassVar[Purpose]
 ROLE_UNSPECIFIED: Role
 CENTRAL_BANK: Role
 COMMERCIAL_BANK: Role
@@ -113,6 +124,14 @@ VALIDATOR_SET_LIMIT: ResultCode
 PENDING_FUNDS_EXCEEDED: ResultCode
 PENDING_TXS_EXCEEDED: ResultCode
 PEER_SHARE_EXCEEDED: ResultCode
+TWO_TIER_RULE: ResultCode
+ZONE_BANNED: ResultCode
+PURPOSE_NOT_ALLOWED: ResultCode
+NO_REFERENCE_RATE: ResultCode
+UNKNOWN_KYC_TIER: ResultCode
+ASSET_KIND_NOT_IN_RULEBOOK: ResultCode
+PURPOSE_UNSPECIFIED: Purpose
+GOVERNMENT_FEE: Purpose
 
 class Signature(_message.Message):
     __slots__ = ("public_key", "signature")
@@ -131,7 +150,7 @@ class TxEnvelope(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[Signature, _Mapping]]] = ...) -> None: ...
 
 class TxBody(_message.Message):
-    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator")
+    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +166,7 @@ class TxBody(_message.Message):
     UNFREEZE_FIELD_NUMBER: _ClassVar[int]
     SEIZE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    SET_RATES_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     nonce: int
     expires_at_height: int
@@ -162,7 +182,8 @@ class TxBody(_message.Message):
     unfreeze: Unfreeze
     seize: Seize
     update_validator: UpdateValidator
-    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ...) -> None: ...
+    set_rates: SetRates
+    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ...) -> None: ...
 
 class RegisterAccount(_message.Message):
     __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed")
@@ -208,6 +229,12 @@ class SetLimits(_message.Message):
     holding_cap: int
     def __init__(self, kyc_tier: _Optional[int] = ..., per_payment: _Optional[int] = ..., daily_outflow: _Optional[int] = ..., holding_cap: _Optional[int] = ...) -> None: ...
 
+class SetRates(_message.Message):
+    __slots__ = ("rates",)
+    RATES_FIELD_NUMBER: _ClassVar[int]
+    rates: _containers.RepeatedCompositeFieldContainer[ReferenceRate]
+    def __init__(self, rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ...) -> None: ...
+
 class Issue(_message.Message):
     __slots__ = ("asset", "to", "amount", "amount_high")
     ASSET_FIELD_NUMBER: _ClassVar[int]
@@ -245,12 +272,14 @@ class TransferLeg(_message.Message):
     def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class Transfer(_message.Message):
-    __slots__ = ("legs", "reference")
+    __slots__ = ("legs", "reference", "purpose")
     LEGS_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     legs: _containers.RepeatedCompositeFieldContainer[TransferLeg]
     reference: str
-    def __init__(self, legs: _Optional[_Iterable[_Union[TransferLeg, _Mapping]]] = ..., reference: _Optional[str] = ...) -> None: ...
+    purpose: Purpose
+    def __init__(self, legs: _Optional[_Iterable[_Union[TransferLeg, _Mapping]]] = ..., reference: _Optional[str] = ..., purpose: _Optional[_Union[Purpose, str]] = ...) -> None: ...
 
 class Freeze(_message.Message):
     __slots__ = ("account_id", "legal_ref")
@@ -293,7 +322,7 @@ class UpdateValidator(_message.Message):
     def __init__(self, public_key: _Optional[bytes] = ..., power: _Optional[int] = ..., moniker: _Optional[str] = ...) -> None: ...
 
 class Receipt(_message.Message):
-    __slots__ = ("tx_id", "height", "index", "code", "message", "accounts", "authorised", "speaks_for_tx")
+    __slots__ = ("tx_id", "height", "index", "code", "message", "accounts", "authorised", "speaks_for_tx", "rulebook_version", "rule")
     TX_ID_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -302,6 +331,8 @@ class Receipt(_message.Message):
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     AUTHORISED_FIELD_NUMBER: _ClassVar[int]
     SPEAKS_FOR_TX_FIELD_NUMBER: _ClassVar[int]
+    RULEBOOK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
     tx_id: bytes
     height: int
     index: int
@@ -310,7 +341,9 @@ class Receipt(_message.Message):
     accounts: _containers.RepeatedScalarFieldContainer[str]
     authorised: bool
     speaks_for_tx: bool
-    def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ..., authorised: _Optional[bool] = ..., speaks_for_tx: _Optional[bool] = ...) -> None: ...
+    rulebook_version: int
+    rule: str
+    def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ..., authorised: _Optional[bool] = ..., speaks_for_tx: _Optional[bool] = ..., rulebook_version: _Optional[int] = ..., rule: _Optional[str] = ...) -> None: ...
 
 class Account(_message.Message):
     __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "frozen", "frozen_legal_ref", "registered_by", "registered_height", "assets")
@@ -403,3 +436,57 @@ class CommittedEvidence(_message.Message):
     height: int
     index: int
     def __init__(self, evidence: _Optional[_Union[_consensus_pb2.Evidence, _Mapping]] = ..., height: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
+
+class Rulebook(_message.Message):
+    __slots__ = ("version", "activation_height", "kinds", "central_bank_payees", "purpose_rules", "tier_limits", "rates", "travel_rule_threshold")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    CENTRAL_BANK_PAYEES_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_RULES_FIELD_NUMBER: _ClassVar[int]
+    TIER_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    RATES_FIELD_NUMBER: _ClassVar[int]
+    TRAVEL_RULE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    activation_height: int
+    kinds: _containers.RepeatedCompositeFieldContainer[KindRule]
+    central_bank_payees: _containers.RepeatedScalarFieldContainer[Role]
+    purpose_rules: _containers.RepeatedCompositeFieldContainer[PurposeRule]
+    tier_limits: _containers.RepeatedCompositeFieldContainer[TierLimits]
+    rates: _containers.RepeatedCompositeFieldContainer[ReferenceRate]
+    travel_rule_threshold: int
+    def __init__(self, version: _Optional[int] = ..., activation_height: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[KindRule, _Mapping]]] = ..., central_bank_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., purpose_rules: _Optional[_Iterable[_Union[PurposeRule, _Mapping]]] = ..., tier_limits: _Optional[_Iterable[_Union[TierLimits, _Mapping]]] = ..., rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ..., travel_rule_threshold: _Optional[int] = ...) -> None: ...
+
+class KindRule(_message.Message):
+    __slots__ = ("kind", "payment_zones", "holder_roles", "zone_roles", "licensed_roles")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ZONES_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_ROLES_FIELD_NUMBER: _ClassVar[int]
+    ZONE_ROLES_FIELD_NUMBER: _ClassVar[int]
+    LICENSED_ROLES_FIELD_NUMBER: _ClassVar[int]
+    kind: AssetKind
+    payment_zones: _containers.RepeatedScalarFieldContainer[Zone]
+    holder_roles: _containers.RepeatedScalarFieldContainer[Role]
+    zone_roles: _containers.RepeatedScalarFieldContainer[Role]
+    licensed_roles: _containers.RepeatedScalarFieldContainer[Role]
+    def __init__(self, kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., holder_roles: _Optional[_Iterable[_Union[Role, str]]] = ..., zone_roles: _Optional[_Iterable[_Union[Role, str]]] = ..., licensed_roles: _Optional[_Iterable[_Union[Role, str]]] = ...) -> None: ...
+
+class PurposeRule(_message.Message):
+    __slots__ = ("id", "kind", "payee_roles", "purpose")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAYEE_ROLES_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: AssetKind
+    payee_roles: _containers.RepeatedScalarFieldContainer[Role]
+    purpose: Purpose
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payee_roles: _Optional[_Iterable[_Union[Role, str]]] = ..., purpose: _Optional[_Union[Purpose, str]] = ...) -> None: ...
+
+class ReferenceRate(_message.Message):
+    __slots__ = ("asset", "tiyn_per_unit")
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    TIYN_PER_UNIT_FIELD_NUMBER: _ClassVar[int]
+    asset: str
+    tiyn_per_unit: int
+    def __init__(self, asset: _Optional[str] = ..., tiyn_per_unit: _Optional[int] = ...) -> None: ...

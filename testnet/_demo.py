@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import trio
+
 from node.client import ApiError, SubmitResult, TengeClient
 from node.keys import KeyPair, read_key_file
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
@@ -87,6 +89,15 @@ async def _step(
     except ApiError as e:
         return demo.record(title, e, expect)
     return demo.record(title, result, expect)
+
+
+async def _await_rulebook_change(client: TengeClient, timeout_s: float = 30) -> None:
+    """Wait until a rulebook change made in the last block is active (two blocks later)."""
+    target = int((await client.status())["height"]) + 2
+    for _ in range(int(timeout_s / 0.2)):
+        if int((await client.status())["height"]) >= target:
+            return
+        await trio.sleep(0.2)
 
 
 async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
@@ -171,6 +182,15 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
                     payment_zones=[pb.CRYPTOCITY],
                 ),
             )
+        await _step(
+            demo,
+            client,
+            "central bank sets the USDT reference rate: 500 KZT",
+            "OK",
+            central,
+            pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=500 * TENGE)]),
+        )
+        await _await_rulebook_change(client)
         usdt_issuer = (await client.asset("USDT"))["issuer"]
         for holder, amount in ((customer, 1_000_000_000), (firm, 500_000_000)):
             await _step(
@@ -184,10 +204,10 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
         await _step(
             demo,
             client,
-            f"{customer} pays {merchant} 250 USDT",
+            f"{customer} pays {merchant} 150 USDT",
             "OK",
             customer,
-            transfer((customer, merchant, "USDT", 250_000_000)),
+            transfer((customer, merchant, "USDT", 150_000_000)),
         )
         await _step(
             demo,
@@ -205,7 +225,27 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             f"{firm} pays treasury 100 USDT (licence fee)",
             "OK",
             firm,
-            transfer((firm, "treasury", "USDT", 100_000_000), reference="licence fee"),
+            transfer(
+                (firm, "treasury", "USDT", 100_000_000),
+                reference="licence fee",
+                purpose=pb.GOVERNMENT_FEE,
+            ),
+        )
+        await _step(
+            demo,
+            client,
+            f"{firm} pays {merchant} 1 USDT (not a fee: outside CryptoCity it pays only fees)",
+            "PURPOSE_NOT_ALLOWED",
+            firm,
+            transfer((firm, merchant, "USDT", 1_000_000)),
+        )
+        await _step(
+            demo,
+            client,
+            f"central bank pays {customer} 1 KZT directly (two-tier: it pays only banks)",
+            "TWO_TIER_RULE",
+            central,
+            transfer((central, customer, "KZT", 1 * TENGE)),
         )
 
         demo.say("\n6. KYC tier limits")
@@ -216,6 +256,14 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             "LIMIT_PER_PAYMENT",
             customer,
             transfer((customer, merchant, "KZT", 150_000 * TENGE)),
+        )
+        await _step(
+            demo,
+            client,
+            f"{customer} (tier 1) pays 250 USDT, 125,000 KZT at the reference rate",
+            "LIMIT_PER_PAYMENT",
+            customer,
+            transfer((customer, merchant, "USDT", 250_000_000)),
         )
 
         demo.say("\n7. The regulator freezes an account; its funds are seized")

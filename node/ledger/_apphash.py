@@ -15,6 +15,7 @@ from typing import Final
 
 from node.ledger import _keys as k
 from node.ledger._amounts import amount_of, decode_amount, encode_amount, set_amount
+from node.ledger._rulebook import genesis_writes as rulebook_genesis_writes
 from proto import genesis_pb2, ledger_pb2
 
 APP_HASH_TAG: Final = b"tenge/app-hash/v1\x00"
@@ -74,8 +75,7 @@ def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
         set_amount(record, "redeemed", 0)
         set_amount(record, "seized", 0)
         out[k.asset_key(asset.code)] = record.SerializeToString()
-    for limits in genesis.limits:
-        out[k.limits_key(limits.kyc_tier)] = limits.SerializeToString()
+    out.update(rulebook_genesis_writes(genesis.rulebook))
     validators = sorted(genesis.validators, key=lambda v: v.public_key)
     out[k.VALIDATORS] = ledger_pb2.ValidatorSet(validators=validators).SerializeToString()
     return sorted(out.items())

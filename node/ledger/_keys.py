@@ -8,8 +8,9 @@ key                                    value
 ``acct/`` + account id                 ``Account`` (its ``assets`` lists what it holds)
 ``bal/`` + account id + ``/`` + code   balance, u128 big-endian (old stores: u64), deleted at 0
 ``asset/`` + code                      ``Asset`` (with issued / redeemed / seized)
-``limits/`` + tier (u32 BE)            ``TierLimits``
-``daily/`` + account id                day (u32 BE, Asia/Almaty) + KZT outflow (u64 BE)
+``daily/`` + account id                day (u32 BE, Asia/Almaty) + KZT-equivalent outflow (u64 BE)
+``rulebook/active``, ``/pending``       ``Rulebook`` in force, and the change to come
+``rulebook/v/`` + version (u64 BE)     every ``Rulebook`` that was ever active
 ``role/`` + role name                  account id of a one-of-a-kind role
 ``validators``                         ``ValidatorSet``, sorted by public key
 ``seen/`` + tx id                      height that included it (u64 BE)
@@ -30,7 +31,6 @@ from typing import Final
 ACCOUNT: Final = b"acct/"
 BALANCE: Final = b"bal/"
 ASSET: Final = b"asset/"
-LIMITS: Final = b"limits/"
 DAILY: Final = b"daily/"
 ROLE: Final = b"role/"
 VALIDATORS: Final = b"validators"
@@ -72,10 +72,6 @@ def balance_key(account_id: str, asset: str) -> bytes:
 
 def asset_key(code: str) -> bytes:
     return ASSET + code.encode()
-
-
-def limits_key(tier: int) -> bytes:
-    return LIMITS + _U32.pack(tier)
 
 
 def daily_key(account_id: str) -> bytes:

@@ -34,6 +34,7 @@ from google.protobuf.message import DecodeError
 
 import consensus as cs
 from node.ledger import _keys as k
+from node.ledger import _rulebook as rb
 from node.ledger._apphash import app_hash_step
 from node.ledger._evidence import record_evidence
 from node.ledger._rules import (
@@ -86,6 +87,8 @@ class CheckResult:
         expires_at_height: last height at which the tx may be included (0 if undecoded).
         signer: the body's signer field ("" if undecoded or unset).
         accounts: the accounts that authorised it (payers of a transfer, else the signer).
+        rule: the id of the rulebook rule that refused it ("" if none did).
+        rulebook_version: the rulebook version it was judged under.
         debits: when OK, what it would take from balances (`debits_of`) with the
             committed balances it was judged against, sorted by (account, asset); the
             mempool adds them up over pending transactions (docs/mempool.md).
@@ -99,6 +102,8 @@ class CheckResult:
     signer: str = ""
     accounts: tuple[str, ...] = ()
     debits: tuple[Debit, ...] = ()
+    rule: str = ""
+    rulebook_version: int = 0
 
     @property
     def ok(self) -> bool:
@@ -138,6 +143,7 @@ class _Outcome:
     body: pb.TxBody | None = None
     authorised: list[str] | None = None  # set once signatures were accepted
     speaks: bool = True  # False: the envelope was refused, not the body (rule 6)
+    rule: str = ""  # the rulebook rule that refused it
 
 
 def _envelope_refused(code: int, message: str, tx_id: bytes, body: pb.TxBody | None) -> _Outcome:
@@ -168,6 +174,7 @@ class Ledger:
         self.max_tx_ttl: Final = params.max_tx_ttl or DEFAULT_MAX_TX_TTL
         self._state = state
         self._sigs = SignatureCache(self.chain_id, verify_cache_entries)
+        self._rules: dict[bytes, rb.Rules] = {}  # serialized rulebook -> its index
 
     @property
     def state(self) -> StateReader:
@@ -181,7 +188,10 @@ class Ledger:
         transactions are the mempool's business: it judges `debits` against them.
         """
         ov = Overlay(self._state)
-        out = self._run(ov, raw, height=next_height, time_ms=0, updates=[], check_only=True)
+        rules = self.rules_at(next_height)
+        out = self._run(
+            ov, raw, height=next_height, time_ms=0, updates=[], rules=rules, check_only=True
+        )
         body = out.body
         debits: tuple[Debit, ...] = ()
         if out.code == pb.OK and body is not None:
@@ -198,7 +208,22 @@ class Ledger:
             signer="" if body is None else body.signer,
             accounts=tuple(out.authorised or ()),
             debits=debits,
+            rule=out.rule,
+            rulebook_version=rules.version,
         )
+
+    def rules_at(self, height: int) -> rb.Rules:
+        """The rulebook in force at height, as committed state stands now."""
+        raw, _ = rb.rulebook_at(self._state.get, height)
+        return self._index(raw)
+
+    def _index(self, raw: bytes) -> rb.Rules:
+        rules = self._rules.get(raw)
+        if rules is None:
+            if len(self._rules) >= 4:
+                self._rules.clear()
+            rules = self._rules[raw] = rb.Rules.of(pb.Rulebook.FromString(raw))
+        return rules
 
     def verify_signatures(self, txs: Sequence[bytes]) -> int:
         """Verify the signatures of envelopes ahead of execution, filling the cache.
@@ -279,11 +304,15 @@ class Ledger:
         """
         ov = Overlay(self._state)
         self._prune_seen(ov, height)
+        book, promote = rb.rulebook_at(ov.get_raw, height)
+        if promote:
+            rb.promote(ov.put_raw, book)
+        rules = self._index(book)
         updates: list[pb.Validator] = []
         receipts: list[pb.Receipt] = []
         seen: list[bytes] = []
         for index, raw in enumerate(txs):
-            out = self._run(ov, raw, height=height, time_ms=time_ms, updates=updates)
+            out = self._run(ov, raw, height=height, time_ms=time_ms, updates=updates, rules=rules)
             if out.authorised is not None:
                 seen.append(out.tx_id)
             receipts.append(
@@ -296,6 +325,8 @@ class Ledger:
                     accounts=out.accounts,
                     authorised=out.authorised is not None,
                     speaks_for_tx=out.speaks,
+                    rulebook_version=rules.version,
+                    rule=out.rule,
                 )
             )
         if seen:
@@ -333,6 +364,7 @@ class Ledger:
         height: int,
         time_ms: int,
         updates: list[pb.Validator],
+        rules: rb.Rules,
         check_only: bool = False,
     ) -> _Outcome:
         if len(raw) > self.max_tx_bytes:
@@ -384,7 +416,7 @@ class Ledger:
         if frozen is not None:
             message = f"{frozen.account_id!r} is frozen ({frozen.frozen_legal_ref})"
             return _Outcome(pb.FROZEN, message, tx_id, authorised, body, authorised)
-        ctx = Context(ov, height, time_ms, tx_id, updates, check_only)
+        ctx = Context(ov, height, time_ms, tx_id, updates, rules, check_only)
         kind = body.WhichOneof("kind")
         assert kind is not None  # static_check refused kind-less bodies
         if kind == "transfer":
@@ -392,7 +424,9 @@ class Ledger:
         else:
             result = HANDLERS[kind](ctx, body, signers[body.signer])
         if isinstance(result, Refusal):
-            return _Outcome(result.code, result.message, tx_id, authorised, body, authorised)
+            return _Outcome(
+                result.code, result.message, tx_id, authorised, body, authorised, rule=result.rule
+            )
         return _Outcome(pb.OK, "", tx_id, result, body, authorised)
 
     def _stateless(self, body: pb.TxBody, height: int) -> Refusal | None:

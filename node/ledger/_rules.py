@@ -9,6 +9,8 @@ Rules this module keeps:
 3. Amounts are ints in minor units, read with `amount_of`; every sum and balance is checked
    against 2^128 - 1 (`AMOUNT_MAX`).
 4. Nothing here reads a clock: block time comes in the context.
+5. What the regulator may change is in the rulebook (`Context.rules`, node/ledger/_rulebook.py),
+   not here; a refusal made by one of its rules names the rule (`Refusal.rule`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Final
 
 from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.ledger import _keys as k
+from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of, set_amount
 from node.ledger._state import Overlay
 from proto import ledger_pb2 as pb
@@ -29,10 +32,6 @@ MAX_TEXT: Final = 256
 MAX_MONIKER: Final = 64
 MAX_DECIMALS: Final = 18
 
-#: Roles that may hold any asset, whatever its payment zones.
-HOLD_ANY_ROLES: Final = frozenset(
-    {pb.CENTRAL_BANK, pb.COMMERCIAL_BANK, pb.TREASURY, pb.STATE_RESERVE}
-)
 #: Roles that the limits of their KYC tier apply to.
 LIMITED_ROLES: Final = frozenset({pb.CUSTOMER, pb.MERCHANT})
 #: Roles of which at most one account exists (found through the ``role/`` index).
@@ -50,10 +49,12 @@ UNFREEZABLE_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.REGULATOR})
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why a transaction was refused: a ResultCode value and a sentence."""
+    """Why a transaction was refused: a ResultCode value, a sentence, and the id of the
+    rulebook rule that refused it ("" for a refusal that is not the rulebook's)."""
 
     code: int
     message: str
+    rule: str = ""
 
 
 @dataclass(slots=True)
@@ -65,6 +66,7 @@ class Context:
     time_ms: int
     tx_id: bytes
     validator_updates: list[pb.Validator]
+    rules: rb.Rules
     check_only: bool = False  # mempool pre-check: no block time, so no daily limit
 
 
@@ -81,13 +83,62 @@ def role_name(role: int) -> str:
     return pb.Role.Name(role) if role in pb.Role.values() else str(role)
 
 
-def may_hold(account: pb.Account, asset: pb.Asset) -> bool:
-    """Whether an account may hold (pay or receive) an asset.
+def hold_refusal(
+    rules: rb.Rules, where: str, account: pb.Account, asset: pb.Asset
+) -> Refusal | None:
+    """Why an account may not hold an asset under the rulebook, or None if it may."""
+    if asset.kind not in rules.kinds:
+        return Refusal(
+            pb.ASSET_KIND_NOT_IN_RULEBOOK,
+            f"{where}: the rulebook has no rule for {pb.AssetKind.Name(asset.kind)} assets",
+            rb.RULE_KIND,
+        )
+    if rules.holding(account, asset) is None:
+        return Refusal(
+            pb.ASSET_NOT_ALLOWED,
+            f"{where}: {account.account_id!r} ({role_name(account.role)}, "
+            f"{pb.Zone.Name(account.zone)}) may not hold {asset.code}",
+            rb.RULE_HOLD_ZONE,
+        )
+    return None
 
-    Banks, TREASURY, STATE_RESERVE and the central bank hold anything; licensed firms
-    hold anything; everyone else only assets whose payment zones include their zone.
+
+def holding_cap_refusal(
+    ov: Overlay, rules: rb.Rules, account: pb.Account, new: dict[str, int], where: str
+) -> Refusal | None:
+    """The tier's holding cap, in KZT-equivalent over every asset the account holds.
+
+    Args:
+        new: the balances a transaction would leave, per asset code (the others are read).
     """
-    return account.role in HOLD_ANY_ROLES or account.licensed or account.zone in asset.payment_zones
+    if account.role not in LIMITED_ROLES:
+        return None
+    limits = rules.limits.get(account.kyc_tier)
+    if limits is None or not limits.holding_cap:
+        return None
+    total = 0
+    for code in dict.fromkeys([*account.assets, *new]):
+        balance = new[code] if code in new else ov.balance(account.account_id, code)
+        if balance == 0:
+            continue
+        asset = ov.asset(code)
+        value = None if asset is None else rules.kzt_value(asset, balance)
+        if value is None:
+            return Refusal(
+                pb.NO_REFERENCE_RATE,
+                f"{where}: {code} has no reference rate, so {account.account_id!r}'s holdings "
+                "cannot be judged against its tier's cap",
+                rb.RULE_RATE,
+            )
+        total += value
+    if total > limits.holding_cap:
+        return Refusal(
+            pb.LIMIT_HOLDING_CAP,
+            f"{where}: {account.account_id!r} would hold {total} tiyn in KZT-equivalent, above "
+            f"the tier {account.kyc_tier} cap of {limits.holding_cap}",
+            rb.RULE_HOLDING,
+        )
+    return None
 
 
 # ---------------------------------------------------------------- stateless checks
@@ -253,6 +304,21 @@ def _static_update_validator(body: pb.TxBody) -> Refusal | None:
     return None
 
 
+def _static_set_rates(body: pb.TxBody) -> Refusal | None:
+    rates = body.set_rates.rates
+    if not 1 <= len(rates) <= MAX_LEGS:
+        return Refusal(pb.INVALID_FIELD, f"set_rates.rates: 1 to {MAX_LEGS} rates")
+    for i, rate in enumerate(rates):
+        bad = _bad_code(f"set_rates.rates[{i}].asset", rate.asset)
+        if bad is not None:
+            return bad
+        if rate.asset == k.KZT:
+            return Refusal(pb.INVALID_FIELD, "set_rates: KZT is the unit of account, not rated")
+    if len({r.asset for r in rates}) != len(rates):
+        return Refusal(pb.INVALID_FIELD, "set_rates.rates: an asset is listed twice")
+    return None
+
+
 def _static_nothing(body: pb.TxBody) -> Refusal | None:
     return None
 
@@ -261,6 +327,7 @@ _STATIC: Final[dict[str, Callable[[pb.TxBody], Refusal | None]]] = {
     "register_account": _static_register_account,
     "register_asset": _static_register_asset,
     "set_limits": _static_nothing,
+    "set_rates": _static_set_rates,
     "issue": _static_issue,
     "redeem": _static_redeem,
     "freeze": _static_freeze,
@@ -334,9 +401,11 @@ def _register_account(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
                 pb.ACCOUNT_EXISTS,
                 f"a {role_name(m.role)} account already exists ({holder.decode()!r})",
             )
-    if m.role in LIMITED_ROLES and ctx.ov.limits(m.kyc_tier) is None:
+    if m.role in LIMITED_ROLES and m.kyc_tier not in ctx.rules.limits:
         return Refusal(
-            pb.INVALID_FIELD, f"register_account.kyc_tier: no limits are set for tier {m.kyc_tier}"
+            pb.UNKNOWN_KYC_TIER,
+            f"register_account.kyc_tier: the rulebook sets no limits for tier {m.kyc_tier}",
+            rb.RULE_TIER,
         )
     account = pb.Account(
         account_id=m.account_id,
@@ -370,6 +439,21 @@ def _register_asset(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcom
             pb.INVALID_FIELD,
             f"register_asset.issuer: {m.issuer!r} is {role_name(issuer.role)}, not a bank",
         )
+    kind_rule = ctx.rules.kinds.get(m.kind)
+    if kind_rule is None:
+        return Refusal(
+            pb.ASSET_KIND_NOT_IN_RULEBOOK,
+            f"register_asset.kind: the rulebook has no rule for {pb.AssetKind.Name(m.kind)}",
+            rb.RULE_KIND,
+        )
+    banned = [z for z in m.payment_zones if z not in kind_rule.payment_zones]
+    if banned:
+        return Refusal(
+            pb.ZONE_BANNED,
+            f"register_asset.payment_zones: {pb.AssetKind.Name(m.kind)} assets may not be paid "
+            f"in {', '.join(pb.Zone.Name(z) for z in banned)}",
+            rb.RULE_BAN,
+        )
     ctx.ov.put_asset(
         pb.Asset(
             code=m.code,
@@ -387,14 +471,36 @@ def _set_limits(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     if bad is not None:
         return bad
     m = body.set_limits
-    ctx.ov.put_limits(
-        pb.TierLimits(
-            kyc_tier=m.kyc_tier,
-            per_payment=m.per_payment,
-            daily_outflow=m.daily_outflow,
-            holding_cap=m.holding_cap,
-        )
+    limits = pb.TierLimits(
+        kyc_tier=m.kyc_tier,
+        per_payment=m.per_payment,
+        daily_outflow=m.daily_outflow,
+        holding_cap=m.holding_cap,
     )
+    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height)
+    kept = [t for t in change.tier_limits if t.kyc_tier != m.kyc_tier]
+    del change.tier_limits[:]
+    change.tier_limits.extend(sorted([*kept, limits], key=lambda t: t.kyc_tier))
+    rb.put_pending(ctx.ov.put_raw, change)
+    return [signer.account_id]
+
+
+def _set_rates(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
+    bad = _need_role(signer, pb.CENTRAL_BANK, "set_rates")
+    if bad is not None:
+        return bad
+    for i, rate in enumerate(body.set_rates.rates):
+        if ctx.ov.asset(rate.asset) is None:
+            return Refusal(pb.UNKNOWN_ASSET, f"set_rates.rates[{i}].asset: no asset {rate.asset!r}")
+    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height)
+    rates = {r.asset: r.tiyn_per_unit for r in change.rates}
+    for rate in body.set_rates.rates:
+        rates[rate.asset] = rate.tiyn_per_unit
+    del change.rates[:]
+    for code, value in sorted(rates.items()):
+        if value:
+            change.rates.add(asset=code, tiyn_per_unit=value)
+    rb.put_pending(ctx.ov.put_raw, change)
     return [signer.account_id]
 
 
@@ -413,16 +519,21 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
         return Refusal(pb.UNKNOWN_ACCOUNT, f"issue.to: no account {m.to!r}")
     if m.asset == k.KZT and to.role != pb.COMMERCIAL_BANK:
         return Refusal(
-            pb.ASSET_NOT_ALLOWED,
+            pb.TWO_TIER_RULE,
             f"issue.to: KZT is issued only to commercial banks; {m.to!r} is {role_name(to.role)}",
+            rb.RULE_TWO_TIER_ISSUE,
         )
-    if not may_hold(to, asset):
-        return Refusal(pb.ASSET_NOT_ALLOWED, f"issue.to: {m.to!r} may not hold {m.asset}")
+    bad = hold_refusal(ctx.rules, "issue.to", to, asset)
+    if bad is not None:
+        return bad
     amount = amount_of(m)
     new_balance = ctx.ov.balance(m.to, m.asset) + amount
     issued = amount_of(asset, "issued") + amount
     if new_balance > AMOUNT_MAX or issued > AMOUNT_MAX:
         return Refusal(pb.AMOUNT_OVERFLOW, f"issue.amount: {m.asset} would pass 2^128 - 1")
+    bad = holding_cap_refusal(ctx.ov, ctx.rules, to, {m.asset: new_balance}, "issue")
+    if bad is not None:
+        return bad
     set_amount(asset, "issued", issued)
     ctx.ov.put_asset(asset)
     ctx.ov.set_balance(to, m.asset, new_balance)
@@ -571,6 +682,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "register_account": _register_account,
     "register_asset": _register_asset,
     "set_limits": _set_limits,
+    "set_rates": _set_rates,
     "issue": _issue,
     "redeem": _redeem,
     "freeze": _freeze,

@@ -1,6 +1,6 @@
 """Reading committed state, and the per-block overlay that collects a block's writes.
 
-The overlay caches decoded records (accounts, balances, assets, limits, daily outflow) for
+The overlay caches decoded records (accounts, balances, assets, daily outflow) for
 the whole block and encodes only the records that changed, once, when the block ends.
 """
 
@@ -76,14 +76,6 @@ def list_assets(state: StateScanner) -> list[ledger_pb2.Asset]:
     return [ledger_pb2.Asset.FromString(value) for _, value in state.iter_state(k.ASSET)]
 
 
-def get_limits(state: StateReader, kyc_tier: int) -> ledger_pb2.TierLimits | None:
-    """The limits of a KYC tier, or None when the central bank has set none."""
-    raw = state.get(k.limits_key(kyc_tier))
-    if raw is None:
-        return None
-    return ledger_pb2.TierLimits.FromString(raw)
-
-
 def get_validators(state: StateReader) -> list[ledger_pb2.Validator]:
     """The validator set as left by the last executed block, sorted by public key.
 
@@ -118,7 +110,6 @@ class Overlay:
         "_dirty_assets",
         "_dirty_balances",
         "_dirty_daily",
-        "_limits",
         "_raw",
         "_state",
     )
@@ -128,7 +119,6 @@ class Overlay:
         self._accounts: dict[str, ledger_pb2.Account | None] = {}
         self._assets: dict[str, ledger_pb2.Asset | None] = {}
         self._balances: dict[tuple[str, str], int] = {}
-        self._limits: dict[int, ledger_pb2.TierLimits | None] = {}
         self._daily: dict[str, tuple[int, int]] = {}
         self._raw: dict[bytes, bytes | None] = {}
         self._dirty_accounts: set[str] = set()
@@ -193,21 +183,8 @@ class Overlay:
         self._assets[asset.code] = asset
         self._dirty_assets.add(asset.code)
 
-    def limits(self, tier: int) -> ledger_pb2.TierLimits | None:
-        try:
-            return self._limits[tier]
-        except KeyError:
-            raw = self.get_raw(k.limits_key(tier))
-            limits = None if raw is None else ledger_pb2.TierLimits.FromString(raw)
-            self._limits[tier] = limits
-            return limits
-
-    def put_limits(self, limits: ledger_pb2.TierLimits) -> None:
-        self._limits[limits.kyc_tier] = limits
-        self._raw[k.limits_key(limits.kyc_tier)] = limits.SerializeToString()
-
     def daily_outflow(self, account_id: str, day: int) -> int:
-        """KZT paid out by the account on the given Asia/Almaty day."""
+        """KZT-equivalent (tiyn) paid out by the account on the given Asia/Almaty day."""
         try:
             stored_day, outflow = self._daily[account_id]
         except KeyError:

@@ -1,10 +1,12 @@
 """Transfers: one or more legs that settle atomically, all or nothing.
 
 Balances are checked on each account's net position over all legs (so payment versus
-payment works whichever leg comes first); KYC-tier limits count the gross KZT a payer
-sends. Limits are in KZT minor units and apply to CUSTOMER and MERCHANT accounts only:
-per payment (the KZT a payer sends in one transaction), daily outflow (KZT sent on one
-Asia/Almaty calendar day of block time) and holding cap (a KZT balance that grows).
+payment works whichever leg comes first). The rulebook (node/ledger/_rulebook.py) decides
+who may hold each asset, the two-tier rule and the purpose rules of holders outside an
+asset's payment zones. KYC-tier limits apply to CUSTOMER and MERCHANT accounts, in
+KZT-equivalent tiyn over every asset at the rulebook's reference rates: per payment (what
+a payer sends in one transaction, gross), daily outflow (sent on one Asia/Almaty calendar
+day of block time) and holding cap (everything held, whenever a balance grows).
 Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amounts, so a
 payment above 2^64 is judged at its size, never wrapped.
 """
@@ -12,8 +14,17 @@ payment above 2^64 is judged at its size, never wrapped.
 from __future__ import annotations
 
 from node.ledger import _keys as k
+from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of
-from node.ledger._rules import LIMITED_ROLES, Context, Outcome, Refusal, may_hold
+from node.ledger._rules import (
+    LIMITED_ROLES,
+    Context,
+    Outcome,
+    Refusal,
+    hold_refusal,
+    holding_cap_refusal,
+    role_name,
+)
 from proto import ledger_pb2 as pb
 
 
@@ -21,7 +32,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     """Settle a transfer whose payers are authorised and not frozen.
 
     Args:
-        ctx: the overlay and the block.
+        ctx: the overlay, the block and the rulebook in force.
         body: a body whose kind is ``transfer`` and which passed the static checks.
         payers: the account of every payer, already loaded.
 
@@ -29,49 +40,49 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         The accounts on the legs (payers first), or the refusal.
     """
     ov = ctx.ov
+    rules = ctx.rules
     accounts = dict(payers)
     assets: dict[str, pb.Asset] = {}
     # (account id, asset) -> [debit, credit]
     moves: dict[tuple[str, str], list[int]] = {}
-    kzt_sent: dict[str, int] = {}
+    sent: dict[str, int] = {}  # KZT-equivalent a limited payer sends
     for i, leg in enumerate(body.transfer.legs):
+        where = f"transfer.legs[{i}]"
         payee = accounts.get(leg.payee)
         if payee is None:
             payee = ov.account(leg.payee)
             if payee is None:
-                return Refusal(
-                    pb.UNKNOWN_ACCOUNT, f"transfer.legs[{i}].payee: no account {leg.payee!r}"
-                )
+                return Refusal(pb.UNKNOWN_ACCOUNT, f"{where}.payee: no account {leg.payee!r}")
             accounts[leg.payee] = payee
         asset = assets.get(leg.asset)
         if asset is None:
             asset = ov.asset(leg.asset)
             if asset is None:
-                return Refusal(
-                    pb.UNKNOWN_ASSET, f"transfer.legs[{i}].asset: no asset {leg.asset!r}"
-                )
+                return Refusal(pb.UNKNOWN_ASSET, f"{where}.asset: no asset {leg.asset!r}")
             assets[leg.asset] = asset
         payer = accounts[leg.payer]
-        for side, acct in (("payer", payer), ("payee", payee)):
-            if not may_hold(acct, asset):
-                return Refusal(
-                    pb.ASSET_NOT_ALLOWED,
-                    f"transfer.legs[{i}].{side}: {acct.account_id!r} "
-                    f"({pb.Zone.Name(acct.zone)}) may not hold {leg.asset}",
-                )
+        bad = (
+            hold_refusal(rules, f"{where}.payer", payer, asset)
+            or hold_refusal(rules, f"{where}.payee", payee, asset)
+            or _leg_refusal(rules, where, body.transfer.purpose, payer, payee, asset)
+        )
+        if bad is not None:
+            return bad
         amount = amount_of(leg)
         out = moves.setdefault((leg.payer, leg.asset), [0, 0])
         out[0] += amount
         into = moves.setdefault((leg.payee, leg.asset), [0, 0])
         into[1] += amount
         if out[0] > AMOUNT_MAX or into[1] > AMOUNT_MAX:
-            return Refusal(
-                pb.AMOUNT_OVERFLOW, f"transfer.legs[{i}]: the {leg.asset} legs sum past 2^128 - 1"
-            )
-        if leg.asset == k.KZT and payer.role in LIMITED_ROLES:
-            kzt_sent[leg.payer] = kzt_sent.get(leg.payer, 0) + amount
+            return Refusal(pb.AMOUNT_OVERFLOW, f"{where}: the {leg.asset} legs sum past 2^128 - 1")
+        if payer.role in LIMITED_ROLES:
+            value = rules.kzt_value(asset, amount)
+            if value is None:
+                return _no_rate(f"{where}.payer", leg.payer, leg.asset)
+            sent[leg.payer] = sent.get(leg.payer, 0) + value
 
     new_balances: dict[tuple[str, str], int] = {}
+    grown: dict[str, dict[str, int]] = {}  # account -> new balances, for one that receives
     for (account_id, code), (debit, credit) in moves.items():
         old = ov.balance(account_id, code)
         new = old + credit - debit
@@ -86,38 +97,43 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 f"transfer: the {code} balance of {account_id!r} would pass 2^128 - 1",
             )
         new_balances[(account_id, code)] = new
-        if code == k.KZT and credit > debit:
-            acct = accounts[account_id]
-            if acct.role in LIMITED_ROLES:
-                limits = ov.limits(acct.kyc_tier)
-                if limits is not None and limits.holding_cap and new > limits.holding_cap:
-                    return Refusal(
-                        pb.LIMIT_HOLDING_CAP,
-                        f"transfer: {account_id!r} would hold {new} KZT, above the tier "
-                        f"{acct.kyc_tier} cap of {limits.holding_cap}",
-                    )
+        if credit > debit:
+            grown.setdefault(account_id, {})
+    for (account_id, code), new in new_balances.items():
+        if account_id in grown:
+            grown[account_id][code] = new
+    for account_id, after in grown.items():
+        bad = holding_cap_refusal(ov, rules, accounts[account_id], after, "transfer")
+        if bad is not None:
+            return bad
 
     day = k.almaty_day(ctx.time_ms)
     daily_totals: dict[str, int] = {}
-    for account_id, sent in kzt_sent.items():
+    for account_id, value in sent.items():
         acct = accounts[account_id]
-        limits = ov.limits(acct.kyc_tier)
+        limits = rules.limits.get(acct.kyc_tier)
         if limits is None:
-            continue
-        if limits.per_payment and sent > limits.per_payment:
+            return Refusal(
+                pb.UNKNOWN_KYC_TIER,
+                f"transfer: the rulebook sets no limits for {account_id!r}'s tier {acct.kyc_tier}",
+                rb.RULE_TIER,
+            )
+        if limits.per_payment and value > limits.per_payment:
             return Refusal(
                 pb.LIMIT_PER_PAYMENT,
-                f"transfer: {account_id!r} would send {sent} KZT, above the tier "
-                f"{acct.kyc_tier} per-payment limit of {limits.per_payment}",
+                f"transfer: {account_id!r} would send {value} tiyn in KZT-equivalent, above "
+                f"the tier {acct.kyc_tier} per-payment limit of {limits.per_payment}",
+                rb.RULE_PER_PAYMENT,
             )
         if ctx.check_only:
             continue
-        total = ov.daily_outflow(account_id, day) + sent
+        total = ov.daily_outflow(account_id, day) + value
         if limits.daily_outflow and total > limits.daily_outflow:
             return Refusal(
                 pb.LIMIT_DAILY,
-                f"transfer: {account_id!r} would send {total} KZT today, above the tier "
-                f"{acct.kyc_tier} daily limit of {limits.daily_outflow}",
+                f"transfer: {account_id!r} would send {total} tiyn in KZT-equivalent today, "
+                f"above the tier {acct.kyc_tier} daily limit of {limits.daily_outflow}",
+                rb.RULE_DAILY,
             )
         daily_totals[account_id] = total
 
@@ -129,3 +145,49 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         # held at 2^64 - 1 compares with any limit as the true total would.
         ov.set_daily_outflow(account_id, day, min(total, k.U64_MAX))
     return list(accounts)
+
+
+def _leg_refusal(
+    rules: rb.Rules,
+    where: str,
+    purpose: int,
+    payer: pb.Account,
+    payee: pb.Account,
+    asset: pb.Asset,
+) -> Refusal | None:
+    """The two-tier rule and the rules of holders outside an asset's payment zones."""
+    if payer.role == pb.CENTRAL_BANK and payee.role not in rules.central_bank_payees:
+        return Refusal(
+            pb.TWO_TIER_RULE,
+            f"{where}.payee: the central bank pays only "
+            f"{', '.join(role_name(r) for r in sorted(rules.central_bank_payees))}; "
+            f"{payee.account_id!r} is {role_name(payee.role)}",
+            rb.RULE_TWO_TIER_PAY,
+        )
+    if rules.holding(payee, asset) == "outside" and rules.holding(payer, asset) != "institution":
+        return Refusal(
+            pb.PURPOSE_NOT_ALLOWED,
+            f"{where}.payee: {payee.account_id!r} holds {asset.code} outside its payment zones "
+            "and receives it only from a bank or another institution",
+            rb.RULE_OUTSIDE_RECEIVE,
+        )
+    if rules.holding(payer, asset) == "outside":
+        rule = rules.purpose_rule(asset, payee, purpose)
+        if rule is None:
+            return Refusal(
+                pb.PURPOSE_NOT_ALLOWED,
+                f"{where}.payer: {payer.account_id!r} holds {asset.code} outside its payment "
+                f"zones and pays it only as a purpose rule allows (not {pb.Purpose.Name(purpose)} "
+                f"to {role_name(payee.role)})",
+                rb.RULE_OUTSIDE_PAY,
+            )
+    return None
+
+
+def _no_rate(where: str, account_id: str, code: str) -> Refusal:
+    return Refusal(
+        pb.NO_REFERENCE_RATE,
+        f"{where}: {code} has no reference rate in the rulebook, so {account_id!r}'s tier "
+        "limits cannot be judged",
+        rb.RULE_RATE,
+    )

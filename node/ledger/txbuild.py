@@ -28,6 +28,7 @@ KindMessage = (
     | pb.Unfreeze
     | pb.Seize
     | pb.UpdateValidator
+    | pb.SetRates
 )
 
 _KIND_FIELD: Final[dict[type, str]] = {
@@ -41,6 +42,7 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.Unfreeze: "unfreeze",
     pb.Seize: "seize",
     pb.UpdateValidator: "update_validator",
+    pb.SetRates: "set_rates",
 }
 
 
@@ -82,13 +84,16 @@ def sign_envelope(body: bytes, chain_id: str, keys: Sequence[KeyPair]) -> bytes:
     return envelope.SerializeToString()
 
 
-def transfer(*legs: tuple[str, str, str, int], reference: str = "") -> pb.Transfer:
-    """A Transfer from (payer, payee, asset, amount) legs; amounts up to 2^128 - 1.
+def transfer(
+    *legs: tuple[str, str, str, int], reference: str = "", purpose: int = pb.PURPOSE_UNSPECIFIED
+) -> pb.Transfer:
+    """A Transfer from (payer, payee, asset, amount) legs, with an optional purpose; amounts
+    up to 2^128 - 1.
 
     Raises:
         ValueError: an amount is not an int from 0 to 2^128 - 1.
     """
-    message = pb.Transfer(reference=reference)
+    message = pb.Transfer(reference=reference, purpose=purpose)  # type: ignore[arg-type]
     for p, q, a, n in legs:
         set_amount(message.legs.add(payer=p, payee=q, asset=a), "amount", n)
     return message

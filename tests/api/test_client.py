@@ -40,7 +40,7 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
             account_id="alice.halyk",
             role="CUSTOMER",
             zone="CRYPTOCITY",
-            kyc_tier=2,
+            kyc_tier=1,  # tier 2's limits apply two blocks after set_limits
             public_keys=[alice.public_key],
             wait=True,
         ),

@@ -45,12 +45,20 @@ def register(w: World, bank: str, account_id: str, role: int, zone: int, tier: i
 
 
 def usdt_world() -> World:
-    """The test world with an 18-decimal USDT (issuer kaspi) and two CryptoCity customers."""
-    w = World()
-    usdt = pb.RegisterAsset(
-        code="USDT", decimals=18, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
+    """The test world with an 18-decimal USDT (issuer kaspi, 500 KZT a unit) and two
+    CryptoCity customers."""
+    doc = genesis_doc()
+    doc["assets"].append(
+        {
+            "code": "USDT",
+            "decimals": 18,
+            "issuer": "kaspi",
+            "kind": "STABLECOIN",
+            "payment_zones": ["CRYPTOCITY"],
+        }
     )
-    assert code_name(w.run("nbk", usdt)) == "OK"
+    doc["rulebook"] = {"rates": {"USDT": "50000"}}
+    w = World(make_genesis(doc))
     register(w, "halyk", "aidos.halyk", pb.CUSTOMER, pb.CRYPTOCITY, 2)
     register(w, "kaspi", "dana.kaspi", pb.CUSTOMER, pb.CRYPTOCITY, 2)
     return w

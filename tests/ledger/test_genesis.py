@@ -159,7 +159,7 @@ def test_customer_tier_needs_limits_and_cap() -> None:
         parse_genesis(doc)
     doc["accounts"][6]["kyc_tier"] = 1
     doc["accounts"][6]["balances"] = {"KZT": str(10**12)}
-    with pytest.raises(ConfigError, match=r"accounts\[6\]\.balances\.KZT: above the tier 1"):
+    with pytest.raises(ConfigError, match=r"accounts\[6\]\.balances: above the tier 1 holding cap"):
         parse_genesis(doc)
 
 

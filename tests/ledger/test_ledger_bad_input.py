@@ -171,7 +171,7 @@ def test_a_bad_signature_cannot_burn_the_tx_id() -> None:
                 kyc_tier=9,
                 public_keys=[bytes(32)],
             ),
-            "INVALID_FIELD",
+            "UNKNOWN_KYC_TIER",
         ),
         (
             pb.RegisterAccount(

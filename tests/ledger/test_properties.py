@@ -100,6 +100,8 @@ def _genesis() -> genesis_pb2.Genesis:
             "payment_zones": ["CRYPTOCITY"],
         }
     )
+    # ETH at 1 tiyn per unit: tier-limited holders stay within their KZT-equivalent caps.
+    doc["rulebook"] = {"rates": {"USDT": "50000", "ETH": "1"}}
     return parse_genesis(doc)
 
 

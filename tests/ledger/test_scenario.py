@@ -10,6 +10,7 @@ from node.ledger.txbuild import transfer
 from proto import ledger_pb2 as pb
 
 M = 100  # tiyn per tenge
+USDT = 1_000_000  # minor units per USDT (6 decimals)
 
 
 def register(w: World, bank: str, account_id: str, role: int, zone: int, **kw: object) -> None:
@@ -48,7 +49,7 @@ def test_the_whole_story() -> None:
         assert code_name(r) == "OK", r.message
         assert sorted(r.accounts) == sorted(["nbk", bank])
     assert code_name(w.run("nbk", pb.Issue(asset="KZT", to="treasury", amount=1))) == (
-        "ASSET_NOT_ALLOWED"
+        "TWO_TIER_RULE"
     )
 
     # Each bank onboards a CryptoCity merchant and a customer (plus a NATIONAL customer).
@@ -86,21 +87,32 @@ def test_the_whole_story() -> None:
     assert code_name(w.run("nbk", pb.Issue(asset="USDT", to="aidos.halyk", amount=5))) == (
         "UNAUTHORIZED"
     )
-    for holder, amount in (("aidos.halyk", 1_000_000_000), ("mining.halyk", 500_000_000)):
+    # Tier limits count USDT at the central bank's reference rate: until it sets one, a
+    # tier-limited customer cannot take USDT; the rate applies two blocks after it is set.
+    r = w.run("kaspi", pb.Issue(asset="USDT", to="aidos.halyk", amount=1))
+    assert code_name(r) == "NO_REFERENCE_RATE" and r.rule == "limits.rate"
+    rate = pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=500 * M)])
+    assert code_name(w.run("nbk", rate)) == "OK"
+    w.block()
+    for holder, amount in (("aidos.halyk", 100 * USDT), ("mining.halyk", 500 * USDT)):
         assert code_name(w.run("kaspi", pb.Issue(asset="USDT", to=holder, amount=amount))) == "OK"
     assert code_name(w.run("kaspi", pb.Issue(asset="USDT", to="erlan.kaspi", amount=1))) == (
         "ASSET_NOT_ALLOWED"
     )
-    assert code_name(pay(w, "aidos.halyk", "shop.halyk", "USDT", 250_000_000)) == "OK"
-    r = pay(w, "aidos.halyk", "erlan.kaspi", "USDT", 1_000_000)
+    assert code_name(pay(w, "aidos.halyk", "shop.halyk", "USDT", 10 * USDT)) == "OK"
+    r = pay(w, "aidos.halyk", "erlan.kaspi", "USDT", 1 * USDT)
     assert code_name(r) == "ASSET_NOT_ALLOWED"
     assert "erlan.kaspi" in r.message
-    assert get_balances(state, "shop.halyk") == {"USDT": 250_000_000}
+    assert get_balances(state, "shop.halyk") == {"USDT": 10 * USDT}
 
-    # A licensed firm outside CryptoCity pays a government fee to TREASURY in USDT.
+    # A licensed firm outside CryptoCity pays a government fee to TREASURY in USDT, and
+    # only that: without the purpose, or to anyone else, it is refused.
+    fee = ("mining.halyk", "treasury", "USDT", 100 * USDT)
+    r = w.run("mining.halyk", transfer(fee, reference="licence fee 2026"))
+    assert code_name(r) == "PURPOSE_NOT_ALLOWED" and r.rule == "hold.outside-zone-pay"
     r = w.run(
         "mining.halyk",
-        transfer(("mining.halyk", "treasury", "USDT", 100_000_000), reference="licence fee 2026"),
+        transfer(fee, reference="licence fee 2026", purpose=pb.GOVERNMENT_FEE),
     )
     assert code_name(r) == "OK", r.message
     assert get_balance(state, "treasury", "USDT") == 100_000_000
@@ -109,20 +121,21 @@ def test_the_whole_story() -> None:
     # Payment versus payment: KZT against USDT, atomically, signed by both payers.
     pvp = transfer(
         ("aidos.halyk", "shop.halyk", "KZT", 1_000 * M),
-        ("shop.halyk", "aidos.halyk", "USDT", 2_000_000),
+        ("shop.halyk", "aidos.halyk", "USDT", 2 * USDT),
     )
     assert code_name(w.run("aidos.halyk", pvp)) == "MISSING_SIGNATURE"
     r = w.run("aidos.halyk", pvp, keys=[key("aidos.halyk"), key("shop.halyk")])
     assert code_name(r) == "OK", r.message
-    assert get_balance(state, "aidos.halyk", "USDT") == 752_000_000
+    assert get_balance(state, "aidos.halyk", "USDT") == 92 * USDT
 
-    # KYC tier limits: per payment, daily outflow (Almaty day), holding cap.
+    # KYC tier limits in KZT-equivalent: per payment, daily outflow (Almaty day), holding cap.
     assert code_name(pay(w, "aidos.halyk", "shop.halyk", "KZT", 60_000 * M)) == (
         "LIMIT_PER_PAYMENT"
     )
-    # 6,000 spent today; 45,000 + 45,000 more reaches 96,000; 10,000 more passes 100,000.
-    assert code_name(pay(w, "aidos.halyk", "shop.halyk", "KZT", 45_000 * M)) == "OK"
-    assert code_name(pay(w, "aidos.halyk", "shop.halyk", "KZT", 45_000 * M)) == "OK"
+    # 11,000 spent today (5,000 KZT, 10 USDT = 5,000, 1,000 KZT); 44,000 + 44,000 more
+    # reaches 99,000; 10,000 more passes 100,000.
+    assert code_name(pay(w, "aidos.halyk", "shop.halyk", "KZT", 44_000 * M)) == "OK"
+    assert code_name(pay(w, "aidos.halyk", "shop.halyk", "KZT", 44_000 * M)) == "OK"
     r = pay(w, "aidos.halyk", "shop.halyk", "KZT", 10_000 * M)
     assert code_name(r) == "LIMIT_DAILY", r.message
     assert code_name(pay(w, "kaspi", "erlan.kaspi", "KZT", 600_000 * M)) == "LIMIT_HOLDING_CAP"

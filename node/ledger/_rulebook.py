@@ -1,0 +1,293 @@
+"""The rulebook: the regulator's rules as one versioned record in state (docs/rulebook.md).
+
+What used to be constants of the code is data here: who may hold and pay each asset kind
+in each zone, the nationwide ban, the two-tier rule, the purpose rules of holders outside
+an asset's payment zones, the KYC-tier limits in KZT-equivalent, the central bank's
+reference rates and the travel-rule threshold.
+
+Rules this module keeps:
+
+1. One version is active at every height. A change is stored as the pending version
+   (``rulebook/pending``) with an activation height at least two blocks ahead; the first
+   block at or after that height promotes it (``rulebook/active``) before its first
+   transaction, so every node judges that block, and no earlier one, under it.
+2. Every version ever active stays readable (``rulebook/v/`` + version) for examiners.
+3. Each refusal made by a rule names the rule's stable id (`Refusal.rule`); the ids are
+   listed in docs/rulebook.md and never renamed.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from proto import ledger_pb2 as pb
+
+ACTIVE: Final = b"rulebook/active"
+PENDING: Final = b"rulebook/pending"
+VERSION: Final = b"rulebook/v/"
+_U64 = struct.Struct(">Q")
+
+#: A rulebook change becomes active this many blocks after the block that makes it, or later.
+MIN_ACTIVATION_DELAY: Final = 2
+
+INSTITUTIONS: Final = (pb.CENTRAL_BANK, pb.COMMERCIAL_BANK, pb.TREASURY, pb.STATE_RESERVE)
+KZT_CODE: Final = "KZT"
+
+# Stable rule ids (docs/rulebook.md). A refusal by the rulebook carries one of these, or
+# the id of a purpose rule.
+RULE_KIND: Final = "hold.kind"
+RULE_HOLD_ZONE: Final = "hold.zone"
+RULE_OUTSIDE_RECEIVE: Final = "hold.outside-zone-receive"
+RULE_OUTSIDE_PAY: Final = "hold.outside-zone-pay"
+RULE_BAN: Final = "ban.zone"
+RULE_TWO_TIER_ISSUE: Final = "two-tier.issue"
+RULE_TWO_TIER_PAY: Final = "two-tier.pay"
+RULE_TIER: Final = "limits.tier"
+RULE_RATE: Final = "limits.rate"
+RULE_PER_PAYMENT: Final = "limits.per-payment"
+RULE_DAILY: Final = "limits.daily"
+RULE_HOLDING: Final = "limits.holding"
+
+
+def version_key(version: int) -> bytes:
+    return VERSION + _U64.pack(version)
+
+
+def default_rulebook(
+    tier_limits: Iterable[pb.TierLimits] = (),
+    rates: Iterable[pb.ReferenceRate] = (),
+    travel_rule_threshold: int = 100_000_000,
+) -> pb.Rulebook:
+    """The CryptoCity rulebook as DESIGN.md §4 writes it, version 1 from height 0.
+
+    KZT pays everywhere; stablecoins and crypto pay only in CRYPTOCITY, between accounts
+    there; banks, TREASURY, STATE_RESERVE and the central bank hold any asset; a licensed
+    MERCHANT outside CRYPTOCITY may hold stablecoins and pay them only to TREASURY as a
+    government fee; the central bank pays only banks, TREASURY and STATE_RESERVE.
+    """
+    everywhere = [pb.NATIONAL, pb.CRYPTOCITY]
+    people = [pb.MERCHANT, pb.CUSTOMER]
+    return pb.Rulebook(
+        version=1,
+        activation_height=0,
+        kinds=[
+            pb.KindRule(
+                kind=pb.CBDC,
+                payment_zones=everywhere,
+                holder_roles=INSTITUTIONS,
+                zone_roles=[*people, pb.REGULATOR],
+            ),
+            pb.KindRule(
+                kind=pb.STABLECOIN,
+                payment_zones=[pb.CRYPTOCITY],
+                holder_roles=INSTITUTIONS,
+                zone_roles=people,
+                licensed_roles=[pb.MERCHANT],
+            ),
+            pb.KindRule(
+                kind=pb.CRYPTO,
+                payment_zones=[pb.CRYPTOCITY],
+                holder_roles=INSTITUTIONS,
+                zone_roles=people,
+            ),
+        ],
+        central_bank_payees=[pb.COMMERCIAL_BANK, pb.TREASURY, pb.STATE_RESERVE],
+        purpose_rules=[
+            pb.PurposeRule(
+                id="purpose.fee-to-treasury",
+                kind=pb.STABLECOIN,
+                payee_roles=[pb.TREASURY],
+                purpose=pb.GOVERNMENT_FEE,
+            )
+        ],
+        tier_limits=_by_tier(tier_limits),
+        rates=_by_asset(rates),
+        travel_rule_threshold=travel_rule_threshold,
+    )
+
+
+def _by_tier(limits: Iterable[pb.TierLimits]) -> list[pb.TierLimits]:
+    return sorted(limits, key=lambda t: t.kyc_tier)
+
+
+def _by_asset(rates: Iterable[pb.ReferenceRate]) -> list[pb.ReferenceRate]:
+    return sorted(rates, key=lambda r: r.asset)
+
+
+def rulebook_error(rb: pb.Rulebook) -> str | None:
+    """Why a rulebook cannot be used, or None. Genesis and every change run this."""
+    kinds = [rule.kind for rule in rb.kinds]
+    if len(set(kinds)) != len(kinds):
+        return "kinds: an asset kind has two rules"
+    if pb.CBDC not in kinds:
+        return "kinds: the CBDC kind needs a rule (KZT pays by it)"
+    for rule in rb.kinds:
+        if rule.kind not in pb.AssetKind.values() or rule.kind == pb.ASSET_KIND_UNSPECIFIED:
+            return f"kinds: {rule.kind} is not an asset kind"
+        roles = [*rule.holder_roles, *rule.zone_roles, *rule.licensed_roles]
+        if any(r not in pb.Role.values() or r == pb.ROLE_UNSPECIFIED for r in roles):
+            return f"kinds[{pb.AssetKind.Name(rule.kind)}]: an unknown role"
+        if any(z not in pb.Zone.values() or z == pb.ZONE_UNSPECIFIED for z in rule.payment_zones):
+            return f"kinds[{pb.AssetKind.Name(rule.kind)}]: an unknown zone"
+    if any(r not in pb.Role.values() or r == pb.ROLE_UNSPECIFIED for r in rb.central_bank_payees):
+        return "central_bank_payees: an unknown role"
+    ids = [rule.id for rule in rb.purpose_rules]
+    if len(set(ids)) != len(ids) or not all(i.startswith("purpose.") for i in ids):
+        return "purpose_rules: ids must be distinct and start with 'purpose.'"
+    tiers = [t.kyc_tier for t in rb.tier_limits]
+    if len(set(tiers)) != len(tiers):
+        return "tier_limits: a KYC tier is listed twice"
+    codes = [r.asset for r in rb.rates]
+    if len(set(codes)) != len(codes):
+        return "rates: an asset has two rates"
+    if KZT_CODE in codes:
+        return "rates: KZT is the unit of account and takes no rate"
+    if any(r.tiyn_per_unit == 0 for r in rb.rates):
+        return "rates: a rate of 0 would make the asset worth nothing against the limits"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A rulebook indexed for judging transactions (built once per rulebook version)."""
+
+    book: pb.Rulebook
+    kinds: dict[int, pb.KindRule]
+    limits: dict[int, pb.TierLimits]
+    rates: dict[str, int]
+    central_bank_payees: frozenset[int]
+
+    @classmethod
+    def of(cls, book: pb.Rulebook) -> Rules:
+        return cls(
+            book=book,
+            kinds={rule.kind: rule for rule in book.kinds},
+            limits={t.kyc_tier: t for t in book.tier_limits},
+            rates={r.asset: r.tiyn_per_unit for r in book.rates},
+            central_bank_payees=frozenset(book.central_bank_payees),
+        )
+
+    @property
+    def version(self) -> int:
+        return self.book.version
+
+    def zones_of(self, asset: pb.Asset) -> set[int]:
+        """The zones an asset pays in now: its own, within what its kind allows."""
+        rule = self.kinds.get(asset.kind)
+        allowed: set[int] = set() if rule is None else set(rule.payment_zones)
+        return {int(z) for z in asset.payment_zones} & allowed
+
+    def holding(self, account: pb.Account, asset: pb.Asset) -> str | None:
+        """How an account may hold an asset: "institution", "zone", "outside", or None.
+
+        "outside" is a licensed holder outside the asset's payment zones: it pays only as
+        a purpose rule allows (`purpose_refusal`).
+        """
+        rule = self.kinds.get(asset.kind)
+        if rule is None:
+            return None
+        if account.role in rule.holder_roles:
+            return "institution"
+        if account.role in rule.zone_roles and account.zone in self.zones_of(asset):
+            return "zone"
+        if account.licensed and account.role in rule.licensed_roles:
+            return "outside"
+        return None
+
+    def purpose_rule(
+        self, asset: pb.Asset, payee: pb.Account, purpose: int
+    ) -> pb.PurposeRule | None:
+        """The purpose rule that lets an outside-zone holder pay this payee, or None."""
+        for rule in self.book.purpose_rules:
+            if (
+                rule.kind == asset.kind
+                and payee.role in rule.payee_roles
+                and rule.purpose == purpose
+            ):
+                return rule
+        return None
+
+    def kzt_value(self, asset: pb.Asset, amount: int) -> int | None:
+        """The KZT-equivalent in tiyn (rounded up), or None when the asset has no rate."""
+        if asset.code == KZT_CODE:
+            return amount
+        rate = self.rates.get(asset.code)
+        if rate is None:
+            return None
+        scale: int = 10**asset.decimals
+        value: int = -(-amount * rate // scale)
+        return value
+
+
+RawGetter = Callable[[bytes], bytes | None]
+
+_DEFAULT_RAW: Final = default_rulebook().SerializeToString()
+
+
+def rulebook_at(get_raw: RawGetter, height: int) -> tuple[bytes, bool]:
+    """The serialized rulebook in force at height, and whether it must be promoted first.
+
+    Args:
+        get_raw: reads a state key (committed state or a block's overlay).
+        height: the height being judged.
+
+    Returns:
+        (rulebook, promote): promote is True when the pending version activates at or
+        before height, so the block at height makes it the active one.
+    """
+    pending = get_raw(PENDING)
+    if pending is not None and pb.Rulebook.FromString(pending).activation_height <= height:
+        return pending, True
+    active = get_raw(ACTIVE)
+    return (_DEFAULT_RAW if active is None else active), False
+
+
+def genesis_writes(book: pb.Rulebook) -> dict[bytes, bytes]:
+    """The state keys genesis writes for its rulebook."""
+    raw = book.SerializeToString()
+    return {ACTIVE: raw, version_key(book.version): raw}
+
+
+def pending_change(get_raw: RawGetter, rules: Rules, height: int) -> pb.Rulebook:
+    """A new version to edit, built on the pending change if there is one.
+
+    The result is version (active + 1), activates at height + MIN_ACTIVATION_DELAY, and
+    holds every change still pending, so two changes in a row both take effect.
+    """
+    raw = get_raw(PENDING)
+    change = pb.Rulebook()
+    change.CopyFrom(rules.book if raw is None else pb.Rulebook.FromString(raw))
+    change.version = rules.version + 1 if raw is None else change.version
+    change.activation_height = height + MIN_ACTIVATION_DELAY
+    return change
+
+
+def put_pending(put_raw: Callable[[bytes, bytes | None], None], change: pb.Rulebook) -> None:
+    put_raw(PENDING, change.SerializeToString())
+
+
+def promote(put_raw: Callable[[bytes, bytes | None], None], raw: bytes) -> None:
+    """Make the pending version the active one (the first block at its activation height)."""
+    book = pb.Rulebook.FromString(raw)
+    put_raw(ACTIVE, raw)
+    put_raw(version_key(book.version), raw)
+    put_raw(PENDING, None)
+
+
+def read_rulebooks(get_raw: RawGetter) -> tuple[pb.Rulebook, pb.Rulebook | None]:
+    """The committed active rulebook and the pending change (None when there is none)."""
+    active = get_raw(ACTIVE)
+    pending = get_raw(PENDING)
+    return (
+        pb.Rulebook.FromString(_DEFAULT_RAW if active is None else active),
+        None if pending is None else pb.Rulebook.FromString(pending),
+    )
+
+
+def read_version(get_raw: RawGetter, version: int) -> pb.Rulebook | None:
+    """A rulebook version that was active once, or None."""
+    raw = get_raw(version_key(version))
+    return None if raw is None else pb.Rulebook.FromString(raw)
