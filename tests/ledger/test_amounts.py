@@ -274,3 +274,21 @@ def test_genesis_with_an_amount_above_2_64_executes() -> None:
     w = World(parse_genesis(doc))
     assert code_name(w.run("kaspi", transfer(("kaspi", "halyk", "USDT", THOUSAND)))) == "OK"
     assert get_balances(w.state, "kaspi") == {"USDT": 9 * THOUSAND}
+
+
+def test_kzt_equivalent_limits_of_an_18_decimal_asset_count_every_minor_unit() -> None:
+    # USDT at 500 KZT: tier 1 holds at most 500,000 KZT (1,000 USDT, 10^21 minor units) and
+    # pays at most 50,000 KZT (100 USDT) at a time; one minor unit more rounds up past both.
+    w = usdt_world()
+    register(w, "halyk", "tier1.halyk", pb.CUSTOMER, pb.CRYPTOCITY, 1)
+    assert code_name(w.run("kaspi", issue("USDT", "aidos.halyk", 5 * THOUSAND))) == "OK"
+    r = w.run("aidos.halyk", transfer(("aidos.halyk", "tier1.halyk", "USDT", THOUSAND + 1)))
+    assert code_name(r) == "LIMIT_HOLDING_CAP", r.message
+    r = w.run("aidos.halyk", transfer(("aidos.halyk", "tier1.halyk", "USDT", THOUSAND)))
+    assert code_name(r) == "OK", r.message
+    hundred = THOUSAND // 10
+    r = w.run("tier1.halyk", transfer(("tier1.halyk", "aidos.halyk", "USDT", hundred + 1)))
+    assert code_name(r) == "LIMIT_PER_PAYMENT", r.message
+    r = w.run("tier1.halyk", transfer(("tier1.halyk", "aidos.halyk", "USDT", hundred)))
+    assert code_name(r) == "OK", r.message
+    assert get_balance(w.state, "tier1.halyk", "USDT") == THOUSAND - hundred
