@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypedDict, Unpack
+from typing import Any, Final, TypedDict, Unpack
 
 from node.keys import KeyPair
-from node.ledger import U64_MAX
+from node.ledger import AMOUNT_MAX, U64_MAX, txbuild
 from node.ledger.txbuild import KindMessage, transfer
 from proto import ledger_pb2 as pb
 
@@ -44,6 +43,10 @@ class SubmitResult:
         return self.status == "committed" and self.code == "OK"
 
 
+#: Digits of 2^128 - 1: a longer number of minor units is out of range at once.
+_AMOUNT_DIGITS: Final = len(str(AMOUNT_MAX))
+
+
 class SendOptions(TypedDict, total=False):
     """How a built transaction is submitted.
 
@@ -67,22 +70,27 @@ class SendOptions(TypedDict, total=False):
 def parse_amount(text: str, decimals: int) -> int:
     """Minor units of a decimal amount in an asset's units: ("1250.50", 2) -> 125050.
 
+    Exact at any size (no floating point, no decimal context): "1000" of an 18-decimal
+    asset is 10^21 minor units.
+
     Raises:
         ValueError: not a plain non-negative decimal, more decimals than the asset has,
-            or more than 2^64 - 1 minor units.
+            or more than 2^128 - 1 minor units.
     """
-    if not text or not all(c.isdigit() or c == "." for c in text) or not text.isascii():
-        raise ValueError(f"{text!r} is not a non-negative decimal amount")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a decimal amount") from None
-    minor = value.scaleb(decimals)
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{text!r} has more than {decimals} decimal places")
-    units = int(minor)
-    if units > U64_MAX:
-        raise ValueError(f"{text!r} is more than 2^64 - 1 minor units")
+    whole, _, fraction = text.partition(".")
+    digits = whole + fraction
+    if not digits or not digits.isascii() or not digits.isdigit():
+        raise ValueError(f"{text[:50]!r} is not a non-negative decimal amount")
+    fraction = fraction.rstrip("0")
+    if len(fraction) > decimals:
+        raise ValueError(f"{text[:50]!r} has more than {decimals} decimal places")
+    whole = whole.lstrip("0")
+    if len(whole) + decimals > _AMOUNT_DIGITS:
+        raise ValueError(f"{text[:50]!r} is more than 2^128 - 1 minor units")
+    scale: int = 10**decimals
+    units = int(whole or "0") * scale + int(fraction.ljust(decimals, "0") or "0")
+    if units > AMOUNT_MAX:
+        raise ValueError(f"{text[:50]!r} is more than 2^128 - 1 minor units")
     return units
 
 
@@ -97,6 +105,12 @@ def format_amount(units: int, decimals: int) -> str:
 def _u64(value: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= U64_MAX:
         raise ValueError(f"{what} must be an integer from 0 to 2^64 - 1, not {value!r}")
+    return value
+
+
+def _amount(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= AMOUNT_MAX:
+        raise ValueError(f"{what} must be an integer from 0 to 2^128 - 1, not {value!r}")
     return value
 
 
@@ -223,7 +237,7 @@ class TransactionKinds:
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
         """Create supply of an asset into an account (the asset's issuer)."""
-        message = pb.Issue(asset=asset, to=to, amount=_u64(amount, "amount"))
+        message = txbuild.issue(asset, to, _amount(amount, "amount"))
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def redeem(
@@ -236,7 +250,7 @@ class TransactionKinds:
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
         """Destroy supply held by the signer."""
-        message = pb.Redeem(asset=asset, amount=_u64(amount, "amount"))
+        message = txbuild.redeem(asset, _amount(amount, "amount"))
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def transfer(
@@ -256,7 +270,9 @@ class TransactionKinds:
         """
         if not legs:
             raise ValueError("a transfer needs at least one leg")
-        checked = [(p, q, a, _u64(n, f"legs[{i}].amount")) for i, (p, q, a, n) in enumerate(legs)]
+        checked = [
+            (p, q, a, _amount(n, f"legs[{i}].amount")) for i, (p, q, a, n) in enumerate(legs)
+        ]
         message = transfer(
             *checked, reference=reference, purpose=_enum(pb.Purpose, purpose, "purpose")
         )
@@ -301,9 +317,7 @@ class TransactionKinds:
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
         """Move funds of a frozen account to STATE_RESERVE under a court order (regulator)."""
-        message = pb.Seize(
-            account_id=account_id, asset=asset, amount=_u64(amount, "amount"), legal_ref=legal_ref
-        )
+        message = txbuild.seize(account_id, asset, _amount(amount, "amount"), legal_ref)
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def update_validator(

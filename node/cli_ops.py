@@ -36,7 +36,7 @@ from node._cli_parsers import ZONES, OperatorHandlers, add_operator_parsers
 from node.client import ApiError, SubmitResult, TengeClient, Unreachable, parse_amount
 from node.errors import KeyFileError
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, read_public_key, write_key_file
-from node.ledger import valid_account_id, valid_asset_code
+from node.ledger import U64_MAX, txbuild, valid_account_id, valid_asset_code
 from node.ledger.txbuild import KindMessage, transfer
 from proto import ledger_pb2 as pb
 
@@ -241,6 +241,7 @@ class _Amount:
     asset: str
     text: str
     what: str
+    limit: bool = False  # a KYC-tier limit: u64 tiyn, where an amount may be 128-bit
 
 
 class _Amounts:
@@ -264,9 +265,12 @@ class _Amounts:
                 raise _api_failure(e, f"reading asset {amount.asset}") from None
             decimals = self._decimals[amount.asset] = int(doc["decimals"])
         try:
-            return parse_amount(amount.text, decimals)
+            units = parse_amount(amount.text, decimals)
         except ValueError as e:
             raise _usage(f"{amount.what}: {e} ({amount.asset} has {decimals} decimals)") from None
+        if amount.limit and units > U64_MAX:
+            raise _usage(f"{amount.what}: {amount.text[:50]!r} is more than 2^64 - 1 minor units")
+        return units
 
 
 def _legs(args: argparse.Namespace) -> list[tuple[str, str, _Amount]]:
@@ -310,7 +314,7 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
         amounts = [_Amount(code, _amount_text(args.amount, "--amount"), "--amount")]
     elif kind == "set-limits":
         amounts = [
-            _Amount(KZT, _amount_text(getattr(args, name), flag), flag)
+            _Amount(KZT, _amount_text(getattr(args, name), flag), flag, limit=True)
             for name, flag in (
                 ("per_payment", "--per-payment"),
                 ("daily", "--daily"),
@@ -374,9 +378,9 @@ def _message(args: argparse.Namespace, minor: list[int]) -> KindMessage:
             ]
         )
     if kind == "issue":
-        return pb.Issue(asset=args.asset, to=args.to, amount=minor[0])
+        return txbuild.issue(args.asset, args.to, minor[0])
     if kind == "redeem":
-        return pb.Redeem(asset=args.asset, amount=minor[0])
+        return txbuild.redeem(args.asset, minor[0])
     if kind == "transfer":
         legs = _legs(args)
         return transfer(
@@ -389,9 +393,7 @@ def _message(args: argparse.Namespace, minor: list[int]) -> KindMessage:
     if kind == "unfreeze":
         return pb.Unfreeze(account_id=args.account, legal_ref=args.legal_ref)
     if kind == "seize":
-        return pb.Seize(
-            account_id=args.account, asset=args.asset, amount=minor[0], legal_ref=args.legal_ref
-        )
+        return txbuild.seize(args.account, args.asset, minor[0], args.legal_ref)
     assert kind == "update-validator", kind
     return pb.UpdateValidator(public_key=args.public_key_bytes, power=args.power)
 

@@ -7,6 +7,7 @@ Rules this module keeps (the operator's view is docs/mempool.md):
    transactions would debit (`CheckOutcome.debits`), and that sum never exceeds the
    committed balance they were judged against. A transaction that would pass it is
    refused with PENDING_FUNDS_EXCEEDED, so an account cannot queue payments it cannot pay.
+   Debits and balances are the ledger's 128-bit amounts as Python ints: no sum is cut.
 3. No account authorises more than `max_pending_per_account` pending transactions
    (PENDING_TXS_EXCEEDED).
 4. Every transaction has one source: "api" (this node's clients) or the peer that gossiped

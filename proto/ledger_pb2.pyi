@@ -291,34 +291,40 @@ class Withdraw(_message.Message):
     def __init__(self, proposal_id: _Optional[bytes] = ...) -> None: ...
 
 class Issue(_message.Message):
-    __slots__ = ("asset", "to", "amount")
+    __slots__ = ("asset", "to", "amount", "amount_high")
     ASSET_FIELD_NUMBER: _ClassVar[int]
     TO_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     asset: str
     to: str
     amount: int
-    def __init__(self, asset: _Optional[str] = ..., to: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, asset: _Optional[str] = ..., to: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class Redeem(_message.Message):
-    __slots__ = ("asset", "amount")
+    __slots__ = ("asset", "amount", "amount_high")
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     asset: str
     amount: int
-    def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class TransferLeg(_message.Message):
-    __slots__ = ("payer", "payee", "asset", "amount")
+    __slots__ = ("payer", "payee", "asset", "amount", "amount_high")
     PAYER_FIELD_NUMBER: _ClassVar[int]
     PAYEE_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     payer: str
     payee: str
     asset: str
     amount: int
-    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class Transfer(_message.Message):
     __slots__ = ("legs", "reference", "purpose")
@@ -347,16 +353,18 @@ class Unfreeze(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., legal_ref: _Optional[str] = ...) -> None: ...
 
 class Seize(_message.Message):
-    __slots__ = ("account_id", "asset", "amount", "legal_ref")
+    __slots__ = ("account_id", "asset", "amount", "legal_ref", "amount_high")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     asset: str
     amount: int
     legal_ref: str
-    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., legal_ref: _Optional[str] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., legal_ref: _Optional[str] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class UpdateValidator(_message.Message):
     __slots__ = ("public_key", "power", "moniker")
@@ -421,7 +429,7 @@ class Account(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ..., frozen: _Optional[bool] = ..., frozen_legal_ref: _Optional[str] = ..., registered_by: _Optional[str] = ..., registered_height: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Asset(_message.Message):
-    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones", "issued", "redeemed", "seized")
+    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones", "issued", "redeemed", "seized", "issued_high", "redeemed_high", "seized_high")
     CODE_FIELD_NUMBER: _ClassVar[int]
     DECIMALS_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
@@ -430,6 +438,9 @@ class Asset(_message.Message):
     ISSUED_FIELD_NUMBER: _ClassVar[int]
     REDEEMED_FIELD_NUMBER: _ClassVar[int]
     SEIZED_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_HIGH_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_HIGH_FIELD_NUMBER: _ClassVar[int]
+    SEIZED_HIGH_FIELD_NUMBER: _ClassVar[int]
     code: str
     decimals: int
     issuer: str
@@ -438,7 +449,10 @@ class Asset(_message.Message):
     issued: int
     redeemed: int
     seized: int
-    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., issued: _Optional[int] = ..., redeemed: _Optional[int] = ..., seized: _Optional[int] = ...) -> None: ...
+    issued_high: int
+    redeemed_high: int
+    seized_high: int
+    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., issued: _Optional[int] = ..., redeemed: _Optional[int] = ..., seized: _Optional[int] = ..., issued_high: _Optional[int] = ..., redeemed_high: _Optional[int] = ..., seized_high: _Optional[int] = ...) -> None: ...
 
 class TierLimits(_message.Message):
     __slots__ = ("kyc_tier", "per_payment", "daily_outflow", "holding_cap")

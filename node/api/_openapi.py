@@ -21,8 +21,19 @@ _BOOL: Final = {"type": "boolean"}
 _HEX: Final = {"type": "string", "pattern": "^[0-9a-f]*$", "description": "lower-case hex"}
 _AMOUNT: Final = {
     "type": "string",
-    "pattern": "^[0-9]+$",
-    "description": "integer minor units as a decimal string (1 KZT = 100 tiyn)",
+    "pattern": "^(0|[1-9][0-9]*)$",
+    "maxLength": 39,
+    "description": (
+        "integer minor units as a canonical decimal string, 0 to 2^128 - 1 "
+        "(340282366920938463463374607431768211455); 1 KZT = 100 tiyn, 1 unit of an "
+        "18-decimal asset = 10^18"
+    ),
+}
+_U64_STRING: Final = {
+    "type": "string",
+    "pattern": "^(0|[1-9][0-9]*)$",
+    "maxLength": 20,
+    "description": "an unsigned 64-bit integer as a decimal string",
 }
 
 
@@ -180,7 +191,7 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "kind": _nullable(_STR),
                 "signer": _STR,
-                "nonce": _AMOUNT,
+                "nonce": _U64_STRING,
                 "expires_at_height": _INT,
                 "signatures": {"type": "array", "items": _obj(public_key=_HEX, signature=_HEX)},
             },
@@ -518,8 +529,9 @@ def openapi_document() -> dict[str, Any]:
             "title": "tenge-node operator API",
             "version": API_VERSION,
             "description": (
-                "JSON over HTTP. Amounts are decimal strings of integer minor units, byte "
-                'fields hex. Errors: {"error": {"code": CODE, "message": TEXT}}.'
+                "JSON over HTTP. Amounts are decimal strings of integer minor units, 0 to "
+                "2^128 - 1 (KYC-tier limits 0 to 2^64 - 1), byte fields hex. Errors: "
+                '{"error": {"code": CODE, "message": TEXT}}.'
             ),
         },
         "paths": paths,

@@ -8,6 +8,7 @@ anything itself. The state key layout is in `node.ledger._keys`; read helpers
 `node.ledger.txbuild` builds and signs transactions.
 """
 
+from node.ledger._amounts import AMOUNT_MAX, amount_of, parse_amount_text, set_amount
 from node.ledger._apphash import app_hash_step, genesis_app_hash, genesis_state
 from node.ledger._evidence import (
     MAX_EVIDENCE_PAGE,
@@ -51,6 +52,7 @@ from node.ledger._state import (
 )
 
 __all__ = [
+    "AMOUNT_MAX",
     "DEFAULT_MAX_TX_BYTES",
     "DEFAULT_MAX_TX_TTL",
     "KZT",
@@ -65,6 +67,7 @@ __all__ = [
     "StateReader",
     "StateScanner",
     "almaty_day",
+    "amount_of",
     "app_hash_step",
     "default_rulebook",
     "evidence_cursor",
@@ -79,9 +82,11 @@ __all__ = [
     "get_validators",
     "list_assets",
     "list_evidence",
+    "parse_amount_text",
     "read_rulebooks",
     "read_version",
     "rulebook_error",
+    "set_amount",
     "valid_account_id",
     "valid_asset_code",
 ]

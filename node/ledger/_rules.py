@@ -6,7 +6,8 @@ Rules this module keeps:
    so a refused transaction leaves no trace in the overlay (all or nothing).
 2. Refusals are values (`Refusal`), never exceptions; every one has a stable code and a
    sentence naming the offending field or account.
-3. Amounts are ints in minor units; every sum and balance is checked against 2^64 - 1.
+3. Amounts are ints in minor units, read with `amount_of`; every sum and balance is checked
+   against 2^128 - 1 (`AMOUNT_MAX`).
 4. Nothing here reads a clock: block time comes in the context.
 5. What the regulator may change is in the rulebook (`Context.rules`, node/ledger/_rulebook.py),
    not here; a refusal made by one of its rules names the rule (`Refusal.rule`).
@@ -21,6 +22,7 @@ from typing import Final
 from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
+from node.ledger._amounts import AMOUNT_MAX, amount_of, set_amount
 from node.ledger._state import Overlay
 from proto import ledger_pb2 as pb
 
@@ -196,7 +198,7 @@ def _static_transfer(body: pb.TxBody) -> Refusal | None:
         )
         if bad is not None:
             return bad
-        if leg.amount == 0:
+        if amount_of(leg) == 0:
             return Refusal(pb.INVALID_AMOUNT, f"{where}.amount is 0")
         if leg.payer == leg.payee:
             return Refusal(pb.INVALID_FIELD, f"{where}: payer and payee are both {leg.payer!r}")
@@ -261,11 +263,11 @@ def _static_amount(where: str, asset: str, amount: int) -> Refusal | None:
 
 def _static_issue(body: pb.TxBody) -> Refusal | None:
     m = body.issue
-    return _bad_id("issue.to", m.to) or _static_amount("issue", m.asset, m.amount)
+    return _bad_id("issue.to", m.to) or _static_amount("issue", m.asset, amount_of(m))
 
 
 def _static_redeem(body: pb.TxBody) -> Refusal | None:
-    return _static_amount("redeem", body.redeem.asset, body.redeem.amount)
+    return _static_amount("redeem", body.redeem.asset, amount_of(body.redeem))
 
 
 def _static_freeze(body: pb.TxBody) -> Refusal | None:
@@ -286,7 +288,7 @@ def _static_seize(body: pb.TxBody) -> Refusal | None:
     m = body.seize
     return (
         _bad_id("seize.account_id", m.account_id)
-        or _static_amount("seize", m.asset, m.amount)
+        or _static_amount("seize", m.asset, amount_of(m))
         or _bad_text("seize.legal_ref", m.legal_ref, required=True)
     )
 
@@ -355,14 +357,14 @@ def debits_of(body: pb.TxBody) -> dict[tuple[str, str], int]:
         net: dict[tuple[str, str], int] = {}
         for leg in body.transfer.legs:
             out = (leg.payer, leg.asset)
-            net[out] = net.get(out, 0) + leg.amount
+            net[out] = net.get(out, 0) + amount_of(leg)
             into = (leg.payee, leg.asset)
-            net[into] = net.get(into, 0) - leg.amount
+            net[into] = net.get(into, 0) - amount_of(leg)
         return {key: amount for key, amount in net.items() if amount > 0}
     if kind == "redeem":
-        return {(body.signer, body.redeem.asset): body.redeem.amount}
+        return {(body.signer, body.redeem.asset): amount_of(body.redeem)}
     if kind == "seize":
-        return {(body.seize.account_id, body.seize.asset): body.seize.amount}
+        return {(body.seize.account_id, body.seize.asset): amount_of(body.seize)}
     return {}
 
 
@@ -524,13 +526,15 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     bad = hold_refusal(ctx.rules, "issue.to", to, asset)
     if bad is not None:
         return bad
-    new_balance = ctx.ov.balance(m.to, m.asset) + m.amount
-    if new_balance > k.U64_MAX or asset.issued + m.amount > k.U64_MAX:
-        return Refusal(pb.AMOUNT_OVERFLOW, f"issue.amount: {m.asset} would pass 2^64 - 1")
+    amount = amount_of(m)
+    new_balance = ctx.ov.balance(m.to, m.asset) + amount
+    issued = amount_of(asset, "issued") + amount
+    if new_balance > AMOUNT_MAX or issued > AMOUNT_MAX:
+        return Refusal(pb.AMOUNT_OVERFLOW, f"issue.amount: {m.asset} would pass 2^128 - 1")
     bad = holding_cap_refusal(ctx.ov, ctx.rules, to, {m.asset: new_balance}, "issue")
     if bad is not None:
         return bad
-    asset.issued += m.amount
+    set_amount(asset, "issued", issued)
     ctx.ov.put_asset(asset)
     ctx.ov.set_balance(to, m.asset, new_balance)
     return [signer.account_id, m.to] if m.to != signer.account_id else [m.to]
@@ -548,15 +552,16 @@ def _redeem(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
             f"redeem: {signer.account_id!r} may not redeem {m.asset} "
             f"(only its issuer{', or a commercial bank' if m.asset == k.KZT else ''})",
         )
+    amount = amount_of(m)
     balance = ctx.ov.balance(signer.account_id, m.asset)
-    if balance < m.amount:
+    if balance < amount:
         return Refusal(
             pb.INSUFFICIENT_FUNDS,
-            f"redeem: {signer.account_id!r} holds {balance} {m.asset}, not {m.amount}",
+            f"redeem: {signer.account_id!r} holds {balance} {m.asset}, not {amount}",
         )
-    asset.redeemed += m.amount
+    set_amount(asset, "redeemed", amount_of(asset, "redeemed") + amount)
     ctx.ov.put_asset(asset)
-    ctx.ov.set_balance(signer, m.asset, balance - m.amount)
+    ctx.ov.set_balance(signer, m.asset, balance - amount)
     return [signer.account_id]
 
 
@@ -617,18 +622,20 @@ def _seize(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
         return Refusal(pb.UNKNOWN_ACCOUNT, "seize: no STATE_RESERVE account is registered")
     if reserve.account_id == target.account_id:
         return Refusal(pb.INVALID_FIELD, "seize: the STATE_RESERVE account cannot be seized from")
+    amount = amount_of(m)
     balance = ctx.ov.balance(target.account_id, m.asset)
-    if balance < m.amount:
+    if balance < amount:
         return Refusal(
             pb.INSUFFICIENT_FUNDS,
-            f"seize: {m.account_id!r} holds {balance} {m.asset}, not {m.amount}",
+            f"seize: {m.account_id!r} holds {balance} {m.asset}, not {amount}",
         )
-    reserve_balance = ctx.ov.balance(reserve.account_id, m.asset) + m.amount
-    if reserve_balance > k.U64_MAX or asset.seized + m.amount > k.U64_MAX:
-        return Refusal(pb.AMOUNT_OVERFLOW, f"seize.amount: {m.asset} would pass 2^64 - 1")
-    ctx.ov.set_balance(target, m.asset, balance - m.amount)
+    reserve_balance = ctx.ov.balance(reserve.account_id, m.asset) + amount
+    seized = amount_of(asset, "seized") + amount
+    if reserve_balance > AMOUNT_MAX or seized > AMOUNT_MAX:
+        return Refusal(pb.AMOUNT_OVERFLOW, f"seize.amount: {m.asset} would pass 2^128 - 1")
+    ctx.ov.set_balance(target, m.asset, balance - amount)
     ctx.ov.set_balance(reserve, m.asset, reserve_balance)
-    asset.seized += m.amount
+    set_amount(asset, "seized", seized)
     ctx.ov.put_asset(asset)
     ctx.ov.put_raw(k.seizure_key(ctx.tx_id), m.SerializeToString())
     return [signer.account_id, m.account_id, reserve.account_id]

@@ -7,12 +7,15 @@ asset's payment zones. KYC-tier limits apply to CUSTOMER and MERCHANT accounts, 
 KZT-equivalent tiyn over every asset at the rulebook's reference rates: per payment (what
 a payer sends in one transaction, gross), daily outflow (sent on one Asia/Almaty calendar
 day of block time) and holding cap (everything held, whenever a balance grows).
+Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amounts, so a
+payment above 2^64 is judged at its size, never wrapped.
 """
 
 from __future__ import annotations
 
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
+from node.ledger._amounts import AMOUNT_MAX, amount_of
 from node.ledger._rules import (
     LIMITED_ROLES,
     Context,
@@ -65,14 +68,15 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         )
         if bad is not None:
             return bad
+        amount = amount_of(leg)
         out = moves.setdefault((leg.payer, leg.asset), [0, 0])
-        out[0] += leg.amount
+        out[0] += amount
         into = moves.setdefault((leg.payee, leg.asset), [0, 0])
-        into[1] += leg.amount
-        if out[0] > k.U64_MAX or into[1] > k.U64_MAX:
-            return Refusal(pb.AMOUNT_OVERFLOW, f"{where}: the {leg.asset} legs sum past 2^64 - 1")
+        into[1] += amount
+        if out[0] > AMOUNT_MAX or into[1] > AMOUNT_MAX:
+            return Refusal(pb.AMOUNT_OVERFLOW, f"{where}: the {leg.asset} legs sum past 2^128 - 1")
         if payer.role in LIMITED_ROLES:
-            value = rules.kzt_value(asset, leg.amount)
+            value = rules.kzt_value(asset, amount)
             if value is None:
                 return _no_rate(f"{where}.payer", leg.payer, leg.asset)
             sent[leg.payer] = sent.get(leg.payer, 0) + value
@@ -87,10 +91,10 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 pb.INSUFFICIENT_FUNDS,
                 f"transfer: {account_id!r} holds {old} {code} and would pay {debit - credit} net",
             )
-        if new > k.U64_MAX:
+        if new > AMOUNT_MAX:
             return Refusal(
                 pb.AMOUNT_OVERFLOW,
-                f"transfer: the {code} balance of {account_id!r} would pass 2^64 - 1",
+                f"transfer: the {code} balance of {account_id!r} would pass 2^128 - 1",
             )
         new_balances[(account_id, code)] = new
         if credit > debit:
@@ -137,6 +141,8 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     for (account_id, code), value in new_balances.items():
         ov.set_balance(accounts[account_id], code, value)
     for account_id, total in daily_totals.items():
+        # The record is u64 and so is every limit: once the next payment is added, a total
+        # held at 2^64 - 1 compares with any limit as the true total would.
         ov.set_daily_outflow(account_id, day, min(total, k.U64_MAX))
     return list(accounts)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 from node.keys import TX_DOMAIN, KeyPair, sign_bytes
+from node.ledger._amounts import set_amount
 from proto import ledger_pb2 as pb
 
 KindMessage = (
@@ -86,12 +87,37 @@ def sign_envelope(body: bytes, chain_id: str, keys: Sequence[KeyPair]) -> bytes:
 def transfer(
     *legs: tuple[str, str, str, int], reference: str = "", purpose: int = pb.PURPOSE_UNSPECIFIED
 ) -> pb.Transfer:
-    """A Transfer from (payer, payee, asset, amount) legs, with an optional purpose."""
-    return pb.Transfer(
-        legs=[pb.TransferLeg(payer=p, payee=q, asset=a, amount=n) for p, q, a, n in legs],
-        reference=reference,
-        purpose=purpose,  # type: ignore[arg-type]
-    )
+    """A Transfer from (payer, payee, asset, amount) legs, with an optional purpose; amounts
+    up to 2^128 - 1.
+
+    Raises:
+        ValueError: an amount is not an int from 0 to 2^128 - 1.
+    """
+    message = pb.Transfer(reference=reference, purpose=purpose)  # type: ignore[arg-type]
+    for p, q, a, n in legs:
+        set_amount(message.legs.add(payer=p, payee=q, asset=a), "amount", n)
+    return message
+
+
+def issue(asset: str, to: str, amount: int) -> pb.Issue:
+    """An Issue of amount (up to 2^128 - 1) minor units of asset into account to."""
+    message = pb.Issue(asset=asset, to=to)
+    set_amount(message, "amount", amount)
+    return message
+
+
+def redeem(asset: str, amount: int) -> pb.Redeem:
+    """A Redeem of amount (up to 2^128 - 1) minor units of asset held by the signer."""
+    message = pb.Redeem(asset=asset)
+    set_amount(message, "amount", amount)
+    return message
+
+
+def seize(account_id: str, asset: str, amount: int, legal_ref: str) -> pb.Seize:
+    """A Seize of amount (up to 2^128 - 1) minor units of asset from a frozen account."""
+    message = pb.Seize(account_id=account_id, asset=asset, legal_ref=legal_ref)
+    set_amount(message, "amount", amount)
+    return message
 
 
 def tx_id_of(envelope: bytes) -> bytes:

@@ -163,7 +163,7 @@ async def test_queries(local_node: LocalNode, api: TengeClient) -> None:
 
 
 async def test_client_refuses_bad_amounts_before_sending(api: TengeClient) -> None:
-    for amount in (-1, 2**64, 1.5, True):
+    for amount in (-1, 2**128, 1.5, True):
         with pytest.raises(ValueError, match="amount"):
             await api.issue(
                 signer="nbk",
@@ -188,10 +188,17 @@ def test_decimal_amounts() -> None:
     assert parse_amount("1250.5", 2) == 125050
     assert parse_amount("7", 2) == 700
     assert parse_amount("0.01", 2) == 1
-    assert parse_amount("18446744073709551615", 0) == 2**64 - 1
-    for bad in ("1.005", "-1", "1e3", "", "1,5", " 1", "abc", "1..2", "18446744073709551616", "٣"):
+    assert parse_amount("18446744073709551616", 0) == 2**64
+    # 18 decimals: exact at any size (no decimal context rounds 39 digits to 28).
+    assert parse_amount("1000", 18) == 10**21
+    assert parse_amount("340282366920938463463.374607431768211455", 18) == 2**128 - 1
+    assert parse_amount("0.000000000000000001", 18) == 1
+    too_big = (str(2**128), "340282366920938463463.374607431768211456")
+    for bad in ("1.005", "-1", "1e3", "", "1,5", " 1", "abc", "1..2", ".", "٣", *too_big):
         with pytest.raises(ValueError, match=r"decimal|minor units"):
-            parse_amount(bad, 2 if bad != "18446744073709551616" else 0)
+            parse_amount(bad, 18 if bad in too_big else 2)
+    with pytest.raises(ValueError, match=r"2\^128 - 1 minor units"):
+        parse_amount("1" + "0" * 5000, 0)
     assert format_amount(125050, 2) == "1250.50"
     assert format_amount(5, 2) == "0.05"
     assert format_amount(7, 0) == "7"

@@ -178,8 +178,9 @@ async def test_register_asset_issue_redeem(net: LiveNet) -> None:
                 "--to",
                 "bank-a",
                 "--amount",
-                "18446744073709551616",
+                "3402823669209384634633746074317682114.56",  # 2^128 tiyn
             ),
+            "2^128 - 1",
         )
         committed_ok(
             await tx(net, "redeem", "bank-a", [bank_a], "--asset", "CLIUSD", "--amount", "0.5")
@@ -729,3 +730,79 @@ def test_mempool_fairness_refusals_map_to_exit_codes() -> None:
     refused = _api_failure(ApiError(409, "PENDING_FUNDS_EXCEEDED", "claimed"), "submitting")
     assert refused.exit_code == EXIT_REFUSED
     assert "PENDING_FUNDS_EXCEEDED: claimed" in refused.message
+
+
+async def test_an_18_decimal_asset_above_2_64_on_live_nodes(net: LiveNet) -> None:
+    cb, bank_a = net.key_file("central-bank"), net.key_file("bank-a")
+    with trio.fail_after(TEST_TIMEOUT_S):
+        committed_ok(
+            await tx(
+                net,
+                "register-asset",
+                "central-bank",
+                [cb],
+                "--code",
+                "CLIETH",
+                "--decimals",
+                "18",
+                "--issuer",
+                "bank-a",
+                "--kind",
+                "CRYPTO",
+                "--payment-zones",
+                "CRYPTOCITY",
+            )
+        )
+        # 1,000 units of an 18-decimal asset are 10^21 minor units, above 2^64.
+        issue = ("--asset", "CLIETH", "--to", "bank-a", "--amount", "1000")
+        committed_ok(await tx(net, "issue", "bank-a", [bank_a], *issue))
+        pay = ("--from", "bank-a", "--to", "bank-b", "--asset", "CLIETH")
+        doc = committed_ok(
+            await tx(net, "transfer", None, [bank_a], *pay, "--amount", "250.000000000000000001")
+        )
+        shown = (await net.cli("query", "tx", str(doc["tx_id"]))).doc
+        assert shown["tx"]["transfer"]["legs"][0]["amount"] == "250000000000000000001"
+        assert await balance(net, "bank-a", "CLIETH") == 750 * 10**18 - 1
+        assert await balance(net, "bank-b", "CLIETH") == 250 * 10**18 + 1
+        asset = (await net.cli("query", "asset", "CLIETH")).doc
+        assert (asset["issued"], asset["outstanding"]) == (str(10**21), str(10**21))
+
+        # The largest amount there is, then one more minor unit: refused by the ledger.
+        most = ("--amount", "340282366920938463463.374607431768211455")
+        issue_most = ("--asset", "CLIETH", "--to", "bank-a", *most)
+        refused(await tx(net, "issue", "bank-a", [bank_a], *issue_most), "AMOUNT_OVERFLOW")
+        usage_error(
+            await tx(
+                net,
+                "issue",
+                "bank-a",
+                [bank_a],
+                "--asset",
+                "CLIETH",
+                "--to",
+                "bank-a",
+                "--amount",
+                "340282366920938463463.374607431768211456",
+            ),
+            "--amount",
+            "2^128 - 1",
+        )
+        # KYC-tier limits stay u64 tiyn.
+        usage_error(
+            await tx(
+                net,
+                "set-limits",
+                "central-bank",
+                [cb],
+                "--kyc-tier",
+                "9",
+                "--per-payment",
+                "184467440737095516.16",
+                "--daily",
+                "1",
+                "--holding-cap",
+                "1",
+            ),
+            "--per-payment",
+            "2^64 - 1",
+        )

@@ -10,7 +10,8 @@ from typing import Any
 from node.genesis import parse_genesis
 from node.keys import KeyPair
 from node.ledger import BlockResult, Ledger, genesis_app_hash, genesis_state
-from node.ledger._keys import BALANCE, decode_u64
+from node.ledger._amounts import decode_amount
+from node.ledger._keys import BALANCE
 from node.ledger.txbuild import KindMessage, build_tx, sign_envelope
 from proto import genesis_pb2, ledger_pb2
 
@@ -140,7 +141,7 @@ class World:
         for k, v in self.state.items():
             if k.startswith(BALANCE):
                 account_id, _, asset = k[len(BALANCE) :].decode().rpartition("/")
-                out[(account_id, asset)] = decode_u64(v)
+                out[(account_id, asset)] = decode_amount(v)
         return out
 
 
