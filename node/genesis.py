@@ -77,6 +77,7 @@ _RULEBOOK_KEYS: Final = {
     "purpose_rules",
     "rates",
     "travel_rule_threshold",
+    "governance_quorum",
 }
 _KIND_RULE_KEYS: Final = {"kind", "payment_zones", "holder_roles", "zone_roles", "licensed_roles"}
 _PURPOSE_RULE_KEYS: Final = {"id", "kind", "payee_roles", "purpose"}
@@ -205,6 +206,7 @@ def rulebook_to_doc(book: ledger_pb2.Rulebook) -> dict[str, Any]:
         ],
         "rates": {r.asset: str(r.tiyn_per_unit) for r in book.rates},
         "travel_rule_threshold": str(book.travel_rule_threshold),
+        "governance_quorum": [role(x) for x in book.governance_quorum],
     }
 
 
@@ -402,6 +404,10 @@ def _parse_rulebook(g: genesis_pb2.Genesis, value: Any) -> None:
         del book.central_bank_payees[:]
         payees = _roles(doc["central_bank_payees"], "rulebook.central_bank_payees")
         book.central_bank_payees.extend(payees)  # type: ignore[arg-type]
+    if "governance_quorum" in doc:
+        quorum = _roles(doc["governance_quorum"], "rulebook.governance_quorum")
+        del book.governance_quorum[:]
+        book.governance_quorum.extend(quorum)  # type: ignore[arg-type]
     if "purpose_rules" in doc:
         del book.purpose_rules[:]
         for i, item in enumerate(_list(doc["purpose_rules"], "rulebook.purpose_rules")):

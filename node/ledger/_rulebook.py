@@ -50,6 +50,8 @@ RULE_RATE: Final = "limits.rate"
 RULE_PER_PAYMENT: Final = "limits.per-payment"
 RULE_DAILY: Final = "limits.daily"
 RULE_HOLDING: Final = "limits.holding"
+RULE_GOVERNANCE: Final = "governance.dual-control"
+RULE_QUORUM: Final = "governance.quorum"
 
 
 def version_key(version: int) -> bytes:

@@ -68,6 +68,7 @@ class Context:
     validator_updates: list[pb.Validator]
     rules: rb.Rules
     check_only: bool = False  # mempool pre-check: no block time, so no daily limit
+    not_before: int = 0  # a governed rulebook change: the proposal's activation height
 
 
 #: On success a handler returns the accounts whose statement lists the transaction.
@@ -334,7 +335,35 @@ _STATIC: Final[dict[str, Callable[[pb.TxBody], Refusal | None]]] = {
     "unfreeze": _static_unfreeze,
     "seize": _static_seize,
     "update_validator": _static_update_validator,
+    "propose": lambda body: _static_propose(body),
+    "approve": lambda body: _static_proposal_id("approve", body.approve.proposal_id),
+    "withdraw": lambda body: _static_proposal_id("withdraw", body.withdraw.proposal_id),
 }
+
+
+def proposed_body(body: pb.TxBody) -> pb.TxBody | None:
+    """The change a Propose carries, as a body of its own kind (None when it carries none)."""
+    action = body.propose.WhichOneof("action")
+    if action is None:
+        return None
+    inner = pb.TxBody(chain_id=body.chain_id, signer=body.signer)
+    getattr(inner, action).CopyFrom(getattr(body.propose, action))
+    return inner
+
+
+def _static_propose(body: pb.TxBody) -> Refusal | None:
+    inner = proposed_body(body)
+    if inner is None:
+        return Refusal(pb.MALFORMED, "propose: the proposal carries no change")
+    kind = inner.WhichOneof("kind")
+    assert kind is not None
+    return _STATIC[kind](inner) or _bad_text("propose.summary", body.propose.summary, required=True)
+
+
+def _static_proposal_id(where: str, proposal_id: bytes) -> Refusal | None:
+    if len(proposal_id) != 32:
+        return Refusal(pb.INVALID_FIELD, f"{where}.proposal_id: not 32 bytes (a tx id)")
+    return None
 
 
 def required_accounts(body: pb.TxBody) -> list[str]:
@@ -477,7 +506,7 @@ def _set_limits(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
         daily_outflow=m.daily_outflow,
         holding_cap=m.holding_cap,
     )
-    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height)
+    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height, ctx.not_before)
     kept = [t for t in change.tier_limits if t.kyc_tier != m.kyc_tier]
     del change.tier_limits[:]
     change.tier_limits.extend(sorted([*kept, limits], key=lambda t: t.kyc_tier))
@@ -492,7 +521,7 @@ def _set_rates(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     for i, rate in enumerate(body.set_rates.rates):
         if ctx.ov.asset(rate.asset) is None:
             return Refusal(pb.UNKNOWN_ASSET, f"set_rates.rates[{i}].asset: no asset {rate.asset!r}")
-    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height)
+    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height, ctx.not_before)
     rates = {r.asset: r.tiyn_per_unit for r in change.rates}
     for rate in body.set_rates.rates:
         rates[rate.asset] = rate.tiyn_per_unit
@@ -678,15 +707,34 @@ def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
 
 Handler = Callable[[Context, pb.TxBody, pb.Account], Outcome]
 
-HANDLERS: Final[dict[str, Handler]] = {
-    "register_account": _register_account,
+#: Changes under dual control: a transaction of these kinds is refused; the same handlers
+#: run when a governance proposal carrying the change is approved (node/ledger/_governance.py),
+#: with the central bank's account as signer.
+GOVERNED: Final[dict[str, Handler]] = {
     "register_asset": _register_asset,
     "set_limits": _set_limits,
     "set_rates": _set_rates,
+    "update_validator": _update_validator,
+}
+
+
+def _governance_required(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
+    kind = body.WhichOneof("kind")
+    return Refusal(
+        pb.GOVERNANCE_REQUIRED,
+        f"{kind}: takes effect only through a governance proposal that the quorum "
+        f"({', '.join(role_name(r) for r in ctx.rules.book.governance_quorum)}) approves: "
+        "send it as tx propose",
+        rb.RULE_GOVERNANCE,
+    )
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "register_account": _register_account,
     "issue": _issue,
     "redeem": _redeem,
     "freeze": _freeze,
     "unfreeze": _unfreeze,
     "seize": _seize,
-    "update_validator": _update_validator,
+    **{kind: _governance_required for kind in GOVERNED},
 }

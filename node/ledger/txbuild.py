@@ -29,6 +29,9 @@ KindMessage = (
     | pb.Seize
     | pb.UpdateValidator
     | pb.SetRates
+    | pb.Propose
+    | pb.Approve
+    | pb.Withdraw
 )
 
 _KIND_FIELD: Final[dict[type, str]] = {
@@ -43,6 +46,9 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.Seize: "seize",
     pb.UpdateValidator: "update_validator",
     pb.SetRates: "set_rates",
+    pb.Propose: "propose",
+    pb.Approve: "approve",
+    pb.Withdraw: "withdraw",
 }
 
 
@@ -117,6 +123,27 @@ def seize(account_id: str, asset: str, amount: int, legal_ref: str) -> pb.Seize:
     """A Seize of amount (up to 2^128 - 1) minor units of asset from a frozen account."""
     message = pb.Seize(account_id=account_id, asset=asset, legal_ref=legal_ref)
     set_amount(message, "amount", amount)
+    return message
+
+
+#: Changes that go through a governance proposal (node/ledger/_governance.py).
+GovernedChange = pb.SetLimits | pb.SetRates | pb.RegisterAsset | pb.UpdateValidator
+
+
+def propose(
+    change: GovernedChange,
+    *,
+    expires_at_height: int,
+    summary: str,
+    activation_height: int = 0,
+) -> pb.Propose:
+    """A Propose carrying one governed change, open for approval until expires_at_height."""
+    message = pb.Propose(
+        expires_at_height=expires_at_height,
+        activation_height=activation_height,
+        summary=summary,
+    )
+    getattr(message, _KIND_FIELD[type(change)]).CopyFrom(change)
     return message
 
 

@@ -81,9 +81,12 @@ def test_the_whole_story() -> None:
     usdt = pb.RegisterAsset(
         code="USDT", decimals=6, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
     )
-    assert code_name(w.run("kaspi", usdt)) == "UNAUTHORIZED"
-    assert code_name(w.run("nbk", usdt)) == "OK"
-    assert code_name(w.run("nbk", usdt)) == "ASSET_EXISTS"
+    # Dual control: the central bank proposes, the regulator approves; a bank may not propose,
+    # and a direct registration is refused.
+    assert code_name(w.run("nbk", usdt)) == "GOVERNANCE_REQUIRED"
+    assert code_name(w.govern(usdt, proposer="kaspi")) == "UNAUTHORIZED"
+    assert code_name(w.govern(usdt)) == "OK"
+    assert code_name(w.govern(usdt)) == "ASSET_EXISTS"
     assert code_name(w.run("nbk", pb.Issue(asset="USDT", to="aidos.halyk", amount=5))) == (
         "UNAUTHORIZED"
     )
@@ -93,7 +96,7 @@ def test_the_whole_story() -> None:
     assert code_name(r) == "NO_REFERENCE_RATE"
     assert r.rule == "limits.rate"
     rate = pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=500 * M)])
-    assert code_name(w.run("nbk", rate)) == "OK"
+    assert code_name(w.govern(rate)) == "OK"
     w.block()
     for holder, amount in (("aidos.halyk", 100 * USDT), ("mining.halyk", 500 * USDT)):
         assert code_name(w.run("kaspi", pb.Issue(asset="USDT", to=holder, amount=amount))) == "OK"
