@@ -124,6 +124,10 @@ def _enum(enum: Any, value: str | int, what: str) -> int:
     return number
 
 
+#: Blocks a proposal stays open unless the caller says otherwise.
+DEFAULT_PROPOSAL_TTL: Final = 17_280
+
+
 class TransactionKinds:
     """One method per transaction kind; mixed into `TengeClient`, which supplies `send`."""
 
@@ -137,6 +141,59 @@ class TransactionKinds:
     ) -> SubmitResult:
         """Build, sign and submit one transaction of any kind (see `TengeClient.send`)."""
         raise NotImplementedError
+
+    async def status(self) -> dict[str, Any]:
+        """GET /v1/status (see `TengeClient.status`)."""
+        raise NotImplementedError
+
+    async def propose(
+        self,
+        change: txbuild.GovernedChange,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Propose a governed change (limits, rates, an asset, a validator): it applies when
+        every role of the governance quorum has approved (`approve`), within `ttl` blocks.
+
+        The result's tx_id is the proposal id the approvers name. docs/governance.md.
+        """
+        height = int((await self.status())["height"])
+        message = txbuild.propose(
+            change,
+            expires_at_height=height + ttl,
+            activation_height=activation_height,
+            summary=summary,
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def approve(
+        self,
+        proposal_id: str,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Approve a proposal (a quorum role); the approval completing the quorum applies it."""
+        message = pb.Approve(proposal_id=bytes.fromhex(proposal_id))
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def withdraw(
+        self,
+        proposal_id: str,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Withdraw an open proposal (its proposer)."""
+        message = pb.Withdraw(proposal_id=bytes.fromhex(proposal_id))
+        return await self.send(message, signer=signer, keys=keys, **options)
 
     async def register_account(
         self,
@@ -174,9 +231,12 @@ class TransactionKinds:
         issuer: str,
         kind: str | int,
         payment_zones: Sequence[str | int],
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Register an asset (central bank)."""
+        """Propose registering an asset (a governance quorum role; `propose`)."""
         message = pb.RegisterAsset(
             code=code,
             decimals=decimals,
@@ -184,7 +244,15 @@ class TransactionKinds:
             kind=_enum(pb.AssetKind, kind, "kind"),  # type: ignore[arg-type]
             payment_zones=[_enum(pb.Zone, z, "payment_zones") for z in payment_zones],  # type: ignore[misc]
         )
-        return await self.send(message, signer=signer, keys=keys, **options)
+        return await self.propose(
+            message,
+            signer=signer,
+            keys=keys,
+            summary=summary,
+            ttl=ttl,
+            activation_height=activation_height,
+            **options,
+        )
 
     async def set_limits(
         self,
@@ -195,16 +263,27 @@ class TransactionKinds:
         per_payment: int,
         daily_outflow: int,
         holding_cap: int,
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Set the KZT limits of a KYC tier, in tiyn; 0 means no limit (central bank)."""
+        """Propose the limits of a KYC tier, in tiyn of KZT-equivalent; 0 means no limit."""
         message = pb.SetLimits(
             kyc_tier=kyc_tier,
             per_payment=_u64(per_payment, "per_payment"),
             daily_outflow=_u64(daily_outflow, "daily_outflow"),
             holding_cap=_u64(holding_cap, "holding_cap"),
         )
-        return await self.send(message, signer=signer, keys=keys, **options)
+        return await self.propose(
+            message,
+            signer=signer,
+            keys=keys,
+            summary=summary,
+            ttl=ttl,
+            activation_height=activation_height,
+            **options,
+        )
 
     async def set_rates(
         self,
@@ -212,19 +291,27 @@ class TransactionKinds:
         signer: str,
         keys: Sequence[KeyPair],
         rates: dict[str, int],
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Set reference rates in tiyn per whole unit; 0 removes a rate (central bank).
-
-        Like `set_limits`, the change takes effect two blocks after the block that makes it.
-        """
+        """Propose reference rates in tiyn per whole unit; 0 removes a rate."""
         message = pb.SetRates(
             rates=[
                 pb.ReferenceRate(asset=code, tiyn_per_unit=_u64(tiyn, f"rates[{code}]"))
                 for code, tiyn in sorted(rates.items())
             ]
         )
-        return await self.send(message, signer=signer, keys=keys, **options)
+        return await self.propose(
+            message,
+            signer=signer,
+            keys=keys,
+            summary=summary,
+            ttl=ttl,
+            activation_height=activation_height,
+            **options,
+        )
 
     async def issue(
         self,
@@ -328,13 +415,24 @@ class TransactionKinds:
         public_key: bytes,
         power: int,
         moniker: str = "",
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Add, re-weight or (power 0) remove a validator (central bank)."""
+        """Propose adding, re-weighting or (power 0) removing a validator."""
         message = pb.UpdateValidator(
             public_key=public_key, power=_u64(power, "power"), moniker=moniker
         )
-        return await self.send(message, signer=signer, keys=keys, **options)
+        return await self.propose(
+            message,
+            signer=signer,
+            keys=keys,
+            summary=summary,
+            ttl=ttl,
+            activation_height=activation_height,
+            **options,
+        )
 
 
 __all__ = [

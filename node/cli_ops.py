@@ -37,7 +37,7 @@ from node.client import ApiError, SubmitResult, TengeClient, Unreachable, parse_
 from node.errors import KeyFileError
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, read_public_key, write_key_file
 from node.ledger import U64_MAX, txbuild, valid_account_id, valid_asset_code
-from node.ledger.txbuild import KindMessage, transfer
+from node.ledger.txbuild import GovernedChange, KindMessage, propose, transfer
 from proto import ledger_pb2 as pb
 
 # The same values as node/cli.py's EXIT_* (that module imports this one).
@@ -299,7 +299,7 @@ def _legs(args: argparse.Namespace) -> list[tuple[str, str, _Amount]]:
 
 def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
     """Check a tx command's own flags; return the acting account and the amounts to convert."""
-    kind = args.kind
+    kind = _change_kind(args)
     amounts: list[_Amount] = []
     if kind == "transfer":
         legs = _legs(args)
@@ -329,6 +329,9 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
                 raise _usage(f"--rate: {text[:40]!r} is not CODE=KZT (e.g. USDT=505.10)")
             args.rate_codes.append(_asset_code(code.strip(), "--rate"))
             amounts.append(_Amount(KZT, _amount_text(value.strip(), "--rate"), "--rate"))
+    elif kind in ("approve", "withdraw"):
+        if _TX_ID_RE.match(args.proposal) is None:
+            raise _usage(f"--proposal: {args.proposal[:80]!r} is not a proposal id (64 hex)")
     elif kind == "register-account":
         args.public_key_bytes = [_public_key(k) for k in args.public_key]
     elif kind == "update-validator":
@@ -344,7 +347,29 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
 
 def _message(args: argparse.Namespace, minor: list[int]) -> KindMessage:
     """The transaction's kind message, with the amounts already in minor units."""
-    kind = args.kind
+    if args.kind == "propose":
+        change = _change(args, minor)
+        assert isinstance(change, GovernedChange)  # the parser offers governed kinds only
+        return propose(
+            change,
+            expires_at_height=args.expires_at_height,
+            activation_height=args.activation_height,
+            summary=args.summary,
+        )
+    if args.kind in ("approve", "withdraw"):
+        message = pb.Approve if args.kind == "approve" else pb.Withdraw
+        return message(proposal_id=bytes.fromhex(args.proposal))
+    return _change(args, minor)
+
+
+def _change_kind(args: argparse.Namespace) -> str:
+    """The kind whose flags the command has: the proposed change's, under tx propose."""
+    return str(args.change) if args.kind == "propose" else str(args.kind)
+
+
+def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
+    """The message of the command's own kind (or of the change it proposes)."""
+    kind = _change_kind(args)
     if kind == "register-account":
         return pb.RegisterAccount(
             account_id=args.account_id,
@@ -422,6 +447,12 @@ async def _submit(
 ) -> int:
     converter = _Amounts(api)
     minor = [await converter.minor(a) for a in amounts]
+    if args.kind == "propose":
+        try:
+            height = int((await api.status())["height"])
+        except ApiError as e:
+            raise _api_failure(e, "tx propose") from None
+        args.expires_at_height = height + args.ttl
     message = _message(args, minor)
     try:
         result = await api.send(

@@ -57,6 +57,7 @@ from node.api._views import (
     code_name,
     evidence_json,
     history_json,
+    proposal_json,
     receipt_json,
     rulebook_json,
     tx_json,
@@ -71,11 +72,14 @@ from node.ledger import (
     get_asset,
     get_balances,
     get_evidence,
+    get_proposal,
     get_validators,
     list_assets,
     list_evidence,
+    list_proposals,
     read_rulebooks,
     read_version,
+    status_at,
     valid_asset_code,
 )
 from node.mempool import Admission
@@ -88,6 +92,7 @@ DEFAULT_WAIT_TIMEOUT_S: Final = 30.0
 DEFAULT_MAX_BLOCK_AGE_S: Final = 30.0
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1000
+MAX_PROPOSALS: Final = 100
 KEEPALIVE_S: Final = 15.0
 
 
@@ -129,6 +134,8 @@ def create_app(
         Route("/v1/assets/{code}", api.asset, methods=["GET"]),
         Route("/v1/evidence", api.evidence, methods=["GET"]),
         Route("/v1/rulebook", api.rulebook, methods=["GET"]),
+        Route("/v1/governance", api.governance, methods=["GET"]),
+        Route("/v1/governance/{proposal_id}", api.proposal, methods=["GET"]),
         Route("/v1/events", api.events, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
@@ -573,6 +580,30 @@ class _Api:
                 "pending": None if pending is None else rulebook_json(pending),
             }
         )
+
+    async def governance(self, request: Request) -> Response:
+        """Governance proposals, newest first (at most MAX_PROPOSALS), and the quorum."""
+        query(request, frozenset())
+        store = self.facade.store
+        height = store.height + 1
+        active, _ = read_rulebooks(store.get)
+        proposals = list_proposals(store)[:MAX_PROPOSALS]
+        return JSONResponse(
+            {
+                "height": store.height,
+                "quorum": [ledger_pb2.Role.Name(r) for r in active.governance_quorum],
+                "proposals": [proposal_json(p, status_at(p, height)) for p in proposals],
+            }
+        )
+
+    async def proposal(self, request: Request) -> Response:
+        query(request, frozenset())
+        proposal_id = parse_tx_id(request.path_params["proposal_id"])
+        store = self.facade.store
+        found = get_proposal(store.get, proposal_id)
+        if found is None:
+            raise e.not_found(f"no proposal {proposal_id.hex()}")
+        return JSONResponse(proposal_json(found, status_at(found, store.height + 1)))
 
     async def evidence(self, request: Request) -> Response:
         params = query(request, frozenset({"after", "limit"}))

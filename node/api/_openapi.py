@@ -219,6 +219,24 @@ def _schemas() -> dict[str, Any]:
             "properties": {"version": _INT, "activation_height": _INT},
             "additionalProperties": True,
         },
+        "Proposal": _obj(
+            proposal_id=_HEX,
+            status={"enum": ["OPEN", "EXPIRED", "EXECUTED", "WITHDRAWN"]},
+            proposer=_STR,
+            proposed_height=_INT,
+            expires_at_height=_INT,
+            activation_height=_INT,
+            summary=_STR,
+            change={"type": ["object", "null"], "additionalProperties": True},
+            approvals={"type": "array", "items": _STR},
+            decided_height=_INT,
+            effective_height=_INT,
+        ),
+        "Governance": _obj(
+            height=_INT,
+            quorum={"type": "array", "items": _STR},
+            proposals={"type": "array", "items": _ref("Proposal")},
+        ),
         "Rulebooks": _obj(
             height=_INT, active=_ref("Rulebook"), pending=_nullable(_ref("Rulebook"))
         ),
@@ -483,6 +501,16 @@ def openapi_document() -> dict[str, Any]:
                 )
             ],
             errors={"400": bad, "404": "NOT_FOUND: no such version was ever active"},
+        ),
+        "/v1/governance": _get(
+            "Governance proposals, newest first (at most 100), and the quorum that decides",
+            _json(_ref("Governance"), "the proposals"),
+        ),
+        "/v1/governance/{proposal_id}": _get(
+            "One governance proposal",
+            _json(_ref("Proposal"), "the proposal"),
+            params=[_path_param("proposal_id", "64 hex characters", _HEX)],
+            errors={"400": bad, "404": "NOT_FOUND: no such proposal"},
         ),
         "/v1/events": _get(
             "Server-sent events: one `block` event per committed block (id = height)",

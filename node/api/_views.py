@@ -281,3 +281,22 @@ def rulebook_json(book: ledger_pb2.Rulebook) -> dict[str, Any]:
         **rulebook_to_doc(book),
         "tier_limits": [message_json(t) for t in book.tier_limits],
     }
+
+
+def proposal_json(proposal: ledger_pb2.GovernanceProposal, status: str) -> dict[str, Any]:
+    """A governance proposal: its change decoded like a transaction's kind object."""
+    m = proposal.propose
+    change = m.WhichOneof("action")
+    return {
+        "proposal_id": proposal.proposal_id.hex(),
+        "status": status,
+        "proposer": proposal.proposer,
+        "proposed_height": proposal.proposed_height,
+        "expires_at_height": m.expires_at_height,
+        "activation_height": m.activation_height,
+        "summary": m.summary,
+        "change": {"kind": change, change: message_json(getattr(m, change))} if change else None,
+        "approvals": list(proposal.approvals),
+        "decided_height": proposal.decided_height,
+        "effective_height": proposal.effective_height,
+    }

@@ -17,6 +17,7 @@ from node.ledger._evidence import (
     get_evidence,
     list_evidence,
 )
+from node.ledger._governance import get_proposal, list_proposals, status_at
 from node.ledger._keys import (
     KZT,
     U64_MAX,
@@ -78,15 +79,18 @@ __all__ = [
     "get_balance",
     "get_balances",
     "get_evidence",
+    "get_proposal",
     "get_role_account",
     "get_validators",
     "list_assets",
     "list_evidence",
+    "list_proposals",
     "parse_amount_text",
     "read_rulebooks",
     "read_version",
     "rulebook_error",
     "set_amount",
+    "status_at",
     "valid_account_id",
     "valid_asset_code",
 ]

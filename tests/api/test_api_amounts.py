@@ -32,7 +32,7 @@ def usdt18(node: LocalNode) -> None:
     register = pb.RegisterAsset(
         code="USDT", decimals=18, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
     )
-    assert node.run("nbk", register).code == pb.OK
+    assert node.govern(register).code == pb.OK
 
 
 async def test_an_18_decimal_asset_above_2_64_reads_as_decimal_strings(

@@ -25,13 +25,14 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
     nbk, halyk, afm = [key("nbk")], [key("halyk")], [key("afm")]
     alice = key("alice.halyk")
     results = {
-        "set_limits": await api.set_limits(
+        "propose": await api.set_limits(
             signer="nbk",
             keys=nbk,
             kyc_tier=2,
             per_payment=0,
             daily_outflow=0,
             holding_cap=0,
+            summary="tier 2 without limits",
             wait=True,
         ),
         "register_account": await api.register_account(
@@ -40,18 +41,26 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
             account_id="alice.halyk",
             role="CUSTOMER",
             zone="CRYPTOCITY",
-            kyc_tier=1,  # tier 2's limits apply two blocks after set_limits
+            kyc_tier=1,  # tier 2's limits are only proposed here
             public_keys=[alice.public_key],
             wait=True,
         ),
-        "register_asset": await api.register_asset(
-            signer="nbk",
-            keys=nbk,
-            code="KZTE",
-            decimals=2,
-            issuer="halyk",
-            kind="STABLECOIN",
-            payment_zones=["CRYPTOCITY"],
+        "approve": await api.approve(
+            (
+                await api.register_asset(
+                    signer="nbk",
+                    keys=nbk,
+                    code="KZTE",
+                    decimals=2,
+                    issuer="halyk",
+                    kind="STABLECOIN",
+                    payment_zones=["CRYPTOCITY"],
+                    summary="a tenge stablecoin",
+                    wait=True,
+                )
+            ).tx_id,
+            signer="afm",
+            keys=afm,
             wait=True,
         ),
         "issue": await api.issue(
@@ -76,12 +85,20 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
         "unfreeze": await api.unfreeze(
             signer="afm", keys=afm, account_id="alice.halyk", legal_ref="case 1 closed", wait=True
         ),
-        "update_validator": await api.update_validator(
+        "withdraw": await api.withdraw(
+            (
+                await api.update_validator(
+                    signer="nbk",
+                    keys=nbk,
+                    public_key=key("validator-1").public_key,
+                    power=5,
+                    moniker="v1",
+                    summary="a fifth validator",
+                    wait=True,
+                )
+            ).tx_id,
             signer="nbk",
             keys=nbk,
-            public_key=key("validator-1").public_key,
-            power=5,
-            moniker="v1",
             wait=True,
         ),
     }

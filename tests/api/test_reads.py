@@ -8,7 +8,7 @@ import httpx
 import trio
 from api_support import VALIDATOR, LocalNode, key
 
-from node.ledger.txbuild import transfer, tx_id_of
+from node.ledger.txbuild import propose, transfer, tx_id_of
 from proto import ledger_pb2 as pb
 
 
@@ -194,7 +194,7 @@ async def test_rulebook_shows_active_pending_and_history(
     assert doc["active"]["central_bank_payees"] == ["COMMERCIAL_BANK", "TREASURY", "STATE_RESERVE"]
     assert doc["active"]["tier_limits"][0]["kyc_tier"] == 1
     limits = pb.SetLimits(kyc_tier=1, per_payment=500, daily_outflow=900, holding_cap=0)
-    receipt = local_node.run("nbk", limits)
+    receipt = local_node.govern(limits)
     assert receipt.code == pb.OK
     assert receipt.rulebook_version == 1
     doc = (await http.get("/v1/rulebook")).json()
@@ -230,3 +230,27 @@ async def test_a_refusal_by_the_rulebook_names_its_rule(
         "two-tier.pay",
         1,
     )
+
+
+async def test_governance_lists_proposals_and_their_approvals(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    change = pb.UpdateValidator(public_key=key("val-2").public_key, power=3, moniker="v2")
+    proposal = local_node.run(
+        "nbk", propose(change, expires_at_height=local_node.store.height + 3, summary="add v2")
+    )
+    assert proposal.code == pb.OK
+    doc = (await http.get("/v1/governance")).json()
+    assert doc["quorum"] == ["CENTRAL_BANK", "REGULATOR"]
+    (shown,) = doc["proposals"]
+    assert shown["proposal_id"] == proposal.tx_id.hex()
+    assert (shown["status"], shown["approvals"], shown["summary"]) == ("OPEN", ["nbk"], "add v2")
+    assert shown["change"]["kind"] == "update_validator"
+    assert shown["change"]["update_validator"]["power"] == 3
+    assert local_node.run("afm", pb.Approve(proposal_id=proposal.tx_id)).code == pb.OK
+    one = (await http.get(f"/v1/governance/{proposal.tx_id.hex()}")).json()
+    assert (one["status"], one["approvals"]) == ("EXECUTED", ["nbk", "afm"])
+    assert one["effective_height"] == local_node.store.height + 2
+    missing = await http.get(f"/v1/governance/{'00' * 32}")
+    assert missing.status_code == 404
+    assert (await http.get("/v1/governance/xyz")).status_code == 400
