@@ -13,6 +13,7 @@ from node.client import ApiError, parse_amount
 from node.keys import KeyPair, write_key_file
 
 TEST_TIMEOUT_S = 60
+GOVERNED = frozenset({"register-asset", "set-limits", "set-rates", "update-validator"})
 
 
 async def tx(
@@ -23,8 +24,12 @@ async def tx(
     *flags: str,
     wait: bool = True,
     env: dict[str, str] | None = None,
+    approve: bool = True,
 ) -> CliResult:
-    args = ["tx", kind]
+    """Run `tenge-node tx KIND`. A governed kind is sent as `tx propose KIND`; once the
+    proposal commits, the regulator approves it (unless approve is False) and the approval's
+    result is returned: it carries the change's own code."""
+    args = ["tx", "propose", kind, "--summary", "cli test"] if kind in GOVERNED else ["tx", kind]
     if acting is not None:
         args += ["--as", acting]
     for key in keys:
@@ -32,7 +37,11 @@ async def tx(
     args += flags
     if wait:
         args.append("--wait")
-    return await net.cli(*args, env=env)
+    result = await net.cli(*args, env=env)
+    if kind not in GOVERNED or not approve or result.code != 0 or not wait:
+        return result
+    approval = ["tx", "approve", "--as", "regulator", "--key", net.key_file("regulator")]
+    return await net.cli(*approval, "--proposal", result.doc["tx_id"], "--wait")
 
 
 def committed_ok(result: CliResult) -> dict[str, object]:
@@ -262,10 +271,11 @@ async def test_set_limits_in_kzt(net: LiveNet) -> None:
                 "2000",
                 "--holding-cap",
                 "0",
+                approve=False,
             )
         )
         shown = (await net.cli("query", "tx", str(doc["tx_id"]))).doc
-        limits = shown["tx"]["set_limits"]
+        limits = shown["tx"]["propose"]["set_limits"]
         assert (limits["per_payment"], limits["daily_outflow"]) == ("100050", "200000")
         assert limits.get("holding_cap", "0") == "0"
         assert limits["kyc_tier"] == 9
