@@ -113,14 +113,28 @@ async def flood_batches(
 
 
 async def probe_status(
-    client: httpx.AsyncClient, api: str, *, until: float, interval_s: float = 0.05
+    client: httpx.AsyncClient,
+    api: str,
+    *,
+    until: float,
+    interval_s: float = 0.05,
+    failures: list[str] | None = None,
 ) -> list[float]:
-    """Latencies (s) of ``GET /v1/status`` polled every interval_s until trio time `until`."""
+    """Latencies (s) of ``GET /v1/status`` polled every interval_s until trio time `until`.
+
+    A failed poll (no answer, or not 200) raises, or, when failures is given, is appended
+    to it and its latency is still counted.
+    """
     latencies = []
     while trio.current_time() < until:
         start = trio.current_time()
-        response = await client.get(api + "/v1/status")
-        response.raise_for_status()
+        try:
+            response = await client.get(api + "/v1/status")
+            response.raise_for_status()
+        except httpx.HTTPError as e:
+            if failures is None:
+                raise
+            failures.append(repr(e)[:200])
         latencies.append(trio.current_time() - start)
         await trio.sleep(interval_s)
     return latencies
@@ -211,15 +225,16 @@ def lower_priority() -> None:
 
 
 def counter_by_label(metrics_text: str, family: str, label: str) -> dict[str, float]:
-    """A counter family's samples (``family_total{label="x",...} n``) summed by label's value."""
-    pattern = re.compile(rf"^{family}(?:_total)?\{{([^}}]*)\}} (\S+)$")
+    """A counter family's samples (``family_total{label="x",...} n``) summed by label's
+    value ("" for samples without that label, or unlabeled)."""
+    pattern = re.compile(rf"^{family}(?:_total)?(?:\{{([^}}]*)\}})? (\S+)$")
     value_re = re.compile(rf'(?:^|,){label}="([^"]*)"')
     out: dict[str, float] = {}
     for line in metrics_text.splitlines():
         match = pattern.match(line)
         if match is None:
             continue
-        key = value_re.search(match.group(1))
+        key = value_re.search(match.group(1) or "")
         name = key.group(1) if key else ""
         out[name] = out.get(name, 0.0) + float(match.group(2))
     return out
