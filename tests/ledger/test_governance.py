@@ -136,3 +136,11 @@ class _Scan:
 
     def iter_state(self, prefix: bytes, start: bytes | None = None) -> list[tuple[bytes, bytes]]:
         return sorted((k, v) for k, v in self.state.items() if k.startswith(prefix))
+
+
+def test_the_state_accounts_cannot_be_frozen() -> None:
+    w = World()
+    for account in ("treasury", "reserve", "nbk", "afm"):
+        r = w.run("afm", pb.Freeze(account_id=account, legal_ref="order 1/2026"))
+        assert code_name(r) == "UNAUTHORIZED", account
+    assert code_name(w.run("afm", pb.Freeze(account_id="halyk", legal_ref="order 2/2026"))) == "OK"
