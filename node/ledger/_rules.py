@@ -46,9 +46,7 @@ VALID_ZONES: Final = frozenset(v for v in pb.Zone.values() if v != pb.ZONE_UNSPE
 VALID_KINDS: Final = frozenset(v for v in pb.AssetKind.values() if v != pb.ASSET_KIND_UNSPECIFIED)
 #: Accounts of the state itself: a court order never freezes them (the state funds' own
 #: outflows are the rulebook's business).
-UNFREEZABLE_ROLES: Final = frozenset(
-    {pb.CENTRAL_BANK, pb.REGULATOR, pb.TREASURY, pb.STATE_RESERVE}
-)
+UNFREEZABLE_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.REGULATOR, pb.TREASURY, pb.STATE_RESERVE})
 
 
 @dataclass(frozen=True, slots=True)
