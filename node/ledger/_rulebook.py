@@ -159,11 +159,30 @@ def rulebook_error(rb: pb.Rulebook) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class KindIndex:
+    """One `KindRule` as sets, for the per-leg checks."""
+
+    payment_zones: frozenset[int]
+    holder_roles: frozenset[int]
+    zone_roles: frozenset[int]
+    licensed_roles: frozenset[int]
+
+    @classmethod
+    def of(cls, rule: pb.KindRule) -> KindIndex:
+        return cls(
+            frozenset(rule.payment_zones),
+            frozenset(rule.holder_roles),
+            frozenset(rule.zone_roles),
+            frozenset(rule.licensed_roles),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """A rulebook indexed for judging transactions (built once per rulebook version)."""
 
     book: pb.Rulebook
-    kinds: dict[int, pb.KindRule]
+    kinds: dict[int, KindIndex]
     limits: dict[int, pb.TierLimits]
     rates: dict[str, int]
     central_bank_payees: frozenset[int]
@@ -172,7 +191,7 @@ class Rules:
     def of(cls, book: pb.Rulebook) -> Rules:
         return cls(
             book=book,
-            kinds={rule.kind: rule for rule in book.kinds},
+            kinds={rule.kind: KindIndex.of(rule) for rule in book.kinds},
             limits={t.kyc_tier: t for t in book.tier_limits},
             rates={r.asset: r.tiyn_per_unit for r in book.rates},
             central_bank_payees=frozenset(book.central_bank_payees),
@@ -182,26 +201,23 @@ class Rules:
     def version(self) -> int:
         return self.book.version
 
-    def zones_of(self, asset: pb.Asset) -> set[int]:
-        """The zones an asset pays in now: its own, within what its kind allows."""
-        rule = self.kinds.get(asset.kind)
-        allowed: set[int] = set() if rule is None else set(rule.payment_zones)
-        return {int(z) for z in asset.payment_zones} & allowed
-
     def holding(self, account: pb.Account, asset: pb.Asset) -> str | None:
         """How an account may hold an asset: "institution", "zone", "outside", or None.
 
-        "outside" is a licensed holder outside the asset's payment zones: it pays only as
-        a purpose rule allows (`purpose_refusal`).
+        "zone" needs the account's zone among the asset's payment zones and among those
+        its kind may pay in (the nationwide ban). "outside" is a licensed holder outside
+        them: it pays only as a purpose rule allows (`Rules.purpose_rule`).
         """
         rule = self.kinds.get(asset.kind)
         if rule is None:
             return None
-        if account.role in rule.holder_roles:
+        role = account.role
+        if role in rule.holder_roles:
             return "institution"
-        if account.role in rule.zone_roles and account.zone in self.zones_of(asset):
+        zone = account.zone
+        if role in rule.zone_roles and zone in rule.payment_zones and zone in asset.payment_zones:
             return "zone"
-        if account.licensed and account.role in rule.licensed_roles:
+        if account.licensed and role in rule.licensed_roles:
             return "outside"
         return None
 

@@ -61,11 +61,16 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 return Refusal(pb.UNKNOWN_ASSET, f"{where}.asset: no asset {leg.asset!r}")
             assets[leg.asset] = asset
         payer = accounts[leg.payer]
-        bad = (
-            hold_refusal(rules, f"{where}.payer", payer, asset)
-            or hold_refusal(rules, f"{where}.payee", payee, asset)
-            or _leg_refusal(rules, where, body.transfer.purpose, payer, payee, asset)
-        )
+        pays_as, gets_as = rules.holding(payer, asset), rules.holding(payee, asset)
+        bad = None
+        if pays_as is None:
+            bad = hold_refusal(rules, f"{where}.payer", payer, asset)
+        elif gets_as is None:
+            bad = hold_refusal(rules, f"{where}.payee", payee, asset)
+        else:
+            bad = _leg_refusal(
+                rules, where, body.transfer.purpose, payer, payee, asset, pays_as, gets_as
+            )
         if bad is not None:
             return bad
         amount = amount_of(leg)
@@ -154,8 +159,13 @@ def _leg_refusal(
     payer: pb.Account,
     payee: pb.Account,
     asset: pb.Asset,
+    pays_as: str,
+    gets_as: str,
 ) -> Refusal | None:
-    """The two-tier rule and the rules of holders outside an asset's payment zones."""
+    """The two-tier rule and the rules of holders outside an asset's payment zones.
+
+    pays_as, gets_as: how payer and payee hold the asset (`Rules.holding`).
+    """
     if payer.role == pb.CENTRAL_BANK and payee.role not in rules.central_bank_payees:
         return Refusal(
             pb.TWO_TIER_RULE,
@@ -164,14 +174,14 @@ def _leg_refusal(
             f"{payee.account_id!r} is {role_name(payee.role)}",
             rb.RULE_TWO_TIER_PAY,
         )
-    if rules.holding(payee, asset) == "outside" and rules.holding(payer, asset) != "institution":
+    if gets_as == "outside" and pays_as != "institution":
         return Refusal(
             pb.PURPOSE_NOT_ALLOWED,
             f"{where}.payee: {payee.account_id!r} holds {asset.code} outside its payment zones "
             "and receives it only from a bank or another institution",
             rb.RULE_OUTSIDE_RECEIVE,
         )
-    if rules.holding(payer, asset) == "outside":
+    if pays_as == "outside":
         rule = rules.purpose_rule(asset, payee, purpose)
         if rule is None:
             return Refusal(
