@@ -72,7 +72,7 @@ def _asset(code: str, decimals: int, issuer: str, kind: str, zones: list[str]) -
     }
 
 
-def _genesis(payers: str, customers: int) -> dict[str, object]:
+def _genesis(customers: int, payers: str = "banks") -> dict[str, object]:
     accounts: list[dict[str, object]] = [
         {"account_id": "nbk", "role": "CENTRAL_BANK", "zone": "NATIONAL"},
         {"account_id": "bank-a", "role": "COMMERCIAL_BANK", "zone": "NATIONAL"},
@@ -137,7 +137,7 @@ def _merchants(customers: int) -> int:
     return max(1, customers // 10)
 
 
-def _transfers(payers: str, n: int, customers: int) -> list[bytes]:
+def _transfers(n: int, customers: int, payers: str = "banks") -> list[bytes]:
     txs = []
     for i in range(n):
         payer = f"cust-{i % customers:05d}"
@@ -238,8 +238,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print only the JSON report")
     args = parser.parse_args()
-    doc = _genesis(args.payers, args.customers)
-    txs = _transfers(args.payers, args.txs, args.customers)
+    doc = _genesis(args.customers, args.payers)
+    txs = _transfers(args.txs, args.customers, args.payers)
     runs = []
     for i in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
