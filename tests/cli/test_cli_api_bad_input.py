@@ -136,10 +136,10 @@ async def test_zero_negative_and_huge_amounts(net: LiveNet, http: httpx.AsyncCli
     for field, value in (("per_payment", U64_MAX), ("kyc_tier", 2**32 - 1)):
         limits = pb.SetLimits(kyc_tier=1, per_payment=1, daily_outflow=1, holding_cap=1)
         setattr(limits, field, value)
-        raw = await signed(net, "bank-a", limits)  # not the central bank either way
+        raw = await signed(net, "bank-a", limits)  # a governed change, sent on its own
         r = await http.post("/v1/txs", json={"tx": b64(raw)})
         assert r.status_code == 400
-        assert error_code(r) == "UNAUTHORIZED"
+        assert error_code(r) == "GOVERNANCE_REQUIRED"
 
 
 @pytest.mark.parametrize(
