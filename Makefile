@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SEEDS  ?= 2000
 TESTNET_DIR ?= .testnet
 
-.PHONY: venv test lint fmt typecheck pytest proto bench bench-net sim mutants testnet testnet-netns clean
+.PHONY: venv test lint fmt typecheck pytest proto bench bench-net bench-flood sim mutants testnet testnet-netns clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: $(STAMP)
 ## make bench-net: committed tx/s and finality latency on 4 local validators
 bench-net: $(STAMP)
 	$(VENV)/bin/tenge-testnet bench --validators 4 --duration 15
+
+## make bench-flood: event-loop lag, commit rate and /v1/status p95 under each flood
+bench-flood: $(STAMP)
+	$(PY) -m bench.flood_bench --phase-s 15
 
 ## make sim SEEDS=N: long consensus simulation run
 sim: $(STAMP)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeAlias
 
+from node._client_tx import DEFAULT_PROPOSAL_TTL
 from node.config import DEFAULT_API_PORT
 from proto import ledger_pb2 as pb
 
@@ -24,6 +25,7 @@ DEFAULT_API: Final = f"http://127.0.0.1:{DEFAULT_API_PORT}"
 ROLES: Final = tuple(v.name for v in pb.Role.DESCRIPTOR.values if v.number)
 ZONES: Final = tuple(v.name for v in pb.Zone.DESCRIPTOR.values if v.number)
 ASSET_KINDS: Final = tuple(v.name for v in pb.AssetKind.DESCRIPTOR.values if v.number)
+PURPOSES: Final = tuple(v.name for v in pb.Purpose.DESCRIPTOR.values if v.number)
 
 #: What a subcommand runs with its parsed arguments; returns the exit code.
 Handler: TypeAlias = Callable[[argparse.Namespace], int]
@@ -121,18 +123,61 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--threshold", type=_uint(32), default=0, metavar="M")
     p.add_argument("--licensed", action="store_true")
 
-    p = kind("register-asset", "register an asset (central bank)")
+    p = kinds.add_parser(
+        "propose", help="propose a governed change; it applies once the quorum approves"
+    )
+    changes = p.add_subparsers(dest="change", required=True, metavar="CHANGE")
+    proposal = argparse.ArgumentParser(add_help=False)
+    proposal.add_argument("--summary", required=True, metavar="TEXT", help="what and why")
+    proposal.add_argument(
+        "--ttl",
+        type=_uint(32),
+        default=DEFAULT_PROPOSAL_TTL,
+        metavar="BLOCKS",
+        help=f"blocks it stays open for approval (default {DEFAULT_PROPOSAL_TTL})",
+    )
+    proposal.add_argument(
+        "--activation-height",
+        type=_uint(63),
+        default=0,
+        metavar="H",
+        help="limits and rates: the first height they apply at (at least 2 after approval)",
+    )
+
+    def change(name: str, help_text: str) -> argparse.ArgumentParser:
+        c = changes.add_parser(name, parents=[common, proposal], help=help_text)
+        c.set_defaults(func=handler)
+        return c
+
+    p = change("register-asset", "register an asset")
     p.add_argument("--code", required=True)
     p.add_argument("--decimals", required=True, type=_uint(32), metavar="D")
     p.add_argument("--issuer", required=True, metavar="ID")
     p.add_argument("--kind", dest="asset_kind", required=True, choices=ASSET_KINDS)
     p.add_argument("--payment-zones", required=True, metavar="ZONE[,ZONE]")
 
-    p = kind("set-limits", "set the KZT limits of a KYC tier (central bank)")
+    p = change("set-limits", "set the limits of a KYC tier, in KZT-equivalent")
     p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")
     p.add_argument("--per-payment", required=True, metavar="KZT")
     p.add_argument("--daily", required=True, metavar="KZT")
     p.add_argument("--holding-cap", required=True, metavar="KZT")
+
+    p = change("set-rates", "set reference rates for the tier limits")
+    p.add_argument(
+        "--rate",
+        required=True,
+        action="append",
+        metavar="CODE=KZT",
+        help="KZT per whole unit of the asset (0 removes its rate); repeat for several",
+    )
+
+    p = change("update-validator", "add, re-weight or (power 0) remove a validator")
+    p.add_argument("--public-key", required=True, metavar="HEX")
+    p.add_argument("--power", required=True, type=_uint(64), metavar="P")
+
+    for name, what in (("approve", "approve"), ("withdraw", "withdraw your own")):
+        p = kind(name, f"{what} a governance proposal (a quorum role)")
+        p.add_argument("--proposal", required=True, metavar="ID", help="its id (64 hex)")
 
     p = kind("issue", "create supply of an asset (its issuer)")
     p.add_argument("--asset", required=True, metavar="CODE")
@@ -149,6 +194,7 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--asset", metavar="CODE")
     p.add_argument("--amount", metavar="A")
     p.add_argument("--reference", metavar="TEXT")
+    p.add_argument("--purpose", choices=PURPOSES, help="why it is paid, where a rule asks")
     p.add_argument("--leg", action="append", metavar="FROM:TO:CODE:AMOUNT")
 
     for name in ("freeze", "unfreeze"):
@@ -162,17 +208,15 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--amount", required=True, metavar="A")
     p.add_argument("--legal-ref", required=True, metavar="TEXT")
 
-    p = kind("update-validator", "add, re-weight or (power 0) remove a validator (central bank)")
-    p.add_argument("--public-key", required=True, metavar="HEX")
-    p.add_argument("--power", required=True, type=_uint(64), metavar="P")
-
 
 def _add_query(sub: _SubParsers, handler: Handler) -> None:
     p = sub.add_parser("query", help="read the ledger through a node's API")
     p.add_argument(
         "what",
-        choices=("status", "account", "history", "tx", "block", "validators", "asset"),
-        metavar="{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE}",
+        choices=("status", "account", "history", "tx", "block", "validators", "asset", "rulebook"),
+        metavar=(
+            "{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE,rulebook}"
+        ),
     )
     p.add_argument("id", nargs="?", metavar="ID")
     _api_flags(p)

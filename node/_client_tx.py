@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypedDict, Unpack
+from typing import Any, Final, TypedDict, Unpack
 
 from node.keys import KeyPair
-from node.ledger import U64_MAX
+from node.ledger import AMOUNT_MAX, U64_MAX, txbuild
 from node.ledger.txbuild import KindMessage, transfer
 from proto import ledger_pb2 as pb
 
@@ -44,6 +43,10 @@ class SubmitResult:
         return self.status == "committed" and self.code == "OK"
 
 
+#: Digits of 2^128 - 1: a longer number of minor units is out of range at once.
+_AMOUNT_DIGITS: Final = len(str(AMOUNT_MAX))
+
+
 class SendOptions(TypedDict, total=False):
     """How a built transaction is submitted.
 
@@ -67,22 +70,27 @@ class SendOptions(TypedDict, total=False):
 def parse_amount(text: str, decimals: int) -> int:
     """Minor units of a decimal amount in an asset's units: ("1250.50", 2) -> 125050.
 
+    Exact at any size (no floating point, no decimal context): "1000" of an 18-decimal
+    asset is 10^21 minor units.
+
     Raises:
         ValueError: not a plain non-negative decimal, more decimals than the asset has,
-            or more than 2^64 - 1 minor units.
+            or more than 2^128 - 1 minor units.
     """
-    if not text or not all(c.isdigit() or c == "." for c in text) or not text.isascii():
-        raise ValueError(f"{text!r} is not a non-negative decimal amount")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a decimal amount") from None
-    minor = value.scaleb(decimals)
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{text!r} has more than {decimals} decimal places")
-    units = int(minor)
-    if units > U64_MAX:
-        raise ValueError(f"{text!r} is more than 2^64 - 1 minor units")
+    whole, _, fraction = text.partition(".")
+    digits = whole + fraction
+    if not digits or not digits.isascii() or not digits.isdigit():
+        raise ValueError(f"{text[:50]!r} is not a non-negative decimal amount")
+    fraction = fraction.rstrip("0")
+    if len(fraction) > decimals:
+        raise ValueError(f"{text[:50]!r} has more than {decimals} decimal places")
+    whole = whole.lstrip("0")
+    if len(whole) + decimals > _AMOUNT_DIGITS:
+        raise ValueError(f"{text[:50]!r} is more than 2^128 - 1 minor units")
+    scale: int = 10**decimals
+    units = int(whole or "0") * scale + int(fraction.ljust(decimals, "0") or "0")
+    if units > AMOUNT_MAX:
+        raise ValueError(f"{text[:50]!r} is more than 2^128 - 1 minor units")
     return units
 
 
@@ -100,6 +108,12 @@ def _u64(value: int, what: str) -> int:
     return value
 
 
+def _amount(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= AMOUNT_MAX:
+        raise ValueError(f"{what} must be an integer from 0 to 2^128 - 1, not {value!r}")
+    return value
+
+
 def _enum(enum: Any, value: str | int, what: str) -> int:
     if isinstance(value, int):
         return value
@@ -108,6 +122,10 @@ def _enum(enum: Any, value: str | int, what: str) -> int:
     except ValueError:
         raise ValueError(f"{what}: unknown value {value!r}") from None
     return number
+
+
+#: Blocks a proposal stays open unless the caller says otherwise.
+DEFAULT_PROPOSAL_TTL: Final = 17_280
 
 
 class TransactionKinds:
@@ -123,6 +141,59 @@ class TransactionKinds:
     ) -> SubmitResult:
         """Build, sign and submit one transaction of any kind (see `TengeClient.send`)."""
         raise NotImplementedError
+
+    async def status(self) -> dict[str, Any]:
+        """GET /v1/status (see `TengeClient.status`)."""
+        raise NotImplementedError
+
+    async def propose(
+        self,
+        change: txbuild.GovernedChange,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Propose a governed change (limits, rates, an asset, a validator): it applies when
+        every role of the governance quorum has approved (`approve`), within `ttl` blocks.
+
+        The result's tx_id is the proposal id the approvers name. docs/governance.md.
+        """
+        height = int((await self.status())["height"])
+        message = txbuild.propose(
+            change,
+            expires_at_height=height + ttl,
+            activation_height=activation_height,
+            summary=summary,
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def approve(
+        self,
+        proposal_id: str,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Approve a proposal (a quorum role); the approval completing the quorum applies it."""
+        message = pb.Approve(proposal_id=bytes.fromhex(proposal_id))
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def withdraw(
+        self,
+        proposal_id: str,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Withdraw an open proposal (its proposer)."""
+        message = pb.Withdraw(proposal_id=bytes.fromhex(proposal_id))
+        return await self.send(message, signer=signer, keys=keys, **options)
 
     async def register_account(
         self,
@@ -160,9 +231,12 @@ class TransactionKinds:
         issuer: str,
         kind: str | int,
         payment_zones: Sequence[str | int],
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Register an asset (central bank)."""
+        """Propose registering an asset (a governance quorum role; `propose`)."""
         message = pb.RegisterAsset(
             code=code,
             decimals=decimals,
@@ -170,7 +244,15 @@ class TransactionKinds:
             kind=_enum(pb.AssetKind, kind, "kind"),  # type: ignore[arg-type]
             payment_zones=[_enum(pb.Zone, z, "payment_zones") for z in payment_zones],  # type: ignore[misc]
         )
-        return await self.send(message, signer=signer, keys=keys, **options)
+        return await self.propose(
+            message,
+            signer=signer,
+            keys=keys,
+            summary=summary,
+            ttl=ttl,
+            activation_height=activation_height,
+            **options,
+        )
 
     async def set_limits(
         self,
@@ -181,16 +263,55 @@ class TransactionKinds:
         per_payment: int,
         daily_outflow: int,
         holding_cap: int,
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Set the KZT limits of a KYC tier, in tiyn; 0 means no limit (central bank)."""
+        """Propose the limits of a KYC tier, in tiyn of KZT-equivalent; 0 means no limit."""
         message = pb.SetLimits(
             kyc_tier=kyc_tier,
             per_payment=_u64(per_payment, "per_payment"),
             daily_outflow=_u64(daily_outflow, "daily_outflow"),
             holding_cap=_u64(holding_cap, "holding_cap"),
         )
-        return await self.send(message, signer=signer, keys=keys, **options)
+        return await self.propose(
+            message,
+            signer=signer,
+            keys=keys,
+            summary=summary,
+            ttl=ttl,
+            activation_height=activation_height,
+            **options,
+        )
+
+    async def set_rates(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        rates: dict[str, int],
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Propose reference rates in tiyn per whole unit; 0 removes a rate."""
+        message = pb.SetRates(
+            rates=[
+                pb.ReferenceRate(asset=code, tiyn_per_unit=_u64(tiyn, f"rates[{code}]"))
+                for code, tiyn in sorted(rates.items())
+            ]
+        )
+        return await self.propose(
+            message,
+            signer=signer,
+            keys=keys,
+            summary=summary,
+            ttl=ttl,
+            activation_height=activation_height,
+            **options,
+        )
 
     async def issue(
         self,
@@ -203,7 +324,7 @@ class TransactionKinds:
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
         """Create supply of an asset into an account (the asset's issuer)."""
-        message = pb.Issue(asset=asset, to=to, amount=_u64(amount, "amount"))
+        message = txbuild.issue(asset, to, _amount(amount, "amount"))
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def redeem(
@@ -216,7 +337,7 @@ class TransactionKinds:
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
         """Destroy supply held by the signer."""
-        message = pb.Redeem(asset=asset, amount=_u64(amount, "amount"))
+        message = txbuild.redeem(asset, _amount(amount, "amount"))
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def transfer(
@@ -225,17 +346,23 @@ class TransactionKinds:
         keys: Sequence[KeyPair],
         legs: Sequence[tuple[str, str, str, int]],
         reference: str = "",
+        purpose: str = "PURPOSE_UNSPECIFIED",
         signer: str | None = None,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
         """Pay: one or more (payer, payee, asset, amount) legs, settled all or nothing.
 
         Every paying account must sign; `signer` defaults to the first leg's payer.
+        `purpose` (e.g. "GOVERNMENT_FEE") is what a rulebook purpose rule may ask for.
         """
         if not legs:
             raise ValueError("a transfer needs at least one leg")
-        checked = [(p, q, a, _u64(n, f"legs[{i}].amount")) for i, (p, q, a, n) in enumerate(legs)]
-        message = transfer(*checked, reference=reference)
+        checked = [
+            (p, q, a, _amount(n, f"legs[{i}].amount")) for i, (p, q, a, n) in enumerate(legs)
+        ]
+        message = transfer(
+            *checked, reference=reference, purpose=_enum(pb.Purpose, purpose, "purpose")
+        )
         acting = legs[0][0] if signer is None else signer
         return await self.send(message, signer=acting, keys=keys, **options)
 
@@ -277,9 +404,7 @@ class TransactionKinds:
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
         """Move funds of a frozen account to STATE_RESERVE under a court order (regulator)."""
-        message = pb.Seize(
-            account_id=account_id, asset=asset, amount=_u64(amount, "amount"), legal_ref=legal_ref
-        )
+        message = txbuild.seize(account_id, asset, _amount(amount, "amount"), legal_ref)
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def update_validator(
@@ -290,13 +415,24 @@ class TransactionKinds:
         public_key: bytes,
         power: int,
         moniker: str = "",
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        activation_height: int = 0,
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Add, re-weight or (power 0) remove a validator (central bank)."""
+        """Propose adding, re-weighting or (power 0) removing a validator."""
         message = pb.UpdateValidator(
             public_key=public_key, power=_u64(power, "power"), moniker=moniker
         )
-        return await self.send(message, signer=signer, keys=keys, **options)
+        return await self.propose(
+            message,
+            signer=signer,
+            keys=keys,
+            summary=summary,
+            ttl=ttl,
+            activation_height=activation_height,
+            **options,
+        )
 
 
 __all__ = [

@@ -36,8 +36,8 @@ from node._cli_parsers import ZONES, OperatorHandlers, add_operator_parsers
 from node.client import ApiError, SubmitResult, TengeClient, Unreachable, parse_amount
 from node.errors import KeyFileError
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, read_public_key, write_key_file
-from node.ledger import valid_account_id, valid_asset_code
-from node.ledger.txbuild import KindMessage, transfer
+from node.ledger import U64_MAX, txbuild, valid_account_id, valid_asset_code
+from node.ledger.txbuild import GovernedChange, KindMessage, propose, transfer
 from proto import ledger_pb2 as pb
 
 # The same values as node/cli.py's EXIT_* (that module imports this one).
@@ -241,6 +241,7 @@ class _Amount:
     asset: str
     text: str
     what: str
+    limit: bool = False  # a KYC-tier limit: u64 tiyn, where an amount may be 128-bit
 
 
 class _Amounts:
@@ -264,9 +265,12 @@ class _Amounts:
                 raise _api_failure(e, f"reading asset {amount.asset}") from None
             decimals = self._decimals[amount.asset] = int(doc["decimals"])
         try:
-            return parse_amount(amount.text, decimals)
+            units = parse_amount(amount.text, decimals)
         except ValueError as e:
             raise _usage(f"{amount.what}: {e} ({amount.asset} has {decimals} decimals)") from None
+        if amount.limit and units > U64_MAX:
+            raise _usage(f"{amount.what}: {amount.text[:50]!r} is more than 2^64 - 1 minor units")
+        return units
 
 
 def _legs(args: argparse.Namespace) -> list[tuple[str, str, _Amount]]:
@@ -295,7 +299,7 @@ def _legs(args: argparse.Namespace) -> list[tuple[str, str, _Amount]]:
 
 def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
     """Check a tx command's own flags; return the acting account and the amounts to convert."""
-    kind = args.kind
+    kind = _change_kind(args)
     amounts: list[_Amount] = []
     if kind == "transfer":
         legs = _legs(args)
@@ -310,13 +314,24 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
         amounts = [_Amount(code, _amount_text(args.amount, "--amount"), "--amount")]
     elif kind == "set-limits":
         amounts = [
-            _Amount(KZT, _amount_text(getattr(args, name), flag), flag)
+            _Amount(KZT, _amount_text(getattr(args, name), flag), flag, limit=True)
             for name, flag in (
                 ("per_payment", "--per-payment"),
                 ("daily", "--daily"),
                 ("holding_cap", "--holding-cap"),
             )
         ]
+    elif kind == "set-rates":
+        args.rate_codes = []
+        for text in args.rate:
+            code, sep, value = text.partition("=")
+            if not sep:
+                raise _usage(f"--rate: {text[:40]!r} is not CODE=KZT (e.g. USDT=505.10)")
+            args.rate_codes.append(_asset_code(code.strip(), "--rate"))
+            amounts.append(_Amount(KZT, _amount_text(value.strip(), "--rate"), "--rate"))
+    elif kind in ("approve", "withdraw"):
+        if _TX_ID_RE.match(args.proposal) is None:
+            raise _usage(f"--proposal: {args.proposal[:80]!r} is not a proposal id (64 hex)")
     elif kind == "register-account":
         args.public_key_bytes = [_public_key(k) for k in args.public_key]
     elif kind == "update-validator":
@@ -332,7 +347,29 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
 
 def _message(args: argparse.Namespace, minor: list[int]) -> KindMessage:
     """The transaction's kind message, with the amounts already in minor units."""
-    kind = args.kind
+    if args.kind == "propose":
+        change = _change(args, minor)
+        assert isinstance(change, GovernedChange)  # the parser offers governed kinds only
+        return propose(
+            change,
+            expires_at_height=args.expires_at_height,
+            activation_height=args.activation_height,
+            summary=args.summary,
+        )
+    if args.kind in ("approve", "withdraw"):
+        message = pb.Approve if args.kind == "approve" else pb.Withdraw
+        return message(proposal_id=bytes.fromhex(args.proposal))
+    return _change(args, minor)
+
+
+def _change_kind(args: argparse.Namespace) -> str:
+    """The kind whose flags the command has: the proposed change's, under tx propose."""
+    return str(args.change) if args.kind == "propose" else str(args.kind)
+
+
+def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
+    """The message of the command's own kind (or of the change it proposes)."""
+    kind = _change_kind(args)
     if kind == "register-account":
         return pb.RegisterAccount(
             account_id=args.account_id,
@@ -358,24 +395,30 @@ def _message(args: argparse.Namespace, minor: list[int]) -> KindMessage:
             daily_outflow=minor[1],
             holding_cap=minor[2],
         )
+    if kind == "set-rates":
+        return pb.SetRates(
+            rates=[
+                pb.ReferenceRate(asset=code, tiyn_per_unit=tiyn)
+                for code, tiyn in zip(args.rate_codes, minor, strict=True)
+            ]
+        )
     if kind == "issue":
-        return pb.Issue(asset=args.asset, to=args.to, amount=minor[0])
+        return txbuild.issue(args.asset, args.to, minor[0])
     if kind == "redeem":
-        return pb.Redeem(asset=args.asset, amount=minor[0])
+        return txbuild.redeem(args.asset, minor[0])
     if kind == "transfer":
         legs = _legs(args)
         return transfer(
             *[(p, q, a.asset, n) for (p, q, a), n in zip(legs, minor, strict=True)],
             reference=args.reference or "",
+            purpose=pb.Purpose.Value(args.purpose) if args.purpose else pb.PURPOSE_UNSPECIFIED,
         )
     if kind == "freeze":
         return pb.Freeze(account_id=args.account, legal_ref=args.legal_ref)
     if kind == "unfreeze":
         return pb.Unfreeze(account_id=args.account, legal_ref=args.legal_ref)
     if kind == "seize":
-        return pb.Seize(
-            account_id=args.account, asset=args.asset, amount=minor[0], legal_ref=args.legal_ref
-        )
+        return txbuild.seize(args.account, args.asset, minor[0], args.legal_ref)
     assert kind == "update-validator", kind
     return pb.UpdateValidator(public_key=args.public_key_bytes, power=args.power)
 
@@ -404,6 +447,12 @@ async def _submit(
 ) -> int:
     converter = _Amounts(api)
     minor = [await converter.minor(a) for a in amounts]
+    if args.kind == "propose":
+        try:
+            height = int((await api.status())["height"])
+        except ApiError as e:
+            raise _api_failure(e, "tx propose") from None
+        args.expires_at_height = height + args.ttl
     message = _message(args, minor)
     try:
         result = await api.send(
@@ -493,6 +542,8 @@ async def _query(
         return await api.status()
     if what == "validators":
         return await api.validators()
+    if what == "rulebook":
+        return await api.rulebook()
     assert target is not None
     if what == "account":
         return await api.account(target)

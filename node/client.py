@@ -216,6 +216,12 @@ class TengeClient(TransactionKinds):
         doc: dict[str, Any] = await self._request("GET", "/v1/validators")
         return doc
 
+    async def rulebook(self, version: int | None = None) -> dict[str, Any]:
+        """GET /v1/rulebook: the active rulebook and the pending change, or one version."""
+        path = "/v1/rulebook" if version is None else f"/v1/rulebook?version={int(version)}"
+        doc: dict[str, Any] = await self._request("GET", path)
+        return doc
+
     async def assets(self) -> list[dict[str, Any]]:
         """GET /v1/assets."""
         doc = await self._request("GET", "/v1/assets")

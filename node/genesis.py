@@ -15,11 +15,15 @@ from typing import Any, Final
 from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.errors import ConfigError
 from node.ledger import (
+    AMOUNT_MAX,
     KZT,
     U64_MAX,
     Rules,
+    amount_of,
     default_rulebook,
+    parse_amount_text,
     rulebook_error,
+    set_amount,
     valid_account_id,
     valid_asset_code,
 )
@@ -73,6 +77,7 @@ _RULEBOOK_KEYS: Final = {
     "purpose_rules",
     "rates",
     "travel_rule_threshold",
+    "governance_quorum",
 }
 _KIND_RULE_KEYS: Final = {"kind", "payment_zones", "holder_roles", "zone_roles", "licensed_roles"}
 _PURPOSE_RULE_KEYS: Final = {"id", "kind", "payee_roles", "purpose"}
@@ -105,6 +110,8 @@ def load_genesis(path: Path) -> genesis_pb2.Genesis:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{name}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    except ValueError as e:  # a number of more than 4300 digits
+        raise ConfigError(f"{name}: not valid JSON ({str(e)[:80]})") from e
     return parse_genesis(doc, source=name)
 
 
@@ -138,7 +145,7 @@ def genesis_to_json(genesis: genesis_pb2.Genesis) -> dict[str, Any]:
                 "public_keys": [key.hex() for key in a.public_keys],
                 "threshold": max(1, a.threshold),
                 "licensed": a.licensed,
-                "balances": {b.asset: str(b.amount) for b in entry.balances},
+                "balances": {b.asset: str(amount_of(b)) for b in entry.balances},
             }
         )
     return {
@@ -199,6 +206,7 @@ def rulebook_to_doc(book: ledger_pb2.Rulebook) -> dict[str, Any]:
         ],
         "rates": {r.asset: str(r.tiyn_per_unit) for r in book.rates},
         "travel_rule_threshold": str(book.travel_rule_threshold),
+        "governance_quorum": [role(x) for x in book.governance_quorum],
     }
 
 
@@ -244,6 +252,22 @@ def _int(value: Any, path: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise _Err(path, f"{value} is outside {low}..{high}")
     return value
+
+
+def _amount(value: Any, path: str) -> int:
+    """An amount of minor units, 0 to 2^128 - 1: a canonical decimal string or a JSON number."""
+    if isinstance(value, bool):
+        raise _Err(path, "must be an amount (a string of decimal digits)")
+    if isinstance(value, int):
+        if not 0 <= value <= AMOUNT_MAX:
+            raise _Err(path, f"{value} is outside 0..2^128 - 1")
+        return value
+    if not isinstance(value, str):
+        raise _Err(path, "must be an amount (a string of decimal digits)")
+    try:
+        return parse_amount_text(value)
+    except ValueError as e:
+        raise _Err(path, str(e)) from None
 
 
 def _bool(value: Any, path: str) -> bool:
@@ -380,6 +404,10 @@ def _parse_rulebook(g: genesis_pb2.Genesis, value: Any) -> None:
         del book.central_bank_payees[:]
         payees = _roles(doc["central_bank_payees"], "rulebook.central_bank_payees")
         book.central_bank_payees.extend(payees)  # type: ignore[arg-type]
+    if "governance_quorum" in doc:
+        quorum = _roles(doc["governance_quorum"], "rulebook.governance_quorum")
+        del book.governance_quorum[:]
+        book.governance_quorum.extend(quorum)  # type: ignore[arg-type]
     if "purpose_rules" in doc:
         del book.purpose_rules[:]
         for i, item in enumerate(_list(doc["purpose_rules"], "rulebook.purpose_rules")):
@@ -480,7 +508,7 @@ def _parse_assets(g: genesis_pb2.Genesis, value: Any) -> None:
     codes: set[str] = set()
     for i, item in enumerate(_list(value, "assets")):
         path = f"assets[{i}]"
-        s = _obj(item, path, _ASSET_KEYS, {"code", "issuer", "kind", "payment_zones"})
+        s = _obj(item, path, _ASSET_KEYS, {"code", "decimals", "issuer", "kind", "payment_zones"})
         code = _str(s["code"], f"{path}.code")
         if not valid_asset_code(code):
             raise _Err(f"{path}.code", "an upper-case letter then 1 to 11 of A-Z, 0-9")
@@ -510,7 +538,7 @@ def _parse_assets(g: genesis_pb2.Genesis, value: Any) -> None:
                 raise _Err(zones_path, "KZT pays everywhere: list NATIONAL and CRYPTOCITY")
         elif kind == ledger_pb2.CBDC:
             raise _Err(f"{path}.kind", "only KZT is a CBDC")
-        decimals = _int(s.get("decimals", 2), f"{path}.decimals", 0, MAX_DECIMALS)
+        decimals = _int(s["decimals"], f"{path}.decimals", 0, MAX_DECIMALS)
         g.assets.add(
             code=code,
             decimals=decimals,
@@ -533,13 +561,13 @@ def _check_balances(g: genesis_pb2.Genesis, pending: list[tuple[str, dict[str, A
             asset = assets.get(code)
             if asset is None:
                 raise _Err(where, f"no asset {code!r} in assets")
-            amount = _int(amount_value, where, 0, U64_MAX)
+            amount = _amount(amount_value, where)
             if rules.holding(account, asset) is None:
                 raise _Err(where, f"{account.account_id!r} may not hold {code} by the rulebook")
             totals[code] = totals.get(code, 0) + amount
-            if totals[code] > U64_MAX:
-                raise _Err(where, f"the {code} balances sum past 2^64 - 1")
-            entry.balances.add(asset=code, amount=amount)
+            if totals[code] > AMOUNT_MAX:
+                raise _Err(where, f"the {code} balances sum past 2^128 - 1")
+            set_amount(entry.balances.add(asset=code), "amount", amount)
         _check_holding_cap(rules, assets, path, entry)
 
 
@@ -556,7 +584,7 @@ def _check_holding_cap(
         return
     total = 0
     for balance in entry.balances:
-        value = rules.kzt_value(assets[balance.asset], balance.amount)
+        value = rules.kzt_value(assets[balance.asset], amount_of(balance))
         if value is None:
             raise _Err(f"{path}.balances.{balance.asset}", "no reference rate in rulebook.rates")
         total += value

@@ -7,6 +7,7 @@ Rules this module keeps (the operator's view is docs/mempool.md):
    transactions would debit (`CheckOutcome.debits`), and that sum never exceeds the
    committed balance they were judged against. A transaction that would pass it is
    refused with PENDING_FUNDS_EXCEEDED, so an account cannot queue payments it cannot pay.
+   Debits and balances are the ledger's 128-bit amounts as Python ints: no sum is cut.
 3. No account authorises more than `max_pending_per_account` pending transactions
    (PENDING_TXS_EXCEEDED).
 4. Every transaction has one source: "api" (this node's clients) or the peer that gossiped
@@ -71,6 +72,8 @@ class CheckOutcome(Protocol):
     def accounts(self) -> tuple[str, ...]: ...
     @property
     def debits(self) -> tuple[DebitOutcome, ...]: ...
+    @property
+    def rule(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class Admission:
     tx_id: bytes
     added: bool = False  # newly added: the caller gossips it
     evicted: int = 0  # gossiped transactions it displaced (rule 5), for metrics
+    rule: str = ""  # the rulebook rule that refused it (docs/rulebook.md)
 
     @property
     def ok(self) -> bool:
@@ -184,7 +188,9 @@ class Mempool:
         """
         outcome = self._checker.check_tx(raw, next_height=next_height)
         if outcome.code != ledger_pb2.OK:
-            return self._count(Admission(outcome.code, outcome.message, outcome.tx_id))
+            return self._count(
+                Admission(outcome.code, outcome.message, outcome.tx_id, rule=outcome.rule)
+            )
         tx_id = outcome.tx_id
         pending = self._txs.get(tx_id)
         if pending is not None:

@@ -34,12 +34,14 @@ class ConsensusParams(_message.Message):
     def __init__(self, timeout_propose_ms: _Optional[int] = ..., timeout_prevote_ms: _Optional[int] = ..., timeout_precommit_ms: _Optional[int] = ..., timeout_delta_ms: _Optional[int] = ..., timeout_max_ms: _Optional[int] = ..., empty_block_interval_ms: _Optional[int] = ..., max_block_txs: _Optional[int] = ..., max_block_bytes: _Optional[int] = ..., max_tx_bytes: _Optional[int] = ..., max_tx_ttl: _Optional[int] = ..., evidence_max_age_blocks: _Optional[int] = ...) -> None: ...
 
 class GenesisBalance(_message.Message):
-    __slots__ = ("asset", "amount")
+    __slots__ = ("asset", "amount", "amount_high")
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     asset: str
     amount: int
-    def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class GenesisAccount(_message.Message):
     __slots__ = ("account", "balances")

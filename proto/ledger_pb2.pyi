@@ -72,6 +72,17 @@ class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NO_REFERENCE_RATE: _ClassVar[ResultCode]
     UNKNOWN_KYC_TIER: _ClassVar[ResultCode]
     ASSET_KIND_NOT_IN_RULEBOOK: _ClassVar[ResultCode]
+    GOVERNANCE_REQUIRED: _ClassVar[ResultCode]
+    UNKNOWN_PROPOSAL: _ClassVar[ResultCode]
+    PROPOSAL_CLOSED: _ClassVar[ResultCode]
+    ALREADY_APPROVED: _ClassVar[ResultCode]
+
+class ProposalStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROPOSAL_STATUS_UNSPECIFIED: _ClassVar[ProposalStatus]
+    OPEN: _ClassVar[ProposalStatus]
+    EXECUTED: _ClassVar[ProposalStatus]
+    WITHDRAWN: _ClassVar[ProposalStatus]
 
 class Purpose(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -130,6 +141,14 @@ PURPOSE_NOT_ALLOWED: ResultCode
 NO_REFERENCE_RATE: ResultCode
 UNKNOWN_KYC_TIER: ResultCode
 ASSET_KIND_NOT_IN_RULEBOOK: ResultCode
+GOVERNANCE_REQUIRED: ResultCode
+UNKNOWN_PROPOSAL: ResultCode
+PROPOSAL_CLOSED: ResultCode
+ALREADY_APPROVED: ResultCode
+PROPOSAL_STATUS_UNSPECIFIED: ProposalStatus
+OPEN: ProposalStatus
+EXECUTED: ProposalStatus
+WITHDRAWN: ProposalStatus
 PURPOSE_UNSPECIFIED: Purpose
 GOVERNMENT_FEE: Purpose
 
@@ -150,7 +169,7 @@ class TxEnvelope(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[Signature, _Mapping]]] = ...) -> None: ...
 
 class TxBody(_message.Message):
-    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates")
+    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates", "propose", "approve", "withdraw")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -167,6 +186,9 @@ class TxBody(_message.Message):
     SEIZE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
     SET_RATES_FIELD_NUMBER: _ClassVar[int]
+    PROPOSE_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAW_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     nonce: int
     expires_at_height: int
@@ -183,7 +205,10 @@ class TxBody(_message.Message):
     seize: Seize
     update_validator: UpdateValidator
     set_rates: SetRates
-    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ...) -> None: ...
+    propose: Propose
+    approve: Approve
+    withdraw: Withdraw
+    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., propose: _Optional[_Union[Propose, _Mapping]] = ..., approve: _Optional[_Union[Approve, _Mapping]] = ..., withdraw: _Optional[_Union[Withdraw, _Mapping]] = ...) -> None: ...
 
 class RegisterAccount(_message.Message):
     __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed")
@@ -235,35 +260,71 @@ class SetRates(_message.Message):
     rates: _containers.RepeatedCompositeFieldContainer[ReferenceRate]
     def __init__(self, rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ...) -> None: ...
 
+class Propose(_message.Message):
+    __slots__ = ("set_limits", "set_rates", "register_asset", "update_validator", "expires_at_height", "activation_height", "summary")
+    SET_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    SET_RATES_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_ASSET_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    set_limits: SetLimits
+    set_rates: SetRates
+    register_asset: RegisterAsset
+    update_validator: UpdateValidator
+    expires_at_height: int
+    activation_height: int
+    summary: str
+    def __init__(self, set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., expires_at_height: _Optional[int] = ..., activation_height: _Optional[int] = ..., summary: _Optional[str] = ...) -> None: ...
+
+class Approve(_message.Message):
+    __slots__ = ("proposal_id",)
+    PROPOSAL_ID_FIELD_NUMBER: _ClassVar[int]
+    proposal_id: bytes
+    def __init__(self, proposal_id: _Optional[bytes] = ...) -> None: ...
+
+class Withdraw(_message.Message):
+    __slots__ = ("proposal_id",)
+    PROPOSAL_ID_FIELD_NUMBER: _ClassVar[int]
+    proposal_id: bytes
+    def __init__(self, proposal_id: _Optional[bytes] = ...) -> None: ...
+
 class Issue(_message.Message):
-    __slots__ = ("asset", "to", "amount")
+    __slots__ = ("asset", "to", "amount", "amount_high")
     ASSET_FIELD_NUMBER: _ClassVar[int]
     TO_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     asset: str
     to: str
     amount: int
-    def __init__(self, asset: _Optional[str] = ..., to: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, asset: _Optional[str] = ..., to: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class Redeem(_message.Message):
-    __slots__ = ("asset", "amount")
+    __slots__ = ("asset", "amount", "amount_high")
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     asset: str
     amount: int
-    def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class TransferLeg(_message.Message):
-    __slots__ = ("payer", "payee", "asset", "amount")
+    __slots__ = ("payer", "payee", "asset", "amount", "amount_high")
     PAYER_FIELD_NUMBER: _ClassVar[int]
     PAYEE_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     payer: str
     payee: str
     asset: str
     amount: int
-    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class Transfer(_message.Message):
     __slots__ = ("legs", "reference", "purpose")
@@ -292,16 +353,18 @@ class Unfreeze(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., legal_ref: _Optional[str] = ...) -> None: ...
 
 class Seize(_message.Message):
-    __slots__ = ("account_id", "asset", "amount", "legal_ref")
+    __slots__ = ("account_id", "asset", "amount", "legal_ref", "amount_high")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     asset: str
     amount: int
     legal_ref: str
-    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., legal_ref: _Optional[str] = ...) -> None: ...
+    amount_high: int
+    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., legal_ref: _Optional[str] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class UpdateValidator(_message.Message):
     __slots__ = ("public_key", "power", "moniker")
@@ -366,7 +429,7 @@ class Account(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ..., frozen: _Optional[bool] = ..., frozen_legal_ref: _Optional[str] = ..., registered_by: _Optional[str] = ..., registered_height: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Asset(_message.Message):
-    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones", "issued", "redeemed", "seized")
+    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones", "issued", "redeemed", "seized", "issued_high", "redeemed_high", "seized_high")
     CODE_FIELD_NUMBER: _ClassVar[int]
     DECIMALS_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
@@ -375,6 +438,9 @@ class Asset(_message.Message):
     ISSUED_FIELD_NUMBER: _ClassVar[int]
     REDEEMED_FIELD_NUMBER: _ClassVar[int]
     SEIZED_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_HIGH_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_HIGH_FIELD_NUMBER: _ClassVar[int]
+    SEIZED_HIGH_FIELD_NUMBER: _ClassVar[int]
     code: str
     decimals: int
     issuer: str
@@ -383,7 +449,10 @@ class Asset(_message.Message):
     issued: int
     redeemed: int
     seized: int
-    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., issued: _Optional[int] = ..., redeemed: _Optional[int] = ..., seized: _Optional[int] = ...) -> None: ...
+    issued_high: int
+    redeemed_high: int
+    seized_high: int
+    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., issued: _Optional[int] = ..., redeemed: _Optional[int] = ..., seized: _Optional[int] = ..., issued_high: _Optional[int] = ..., redeemed_high: _Optional[int] = ..., seized_high: _Optional[int] = ...) -> None: ...
 
 class TierLimits(_message.Message):
     __slots__ = ("kyc_tier", "per_payment", "daily_outflow", "holding_cap")
@@ -424,7 +493,7 @@ class CommittedEvidence(_message.Message):
     def __init__(self, evidence: _Optional[_Union[_consensus_pb2.Evidence, _Mapping]] = ..., height: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
 
 class Rulebook(_message.Message):
-    __slots__ = ("version", "activation_height", "kinds", "central_bank_payees", "purpose_rules", "tier_limits", "rates", "travel_rule_threshold")
+    __slots__ = ("version", "activation_height", "kinds", "central_bank_payees", "purpose_rules", "tier_limits", "rates", "travel_rule_threshold", "governance_quorum")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
@@ -433,6 +502,7 @@ class Rulebook(_message.Message):
     TIER_LIMITS_FIELD_NUMBER: _ClassVar[int]
     RATES_FIELD_NUMBER: _ClassVar[int]
     TRAVEL_RULE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    GOVERNANCE_QUORUM_FIELD_NUMBER: _ClassVar[int]
     version: int
     activation_height: int
     kinds: _containers.RepeatedCompositeFieldContainer[KindRule]
@@ -441,7 +511,28 @@ class Rulebook(_message.Message):
     tier_limits: _containers.RepeatedCompositeFieldContainer[TierLimits]
     rates: _containers.RepeatedCompositeFieldContainer[ReferenceRate]
     travel_rule_threshold: int
-    def __init__(self, version: _Optional[int] = ..., activation_height: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[KindRule, _Mapping]]] = ..., central_bank_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., purpose_rules: _Optional[_Iterable[_Union[PurposeRule, _Mapping]]] = ..., tier_limits: _Optional[_Iterable[_Union[TierLimits, _Mapping]]] = ..., rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ..., travel_rule_threshold: _Optional[int] = ...) -> None: ...
+    governance_quorum: _containers.RepeatedScalarFieldContainer[Role]
+    def __init__(self, version: _Optional[int] = ..., activation_height: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[KindRule, _Mapping]]] = ..., central_bank_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., purpose_rules: _Optional[_Iterable[_Union[PurposeRule, _Mapping]]] = ..., tier_limits: _Optional[_Iterable[_Union[TierLimits, _Mapping]]] = ..., rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ..., travel_rule_threshold: _Optional[int] = ..., governance_quorum: _Optional[_Iterable[_Union[Role, str]]] = ...) -> None: ...
+
+class GovernanceProposal(_message.Message):
+    __slots__ = ("proposal_id", "propose", "proposer", "proposed_height", "approvals", "status", "decided_height", "effective_height")
+    PROPOSAL_ID_FIELD_NUMBER: _ClassVar[int]
+    PROPOSE_FIELD_NUMBER: _ClassVar[int]
+    PROPOSER_FIELD_NUMBER: _ClassVar[int]
+    PROPOSED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    proposal_id: bytes
+    propose: Propose
+    proposer: str
+    proposed_height: int
+    approvals: _containers.RepeatedScalarFieldContainer[str]
+    status: ProposalStatus
+    decided_height: int
+    effective_height: int
+    def __init__(self, proposal_id: _Optional[bytes] = ..., propose: _Optional[_Union[Propose, _Mapping]] = ..., proposer: _Optional[str] = ..., proposed_height: _Optional[int] = ..., approvals: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[ProposalStatus, str]] = ..., decided_height: _Optional[int] = ..., effective_height: _Optional[int] = ...) -> None: ...
 
 class KindRule(_message.Message):
     __slots__ = ("kind", "payment_zones", "holder_roles", "zone_roles", "licensed_roles")

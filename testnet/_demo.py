@@ -20,7 +20,7 @@ import trio
 
 from node.client import ApiError, SubmitResult, TengeClient
 from node.keys import KeyPair, read_key_file
-from node.ledger.txbuild import build_tx, sign_envelope, transfer
+from node.ledger.txbuild import GovernedChange, build_tx, propose, sign_envelope, transfer
 from proto import ledger_pb2 as pb
 
 TENGE = 100  # tiyn
@@ -89,6 +89,36 @@ async def _step(
     except ApiError as e:
         return demo.record(title, e, expect)
     return demo.record(title, result, expect)
+
+
+async def _govern(
+    demo: Demo,
+    client: TengeClient,
+    title: str,
+    change: GovernedChange,
+    summary: str,
+    expect: str = "OK",
+) -> None:
+    """Dual control: the central bank proposes the change, the regulator approves it (the
+    approval applies the change, so it carries the change's own code)."""
+    height = int((await client.status())["height"])
+    proposal = await _step(
+        demo,
+        client,
+        f"central bank proposes: {title}",
+        "OK",
+        "central-bank",
+        propose(change, expires_at_height=height + 600, summary=summary),
+    )
+    if proposal is not None:
+        await _step(
+            demo,
+            client,
+            f"regulator approves: {title}",
+            expect,
+            "regulator",
+            pb.Approve(proposal_id=bytes.fromhex(proposal.tx_id)),
+        )
 
 
 async def _await_rulebook_change(client: TengeClient, timeout_s: float = 30) -> None:
@@ -165,32 +195,44 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             transfer((customer, merchant, "KZT", 5_000 * TENGE), reference="coffee"),
         )
 
-        demo.say("\n4. USDT pays inside CryptoCity and is refused outside it")
-        assets = {a["code"] for a in await client.assets()}
-        if "USDT" not in assets:
-            await _step(
-                demo,
-                client,
-                f"central bank registers USDT (issuer {bank_b})",
-                "OK",
-                central,
-                pb.RegisterAsset(
-                    code="USDT",
-                    decimals=6,
-                    issuer=bank_b,
-                    kind=pb.STABLECOIN,
-                    payment_zones=[pb.CRYPTOCITY],
-                ),
-            )
+        demo.say(
+            "\n4. Dual control: the National Bank proposes USDT and its reference rate, "
+            "the regulator approves"
+        )
+        usdt = pb.RegisterAsset(
+            code="USDT",
+            decimals=6,
+            issuer=bank_b,
+            kind=pb.STABLECOIN,
+            payment_zones=[pb.CRYPTOCITY],
+        )
         await _step(
             demo,
             client,
-            "central bank sets the USDT reference rate: 500 KZT",
-            "OK",
+            "central bank registers USDT alone",
+            "GOVERNANCE_REQUIRED",
             central,
-            pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=500 * TENGE)]),
+            usdt,
         )
+        national_usdt = pb.RegisterAsset()
+        national_usdt.CopyFrom(usdt)
+        national_usdt.payment_zones.append(pb.NATIONAL)
+        national_usdt.code = "USDTN"  # never registered, so the ban is what refuses it
+        await _govern(
+            demo,
+            client,
+            "USDT payable in NATIONAL (the nationwide ban)",
+            national_usdt,
+            "banned",
+            expect="ZONE_BANNED",
+        )
+        assets = {a["code"] for a in await client.assets()}
+        if "USDT" not in assets:
+            await _govern(demo, client, f"register USDT (issuer {bank_b})", usdt, "USDT custody")
+        rate = pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=500 * TENGE)])
+        await _govern(demo, client, "USDT reference rate 500 KZT", rate, "NBK rate of the day")
         await _await_rulebook_change(client)
+        demo.say("\n5. USDT pays inside CryptoCity and is refused outside it")
         usdt_issuer = (await client.asset("USDT"))["issuer"]
         for holder, amount in ((customer, 1_000_000_000), (firm, 500_000_000)):
             await _step(
@@ -218,7 +260,7 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             transfer((customer, national, "USDT", 1_000_000)),
         )
 
-        demo.say("\n5. A licensed firm pays a government fee to the treasury in USDT")
+        demo.say("\n6. A licensed firm pays a government fee to the treasury in USDT")
         await _step(
             demo,
             client,
@@ -248,7 +290,7 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             transfer((central, customer, "KZT", 1 * TENGE)),
         )
 
-        demo.say("\n6. KYC tier limits")
+        demo.say("\n7. KYC tier limits in KZT-equivalent")
         await _step(
             demo,
             client,
@@ -266,7 +308,7 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             transfer((customer, merchant, "USDT", 250_000_000)),
         )
 
-        demo.say("\n7. The regulator freezes an account; its funds are seized")
+        demo.say("\n8. The regulator freezes an account; its funds are seized")
         await _step(
             demo,
             client,
@@ -295,7 +337,7 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             ),
         )
 
-        demo.say("\n8. A 2-of-3 multi-signature spend from the state reserve")
+        demo.say("\n9. A 2-of-3 multi-signature spend from the state reserve")
         reserve = demo.keys("state-reserve")
         spend = transfer(("state-reserve", "treasury", "KZT", 1_000 * TENGE))
         await _step(
@@ -317,7 +359,7 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             keys=reserve[:2],
         )
 
-        demo.say("\n9. Replay protection")
+        demo.say("\n10. Replay protection")
         height = (await client.status())["height"]
         body = build_tx(
             status["chain_id"],

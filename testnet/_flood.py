@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import httpx
 import trio
@@ -113,14 +113,28 @@ async def flood_batches(
 
 
 async def probe_status(
-    client: httpx.AsyncClient, api: str, *, until: float, interval_s: float = 0.05
+    client: httpx.AsyncClient,
+    api: str,
+    *,
+    until: float,
+    interval_s: float = 0.05,
+    failures: list[str] | None = None,
 ) -> list[float]:
-    """Latencies (s) of ``GET /v1/status`` polled every interval_s until trio time `until`."""
+    """Latencies (s) of ``GET /v1/status`` polled every interval_s until trio time `until`.
+
+    A failed poll (no answer, or not 200) raises, or, when failures is given, is appended
+    to it and its latency is still counted.
+    """
     latencies = []
     while trio.current_time() < until:
         start = trio.current_time()
-        response = await client.get(api + "/v1/status")
-        response.raise_for_status()
+        try:
+            response = await client.get(api + "/v1/status")
+            response.raise_for_status()
+        except httpx.HTTPError as e:
+            if failures is None:
+                raise
+            failures.append(repr(e)[:200])
         latencies.append(trio.current_time() - start)
         await trio.sleep(interval_s)
     return latencies
@@ -173,39 +187,15 @@ def summary(latencies: list[float]) -> str:
     )
 
 
-async def run_batch_flood(
-    api: str,
-    *,
-    chain_id: str,
-    payer: str,
-    payee: str,
-    public_key: bytes,
-    expires_at_height: int,
-    clients: int,
-    seconds: float,
-    batches: int,
-    stats: FloodStats,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """`flood_batches` from a child process at nice 10, filling stats when it is done.
+async def run_flood_child(
+    command: list[str], *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> dict[str, Any]:
+    """Run a flood's child process; its JSON result (the last line of its stdout).
 
-    Use with ``await nursery.start(...)``: it reports started once the child has built
-    its junk bodies and begins to flood, which then lasts `seconds`.
+    The child prints one line when it begins to flood (reported as started, for
+    ``await nursery.start(...)``), then its JSON result when done. The child lowers its
+    own CPU priority (`FLOOD_NICE`). It is killed if the caller is cancelled.
     """
-    command = [
-        sys.executable,
-        "-m",
-        "testnet._flood",
-        f"--api={api}",
-        f"--chain-id={chain_id}",
-        f"--payer={payer}",
-        f"--payee={payee}",
-        f"--public-key={public_key.hex()}",
-        f"--expires-at-height={expires_at_height}",
-        f"--clients={clients}",
-        f"--seconds={seconds}",
-        f"--batches={batches}",
-    ]
     process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
     try:
@@ -224,7 +214,71 @@ async def run_batch_flood(
         with trio.CancelScope(shield=True):
             process.kill()
             await process.wait()
-    doc = json.loads(output.decode().strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+    return result
+
+
+def lower_priority() -> None:
+    """Run this (child) process at nice `FLOOD_NICE`, as a flood's child processes do."""
+    if hasattr(os, "nice"):
+        os.nice(FLOOD_NICE)
+
+
+def counter_by_label(metrics_text: str, family: str, label: str) -> dict[str, float]:
+    """A counter family's samples (``family_total{label="x",...} n``) summed by label's
+    value ("" for samples without that label, or unlabeled)."""
+    pattern = re.compile(rf"^{family}(?:_total)?(?:\{{([^}}]*)\}})? (\S+)$")
+    value_re = re.compile(rf'(?:^|,){label}="([^"]*)"')
+    out: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        match = pattern.match(line)
+        if match is None:
+            continue
+        key = value_re.search(match.group(1) or "")
+        name = key.group(1) if key else ""
+        out[name] = out.get(name, 0.0) + float(match.group(2))
+    return out
+
+
+async def run_batch_flood(
+    api: str,
+    *,
+    chain_id: str,
+    payer: str,
+    payee: str,
+    public_key: bytes,
+    expires_at_height: int,
+    clients: int,
+    seconds: float,
+    batches: int,
+    stats: FloodStats,
+    source: str | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """`flood_batches` from a child process at nice 10, filling stats when it is done.
+
+    Use with ``await nursery.start(...)``: it reports started once the child has built
+    its junk bodies and begins to flood, which then lasts `seconds`. source, if given, is
+    the local address the flooding clients connect from (e.g. a loopback address listed
+    in the node's ``[api] exempt``).
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "testnet._flood",
+        f"--api={api}",
+        f"--chain-id={chain_id}",
+        f"--payer={payer}",
+        f"--payee={payee}",
+        f"--public-key={public_key.hex()}",
+        f"--expires-at-height={expires_at_height}",
+        f"--clients={clients}",
+        f"--seconds={seconds}",
+        f"--batches={batches}",
+    ]
+    if source is not None:
+        command.append(f"--source={source}")
+    doc = await run_flood_child(command, task_status=task_status)
     stats.requests = doc["requests"]
     stats.txs_admitted = doc["txs_admitted"]
     stats.txs_refused = doc["txs_refused"]
@@ -239,9 +293,9 @@ def _main() -> None:
     parser.add_argument("--clients", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batches", type=int, default=150)
+    parser.add_argument("--source", default=None, help="local address to connect from")
     args = parser.parse_args()
-    if hasattr(os, "nice"):
-        os.nice(FLOOD_NICE)
+    lower_priority()
     bodies = junk_batch_bodies(
         args.chain_id,
         args.payer,
@@ -254,7 +308,8 @@ def _main() -> None:
     print("flooding", flush=True)
 
     async def flood() -> None:
-        async with httpx.AsyncClient(timeout=60) as client:
+        transport = httpx.AsyncHTTPTransport(local_address=args.source)
+        async with httpx.AsyncClient(timeout=60, transport=transport) as client:
             until = trio.current_time() + args.seconds
             await flood_batches(
                 client, args.api, bodies, clients=args.clients, until=until, stats=stats

@@ -57,7 +57,9 @@ from node.api._views import (
     code_name,
     evidence_json,
     history_json,
+    proposal_json,
     receipt_json,
+    rulebook_json,
     tx_json,
     validator_json,
 )
@@ -70,11 +72,17 @@ from node.ledger import (
     get_asset,
     get_balances,
     get_evidence,
+    get_proposal,
     get_validators,
     list_assets,
     list_evidence,
+    list_proposals,
+    read_rulebooks,
+    read_version,
+    status_at,
     valid_asset_code,
 )
+from node.mempool import Admission
 from node.store import TxLocation, parse_cursor
 from proto import ledger_pb2
 
@@ -84,6 +92,7 @@ DEFAULT_WAIT_TIMEOUT_S: Final = 30.0
 DEFAULT_MAX_BLOCK_AGE_S: Final = 30.0
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1000
+MAX_PROPOSALS: Final = 100
 KEEPALIVE_S: Final = 15.0
 
 
@@ -124,6 +133,9 @@ def create_app(
         Route("/v1/assets", api.assets, methods=["GET"]),
         Route("/v1/assets/{code}", api.asset, methods=["GET"]),
         Route("/v1/evidence", api.evidence, methods=["GET"]),
+        Route("/v1/rulebook", api.rulebook, methods=["GET"]),
+        Route("/v1/governance", api.governance, methods=["GET"]),
+        Route("/v1/governance/{proposal_id}", api.proposal, methods=["GET"]),
         Route("/v1/events", api.events, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
@@ -347,7 +359,14 @@ class _Api:
                 tx_id=tx_id,
             )
         if not admission.ok:
-            raise e.ApiProblem(400, code_name(admission.code), admission.message, tx_id=tx_id)
+            raise e.ApiProblem(
+                400,
+                code_name(admission.code),
+                admission.message,
+                headers=None,
+                tx_id=tx_id,
+                **_rule(admission),
+            )
         if wait is None:
             return JSONResponse({"tx_id": tx_id, "status": "pending"}, status_code=202)
         location, gone = await _wait_unless_disconnected(
@@ -372,6 +391,7 @@ class _Api:
                 "index": location.index,
                 "code": code_name(location.code),
                 "message": "" if receipt is None else receipt.message,
+                **_judged(receipt),
             }
         )
 
@@ -397,6 +417,7 @@ class _Api:
                         "status": "refused",
                         "code": code_name(admission.code),
                         "message": admission.message,
+                        **_rule(admission),
                     }
                 )
         return JSONResponse(
@@ -541,6 +562,49 @@ class _Api:
             raise e.not_found(f"no asset {code!r}")
         return JSONResponse(asset_json(asset))
 
+    async def rulebook(self, request: Request) -> Response:
+        """The active rulebook and the pending change; ``?version=N`` one that was active."""
+        params = query(request, frozenset({"version"}))
+        store = self.facade.store
+        if "version" in params:
+            version = parse_int(params["version"], "version", 1, 2**63)
+            book = read_version(store.get, version)
+            if book is None:
+                raise e.not_found(f"no rulebook version {version} was ever active")
+            return JSONResponse({"rulebook": rulebook_json(book)})
+        active, pending = read_rulebooks(store.get)
+        return JSONResponse(
+            {
+                "height": store.height,
+                "active": rulebook_json(active),
+                "pending": None if pending is None else rulebook_json(pending),
+            }
+        )
+
+    async def governance(self, request: Request) -> Response:
+        """Governance proposals, newest first (at most MAX_PROPOSALS), and the quorum."""
+        query(request, frozenset())
+        store = self.facade.store
+        height = store.height + 1
+        active, _ = read_rulebooks(store.get)
+        proposals = list_proposals(store)[:MAX_PROPOSALS]
+        return JSONResponse(
+            {
+                "height": store.height,
+                "quorum": [ledger_pb2.Role.Name(r) for r in active.governance_quorum],
+                "proposals": [proposal_json(p, status_at(p, height)) for p in proposals],
+            }
+        )
+
+    async def proposal(self, request: Request) -> Response:
+        query(request, frozenset())
+        proposal_id = parse_tx_id(request.path_params["proposal_id"])
+        store = self.facade.store
+        found = get_proposal(store.get, proposal_id)
+        if found is None:
+            raise e.not_found(f"no proposal {proposal_id.hex()}")
+        return JSONResponse(proposal_json(found, status_at(found, store.height + 1)))
+
     async def evidence(self, request: Request) -> Response:
         params = query(request, frozenset({"after", "limit"}))
         limit = parse_int(
@@ -605,6 +669,18 @@ async def _wait_unless_disconnected(
         result = await waiting
         nursery.cancel_scope.cancel()
     return result, gone
+
+
+def _rule(admission: Admission) -> dict[str, str]:
+    """The refusing rulebook rule, for an error object (nothing when no rule refused)."""
+    return {"rule": admission.rule} if admission.rule else {}
+
+
+def _judged(receipt: ledger_pb2.Receipt | None) -> dict[str, Any]:
+    """What a committed answer says of the rulebook: its version and the refusing rule."""
+    if receipt is None:
+        return {}
+    return {"rulebook_version": receipt.rulebook_version, "rule": receipt.rule}
 
 
 def _busy(exc: AdmissionBusy) -> Response:

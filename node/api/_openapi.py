@@ -21,8 +21,19 @@ _BOOL: Final = {"type": "boolean"}
 _HEX: Final = {"type": "string", "pattern": "^[0-9a-f]*$", "description": "lower-case hex"}
 _AMOUNT: Final = {
     "type": "string",
-    "pattern": "^[0-9]+$",
-    "description": "integer minor units as a decimal string (1 KZT = 100 tiyn)",
+    "pattern": "^(0|[1-9][0-9]*)$",
+    "maxLength": 39,
+    "description": (
+        "integer minor units as a canonical decimal string, 0 to 2^128 - 1 "
+        "(340282366920938463463374607431768211455); 1 KZT = 100 tiyn, 1 unit of an "
+        "18-decimal asset = 10^18"
+    ),
+}
+_U64_STRING: Final = {
+    "type": "string",
+    "pattern": "^(0|[1-9][0-9]*)$",
+    "maxLength": 20,
+    "description": "an unsigned 64-bit integer as a decimal string",
 }
 
 
@@ -107,6 +118,7 @@ def _schemas() -> dict[str, Any]:
                 code={"type": "string", "enum": error_codes()},
                 message=_STR,
                 tx_id=_HEX,
+                rule=_STR,
             )
         ),
         "Status": _obj(
@@ -153,6 +165,7 @@ def _schemas() -> dict[str, Any]:
                     status={"enum": ["pending", "refused"]},
                     code=_STR,
                     message=_STR,
+                    rule=_STR,
                 ),
             },
         ),
@@ -164,6 +177,8 @@ def _schemas() -> dict[str, Any]:
             index=_INT,
             code=_STR,
             message=_STR,
+            rulebook_version=_INT,
+            rule=_STR,
         ),
         "DecodedTx": {
             "type": "object",
@@ -176,7 +191,7 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "kind": _nullable(_STR),
                 "signer": _STR,
-                "nonce": _AMOUNT,
+                "nonce": _U64_STRING,
                 "expires_at_height": _INT,
                 "signatures": {"type": "array", "items": _obj(public_key=_HEX, signature=_HEX)},
             },
@@ -190,7 +205,40 @@ def _schemas() -> dict[str, Any]:
             index=_INT,
             code=_STR,
             message=_STR,
+            rulebook_version=_INT,
+            rule=_STR,
             tx=_ref("DecodedTx"),
+        ),
+        "Rulebook": {
+            "type": "object",
+            "description": (
+                "One rulebook version (docs/rulebook.md): version, activation_height, kinds, "
+                "central_bank_payees, purpose_rules, rates (asset -> tiyn per whole unit, as "
+                "strings), travel_rule_threshold (string), tier_limits (amounts as strings)"
+            ),
+            "properties": {"version": _INT, "activation_height": _INT},
+            "additionalProperties": True,
+        },
+        "Proposal": _obj(
+            proposal_id=_HEX,
+            status={"enum": ["OPEN", "EXPIRED", "EXECUTED", "WITHDRAWN"]},
+            proposer=_STR,
+            proposed_height=_INT,
+            expires_at_height=_INT,
+            activation_height=_INT,
+            summary=_STR,
+            change={"type": ["object", "null"], "additionalProperties": True},
+            approvals={"type": "array", "items": _STR},
+            decided_height=_INT,
+            effective_height=_INT,
+        ),
+        "Governance": _obj(
+            height=_INT,
+            quorum={"type": "array", "items": _STR},
+            proposals={"type": "array", "items": _ref("Proposal")},
+        ),
+        "Rulebooks": _obj(
+            height=_INT, active=_ref("Rulebook"), pending=_nullable(_ref("Rulebook"))
         ),
         "Account": _obj(
             account_id=_STR,
@@ -443,6 +491,27 @@ def openapi_document() -> dict[str, Any]:
             ],
             errors={"400": bad},
         ),
+        "/v1/rulebook": _get(
+            "The active rulebook and the pending change (null when none); with `version`, "
+            "one version that was once active",
+            _json(_ref("Rulebooks"), "`{rulebook}` instead when `version` is given"),
+            params=[
+                _query_param(
+                    "version", "a version that was active", {"type": "integer", "minimum": 1}
+                )
+            ],
+            errors={"400": bad, "404": "NOT_FOUND: no such version was ever active"},
+        ),
+        "/v1/governance": _get(
+            "Governance proposals, newest first (at most 100), and the quorum that decides",
+            _json(_ref("Governance"), "the proposals"),
+        ),
+        "/v1/governance/{proposal_id}": _get(
+            "One governance proposal",
+            _json(_ref("Proposal"), "the proposal"),
+            params=[_path_param("proposal_id", "64 hex characters", _HEX)],
+            errors={"400": bad, "404": "NOT_FOUND: no such proposal"},
+        ),
         "/v1/events": _get(
             "Server-sent events: one `block` event per committed block (id = height)",
             {
@@ -488,8 +557,9 @@ def openapi_document() -> dict[str, Any]:
             "title": "tenge-node operator API",
             "version": API_VERSION,
             "description": (
-                "JSON over HTTP. Amounts are decimal strings of integer minor units, byte "
-                'fields hex. Errors: {"error": {"code": CODE, "message": TEXT}}.'
+                "JSON over HTTP. Amounts are decimal strings of integer minor units, 0 to "
+                "2^128 - 1 (KYC-tier limits 0 to 2^64 - 1), byte fields hex. Errors: "
+                '{"error": {"code": CODE, "message": TEXT}}.'
             ),
         },
         "paths": paths,

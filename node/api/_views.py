@@ -1,6 +1,7 @@
 """JSON views of ledger and chain records, as the API shows them.
 
-Conventions: amounts (and every other unbounded u64 that counts money, and the nonce) are
+Conventions: amounts (128-bit: a wire field ``x`` with its ``x_high`` shown as one value
+from 0 to 2^128 - 1), every other unbounded u64 that counts money, and the nonce are
 decimal strings of integer minor units; byte fields are lower-case hex; enums are their
 names; heights, indexes, tiers and times are JSON integers.
 """
@@ -17,7 +18,9 @@ import consensus as cs
 from node.blocks import block_id
 from node.consensus_codec import encode_evidence
 from node.evidence import kind_of
+from node.genesis import rulebook_to_doc
 from node.ledger import evidence_cursor
+from node.ledger._amounts import AMOUNT_FIELDS, HIGH, amount_of
 from node.store import HistoryEntry
 from proto import block_pb2, consensus_pb2, ledger_pb2
 
@@ -32,6 +35,8 @@ STRING_U64_FIELDS: Final = frozenset(
         "redeemed",
         "seized",
         "nonce",
+        "tiyn_per_unit",
+        "travel_rule_threshold",
     }
 )
 
@@ -50,11 +55,19 @@ def enum_name(enum: Any, value: int) -> str:
 def message_json(msg: Message) -> dict[str, Any]:
     """A protobuf message as JSON, field by field, with the conventions above.
 
-    Unset oneof members are left out; every other field appears with its value.
+    Unset oneof members are left out; every other field appears with its value. An amount
+    and its ``_high`` companion appear as one string under the amount's name.
     """
     out: dict[str, Any] = {}
+    by_name = msg.DESCRIPTOR.fields_by_name
     for field in msg.DESCRIPTOR.fields:
         if field.containing_oneof is not None and not msg.HasField(field.name):
+            continue
+        name = field.name
+        if name in AMOUNT_FIELDS and name + HIGH in by_name:
+            out[name] = str(amount_of(msg, name))
+            continue
+        if name.endswith(HIGH) and name[: -len(HIGH)] in AMOUNT_FIELDS:
             continue
         value = getattr(msg, field.name)
         if field.is_repeated:
@@ -118,7 +131,7 @@ def account_json(account: ledger_pb2.Account, balances: dict[str, int]) -> dict[
 def asset_json(asset: ledger_pb2.Asset) -> dict[str, Any]:
     """GET /v1/assets/{code}: the record with its supply (issued, redeemed, outstanding)."""
     out = message_json(asset)
-    out["outstanding"] = str(asset.issued - asset.redeemed)
+    out["outstanding"] = str(amount_of(asset, "issued") - amount_of(asset, "redeemed"))
     return out
 
 
@@ -189,6 +202,8 @@ def receipt_json(receipt: ledger_pb2.Receipt) -> dict[str, Any]:
         "index": receipt.index,
         "code": code_name(receipt.code),
         "message": receipt.message,
+        "rulebook_version": receipt.rulebook_version,
+        "rule": receipt.rule,
     }
 
 
@@ -255,3 +270,33 @@ def evidence_json(
     out["vote_a"] = vote(evidence.vote_a)
     out["vote_b"] = vote(evidence.vote_b)
     return out
+
+
+def rulebook_json(book: ledger_pb2.Rulebook) -> dict[str, Any]:
+    """A rulebook version: as genesis.json writes it, with its version, activation height
+    and tier limits (docs/rulebook.md)."""
+    return {
+        "version": book.version,
+        "activation_height": book.activation_height,
+        **rulebook_to_doc(book),
+        "tier_limits": [message_json(t) for t in book.tier_limits],
+    }
+
+
+def proposal_json(proposal: ledger_pb2.GovernanceProposal, status: str) -> dict[str, Any]:
+    """A governance proposal: its change decoded like a transaction's kind object."""
+    m = proposal.propose
+    change = m.WhichOneof("action")
+    return {
+        "proposal_id": proposal.proposal_id.hex(),
+        "status": status,
+        "proposer": proposal.proposer,
+        "proposed_height": proposal.proposed_height,
+        "expires_at_height": m.expires_at_height,
+        "activation_height": m.activation_height,
+        "summary": m.summary,
+        "change": {"kind": change, change: message_json(getattr(m, change))} if change else None,
+        "approvals": list(proposal.approvals),
+        "decided_height": proposal.decided_height,
+        "effective_height": proposal.effective_height,
+    }

@@ -8,6 +8,7 @@ anything itself. The state key layout is in `node.ledger._keys`; read helpers
 `node.ledger.txbuild` builds and signs transactions.
 """
 
+from node.ledger._amounts import AMOUNT_MAX, amount_of, parse_amount_text, set_amount
 from node.ledger._apphash import app_hash_step, genesis_app_hash, genesis_state
 from node.ledger._evidence import (
     MAX_EVIDENCE_PAGE,
@@ -16,6 +17,7 @@ from node.ledger._evidence import (
     get_evidence,
     list_evidence,
 )
+from node.ledger._governance import get_proposal, list_proposals, status_at
 from node.ledger._keys import (
     KZT,
     U64_MAX,
@@ -51,6 +53,7 @@ from node.ledger._state import (
 )
 
 __all__ = [
+    "AMOUNT_MAX",
     "DEFAULT_MAX_TX_BYTES",
     "DEFAULT_MAX_TX_TTL",
     "KZT",
@@ -65,6 +68,7 @@ __all__ = [
     "StateReader",
     "StateScanner",
     "almaty_day",
+    "amount_of",
     "app_hash_step",
     "default_rulebook",
     "evidence_cursor",
@@ -75,13 +79,18 @@ __all__ = [
     "get_balance",
     "get_balances",
     "get_evidence",
+    "get_proposal",
     "get_role_account",
     "get_validators",
     "list_assets",
     "list_evidence",
+    "list_proposals",
+    "parse_amount_text",
     "read_rulebooks",
     "read_version",
     "rulebook_error",
+    "set_amount",
+    "status_at",
     "valid_account_id",
     "valid_asset_code",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from node.ledger import _keys as k
+from node.ledger._amounts import amount_of, decode_amount, encode_amount, set_amount
 from node.ledger._rulebook import genesis_writes as rulebook_genesis_writes
 from proto import genesis_pb2, ledger_pb2
 
@@ -54,14 +55,15 @@ def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
         account.threshold = max(1, account.threshold)
         del account.assets[:]
         for bal in entry.balances:
-            if bal.amount == 0:
+            amount = amount_of(bal)
+            if amount == 0:
                 continue
-            issued[bal.asset] = issued.get(bal.asset, 0) + bal.amount
+            issued[bal.asset] = issued.get(bal.asset, 0) + amount
             if bal.asset not in account.assets:
                 account.assets.append(bal.asset)
             key = k.balance_key(account.account_id, bal.asset)
-            prior = k.decode_u64(out[key]) if key in out else 0
-            out[key] = k.encode_u64(prior + bal.amount)
+            prior = decode_amount(out[key]) if key in out else 0
+            out[key] = encode_amount(prior + amount)
         out[k.account_key(account.account_id)] = account.SerializeToString()
         if account.role in (ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY, ledger_pb2.STATE_RESERVE):
             role = ledger_pb2.Role.Name(account.role)
@@ -69,9 +71,9 @@ def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
     for asset in genesis.assets:
         record = ledger_pb2.Asset()
         record.CopyFrom(asset)
-        record.issued = issued.get(asset.code, 0)
-        record.redeemed = 0
-        record.seized = 0
+        set_amount(record, "issued", issued.get(asset.code, 0))
+        set_amount(record, "redeemed", 0)
+        set_amount(record, "seized", 0)
         out[k.asset_key(asset.code)] = record.SerializeToString()
     out.update(rulebook_genesis_writes(genesis.rulebook))
     validators = sorted(genesis.validators, key=lambda v: v.public_key)

@@ -6,7 +6,7 @@ To the ledger, state is one flat key space (the store adds its own prefix). Keys
 key                                    value
 =====================================  =============================================
 ``acct/`` + account id                 ``Account`` (its ``assets`` lists what it holds)
-``bal/`` + account id + ``/`` + code   balance, u64 big-endian (deleted at zero)
+``bal/`` + account id + ``/`` + code   balance, u128 big-endian (old stores: u64), deleted at 0
 ``asset/`` + code                      ``Asset`` (with issued / redeemed / seized)
 ``daily/`` + account id                day (u32 BE, Asia/Almaty) + KZT-equivalent outflow (u64 BE)
 ``rulebook/active``, ``/pending``       ``Rulebook`` in force, and the change to come

@@ -37,6 +37,7 @@ from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
 from node.ledger._apphash import app_hash_step
 from node.ledger._evidence import record_evidence
+from node.ledger._governance import GOVERNANCE_HANDLERS
 from node.ledger._rules import (
     HANDLERS,
     Context,
@@ -56,6 +57,7 @@ DEFAULT_MAX_TX_BYTES: Final = 16_384
 DEFAULT_MAX_TX_TTL: Final = 600
 MAX_SIGNATURES: Final = 64
 _TX_ID_SIZE: Final = 32
+_HANDLERS: Final = {**HANDLERS, **GOVERNANCE_HANDLERS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +424,7 @@ class Ledger:
         if kind == "transfer":
             result = execute_transfer(ctx, body, signers)
         else:
-            result = HANDLERS[kind](ctx, body, signers[body.signer])
+            result = _HANDLERS[kind](ctx, body, signers[body.signer])
         if isinstance(result, Refusal):
             return _Outcome(
                 result.code, result.message, tx_id, authorised, body, authorised, rule=result.rule

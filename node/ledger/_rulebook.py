@@ -50,6 +50,8 @@ RULE_RATE: Final = "limits.rate"
 RULE_PER_PAYMENT: Final = "limits.per-payment"
 RULE_DAILY: Final = "limits.daily"
 RULE_HOLDING: Final = "limits.holding"
+RULE_GOVERNANCE: Final = "governance.dual-control"
+RULE_QUORUM: Final = "governance.quorum"
 
 
 def version_key(version: int) -> bytes:
@@ -106,6 +108,7 @@ def default_rulebook(
         tier_limits=_by_tier(tier_limits),
         rates=_by_asset(rates),
         travel_rule_threshold=travel_rule_threshold,
+        governance_quorum=[pb.CENTRAL_BANK, pb.REGULATOR],
     )
 
 
@@ -134,6 +137,11 @@ def rulebook_error(rb: pb.Rulebook) -> str | None:
             return f"kinds[{pb.AssetKind.Name(rule.kind)}]: an unknown zone"
     if any(r not in pb.Role.values() or r == pb.ROLE_UNSPECIFIED for r in rb.central_bank_payees):
         return "central_bank_payees: an unknown role"
+    quorum = list(rb.governance_quorum)
+    if pb.CENTRAL_BANK not in quorum or len(set(quorum)) != len(quorum):
+        return "governance_quorum: distinct roles, the CENTRAL_BANK among them"
+    if any(r not in pb.Role.values() or r == pb.ROLE_UNSPECIFIED for r in quorum):
+        return "governance_quorum: an unknown role"
     ids = [rule.id for rule in rb.purpose_rules]
     if len(set(ids)) != len(ids) or not all(i.startswith("purpose.") for i in ids):
         return "purpose_rules: ids must be distinct and start with 'purpose.'"
@@ -151,11 +159,30 @@ def rulebook_error(rb: pb.Rulebook) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class KindIndex:
+    """One `KindRule` as sets, for the per-leg checks."""
+
+    payment_zones: frozenset[int]
+    holder_roles: frozenset[int]
+    zone_roles: frozenset[int]
+    licensed_roles: frozenset[int]
+
+    @classmethod
+    def of(cls, rule: pb.KindRule) -> KindIndex:
+        return cls(
+            frozenset(rule.payment_zones),
+            frozenset(rule.holder_roles),
+            frozenset(rule.zone_roles),
+            frozenset(rule.licensed_roles),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """A rulebook indexed for judging transactions (built once per rulebook version)."""
 
     book: pb.Rulebook
-    kinds: dict[int, pb.KindRule]
+    kinds: dict[int, KindIndex]
     limits: dict[int, pb.TierLimits]
     rates: dict[str, int]
     central_bank_payees: frozenset[int]
@@ -164,7 +191,7 @@ class Rules:
     def of(cls, book: pb.Rulebook) -> Rules:
         return cls(
             book=book,
-            kinds={rule.kind: rule for rule in book.kinds},
+            kinds={rule.kind: KindIndex.of(rule) for rule in book.kinds},
             limits={t.kyc_tier: t for t in book.tier_limits},
             rates={r.asset: r.tiyn_per_unit for r in book.rates},
             central_bank_payees=frozenset(book.central_bank_payees),
@@ -174,26 +201,23 @@ class Rules:
     def version(self) -> int:
         return self.book.version
 
-    def zones_of(self, asset: pb.Asset) -> set[int]:
-        """The zones an asset pays in now: its own, within what its kind allows."""
-        rule = self.kinds.get(asset.kind)
-        allowed: set[int] = set() if rule is None else set(rule.payment_zones)
-        return {int(z) for z in asset.payment_zones} & allowed
-
     def holding(self, account: pb.Account, asset: pb.Asset) -> str | None:
         """How an account may hold an asset: "institution", "zone", "outside", or None.
 
-        "outside" is a licensed holder outside the asset's payment zones: it pays only as
-        a purpose rule allows (`purpose_refusal`).
+        "zone" needs the account's zone among the asset's payment zones and among those
+        its kind may pay in (the nationwide ban). "outside" is a licensed holder outside
+        them: it pays only as a purpose rule allows (`Rules.purpose_rule`).
         """
         rule = self.kinds.get(asset.kind)
         if rule is None:
             return None
-        if account.role in rule.holder_roles:
+        role = account.role
+        if role in rule.holder_roles:
             return "institution"
-        if account.role in rule.zone_roles and account.zone in self.zones_of(asset):
+        zone = account.zone
+        if role in rule.zone_roles and zone in rule.payment_zones and zone in asset.payment_zones:
             return "zone"
-        if account.licensed and account.role in rule.licensed_roles:
+        if account.licensed and role in rule.licensed_roles:
             return "outside"
         return None
 
@@ -251,17 +275,25 @@ def genesis_writes(book: pb.Rulebook) -> dict[bytes, bytes]:
     return {ACTIVE: raw, version_key(book.version): raw}
 
 
-def pending_change(get_raw: RawGetter, rules: Rules, height: int) -> pb.Rulebook:
+def pending_change(
+    get_raw: RawGetter, rules: Rules, height: int, not_before: int = 0
+) -> pb.Rulebook:
     """A new version to edit, built on the pending change if there is one.
 
-    The result is version (active + 1), activates at height + MIN_ACTIVATION_DELAY, and
-    holds every change still pending, so two changes in a row both take effect.
+    The result is version (active + 1) and holds every change still pending, so two
+    changes in a row both take effect. It activates at the latest of height +
+    MIN_ACTIVATION_DELAY, `not_before` (a proposal's activation height) and the pending
+    change's own activation height.
     """
     raw = get_raw(PENDING)
     change = pb.Rulebook()
     change.CopyFrom(rules.book if raw is None else pb.Rulebook.FromString(raw))
-    change.version = rules.version + 1 if raw is None else change.version
-    change.activation_height = height + MIN_ACTIVATION_DELAY
+    earliest = height + MIN_ACTIVATION_DELAY
+    if raw is None:
+        change.version = rules.version + 1
+        change.activation_height = max(earliest, not_before)
+    else:
+        change.activation_height = max(earliest, not_before, change.activation_height)
     return change
 
 

@@ -6,7 +6,8 @@ Rules this module keeps:
    so a refused transaction leaves no trace in the overlay (all or nothing).
 2. Refusals are values (`Refusal`), never exceptions; every one has a stable code and a
    sentence naming the offending field or account.
-3. Amounts are ints in minor units; every sum and balance is checked against 2^64 - 1.
+3. Amounts are ints in minor units, read with `amount_of`; every sum and balance is checked
+   against 2^128 - 1 (`AMOUNT_MAX`).
 4. Nothing here reads a clock: block time comes in the context.
 5. What the regulator may change is in the rulebook (`Context.rules`, node/ledger/_rulebook.py),
    not here; a refusal made by one of its rules names the rule (`Refusal.rule`).
@@ -21,6 +22,7 @@ from typing import Final
 from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
+from node.ledger._amounts import AMOUNT_MAX, amount_of, set_amount
 from node.ledger._state import Overlay
 from proto import ledger_pb2 as pb
 
@@ -42,7 +44,9 @@ REGISTRARS: Final = {
 VALID_ROLES: Final = frozenset(v for v in pb.Role.values() if v != pb.ROLE_UNSPECIFIED)
 VALID_ZONES: Final = frozenset(v for v in pb.Zone.values() if v != pb.ZONE_UNSPECIFIED)
 VALID_KINDS: Final = frozenset(v for v in pb.AssetKind.values() if v != pb.ASSET_KIND_UNSPECIFIED)
-UNFREEZABLE_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.REGULATOR})
+#: Accounts of the state itself: a court order never freezes them (the state funds' own
+#: outflows are the rulebook's business).
+UNFREEZABLE_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.REGULATOR, pb.TREASURY, pb.STATE_RESERVE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class Context:
     validator_updates: list[pb.Validator]
     rules: rb.Rules
     check_only: bool = False  # mempool pre-check: no block time, so no daily limit
+    not_before: int = 0  # a governed rulebook change: the proposal's activation height
 
 
 #: On success a handler returns the accounts whose statement lists the transaction.
@@ -211,7 +216,7 @@ def _static_transfer(body: pb.TxBody) -> Refusal | None:
         )
         if bad is not None:
             return bad
-        if leg.amount == 0:
+        if amount_of(leg) == 0:
             return Refusal(pb.INVALID_AMOUNT, f"{where}.amount is 0")
         if leg.payer == leg.payee:
             return Refusal(pb.INVALID_FIELD, f"{where}: payer and payee are both {leg.payer!r}")
@@ -276,11 +281,11 @@ def _static_amount(where: str, asset: str, amount: int) -> Refusal | None:
 
 def _static_issue(body: pb.TxBody) -> Refusal | None:
     m = body.issue
-    return _bad_id("issue.to", m.to) or _static_amount("issue", m.asset, m.amount)
+    return _bad_id("issue.to", m.to) or _static_amount("issue", m.asset, amount_of(m))
 
 
 def _static_redeem(body: pb.TxBody) -> Refusal | None:
-    return _static_amount("redeem", body.redeem.asset, body.redeem.amount)
+    return _static_amount("redeem", body.redeem.asset, amount_of(body.redeem))
 
 
 def _static_freeze(body: pb.TxBody) -> Refusal | None:
@@ -301,7 +306,7 @@ def _static_seize(body: pb.TxBody) -> Refusal | None:
     m = body.seize
     return (
         _bad_id("seize.account_id", m.account_id)
-        or _static_amount("seize", m.asset, m.amount)
+        or _static_amount("seize", m.asset, amount_of(m))
         or _bad_text("seize.legal_ref", m.legal_ref, required=True)
     )
 
@@ -347,7 +352,35 @@ _STATIC: Final[dict[str, Callable[[pb.TxBody], Refusal | None]]] = {
     "unfreeze": _static_unfreeze,
     "seize": _static_seize,
     "update_validator": _static_update_validator,
+    "propose": lambda body: _static_propose(body),
+    "approve": lambda body: _static_proposal_id("approve", body.approve.proposal_id),
+    "withdraw": lambda body: _static_proposal_id("withdraw", body.withdraw.proposal_id),
 }
+
+
+def proposed_body(body: pb.TxBody) -> pb.TxBody | None:
+    """The change a Propose carries, as a body of its own kind (None when it carries none)."""
+    action = body.propose.WhichOneof("action")
+    if action is None:
+        return None
+    inner = pb.TxBody(chain_id=body.chain_id, signer=body.signer)
+    getattr(inner, action).CopyFrom(getattr(body.propose, action))
+    return inner
+
+
+def _static_propose(body: pb.TxBody) -> Refusal | None:
+    inner = proposed_body(body)
+    if inner is None:
+        return Refusal(pb.MALFORMED, "propose: the proposal carries no change")
+    kind = inner.WhichOneof("kind")
+    assert kind is not None
+    return _STATIC[kind](inner) or _bad_text("propose.summary", body.propose.summary, required=True)
+
+
+def _static_proposal_id(where: str, proposal_id: bytes) -> Refusal | None:
+    if len(proposal_id) != 32:
+        return Refusal(pb.INVALID_FIELD, f"{where}.proposal_id: not 32 bytes (a tx id)")
+    return None
 
 
 def required_accounts(body: pb.TxBody) -> list[str]:
@@ -370,14 +403,14 @@ def debits_of(body: pb.TxBody) -> dict[tuple[str, str], int]:
         net: dict[tuple[str, str], int] = {}
         for leg in body.transfer.legs:
             out = (leg.payer, leg.asset)
-            net[out] = net.get(out, 0) + leg.amount
+            net[out] = net.get(out, 0) + amount_of(leg)
             into = (leg.payee, leg.asset)
-            net[into] = net.get(into, 0) - leg.amount
+            net[into] = net.get(into, 0) - amount_of(leg)
         return {key: amount for key, amount in net.items() if amount > 0}
     if kind == "redeem":
-        return {(body.signer, body.redeem.asset): body.redeem.amount}
+        return {(body.signer, body.redeem.asset): amount_of(body.redeem)}
     if kind == "seize":
-        return {(body.seize.account_id, body.seize.asset): body.seize.amount}
+        return {(body.seize.account_id, body.seize.asset): amount_of(body.seize)}
     return {}
 
 
@@ -490,7 +523,7 @@ def _set_limits(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
         daily_outflow=m.daily_outflow,
         holding_cap=m.holding_cap,
     )
-    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height)
+    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height, ctx.not_before)
     kept = [t for t in change.tier_limits if t.kyc_tier != m.kyc_tier]
     del change.tier_limits[:]
     change.tier_limits.extend(sorted([*kept, limits], key=lambda t: t.kyc_tier))
@@ -505,7 +538,7 @@ def _set_rates(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     for i, rate in enumerate(body.set_rates.rates):
         if ctx.ov.asset(rate.asset) is None:
             return Refusal(pb.UNKNOWN_ASSET, f"set_rates.rates[{i}].asset: no asset {rate.asset!r}")
-    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height)
+    change = rb.pending_change(ctx.ov.get_raw, ctx.rules, ctx.height, ctx.not_before)
     rates = {r.asset: r.tiyn_per_unit for r in change.rates}
     for rate in body.set_rates.rates:
         rates[rate.asset] = rate.tiyn_per_unit
@@ -539,13 +572,15 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     bad = hold_refusal(ctx.rules, "issue.to", to, asset)
     if bad is not None:
         return bad
-    new_balance = ctx.ov.balance(m.to, m.asset) + m.amount
-    if new_balance > k.U64_MAX or asset.issued + m.amount > k.U64_MAX:
-        return Refusal(pb.AMOUNT_OVERFLOW, f"issue.amount: {m.asset} would pass 2^64 - 1")
+    amount = amount_of(m)
+    new_balance = ctx.ov.balance(m.to, m.asset) + amount
+    issued = amount_of(asset, "issued") + amount
+    if new_balance > AMOUNT_MAX or issued > AMOUNT_MAX:
+        return Refusal(pb.AMOUNT_OVERFLOW, f"issue.amount: {m.asset} would pass 2^128 - 1")
     bad = holding_cap_refusal(ctx.ov, ctx.rules, to, {m.asset: new_balance}, "issue")
     if bad is not None:
         return bad
-    asset.issued += m.amount
+    set_amount(asset, "issued", issued)
     ctx.ov.put_asset(asset)
     ctx.ov.set_balance(to, m.asset, new_balance)
     return [signer.account_id, m.to] if m.to != signer.account_id else [m.to]
@@ -563,15 +598,16 @@ def _redeem(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
             f"redeem: {signer.account_id!r} may not redeem {m.asset} "
             f"(only its issuer{', or a commercial bank' if m.asset == k.KZT else ''})",
         )
+    amount = amount_of(m)
     balance = ctx.ov.balance(signer.account_id, m.asset)
-    if balance < m.amount:
+    if balance < amount:
         return Refusal(
             pb.INSUFFICIENT_FUNDS,
-            f"redeem: {signer.account_id!r} holds {balance} {m.asset}, not {m.amount}",
+            f"redeem: {signer.account_id!r} holds {balance} {m.asset}, not {amount}",
         )
-    asset.redeemed += m.amount
+    set_amount(asset, "redeemed", amount_of(asset, "redeemed") + amount)
     ctx.ov.put_asset(asset)
-    ctx.ov.set_balance(signer, m.asset, balance - m.amount)
+    ctx.ov.set_balance(signer, m.asset, balance - amount)
     return [signer.account_id]
 
 
@@ -632,18 +668,20 @@ def _seize(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
         return Refusal(pb.UNKNOWN_ACCOUNT, "seize: no STATE_RESERVE account is registered")
     if reserve.account_id == target.account_id:
         return Refusal(pb.INVALID_FIELD, "seize: the STATE_RESERVE account cannot be seized from")
+    amount = amount_of(m)
     balance = ctx.ov.balance(target.account_id, m.asset)
-    if balance < m.amount:
+    if balance < amount:
         return Refusal(
             pb.INSUFFICIENT_FUNDS,
-            f"seize: {m.account_id!r} holds {balance} {m.asset}, not {m.amount}",
+            f"seize: {m.account_id!r} holds {balance} {m.asset}, not {amount}",
         )
-    reserve_balance = ctx.ov.balance(reserve.account_id, m.asset) + m.amount
-    if reserve_balance > k.U64_MAX or asset.seized + m.amount > k.U64_MAX:
-        return Refusal(pb.AMOUNT_OVERFLOW, f"seize.amount: {m.asset} would pass 2^64 - 1")
-    ctx.ov.set_balance(target, m.asset, balance - m.amount)
+    reserve_balance = ctx.ov.balance(reserve.account_id, m.asset) + amount
+    seized = amount_of(asset, "seized") + amount
+    if reserve_balance > AMOUNT_MAX or seized > AMOUNT_MAX:
+        return Refusal(pb.AMOUNT_OVERFLOW, f"seize.amount: {m.asset} would pass 2^128 - 1")
+    ctx.ov.set_balance(target, m.asset, balance - amount)
     ctx.ov.set_balance(reserve, m.asset, reserve_balance)
-    asset.seized += m.amount
+    set_amount(asset, "seized", seized)
     ctx.ov.put_asset(asset)
     ctx.ov.put_raw(k.seizure_key(ctx.tx_id), m.SerializeToString())
     return [signer.account_id, m.account_id, reserve.account_id]
@@ -686,15 +724,34 @@ def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
 
 Handler = Callable[[Context, pb.TxBody, pb.Account], Outcome]
 
-HANDLERS: Final[dict[str, Handler]] = {
-    "register_account": _register_account,
+#: Changes under dual control: a transaction of these kinds is refused; the same handlers
+#: run when a governance proposal carrying the change is approved (node/ledger/_governance.py),
+#: with the central bank's account as signer.
+GOVERNED: Final[dict[str, Handler]] = {
     "register_asset": _register_asset,
     "set_limits": _set_limits,
     "set_rates": _set_rates,
+    "update_validator": _update_validator,
+}
+
+
+def _governance_required(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
+    kind = body.WhichOneof("kind")
+    return Refusal(
+        pb.GOVERNANCE_REQUIRED,
+        f"{kind}: takes effect only through a governance proposal that the quorum "
+        f"({', '.join(role_name(r) for r in ctx.rules.book.governance_quorum)}) approves: "
+        "send it as tx propose",
+        rb.RULE_GOVERNANCE,
+    )
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "register_account": _register_account,
     "issue": _issue,
     "redeem": _redeem,
     "freeze": _freeze,
     "unfreeze": _unfreeze,
     "seize": _seize,
-    "update_validator": _update_validator,
+    **{kind: _governance_required for kind in GOVERNED},
 }

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from node.ledger import _keys as k
+from node.ledger._amounts import decode_amount, encode_amount
 from proto import ledger_pb2
 
 
@@ -42,7 +43,7 @@ def get_account(state: StateReader, account_id: str) -> ledger_pb2.Account | Non
 def get_balance(state: StateReader, account_id: str, asset: str) -> int:
     """The committed balance of one account in one asset (0 when it holds none)."""
     raw = state.get(k.balance_key(account_id, asset))
-    return 0 if raw is None else k.decode_u64(raw)
+    return 0 if raw is None else decode_amount(raw)
 
 
 def get_balances(state: StateReader, account_id: str) -> dict[str, int]:
@@ -156,7 +157,7 @@ class Overlay:
             return self._balances[key]
         except KeyError:
             raw = self._state.get(k.balance_key(account_id, asset))
-            value = 0 if raw is None else k.decode_u64(raw)
+            value = 0 if raw is None else decode_amount(raw)
             self._balances[key] = value
             return value
 
@@ -212,7 +213,7 @@ class Overlay:
         for account_id, asset_code in self._dirty_balances:
             value = self._balances[(account_id, asset_code)]
             key = k.balance_key(account_id, asset_code)
-            out[key] = k.encode_u64(value) if value else None
+            out[key] = encode_amount(value) if value else None
         for account_id in self._dirty_daily:
             day, outflow = self._daily[account_id]
             out[k.daily_key(account_id)] = k.encode_daily(day, outflow)

@@ -9,12 +9,15 @@ a payer sends in one transaction, gross), daily outflow (sent on one Asia/Almaty
 day of block time) and holding cap (everything held, whenever a balance grows). An asset
 without a reference rate is refused wherever a limit of the account's tier must value it,
 and a tier with payment limits does not take it at all (it could not pay it).
+Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amounts, so a
+payment above 2^64 is judged at its size, never wrapped.
 """
 
 from __future__ import annotations
 
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
+from node.ledger._amounts import AMOUNT_MAX, amount_of
 from node.ledger._rules import (
     LIMITED_ROLES,
     Context,
@@ -60,21 +63,27 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 return Refusal(pb.UNKNOWN_ASSET, f"{where}.asset: no asset {leg.asset!r}")
             assets[leg.asset] = asset
         payer = accounts[leg.payer]
-        bad = (
-            hold_refusal(rules, f"{where}.payer", payer, asset)
-            or hold_refusal(rules, f"{where}.payee", payee, asset)
-            or _leg_refusal(rules, where, body.transfer.purpose, payer, payee, asset)
-        )
+        pays_as, gets_as = rules.holding(payer, asset), rules.holding(payee, asset)
+        bad = None
+        if pays_as is None:
+            bad = hold_refusal(rules, f"{where}.payer", payer, asset)
+        elif gets_as is None:
+            bad = hold_refusal(rules, f"{where}.payee", payee, asset)
+        else:
+            bad = _leg_refusal(
+                rules, where, body.transfer.purpose, payer, payee, asset, pays_as, gets_as
+            )
         if bad is not None:
             return bad
+        amount = amount_of(leg)
         out = moves.setdefault((leg.payer, leg.asset), [0, 0])
-        out[0] += leg.amount
+        out[0] += amount
         into = moves.setdefault((leg.payee, leg.asset), [0, 0])
-        into[1] += leg.amount
-        if out[0] > k.U64_MAX or into[1] > k.U64_MAX:
-            return Refusal(pb.AMOUNT_OVERFLOW, f"{where}: the {leg.asset} legs sum past 2^64 - 1")
+        into[1] += amount
+        if out[0] > AMOUNT_MAX or into[1] > AMOUNT_MAX:
+            return Refusal(pb.AMOUNT_OVERFLOW, f"{where}: the {leg.asset} legs sum past 2^128 - 1")
         if payer.role in LIMITED_ROLES:
-            value = rules.kzt_value(asset, leg.amount)
+            value = rules.kzt_value(asset, amount)
             if value is None:
                 limits = rules.limits.get(payer.kyc_tier)
                 if limits is None or limits.per_payment or limits.daily_outflow:
@@ -92,10 +101,10 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 pb.INSUFFICIENT_FUNDS,
                 f"transfer: {account_id!r} holds {old} {code} and would pay {debit - credit} net",
             )
-        if new > k.U64_MAX:
+        if new > AMOUNT_MAX:
             return Refusal(
                 pb.AMOUNT_OVERFLOW,
-                f"transfer: the {code} balance of {account_id!r} would pass 2^64 - 1",
+                f"transfer: the {code} balance of {account_id!r} would pass 2^128 - 1",
             )
         new_balances[(account_id, code)] = new
         if credit > debit:
@@ -142,6 +151,8 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     for (account_id, code), value in new_balances.items():
         ov.set_balance(accounts[account_id], code, value)
     for account_id, total in daily_totals.items():
+        # The record is u64 and so is every limit: once the next payment is added, a total
+        # held at 2^64 - 1 compares with any limit as the true total would.
         ov.set_daily_outflow(account_id, day, min(total, k.U64_MAX))
     return list(accounts)
 
@@ -153,8 +164,13 @@ def _leg_refusal(
     payer: pb.Account,
     payee: pb.Account,
     asset: pb.Asset,
+    pays_as: str,
+    gets_as: str,
 ) -> Refusal | None:
-    """The two-tier rule and the rules of holders outside an asset's payment zones."""
+    """The two-tier rule and the rules of holders outside an asset's payment zones.
+
+    pays_as, gets_as: how payer and payee hold the asset (`Rules.holding`).
+    """
     if payer.role == pb.CENTRAL_BANK and payee.role not in rules.central_bank_payees:
         return Refusal(
             pb.TWO_TIER_RULE,
@@ -163,14 +179,14 @@ def _leg_refusal(
             f"{payee.account_id!r} is {role_name(payee.role)}",
             rb.RULE_TWO_TIER_PAY,
         )
-    if rules.holding(payee, asset) == "outside" and rules.holding(payer, asset) != "institution":
+    if gets_as == "outside" and pays_as != "institution":
         return Refusal(
             pb.PURPOSE_NOT_ALLOWED,
             f"{where}.payee: {payee.account_id!r} holds {asset.code} outside its payment zones "
             "and receives it only from a bank or another institution",
             rb.RULE_OUTSIDE_RECEIVE,
         )
-    if rules.holding(payer, asset) == "outside":
+    if pays_as == "outside":
         rule = rules.purpose_rule(asset, payee, purpose)
         if rule is None:
             return Refusal(

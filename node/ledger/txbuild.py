@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 from node.keys import TX_DOMAIN, KeyPair, sign_bytes
+from node.ledger._amounts import set_amount
 from proto import ledger_pb2 as pb
 
 KindMessage = (
@@ -28,6 +29,9 @@ KindMessage = (
     | pb.Seize
     | pb.UpdateValidator
     | pb.SetRates
+    | pb.Propose
+    | pb.Approve
+    | pb.Withdraw
 )
 
 _KIND_FIELD: Final[dict[type, str]] = {
@@ -42,6 +46,9 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.Seize: "seize",
     pb.UpdateValidator: "update_validator",
     pb.SetRates: "set_rates",
+    pb.Propose: "propose",
+    pb.Approve: "approve",
+    pb.Withdraw: "withdraw",
 }
 
 
@@ -86,12 +93,58 @@ def sign_envelope(body: bytes, chain_id: str, keys: Sequence[KeyPair]) -> bytes:
 def transfer(
     *legs: tuple[str, str, str, int], reference: str = "", purpose: int = pb.PURPOSE_UNSPECIFIED
 ) -> pb.Transfer:
-    """A Transfer from (payer, payee, asset, amount) legs, with an optional purpose."""
-    return pb.Transfer(
-        legs=[pb.TransferLeg(payer=p, payee=q, asset=a, amount=n) for p, q, a, n in legs],
-        reference=reference,
-        purpose=purpose,  # type: ignore[arg-type]
+    """A Transfer from (payer, payee, asset, amount) legs, with an optional purpose; amounts
+    up to 2^128 - 1.
+
+    Raises:
+        ValueError: an amount is not an int from 0 to 2^128 - 1.
+    """
+    message = pb.Transfer(reference=reference, purpose=purpose)  # type: ignore[arg-type]
+    for p, q, a, n in legs:
+        set_amount(message.legs.add(payer=p, payee=q, asset=a), "amount", n)
+    return message
+
+
+def issue(asset: str, to: str, amount: int) -> pb.Issue:
+    """An Issue of amount (up to 2^128 - 1) minor units of asset into account to."""
+    message = pb.Issue(asset=asset, to=to)
+    set_amount(message, "amount", amount)
+    return message
+
+
+def redeem(asset: str, amount: int) -> pb.Redeem:
+    """A Redeem of amount (up to 2^128 - 1) minor units of asset held by the signer."""
+    message = pb.Redeem(asset=asset)
+    set_amount(message, "amount", amount)
+    return message
+
+
+def seize(account_id: str, asset: str, amount: int, legal_ref: str) -> pb.Seize:
+    """A Seize of amount (up to 2^128 - 1) minor units of asset from a frozen account."""
+    message = pb.Seize(account_id=account_id, asset=asset, legal_ref=legal_ref)
+    set_amount(message, "amount", amount)
+    return message
+
+
+#: Changes that go through a governance proposal (node/ledger/_governance.py).
+GovernedChange = pb.SetLimits | pb.SetRates | pb.RegisterAsset | pb.UpdateValidator
+
+
+def propose(
+    change: GovernedChange,
+    *,
+    expires_at_height: int,
+    summary: str,
+    activation_height: int = 0,
+) -> pb.Propose:
+    """A Propose carrying one governed change, open for approval until expires_at_height."""
+    message = pb.Propose(
+        expires_at_height=expires_at_height,
+        activation_height=activation_height,
+        summary=summary,
     )
+    getattr(message, _KIND_FIELD[type(change)]).CopyFrom(change)
+    return message
 
 
 def tx_id_of(envelope: bytes) -> bytes:

@@ -25,7 +25,7 @@ from node.blocks import ChainTip, block_id, build_block, decode_block
 from node.genesis import parse_genesis
 from node.keys import KeyPair
 from node.ledger import Ledger, genesis_app_hash, genesis_state
-from node.ledger.txbuild import KindMessage, build_tx, sign_envelope
+from node.ledger.txbuild import GovernedChange, KindMessage, build_tx, propose, sign_envelope
 from node.mempool import Admission, Mempool
 from node.store import BlockCommit, Store, TxLocation
 from proto import consensus_pb2, ledger_pb2
@@ -252,6 +252,16 @@ class LocalNode:
         self.commit_block([self.tx(signer, kind, **kw)])
         receipts = self.store.get_receipts(self.store.height)
         return receipts[0]
+
+    def govern(self, change: GovernedChange) -> ledger_pb2.Receipt:
+        """Propose a governed change (central bank) and approve it (regulator), each in its
+        own block; the approval's receipt (the proposal's, if that was refused)."""
+        proposal = self.run(
+            "nbk", propose(change, expires_at_height=self.store.height + 20, summary="test")
+        )
+        if proposal.code != ledger_pb2.OK:
+            return proposal
+        return self.run("afm", ledger_pb2.Approve(proposal_id=proposal.tx_id))
 
     async def auto_commit(self) -> None:
         """Commit a block each time a transaction is admitted (run it in a nursery)."""

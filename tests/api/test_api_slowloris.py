@@ -10,7 +10,7 @@ Against one validator of a running 4-validator network, with the default [api] l
   503 TOO_MANY_CONNECTIONS at once; it closes them all and starts again, for the whole run;
 - meanwhile a fresh client polls ``/v1/status`` on a new connection every 50 ms.
 
-The attacker (api_attacker.py) and the poller each run in their own process; the attacker
+The attacker (testnet/_api_attack.py) and the poller each run in their own process; the attacker
 is niced, since a remote attacker's CPU is not the node's (the machine running the tests
 has two cores shared with the four nodes and the poller).
 
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))  # tests/n
 
 from network_support import Network, running_network
 
+from testnet._api_attack import CHURN_CONNECTIONS, TRICKLERS, raise_fd_limit, run_api_attack
 from testnet._procs import read_pid
 
-ATTACKER = Path(__file__).resolve().parent / "api_attacker.py"
-TRICKLERS = 1500  # api_attacker.py's figures
-CHURN_CONNECTIONS = 80
 PER_CLIENT_CAP = 64  # the default [api] max_connections_per_client
 ATTACK_S = 15.0
 POLL_EVERY_S = 0.05
 P95_BOUND_S = 0.100
 REFUSAL_BOUND_S = 2.0
 BUILD_UP_S = 3.0
-
-
-def raise_fd_limit(want: int) -> None:
-    """Raise this process's open-file limit (the node processes inherit it)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def cpu_seconds(net: Network, index: int) -> float:
@@ -136,12 +126,8 @@ async def test_slowloris_and_connection_churn_leave_status_fast(tmp_path: Path) 
             async with trio.open_nursery() as nursery:
 
                 async def run_attacker() -> None:
-                    done = await trio.run_process(
-                        [sys.executable, str(ATTACKER), str(port), str(BUILD_UP_S + ATTACK_S + 1)],
-                        capture_stdout=True,
-                        preexec_fn=lambda: os.nice(10),
-                    )
-                    result.update(json.loads(done.stdout))
+                    tally = await run_api_attack(port, BUILD_UP_S + ATTACK_S + 1)
+                    result.update(asdict(tally))
 
                 nursery.start_soon(run_attacker)
                 await trio.sleep(BUILD_UP_S)  # let the flood build up before measuring

@@ -12,9 +12,8 @@ from api_support import LocalNode
 from starlette.applications import Starlette
 
 from node.api import MAX_BODY_BYTES, create_app
-from node.ledger import U64_MAX
-from node.ledger.txbuild import transfer
-from proto import ledger_pb2 as pb
+from node.ledger import AMOUNT_MAX, U64_MAX
+from node.ledger.txbuild import issue, transfer
 
 
 def b64(raw: bytes) -> str:
@@ -99,9 +98,11 @@ async def test_amounts_zero_huge_and_negative_on_the_wire(
     zero = local_node.tx("halyk", transfer(("halyk", "kaspi", "KZT", 0)))
     huge = local_node.tx("halyk", transfer(("halyk", "kaspi", "KZT", U64_MAX)))
     # A negative int64 and 2^64-1 are the same ten-byte varint: protobuf has no negative u64.
-    overflow = local_node.tx("nbk", pb.Issue(asset="KZT", to="halyk", amount=U64_MAX))
+    # Amounts are 128-bit: the supply (10^6 tiyn at genesis) overflows only past 2^128 - 1.
+    overflow = local_node.tx("nbk", issue("KZT", "halyk", AMOUNT_MAX))
     two_legs = local_node.tx(
-        "halyk", transfer(("halyk", "kaspi", "KZT", U64_MAX), ("halyk", "kaspi", "KZT", U64_MAX))
+        "halyk",
+        transfer(("halyk", "kaspi", "KZT", AMOUNT_MAX), ("halyk", "kaspi", "KZT", AMOUNT_MAX)),
     )
     expected = {
         "INVALID_AMOUNT": zero,

@@ -25,13 +25,14 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
     nbk, halyk, afm = [key("nbk")], [key("halyk")], [key("afm")]
     alice = key("alice.halyk")
     results = {
-        "set_limits": await api.set_limits(
+        "propose": await api.set_limits(
             signer="nbk",
             keys=nbk,
             kyc_tier=2,
             per_payment=0,
             daily_outflow=0,
             holding_cap=0,
+            summary="tier 2 without limits",
             wait=True,
         ),
         "register_account": await api.register_account(
@@ -40,18 +41,26 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
             account_id="alice.halyk",
             role="CUSTOMER",
             zone="CRYPTOCITY",
-            kyc_tier=1,  # tier 2's limits apply two blocks after set_limits
+            kyc_tier=1,  # tier 2's limits are only proposed here
             public_keys=[alice.public_key],
             wait=True,
         ),
-        "register_asset": await api.register_asset(
-            signer="nbk",
-            keys=nbk,
-            code="KZTE",
-            decimals=2,
-            issuer="halyk",
-            kind="STABLECOIN",
-            payment_zones=["CRYPTOCITY"],
+        "approve": await api.approve(
+            (
+                await api.register_asset(
+                    signer="nbk",
+                    keys=nbk,
+                    code="KZTE",
+                    decimals=2,
+                    issuer="halyk",
+                    kind="STABLECOIN",
+                    payment_zones=["CRYPTOCITY"],
+                    summary="a tenge stablecoin",
+                    wait=True,
+                )
+            ).tx_id,
+            signer="afm",
+            keys=afm,
             wait=True,
         ),
         "issue": await api.issue(
@@ -76,12 +85,20 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
         "unfreeze": await api.unfreeze(
             signer="afm", keys=afm, account_id="alice.halyk", legal_ref="case 1 closed", wait=True
         ),
-        "update_validator": await api.update_validator(
+        "withdraw": await api.withdraw(
+            (
+                await api.update_validator(
+                    signer="nbk",
+                    keys=nbk,
+                    public_key=key("validator-1").public_key,
+                    power=5,
+                    moniker="v1",
+                    summary="a fifth validator",
+                    wait=True,
+                )
+            ).tx_id,
             signer="nbk",
             keys=nbk,
-            public_key=key("validator-1").public_key,
-            power=5,
-            moniker="v1",
             wait=True,
         ),
     }
@@ -163,7 +180,7 @@ async def test_queries(local_node: LocalNode, api: TengeClient) -> None:
 
 
 async def test_client_refuses_bad_amounts_before_sending(api: TengeClient) -> None:
-    for amount in (-1, 2**64, 1.5, True):
+    for amount in (-1, 2**128, 1.5, True):
         with pytest.raises(ValueError, match="amount"):
             await api.issue(
                 signer="nbk",
@@ -188,10 +205,17 @@ def test_decimal_amounts() -> None:
     assert parse_amount("1250.5", 2) == 125050
     assert parse_amount("7", 2) == 700
     assert parse_amount("0.01", 2) == 1
-    assert parse_amount("18446744073709551615", 0) == 2**64 - 1
-    for bad in ("1.005", "-1", "1e3", "", "1,5", " 1", "abc", "1..2", "18446744073709551616", "٣"):
+    assert parse_amount("18446744073709551616", 0) == 2**64
+    # 18 decimals: exact at any size (no decimal context rounds 39 digits to 28).
+    assert parse_amount("1000", 18) == 10**21
+    assert parse_amount("340282366920938463463.374607431768211455", 18) == 2**128 - 1
+    assert parse_amount("0.000000000000000001", 18) == 1
+    too_big = (str(2**128), "340282366920938463463.374607431768211456")
+    for bad in ("1.005", "-1", "1e3", "", "1,5", " 1", "abc", "1..2", ".", "٣", *too_big):
         with pytest.raises(ValueError, match=r"decimal|minor units"):
-            parse_amount(bad, 2 if bad != "18446744073709551616" else 0)
+            parse_amount(bad, 18 if bad in too_big else 2)
+    with pytest.raises(ValueError, match=r"2\^128 - 1 minor units"):
+        parse_amount("1" + "0" * 5000, 0)
     assert format_amount(125050, 2) == "1250.50"
     assert format_amount(5, 2) == "0.05"
     assert format_amount(7, 0) == "7"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import trio
 from api_support import VALIDATOR, LocalNode, key
 
-from node.ledger.txbuild import transfer, tx_id_of
+from node.ledger.txbuild import propose, transfer, tx_id_of
 from proto import ledger_pb2 as pb
 
 
@@ -181,3 +183,74 @@ async def test_validators_assets_and_supply(local_node: LocalNode, http: httpx.A
     assets = (await http.get("/v1/assets")).json()["assets"]
     assert [a["code"] for a in assets] == ["KZT"]
     assert (await http.get("/v1/assets/USDT")).status_code == 404
+
+
+async def test_rulebook_shows_active_pending_and_history(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    doc = (await http.get("/v1/rulebook")).json()
+    assert doc["active"]["version"] == 1
+    assert doc["pending"] is None
+    assert doc["active"]["central_bank_payees"] == ["COMMERCIAL_BANK", "TREASURY", "STATE_RESERVE"]
+    assert doc["active"]["tier_limits"][0]["kyc_tier"] == 1
+    limits = pb.SetLimits(kyc_tier=1, per_payment=500, daily_outflow=900, holding_cap=0)
+    receipt = local_node.govern(limits)
+    assert receipt.code == pb.OK
+    assert receipt.rulebook_version == 1
+    doc = (await http.get("/v1/rulebook")).json()
+    pending = doc["pending"]
+    assert (pending["version"], pending["activation_height"]) == (2, doc["height"] + 2)
+    assert pending["tier_limits"][0]["per_payment"] == "500"
+    assert (await http.get("/v1/rulebook?version=2")).status_code == 404  # not active yet
+    local_node.commit_block([])  # height H + 1: still version 1
+    assert (await http.get("/v1/rulebook")).json()["active"]["version"] == 1
+    local_node.commit_block([])  # H + 2: version 2 from this block on
+    doc = (await http.get("/v1/rulebook")).json()
+    assert doc["active"]["version"] == 2
+    assert doc["pending"] is None
+    old = (await http.get("/v1/rulebook?version=1")).json()["rulebook"]
+    assert old["tier_limits"][0]["per_payment"] == "0"
+    bad = await http.get("/v1/rulebook?version=x")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "INVALID_ARGUMENT"
+
+
+async def test_a_refusal_by_the_rulebook_names_its_rule(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    raw = local_node.tx("nbk", transfer(("nbk", "afm", "KZT", 1)))
+    r = await http.post("/v1/txs", json={"tx": base64.b64encode(raw).decode()})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert (error["code"], error["rule"]) == ("TWO_TIER_RULE", "two-tier.pay")
+    local_node.commit_block([raw])
+    doc = (await http.get(f"/v1/txs/{tx_id_of(raw).hex()}")).json()
+    assert (doc["code"], doc["rule"], doc["rulebook_version"]) == (
+        "TWO_TIER_RULE",
+        "two-tier.pay",
+        1,
+    )
+
+
+async def test_governance_lists_proposals_and_their_approvals(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    change = pb.UpdateValidator(public_key=key("val-2").public_key, power=3, moniker="v2")
+    proposal = local_node.run(
+        "nbk", propose(change, expires_at_height=local_node.store.height + 3, summary="add v2")
+    )
+    assert proposal.code == pb.OK
+    doc = (await http.get("/v1/governance")).json()
+    assert doc["quorum"] == ["CENTRAL_BANK", "REGULATOR"]
+    (shown,) = doc["proposals"]
+    assert shown["proposal_id"] == proposal.tx_id.hex()
+    assert (shown["status"], shown["approvals"], shown["summary"]) == ("OPEN", ["nbk"], "add v2")
+    assert shown["change"]["kind"] == "update_validator"
+    assert shown["change"]["update_validator"]["power"] == 3
+    assert local_node.run("afm", pb.Approve(proposal_id=proposal.tx_id)).code == pb.OK
+    one = (await http.get(f"/v1/governance/{proposal.tx_id.hex()}")).json()
+    assert (one["status"], one["approvals"]) == ("EXECUTED", ["nbk", "afm"])
+    assert one["effective_height"] == local_node.store.height + 2
+    missing = await http.get(f"/v1/governance/{'00' * 32}")
+    assert missing.status_code == 404
+    assert (await http.get("/v1/governance/xyz")).status_code == 400

@@ -50,6 +50,8 @@ async def test_wait_commit_answers_once_final(
         "index": 0,
         "code": "OK",
         "message": "",
+        "rulebook_version": 1,
+        "rule": "",
     }
     assert local_node.store.find_tx(tx_id_of(raw)) is not None
 

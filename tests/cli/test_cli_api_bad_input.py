@@ -14,8 +14,8 @@ import pytest
 import trio
 from cli_support import LiveNet
 
-from node.ledger import U64_MAX
-from node.ledger.txbuild import build_tx, sign_envelope, transfer
+from node.ledger import AMOUNT_MAX, U64_MAX
+from node.ledger.txbuild import build_tx, issue, sign_envelope, transfer
 from proto import ledger_pb2 as pb
 
 TEST_TIMEOUT_S = 30
@@ -110,30 +110,36 @@ async def test_zero_negative_and_huge_amounts(net: LiveNet, http: httpx.AsyncCli
         "huge": (transfer(("bank-a", "bank-b", "KZT", U64_MAX)), {"INSUFFICIENT_FUNDS"}),
         "two huge legs": (
             transfer(("bank-a", "bank-b", "KZT", U64_MAX), ("bank-a", "bank-c", "KZT", U64_MAX)),
-            {"AMOUNT_OVERFLOW", "INSUFFICIENT_FUNDS"},
+            {"INSUFFICIENT_FUNDS"},
+        ),
+        "two legs past 2^128 - 1": (
+            transfer(
+                ("bank-a", "bank-b", "KZT", AMOUNT_MAX), ("bank-a", "bank-b", "KZT", AMOUNT_MAX)
+            ),
+            {"AMOUNT_OVERFLOW"},
         ),
     }
     for name, (kind, codes) in cases.items():
         r = await http.post("/v1/txs", json={"tx": b64(await signed(net, "bank-a", kind))})
         assert r.status_code == 400, (name, r.text)
         assert error_code(r) in codes, name
-    # Once some KZT exists, U64_MAX more would overflow the supply.
+    # Once some KZT exists, AMOUNT_MAX more would overflow the supply.
     some = pb.Issue(asset="KZT", to="bank-a", amount=1)
     r = await http.post(
         "/v1/txs?wait=commit", json={"tx": b64(await signed(net, "central-bank", some))}
     )
     assert (r.status_code, r.json()["code"]) == (200, "OK"), r.text
-    overflow = pb.Issue(asset="KZT", to="bank-a", amount=U64_MAX)
+    overflow = issue("KZT", "bank-a", AMOUNT_MAX)
     r = await http.post("/v1/txs", json={"tx": b64(await signed(net, "central-bank", overflow))})
     assert r.status_code == 400
     assert error_code(r) == "AMOUNT_OVERFLOW"
     for field, value in (("per_payment", U64_MAX), ("kyc_tier", 2**32 - 1)):
         limits = pb.SetLimits(kyc_tier=1, per_payment=1, daily_outflow=1, holding_cap=1)
         setattr(limits, field, value)
-        raw = await signed(net, "bank-a", limits)  # not the central bank either way
+        raw = await signed(net, "bank-a", limits)  # a governed change, sent on its own
         r = await http.post("/v1/txs", json={"tx": b64(raw)})
         assert r.status_code == 400
-        assert error_code(r) == "UNAUTHORIZED"
+        assert error_code(r) == "GOVERNANCE_REQUIRED"
 
 
 @pytest.mark.parametrize(

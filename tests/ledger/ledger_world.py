@@ -10,8 +10,9 @@ from typing import Any
 from node.genesis import parse_genesis
 from node.keys import KeyPair
 from node.ledger import BlockResult, Ledger, genesis_app_hash, genesis_state
-from node.ledger._keys import BALANCE, decode_u64
-from node.ledger.txbuild import KindMessage, build_tx, sign_envelope
+from node.ledger._amounts import decode_amount
+from node.ledger._keys import BALANCE
+from node.ledger.txbuild import GovernedChange, KindMessage, build_tx, propose, sign_envelope
 from proto import genesis_pb2, ledger_pb2
 
 CHAIN = "tenge-test-1"
@@ -135,12 +136,35 @@ class World:
         """One transaction in its own block; its receipt."""
         return self.block(self.tx(signer, kind, **kw)).receipts[0]
 
+    def govern(
+        self,
+        change: GovernedChange,
+        *,
+        proposer: str = "nbk",
+        approver: str = "afm",
+        activation_height: int = 0,
+    ) -> ledger_pb2.Receipt:
+        """Propose a governed change and have the other quorum role approve it, each in its
+        own block; the approval's receipt (or the proposal's, if that was refused)."""
+        proposal = self.run(
+            proposer,
+            propose(
+                change,
+                expires_at_height=self.height + 100,
+                summary="test change",
+                activation_height=activation_height,
+            ),
+        )
+        if proposal.code != ledger_pb2.OK:
+            return proposal
+        return self.run(approver, ledger_pb2.Approve(proposal_id=proposal.tx_id))
+
     def balances(self) -> dict[tuple[str, str], int]:
         out = {}
         for k, v in self.state.items():
             if k.startswith(BALANCE):
                 account_id, _, asset = k[len(BALANCE) :].decode().rpartition("/")
-                out[(account_id, asset)] = decode_u64(v)
+                out[(account_id, asset)] = decode_amount(v)
         return out
 
 

@@ -104,9 +104,22 @@ _DELETE = object()
         (["accounts", 1, "balances"], {"KZT": -1}, "accounts[1].balances.KZT: -1 is outside"),
         (
             ["accounts", 1, "balances"],
-            {"KZT": str(2**64)},
-            "accounts[1].balances.KZT: 18446744073709551616 is outside",
+            {"KZT": str(2**128)},
+            "accounts[1].balances.KZT: '340282366920938463463374607431768211456' is more than "
+            "2^128 - 1",
         ),
+        (["accounts", 1, "balances"], {"KZT": 2**128}, "accounts[1].balances.KZT: 3402"),
+        (
+            ["accounts", 1, "balances"],
+            {"KZT": "0100"},
+            "accounts[1].balances.KZT: '0100' is not canonical",
+        ),
+        (
+            ["accounts", 1, "balances"],
+            {"KZT": "1e5"},
+            "accounts[1].balances.KZT: '1e5' is not a decimal amount",
+        ),
+        (["accounts", 1, "balances"], {"KZT": True}, "accounts[1].balances.KZT: must be an amount"),
         (["assets"], [], "assets: the KZT asset is required"),
         (["assets", 0, "issuer"], "halyk", "assets[0].issuer: KZT is issued by the CENTRAL_BANK"),
         (["assets", 0, "issuer"], "ghost", "assets[0].issuer: no account 'ghost'"),
@@ -117,6 +130,7 @@ _DELETE = object()
             "assets[0].payment_zones: KZT pays everywhere",
         ),
         (["assets", 0, "code"], "kzt", "assets[0].code: an upper-case letter"),
+        (["assets", 0, "decimals"], _DELETE, "assets[0].decimals: is required"),
         (["limits", 0, "per_payment"], "1e5", "limits[0].per_payment: must be an integer"),
         (["limits", 1, "kyc_tier"], 1, "limits[1].kyc_tier: tier 1 is listed twice"),
     ],
@@ -186,6 +200,10 @@ def test_file_errors(tmp_path: Path) -> None:
     bad.write_text("[]")
     with pytest.raises(ConfigError, match=r"genesis\.json: must be an object"):
         load_genesis(bad)
+    # An amount written as a JSON number too long for any integer (not a traceback).
+    bad.write_text('{"accounts": [{"balances": {"KZT": ' + "9" * 5000 + "}}]}")
+    with pytest.raises(ConfigError, match=r"genesis\.json: not valid JSON \(Exceeds the limit"):
+        load_genesis(bad)
 
 
 def test_the_documented_example_is_valid() -> None:
@@ -194,3 +212,52 @@ def test_the_documented_example_is_valid() -> None:
     genesis = parse_genesis(json.loads(example))
     assert genesis.chain_id == "tenge-testnet-1"
     assert genesis_to_json(genesis) == json.loads(example)
+
+
+def usdt18(doc: dict[str, Any]) -> dict[str, Any]:
+    """doc with an 18-decimal USDT issued by kaspi, holding 10^21 (1,000 whole units) and
+    halyk the largest amount there is."""
+    doc = copy.deepcopy(doc)
+    doc["assets"].append(
+        {
+            "code": "USDT",
+            "decimals": 18,
+            "issuer": "kaspi",
+            "kind": "STABLECOIN",
+            "payment_zones": ["CRYPTOCITY"],
+        }
+    )
+    doc["accounts"][2]["balances"] = {"USDT": str(10**21)}
+    return doc
+
+
+def test_genesis_balances_above_2_64_round_trip_and_become_16_byte_state(tmp_path: Path) -> None:
+    doc = usdt18(genesis_doc())
+    genesis = parse_genesis(doc)
+    state = dict(genesis_state(genesis))
+    assert get_balances(state, "kaspi") == {"USDT": 10**21}
+    assert len(state[b"bal/kaspi/USDT"]) == 16
+    usdt = get_asset(state, "USDT")
+    assert usdt is not None
+    assert (usdt.issued, usdt.issued_high) == (10**21 % 2**64, 10**21 >> 64)
+    path = tmp_path / "genesis.json"
+    path.write_text(json.dumps(genesis_to_json(genesis)))
+    assert load_genesis(path) == genesis
+    assert genesis_to_json(genesis)["accounts"][2]["balances"] == {"USDT": str(10**21)}
+
+    doc["accounts"][1]["balances"] = {"USDT": str(2**128 - 1 - 10**21)}
+    assert get_balances(dict(genesis_state(parse_genesis(doc))), "halyk") == {
+        "USDT": 2**128 - 1 - 10**21
+    }
+    doc["accounts"][1]["balances"] = {"USDT": str(2**128 - 10**21)}
+    with pytest.raises(ConfigError, match=r"accounts\[2\]\.balances\.USDT: the USDT balances sum"):
+        parse_genesis(doc)
+
+
+def test_every_asset_must_state_its_decimals() -> None:
+    doc = usdt18(genesis_doc())
+    doc["assets"].append(
+        {"code": "GOLD", "issuer": "kaspi", "kind": "CRYPTO", "payment_zones": ["CRYPTOCITY"]}
+    )
+    with pytest.raises(ConfigError, match=r"genesis\.json: assets\[2\]\.decimals: is required"):
+        parse_genesis(doc)

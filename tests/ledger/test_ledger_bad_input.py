@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from ledger_world import CHAIN, World, code_name, key
 
 from node.keys import TX_DOMAIN, sign_bytes
-from node.ledger import U64_MAX, get_balance
+from node.ledger import AMOUNT_MAX, U64_MAX, get_asset, get_balance
 from node.ledger import _verify as verify_module
 from node.ledger._keys import seen_key
-from node.ledger.txbuild import build_tx, sign_envelope, transfer
+from node.ledger.txbuild import build_tx, issue, sign_envelope, transfer
 from proto import ledger_pb2 as pb
 
 CODES = set(pb.ResultCode.values())
@@ -129,8 +129,13 @@ def test_a_bad_signature_cannot_burn_the_tx_id() -> None:
     [
         (transfer(("halyk", "kaspi", "KZT", 0)), "INVALID_AMOUNT"),
         (transfer(("halyk", "kaspi", "KZT", U64_MAX)), "INSUFFICIENT_FUNDS"),
+        (transfer(("halyk", "kaspi", "KZT", AMOUNT_MAX)), "INSUFFICIENT_FUNDS"),
         (
             transfer(("halyk", "kaspi", "KZT", U64_MAX), ("halyk", "kaspi", "KZT", 1)),
+            "INSUFFICIENT_FUNDS",
+        ),
+        (
+            transfer(("halyk", "kaspi", "KZT", AMOUNT_MAX), ("halyk", "kaspi", "KZT", 1)),
             "AMOUNT_OVERFLOW",
         ),
         (transfer(("halyk", "nobody", "KZT", 1)), "UNKNOWN_ACCOUNT"),
@@ -144,8 +149,8 @@ def test_a_bad_signature_cannot_burn_the_tx_id() -> None:
         (pb.Issue(asset="KZT", to="halyk", amount=1), "UNAUTHORIZED"),
         (pb.Redeem(asset="KZT", amount=2_000_000), "INSUFFICIENT_FUNDS"),
         (pb.Redeem(asset="KZT", amount=0), "INVALID_AMOUNT"),
-        (pb.SetLimits(kyc_tier=1), "UNAUTHORIZED"),
-        (pb.UpdateValidator(public_key=bytes(32), power=1), "UNAUTHORIZED"),
+        (pb.SetLimits(kyc_tier=1), "GOVERNANCE_REQUIRED"),
+        (pb.UpdateValidator(public_key=bytes(32), power=1), "GOVERNANCE_REQUIRED"),
         (
             pb.RegisterAccount(
                 account_id="c.halyk", role=99, zone=pb.NATIONAL, public_keys=[bytes(32)]
@@ -231,10 +236,14 @@ def test_no_kind_is_malformed(funded: World) -> None:
 
 def test_issue_overflow() -> None:
     w = World()
-    assert code_name(w.run("nbk", pb.Issue(asset="KZT", to="halyk", amount=U64_MAX))) == "OK"
-    assert code_name(w.run("nbk", pb.Issue(asset="KZT", to="kaspi", amount=1))) == "AMOUNT_OVERFLOW"
-    assert code_name(w.run("nbk", pb.Issue(asset="KZT", to="halyk", amount=1))) == "AMOUNT_OVERFLOW"
-    assert get_balance(w.state, "halyk", "KZT") == U64_MAX
+    assert code_name(w.run("nbk", issue("KZT", "halyk", U64_MAX))) == "OK"
+    assert code_name(w.run("nbk", issue("KZT", "kaspi", 1))) == "OK"  # 2^64 in all: no wrap
+    assert code_name(w.run("nbk", issue("KZT", "halyk", AMOUNT_MAX - U64_MAX - 1))) == "OK"
+    assert get_asset(w.state, "KZT").issued_high == U64_MAX  # type: ignore[union-attr]
+    assert code_name(w.run("nbk", issue("KZT", "kaspi", 1))) == "AMOUNT_OVERFLOW"
+    assert code_name(w.run("nbk", issue("KZT", "halyk", 1))) == "AMOUNT_OVERFLOW"
+    assert get_balance(w.state, "halyk", "KZT") == AMOUNT_MAX - 1
+    assert get_balance(w.state, "kaspi", "KZT") == 1
 
 
 @settings(

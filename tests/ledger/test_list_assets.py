@@ -8,7 +8,7 @@ from ledger_world import World
 
 from node.ledger import BlockResult, get_asset, list_assets
 from node.ledger._keys import ASSET
-from node.ledger.txbuild import KindMessage
+from node.ledger.txbuild import KindMessage, propose, tx_id_of
 from node.store import BlockCommit, Store
 from proto import ledger_pb2 as pb
 
@@ -45,7 +45,15 @@ def test_lists_every_committed_asset_in_code_order(tmp_path: Path) -> None:
             register = pb.RegisterAsset(
                 code=code, decimals=6, issuer="halyk", kind=kind, payment_zones=[pb.CRYPTOCITY]
             )
-            _run(w, store, "nbk", register)
+            proposal = propose(register, expires_at_height=w.height + 10, summary=code)
+            raw = w.tx("nbk", proposal)
+            result = w.block(raw)
+            assert [pb.ResultCode.Name(r.code) for r in result.receipts] == ["OK"]
+            _commit(store, w.height, result)
+            approval = pb.Approve(proposal_id=tx_id_of(raw))
+            result = w.block(w.tx("afm", approval))
+            assert [pb.ResultCode.Name(r.code) for r in result.receipts] == ["OK"]
+            _commit(store, w.height, result)
 
         assets = list_assets(store)
         assert [a.code for a in assets] == ["BTC", "KZT", "USDT"]

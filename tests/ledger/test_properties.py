@@ -1,5 +1,8 @@
 """Hypothesis: random sequences of valid and invalid transactions against the invariants.
 
+Amounts are drawn below and above 2^64 (ETH has 18 decimals and balances of about 10^24
+minor units), up to the 128-bit bound, so the sums cross the old u64 range.
+
 After every block: per asset, the sum of balances equals issued minus redeemed; no balance
 is negative; a frozen account never pays; a refused transaction (a multi-leg transfer
 included) changes nothing, and an accepted one applies in full (a model that replays
@@ -17,9 +20,10 @@ from hypothesis import strategies as st
 from ledger_world import World, genesis_doc, key
 
 from node.genesis import parse_genesis
-from node.ledger import U64_MAX
-from node.ledger._keys import ASSET, BALANCE, decode_u64
-from node.ledger.txbuild import transfer
+from node.ledger import AMOUNT_MAX, U64_MAX, amount_of
+from node.ledger._amounts import decode_amount
+from node.ledger._keys import ASSET, BALANCE
+from node.ledger.txbuild import issue, redeem, seize, transfer
 from proto import genesis_pb2
 from proto import ledger_pb2 as pb
 
@@ -37,16 +41,24 @@ ACCOUNTS = [
 ]
 PAYERS = [*ACCOUNTS, "ghost", "x"]
 FUNDED = ["halyk", "kaspi", "c1.halyk", "c2.kaspi", "m1.halyk", "lic.kaspi", "reserve"]
-ASSETS = ["KZT", "USDT", "GOLD"]
+ASSETS = ["KZT", "USDT", "ETH", "GOLD"]
+ETH = 10**18  # minor units per ETH
+WIDE = [U64_MAX, 2**64, 2**64 + 1, AMOUNT_MAX - 1, AMOUNT_MAX]
 AMOUNTS = st.one_of(
-    st.integers(1, 20_000_00), st.sampled_from([0, 1, 50_000_00, 10**12, U64_MAX - 1, U64_MAX])
+    st.integers(1, 20_000_00),
+    st.integers(2**64, 10**6 * ETH),
+    st.sampled_from([0, 1, 50_000_00, 10**12, U64_MAX - 1, *WIDE]),
 )
 
 
 def _genesis() -> genesis_pb2.Genesis:
     doc: dict[str, Any] = genesis_doc()
     doc["accounts"][1]["balances"] = {"KZT": str(5_000_000_00)}
-    doc["accounts"][2]["balances"] = {"KZT": str(5_000_000_00), "USDT": "1000000000"}
+    doc["accounts"][2]["balances"] = {
+        "KZT": str(5_000_000_00),
+        "USDT": "1000000000",
+        "ETH": str(10**6 * ETH),
+    }
     doc["accounts"][4]["balances"] = {"KZT": str(1_000_000_00)}
     for account_id, role, zone, tier, extra in (
         (
@@ -54,10 +66,10 @@ def _genesis() -> genesis_pb2.Genesis:
             "CUSTOMER",
             "CRYPTOCITY",
             1,
-            {"balances": {"KZT": "10000000", "USDT": "50000000"}},
+            {"balances": {"KZT": "10000000", "USDT": "50000000", "ETH": str(2_000 * ETH)}},
         ),
         ("c2.kaspi", "CUSTOMER", "NATIONAL", 1, {"balances": {"KZT": "10000000"}}),
-        ("m1.halyk", "MERCHANT", "CRYPTOCITY", 2, {}),
+        ("m1.halyk", "MERCHANT", "CRYPTOCITY", 2, {"balances": {"ETH": str(50 * ETH)}}),
         ("lic.kaspi", "MERCHANT", "NATIONAL", 2, {"licensed": True}),
     ):
         doc["accounts"].append(
@@ -79,7 +91,17 @@ def _genesis() -> genesis_pb2.Genesis:
             "payment_zones": ["CRYPTOCITY"],
         }
     )
-    doc["rulebook"] = {"rates": {"USDT": "50000"}}
+    doc["assets"].append(
+        {
+            "code": "ETH",
+            "decimals": 18,
+            "issuer": "kaspi",
+            "kind": "CRYPTO",
+            "payment_zones": ["CRYPTOCITY"],
+        }
+    )
+    # ETH at 1 tiyn per unit: tier-limited holders stay within their KZT-equivalent caps.
+    doc["rulebook"] = {"rates": {"USDT": "50000", "ETH": "1"}}
     return parse_genesis(doc)
 
 
@@ -100,9 +122,11 @@ def pay_plans(draw: st.DrawFn) -> tuple[str, Any]:
             st.tuples(
                 st.sampled_from(FUNDED),
                 st.sampled_from(ACCOUNTS),
-                st.sampled_from(["KZT", "KZT", "USDT"]),
+                st.sampled_from(["KZT", "KZT", "USDT", "ETH"]),
                 st.integers(1, 60_000_00),
-            ).filter(lambda leg: leg[0] != leg[1]),
+            )
+            .map(lambda leg: leg if leg[2] != "ETH" else (*leg[:3], leg[3] * 10**15))
+            .filter(lambda leg: leg[0] != leg[1]),
             min_size=1,
             max_size=2,
         )
@@ -168,15 +192,13 @@ def build(w: World, plan: tuple[str, Any], sent: list[bytes]) -> bytes:
         return w.tx(payers[0], transfer(*legs), keys=keys)
     if kind == "issue":
         signer, to, asset, amount = p
-        return w.tx(signer, pb.Issue(asset=asset, to=to, amount=amount))
+        return w.tx(signer, issue(asset, to, amount))
     if kind == "redeem":
         signer, _, asset, amount = p
-        return w.tx(signer, pb.Redeem(asset=asset, amount=amount))
+        return w.tx(signer, redeem(asset, amount))
     if kind == "seize":
         signer, target, asset, amount = p
-        return w.tx(
-            signer, pb.Seize(account_id=target, asset=asset, amount=amount, legal_ref="court")
-        )
+        return w.tx(signer, seize(target, asset, amount, "court"))
     if kind == "freeze":
         return w.tx(p[0], pb.Freeze(account_id=p[1], legal_ref="order"))
     if kind == "unfreeze":
@@ -197,7 +219,7 @@ class Model:
 
     def add(self, account_id: str, asset: str, delta: int) -> None:
         value = self.balances.get((account_id, asset), 0) + delta
-        assert 0 <= value <= U64_MAX, (account_id, asset, value)
+        assert 0 <= value <= AMOUNT_MAX, (account_id, asset, value)
         if value:
             self.balances[(account_id, asset)] = value
         else:
@@ -211,19 +233,19 @@ class Model:
                 assert leg.payer not in self.frozen, f"frozen {leg.payer} paid"
             net: dict[tuple[str, str], int] = {}  # legs settle on net positions
             for leg in body.transfer.legs:
-                net[(leg.payer, leg.asset)] = net.get((leg.payer, leg.asset), 0) - leg.amount
-                net[(leg.payee, leg.asset)] = net.get((leg.payee, leg.asset), 0) + leg.amount
+                net[(leg.payer, leg.asset)] = net.get((leg.payer, leg.asset), 0) - amount_of(leg)
+                net[(leg.payee, leg.asset)] = net.get((leg.payee, leg.asset), 0) + amount_of(leg)
             for (account_id, asset), delta in net.items():
                 self.add(account_id, asset, delta)
         elif kind == "issue":
-            self.add(body.issue.to, body.issue.asset, body.issue.amount)
+            self.add(body.issue.to, body.issue.asset, amount_of(body.issue))
         elif kind == "redeem":
             assert body.signer not in self.frozen
-            self.add(body.signer, body.redeem.asset, -body.redeem.amount)
+            self.add(body.signer, body.redeem.asset, -amount_of(body.redeem))
         elif kind == "seize":
             assert body.seize.account_id in self.frozen
-            self.add(body.seize.account_id, body.seize.asset, -body.seize.amount)
-            self.add("reserve", body.seize.asset, body.seize.amount)
+            self.add(body.seize.account_id, body.seize.asset, -amount_of(body.seize))
+            self.add("reserve", body.seize.asset, amount_of(body.seize))
         elif kind == "freeze":
             self.frozen.add(body.freeze.account_id)
         elif kind == "unfreeze":
@@ -234,14 +256,16 @@ def check_invariants(w: World) -> None:
     supply: dict[str, int] = {}
     for k, v in w.state.items():
         if k.startswith(BALANCE):
-            assert len(v) == 8  # a u64: never negative
-            assert decode_u64(v) > 0  # a zero balance is deleted
+            assert len(v) == 16  # a u128: never negative
+            assert decode_amount(v) > 0  # a zero balance is deleted
             asset = k.decode().rpartition("/")[2]
-            supply[asset] = supply.get(asset, 0) + decode_u64(v)
+            supply[asset] = supply.get(asset, 0) + decode_amount(v)
     for k, v in w.state.items():
         if k.startswith(ASSET):
             asset = pb.Asset.FromString(v)
-            assert supply.pop(asset.code, 0) == asset.issued - asset.redeemed, asset.code
+            outstanding = amount_of(asset, "issued") - amount_of(asset, "redeemed")
+            assert supply.pop(asset.code, 0) == outstanding, asset.code
+            assert outstanding <= AMOUNT_MAX
     assert not supply  # no balance in an unregistered asset
 
 

@@ -23,7 +23,7 @@ from ledger_world import World, code_name, genesis_doc, key, make_genesis
 from node.errors import ConfigError
 from node.genesis import parse_genesis, rulebook_to_doc
 from node.ledger import default_rulebook, get_balance, read_rulebooks, read_version
-from node.ledger.txbuild import transfer
+from node.ledger.txbuild import GovernedChange, propose, transfer
 from proto import ledger_pb2 as pb
 
 M = 100  # tiyn per tenge
@@ -125,7 +125,7 @@ def test_licensed_firms_do_not_hold_crypto_outside_its_zone() -> None:
     btc = pb.RegisterAsset(
         code="BTC", decimals=8, issuer="kaspi", kind=pb.CRYPTO, payment_zones=[pb.CRYPTOCITY]
     )
-    expect(w.run("nbk", btc), "OK")
+    expect(w.govern(btc), "OK")
     r = w.run("kaspi", pb.Issue(asset="BTC", to="lic.a", amount=1))
     expect(r, "ASSET_NOT_ALLOWED", "hold.zone")
     expect(w.run("kaspi", pb.Issue(asset="BTC", to="shop", amount=1)), "OK")
@@ -199,10 +199,10 @@ def test_the_central_bank_cannot_register_an_asset_payable_nationwide(
         kind=kind,  # type: ignore[arg-type]
         payment_zones=zones,  # type: ignore[arg-type]
     )
-    expect(w.run("nbk", msg), "ZONE_BANNED", "ban.zone")
+    expect(w.govern(msg), "ZONE_BANNED", "ban.zone")
     del msg.payment_zones[:]
     msg.payment_zones.append(pb.CRYPTOCITY)
-    expect(w.run("nbk", msg), "OK")
+    expect(w.govern(msg), "OK")
 
 
 @pytest.mark.parametrize("kind", ["STABLECOIN", "CRYPTO"])
@@ -228,7 +228,7 @@ def test_an_asset_kind_the_rulebook_does_not_list_cannot_be_registered() -> None
     btc = pb.RegisterAsset(
         code="BTC", decimals=8, issuer="kaspi", kind=pb.CRYPTO, payment_zones=[pb.CRYPTOCITY]
     )
-    expect(w.run("nbk", btc), "ASSET_KIND_NOT_IN_RULEBOOK", "hold.kind")
+    expect(w.govern(btc), "ASSET_KIND_NOT_IN_RULEBOOK", "hold.kind")
 
 
 # ---------------------------------------------------------------- the two-tier rule
@@ -322,7 +322,7 @@ def test_an_asset_without_a_reference_rate_is_refused_for_tier_limited_accounts(
     usdc = pb.RegisterAsset(
         code="USDC", decimals=6, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
     )
-    expect(w.run("nbk", usdc), "OK")
+    expect(w.govern(usdc), "OK")
     expect(
         w.run("kaspi", pb.Issue(asset="USDC", to="aidos", amount=1)),
         "NO_REFERENCE_RATE",
@@ -334,7 +334,7 @@ def test_an_asset_without_a_reference_rate_is_refused_for_tier_limited_accounts(
     expect(pay(w, "halyk", "kaspi", "USDC", 1 * USDT), "OK")
     # Once the central bank sets a rate (active two blocks later) the customer may hold it.
     rate = pb.SetRates(rates=[pb.ReferenceRate(asset="USDC", tiyn_per_unit=RATE)])
-    expect(w.run("nbk", rate), "OK")
+    expect(w.govern(rate), "OK")
     w.block()
     expect(pay(w, "halyk", "dana", "USDC", 1 * USDT), "OK", version=2)
 
@@ -343,7 +343,7 @@ def register_usdc(w: World) -> None:
     usdc = pb.RegisterAsset(
         code="USDC", decimals=6, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
     )
-    expect(w.run("nbk", usdc), "OK")
+    expect(w.govern(usdc), "OK")
     expect(w.run("kaspi", pb.Issue(asset="USDC", to="kaspi", amount=100 * USDT)), "OK")
 
 
@@ -362,7 +362,7 @@ def test_a_tier_with_payment_limits_but_no_cap_does_not_take_an_asset_without_a_
     """It could never pay it: its payments are valued against the limits."""
     w = world()
     register_usdc(w)
-    expect(w.run("nbk", pb.SetLimits(kyc_tier=2, per_payment=1_000_000 * M)), "OK")
+    expect(w.govern(pb.SetLimits(kyc_tier=2, per_payment=1_000_000 * M)), "OK")
     w.block()
     r = w.run("kaspi", pb.Issue(asset="USDC", to="shop", amount=1 * USDT))
     expect(r, "NO_REFERENCE_RATE", "limits.rate", version=2)
@@ -406,10 +406,24 @@ def usdt_rate(tiyn: int) -> pb.SetRates:
     return pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=tiyn)])
 
 
+def propose_all(w: World, *changes: GovernedChange) -> list[bytes]:
+    """The central bank proposes each change in one block; their proposal ids."""
+    result = w.block(
+        *(
+            w.tx("nbk", propose(c, expires_at_height=w.height + 50, summary="rulebook test"))
+            for c in changes
+        )
+    )
+    for receipt in result.receipts:
+        assert code_name(receipt) == "OK", receipt.message
+    return [r.tx_id for r in result.receipts]
+
+
 def test_set_limits_made_in_block_h_applies_from_h_plus_2() -> None:
     w = world()
     expect(pay(w, "halyk", "aidos", "KZT", 100_000 * M), "OK")
-    change = w.block(w.tx("nbk", set_limits(10_000 * M)))
+    (proposal,) = propose_all(w, set_limits(10_000 * M))
+    change = w.block(w.tx("afm", pb.Approve(proposal_id=proposal)))
     h = w.height
     expect(change.receipts[0], "OK")  # judged under version 1, makes version 2
     active, pending = read_rulebooks(w.state.get)
@@ -448,7 +462,7 @@ def test_set_limits_made_in_block_h_applies_from_h_plus_2() -> None:
 def test_set_rates_made_in_block_h_applies_from_h_plus_2() -> None:
     w = world()
     expect(issue(w, "USDT", "aidos", 900 * USDT), "OK")
-    expect(w.run("nbk", usdt_rate(RATE * 2)), "OK")  # 1,000 KZT per USDT
+    expect(w.govern(usdt_rate(RATE * 2)), "OK")  # 1,000 KZT per USDT
     h = w.height
     expect(pay(w, "aidos", "shop", "USDT", 100 * USDT), "OK", version=1)  # 50,000 at H + 1
     r = pay(w, "aidos", "shop", "USDT", 100 * USDT)  # 100,000 at H + 2
@@ -461,7 +475,7 @@ def test_set_rates_made_in_block_h_applies_from_h_plus_2() -> None:
         pb.ReferenceRate(asset="USDT", tiyn_per_unit=2 * RATE)
     ]
     # A rate of 0 removes it: USDT is then refused for the customer.
-    expect(w.run("nbk", usdt_rate(0)), "OK", version=2)
+    expect(w.govern(usdt_rate(0)), "OK", version=2)
     w.block()
     expect(pay(w, "aidos", "shop", "USDT", 1), "NO_REFERENCE_RATE", "limits.rate", version=3)
 
@@ -469,7 +483,8 @@ def test_set_rates_made_in_block_h_applies_from_h_plus_2() -> None:
 def test_two_changes_in_one_block_both_take_effect_at_h_plus_2() -> None:
     w = world()
     expect(issue(w, "USDT", "aidos", 400 * USDT), "OK")
-    result = w.block(w.tx("nbk", set_limits(10_000 * M)), w.tx("nbk", usdt_rate(RATE // 10)))
+    ids = propose_all(w, set_limits(10_000 * M), usdt_rate(RATE // 10))
+    result = w.block(*(w.tx("afm", pb.Approve(proposal_id=i)) for i in ids))
     h = w.height
     for receipt in result.receipts:
         expect(receipt, "OK")
@@ -493,9 +508,10 @@ def test_two_changes_in_a_row_both_take_effect() -> None:
     active two blocks after the later change (the earlier one waits for it)."""
     w = world()
     expect(issue(w, "USDT", "aidos", 400 * USDT), "OK")
-    expect(w.run("nbk", set_limits(10_000 * M)), "OK")
+    first, second = propose_all(w, set_limits(10_000 * M), usdt_rate(RATE // 10))
+    expect(w.run("afm", pb.Approve(proposal_id=first)), "OK")
     h = w.height
-    expect(w.run("nbk", usdt_rate(RATE // 10)), "OK")  # block H + 1, still version 1
+    expect(w.run("afm", pb.Approve(proposal_id=second)), "OK")  # block H + 1, still version 1
     pending = read_rulebooks(w.state.get)[1]
     assert pending is not None
     assert (pending.version, pending.activation_height) == (2, h + 3)
@@ -512,7 +528,7 @@ def test_two_changes_in_a_row_both_take_effect() -> None:
     )
     expect(pay(w, "aidos", "shop", "USDT", 200 * USDT), "OK", version=2)
     # A third change after activation is version 3; all three versions stay readable.
-    expect(w.run("nbk", set_limits(20_000 * M)), "OK", version=2)
+    expect(w.govern(set_limits(20_000 * M)), "OK", version=2)
     w.block()
     expect(pay(w, "aidos", "shop", "USDT", 1), "OK", version=3)
     history = [read_version(w.state.get, v) for v in (1, 2, 3)]
@@ -532,8 +548,13 @@ def test_two_changes_in_a_row_both_take_effect() -> None:
     assert pending is None
 
 
-def test_only_the_central_bank_changes_the_rulebook() -> None:
+def test_only_the_quorum_changes_the_rulebook() -> None:
     w = world()
-    expect(w.run("halyk", set_limits(1)), "UNAUTHORIZED")
-    expect(w.run("afm", usdt_rate(1)), "UNAUTHORIZED")
+    expect(w.govern(set_limits(1), proposer="halyk"), "UNAUTHORIZED", "governance.quorum")
+    expect(
+        w.govern(usdt_rate(1), proposer="halyk", approver="nbk"),
+        "UNAUTHORIZED",
+        "governance.quorum",
+    )
+    expect(w.run("nbk", set_limits(1)), "GOVERNANCE_REQUIRED", "governance.dual-control")
     assert read_rulebooks(w.state.get)[1] is None

@@ -39,7 +39,7 @@ from ledger_world import World, genesis_doc, key
 
 from node.genesis import parse_genesis
 from node.ledger import Ledger, almaty_day, read_rulebooks
-from node.ledger.txbuild import transfer
+from node.ledger.txbuild import propose, transfer, tx_id_of
 from proto import genesis_pb2
 from proto import ledger_pb2 as pb
 
@@ -142,7 +142,8 @@ class Model:
             self.pending = None
         return self.active
 
-    def change(self, height: int, body: pb.TxBody) -> None:
+    def change(self, height: int, body: pb.Propose) -> None:
+        """An approved change: it joins the pending version, active two blocks later."""
         base = self.pending or self.active
         new = Book(
             version=base.version if self.pending else self.active.version + 1,
@@ -150,7 +151,7 @@ class Model:
             rates=dict(base.rates),
             activation=height + 2,
         )
-        if body.WhichOneof("kind") == "set_limits":
+        if body.WhichOneof("action") == "set_limits":
             m = body.set_limits
             new.limits[m.kyc_tier] = (m.per_payment, m.daily_outflow, m.holding_cap)
         else:
@@ -248,7 +249,18 @@ def build(w: World, plan: tuple[str, Any]) -> bytes:
         )
     else:
         msg = pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=value)])
-    return w.tx(signer, msg)
+    return w.tx(signer, propose(msg, expires_at_height=w.height + 10, summary="property"))
+
+
+def build_block(w: World, plans_: list[tuple[str, Any]]) -> list[bytes]:
+    """The block's transactions; a proposed change is approved by the regulator right after."""
+    txs = []
+    for plan in plans_:
+        raw = build(w, plan)
+        txs.append(raw)
+        if plan[0] in ("set_limits", "set_rates"):
+            txs.append(w.tx("afm", pb.Approve(proposal_id=tx_id_of(raw))))
+    return txs
 
 
 # ---------------------------------------------------------------- the checks
@@ -331,10 +343,11 @@ def test_tier_limits_hold_across_rulebook_changes(
     a = World(copy.deepcopy(GENESIS))
     b = World(copy.deepcopy(GENESIS))
     model = model_of(GENESIS)
+    proposals: dict[bytes, pb.Propose] = {}
     for plans_, advance in blocks:
         height = a.height + 1
         expected = model.book_at(height)
-        txs = [build(a, plan) for plan in plans_]
+        txs = build_block(a, plans_)
         for raw in txs:
             assert a.ledger.check_tx(raw, next_height=height).rulebook_version == expected.version
         time_ms = a.time_ms + advance
@@ -357,8 +370,11 @@ def test_tier_limits_hold_across_rulebook_changes(
                 continue
             body = pb.TxBody.FromString(pb.TxEnvelope.FromString(raw).body)
             kind = body.WhichOneof("kind")
-            if kind in ("set_limits", "set_rates"):
-                model.change(height, body)
+            if kind == "propose":
+                proposals[receipt.tx_id] = body.propose
+                continue
+            if kind == "approve":
+                model.change(height, proposals[body.approve.proposal_id])
                 continue
             if kind == "transfer":
                 check_payment(model, book, day, body)

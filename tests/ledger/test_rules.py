@@ -6,17 +6,26 @@ from ledger_world import CHAIN, T0, World, code_name, key
 
 from node.ledger import almaty_day, app_hash_step, get_asset, get_balances, get_validators
 from node.ledger._keys import included_key, seen_key
-from node.ledger.txbuild import build_tx, sign_envelope, transfer, tx_id_of
+from node.ledger.txbuild import build_tx, propose, sign_envelope, transfer, tx_id_of
 from proto import ledger_pb2 as pb
 
 
 def test_validator_updates_are_central_bank_only_and_reported() -> None:
     w = World()
     new = key("val-1").public_key
-    assert code_name(w.run("halyk", pb.UpdateValidator(public_key=new, power=5))) == (
+    assert code_name(w.run("nbk", pb.UpdateValidator(public_key=new, power=5))) == (
+        "GOVERNANCE_REQUIRED"
+    )
+    assert code_name(w.govern(pb.UpdateValidator(public_key=new, power=5), proposer="halyk")) == (
         "UNAUTHORIZED"
     )
-    result = w.block(w.tx("nbk", pb.UpdateValidator(public_key=new, power=5, moniker="v1")))
+    change = pb.UpdateValidator(public_key=new, power=5, moniker="v1")
+    proposal = w.run("nbk", propose(change, expires_at_height=w.height + 5, summary="add v1"))
+    assert code_name(proposal) == "OK"
+    assert get_validators(w.state) == [
+        pb.Validator(public_key=key("val-0").public_key, power=10, moniker="v0")
+    ]
+    result = w.block(w.tx("afm", pb.Approve(proposal_id=proposal.tx_id)))
     assert code_name(result.receipts[0]) == "OK"
     assert [(v.public_key, v.power) for v in result.validator_updates] == [(new, 5)]
     assert {v.public_key: v.power for v in get_validators(w.state)} == {
@@ -24,14 +33,10 @@ def test_validator_updates_are_central_bank_only_and_reported() -> None:
         new: 5,
     }
     old = key("val-0").public_key
-    assert code_name(w.run("nbk", pb.UpdateValidator(public_key=old, power=0))) == "OK"
-    assert code_name(w.run("nbk", pb.UpdateValidator(public_key=new, power=0))) == (
-        "INVALID_VALIDATOR"
-    )
-    assert code_name(w.run("nbk", pb.UpdateValidator(public_key=old, power=0))) == (
-        "INVALID_VALIDATOR"
-    )
-    assert code_name(w.run("nbk", pb.UpdateValidator(public_key=b"short", power=1))) == (
+    assert code_name(w.govern(pb.UpdateValidator(public_key=old, power=0))) == "OK"
+    assert code_name(w.govern(pb.UpdateValidator(public_key=new, power=0))) == ("INVALID_VALIDATOR")
+    assert code_name(w.govern(pb.UpdateValidator(public_key=old, power=0))) == ("INVALID_VALIDATOR")
+    assert code_name(w.govern(pb.UpdateValidator(public_key=b"short", power=1))) == (
         "INVALID_VALIDATOR"
     )
     assert [v.public_key for v in get_validators(w.state)] == [new]

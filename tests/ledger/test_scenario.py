@@ -81,18 +81,22 @@ def test_the_whole_story() -> None:
     usdt = pb.RegisterAsset(
         code="USDT", decimals=6, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
     )
-    assert code_name(w.run("kaspi", usdt)) == "UNAUTHORIZED"
-    assert code_name(w.run("nbk", usdt)) == "OK"
-    assert code_name(w.run("nbk", usdt)) == "ASSET_EXISTS"
+    # Dual control: the central bank proposes, the regulator approves; a bank may not propose,
+    # and a direct registration is refused.
+    assert code_name(w.run("nbk", usdt)) == "GOVERNANCE_REQUIRED"
+    assert code_name(w.govern(usdt, proposer="kaspi")) == "UNAUTHORIZED"
+    assert code_name(w.govern(usdt)) == "OK"
+    assert code_name(w.govern(usdt)) == "ASSET_EXISTS"
     assert code_name(w.run("nbk", pb.Issue(asset="USDT", to="aidos.halyk", amount=5))) == (
         "UNAUTHORIZED"
     )
     # Tier limits count USDT at the central bank's reference rate: until it sets one, a
     # tier-limited customer cannot take USDT; the rate applies two blocks after it is set.
     r = w.run("kaspi", pb.Issue(asset="USDT", to="aidos.halyk", amount=1))
-    assert code_name(r) == "NO_REFERENCE_RATE" and r.rule == "limits.rate"
+    assert code_name(r) == "NO_REFERENCE_RATE"
+    assert r.rule == "limits.rate"
     rate = pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=500 * M)])
-    assert code_name(w.run("nbk", rate)) == "OK"
+    assert code_name(w.govern(rate)) == "OK"
     w.block()
     for holder, amount in (("aidos.halyk", 100 * USDT), ("mining.halyk", 500 * USDT)):
         assert code_name(w.run("kaspi", pb.Issue(asset="USDT", to=holder, amount=amount))) == "OK"
@@ -109,7 +113,8 @@ def test_the_whole_story() -> None:
     # only that: without the purpose, or to anyone else, it is refused.
     fee = ("mining.halyk", "treasury", "USDT", 100 * USDT)
     r = w.run("mining.halyk", transfer(fee, reference="licence fee 2026"))
-    assert code_name(r) == "PURPOSE_NOT_ALLOWED" and r.rule == "hold.outside-zone-pay"
+    assert code_name(r) == "PURPOSE_NOT_ALLOWED"
+    assert r.rule == "hold.outside-zone-pay"
     r = w.run(
         "mining.halyk",
         transfer(fee, reference="licence fee 2026", purpose=pb.GOVERNMENT_FEE),

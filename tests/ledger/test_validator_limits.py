@@ -23,6 +23,7 @@ from consensus._validators import MAX_SCHEDULE_LENGTH, MAX_TOTAL_POWER, MAX_VALI
 from node.errors import ConfigError
 from node.genesis import parse_genesis
 from node.ledger import get_validators
+from node.ledger.txbuild import propose, tx_id_of
 from proto import ledger_pb2 as pb
 
 VAL0 = key("val-0").public_key  # power 10 in the test genesis
@@ -33,7 +34,7 @@ def _pub(i: int) -> bytes:
 
 
 def _update(w: World, public_key: bytes, power: int) -> str:
-    return code_name(w.run("nbk", pb.UpdateValidator(public_key=public_key, power=power)))
+    return code_name(w.govern(pb.UpdateValidator(public_key=public_key, power=power)))
 
 
 def _stored(w: World) -> dict[bytes, int]:
@@ -131,10 +132,28 @@ def test_every_accepted_update_sequence_yields_a_consensus_set(
     # The node's view: set(H + 2) = set(H + 1).apply_updates(updates of block H).
     following = cs.ValidatorSet(_stored(w))
     for updates in blocks:
-        txs = [w.tx("nbk", pb.UpdateValidator(public_key=k, power=p)) for k, p in updates]
-        result = w.block(*txs)
+        # Proposals in one block, their approvals in the next: the updates of that block.
+        proposals = [
+            w.tx(
+                "nbk",
+                propose(
+                    pb.UpdateValidator(public_key=k, power=p),
+                    expires_at_height=w.height + 5,
+                    summary="update",
+                ),
+            )
+            for k, p in updates
+        ]
+        w.block(*proposals)
+        result = w.block(*[w.tx("afm", pb.Approve(proposal_id=tx_id_of(raw))) for raw in proposals])
         for (_, power), receipt in zip(updates, result.receipts, strict=True):
-            assert code_name(receipt) in {"OK", "VALIDATOR_SET_LIMIT", "INVALID_VALIDATOR"}
+            # UNKNOWN_PROPOSAL: the proposal itself was refused (its change's static checks).
+            assert code_name(receipt) in {
+                "OK",
+                "VALIDATOR_SET_LIMIT",
+                "INVALID_VALIDATOR",
+                "UNKNOWN_PROPOSAL",
+            }
             if power > MAX_TOTAL_POWER:
                 assert code_name(receipt) != "OK"
         following = following.apply_updates(

@@ -22,22 +22,18 @@ check and its failures are charged to the flooder, docs/p2p.md).
 from __future__ import annotations
 
 import base64
-import os
 import re
 import statistics
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import trio
-import trio.lowlevel
 from network_support import Network, running_network
 
-from node.keys import read_key_file
-from node.ledger.txbuild import build_tx, transfer
-from node.p2p import P2PConfig, PeerAddress, PeerManager
-from proto import ledger_pb2, p2p_pb2
+from testnet._p2p_flood import Flooder, junk_gossip_frames
 
 FLOODER = 3
 HONEST = [0, 1, 2]
@@ -45,100 +41,6 @@ BASELINE_S = 20.0
 FLOOD_S = 20.0
 PAYMENT_WITHIN_S = 10.0
 MAX_P95_RATIO = 3.0
-FRAME_BYTES = 4 * 1024 * 1024 - 64 * 1024  # a little under max_frame_bytes, sealed
-DISTINCT_FRAMES = 3
-
-
-def _address(node: dict[str, Any]) -> PeerAddress:
-    host, port = str(node["p2p"]).rsplit(":", 1)
-    return PeerAddress(host, int(port), bytes.fromhex(node["node_id"]))
-
-
-def junk_frames(
-    net: Network, payer: str, expires_at_height: int, per_frame: int
-) -> list[p2p_pb2.Envelope]:
-    """TxGossip frames of well-formed transfers from payer, each with a random signature
-    under payer's real public key: every one fails only at signature verification.
-    per_frame transactions per frame; 0: as many as fit in FRAME_BYTES."""
-    public_key = net.keys(payer)[0].public_key
-    frames = []
-    nonce = 10**9
-    for _ in range(DISTINCT_FRAMES):
-        env = p2p_pb2.Envelope()
-        size = 0
-        while not per_frame or len(env.tx_gossip.txs) < per_frame:
-            nonce += 1
-            body = build_tx(
-                net.chain_id,
-                payer,
-                transfer((payer, "bank-b", "KZT", 1)),
-                nonce=nonce,
-                expires_at_height=expires_at_height,
-            )
-            tx = ledger_pb2.TxEnvelope(
-                body=body,
-                signatures=[ledger_pb2.Signature(public_key=public_key, signature=os.urandom(64))],
-            ).SerializeToString()
-            if not per_frame and size + len(tx) + 4 > FRAME_BYTES:
-                break
-            env.tx_gossip.txs.append(tx)
-            size += len(tx) + 4
-        frames.append(env)
-    return frames
-
-
-class Flooder:
-    """Validator 3's node key on validator 3's p2p port; sends frames to every honest node
-    as fast as each one reads them, while ``flooding``."""
-
-    def __init__(self, net: Network) -> None:
-        home = Path(net.nodes[FLOODER]["home"])
-        self.targets = [_address(net.nodes[i]) for i in HONEST]
-        self.manager = PeerManager(
-            P2PConfig(
-                chain_id=net.chain_id,
-                listen_port=_address(net.nodes[FLOODER]).port,
-                peers=tuple(self.targets),
-                backoff_initial=0.1,
-                backoff_max=1.0,
-                write_timeout=60.0,
-            ),
-            read_key_file(home / "node_key.json"),
-        )
-        self.frames: list[p2p_pb2.Envelope] = []
-        self.flooding = False
-        self.sent = 0
-
-    def connected(self) -> bool:
-        return all(self.manager.is_connected(t.peer_id) for t in self.targets)
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(self.manager.run)
-            nursery.start_soon(self._drain, self.manager.inbound)
-            nursery.start_soon(self._drain, self.manager.tx_inbound)
-            for target in self.targets:
-                nursery.start_soon(self._flood, target.peer_id)
-            task_status.started()
-
-    @staticmethod
-    async def _drain(stream: Any) -> None:
-        async for _ in stream:
-            pass
-
-    def _queued(self, peer_id: str) -> int:
-        return sum(p.queued_bytes for p in self.manager.peers() if p.peer_id == peer_id)
-
-    async def _flood(self, peer_id: str) -> None:
-        n = 0
-        while True:
-            ready = self.flooding and self._queued(peer_id) < 2 * FRAME_BYTES
-            if ready and self.manager.send(peer_id, self.frames[n % len(self.frames)]):
-                self.sent += 1
-                n += 1
-                await trio.lowlevel.checkpoint()
-            else:
-                await trio.sleep(0.01)
 
 
 async def _poll(predicate: Any) -> None:
@@ -193,11 +95,18 @@ async def test_junk_gossip_flood_from_an_allowed_peer_does_not_stall_the_network
         async with running_network(tmp_path) as net:
             await net.issue("bank-a", 1_000_000_000)
             net.kill(FLOODER)
-            flooder = Flooder(net)
+            flooder = Flooder.of_validator(net.manifest, FLOODER, HONEST)
             height = max([await net.height(i) for i in HONEST])
-            flooder.frames = await trio.to_thread.run_sync(
-                junk_frames, net, "bank-a", height + 500, per_frame
+            build = partial(
+                junk_gossip_frames,
+                net.chain_id,
+                "bank-a",
+                "bank-b",
+                net.keys("bank-a")[0].public_key,
+                expires_at_height=height + 500,
+                per_frame=per_frame,
             )
+            flooder.frames = await trio.to_thread.run_sync(build)
             figures["txs_per_frame"] = len(flooder.frames[0].tx_gossip.txs)
             figures["frame_bytes"] = flooder.frames[0].ByteSize()
             async with trio.open_nursery() as nursery:

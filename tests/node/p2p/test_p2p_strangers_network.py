@@ -16,24 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/node he
 
 from network_support import Network, running_network
 
-SOURCES = [f"127.0.0.{2 + i}" for i in range(50)]
-
-
-async def _idle_stranger(port: int, source: str) -> None:
-    """Hold one idle connection to port from source; reopen it whenever it is closed."""
-    while True:
-        sock = trio.socket.socket()
-        try:
-            await sock.bind((source, 0))
-            await sock.connect(("127.0.0.1", port))
-            stream = trio.SocketStream(sock)
-            while await stream.receive_some(65536):
-                pass  # the node's Hello; we never answer
-        except (OSError, trio.BrokenResourceError):
-            pass
-        finally:
-            sock.close()
-        await trio.sleep(0.05)  # reopen at once, as a flood would (bounded CPU for the test)
+from testnet._p2p_flood import STRANGER_SOURCES, idle_stranger
 
 
 async def _peers(net: Network, index: int) -> int:
@@ -63,7 +46,9 @@ async def test_200_idle_strangers_while_a_validator_restarts(tmp_path: Path) -> 
         async with running_network(tmp_path) as net, trio.open_nursery() as strangers:
             for index in range(4):
                 for n in range(200):
-                    strangers.start_soon(_idle_stranger, _p2p_port(net, index), SOURCES[n % 50])
+                    strangers.start_soon(
+                        idle_stranger, _p2p_port(net, index), STRANGER_SOURCES[n % 50]
+                    )
             await trio.sleep(1.0)  # let the flood settle in (it only grows the pressure)
             net.kill(1)
             await _wait_peers(net, 0, 2, 30, "after the kill")

@@ -1,18 +1,23 @@
-"""The attacker of test_api_slowloris.py, run as its own process (niced by the test, as a
-remote attacker's CPU is not the node's): tricklers and a connection churner against one
-API port for a while, then a JSON tally on stdout.
+"""API attackers for tests and benchmarks: slowloris tricklers and a connection churner
+against one API port for a while, then a tally.
 
-Usage: python api_attacker.py PORT SECONDS
+`run_api_attack` runs them in a child process at nice 10 (a remote attacker's CPU is not
+the node's); the child's open-file limit is raised first (`raise_fd_limit`), as the
+tricklers hold 1,500 sockets. Raise the limit in the process that starts the nodes too,
+before it starts them, so that they inherit it.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import resource
 import sys
 from dataclasses import asdict, dataclass, field
 
 import trio
+
+from testnet._flood import lower_priority, run_flood_child
 
 TRICKLERS = 1500
 TRICKLE_SOURCES = [f"127.0.10.{1 + i}" for i in range(30)]  # 50 each, under the per-client cap
@@ -114,6 +119,32 @@ async def attack(port: int, seconds: float) -> Tally:
     return tally
 
 
-if __name__ == "__main__":
+def raise_fd_limit(want: int) -> None:
+    """Raise this process's open-file limit (the processes it starts inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+async def run_api_attack(
+    port: int, seconds: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> Tally:
+    """`attack` on port for seconds from a child process at nice 10; its tally.
+
+    Reports started as soon as the child begins (the tricklers build up over about 2 s).
+    """
+    command = [sys.executable, "-m", "testnet._api_attack", str(port), str(seconds)]
+    return Tally(**await run_flood_child(command, task_status=task_status))
+
+
+def _main() -> None:
+    raise_fd_limit(8192)
+    lower_priority()
+    print("flooding", flush=True)
     result = trio.run(attack, int(sys.argv[1]), float(sys.argv[2]))
     print(json.dumps(asdict(result)))
+
+
+if __name__ == "__main__":
+    _main()
