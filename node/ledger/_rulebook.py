@@ -18,6 +18,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -263,10 +264,17 @@ def rulebook_at(get_raw: RawGetter, height: int) -> tuple[bytes, bool]:
         before height, so the block at height makes it the active one.
     """
     pending = get_raw(PENDING)
-    if pending is not None and pb.Rulebook.FromString(pending).activation_height <= height:
+    if pending is not None and _activation_height(pending) <= height:
         return pending, True
     active = get_raw(ACTIVE)
     return (_DEFAULT_RAW if active is None else active), False
+
+
+@functools.lru_cache(maxsize=8)
+def _activation_height(raw: bytes) -> int:
+    """A serialized rulebook's activation height, parsed once per version: every mempool
+    check asks while a change is pending."""
+    return pb.Rulebook.FromString(raw).activation_height
 
 
 def genesis_writes(book: pb.Rulebook) -> dict[bytes, bytes]:
