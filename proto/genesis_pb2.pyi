@@ -44,12 +44,14 @@ class GenesisBalance(_message.Message):
     def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class GenesisAccount(_message.Message):
-    __slots__ = ("account", "balances")
+    __slots__ = ("account", "balances", "licence")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     BALANCES_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
     account: _ledger_pb2.Account
     balances: _containers.RepeatedCompositeFieldContainer[GenesisBalance]
-    def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., balances: _Optional[_Iterable[_Union[GenesisBalance, _Mapping]]] = ...) -> None: ...
+    licence: _ledger_pb2.Licence
+    def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., balances: _Optional[_Iterable[_Union[GenesisBalance, _Mapping]]] = ..., licence: _Optional[_Union[_ledger_pb2.Licence, _Mapping]] = ...) -> None: ...
 
 class Genesis(_message.Message):
     __slots__ = ("chain_id", "genesis_time_ms", "validators", "accounts", "assets", "params", "rulebook")

@@ -18,6 +18,8 @@ class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TREASURY: _ClassVar[Role]
     STATE_RESERVE: _ClassVar[Role]
     REGULATOR: _ClassVar[Role]
+    VASP: _ClassVar[Role]
+    ISSUANCE_RESERVE: _ClassVar[Role]
 
 class Zone(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,6 +33,7 @@ class AssetKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CBDC: _ClassVar[AssetKind]
     STABLECOIN: _ClassVar[AssetKind]
     CRYPTO: _ClassVar[AssetKind]
+    RESERVE_ONLY: _ClassVar[AssetKind]
 
 class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -76,6 +79,18 @@ class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNKNOWN_PROPOSAL: _ClassVar[ResultCode]
     PROPOSAL_CLOSED: _ClassVar[ResultCode]
     ALREADY_APPROVED: _ClassVar[ResultCode]
+    NO_LICENCE: _ClassVar[ResultCode]
+    LICENCE_SCOPE: _ClassVar[ResultCode]
+    INVALID_PERSON_REF: _ClassVar[ResultCode]
+    PERSON_ACCOUNTS_EXCEEDED: _ClassVar[ResultCode]
+    ACCOUNT_CLOSED: _ClassVar[ResultCode]
+    BALANCE_NOT_ZERO: _ClassVar[ResultCode]
+    THRESHOLD_TOO_LOW: _ClassVar[ResultCode]
+    RESERVE_OUTFLOW: _ClassVar[ResultCode]
+    INFLOW_KIND_REQUIRED: _ClassVar[ResultCode]
+    INVALID_COURT_ORDER: _ClassVar[ResultCode]
+    UNBACKED_AMOUNT: _ClassVar[ResultCode]
+    NOT_REGISTRAR: _ClassVar[ResultCode]
 
 class ProposalStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -88,6 +103,15 @@ class Purpose(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PURPOSE_UNSPECIFIED: _ClassVar[Purpose]
     GOVERNMENT_FEE: _ClassVar[Purpose]
+    MINED_REMITTANCE: _ClassVar[Purpose]
+    RESERVE_PURCHASE: _ClassVar[Purpose]
+
+class InflowKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INFLOW_KIND_UNSPECIFIED: _ClassVar[InflowKind]
+    SEIZED: _ClassVar[InflowKind]
+    MINED: _ClassVar[InflowKind]
+    PURCHASED: _ClassVar[InflowKind]
 ROLE_UNSPECIFIED: Role
 CENTRAL_BANK: Role
 COMMERCIAL_BANK: Role
@@ -96,6 +120,8 @@ CUSTOMER: Role
 TREASURY: Role
 STATE_RESERVE: Role
 REGULATOR: Role
+VASP: Role
+ISSUANCE_RESERVE: Role
 ZONE_UNSPECIFIED: Zone
 NATIONAL: Zone
 CRYPTOCITY: Zone
@@ -103,6 +129,7 @@ ASSET_KIND_UNSPECIFIED: AssetKind
 CBDC: AssetKind
 STABLECOIN: AssetKind
 CRYPTO: AssetKind
+RESERVE_ONLY: AssetKind
 OK: ResultCode
 MALFORMED: ResultCode
 TX_TOO_LARGE: ResultCode
@@ -145,12 +172,30 @@ GOVERNANCE_REQUIRED: ResultCode
 UNKNOWN_PROPOSAL: ResultCode
 PROPOSAL_CLOSED: ResultCode
 ALREADY_APPROVED: ResultCode
+NO_LICENCE: ResultCode
+LICENCE_SCOPE: ResultCode
+INVALID_PERSON_REF: ResultCode
+PERSON_ACCOUNTS_EXCEEDED: ResultCode
+ACCOUNT_CLOSED: ResultCode
+BALANCE_NOT_ZERO: ResultCode
+THRESHOLD_TOO_LOW: ResultCode
+RESERVE_OUTFLOW: ResultCode
+INFLOW_KIND_REQUIRED: ResultCode
+INVALID_COURT_ORDER: ResultCode
+UNBACKED_AMOUNT: ResultCode
+NOT_REGISTRAR: ResultCode
 PROPOSAL_STATUS_UNSPECIFIED: ProposalStatus
 OPEN: ProposalStatus
 EXECUTED: ProposalStatus
 WITHDRAWN: ProposalStatus
 PURPOSE_UNSPECIFIED: Purpose
 GOVERNMENT_FEE: Purpose
+MINED_REMITTANCE: Purpose
+RESERVE_PURCHASE: Purpose
+INFLOW_KIND_UNSPECIFIED: InflowKind
+SEIZED: InflowKind
+MINED: InflowKind
+PURCHASED: InflowKind
 
 class Signature(_message.Message):
     __slots__ = ("public_key", "signature")
@@ -169,7 +214,7 @@ class TxEnvelope(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[Signature, _Mapping]]] = ...) -> None: ...
 
 class TxBody(_message.Message):
-    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates", "propose", "approve", "withdraw")
+    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates", "propose", "approve", "withdraw", "grant_licence", "revoke_licence", "rotate_keys", "recover_account", "change_account", "close_account")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +234,12 @@ class TxBody(_message.Message):
     PROPOSE_FIELD_NUMBER: _ClassVar[int]
     APPROVE_FIELD_NUMBER: _ClassVar[int]
     WITHDRAW_FIELD_NUMBER: _ClassVar[int]
+    GRANT_LICENCE_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_LICENCE_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    RECOVER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     nonce: int
     expires_at_height: int
@@ -208,10 +259,16 @@ class TxBody(_message.Message):
     propose: Propose
     approve: Approve
     withdraw: Withdraw
-    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., propose: _Optional[_Union[Propose, _Mapping]] = ..., approve: _Optional[_Union[Approve, _Mapping]] = ..., withdraw: _Optional[_Union[Withdraw, _Mapping]] = ...) -> None: ...
+    grant_licence: GrantLicence
+    revoke_licence: RevokeLicence
+    rotate_keys: RotateKeys
+    recover_account: RecoverAccount
+    change_account: ChangeAccount
+    close_account: CloseAccount
+    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., propose: _Optional[_Union[Propose, _Mapping]] = ..., approve: _Optional[_Union[Approve, _Mapping]] = ..., withdraw: _Optional[_Union[Withdraw, _Mapping]] = ..., grant_licence: _Optional[_Union[GrantLicence, _Mapping]] = ..., revoke_licence: _Optional[_Union[RevokeLicence, _Mapping]] = ..., rotate_keys: _Optional[_Union[RotateKeys, _Mapping]] = ..., recover_account: _Optional[_Union[RecoverAccount, _Mapping]] = ..., change_account: _Optional[_Union[ChangeAccount, _Mapping]] = ..., close_account: _Optional[_Union[CloseAccount, _Mapping]] = ...) -> None: ...
 
 class RegisterAccount(_message.Message):
-    __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed")
+    __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "person_ref")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -219,6 +276,7 @@ class RegisterAccount(_message.Message):
     PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     LICENSED_FIELD_NUMBER: _ClassVar[int]
+    PERSON_REF_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     role: Role
     zone: Zone
@@ -226,21 +284,26 @@ class RegisterAccount(_message.Message):
     public_keys: _containers.RepeatedScalarFieldContainer[bytes]
     threshold: int
     licensed: bool
-    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ...) -> None: ...
+    person_ref: bytes
+    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ..., person_ref: _Optional[bytes] = ...) -> None: ...
 
 class RegisterAsset(_message.Message):
-    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones")
+    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones", "backed_by", "reserve_account")
     CODE_FIELD_NUMBER: _ClassVar[int]
     DECIMALS_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ZONES_FIELD_NUMBER: _ClassVar[int]
+    BACKED_BY_FIELD_NUMBER: _ClassVar[int]
+    RESERVE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     code: str
     decimals: int
     issuer: str
     kind: AssetKind
     payment_zones: _containers.RepeatedScalarFieldContainer[Zone]
-    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ...) -> None: ...
+    backed_by: str
+    reserve_account: str
+    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., backed_by: _Optional[str] = ..., reserve_account: _Optional[str] = ...) -> None: ...
 
 class SetLimits(_message.Message):
     __slots__ = ("kyc_tier", "per_payment", "daily_outflow", "holding_cap")
@@ -277,6 +340,70 @@ class Propose(_message.Message):
     activation_height: int
     summary: str
     def __init__(self, set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., expires_at_height: _Optional[int] = ..., activation_height: _Optional[int] = ..., summary: _Optional[str] = ...) -> None: ...
+
+class GrantLicence(_message.Message):
+    __slots__ = ("account_id", "assets", "purposes", "expires_at_height", "reference")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    assets: _containers.RepeatedScalarFieldContainer[str]
+    purposes: _containers.RepeatedScalarFieldContainer[Purpose]
+    expires_at_height: int
+    reference: str
+    def __init__(self, account_id: _Optional[str] = ..., assets: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[Purpose, str]]] = ..., expires_at_height: _Optional[int] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class RevokeLicence(_message.Message):
+    __slots__ = ("account_id", "reference")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    reference: str
+    def __init__(self, account_id: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class RotateKeys(_message.Message):
+    __slots__ = ("public_keys", "threshold")
+    PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    public_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    threshold: int
+    def __init__(self, public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ...) -> None: ...
+
+class RecoverAccount(_message.Message):
+    __slots__ = ("account_id", "public_keys", "threshold", "regulator", "reason")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    REGULATOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    public_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    threshold: int
+    regulator: str
+    reason: str
+    def __init__(self, account_id: _Optional[str] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., regulator: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ChangeAccount(_message.Message):
+    __slots__ = ("account_id", "kyc_tier", "zone")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    KYC_TIER_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    kyc_tier: int
+    zone: Zone
+    def __init__(self, account_id: _Optional[str] = ..., kyc_tier: _Optional[int] = ..., zone: _Optional[_Union[Zone, str]] = ...) -> None: ...
+
+class CloseAccount(_message.Message):
+    __slots__ = ("account_id", "sweep_to", "legal_ref")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_TO_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    sweep_to: str
+    legal_ref: str
+    def __init__(self, account_id: _Optional[str] = ..., sweep_to: _Optional[str] = ..., legal_ref: _Optional[str] = ...) -> None: ...
 
 class Approve(_message.Message):
     __slots__ = ("proposal_id",)
@@ -353,18 +480,34 @@ class Unfreeze(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., legal_ref: _Optional[str] = ...) -> None: ...
 
 class Seize(_message.Message):
-    __slots__ = ("account_id", "asset", "amount", "legal_ref", "amount_high")
+    __slots__ = ("account_id", "asset", "amount", "legal_ref", "amount_high", "reserve", "court_order")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
+    RESERVE_FIELD_NUMBER: _ClassVar[int]
+    COURT_ORDER_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     asset: str
     amount: int
     legal_ref: str
     amount_high: int
-    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., legal_ref: _Optional[str] = ..., amount_high: _Optional[int] = ...) -> None: ...
+    reserve: str
+    court_order: CourtOrder
+    def __init__(self, account_id: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., legal_ref: _Optional[str] = ..., amount_high: _Optional[int] = ..., reserve: _Optional[str] = ..., court_order: _Optional[_Union[CourtOrder, _Mapping]] = ...) -> None: ...
+
+class CourtOrder(_message.Message):
+    __slots__ = ("court", "case_number", "order_date", "order_number")
+    COURT_FIELD_NUMBER: _ClassVar[int]
+    CASE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ORDER_DATE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    court: str
+    case_number: str
+    order_date: str
+    order_number: str
+    def __init__(self, court: _Optional[str] = ..., case_number: _Optional[str] = ..., order_date: _Optional[str] = ..., order_number: _Optional[str] = ...) -> None: ...
 
 class UpdateValidator(_message.Message):
     __slots__ = ("public_key", "power", "moniker")
@@ -401,7 +544,7 @@ class Receipt(_message.Message):
     def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ..., authorised: _Optional[bool] = ..., speaks_for_tx: _Optional[bool] = ..., rulebook_version: _Optional[int] = ..., rule: _Optional[str] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "frozen", "frozen_legal_ref", "registered_by", "registered_height", "assets")
+    __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "frozen", "frozen_legal_ref", "registered_by", "registered_height", "assets", "person_ref", "closed", "closed_height", "closed_ref", "keys_changed_height")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -414,6 +557,11 @@ class Account(_message.Message):
     REGISTERED_BY_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     ASSETS_FIELD_NUMBER: _ClassVar[int]
+    PERSON_REF_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_REF_FIELD_NUMBER: _ClassVar[int]
+    KEYS_CHANGED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     role: Role
     zone: Zone
@@ -426,10 +574,73 @@ class Account(_message.Message):
     registered_by: str
     registered_height: int
     assets: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ..., frozen: _Optional[bool] = ..., frozen_legal_ref: _Optional[str] = ..., registered_by: _Optional[str] = ..., registered_height: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ...) -> None: ...
+    person_ref: bytes
+    closed: bool
+    closed_height: int
+    closed_ref: str
+    keys_changed_height: int
+    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ..., frozen: _Optional[bool] = ..., frozen_legal_ref: _Optional[str] = ..., registered_by: _Optional[str] = ..., registered_height: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ..., person_ref: _Optional[bytes] = ..., closed: _Optional[bool] = ..., closed_height: _Optional[int] = ..., closed_ref: _Optional[str] = ..., keys_changed_height: _Optional[int] = ...) -> None: ...
+
+class Person(_message.Message):
+    __slots__ = ("person_ref", "accounts", "frozen", "frozen_legal_ref")
+    PERSON_REF_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_LEGAL_REF_FIELD_NUMBER: _ClassVar[int]
+    person_ref: bytes
+    accounts: _containers.RepeatedScalarFieldContainer[str]
+    frozen: bool
+    frozen_legal_ref: str
+    def __init__(self, person_ref: _Optional[bytes] = ..., accounts: _Optional[_Iterable[str]] = ..., frozen: _Optional[bool] = ..., frozen_legal_ref: _Optional[str] = ...) -> None: ...
+
+class Licence(_message.Message):
+    __slots__ = ("account_id", "assets", "purposes", "expires_at_height", "reference", "granted_by", "granted_height", "revoked", "revoked_height", "revoke_reference")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_BY_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    assets: _containers.RepeatedScalarFieldContainer[str]
+    purposes: _containers.RepeatedScalarFieldContainer[Purpose]
+    expires_at_height: int
+    reference: str
+    granted_by: str
+    granted_height: int
+    revoked: bool
+    revoked_height: int
+    revoke_reference: str
+    def __init__(self, account_id: _Optional[str] = ..., assets: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[Purpose, str]]] = ..., expires_at_height: _Optional[int] = ..., reference: _Optional[str] = ..., granted_by: _Optional[str] = ..., granted_height: _Optional[int] = ..., revoked: _Optional[bool] = ..., revoked_height: _Optional[int] = ..., revoke_reference: _Optional[str] = ...) -> None: ...
+
+class ReserveInflow(_message.Message):
+    __slots__ = ("reserve", "kind", "asset", "amount", "amount_high", "source", "tx_id", "height", "court_order")
+    RESERVE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TX_ID_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    COURT_ORDER_FIELD_NUMBER: _ClassVar[int]
+    reserve: str
+    kind: InflowKind
+    asset: str
+    amount: int
+    amount_high: int
+    source: str
+    tx_id: bytes
+    height: int
+    court_order: CourtOrder
+    def __init__(self, reserve: _Optional[str] = ..., kind: _Optional[_Union[InflowKind, str]] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ..., source: _Optional[str] = ..., tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., court_order: _Optional[_Union[CourtOrder, _Mapping]] = ...) -> None: ...
 
 class Asset(_message.Message):
-    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones", "issued", "redeemed", "seized", "issued_high", "redeemed_high", "seized_high")
+    __slots__ = ("code", "decimals", "issuer", "kind", "payment_zones", "issued", "redeemed", "seized", "issued_high", "redeemed_high", "seized_high", "backed_by", "reserve_account")
     CODE_FIELD_NUMBER: _ClassVar[int]
     DECIMALS_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
@@ -441,6 +652,8 @@ class Asset(_message.Message):
     ISSUED_HIGH_FIELD_NUMBER: _ClassVar[int]
     REDEEMED_HIGH_FIELD_NUMBER: _ClassVar[int]
     SEIZED_HIGH_FIELD_NUMBER: _ClassVar[int]
+    BACKED_BY_FIELD_NUMBER: _ClassVar[int]
+    RESERVE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     code: str
     decimals: int
     issuer: str
@@ -452,7 +665,9 @@ class Asset(_message.Message):
     issued_high: int
     redeemed_high: int
     seized_high: int
-    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., issued: _Optional[int] = ..., redeemed: _Optional[int] = ..., seized: _Optional[int] = ..., issued_high: _Optional[int] = ..., redeemed_high: _Optional[int] = ..., seized_high: _Optional[int] = ...) -> None: ...
+    backed_by: str
+    reserve_account: str
+    def __init__(self, code: _Optional[str] = ..., decimals: _Optional[int] = ..., issuer: _Optional[str] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., payment_zones: _Optional[_Iterable[_Union[Zone, str]]] = ..., issued: _Optional[int] = ..., redeemed: _Optional[int] = ..., seized: _Optional[int] = ..., issued_high: _Optional[int] = ..., redeemed_high: _Optional[int] = ..., seized_high: _Optional[int] = ..., backed_by: _Optional[str] = ..., reserve_account: _Optional[str] = ...) -> None: ...
 
 class TierLimits(_message.Message):
     __slots__ = ("kyc_tier", "per_payment", "daily_outflow", "holding_cap")
@@ -493,7 +708,7 @@ class CommittedEvidence(_message.Message):
     def __init__(self, evidence: _Optional[_Union[_consensus_pb2.Evidence, _Mapping]] = ..., height: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
 
 class Rulebook(_message.Message):
-    __slots__ = ("version", "activation_height", "kinds", "central_bank_payees", "purpose_rules", "tier_limits", "rates", "travel_rule_threshold", "governance_quorum")
+    __slots__ = ("version", "activation_height", "kinds", "central_bank_payees", "purpose_rules", "tier_limits", "rates", "travel_rule_threshold", "governance_quorum", "reserve_payees", "inflow_rules", "max_accounts_per_person", "min_reserve_threshold")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
@@ -503,6 +718,10 @@ class Rulebook(_message.Message):
     RATES_FIELD_NUMBER: _ClassVar[int]
     TRAVEL_RULE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     GOVERNANCE_QUORUM_FIELD_NUMBER: _ClassVar[int]
+    RESERVE_PAYEES_FIELD_NUMBER: _ClassVar[int]
+    INFLOW_RULES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACCOUNTS_PER_PERSON_FIELD_NUMBER: _ClassVar[int]
+    MIN_RESERVE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     version: int
     activation_height: int
     kinds: _containers.RepeatedCompositeFieldContainer[KindRule]
@@ -512,7 +731,21 @@ class Rulebook(_message.Message):
     rates: _containers.RepeatedCompositeFieldContainer[ReferenceRate]
     travel_rule_threshold: int
     governance_quorum: _containers.RepeatedScalarFieldContainer[Role]
-    def __init__(self, version: _Optional[int] = ..., activation_height: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[KindRule, _Mapping]]] = ..., central_bank_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., purpose_rules: _Optional[_Iterable[_Union[PurposeRule, _Mapping]]] = ..., tier_limits: _Optional[_Iterable[_Union[TierLimits, _Mapping]]] = ..., rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ..., travel_rule_threshold: _Optional[int] = ..., governance_quorum: _Optional[_Iterable[_Union[Role, str]]] = ...) -> None: ...
+    reserve_payees: _containers.RepeatedScalarFieldContainer[Role]
+    inflow_rules: _containers.RepeatedCompositeFieldContainer[InflowRule]
+    max_accounts_per_person: int
+    min_reserve_threshold: int
+    def __init__(self, version: _Optional[int] = ..., activation_height: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[KindRule, _Mapping]]] = ..., central_bank_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., purpose_rules: _Optional[_Iterable[_Union[PurposeRule, _Mapping]]] = ..., tier_limits: _Optional[_Iterable[_Union[TierLimits, _Mapping]]] = ..., rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ..., travel_rule_threshold: _Optional[int] = ..., governance_quorum: _Optional[_Iterable[_Union[Role, str]]] = ..., reserve_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., inflow_rules: _Optional[_Iterable[_Union[InflowRule, _Mapping]]] = ..., max_accounts_per_person: _Optional[int] = ..., min_reserve_threshold: _Optional[int] = ...) -> None: ...
+
+class InflowRule(_message.Message):
+    __slots__ = ("purpose", "payer_roles", "kind")
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PAYER_ROLES_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    purpose: Purpose
+    payer_roles: _containers.RepeatedScalarFieldContainer[Role]
+    kind: InflowKind
+    def __init__(self, purpose: _Optional[_Union[Purpose, str]] = ..., payer_roles: _Optional[_Iterable[_Union[Role, str]]] = ..., kind: _Optional[_Union[InflowKind, str]] = ...) -> None: ...
 
 class GovernanceProposal(_message.Message):
     __slots__ = ("proposal_id", "propose", "proposer", "proposed_height", "approvals", "status", "decided_height", "effective_height")

@@ -200,7 +200,10 @@ def static_check(body: pb.TxBody) -> Refusal | None:
     bad = _bad_id("signer", body.signer)
     if bad is not None:
         return bad
-    return _STATIC[kind](body)
+    check = _STATIC.get(kind)
+    if check is None:  # a kind the schema knows and this node does not handle yet
+        return Refusal(pb.MALFORMED, f"{kind}: this node does not handle the kind")
+    return check(body)
 
 
 def _static_transfer(body: pb.TxBody) -> Refusal | None:
