@@ -78,6 +78,7 @@ _RULEBOOK_KEYS: Final = {
     "rates",
     "travel_rule_threshold",
     "governance_quorum",
+    "max_accounts_per_person",
 }
 _KIND_RULE_KEYS: Final = {"kind", "payment_zones", "holder_roles", "zone_roles", "licensed_roles"}
 _PURPOSE_RULE_KEYS: Final = {"id", "kind", "payee_roles", "purpose"}
@@ -207,6 +208,7 @@ def rulebook_to_doc(book: ledger_pb2.Rulebook) -> dict[str, Any]:
         "rates": {r.asset: str(r.tiyn_per_unit) for r in book.rates},
         "travel_rule_threshold": str(book.travel_rule_threshold),
         "governance_quorum": [role(x) for x in book.governance_quorum],
+        "max_accounts_per_person": book.max_accounts_per_person,
     }
 
 
@@ -427,6 +429,10 @@ def _parse_rulebook(g: genesis_pb2.Genesis, value: Any) -> None:
     if "travel_rule_threshold" in doc:
         book.travel_rule_threshold = _int(
             doc["travel_rule_threshold"], "rulebook.travel_rule_threshold", 0, U64_MAX
+        )
+    if "max_accounts_per_person" in doc:
+        book.max_accounts_per_person = _int(
+            doc["max_accounts_per_person"], "rulebook.max_accounts_per_person", 0, U32_MAX
         )
     error = rulebook_error(book)
     if error is not None:

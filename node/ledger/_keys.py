@@ -9,6 +9,8 @@ key                                    value
 ``bal/`` + account id + ``/`` + code   balance, u128 big-endian (old stores: u64), deleted at 0
 ``asset/`` + code                      ``Asset`` (with issued / redeemed / seized)
 ``daily/`` + account id                day (u32 BE, Asia/Almaty) + KZT-equivalent outflow (u64 BE)
+``person/`` + person ref (32 bytes)    ``Person``: its accounts in registration order, frozen
+``pdaily/`` + person ref (32 bytes)    as ``daily/``, summed over every account of the person
 ``rulebook/active``, ``/pending``       ``Rulebook`` in force, and the change to come
 ``rulebook/v/`` + version (u64 BE)     every ``Rulebook`` that was ever active
 ``role/`` + role name                  account id of a one-of-a-kind role
@@ -37,6 +39,8 @@ VALIDATORS: Final = b"validators"
 SEEN: Final = b"seen/"
 INCLUDED: Final = b"incl/"
 SEIZURE: Final = b"seize/"
+PERSON: Final = b"person/"
+PERSON_DAILY: Final = b"pdaily/"
 
 U64_MAX: Final = 2**64 - 1
 KZT: Final = "KZT"
@@ -76,6 +80,14 @@ def asset_key(code: str) -> bytes:
 
 def daily_key(account_id: str) -> bytes:
     return DAILY + account_id.encode()
+
+
+def person_key(person_ref: bytes) -> bytes:
+    return PERSON + person_ref
+
+
+def person_daily_key(person_ref: bytes) -> bytes:
+    return PERSON_DAILY + person_ref
 
 
 def role_key(role_name: str) -> bytes:

@@ -31,6 +31,12 @@ PENDING: Final = b"rulebook/pending"
 VERSION: Final = b"rulebook/v/"
 _U64 = struct.Struct(">Q")
 
+#: How many accounts one person may hold across every bank (``max_accounts_per_person``).
+DEFAULT_MAX_ACCOUNTS_PER_PERSON: Final = 4
+#: The most the rulebook may set: it bounds what every payment of a person's account reads
+#: (node/ledger/_persons.py).
+MAX_ACCOUNTS_PER_PERSON: Final = 16
+
 #: A rulebook change becomes active this many blocks after the block that makes it, or later.
 MIN_ACTIVATION_DELAY: Final = 2
 
@@ -53,6 +59,7 @@ RULE_DAILY: Final = "limits.daily"
 RULE_HOLDING: Final = "limits.holding"
 RULE_GOVERNANCE: Final = "governance.dual-control"
 RULE_QUORUM: Final = "governance.quorum"
+RULE_PERSON_ACCOUNTS: Final = "persons.max-accounts"
 
 
 def version_key(version: int) -> bytes:
@@ -110,6 +117,7 @@ def default_rulebook(
         rates=_by_asset(rates),
         travel_rule_threshold=travel_rule_threshold,
         governance_quorum=[pb.CENTRAL_BANK, pb.REGULATOR],
+        max_accounts_per_person=DEFAULT_MAX_ACCOUNTS_PER_PERSON,
     )
 
 
@@ -156,6 +164,8 @@ def rulebook_error(rb: pb.Rulebook) -> str | None:
         return "rates: KZT is the unit of account and takes no rate"
     if any(r.tiyn_per_unit == 0 for r in rb.rates):
         return "rates: a rate of 0 would make the asset worth nothing against the limits"
+    if rb.max_accounts_per_person > MAX_ACCOUNTS_PER_PERSON:
+        return f"max_accounts_per_person: at most {MAX_ACCOUNTS_PER_PERSON} (0: that many)"
     return None
 
 

@@ -21,6 +21,7 @@ from typing import Final
 
 from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.ledger import _keys as k
+from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of, set_amount
 from node.ledger._state import Overlay
@@ -107,15 +108,22 @@ def hold_refusal(
 
 
 def holding_cap_refusal(
-    ov: Overlay, rules: rb.Rules, account: pb.Account, new: dict[str, int], where: str
+    ov: Overlay,
+    rules: rb.Rules,
+    account: pb.Account,
+    new: dict[str, int],
+    where: str,
+    moved: dict[str, dict[str, int]] | None = None,
 ) -> Refusal | None:
-    """The tier's holding cap, in KZT-equivalent over every asset the account holds.
+    """The tier's holding cap, in KZT-equivalent over every asset the account holds, and
+    over every account of its person when it has a person reference (node/ledger/_persons.py).
 
     A tier with payment limits but no cap still refuses an asset without a reference rate:
     the account could not pay it (`execute_transfer` values what it sends).
 
     Args:
         new: the balances a transaction would leave, per asset code (the others are read).
+        moved: the same for the other accounts the transaction moves, by account id.
     """
     if account.role not in LIMITED_ROLES:
         return None
@@ -135,24 +143,32 @@ def holding_cap_refusal(
                     )
         return None
     total = 0
-    for code in dict.fromkeys([*account.assets, *new]):
-        balance = new[code] if code in new else ov.balance(account.account_id, code)
-        if balance == 0:
-            continue
-        asset = ov.asset(code)
-        value = None if asset is None else rules.kzt_value(asset, balance)
-        if value is None:
-            return Refusal(
-                pb.NO_REFERENCE_RATE,
-                f"{where}: {code} has no reference rate, so {account.account_id!r}'s holdings "
-                "cannot be judged against its tier's cap",
-                rb.RULE_RATE,
-            )
-        total += value
+    held = persons.holders(ov, account, new, moved)
+    for holder, after in held:
+        for code in dict.fromkeys([*holder.assets, *after]):
+            balance = after[code] if code in after else ov.balance(holder.account_id, code)
+            if balance == 0:
+                continue
+            asset = ov.asset(code)
+            value = None if asset is None else rules.kzt_value(asset, balance)
+            if value is None:
+                return Refusal(
+                    pb.NO_REFERENCE_RATE,
+                    f"{where}: {code} has no reference rate, so {holder.account_id!r}'s "
+                    "holdings cannot be judged against its tier's cap",
+                    rb.RULE_RATE,
+                )
+            total += value
     if total > limits.holding_cap:
+        whose = repr(account.account_id)
+        if len(held) > 1:
+            whose += (
+                f" with the other {len(held) - 1} account(s) of person "
+                f"{persons.short(account.person_ref)}"
+            )
         return Refusal(
             pb.LIMIT_HOLDING_CAP,
-            f"{where}: {account.account_id!r} would hold {total} tiyn in KZT-equivalent, above "
+            f"{where}: {whose} would hold {total} tiyn in KZT-equivalent, above "
             f"the tier {account.kyc_tier} cap of {limits.holding_cap}",
             rb.RULE_HOLDING,
         )
@@ -237,6 +253,18 @@ def _static_register_account(body: pb.TxBody) -> Refusal | None:
         return Refusal(pb.INVALID_FIELD, f"register_account.role: {m.role} is not a role")
     if m.zone not in VALID_ZONES:
         return Refusal(pb.INVALID_FIELD, f"register_account.zone: {m.zone} is not a zone")
+    if m.person_ref and len(m.person_ref) != persons.PERSON_REF_SIZE:
+        return Refusal(
+            pb.INVALID_PERSON_REF,
+            f"register_account.person_ref: {len(m.person_ref)} bytes, not "
+            f"{persons.PERSON_REF_SIZE} (an HMAC-SHA256 of the national ID)",
+        )
+    if m.person_ref and m.role not in LIMITED_ROLES:
+        return Refusal(
+            pb.INVALID_PERSON_REF,
+            f"register_account.person_ref: a {role_name(m.role)} account carries no person "
+            "reference (only CUSTOMER and MERCHANT accounts do)",
+        )
     return check_keys("register_account", list(m.public_keys), m.threshold)
 
 
@@ -456,6 +484,15 @@ def _register_account(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
             f"register_account.kyc_tier: the rulebook sets no limits for tier {m.kyc_tier}",
             rb.RULE_TIER,
         )
+    person = persons.person(ctx.ov, m.person_ref) if m.person_ref else None
+    cap = persons.account_cap(ctx.rules.book.max_accounts_per_person)
+    if person is not None and len(person.accounts) >= cap:
+        return Refusal(
+            pb.PERSON_ACCOUNTS_EXCEEDED,
+            f"register_account.person_ref: person {persons.short(m.person_ref)} already has "
+            f"{len(person.accounts)} account(s), the most the rulebook allows ({cap})",
+            rb.RULE_PERSON_ACCOUNTS,
+        )
     account = pb.Account(
         account_id=m.account_id,
         role=m.role,
@@ -466,8 +503,11 @@ def _register_account(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
         licensed=m.licensed,
         registered_by=signer.account_id,
         registered_height=ctx.height,
+        person_ref=m.person_ref,
     )
     ctx.ov.put_account(account)
+    if m.person_ref:
+        persons.enrol(ctx.ov, account, person)
     if m.role in SINGLETON_ROLES:
         ctx.ov.put_raw(role_key, m.account_id.encode())
     return [signer.account_id, m.account_id]
@@ -633,6 +673,12 @@ def _freeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     target.frozen = True
     target.frozen_legal_ref = m.legal_ref
     ctx.ov.put_account(target)
+    if target.person_ref:  # the order freezes the person: every account of it, and new ones
+        return [
+            signer.account_id,
+            m.account_id,
+            *persons.set_frozen(ctx.ov, target, m.legal_ref, frozen=True),
+        ]
     return [signer.account_id, m.account_id]
 
 
@@ -649,6 +695,12 @@ def _unfreeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     target.frozen = False
     target.frozen_legal_ref = ""
     ctx.ov.put_account(target)
+    if target.person_ref:
+        return [
+            signer.account_id,
+            m.account_id,
+            *persons.set_frozen(ctx.ov, target, "", frozen=False),
+        ]
     return [signer.account_id, m.account_id]
 
 

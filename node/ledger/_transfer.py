@@ -9,6 +9,10 @@ a payer sends in one transaction, gross), daily outflow (sent on one Asia/Almaty
 day of block time) and holding cap (everything held, whenever a balance grows). An asset
 without a reference rate is refused wherever a limit of the account's tier must value it,
 and a tier with payment limits does not take it at all (it could not pay it).
+An account with a person reference is judged with every account of its person
+(node/ledger/_persons.py): what all of them send in the transaction against the payer's
+per-payment limit, what all of them sent that day against its daily limit, and what all
+of them hold against the cap of the account that grows.
 Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amounts, so a
 payment above 2^64 is judged at its size, never wrapped.
 """
@@ -16,6 +20,7 @@ payment above 2^64 is judged at its size, never wrapped.
 from __future__ import annotations
 
 from node.ledger import _keys as k
+from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of
 from node.ledger._rules import (
@@ -92,7 +97,8 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
             sent[leg.payer] = sent.get(leg.payer, 0) + value
 
     new_balances: dict[tuple[str, str], int] = {}
-    grown: dict[str, dict[str, int]] = {}  # account -> new balances, for one that receives
+    after: dict[str, dict[str, int]] = {}  # account -> the balances it is left with
+    grown: list[str] = []  # accounts that receive more than they pay of some asset
     for (account_id, code), (debit, credit) in moves.items():
         old = ov.balance(account_id, code)
         new = old + credit - debit
@@ -107,20 +113,29 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 f"transfer: the {code} balance of {account_id!r} would pass 2^128 - 1",
             )
         new_balances[(account_id, code)] = new
-        if credit > debit:
-            grown.setdefault(account_id, {})
-    for (account_id, code), new in new_balances.items():
-        if account_id in grown:
-            grown[account_id][code] = new
-    for account_id, after in grown.items():
-        bad = holding_cap_refusal(ov, rules, accounts[account_id], after, "transfer")
+        after.setdefault(account_id, {})[code] = new
+        if credit > debit and account_id not in grown:
+            grown.append(account_id)
+    for account_id in grown:
+        acct = accounts[account_id]
+        bad = holding_cap_refusal(ov, rules, acct, after[account_id], "transfer", after)
         if bad is not None:
             return bad
 
     day = k.almaty_day(ctx.time_ms)
     daily_totals: dict[str, int] = {}
+    by_person: dict[bytes, int] = {}  # what each person's accounts send, over all legs
+    for account_id, value in sent.items():
+        ref = accounts[account_id].person_ref
+        if ref:
+            by_person[ref] = by_person.get(ref, 0) + value
+    person_totals: dict[bytes, int] = {}
     for account_id, value in sent.items():
         acct = accounts[account_id]
+        ref = acct.person_ref
+        whose = repr(account_id)
+        if ref and by_person[ref] != value:
+            whose += f" with the other accounts of person {persons.short(ref)}"
         limits = rules.limits.get(acct.kyc_tier)
         if limits is None:
             return Refusal(
@@ -128,15 +143,27 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
                 f"transfer: the rulebook sets no limits for {account_id!r}'s tier {acct.kyc_tier}",
                 rb.RULE_TIER,
             )
-        if limits.per_payment and value > limits.per_payment:
+        payment = by_person[ref] if ref else value
+        if limits.per_payment and payment > limits.per_payment:
             return Refusal(
                 pb.LIMIT_PER_PAYMENT,
-                f"transfer: {account_id!r} would send {value} tiyn in KZT-equivalent, above "
+                f"transfer: {whose} would send {payment} tiyn in KZT-equivalent, above "
                 f"the tier {acct.kyc_tier} per-payment limit of {limits.per_payment}",
                 rb.RULE_PER_PAYMENT,
             )
         if ctx.check_only:
             continue
+        if ref:
+            person_total = persons.outflow(ov, ref, day) + payment
+            if limits.daily_outflow and person_total > limits.daily_outflow:
+                return Refusal(
+                    pb.LIMIT_DAILY,
+                    f"transfer: {account_id!r}'s person {persons.short(ref)} would send "
+                    f"{person_total} tiyn in KZT-equivalent today over all its accounts, above "
+                    f"the tier {acct.kyc_tier} daily limit of {limits.daily_outflow}",
+                    rb.RULE_DAILY,
+                )
+            person_totals[ref] = person_total
         total = ov.daily_outflow(account_id, day) + value
         if limits.daily_outflow and total > limits.daily_outflow:
             return Refusal(
@@ -154,6 +181,8 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         # The record is u64 and so is every limit: once the next payment is added, a total
         # held at 2^64 - 1 compares with any limit as the true total would.
         ov.set_daily_outflow(account_id, day, min(total, k.U64_MAX))
+    for ref, total in person_totals.items():
+        persons.set_outflow(ov, ref, day, total)
     return list(accounts)
 
 
