@@ -38,6 +38,7 @@ class OperatorHandlers:
 
     keys_new: Handler
     keys_show: Handler
+    person_ref: Handler
     tx: Handler
     query: Handler
 
@@ -63,6 +64,14 @@ def add_operator_parsers(sub: _SubParsers, handlers: OperatorHandlers) -> None:
         handlers: What each subcommand runs; set as the parsed arguments' ``func``.
     """
     _add_keys(sub, handlers)
+    p = sub.add_parser(
+        "person-ref", help="print the person reference of a national ID (HMAC-SHA256, hex)"
+    )
+    p.add_argument(
+        "--key-file", type=Path, required=True, metavar="FILE", help="the banks' shared secret"
+    )
+    p.add_argument("--national-id", required=True, metavar="IIN", help="never sent anywhere")
+    p.set_defaults(func=handlers.person_ref)
     _add_tx(sub, handlers.tx)
     _add_query(sub, handlers.query)
 
@@ -122,6 +131,9 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--public-key", required=True, action="append", metavar="HEX")
     p.add_argument("--threshold", type=_uint(32), default=0, metavar="M")
     p.add_argument("--licensed", action="store_true")
+    p.add_argument(
+        "--person-ref", metavar="HEX", help="64 hex: the holder's person reference (person-ref)"
+    )
 
     p = kinds.add_parser(
         "propose", help="propose a governed change; it applies once the quorum approves"

@@ -207,9 +207,14 @@ class TransactionKinds:
         kyc_tier: int = 0,
         threshold: int = 0,
         licensed: bool = False,
+        person_ref: bytes = b"",
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Register an account (central bank: banks and state roles; a bank: its clients)."""
+        """Register an account (central bank: banks and state roles; a bank: its clients).
+
+        person_ref: the holder's 32-byte person reference (`node.client.person_ref`), for a
+        CUSTOMER or MERCHANT; its tier limits and freezes then apply across the person.
+        """
         message = pb.RegisterAccount(
             account_id=account_id,
             role=_enum(pb.Role, role, "role"),  # type: ignore[arg-type]
@@ -218,6 +223,7 @@ class TransactionKinds:
             public_keys=list(public_keys),
             threshold=threshold,
             licensed=licensed,
+            person_ref=person_ref,
         )
         return await self.send(message, signer=signer, keys=keys, **options)
 

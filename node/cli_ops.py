@@ -37,8 +37,12 @@ from node.client import ApiError, SubmitResult, TengeClient, Unreachable, parse_
 from node.errors import KeyFileError
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, read_public_key, write_key_file
 from node.ledger import U64_MAX, txbuild, valid_account_id, valid_asset_code
+from node.ledger._persons import PERSON_REF_SIZE, person_ref
 from node.ledger.txbuild import GovernedChange, KindMessage, propose, transfer
 from proto import ledger_pb2 as pb
+
+#: The least length of the banks' shared person-reference key (bytes of the key file).
+MIN_PERSON_KEY: Final = 16
 
 # The same values as node/cli.py's EXIT_* (that module imports this one).
 EXIT_OK: Final = 0
@@ -231,6 +235,33 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_person_ref(args: argparse.Namespace) -> int:
+    """The person reference of a national ID: HMAC-SHA256(key file's bytes, IIN)."""
+    try:
+        secret = args.key_file.read_bytes().strip()
+    except OSError as e:
+        raise _usage(f"--key-file: cannot read {args.key_file}: {e.strerror}") from None
+    if len(secret) < MIN_PERSON_KEY:
+        raise _usage(f"--key-file: the key is {len(secret)} bytes; at least {MIN_PERSON_KEY}")
+    national_id = args.national_id.strip()
+    if not national_id:
+        raise _usage("--national-id: empty")
+    _print_json({"person_ref": person_ref(national_id, secret).hex()})
+    return EXIT_OK
+
+
+def _person_ref_hex(text: str | None) -> bytes:
+    if text is None:
+        return b""
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != PERSON_REF_SIZE:
+        raise _usage(f"--person-ref: {text[:80]!r} is not {PERSON_REF_SIZE} bytes of hex")
+    return raw
+
+
 # ---- tx ----
 
 
@@ -334,6 +365,7 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
             raise _usage(f"--proposal: {args.proposal[:80]!r} is not a proposal id (64 hex)")
     elif kind == "register-account":
         args.public_key_bytes = [_public_key(k) for k in args.public_key]
+        args.person_ref_bytes = _person_ref_hex(args.person_ref)
     elif kind == "update-validator":
         args.public_key_bytes = _public_key(args.public_key)
     elif kind == "register-asset":
@@ -379,6 +411,7 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
             public_keys=args.public_key_bytes,
             threshold=args.threshold,
             licensed=args.licensed,
+            person_ref=args.person_ref_bytes,
         )
     if kind == "register-asset":
         return pb.RegisterAsset(
@@ -568,6 +601,7 @@ def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     handlers = OperatorHandlers(
         keys_new=_guarded(cmd_keys_new),
         keys_show=_guarded(cmd_keys_show),
+        person_ref=_guarded(cmd_person_ref),
         tx=_guarded(cmd_tx),
         query=_guarded(cmd_query),
     )

@@ -38,6 +38,7 @@ from node._client_tx import (
 )
 from node.errors import NodeError
 from node.keys import KeyPair
+from node.ledger._persons import person_ref
 from node.ledger.txbuild import KindMessage, build_tx, sign_envelope, tx_id_of
 
 DEFAULT_TIMEOUT_S: Final = 30.0
@@ -177,6 +178,12 @@ class TengeClient(TransactionKinds):
     async def account(self, account_id: str) -> dict[str, Any]:
         """GET /v1/accounts/{id}."""
         doc: dict[str, Any] = await self._request("GET", f"/v1/accounts/{account_id}")
+        return doc
+
+    async def person(self, ref: bytes | str) -> dict[str, Any]:
+        """GET /v1/persons/{ref}: the person's accounts, frozen flag and today's outflow."""
+        ref_hex = ref.hex() if isinstance(ref, bytes) else ref
+        doc: dict[str, Any] = await self._request("GET", f"/v1/persons/{ref_hex}")
         return doc
 
     async def account_transactions(
@@ -420,5 +427,6 @@ __all__ = [
     "Unreachable",
     "format_amount",
     "parse_amount",
+    "person_ref",
     "tx_id_of",
 ]

@@ -35,6 +35,7 @@ from node.api._events import event_stream
 from node.api._facade import NodeFacade
 from node.api._limits import ApiGate, retry_after
 from node.api._openapi import openapi_document
+from node.api._persons import parse_person_ref, person_doc
 from node.api._requests import (
     BODY_READ_TIMEOUT_S,
     MAX_HEIGHT,
@@ -127,6 +128,7 @@ def create_app(
         Route("/v1/txs/{tx_id}", api.get_tx, methods=["GET"]),
         Route("/v1/accounts/{account_id}", api.account, methods=["GET"]),
         Route("/v1/accounts/{account_id}/transactions", api.history, methods=["GET"]),
+        Route("/v1/persons/{person_ref}", api.person, methods=["GET"]),
         Route("/v1/blocks/latest", api.latest_block, methods=["GET"]),
         Route("/v1/blocks/{height}", api.block, methods=["GET"]),
         Route("/v1/validators", api.validators, methods=["GET"]),
@@ -475,6 +477,11 @@ class _Api:
         if account is None:
             raise e.not_found(f"no account {account_id!r}")
         return JSONResponse(account_json(account, get_balances(store, account_id)))
+
+    async def person(self, request: Request) -> Response:
+        query(request, frozenset())
+        ref = parse_person_ref(request.path_params["person_ref"])
+        return JSONResponse(person_doc(self.facade.store, ref))
 
     async def history(self, request: Request) -> Response:
         params = query(request, frozenset({"after", "limit"}))

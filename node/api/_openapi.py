@@ -252,7 +252,16 @@ def _schemas() -> dict[str, Any]:
             threshold=_INT,
             registered_by=_STR,
             registered_height=_INT,
+            person_ref=_HEX,
             balances={"type": "object", "additionalProperties": _AMOUNT},
+        ),
+        "Person": _obj(
+            person_ref=_HEX,
+            accounts={"type": "array", "items": _STR},
+            frozen=_BOOL,
+            frozen_legal_ref=_STR,
+            day=_nullable(_INT),
+            outflow_today=_AMOUNT,
         ),
         "Statement": _obj(
             account_id=_STR,
@@ -438,6 +447,12 @@ def openapi_document() -> dict[str, Any]:
             _json(_ref("Account"), "the account"),
             params=[account_id],
             errors={"400": bad, "404": "NOT_FOUND: no such account"},
+        ),
+        "/v1/persons/{person_ref}": _get(
+            "One person's accounts at every bank, frozen flag and today's outflow",
+            _json(_ref("Person"), "the person"),
+            params=[_path_param("person_ref", "64 hex: the person reference", _STR)],
+            errors={"400": bad, "404": "NOT_FOUND: no account carries the reference"},
         ),
         "/v1/accounts/{account_id}/transactions": _get(
             "The account's statement, oldest first, paginated",

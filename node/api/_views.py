@@ -124,6 +124,7 @@ def account_json(account: ledger_pb2.Account, balances: dict[str, int]) -> dict[
         "threshold": max(1, account.threshold),
         "registered_by": account.registered_by,
         "registered_height": account.registered_height,
+        "person_ref": account.person_ref.hex(),
         "balances": {code: str(amount) for code, amount in balances.items()},
     }
 

@@ -254,3 +254,45 @@ async def test_governance_lists_proposals_and_their_approvals(
     missing = await http.get(f"/v1/governance/{'00' * 32}")
     assert missing.status_code == 404
     assert (await http.get("/v1/governance/xyz")).status_code == 400
+
+
+async def test_persons_show_their_accounts_frozen_flag_and_todays_outflow(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    from node.client import person_ref
+
+    ref = person_ref("880101300123", b"bank-shared key for the api test")
+    for bank, account_id in (("halyk", "aidos.halyk"), ("kaspi", "aidos.kaspi")):
+        register = pb.RegisterAccount(
+            account_id=account_id,
+            role=pb.CUSTOMER,
+            zone=pb.NATIONAL,
+            kyc_tier=1,
+            public_keys=[key(account_id).public_key],
+            person_ref=ref,
+        )
+        receipt = local_node.run(bank, register)
+        assert receipt.code == pb.OK, receipt.message
+    local_node.commit_block([pay(local_node, "halyk", "aidos.halyk", 500)])
+    local_node.commit_block([pay(local_node, "aidos.halyk", "kaspi", 120)])
+    local_node.commit_block([pay(local_node, "aidos.halyk", "aidos.kaspi", 80)])
+    account = (await http.get("/v1/accounts/aidos.kaspi")).json()
+    assert account["person_ref"] == ref.hex()
+    assert (await http.get("/v1/accounts/halyk")).json()["person_ref"] == ""
+    r = await http.get(f"/v1/persons/{ref.hex()}")
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["accounts"] == ["aidos.halyk", "aidos.kaspi"]
+    assert (doc["frozen"], doc["frozen_legal_ref"]) == (False, "")
+    assert doc["outflow_today"] == "200"
+    assert isinstance(doc["day"], int)
+    receipt = local_node.run("afm", pb.Freeze(account_id="aidos.kaspi", legal_ref="court 9"))
+    assert receipt.code == pb.OK, receipt.message
+    doc = (await http.get(f"/v1/persons/{ref.hex().upper()}")).json()
+    assert (doc["frozen"], doc["frozen_legal_ref"]) == (True, "court 9")
+    assert (await http.get("/v1/accounts/aidos.halyk")).json()["frozen"] is True
+    r = await http.get(f"/v1/persons/{'ab' * 32}")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "NOT_FOUND")
+    for bad in ("abc", "zz" * 32, "ab" * 33):
+        r = await http.get(f"/v1/persons/{bad}")
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_ARGUMENT"), bad

@@ -502,3 +502,57 @@ def test_init_with_an_empty_passphrase_writes_nothing(
     assert_one_line_error(err)
     assert "empty" in err
     assert not home.exists() or not any(home.iterdir()), "a refused init leaves no half home"
+
+
+def test_person_ref_prints_the_keyed_hash_of_a_national_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from node.client import person_ref
+
+    secret = tmp_path / "person.key"
+    secret.write_bytes(b"banks' shared person key, 32 bytes!\n")
+    code, out, _ = run(
+        capsys, "person-ref", "--key-file", str(secret), "--national-id", "880101300123"
+    )
+    assert code == 0
+    expected = person_ref("880101300123", b"banks' shared person key, 32 bytes!").hex()
+    assert json.loads(out) == {"person_ref": expected}
+    assert "880101300123" not in out
+    short = tmp_path / "short.key"
+    short.write_bytes(b"too short")
+    for argv in (
+        ("person-ref", "--key-file", str(tmp_path / "absent"), "--national-id", "1"),
+        ("person-ref", "--key-file", str(short), "--national-id", "880101300123"),
+        ("person-ref", "--key-file", str(secret), "--national-id", "  "),
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == EXIT_USAGE, (argv, err)
+        assert out == ""
+        assert_one_line_error(err)
+    key_file = tmp_path / "k.json"
+    assert run(capsys, "keys", "new", "--out", str(key_file))[0] == 0
+    for bad in ("abcd", "zz" * 32, "00" * 33):
+        code, out, err = run(
+            capsys,
+            *_tx(
+                str(key_file),
+                "register-account",
+                "--as",
+                "bank-a",
+                "--account-id",
+                "x.bank",
+                "--role",
+                "CUSTOMER",
+                "--zone",
+                "NATIONAL",
+                "--kyc-tier",
+                "1",
+                "--public-key",
+                "00" * 32,
+                "--person-ref",
+                bad,
+            ),
+        )
+        assert code == EXIT_USAGE, (bad, err)
+        assert "--person-ref" in err
+        assert_one_line_error(err)
