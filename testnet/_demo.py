@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import trio
 
-from node.client import ApiError, SubmitResult, TengeClient
+from node.client import ApiError, SubmitResult, TengeClient, person_ref
 from node.keys import KeyPair, read_key_file
 from node.ledger.txbuild import GovernedChange, build_tx, propose, sign_envelope, transfer
 from proto import ledger_pb2 as pb
@@ -394,6 +394,8 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             f"{bank_a} submits a payment that expired at height {height - 1}", late, "EXPIRED"
         )
 
+        await _persons_scene(demo, client, other, bank_a, bank_b, merchant)
+
         kzt = await client.asset("KZT")
         issued, redeemed = int(kzt["issued"]) // TENGE, int(kzt["redeemed"]) // TENGE
         outstanding = int(kzt["outstanding"]) // TENGE
@@ -406,3 +408,63 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
         )
         demo.say(f"{demo.steps} steps: {verdict}")
     return demo
+
+
+async def _persons_scene(
+    demo: Demo,
+    client: TengeClient,
+    other: TengeClient,
+    bank_a: str,
+    bank_b: str,
+    merchant: str,
+) -> None:
+    """One person, tier-1 accounts at two banks: one day's limit for the person."""
+    demo.say("\n11. One person, accounts at two banks: the daily limit follows the person")
+    shared_key = hashlib.sha256(f"{demo.manifest['chain_id']}/banks' person key".encode()).digest()
+    ref = person_ref(f"IIN-{demo.tag}", shared_key)  # the IIN itself never leaves the banks
+    accounts = [(bank_a, demo.name("dana-a")), (bank_b, demo.name("dana-b"))]
+    for bank, account in accounts:
+        register = pb.RegisterAccount(
+            account_id=account,
+            role=pb.CUSTOMER,
+            zone=pb.CRYPTOCITY,
+            kyc_tier=1,
+            public_keys=[demo.keys(account)[0].public_key],
+            person_ref=ref,
+        )
+        await _step(
+            demo,
+            client,
+            f"{bank} registers {account} (person {ref[:4].hex()})",
+            "OK",
+            bank,
+            register,
+        )
+        await _step(
+            demo,
+            client,
+            f"{bank} funds {account} with 150,000 KZT",
+            "OK",
+            bank,
+            transfer((bank, account, "KZT", 150_000 * TENGE)),
+        )
+    (_, first), (_, second) = accounts
+    for payer, amount, expect, node in (
+        (first, 100_000, "OK", client),
+        (first, 60_000, "OK", client),
+        (second, 50_000, "LIMIT_DAILY", other),  # 210,000 KZT today for the person
+        (second, 40_000, "OK", other),  # exactly the tier-1 day of 200,000 KZT
+    ):
+        await _step(
+            demo,
+            node,
+            f"{payer} pays {merchant} {amount:,} KZT",
+            expect,
+            payer,
+            transfer((payer, merchant, "KZT", amount * TENGE)),
+        )
+    person = await client.person(ref)
+    demo.say(
+        f"  person {ref[:4].hex()}: accounts {', '.join(person['accounts'])}; "
+        f"paid today {int(person['outflow_today']) // TENGE:,} KZT"
+    )
