@@ -443,10 +443,10 @@ async def _persons_scene(
         await _step(
             demo,
             client,
-            f"{bank} funds {account} with 150,000 KZT",
+            f"{bank} funds {account} with 200,000 KZT",
             "OK",
             bank,
-            transfer((bank, account, "KZT", 150_000 * TENGE)),
+            transfer((bank, account, "KZT", 200_000 * TENGE)),
         )
     (_, first), (_, second) = accounts
     for payer, amount, expect, node in (
