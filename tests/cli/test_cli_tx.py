@@ -365,8 +365,12 @@ async def test_accounts_transfers_freeze_seize_and_reserve(net: LiveNet, tmp_pat
                 "2",
                 "--public-key",
                 alice_pub,
+                "--person-ref",
+                "ab" * 32,
             )
         )
+        alice = (await net.cli("query", "account", "alice.clitx")).doc
+        assert alice["person_ref"] == "ab" * 32
         committed_ok(
             await tx(
                 net,
