@@ -116,9 +116,7 @@ def _static_close_account(body: pb.TxBody) -> r.Refusal | None:
                 f"close_account.sweep_to: {m.sweep_to!r} is the account being closed",
             )
         if not m.legal_ref.strip():
-            return r.Refusal(
-                pb.INVALID_FIELD, "close_account.legal_ref is required with sweep_to"
-            )
+            return r.Refusal(pb.INVALID_FIELD, "close_account.legal_ref is required with sweep_to")
     return None
 
 
@@ -185,9 +183,7 @@ def _new_keys(
     return None
 
 
-def _put_keys(
-    ctx: r.Context, account: pb.Account, keys: list[bytes], threshold: int
-) -> None:
+def _put_keys(ctx: r.Context, account: pb.Account, keys: list[bytes], threshold: int) -> None:
     del account.public_keys[:]
     account.public_keys.extend(keys)
     account.threshold = max(1, threshold)
