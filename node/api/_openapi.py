@@ -252,6 +252,10 @@ def _schemas() -> dict[str, Any]:
             threshold=_INT,
             registered_by=_STR,
             registered_height=_INT,
+            closed=_BOOL,
+            closed_height=_INT,
+            closed_ref=_STR,
+            keys_changed_height=_INT,
             balances={"type": "object", "additionalProperties": _AMOUNT},
         ),
         "Statement": _obj(
