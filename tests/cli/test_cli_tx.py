@@ -667,6 +667,12 @@ async def test_accounts_transfers_freeze_seize_and_reserve(net: LiveNet, tmp_pat
                 "CRYPTOCITY",
             )
         )
+        usage_error(
+            await tx(net, "change-account", "bank-a", [bank_a], "--account", "alice.clitx"),
+            "--kyc-tier",
+        )
+        missing = str(tmp_path / "missing.json")
+        usage_error(await tx(net, "rotate-keys", "bank-a", [bank_a], "--new-key", missing), missing)
         closure = ["--account", "alice.clitx", "--sweep-to", "bank-a", "--legal-ref", "AFM 4"]
         committed_ok(await tx(net, "close-account", "regulator", [regulator], *closure))
         alice = (await net.cli("query", "account", "alice.clitx")).doc
