@@ -220,6 +220,35 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--amount", required=True, metavar="A")
     p.add_argument("--legal-ref", required=True, metavar="TEXT")
 
+    p = kind("rotate-keys", "replace the acting account's own keys (signed by its current keys)")
+    p.add_argument("--new-key", type=Path, action="append", required=True, metavar="FILE")
+    p.add_argument("--threshold", type=_uint(32), default=0, metavar="M")
+
+    p = kind("recover-account", "new keys for a customer (its bank, with a regulator signing)")
+    p.add_argument("--account", required=True, metavar="ID")
+    p.add_argument("--new-key", type=Path, action="append", required=True, metavar="FILE")
+    p.add_argument("--threshold", type=_uint(32), default=0, metavar="M")
+    p.add_argument("--regulator", required=True, metavar="ID", help="the approving regulator")
+    p.add_argument(
+        "--regulator-key",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="the regulator's key file; it signs too (repeat)",
+    )
+    p.add_argument("--reason", required=True, metavar="TEXT")
+
+    p = kind("change-account", "change an account's KYC tier and/or zone (its bank)")
+    p.add_argument("--account", required=True, metavar="ID")
+    p.add_argument("--kyc-tier", type=_uint(32), metavar="N")
+    p.add_argument("--zone", choices=ZONES)
+
+    p = kind("close-account", "close an account (its bank at zero; a regulator with a sweep)")
+    p.add_argument("--account", required=True, metavar="ID")
+    p.add_argument("--sweep-to", metavar="ID", help="regulator: where the balances go")
+    p.add_argument("--legal-ref", metavar="TEXT", help="regulator: the decision")
+
 
 def _add_query(sub: _SubParsers, handler: Handler) -> None:
     p = sub.add_parser("query", help="read the ledger through a node's API")

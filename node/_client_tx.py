@@ -413,6 +413,75 @@ class TransactionKinds:
         message = txbuild.seize(account_id, asset, _amount(amount, "amount"), legal_ref)
         return await self.send(message, signer=signer, keys=keys, **options)
 
+    async def rotate_keys(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        public_keys: Sequence[bytes],
+        threshold: int = 0,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Replace the signer's own keys (signed by its current keys, threshold of them)."""
+        message = pb.RotateKeys(public_keys=list(public_keys), threshold=threshold)
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def recover_account(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        public_keys: Sequence[bytes],
+        regulator: str,
+        reason: str,
+        threshold: int = 0,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """New keys for a customer or merchant: `keys` holds the registering bank's key(s)
+        (the signer) and the approving regulator's, who sign the one transaction."""
+        message = pb.RecoverAccount(
+            account_id=account_id,
+            public_keys=list(public_keys),
+            threshold=threshold,
+            regulator=regulator,
+            reason=reason,
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def change_account(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        kyc_tier: int | None = None,
+        zone: str | int | None = None,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Change the KYC tier and/or zone of an account (the bank that registered it)."""
+        message = pb.ChangeAccount(account_id=account_id)
+        if kyc_tier is not None:
+            message.kyc_tier = kyc_tier
+        if zone is not None:
+            message.zone = _enum(pb.Zone, zone, "zone")  # type: ignore[assignment]
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def close_account(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        sweep_to: str = "",
+        legal_ref: str = "",
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Close an account for good: its bank at zero balances, or a regulator moving every
+        balance to `sweep_to` under `legal_ref`."""
+        message = pb.CloseAccount(account_id=account_id, sweep_to=sweep_to, legal_ref=legal_ref)
+        return await self.send(message, signer=signer, keys=keys, **options)
+
     async def update_validator(
         self,
         *,

@@ -155,6 +155,14 @@ def _load_keys(paths: list[Path], env_var: str | None) -> list[KeyPair]:
     return keys
 
 
+def _key_file_public_key(path: Path) -> bytes:
+    """The public key of a key file (--new-key): its passphrase is not needed."""
+    try:
+        return read_public_key(path)
+    except KeyFileError as e:
+        raise _usage(str(e)) from None
+
+
 def _api_url(text: str) -> str:
     if not re.fullmatch(r"https?://[^\s/?#]+/?", text):
         raise _usage(f"--api: {text[:80]!r} is not an http:// or https:// base URL")
@@ -368,6 +376,14 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
         args.person_ref_bytes = _person_ref_hex(args.person_ref)
     elif kind == "update-validator":
         args.public_key_bytes = _public_key(args.public_key)
+    elif kind in ("rotate-keys", "recover-account"):
+        args.new_key_bytes = [_key_file_public_key(path) for path in args.new_key]
+        if kind == "recover-account":
+            _account_id(args.account, "--account")
+            _account_id(args.regulator, "--regulator")
+    elif kind == "change-account":
+        if args.kyc_tier is None and args.zone is None:
+            raise _usage("tx change-account needs --kyc-tier N and/or --zone ZONE")
     elif kind == "register-asset":
         zones = [z.strip() for z in args.payment_zones.split(",")]
         bad = [z for z in zones if z not in ZONES]
@@ -452,6 +468,27 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
         return pb.Unfreeze(account_id=args.account, legal_ref=args.legal_ref)
     if kind == "seize":
         return txbuild.seize(args.account, args.asset, minor[0], args.legal_ref)
+    if kind == "rotate-keys":
+        return pb.RotateKeys(public_keys=args.new_key_bytes, threshold=args.threshold)
+    if kind == "recover-account":
+        return pb.RecoverAccount(
+            account_id=args.account,
+            public_keys=args.new_key_bytes,
+            threshold=args.threshold,
+            regulator=args.regulator,
+            reason=args.reason,
+        )
+    if kind == "change-account":
+        message = pb.ChangeAccount(account_id=args.account)
+        if args.kyc_tier is not None:
+            message.kyc_tier = args.kyc_tier
+        if args.zone is not None:
+            message.zone = pb.Zone.Value(args.zone)  # type: ignore[assignment]
+        return message
+    if kind == "close-account":
+        return pb.CloseAccount(
+            account_id=args.account, sweep_to=args.sweep_to or "", legal_ref=args.legal_ref or ""
+        )
     assert kind == "update-validator", kind
     return pb.UpdateValidator(public_key=args.public_key_bytes, power=args.power)
 
@@ -467,7 +504,10 @@ def _result_json(kind: str, result: SubmitResult) -> dict[str, Any]:
 def cmd_tx(args: argparse.Namespace) -> int:
     url = _check_common(args)
     acting, amounts = _tx_plan(args)
-    keys = _load_keys(args.key, args.passphrase_env)
+    # A recovery is signed by the bank (--key) and the regulator (--regulator-key) alike.
+    keys = _load_keys(
+        [*args.key, *(getattr(args, "regulator_key", None) or [])], args.passphrase_env
+    )
     return _with_api(args, url, lambda api: _submit(api, args, acting, amounts, keys))
 
 

@@ -253,6 +253,10 @@ def _schemas() -> dict[str, Any]:
             registered_by=_STR,
             registered_height=_INT,
             person_ref=_HEX,
+            closed=_BOOL,
+            closed_height=_INT,
+            closed_ref=_STR,
+            keys_changed_height=_INT,
             balances={"type": "object", "additionalProperties": _AMOUNT},
         ),
         "Person": _obj(

@@ -125,6 +125,10 @@ def account_json(account: ledger_pb2.Account, balances: dict[str, int]) -> dict[
         "registered_by": account.registered_by,
         "registered_height": account.registered_height,
         "person_ref": account.person_ref.hex(),
+        "closed": account.closed,
+        "closed_height": account.closed_height,
+        "closed_ref": account.closed_ref,
+        "keys_changed_height": account.keys_changed_height,
         "balances": {code: str(amount) for code, amount in balances.items()},
     }
 

@@ -8,7 +8,7 @@ Rules this module keeps:
 2. Bad transactions never raise: each gets a receipt with a stable ResultCode.
 3. `execute_block` never mutates the StateReader; the caller persists `writes`.
 4. The order of checks is fixed: size, decoding, chain id, kind and fields, expiry,
-   duplicate, signer accounts, signatures, frozen, then the kind's rules.
+   duplicate, signer accounts, signatures, closed, frozen, then the kind's rules.
 5. A transaction whose signatures were accepted is marked seen (even when its rules
    refuse it), so it cannot be replayed; one refused before that is not, so nobody can
    burn another's tx id by sending its body with bad signatures.
@@ -38,6 +38,7 @@ from node.ledger import _rulebook as rb
 from node.ledger._apphash import app_hash_step
 from node.ledger._evidence import record_evidence
 from node.ledger._governance import GOVERNANCE_HANDLERS
+from node.ledger._lifecycle import closed_refusal
 from node.ledger._rules import (
     HANDLERS,
     Context,
@@ -403,7 +404,10 @@ class Ledger:
         for account_id in required_accounts(body):
             acct = ov.account(account_id)
             if acct is None:
-                field_name = "signer" if body.WhichOneof("kind") != "transfer" else "payer"
+                kind = body.WhichOneof("kind")
+                field_name = "payer" if kind == "transfer" else "signer"
+                if kind == "recover_account" and account_id != body.signer:
+                    field_name = "recover_account.regulator"
                 return _Outcome(
                     pb.UNKNOWN_ACCOUNT, f"{field_name}: no account {account_id!r}", tx_id, [], body
                 )
@@ -414,6 +418,10 @@ class Ledger:
 
         authorised = list(signers)
         ov.put_raw(seen_key, k.encode_u64(height))
+        for acct in signers.values():
+            refusal = closed_refusal("signer", acct)
+            if refusal is not None:
+                return _Outcome(refusal.code, refusal.message, tx_id, authorised, body, authorised)
         frozen = next((a for a in signers.values() if a.frozen), None)
         if frozen is not None:
             message = f"{frozen.account_id!r} is frozen ({frozen.frozen_legal_ref})"

@@ -21,6 +21,7 @@ from typing import Final
 
 from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.ledger import _keys as k
+from node.ledger import _lifecycle as lc
 from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of, set_amount
@@ -386,6 +387,7 @@ _STATIC: Final[dict[str, Callable[[pb.TxBody], Refusal | None]]] = {
     "propose": lambda body: _static_propose(body),
     "approve": lambda body: _static_proposal_id("approve", body.approve.proposal_id),
     "withdraw": lambda body: _static_proposal_id("withdraw", body.withdraw.proposal_id),
+    **lc.STATIC,
 }
 
 
@@ -415,9 +417,13 @@ def _static_proposal_id(where: str, proposal_id: bytes) -> Refusal | None:
 
 
 def required_accounts(body: pb.TxBody) -> list[str]:
-    """Accounts that must authorise: every payer of a transfer, else the signer."""
-    if body.WhichOneof("kind") == "transfer":
+    """Accounts that must authorise: every payer of a transfer; the signer and the approving
+    regulator of a recovery; else the signer."""
+    kind = body.WhichOneof("kind")
+    if kind == "transfer":
         return list(dict.fromkeys(leg.payer for leg in body.transfer.legs))
+    if kind == "recover_account":
+        return list(dict.fromkeys([body.signer, body.recover_account.regulator]))
     return [body.signer]
 
 
@@ -606,6 +612,9 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     to = ctx.ov.account(m.to)
     if to is None:
         return Refusal(pb.UNKNOWN_ACCOUNT, f"issue.to: no account {m.to!r}")
+    bad = lc.closed_refusal("issue.to", to)
+    if bad is not None:
+        return bad
     if m.asset == k.KZT and to.role != pb.COMMERCIAL_BANK:
         return Refusal(
             pb.TWO_TIER_RULE,
@@ -662,6 +671,9 @@ def _freeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     target = ctx.ov.account(m.account_id)
     if target is None:
         return Refusal(pb.UNKNOWN_ACCOUNT, f"freeze.account_id: no account {m.account_id!r}")
+    bad = lc.closed_refusal("freeze.account_id", target)
+    if bad is not None:
+        return bad
     if target.role in UNFREEZABLE_ROLES:
         return Refusal(
             pb.UNAUTHORIZED, f"freeze: a {role_name(target.role)} account cannot be frozen"
@@ -690,6 +702,9 @@ def _unfreeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     target = ctx.ov.account(m.account_id)
     if target is None:
         return Refusal(pb.UNKNOWN_ACCOUNT, f"unfreeze.account_id: no account {m.account_id!r}")
+    bad = lc.closed_refusal("unfreeze.account_id", target)
+    if bad is not None:
+        return bad
     if not target.frozen:
         return Refusal(pb.NOT_FROZEN, f"unfreeze: {m.account_id!r} is not frozen")
     target.frozen = False
@@ -712,6 +727,9 @@ def _seize(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     target = ctx.ov.account(m.account_id)
     if target is None:
         return Refusal(pb.UNKNOWN_ACCOUNT, f"seize.account_id: no account {m.account_id!r}")
+    bad = lc.closed_refusal("seize.account_id", target)
+    if bad is not None:
+        return bad
     asset = ctx.ov.asset(m.asset)
     if asset is None:
         return Refusal(pb.UNKNOWN_ASSET, f"seize.asset: no asset {m.asset!r}")
@@ -808,5 +826,6 @@ HANDLERS: Final[dict[str, Handler]] = {
     "freeze": _freeze,
     "unfreeze": _unfreeze,
     "seize": _seize,
+    **lc.HANDLERS,
     **{kind: _governance_required for kind in GOVERNED},
 }

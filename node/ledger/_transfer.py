@@ -23,6 +23,7 @@ from node.ledger import _keys as k
 from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of
+from node.ledger._lifecycle import closed_refusal
 from node.ledger._rules import (
     LIMITED_ROLES,
     Context,
@@ -60,6 +61,9 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
             payee = ov.account(leg.payee)
             if payee is None:
                 return Refusal(pb.UNKNOWN_ACCOUNT, f"{where}.payee: no account {leg.payee!r}")
+            bad = closed_refusal(f"{where}.payee", payee)
+            if bad is not None:
+                return bad
             accounts[leg.payee] = payee
         asset = assets.get(leg.asset)
         if asset is None:

@@ -32,6 +32,10 @@ KindMessage = (
     | pb.Propose
     | pb.Approve
     | pb.Withdraw
+    | pb.RotateKeys
+    | pb.RecoverAccount
+    | pb.ChangeAccount
+    | pb.CloseAccount
 )
 
 _KIND_FIELD: Final[dict[type, str]] = {
@@ -49,6 +53,10 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.Propose: "propose",
     pb.Approve: "approve",
     pb.Withdraw: "withdraw",
+    pb.RotateKeys: "rotate_keys",
+    pb.RecoverAccount: "recover_account",
+    pb.ChangeAccount: "change_account",
+    pb.CloseAccount: "close_account",
 }
 
 

@@ -84,6 +84,32 @@ async def test_frozen_account_shows_its_legal_reference(
     assert doc["frozen_legal_ref"] == "court 7/2026"
 
 
+async def test_account_shows_its_life_cycle(local_node: LocalNode, http: httpx.AsyncClient) -> None:
+    register = pb.RegisterAccount(
+        account_id="alice.halyk",
+        role=pb.CUSTOMER,
+        zone=pb.NATIONAL,
+        kyc_tier=1,
+        public_keys=[key("alice.halyk").public_key],
+    )
+    assert local_node.run("halyk", register).code == pb.OK
+    doc = (await http.get("/v1/accounts/alice.halyk")).json()
+    assert doc["closed"] is False
+    assert doc["keys_changed_height"] == 0
+    rotate = pb.RotateKeys(public_keys=[key("alice-2").public_key])
+    receipt = local_node.run("alice.halyk", rotate)
+    assert receipt.code == pb.OK, receipt.message
+    rotated_at = receipt.height
+    receipt = local_node.run("afm", pb.CloseAccount(account_id="alice.halyk", legal_ref="AFM 3"))
+    assert receipt.code == pb.OK, receipt.message
+    doc = (await http.get("/v1/accounts/alice.halyk")).json()
+    assert doc["keys"] == [key("alice-2").public_key.hex()]
+    assert doc["keys_changed_height"] == rotated_at
+    assert doc["closed"] is True
+    assert doc["closed_height"] == receipt.height
+    assert doc["closed_ref"] == "AFM 3"
+
+
 async def test_statement_pages_through_every_transaction_once(
     local_node: LocalNode, http: httpx.AsyncClient
 ) -> None:

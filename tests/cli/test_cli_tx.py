@@ -10,7 +10,7 @@ from cli_support import CliResult, LiveNet
 from node.cli import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE
 from node.cli_ops import _api_failure
 from node.client import ApiError, parse_amount
-from node.keys import KeyPair, write_key_file
+from node.keys import KeyPair, read_public_key, write_key_file
 
 TEST_TIMEOUT_S = 60
 GOVERNED = frozenset({"register-asset", "set-limits", "set-rates", "update-validator"})
@@ -626,6 +626,66 @@ async def test_accounts_transfers_freeze_seize_and_reserve(net: LiveNet, tmp_pat
                 break
             after = ["--after", page.doc["next"]]
         assert [p["tx_id"] for p in paged] == [line["tx_id"] for line in lines]
+
+        # Life cycle: alice's bank recovers her keys with the regulator signing too, moves her
+        # into CryptoCity, and the regulator closes her account, sweeping it to her bank.
+        alice_new = str(tmp_path / "alice-new.json")
+        new_key(Path(alice_new))
+        recovery = ["--account", "alice.clitx", "--new-key", alice_new, "--reason", "lost phone"]
+        refused(
+            await tx(
+                net,
+                "recover-account",
+                "bank-b",
+                [net.key_file("bank-b")],
+                *recovery,
+                "--regulator",
+                "regulator",
+                "--regulator-key",
+                regulator,
+            ),
+            "NOT_REGISTRAR",
+        )
+        committed_ok(
+            await tx(
+                net,
+                "recover-account",
+                "bank-a",
+                [bank_a],
+                *recovery,
+                "--regulator",
+                "regulator",
+                "--regulator-key",
+                regulator,
+            )
+        )
+        committed_ok(
+            await tx(
+                net,
+                "change-account",
+                "bank-a",
+                [bank_a],
+                "--account",
+                "alice.clitx",
+                "--zone",
+                "CRYPTOCITY",
+            )
+        )
+        usage_error(
+            await tx(net, "change-account", "bank-a", [bank_a], "--account", "alice.clitx"),
+            "--kyc-tier",
+        )
+        missing = str(tmp_path / "missing.json")
+        usage_error(await tx(net, "rotate-keys", "bank-a", [bank_a], "--new-key", missing), missing)
+        closure = ["--account", "alice.clitx", "--sweep-to", "bank-a", "--legal-ref", "AFM 4"]
+        committed_ok(await tx(net, "close-account", "regulator", [regulator], *closure))
+        alice = (await net.cli("query", "account", "alice.clitx")).doc
+        assert (alice["closed"], alice["zone"], alice["closed_ref"]) == (
+            True,
+            "CRYPTOCITY",
+            "AFM 4",
+        )
+        assert alice["keys"] == [read_public_key(Path(alice_new)).hex()]
 
 
 async def test_update_validator(net: LiveNet, tmp_path: Path) -> None:
