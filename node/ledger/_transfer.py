@@ -18,6 +18,7 @@ from __future__ import annotations
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of
+from node.ledger._reserves import record_transfer_inflows, reserve_leg_refusal
 from node.ledger._rules import (
     LIMITED_ROLES,
     Context,
@@ -154,6 +155,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         # The record is u64 and so is every limit: once the next payment is added, a total
         # held at 2^64 - 1 compares with any limit as the true total would.
         ov.set_daily_outflow(account_id, day, min(total, k.U64_MAX))
+    record_transfer_inflows(ctx, body, accounts)
     return list(accounts)
 
 
@@ -196,7 +198,7 @@ def _leg_refusal(
                 f"to {role_name(payee.role)})",
                 rb.RULE_OUTSIDE_PAY,
             )
-    return None
+    return reserve_leg_refusal(rules, where, purpose, payer, payee)
 
 
 def _no_rate(where: str, account_id: str, code: str) -> Refusal:
