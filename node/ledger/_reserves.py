@@ -163,6 +163,19 @@ def reserve_leg_refusal(
     return None
 
 
+def issue_refusal(to: pb.Account) -> Refusal | None:
+    """Nothing is issued into a reserve: it would be an inflow of no kind."""
+    if to.role != pb.STATE_RESERVE:
+        return None
+    return Refusal(
+        pb.INFLOW_KIND_REQUIRED,
+        f"issue.to: {to.account_id!r} is a state reserve; an asset enters one only as a "
+        "purchase, a mined remittance, a transfer from another reserve or a seizure (issue "
+        "it to the seller)",
+        RULE_RESERVE_INFLOW,
+    )
+
+
 def record_transfer_inflows(ctx: Context, body: pb.TxBody, accounts: dict[str, pb.Account]) -> None:
     """Record each leg of a settled transfer that pays a reserve (after every check)."""
     purpose = body.transfer.purpose

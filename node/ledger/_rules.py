@@ -586,7 +586,9 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
             f"issue.to: KZT is issued only to commercial banks; {m.to!r} is {role_name(to.role)}",
             rb.RULE_TWO_TIER_ISSUE,
         )
-    bad = hold_refusal(ctx.rules, "issue.to", to, asset)
+    from node.ledger._reserves import issue_refusal  # it imports this module
+
+    bad = hold_refusal(ctx.rules, "issue.to", to, asset) or issue_refusal(to)
     if bad is not None:
         return bad
     amount = amount_of(m)
