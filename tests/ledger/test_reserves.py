@@ -49,7 +49,9 @@ class DictScanner:
     def get(self, key: bytes) -> bytes | None:
         return self.state.get(key)
 
-    def iter_state(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+    def iter_state(
+        self, prefix: bytes, start: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
         for k in sorted(self.state):
             if k.startswith(prefix) and (start is None or k >= start):
                 yield k, self.state[k]
@@ -163,19 +165,22 @@ def test_a_reserve_signs_two_of_n_or_more() -> None:
     expect(register_reserve(w, "alem-crypto-fund", reserve_keys("alem", 1), 1), *refused)
     expect(register_reserve(w, "alem-crypto-fund", reserve_keys("alem"), 1), *refused)
     expect(register_reserve(w, "alem-crypto-fund", reserve_keys("alem"), 0), *refused)
-    assert w.ledger.check_tx(
-        w.tx(
-            "nbk",
-            pb.RegisterAccount(
-                account_id="alem-crypto-fund",
-                role=pb.STATE_RESERVE,
-                zone=pb.NATIONAL,
-                public_keys=[bytes.fromhex(k) for k in reserve_keys("alem")],
-                threshold=1,
+    assert (
+        w.ledger.check_tx(
+            w.tx(
+                "nbk",
+                pb.RegisterAccount(
+                    account_id="alem-crypto-fund",
+                    role=pb.STATE_RESERVE,
+                    zone=pb.NATIONAL,
+                    public_keys=[bytes.fromhex(k) for k in reserve_keys("alem")],
+                    threshold=1,
+                ),
             ),
-        ),
-        next_height=w.height + 1,
-    ).code_name == "THRESHOLD_TOO_LOW"
+            next_height=w.height + 1,
+        ).code_name
+        == "THRESHOLD_TOO_LOW"
+    )
     # Other roles keep 1-of-1.
     r = w.run(
         "nbk",
@@ -271,7 +276,9 @@ def test_genesis_refuses_a_rulebook_letting_a_reserve_pay_a_firm_or_person() -> 
             parse_genesis(doc)
     doc = state_funds_doc()
     doc["rulebook"] = {
-        "inflow_rules": [{"purpose": "GOVERNMENT_FEE", "payer_roles": ["TREASURY"], "kind": "SEIZED"}]
+        "inflow_rules": [
+            {"purpose": "GOVERNMENT_FEE", "payer_roles": ["TREASURY"], "kind": "SEIZED"}
+        ]
     }
     with pytest.raises(ConfigError, match=r"inflow_rules\[0\]\.kind"):
         parse_genesis(doc)

@@ -156,7 +156,10 @@ def test_the_whole_story() -> None:
         "UNAUTHORIZED"
     )
     order = pb.CourtOrder(
-        court="Astana city court", case_number="2-77/2026", order_number="1", order_date="2026-01-02"
+        court="Astana city court",
+        case_number="2-77/2026",
+        order_number="1",
+        order_date="2026-01-02",
     )
     seize = pb.Seize(account_id="aidos.halyk", asset="KZT", amount=1, reserve="reserve")
     seize.court_order.CopyFrom(order)
