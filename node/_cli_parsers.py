@@ -214,11 +214,16 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
         p.add_argument("--account", required=True, metavar="ID")
         p.add_argument("--legal-ref", required=True, metavar="TEXT")
 
-    p = kind("seize", "move a frozen account's funds to the state reserve (regulator)")
+    p = kind("seize", "move a frozen account's funds to a state reserve (regulator)")
     p.add_argument("--account", required=True, metavar="ID")
     p.add_argument("--asset", required=True, metavar="CODE")
     p.add_argument("--amount", required=True, metavar="A")
-    p.add_argument("--legal-ref", required=True, metavar="TEXT")
+    p.add_argument("--reserve", required=True, metavar="ID", help="the receiving STATE_RESERVE")
+    p.add_argument("--court", required=True, metavar="TEXT", help="the court that ordered it")
+    p.add_argument("--case-number", required=True, metavar="TEXT")
+    p.add_argument("--order-number", required=True, metavar="TEXT")
+    p.add_argument("--order-date", required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--legal-ref", default="", metavar="TEXT", help="an extra note")
 
     p = kind("rotate-keys", "replace the acting account's own keys (signed by its current keys)")
     p.add_argument("--new-key", type=Path, action="append", required=True, metavar="FILE")

@@ -406,11 +406,27 @@ class TransactionKinds:
         account_id: str,
         asset: str,
         amount: int,
-        legal_ref: str,
+        reserve: str,
+        court: str,
+        case_number: str,
+        order_number: str,
+        order_date: str,
+        legal_ref: str = "",
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Move funds of a frozen account to STATE_RESERVE under a court order (regulator)."""
-        message = txbuild.seize(account_id, asset, _amount(amount, "amount"), legal_ref)
+        """Move funds of a frozen account to the STATE_RESERVE account reserve under a court
+        order (regulator); order_date is YYYY-MM-DD."""
+        order = pb.CourtOrder(
+            court=court, case_number=case_number, order_number=order_number, order_date=order_date
+        )
+        message = txbuild.seize(
+            account_id,
+            asset,
+            _amount(amount, "amount"),
+            reserve=reserve,
+            court_order=order,
+            legal_ref=legal_ref,
+        )
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def rotate_keys(

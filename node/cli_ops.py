@@ -467,7 +467,20 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
     if kind == "unfreeze":
         return pb.Unfreeze(account_id=args.account, legal_ref=args.legal_ref)
     if kind == "seize":
-        return txbuild.seize(args.account, args.asset, minor[0], args.legal_ref)
+        order = pb.CourtOrder(
+            court=args.court,
+            case_number=args.case_number,
+            order_number=args.order_number,
+            order_date=args.order_date,
+        )
+        return txbuild.seize(
+            args.account,
+            args.asset,
+            minor[0],
+            reserve=args.reserve,
+            court_order=order,
+            legal_ref=args.legal_ref,
+        )
     if kind == "rotate-keys":
         return pb.RotateKeys(public_keys=args.new_key_bytes, threshold=args.threshold)
     if kind == "recover-account":

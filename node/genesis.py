@@ -27,6 +27,7 @@ from node.ledger import (
     valid_account_id,
     valid_asset_code,
 )
+from node.ledger._reserves import key_set_refusal
 from node.ledger._rules import MAX_DECIMALS, MAX_KEYS, MAX_MONIKER
 from proto import genesis_pb2, ledger_pb2
 
@@ -79,11 +80,15 @@ _RULEBOOK_KEYS: Final = {
     "travel_rule_threshold",
     "governance_quorum",
     "max_accounts_per_person",
+    "reserve_payees",
+    "inflow_rules",
+    "min_reserve_threshold",
 }
 _KIND_RULE_KEYS: Final = {"kind", "payment_zones", "holder_roles", "zone_roles", "licensed_roles"}
 _PURPOSE_RULE_KEYS: Final = {"id", "kind", "payee_roles", "purpose"}
+_INFLOW_RULE_KEYS: Final = {"purpose", "payer_roles", "kind"}
 _LIMITED_ROLES: Final = {ledger_pb2.CUSTOMER, ledger_pb2.MERCHANT}
-_ONE_OF_A_KIND: Final = {ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY, ledger_pb2.STATE_RESERVE}
+_ONE_OF_A_KIND: Final = {ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY}
 
 
 class _Err(Exception):
@@ -209,6 +214,16 @@ def rulebook_to_doc(book: ledger_pb2.Rulebook) -> dict[str, Any]:
         "travel_rule_threshold": str(book.travel_rule_threshold),
         "governance_quorum": [role(x) for x in book.governance_quorum],
         "max_accounts_per_person": book.max_accounts_per_person,
+        "reserve_payees": [role(x) for x in book.reserve_payees],
+        "inflow_rules": [
+            {
+                "purpose": ledger_pb2.Purpose.Name(r.purpose),
+                "payer_roles": [role(x) for x in r.payer_roles],
+                "kind": ledger_pb2.InflowKind.Name(r.kind),
+            }
+            for r in book.inflow_rules
+        ],
+        "min_reserve_threshold": book.min_reserve_threshold,
     }
 
 
@@ -421,6 +436,7 @@ def _parse_rulebook(g: genesis_pb2.Genesis, value: Any) -> None:
                 payee_roles=_roles(r["payee_roles"], f"{path}.payee_roles"),
                 purpose=_enum(r["purpose"], f"{path}.purpose", ledger_pb2.Purpose, "purpose"),
             )
+    _parse_reserve_rules(book, doc)
     rates = doc.get("rates", {})
     if not isinstance(rates, dict):
         raise _Err("rulebook.rates", "must be an object of asset code to tiyn per whole unit")
@@ -438,6 +454,31 @@ def _parse_rulebook(g: genesis_pb2.Genesis, value: Any) -> None:
     if error is not None:
         raise _Err("rulebook", error)
     g.rulebook.CopyFrom(book)
+
+
+def _parse_reserve_rules(book: ledger_pb2.Rulebook, doc: dict[str, Any]) -> None:
+    """The state-fund rules (docs/rulebook.md, "State funds"): whom a reserve pays, who pays
+    it and as which inflow, and the least m of its m-of-n keys."""
+    if "reserve_payees" in doc:
+        payees = _roles(doc["reserve_payees"], "rulebook.reserve_payees")
+        del book.reserve_payees[:]
+        book.reserve_payees.extend(payees)  # type: ignore[arg-type]
+    if "inflow_rules" in doc:
+        del book.inflow_rules[:]
+        for i, item in enumerate(_list(doc["inflow_rules"], "rulebook.inflow_rules")):
+            path = f"rulebook.inflow_rules[{i}]"
+            r = _obj(item, path, _INFLOW_RULE_KEYS, _INFLOW_RULE_KEYS)
+            book.inflow_rules.add(
+                purpose=ledger_pb2.Purpose.Value(r["purpose"])
+                if r["purpose"] == "PURPOSE_UNSPECIFIED"
+                else _enum(r["purpose"], f"{path}.purpose", ledger_pb2.Purpose, "purpose"),
+                payer_roles=_roles(r["payer_roles"], f"{path}.payer_roles"),
+                kind=_enum(r["kind"], f"{path}.kind", ledger_pb2.InflowKind, "inflow kind"),
+            )
+    if "min_reserve_threshold" in doc:
+        book.min_reserve_threshold = _int(
+            doc["min_reserve_threshold"], "rulebook.min_reserve_threshold", 2, MAX_KEYS
+        )
 
 
 def _check_rates(g: genesis_pb2.Genesis) -> None:
@@ -492,6 +533,10 @@ def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[
         if len(set(keys)) != len(keys):
             raise _Err(keys_path, "a key is listed twice")
         threshold = _int(a.get("threshold", 1), f"{path}.threshold", 1, len(keys))
+        if role == ledger_pb2.STATE_RESERVE:
+            bad = key_set_refusal(Rules.of(g.rulebook), role, keys, threshold, where=path)
+            if bad is not None:
+                raise _Err("", bad.message)
         entry = g.accounts.add()
         entry.account.account_id = account_id
         entry.account.role = role  # type: ignore[assignment]
@@ -533,7 +578,10 @@ def _parse_assets(g: genesis_pb2.Genesis, value: Any) -> None:
             _enum(z, f"{zones_path}[{j}]", ledger_pb2.Zone, "zone")
             for j, z in enumerate(_list(s["payment_zones"], zones_path))
         ]
-        if not zones or len(set(zones)) != len(zones):
+        if kind == ledger_pb2.RESERVE_ONLY:
+            if zones:
+                raise _Err(zones_path, "a RESERVE_ONLY asset pays nowhere: list no zones")
+        elif not zones or len(set(zones)) != len(zones):
             raise _Err(zones_path, "one or more distinct zones")
         if code == KZT:
             if kind != ledger_pb2.CBDC:

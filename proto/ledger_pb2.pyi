@@ -112,6 +112,7 @@ class InflowKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEIZED: _ClassVar[InflowKind]
     MINED: _ClassVar[InflowKind]
     PURCHASED: _ClassVar[InflowKind]
+    TRANSFERRED: _ClassVar[InflowKind]
 ROLE_UNSPECIFIED: Role
 CENTRAL_BANK: Role
 COMMERCIAL_BANK: Role
@@ -196,6 +197,7 @@ INFLOW_KIND_UNSPECIFIED: InflowKind
 SEIZED: InflowKind
 MINED: InflowKind
 PURCHASED: InflowKind
+TRANSFERRED: InflowKind
 
 class Signature(_message.Message):
     __slots__ = ("public_key", "signature")

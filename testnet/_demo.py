@@ -329,11 +329,36 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
         await _step(
             demo,
             client,
-            f"regulator seizes {balance // TENGE:,} KZT to state reserve",
+            f"regulator seizes {balance // TENGE:,} KZT on a one-space court reference",
+            "INVALID_COURT_ORDER",
+            "regulator",
+            pb.Seize(
+                account_id=customer,
+                asset="KZT",
+                amount=balance,
+                reserve="state-reserve",
+                legal_ref=" ",
+            ),
+        )
+        court_order = pb.CourtOrder(
+            court="Specialized Inter-District Economic Court of Astana",
+            case_number="7194-26-00-2/215",
+            order_number="3",
+            order_date="2026-01-15",
+        )
+        await _step(
+            demo,
+            client,
+            f"regulator seizes {balance // TENGE:,} KZT into the State Fund of Digital Assets "
+            "under court order 7194-26-00-2/215 no. 3",
             "OK",
             "regulator",
             pb.Seize(
-                account_id=customer, asset="KZT", amount=balance, legal_ref="court order 2-77/2026"
+                account_id=customer,
+                asset="KZT",
+                amount=balance,
+                reserve="state-reserve",
+                court_order=court_order,
             ),
         )
 

@@ -162,13 +162,16 @@ def init_testnet(
 
     node_keys = [KeyPair.generate() for _ in range(validators)]
     validator_keys = [KeyPair.generate() for _ in range(validators)]
-    account_names = ["central-bank", *banks, "treasury", "state-reserve", "regulator"]
+    # Two state funds, each 2-of-3: the State Fund of Digital Assets and the Alem Crypto Fund.
+    reserves = ("state-reserve", "alem-crypto-fund")
+    account_names = ["central-bank", *banks, "treasury", *reserves, "regulator"]
     account_keys: dict[str, list[KeyPair]] = {
-        name: [KeyPair.generate() for _ in range(3 if name == "state-reserve" else 1)]
+        name: [KeyPair.generate() for _ in range(3 if name in reserves else 1)]
         for name in account_names
     }
     roles = {"central-bank": "CENTRAL_BANK", "treasury": "TREASURY"}
-    roles |= {"state-reserve": "STATE_RESERVE", "regulator": "REGULATOR"}
+    roles |= {"state-reserve": "STATE_RESERVE", "alem-crypto-fund": "STATE_RESERVE"}
+    roles |= {"regulator": "REGULATOR"}
     roles |= {bank: "COMMERCIAL_BANK" for bank in banks}
     genesis_doc: dict[str, Any] = {
         "chain_id": chain_id,
@@ -187,7 +190,7 @@ def init_testnet(
                 "zone": "NATIONAL",
                 "kyc_tier": 3,
                 "public_keys": [k.public_key.hex() for k in keys],
-                "threshold": 2 if name == "state-reserve" else 1,
+                "threshold": 2 if name in reserves else 1,
             }
             for name, keys in account_keys.items()
         ],

@@ -58,6 +58,7 @@ from node.api._views import (
     code_name,
     evidence_json,
     history_json,
+    message_json,
     proposal_json,
     receipt_json,
     rulebook_json,
@@ -68,6 +69,7 @@ from node.blocks import decode_block
 from node.consensus_codec import evidence_from_proto
 from node.ledger import (
     MAX_EVIDENCE_PAGE,
+    MAX_INFLOW_PAGE,
     evidence_cursor,
     get_account,
     get_asset,
@@ -77,6 +79,7 @@ from node.ledger import (
     get_validators,
     list_assets,
     list_evidence,
+    list_inflows,
     list_proposals,
     read_rulebooks,
     read_version,
@@ -138,6 +141,7 @@ def create_app(
         Route("/v1/rulebook", api.rulebook, methods=["GET"]),
         Route("/v1/governance", api.governance, methods=["GET"]),
         Route("/v1/governance/{proposal_id}", api.proposal, methods=["GET"]),
+        Route("/v1/reserves/{account_id}/inflows", api.inflows, methods=["GET"]),
         Route("/v1/events", api.events, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
@@ -611,6 +615,23 @@ class _Api:
         if found is None:
             raise e.not_found(f"no proposal {proposal_id.hex()}")
         return JSONResponse(proposal_json(found, status_at(found, store.height + 1)))
+
+    async def inflows(self, request: Request) -> Response:
+        """A state reserve's inflows (seized, mined, purchased, transferred), newest first."""
+        params = query(request, frozenset({"after", "limit"}))
+        account_id = check_account_id(request.path_params["account_id"])
+        limit = parse_int(params.get("limit", str(MAX_INFLOW_PAGE)), "limit", 1, MAX_INFLOW_PAGE)
+        after = None
+        if "after" in params:
+            after = parse_int(params["after"], "after", 0, MAX_HEIGHT)
+        store = self.facade.store
+        account = get_account(store, account_id)
+        if account is None or account.role != ledger_pb2.STATE_RESERVE:
+            raise e.not_found(f"no STATE_RESERVE account {account_id!r}")
+        page = list_inflows(store, account_id, after=after, limit=limit)
+        items = [{"seq": seq, **message_json(record)} for seq, record in page]
+        next_cursor = str(page[-1][0]) if len(page) == limit else None
+        return JSONResponse({"account_id": account_id, "inflows": items, "next": next_cursor})
 
     async def evidence(self, request: Request) -> Response:
         params = query(request, frozenset({"after", "limit"}))

@@ -319,6 +319,22 @@ def _schemas() -> dict[str, Any]:
             outstanding=_AMOUNT,
         ),
         "Assets": _obj(assets={"type": "array", "items": _ref("Asset")}),
+        "Inflows": _obj(
+            account_id=_STR,
+            inflows={"type": "array", "items": _ref("Inflow")},
+            next=_nullable(_STR),
+        ),
+        "Inflow": _obj(
+            seq=_INT,
+            reserve=_STR,
+            kind={"enum": ["SEIZED", "MINED", "PURCHASED", "TRANSFERRED"]},
+            asset=_STR,
+            amount=_AMOUNT,
+            source=_STR,
+            tx_id=_HEX,
+            height=_INT,
+            court_order={"type": "object", "additionalProperties": True},
+        ),
         "Evidence": _obj(
             evidence={"type": "array", "items": _ref("EvidenceItem")},
             next=_nullable(_STR),
@@ -530,6 +546,21 @@ def openapi_document() -> dict[str, Any]:
             _json(_ref("Proposal"), "the proposal"),
             params=[_path_param("proposal_id", "64 hex characters", _HEX)],
             errors={"400": bad, "404": "NOT_FOUND: no such proposal"},
+        ),
+        "/v1/reserves/{account_id}/inflows": _get(
+            "A state reserve's inflows, newest first, paginated: each with its kind (SEIZED "
+            "with the court order, MINED, PURCHASED, TRANSFERRED), source, asset and amount",
+            _json(_ref("Inflows"), "one page; pass `next` as `after` for the following one"),
+            params=[
+                _path_param("account_id", "a STATE_RESERVE account id", _STR),
+                _query_param("after", "`next` of the previous page (a sequence number)", _STR),
+                _query_param(
+                    "limit",
+                    "inflows per page, 1 to 100 (default 100)",
+                    {"type": "integer", "minimum": 1, "maximum": 100},
+                ),
+            ],
+            errors={"400": bad, "404": "NOT_FOUND: no such STATE_RESERVE account"},
         ),
         "/v1/events": _get(
             "Server-sent events: one `block` event per committed block (id = height)",

@@ -33,6 +33,7 @@ from node.ledger._ledger import (
     Debit,
     Ledger,
 )
+from node.ledger._reserves import MAX_INFLOW_PAGE, list_inflows
 from node.ledger._rulebook import (
     Rules,
     default_rulebook,
@@ -58,6 +59,7 @@ __all__ = [
     "DEFAULT_MAX_TX_TTL",
     "KZT",
     "MAX_EVIDENCE_PAGE",
+    "MAX_INFLOW_PAGE",
     "U64_MAX",
     "BlockResult",
     "CheckResult",
@@ -84,6 +86,7 @@ __all__ = [
     "get_validators",
     "list_assets",
     "list_evidence",
+    "list_inflows",
     "list_proposals",
     "parse_amount_text",
     "read_rulebooks",

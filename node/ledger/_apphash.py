@@ -65,7 +65,7 @@ def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
             prior = decode_amount(out[key]) if key in out else 0
             out[key] = encode_amount(prior + amount)
         out[k.account_key(account.account_id)] = account.SerializeToString()
-        if account.role in (ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY, ledger_pb2.STATE_RESERVE):
+        if account.role in (ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY):
             role = ledger_pb2.Role.Name(account.role)
             out[k.role_key(role)] = account.account_id.encode()
     for asset in genesis.assets:

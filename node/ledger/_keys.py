@@ -13,11 +13,14 @@ key                                    value
 ``pdaily/`` + person ref (32 bytes)    as ``daily/``, summed over every account of the person
 ``rulebook/active``, ``/pending``       ``Rulebook`` in force, and the change to come
 ``rulebook/v/`` + version (u64 BE)     every ``Rulebook`` that was ever active
-``role/`` + role name                  account id of a one-of-a-kind role
+``role/`` + role name                  account id of a one-of-a-kind role (CENTRAL_BANK, TREASURY)
 ``validators``                         ``ValidatorSet``, sorted by public key
 ``seen/`` + tx id                      height that included it (u64 BE)
 ``incl/`` + height (u64 BE)            tx ids marked seen at that height, concatenated
-``seize/`` + tx id                     the ``Seize`` message (the court order reference)
+``seize/`` + tx id                     the ``Seize`` message (with its reserve and court order)
+``inflow/`` + reserve + ``/`` + seq    ``ReserveInflow`` number seq (u64 BE of 2^64 - 1 - seq:
+                                       newest first) of a STATE_RESERVE (``_reserves``)
+``inflow-count/`` + reserve            how many inflows that reserve has had (u64 BE)
 ``evid/``, ``evby/``                   committed evidence (layout in ``_evidence``)
 =====================================  =============================================
 

@@ -42,10 +42,6 @@ RECOVERABLE_ROLES: Final = frozenset({pb.CUSTOMER, pb.MERCHANT})
 #: recorded inflow (a court-ordered seizure), an issuance reserve only as backing.
 NO_SWEEP_ROLES: Final = frozenset({pb.STATE_RESERVE, pb.ISSUANCE_RESERVE})
 
-#: A STATE_RESERVE keeps an m-of-n key set with m at least the rulebook's
-#: ``min_reserve_threshold``, through rotation too.
-RULE_RESERVE_THRESHOLD: Final = "reserve.threshold"
-
 
 def closed_refusal(where: str, account: pb.Account) -> r.Refusal | None:
     """ACCOUNT_CLOSED if the account is closed, else None."""
@@ -172,15 +168,9 @@ def _new_keys(
             f"{what}: {account.account_id!r} already has these keys and threshold "
             f"{threshold}; nothing to change",
         )
-    least = ctx.rules.book.min_reserve_threshold
-    if account.role == pb.STATE_RESERVE and threshold < least:
-        return r.Refusal(
-            pb.THRESHOLD_TOO_LOW,
-            f"{what}.threshold: a STATE_RESERVE signs with at least {least} of its keys, "
-            f"not {threshold}",
-            RULE_RESERVE_THRESHOLD,
-        )
-    return None
+    from node.ledger._reserves import key_set_refusal  # it imports _rules, as this does
+
+    return key_set_refusal(ctx.rules, account.role, keys, threshold, where=what)
 
 
 def _put_keys(ctx: r.Context, account: pb.Account, keys: list[bytes], threshold: int) -> None:

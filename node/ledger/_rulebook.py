@@ -77,6 +77,13 @@ def default_rulebook(
     there; banks, TREASURY, STATE_RESERVE and the central bank hold any asset; a licensed
     MERCHANT outside CRYPTOCITY may hold stablecoins and pay them only to TREASURY as a
     government fee; the central bank pays only banks, TREASURY and STATE_RESERVE.
+
+    State funds (node/ledger/_reserves.py): RESERVE_ONLY assets pay in no zone and are held
+    by reserves and licensed VASPs (custodians), which pay them only into a reserve; a
+    reserve pays the central bank, banks, TREASURY, reserves and VASPs, never a firm or a
+    person; a payment into a reserve is a mined remittance (from a VASP), a purchase (from
+    a bank, the central bank or a VASP) or a transfer between reserves (no purpose); a
+    reserve signs 2-of-n or more.
     """
     everywhere = [pb.NATIONAL, pb.CRYPTOCITY]
     people = [pb.MERCHANT, pb.CUSTOMER]
@@ -103,6 +110,12 @@ def default_rulebook(
                 holder_roles=INSTITUTIONS,
                 zone_roles=people,
             ),
+            pb.KindRule(
+                kind=pb.RESERVE_ONLY,
+                payment_zones=[],
+                holder_roles=[pb.STATE_RESERVE],
+                licensed_roles=[pb.VASP],
+            ),
         ],
         central_bank_payees=[pb.COMMERCIAL_BANK, pb.TREASURY, pb.STATE_RESERVE],
         purpose_rules=[
@@ -111,13 +124,44 @@ def default_rulebook(
                 kind=pb.STABLECOIN,
                 payee_roles=[pb.TREASURY],
                 purpose=pb.GOVERNMENT_FEE,
-            )
+            ),
+            pb.PurposeRule(
+                id="purpose.reserve-remittance",
+                kind=pb.RESERVE_ONLY,
+                payee_roles=[pb.STATE_RESERVE],
+                purpose=pb.MINED_REMITTANCE,
+            ),
+            pb.PurposeRule(
+                id="purpose.reserve-purchase",
+                kind=pb.RESERVE_ONLY,
+                payee_roles=[pb.STATE_RESERVE],
+                purpose=pb.RESERVE_PURCHASE,
+            ),
         ],
         tier_limits=_by_tier(tier_limits),
         rates=_by_asset(rates),
         travel_rule_threshold=travel_rule_threshold,
         governance_quorum=[pb.CENTRAL_BANK, pb.REGULATOR],
         max_accounts_per_person=DEFAULT_MAX_ACCOUNTS_PER_PERSON,
+        reserve_payees=[
+            pb.CENTRAL_BANK,
+            pb.COMMERCIAL_BANK,
+            pb.TREASURY,
+            pb.STATE_RESERVE,
+            pb.VASP,
+        ],
+        inflow_rules=[
+            pb.InflowRule(purpose=pb.MINED_REMITTANCE, payer_roles=[pb.VASP], kind=pb.MINED),
+            pb.InflowRule(
+                purpose=pb.RESERVE_PURCHASE,
+                payer_roles=[pb.COMMERCIAL_BANK, pb.CENTRAL_BANK, pb.VASP],
+                kind=pb.PURCHASED,
+            ),
+            pb.InflowRule(
+                purpose=pb.PURPOSE_UNSPECIFIED, payer_roles=[pb.STATE_RESERVE], kind=pb.TRANSFERRED
+            ),
+        ],
+        min_reserve_threshold=2,
     )
 
 
@@ -166,7 +210,9 @@ def rulebook_error(rb: pb.Rulebook) -> str | None:
         return "rates: a rate of 0 would make the asset worth nothing against the limits"
     if rb.max_accounts_per_person > MAX_ACCOUNTS_PER_PERSON:
         return f"max_accounts_per_person: at most {MAX_ACCOUNTS_PER_PERSON} (0: that many)"
-    return None
+    from node.ledger._reserves import rulebook_reserve_error  # it imports this module
+
+    return rulebook_reserve_error(rb)
 
 
 @dataclass(frozen=True, slots=True)

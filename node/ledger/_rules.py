@@ -37,7 +37,7 @@ MAX_DECIMALS: Final = 18
 #: Roles that the limits of their KYC tier apply to.
 LIMITED_ROLES: Final = frozenset({pb.CUSTOMER, pb.MERCHANT})
 #: Roles of which at most one account exists (found through the ``role/`` index).
-SINGLETON_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.TREASURY, pb.STATE_RESERVE})
+SINGLETON_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.TREASURY})
 #: Who may register whom.
 REGISTRARS: Final = {
     pb.CENTRAL_BANK: frozenset({pb.COMMERCIAL_BANK, pb.TREASURY, pb.STATE_RESERVE, pb.REGULATOR}),
@@ -293,9 +293,16 @@ def _static_register_asset(body: pb.TxBody) -> Refusal | None:
     if m.decimals > MAX_DECIMALS:
         return Refusal(pb.INVALID_FIELD, f"register_asset.decimals: more than {MAX_DECIMALS}")
     if m.kind not in VALID_KINDS or m.kind == pb.CBDC:
-        return Refusal(pb.INVALID_FIELD, "register_asset.kind: must be STABLECOIN or CRYPTO")
+        return Refusal(
+            pb.INVALID_FIELD, "register_asset.kind: must be STABLECOIN, CRYPTO or RESERVE_ONLY"
+        )
     zones = list(m.payment_zones)
-    if not zones or any(z not in VALID_ZONES for z in zones) or len(set(zones)) != len(zones):
+    if m.kind == pb.RESERVE_ONLY:  # payable nowhere (node/ledger/_reserves.py)
+        if zones:
+            return Refusal(
+                pb.INVALID_FIELD, "register_asset.payment_zones: a RESERVE_ONLY asset lists none"
+            )
+    elif not zones or any(z not in VALID_ZONES for z in zones) or len(set(zones)) != len(zones):
         return Refusal(
             pb.INVALID_FIELD, "register_asset.payment_zones: one or more distinct known zones"
         )
@@ -335,11 +342,13 @@ def _static_unfreeze(body: pb.TxBody) -> Refusal | None:
 
 
 def _static_seize(body: pb.TxBody) -> Refusal | None:
+    from node.ledger._reserves import static_seize_refusal  # it imports this module
+
     m = body.seize
     return (
         _bad_id("seize.account_id", m.account_id)
         or _static_amount("seize", m.asset, amount_of(m))
-        or _bad_text("seize.legal_ref", m.legal_ref, required=True)
+        or static_seize_refusal(m)
     )
 
 
@@ -484,6 +493,11 @@ def _register_account(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
                 pb.ACCOUNT_EXISTS,
                 f"a {role_name(m.role)} account already exists ({holder.decode()!r})",
             )
+    from node.ledger._reserves import key_set_refusal  # it imports this module
+
+    bad = key_set_refusal(ctx.rules, m.role, m.public_keys, m.threshold)
+    if bad is not None:
+        return bad
     if m.role in LIMITED_ROLES and m.kyc_tier not in ctx.rules.limits:
         return Refusal(
             pb.UNKNOWN_KYC_TIER,
@@ -621,7 +635,9 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
             f"issue.to: KZT is issued only to commercial banks; {m.to!r} is {role_name(to.role)}",
             rb.RULE_TWO_TIER_ISSUE,
         )
-    bad = hold_refusal(ctx.rules, "issue.to", to, asset)
+    from node.ledger._reserves import issue_refusal  # it imports this module
+
+    bad = hold_refusal(ctx.rules, "issue.to", to, asset) or issue_refusal(to)
     if bad is not None:
         return bad
     amount = amount_of(m)
@@ -719,47 +735,6 @@ def _unfreeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     return [signer.account_id, m.account_id]
 
 
-def _seize(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
-    m = body.seize
-    bad = _need_role(signer, pb.REGULATOR, "seize")
-    if bad is not None:
-        return bad
-    target = ctx.ov.account(m.account_id)
-    if target is None:
-        return Refusal(pb.UNKNOWN_ACCOUNT, f"seize.account_id: no account {m.account_id!r}")
-    bad = lc.closed_refusal("seize.account_id", target)
-    if bad is not None:
-        return bad
-    asset = ctx.ov.asset(m.asset)
-    if asset is None:
-        return Refusal(pb.UNKNOWN_ASSET, f"seize.asset: no asset {m.asset!r}")
-    if not target.frozen:
-        return Refusal(pb.NOT_FROZEN, f"seize: {m.account_id!r} is not frozen")
-    reserve_id = ctx.ov.get_raw(k.role_key("STATE_RESERVE"))
-    reserve = None if reserve_id is None else ctx.ov.account(reserve_id.decode())
-    if reserve is None:
-        return Refusal(pb.UNKNOWN_ACCOUNT, "seize: no STATE_RESERVE account is registered")
-    if reserve.account_id == target.account_id:
-        return Refusal(pb.INVALID_FIELD, "seize: the STATE_RESERVE account cannot be seized from")
-    amount = amount_of(m)
-    balance = ctx.ov.balance(target.account_id, m.asset)
-    if balance < amount:
-        return Refusal(
-            pb.INSUFFICIENT_FUNDS,
-            f"seize: {m.account_id!r} holds {balance} {m.asset}, not {amount}",
-        )
-    reserve_balance = ctx.ov.balance(reserve.account_id, m.asset) + amount
-    seized = amount_of(asset, "seized") + amount
-    if reserve_balance > AMOUNT_MAX or seized > AMOUNT_MAX:
-        return Refusal(pb.AMOUNT_OVERFLOW, f"seize.amount: {m.asset} would pass 2^128 - 1")
-    ctx.ov.set_balance(target, m.asset, balance - amount)
-    ctx.ov.set_balance(reserve, m.asset, reserve_balance)
-    set_amount(asset, "seized", seized)
-    ctx.ov.put_asset(asset)
-    ctx.ov.put_raw(k.seizure_key(ctx.tx_id), m.SerializeToString())
-    return [signer.account_id, m.account_id, reserve.account_id]
-
-
 def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     bad = _need_role(signer, pb.CENTRAL_BANK, "update_validator")
     if bad is not None:
@@ -825,7 +800,6 @@ HANDLERS: Final[dict[str, Handler]] = {
     "redeem": _redeem,
     "freeze": _freeze,
     "unfreeze": _unfreeze,
-    "seize": _seize,
     **lc.HANDLERS,
     **{kind: _governance_required for kind in GOVERNED},
 }

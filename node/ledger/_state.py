@@ -89,7 +89,10 @@ def get_validators(state: StateReader) -> list[ledger_pb2.Validator]:
 
 
 def get_role_account(state: StateReader, role: int) -> str | None:
-    """The id of the account holding a one-of-a-kind role (e.g. STATE_RESERVE), or None."""
+    """The id of the account holding a one-of-a-kind role (CENTRAL_BANK, TREASURY), or None.
+
+    STATE_RESERVE is not one: there may be several (node/ledger/_reserves.py).
+    """
     raw = state.get(k.role_key(ledger_pb2.Role.Name(role)))
     return None if raw is None else raw.decode()
 

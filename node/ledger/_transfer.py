@@ -24,6 +24,7 @@ from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of
 from node.ledger._lifecycle import closed_refusal
+from node.ledger._reserves import record_transfer_inflows, reserve_leg_refusal
 from node.ledger._rules import (
     LIMITED_ROLES,
     Context,
@@ -187,6 +188,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         ov.set_daily_outflow(account_id, day, min(total, k.U64_MAX))
     for ref, total in person_totals.items():
         persons.set_outflow(ov, ref, day, total)
+    record_transfer_inflows(ctx, body, accounts)
     return list(accounts)
 
 
@@ -229,7 +231,7 @@ def _leg_refusal(
                 f"to {role_name(payee.role)})",
                 rb.RULE_OUTSIDE_PAY,
             )
-    return None
+    return reserve_leg_refusal(rules, where, purpose, payer, payee)
 
 
 def _no_rate(where: str, account_id: str, code: str) -> Refusal:

@@ -127,9 +127,24 @@ def redeem(asset: str, amount: int) -> pb.Redeem:
     return message
 
 
-def seize(account_id: str, asset: str, amount: int, legal_ref: str) -> pb.Seize:
-    """A Seize of amount (up to 2^128 - 1) minor units of asset from a frozen account."""
-    message = pb.Seize(account_id=account_id, asset=asset, legal_ref=legal_ref)
+def seize(
+    account_id: str,
+    asset: str,
+    amount: int,
+    *,
+    reserve: str,
+    court_order: pb.CourtOrder,
+    legal_ref: str = "",
+) -> pb.Seize:
+    """A Seize of amount (up to 2^128 - 1) minor units of asset from a frozen account into
+    the STATE_RESERVE account reserve, under a court order."""
+    message = pb.Seize(
+        account_id=account_id,
+        asset=asset,
+        legal_ref=legal_ref,
+        reserve=reserve,
+        court_order=court_order,
+    )
     set_amount(message, "amount", amount)
     return message
 

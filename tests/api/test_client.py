@@ -79,7 +79,11 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
             account_id="alice.halyk",
             asset="KZT",
             amount=400,
-            legal_ref="court 2",
+            reserve="reserve",
+            court="Astana city court",
+            case_number="2-77/2026",
+            order_number="1",
+            order_date="2026-01-15",
             wait=True,
         ),
         "unfreeze": await api.unfreeze(
@@ -136,7 +140,10 @@ async def test_multi_leg_transfer_signed_by_every_payer(
 
 
 async def test_two_of_three_signatures(committing: LocalNode, api: TengeClient) -> None:
-    await api.transfer(keys=[key("halyk")], legs=[("halyk", "reserve", "KZT", 900)], wait=True)
+    into_reserve = [("halyk", "reserve", "KZT", 900)]
+    await api.transfer(
+        keys=[key("halyk")], legs=into_reserve, purpose="RESERVE_PURCHASE", wait=True
+    )
     one = [key("reserve-0")]
     two = [key("reserve-0"), key("reserve-2")]
     leg = [("reserve", "treasury", "KZT", 100)]

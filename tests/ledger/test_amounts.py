@@ -77,7 +77,10 @@ def test_an_18_decimal_asset_is_issued_paid_seized_and_redeemed_above_2_64() -> 
 
     # The regulator freezes and seizes a wide amount; the issuer takes some back and redeems.
     assert code_name(w.run("afm", pb.Freeze(account_id="dana.kaspi", legal_ref="case 1"))) == "OK"
-    r = w.run("afm", seize("dana.kaspi", "USDT", THOUSAND, "court order 2-77/2026"))
+    order = pb.CourtOrder(
+        court="c", case_number="2-77/2026", order_number="1", order_date="2026-01-02"
+    )
+    r = w.run("afm", seize("dana.kaspi", "USDT", THOUSAND, reserve="reserve", court_order=order))
     assert code_name(r) == "OK", r.message
     assert get_balance(w.state, "reserve", "USDT") == THOUSAND
     r = w.run("aidos.halyk", transfer(("aidos.halyk", "kaspi", "USDT", 2 * THOUSAND)))

@@ -34,6 +34,14 @@ ACCOUNTS = [
 ]
 
 
+COURT_ORDER = pb.CourtOrder(
+    court="Specialized Inter-District Economic Court of Astana",
+    case_number="7194-26-00-2/215",
+    order_number="1",
+    order_date="2026-01-15",
+)
+
+
 def genesis(min_reserve_threshold: int = 0) -> genesis_pb2.Genesis:
     doc: dict[str, Any] = genesis_doc()
     doc["accounts"][1]["balances"] = {"KZT": str(10_000_000 * M)}  # halyk
@@ -202,7 +210,7 @@ def test_a_state_reserve_keeps_its_threshold_through_rotation() -> None:
     reserve_keys = [key(f"reserve-{i}") for i in range(3)]
     new = [key(f"reserve-new-{i}").public_key for i in range(3)]
     receipt = w.run("reserve", pb.RotateKeys(public_keys=new, threshold=1), keys=reserve_keys[:2])
-    refused(receipt, pb.THRESHOLD_TOO_LOW, "at least 2", rule="reserve.threshold")
+    refused(receipt, pb.THRESHOLD_TOO_LOW, "at least 2", rule="reserve.keys")
     ok(w.run("reserve", pb.RotateKeys(public_keys=new, threshold=2), keys=reserve_keys[:2]))
     assert account(w, "reserve").threshold == 2
 
@@ -397,7 +405,11 @@ def test_the_bank_closes_an_empty_account_for_good() -> None:
     refused(change(w, "halyk", "aidos", kyc_tier=2), pb.ACCOUNT_CLOSED)
     refused(close(w, "halyk", "aidos"), pb.ACCOUNT_CLOSED)
     refused(w.run("afm", pb.Freeze(account_id="aidos", legal_ref="x")), pb.ACCOUNT_CLOSED)
-    refused(w.run("afm", seize("aidos", "KZT", 1, "x")), pb.ACCOUNT_CLOSED, "seize.account_id")
+    refused(
+        w.run("afm", seize("aidos", "KZT", 1, reserve="reserve", court_order=COURT_ORDER)),
+        pb.ACCOUNT_CLOSED,
+        "seize.account_id",
+    )
     # a multi-payer transfer with a closed payer is refused as a whole
     receipt = w.run(
         "halyk",

@@ -269,8 +269,11 @@ def test_a_frozen_person_re_onboarded_under_a_new_id_stays_frozen() -> None:
     assert (person.frozen, person.frozen_legal_ref) == (True, "court 2026/77")
     # Freezing it again through another account is refused; seizure works on every account.
     expect(w.run("afm", pb.Freeze(account_id="aidos.new", legal_ref="again")), "FROZEN")
+    order = pb.CourtOrder(
+        court="Almaty City Court", case_number="2026/77", order_number="1", order_date="2026-01-02"
+    )
     seize = pb.Seize(
-        account_id="aidos.new", asset="KZT", amount=1_000 * M, legal_ref="court 2026/77"
+        account_id="aidos.new", asset="KZT", amount=1_000 * M, reserve="reserve", court_order=order
     )
     expect(w.run("afm", seize), "OK")
     # Another person is not touched.

@@ -42,6 +42,7 @@ ACCOUNTS = [
 PAYERS = [*ACCOUNTS, "ghost", "x"]
 FUNDED = ["halyk", "kaspi", "c1.halyk", "c2.kaspi", "m1.halyk", "lic.kaspi", "reserve"]
 ASSETS = ["KZT", "USDT", "ETH", "GOLD"]
+ORDER = pb.CourtOrder(court="court", case_number="2-1", order_number="1", order_date="2026-01-02")
 ETH = 10**18  # minor units per ETH
 WIDE = [U64_MAX, 2**64, 2**64 + 1, AMOUNT_MAX - 1, AMOUNT_MAX]
 AMOUNTS = st.one_of(
@@ -189,7 +190,10 @@ def build(w: World, plan: tuple[str, Any], sent: list[bytes]) -> bytes:
             keys = signing_keys(payers[0])
         elif signing == "stranger":
             keys = [*keys, key("stranger")]
-        return w.tx(payers[0], transfer(*legs), keys=keys)
+        # Into the reserve as a purchase (banks may; others are refused INFLOW_KIND_REQUIRED).
+        into_reserve = any(leg[1] == "reserve" for leg in legs)
+        purpose = pb.RESERVE_PURCHASE if into_reserve else pb.PURPOSE_UNSPECIFIED
+        return w.tx(payers[0], transfer(*legs, purpose=purpose), keys=keys)
     if kind == "issue":
         signer, to, asset, amount = p
         return w.tx(signer, issue(asset, to, amount))
@@ -198,7 +202,7 @@ def build(w: World, plan: tuple[str, Any], sent: list[bytes]) -> bytes:
         return w.tx(signer, redeem(asset, amount))
     if kind == "seize":
         signer, target, asset, amount = p
-        return w.tx(signer, seize(target, asset, amount, "court"))
+        return w.tx(signer, seize(target, asset, amount, reserve="reserve", court_order=ORDER))
     if kind == "freeze":
         return w.tx(p[0], pb.Freeze(account_id=p[1], legal_ref="order"))
     if kind == "unfreeze":
@@ -216,6 +220,8 @@ class Model:
     def __init__(self, w: World) -> None:
         self.balances = dict(w.balances())
         self.frozen: set[str] = set()
+        # Inflows into the reserve, oldest first: (kind, source, asset, amount).
+        self.inflows: list[tuple[int, str, str, int]] = []
 
     def add(self, account_id: str, asset: str, delta: int) -> None:
         value = self.balances.get((account_id, asset), 0) + delta
@@ -237,6 +243,9 @@ class Model:
                 net[(leg.payee, leg.asset)] = net.get((leg.payee, leg.asset), 0) + amount_of(leg)
             for (account_id, asset), delta in net.items():
                 self.add(account_id, asset, delta)
+            for leg in body.transfer.legs:
+                if leg.payee == "reserve":  # only banks' purchases are accepted
+                    self.inflows.append((pb.PURCHASED, leg.payer, leg.asset, amount_of(leg)))
         elif kind == "issue":
             self.add(body.issue.to, body.issue.asset, amount_of(body.issue))
         elif kind == "redeem":
@@ -246,6 +255,8 @@ class Model:
             assert body.seize.account_id in self.frozen
             self.add(body.seize.account_id, body.seize.asset, -amount_of(body.seize))
             self.add("reserve", body.seize.asset, amount_of(body.seize))
+            m = body.seize
+            self.inflows.append((pb.SEIZED, m.account_id, m.asset, amount_of(m)))
         elif kind == "freeze":
             self.frozen.add(body.freeze.account_id)
         elif kind == "unfreeze":
@@ -301,6 +312,13 @@ def test_invariants_hold_over_random_blocks(
                 model.apply(raw)
         assert model.balances == w.balances()
         check_invariants(w)
+        recorded = [
+            pb.ReserveInflow.FromString(v)
+            for k, v in sorted(w.state.items())
+            if k.startswith(b"inflow/reserve/")
+        ]
+        inflows = [(r.kind, r.source, r.asset, amount_of(r)) for r in reversed(recorded)]
+        assert inflows == model.inflows
         trail.append((txs, w.time_ms, result))
 
     # Determinism: a fresh ledger (cold caches) fed the same blocks agrees byte for byte.

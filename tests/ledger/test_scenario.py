@@ -155,7 +155,14 @@ def test_the_whole_story() -> None:
     assert code_name(w.run("halyk", pb.Freeze(account_id="aidos.halyk", legal_ref="x"))) == (
         "UNAUTHORIZED"
     )
-    seize = pb.Seize(account_id="aidos.halyk", asset="KZT", amount=1, legal_ref="court 2-77/2026")
+    order = pb.CourtOrder(
+        court="Astana city court",
+        case_number="2-77/2026",
+        order_number="1",
+        order_date="2026-01-02",
+    )
+    seize = pb.Seize(account_id="aidos.halyk", asset="KZT", amount=1, reserve="reserve")
+    seize.court_order.CopyFrom(order)
     assert code_name(w.run("afm", seize)) == "NOT_FROZEN"
     r = w.run("afm", pb.Freeze(account_id="aidos.halyk", legal_ref="AFM order 17/2026"))
     assert code_name(r) == "OK"
@@ -165,14 +172,15 @@ def test_the_whole_story() -> None:
     assert "AFM order 17/2026" in r.message
     kzt = get_balance(state, "aidos.halyk", "KZT")
     reserve_before = get_balance(state, "reserve", "KZT")
-    seize = pb.Seize(account_id="aidos.halyk", asset="KZT", amount=kzt, legal_ref="court 2-77/2026")
+    seize = pb.Seize(account_id="aidos.halyk", asset="KZT", amount=kzt, reserve="reserve")
+    seize.court_order.CopyFrom(order)
     r = w.run("afm", seize)
     assert code_name(r) == "OK", r.message
     assert set(r.accounts) == {"afm", "aidos.halyk", "reserve"}
     assert get_balance(state, "aidos.halyk", "KZT") == 0
     assert get_balance(state, "reserve", "KZT") == reserve_before + kzt
     stored = pb.Seize.FromString(state[seizure_key(r.tx_id)])
-    assert stored.legal_ref == "court 2-77/2026"
+    assert stored.court_order == order
     assert get_asset(state, "KZT").seized == kzt  # type: ignore[union-attr]
     assert_supply(w)
 

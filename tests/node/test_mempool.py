@@ -439,7 +439,7 @@ def test_honest_payment_admitted_while_the_1_tiyn_spammer_is_refused(
 def test_debits_of_seize_and_kinds_that_debit_nothing() -> None:
     seize = ledger_pb2.TxBody(
         signer="regulator",
-        seize=ledger_pb2.Seize(account_id="carol", asset="KZT", amount=7, legal_ref="court"),
+        seize=ledger_pb2.Seize(account_id="carol", asset="KZT", amount=7, reserve="fund"),
     )
     assert debits_of(seize) == {("carol", "KZT"): 7}  # the frozen account, not the signer
     issue = ledger_pb2.TxBody(signer="nbk", issue=ledger_pb2.Issue(asset="KZT", to="x", amount=5))

@@ -83,9 +83,11 @@ def test_init_writes_the_manifest_and_refuses_to_overwrite(testnet_dir: Path) ->
         "bank-c",
         "treasury",
         "state-reserve",
+        "alem-crypto-fund",
         "regulator",
     } <= set(manifest["accounts"])
     assert len(manifest["accounts"]["state-reserve"]["key_files"]) == 3
+    assert len(manifest["accounts"]["alem-crypto-fund"]["key_files"]) == 3
     for node in manifest["nodes"]:
         assert {"index", "moniker", "home", "api", "metrics", "p2p", "node_id"} <= set(node)
     again = tenge_testnet("init", "--dir", str(testnet_dir))
