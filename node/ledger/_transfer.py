@@ -18,6 +18,7 @@ from __future__ import annotations
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of
+from node.ledger._backing import segregated_payee
 from node.ledger._rules import (
     LIMITED_ROLES,
     Context,
@@ -56,6 +57,9 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
             if payee is None:
                 return Refusal(pb.UNKNOWN_ACCOUNT, f"{where}.payee: no account {leg.payee!r}")
             accounts[leg.payee] = payee
+        bad = segregated_payee(where, payee)
+        if bad is not None:
+            return bad
         asset = assets.get(leg.asset)
         if asset is None:
             asset = ov.asset(leg.asset)
