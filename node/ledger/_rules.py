@@ -598,9 +598,11 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     set_amount(asset, "issued", issued)
     ctx.ov.put_asset(asset)
     ctx.ov.set_balance(to, m.asset, new_balance)
+    accounts = [signer.account_id, m.to] if m.to != signer.account_id else [m.to]
     if move is not None:
         move.apply(ctx.ov)
-    return [signer.account_id, m.to] if m.to != signer.account_id else [m.to]
+        accounts.append(move.reserve.account_id)
+    return accounts
 
 
 def _redeem(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
@@ -630,6 +632,7 @@ def _redeem(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     ctx.ov.set_balance(signer, m.asset, balance - amount)
     if move is not None:
         move.apply(ctx.ov)
+        return [signer.account_id, move.reserve.account_id]
     return [signer.account_id]
 
 

@@ -212,14 +212,18 @@ def test_the_ten_trillion_kzte_bypass_is_refused() -> None:
 
 def test_issue_moves_kzt_into_the_reserve_and_redeem_releases_it() -> None:
     w = world()
-    expect(w.run("halyk", issue("KZTE", "aidos", 1_000 * E)), "OK")
+    receipt = w.run("halyk", issue("KZTE", "aidos", 1_000 * E))
+    expect(receipt, "OK")
+    assert list(receipt.accounts) == ["halyk", "aidos", RESERVE]  # on the reserve's statement
     assert get_balance(w.state, "aidos", "KZTE") == 1_000 * E
     assert kzt(w, "halyk") == (9_800_000 - 1_000) * M
     assert kzt(w, RESERVE) == 1_000 * M
     assert_backed(w)
     # The issuer takes coins back from a holder, then redeems them.
     expect(w.run("aidos", transfer(("aidos", "halyk", "KZTE", 400 * E))), "OK")
-    expect(w.run("halyk", redeem("KZTE", 250 * E)), "OK")
+    receipt = w.run("halyk", redeem("KZTE", 250 * E))
+    expect(receipt, "OK")
+    assert list(receipt.accounts) == ["halyk", RESERVE]
     assert kzt(w, RESERVE) == 750 * M
     assert kzt(w, "halyk") == (9_800_000 - 750) * M
     assert get_balance(w.state, "halyk", "KZTE") == 150 * E
