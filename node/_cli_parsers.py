@@ -167,6 +167,12 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--issuer", required=True, metavar="ID")
     p.add_argument("--kind", dest="asset_kind", required=True, choices=ASSET_KINDS)
     p.add_argument("--payment-zones", required=True, metavar="ZONE[,ZONE]")
+    p.add_argument(
+        "--backed-by", metavar="CODE", help="a backed STABLECOIN: its backing (KZT), held 1:1"
+    )
+    p.add_argument(
+        "--reserve-account", metavar="ID", help="with --backed-by: the new account holding it"
+    )
 
     p = change("set-limits", "set the limits of a KYC tier, in KZT-equivalent")
     p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")

@@ -240,15 +240,23 @@ class TransactionKinds:
         summary: str,
         ttl: int = DEFAULT_PROPOSAL_TTL,
         activation_height: int = 0,
+        backed_by: str = "",
+        reserve_account: str = "",
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
-        """Propose registering an asset (a governance quorum role; `propose`)."""
+        """Propose registering an asset (a governance quorum role; `propose`).
+
+        A backed stablecoin names its backing (``backed_by="KZT"``) and the new account
+        that will hold it (``reserve_account``); docs/rulebook.md, "Backed stablecoins".
+        """
         message = pb.RegisterAsset(
             code=code,
             decimals=decimals,
             issuer=issuer,
             kind=_enum(pb.AssetKind, kind, "kind"),  # type: ignore[arg-type]
             payment_zones=[_enum(pb.Zone, z, "payment_zones") for z in payment_zones],  # type: ignore[misc]
+            backed_by=backed_by,
+            reserve_account=reserve_account,
         )
         return await self.propose(
             message,

@@ -390,6 +390,11 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
         if bad:
             raise _usage(f"--payment-zones: {bad[0][:40]!r} is not one of {', '.join(ZONES)}")
         args.zone_list = zones
+        if (args.backed_by is None) != (args.reserve_account is None):
+            raise _usage("--backed-by and --reserve-account go together")
+        if args.backed_by is not None:
+            _asset_code(args.backed_by, "--backed-by")
+            _account_id(args.reserve_account, "--reserve-account")
     return acting, amounts
 
 
@@ -436,6 +441,8 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
             issuer=args.issuer,
             kind=args.asset_kind,
             payment_zones=args.zone_list,
+            backed_by=args.backed_by or "",
+            reserve_account=args.reserve_account or "",
         )
     if kind == "set-limits":
         return pb.SetLimits(

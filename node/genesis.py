@@ -16,6 +16,7 @@ from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.errors import ConfigError
 from node.ledger import (
     AMOUNT_MAX,
+    BACKINGS,
     KZT,
     U64_MAX,
     Rules,
@@ -69,7 +70,15 @@ _ACCOUNT_KEYS: Final = {
     "licensed",
     "balances",
 }
-_ASSET_KEYS: Final = {"code", "decimals", "issuer", "kind", "payment_zones"}
+_ASSET_KEYS: Final = {
+    "code",
+    "decimals",
+    "issuer",
+    "kind",
+    "payment_zones",
+    "backed_by",
+    "reserve_account",
+}
 _LIMIT_KEYS: Final = {"kyc_tier", "per_payment", "daily_outflow", "holding_cap"}
 _VALIDATOR_KEYS: Final = {"public_key", "power", "moniker"}
 _RULEBOOK_KEYS: Final = {
@@ -162,16 +171,7 @@ def genesis_to_json(genesis: genesis_pb2.Genesis) -> dict[str, Any]:
             {"public_key": v.public_key.hex(), "power": v.power, "moniker": v.moniker}
             for v in genesis.validators
         ],
-        "assets": [
-            {
-                "code": s.code,
-                "decimals": s.decimals,
-                "issuer": s.issuer,
-                "kind": ledger_pb2.AssetKind.Name(s.kind),
-                "payment_zones": [ledger_pb2.Zone.Name(z) for z in s.payment_zones],
-            }
-            for s in genesis.assets
-        ],
+        "assets": [_asset_doc(s) for s in genesis.assets],
         "limits": [
             {
                 "kyc_tier": t.kyc_tier,
@@ -184,6 +184,19 @@ def genesis_to_json(genesis: genesis_pb2.Genesis) -> dict[str, Any]:
         "rulebook": rulebook_to_doc(genesis.rulebook),
         "accounts": accounts,
     }
+
+
+def _asset_doc(asset: ledger_pb2.Asset) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "code": asset.code,
+        "decimals": asset.decimals,
+        "issuer": asset.issuer,
+        "kind": ledger_pb2.AssetKind.Name(asset.kind),
+        "payment_zones": [ledger_pb2.Zone.Name(z) for z in asset.payment_zones],
+    }
+    if asset.backed_by:
+        doc |= {"backed_by": asset.backed_by, "reserve_account": asset.reserve_account}
+    return doc
 
 
 def rulebook_to_doc(book: ledger_pb2.Rulebook) -> dict[str, Any]:
@@ -516,6 +529,11 @@ def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[
             raise _Err(f"{path}.account_id", f"{account_id!r} is listed twice")
         ids.add(account_id)
         role = _enum(a["role"], f"{path}.role", ledger_pb2.Role, "role")
+        if role == ledger_pb2.ISSUANCE_RESERVE:
+            raise _Err(
+                f"{path}.role",
+                "an ISSUANCE_RESERVE account is created by its asset (assets[].reserve_account)",
+            )
         if role in _ONE_OF_A_KIND and role in roles:
             raise _Err(f"{path}.role", f"a second {a['role']} (the first is {roles[role]!r})")
         roles.setdefault(role, account_id)
@@ -557,6 +575,7 @@ def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[
 def _parse_assets(g: genesis_pb2.Genesis, value: Any) -> None:
     accounts = {e.account.account_id: e.account for e in g.accounts}
     codes: set[str] = set()
+    reserves: set[str] = set()
     for i, item in enumerate(_list(value, "assets")):
         path = f"assets[{i}]"
         s = _obj(item, path, _ASSET_KEYS, {"code", "decimals", "issuer", "kind", "payment_zones"})
@@ -593,15 +612,46 @@ def _parse_assets(g: genesis_pb2.Genesis, value: Any) -> None:
         elif kind == ledger_pb2.CBDC:
             raise _Err(f"{path}.kind", "only KZT is a CBDC")
         decimals = _int(s["decimals"], f"{path}.decimals", 0, MAX_DECIMALS)
+        backed_by, reserve = _backing(s, path, kind, accounts, reserves)
         g.assets.add(
             code=code,
             decimals=decimals,
             issuer=issuer,
             kind=kind,
             payment_zones=zones,
+            backed_by=backed_by,
+            reserve_account=reserve,
         )
     if KZT not in codes:
         raise _Err("assets", "the KZT asset is required")
+
+
+def _backing(
+    s: dict[str, Any],
+    path: str,
+    kind: int,
+    accounts: dict[str, ledger_pb2.Account],
+    reserves: set[str],
+) -> tuple[str, str]:
+    """A backed stablecoin's backing and the new account that holds it (docs/genesis.md)."""
+    if "backed_by" not in s and "reserve_account" not in s:
+        return "", ""
+    for name in ("backed_by", "reserve_account"):
+        if name not in s:
+            other = "reserve_account" if name == "backed_by" else "backed_by"
+            raise _Err(_join(path, name), f"is required with {other}")
+    backed_by = _str(s["backed_by"], f"{path}.backed_by")
+    if backed_by not in BACKINGS:
+        raise _Err(f"{path}.backed_by", f"{backed_by[:40]!r} is not a backing (only KZT)")
+    if kind != ledger_pb2.STABLECOIN:
+        raise _Err(f"{path}.backed_by", "only a STABLECOIN may be backed")
+    reserve = _str(s["reserve_account"], f"{path}.reserve_account")
+    if not valid_account_id(reserve):
+        raise _Err(f"{path}.reserve_account", "3 to 64 of a-z, 0-9, '.', '-'")
+    if reserve in accounts or reserve in reserves:
+        raise _Err(f"{path}.reserve_account", f"{reserve!r} is taken: the reserve is a new account")
+    reserves.add(reserve)
+    return backed_by, reserve
 
 
 def _check_balances(g: genesis_pb2.Genesis, pending: list[tuple[str, dict[str, Any]]]) -> None:
@@ -616,6 +666,12 @@ def _check_balances(g: genesis_pb2.Genesis, pending: list[tuple[str, dict[str, A
             if asset is None:
                 raise _Err(where, f"no asset {code!r} in assets")
             amount = _amount(amount_value, where)
+            if asset.backed_by and amount:
+                raise _Err(
+                    where,
+                    f"{code} is backed by {asset.backed_by}: it starts with no supply, and "
+                    "issuing it after genesis moves its backing into its reserve",
+                )
             if rules.holding(account, asset) is None:
                 raise _Err(where, f"{account.account_id!r} may not hold {code} by the rulebook")
             totals[code] = totals.get(code, 0) + amount

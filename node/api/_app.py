@@ -83,6 +83,7 @@ from node.ledger import (
     list_proposals,
     read_rulebooks,
     read_version,
+    reserve_balance,
     status_at,
     valid_asset_code,
 )
@@ -557,7 +558,8 @@ class _Api:
 
     async def assets(self, request: Request) -> Response:
         query(request, frozenset())
-        assets = [asset_json(asset) for asset in list_assets(self.facade.store)]
+        store = self.facade.store
+        assets = [asset_json(a, reserve_balance(store, a)) for a in list_assets(store)]
         return JSONResponse({"assets": assets})
 
     async def asset(self, request: Request) -> Response:
@@ -571,7 +573,7 @@ class _Api:
         asset = get_asset(self.facade.store, code)
         if asset is None:
             raise e.not_found(f"no asset {code!r}")
-        return JSONResponse(asset_json(asset))
+        return JSONResponse(asset_json(asset, reserve_balance(self.facade.store, asset)))
 
     async def rulebook(self, request: Request) -> Response:
         """The active rulebook and the pending change; ``?version=N`` one that was active."""

@@ -308,6 +308,19 @@ def _schemas() -> dict[str, Any]:
             total_power=_INT,
         ),
         "Asset": _obj(
+            [
+                "code",
+                "decimals",
+                "issuer",
+                "kind",
+                "payment_zones",
+                "issued",
+                "redeemed",
+                "seized",
+                "outstanding",
+                "backed_by",
+                "reserve_account",
+            ],
             code=_STR,
             decimals=_INT,
             issuer=_STR,
@@ -317,6 +330,17 @@ def _schemas() -> dict[str, Any]:
             redeemed=_AMOUNT,
             seized=_AMOUNT,
             outstanding=_AMOUNT,
+            backed_by={**_STR, "description": 'a backed stablecoin\'s backing ("KZT"), else ""'},
+            reserve_account={
+                **_STR,
+                "description": 'the ISSUANCE_RESERVE account holding the backing, else ""',
+            },
+            supply={**_AMOUNT, "description": "backed assets only: issued - redeemed"},
+            reserve={
+                **_AMOUNT,
+                "description": "backed assets only: the backing the reserve account holds; "
+                "equals supply converted to the backing's minor units",
+            },
         ),
         "Assets": _obj(assets={"type": "array", "items": _ref("Asset")}),
         "Inflows": _obj(
@@ -507,7 +531,8 @@ def openapi_document() -> dict[str, Any]:
             "Every registered asset with its supply", _json(_ref("Assets"), "the assets")
         ),
         "/v1/assets/{code}": _get(
-            "An asset with its supply: issued, redeemed, outstanding",
+            "An asset with its supply: issued, redeemed, outstanding (and a backed "
+            "stablecoin's reserve)",
             _json(_ref("Asset"), "the asset"),
             params=[_path_param("code", "asset code, e.g. KZT", _STR)],
             errors={"400": bad, "404": "NOT_FOUND: no such asset"},

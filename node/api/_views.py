@@ -133,10 +133,18 @@ def account_json(account: ledger_pb2.Account, balances: dict[str, int]) -> dict[
     }
 
 
-def asset_json(asset: ledger_pb2.Asset) -> dict[str, Any]:
-    """GET /v1/assets/{code}: the record with its supply (issued, redeemed, outstanding)."""
+def asset_json(asset: ledger_pb2.Asset, reserve: int | None = None) -> dict[str, Any]:
+    """GET /v1/assets/{code}: the record with its supply (issued, redeemed, outstanding).
+
+    Args:
+        reserve: for a backed stablecoin, the backing its reserve account holds; shown
+            with ``supply`` (= outstanding) so that the 1:1 backing reads at a glance.
+    """
     out = message_json(asset)
     out["outstanding"] = str(amount_of(asset, "issued") - amount_of(asset, "redeemed"))
+    if asset.backed_by:
+        out["supply"] = out["outstanding"]
+        out["reserve"] = str(reserve or 0)
     return out
 
 

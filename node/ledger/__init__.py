@@ -10,6 +10,7 @@ anything itself. The state key layout is in `node.ledger._keys`; read helpers
 
 from node.ledger._amounts import AMOUNT_MAX, amount_of, parse_amount_text, set_amount
 from node.ledger._apphash import app_hash_step, genesis_app_hash, genesis_state
+from node.ledger._backing import BACKINGS, reserve_balance
 from node.ledger._evidence import (
     MAX_EVIDENCE_PAGE,
     EvidenceReader,
@@ -55,6 +56,7 @@ from node.ledger._state import (
 
 __all__ = [
     "AMOUNT_MAX",
+    "BACKINGS",
     "DEFAULT_MAX_TX_BYTES",
     "DEFAULT_MAX_TX_TTL",
     "KZT",
@@ -91,6 +93,7 @@ __all__ = [
     "parse_amount_text",
     "read_rulebooks",
     "read_version",
+    "reserve_balance",
     "rulebook_error",
     "set_amount",
     "status_at",

@@ -15,6 +15,7 @@ from typing import Final
 
 from node.ledger import _keys as k
 from node.ledger._amounts import amount_of, decode_amount, encode_amount, set_amount
+from node.ledger._backing import genesis_writes as backing_genesis_writes
 from node.ledger._rulebook import genesis_writes as rulebook_genesis_writes
 from proto import genesis_pb2, ledger_pb2
 
@@ -45,7 +46,7 @@ def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
     """The initial state writes of a validated genesis, sorted by key.
 
     Asset records get ``issued`` = the sum of their genesis balances; accounts list the
-    assets they start with.
+    assets they start with; a backed asset's reserve account is created (empty).
     """
     out: dict[bytes, bytes] = {}
     issued: dict[str, int] = {}
@@ -75,6 +76,7 @@ def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
         set_amount(record, "redeemed", 0)
         set_amount(record, "seized", 0)
         out[k.asset_key(asset.code)] = record.SerializeToString()
+    out.update(backing_genesis_writes(genesis.assets))
     out.update(rulebook_genesis_writes(genesis.rulebook))
     validators = sorted(genesis.validators, key=lambda v: v.public_key)
     out[k.VALIDATORS] = ledger_pb2.ValidatorSet(validators=validators).SerializeToString()

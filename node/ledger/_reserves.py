@@ -27,6 +27,7 @@ from typing import Final
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of, set_amount
+from node.ledger._backing import segregated_target
 from node.ledger._lifecycle import closed_refusal
 from node.ledger._rules import (
     MAX_TEXT,
@@ -305,6 +306,9 @@ def _seize(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     if target is None:
         return Refusal(pb.UNKNOWN_ACCOUNT, f"seize.account_id: no account {m.account_id!r}")
     bad = closed_refusal("seize.account_id", target)
+    if bad is not None:
+        return bad
+    bad = segregated_target("seize", target)
     if bad is not None:
         return bad
     reserve = ctx.ov.account(m.reserve)

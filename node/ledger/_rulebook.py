@@ -76,7 +76,9 @@ def default_rulebook(
     KZT pays everywhere; stablecoins and crypto pay only in CRYPTOCITY, between accounts
     there; banks, TREASURY, STATE_RESERVE and the central bank hold any asset; a licensed
     MERCHANT outside CRYPTOCITY may hold stablecoins and pay them only to TREASURY as a
-    government fee; the central bank pays only banks, TREASURY and STATE_RESERVE.
+    government fee; the central bank pays only banks, TREASURY and STATE_RESERVE. The
+    ISSUANCE_RESERVE of a backed stablecoin holds KZT (its backing) and nothing else.
+
 
     State funds (node/ledger/_reserves.py): RESERVE_ONLY assets pay in no zone and are held
     by reserves and licensed VASPs (custodians), which pay them only into a reserve; a
@@ -94,7 +96,7 @@ def default_rulebook(
             pb.KindRule(
                 kind=pb.CBDC,
                 payment_zones=everywhere,
-                holder_roles=INSTITUTIONS,
+                holder_roles=[*INSTITUTIONS, pb.ISSUANCE_RESERVE],
                 zone_roles=[*people, pb.REGULATOR],
             ),
             pb.KindRule(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from consensus._validators import MAX_TOTAL_POWER, validator_set_error
+from node.ledger import _backing as backing
 from node.ledger import _keys as k
 from node.ledger import _lifecycle as lc
 from node.ledger import _persons as persons
@@ -48,7 +49,9 @@ VALID_ZONES: Final = frozenset(v for v in pb.Zone.values() if v != pb.ZONE_UNSPE
 VALID_KINDS: Final = frozenset(v for v in pb.AssetKind.values() if v != pb.ASSET_KIND_UNSPECIFIED)
 #: Accounts of the state itself: a court order never freezes them (the state funds' own
 #: outflows are the rulebook's business).
-UNFREEZABLE_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.REGULATOR, pb.TREASURY, pb.STATE_RESERVE})
+UNFREEZABLE_ROLES: Final = frozenset(
+    {pb.CENTRAL_BANK, pb.REGULATOR, pb.TREASURY, pb.STATE_RESERVE, pb.ISSUANCE_RESERVE}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +309,7 @@ def _static_register_asset(body: pb.TxBody) -> Refusal | None:
         return Refusal(
             pb.INVALID_FIELD, "register_asset.payment_zones: one or more distinct known zones"
         )
-    return None
+    return backing.static_refusal(m)
 
 
 def _static_amount(where: str, asset: str, amount: int) -> Refusal | None:
@@ -563,6 +566,9 @@ def _register_asset(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcom
             f"in {', '.join(pb.Zone.Name(z) for z in banned)}",
             rb.RULE_BAN,
         )
+    bad = backing.register_refusal(ctx.ov, m)
+    if bad is not None:
+        return bad
     ctx.ov.put_asset(
         pb.Asset(
             code=m.code,
@@ -570,8 +576,11 @@ def _register_asset(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcom
             issuer=m.issuer,
             kind=m.kind,
             payment_zones=m.payment_zones,
+            backed_by=m.backed_by,
+            reserve_account=m.reserve_account,
         )
     )
+    backing.create_reserve(ctx.ov, m, ctx.height)
     return [signer.account_id]
 
 
@@ -648,10 +657,17 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     bad = holding_cap_refusal(ctx.ov, ctx.rules, to, {m.asset: new_balance}, "issue")
     if bad is not None:
         return bad
+    move = backing.reserve_move(ctx.ov, "issue", asset, signer, amount, issue=True)
+    if isinstance(move, Refusal):
+        return move
     set_amount(asset, "issued", issued)
     ctx.ov.put_asset(asset)
     ctx.ov.set_balance(to, m.asset, new_balance)
-    return [signer.account_id, m.to] if m.to != signer.account_id else [m.to]
+    accounts = [signer.account_id, m.to] if m.to != signer.account_id else [m.to]
+    if move is not None:
+        move.apply(ctx.ov)
+        accounts.append(move.reserve.account_id)
+    return accounts
 
 
 def _redeem(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
@@ -673,9 +689,15 @@ def _redeem(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
             pb.INSUFFICIENT_FUNDS,
             f"redeem: {signer.account_id!r} holds {balance} {m.asset}, not {amount}",
         )
+    move = backing.reserve_move(ctx.ov, "redeem", asset, signer, amount, issue=False)
+    if isinstance(move, Refusal):
+        return move
     set_amount(asset, "redeemed", amount_of(asset, "redeemed") + amount)
     ctx.ov.put_asset(asset)
     ctx.ov.set_balance(signer, m.asset, balance - amount)
+    if move is not None:
+        move.apply(ctx.ov)
+        return [signer.account_id, move.reserve.account_id]
     return [signer.account_id]
 
 

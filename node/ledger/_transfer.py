@@ -23,6 +23,7 @@ from node.ledger import _keys as k
 from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of
+from node.ledger._backing import segregated_payee
 from node.ledger._lifecycle import closed_refusal
 from node.ledger._reserves import record_transfer_inflows, reserve_leg_refusal
 from node.ledger._rules import (
@@ -66,6 +67,9 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
             if bad is not None:
                 return bad
             accounts[leg.payee] = payee
+        bad = segregated_payee(where, payee)
+        if bad is not None:
+            return bad
         asset = assets.get(leg.asset)
         if asset is None:
             asset = ov.asset(leg.asset)

@@ -55,6 +55,8 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
                     issuer="halyk",
                     kind="STABLECOIN",
                     payment_zones=["CRYPTOCITY"],
+                    backed_by="KZT",
+                    reserve_account="kzte.reserve",
                     summary="a tenge stablecoin",
                     wait=True,
                 )
@@ -114,6 +116,8 @@ async def test_every_transaction_kind_round_trips(committing: LocalNode, api: Te
     assert alice_doc["balances"] == {"KZTE": "50000", "KZT": "600"}
     assert alice_doc["frozen"] is False
     assert (await api.asset("KZTE"))["outstanding"] == "50000"
+    assert (await api.asset("KZTE"))["reserve"] == "50000"  # backed 1:1 (2 decimals, as KZT)
+    assert (await api.account("kzte.reserve"))["balances"] == {"KZT": "50000"}
     assert (await api.account("reserve"))["balances"] == {"KZT": "400"}
     lines = [line async for line in api.statement("alice.halyk", page_size=2)]
     assert [line["tx"]["kind"] for line in lines] == [

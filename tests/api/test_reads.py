@@ -322,3 +322,39 @@ async def test_persons_show_their_accounts_frozen_flag_and_todays_outflow(
     for bad in ("abc", "zz" * 32, "ab" * 33):
         r = await http.get(f"/v1/persons/{bad}")
         assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_ARGUMENT"), bad
+
+
+async def test_a_backed_stablecoin_shows_its_supply_and_reserve(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    """GET /v1/assets/KZTE and /v1/assets show the backing next to the supply."""
+    kzte = pb.RegisterAsset(
+        code="KZTE",
+        decimals=6,
+        issuer="halyk",
+        kind=pb.STABLECOIN,
+        payment_zones=[pb.CRYPTOCITY],
+        backed_by="KZT",
+        reserve_account="kzte.reserve",
+    )
+    assert local_node.govern(kzte).code == pb.OK
+    assert local_node.run("halyk", pb.Issue(asset="KZTE", to="halyk", amount=10**9)).code == pb.OK
+    assert local_node.run("halyk", pb.Redeem(asset="KZTE", amount=25 * 10**7)).code == pb.OK
+    shown = (await http.get("/v1/assets/KZTE")).json()
+    picked = {k: shown[k] for k in ("backed_by", "reserve_account", "supply", "reserve")}
+    assert picked == {
+        "backed_by": "KZT",
+        "reserve_account": "kzte.reserve",
+        "supply": "750000000",
+        "reserve": "75000",
+    }
+    listed = {a["code"]: a for a in (await http.get("/v1/assets")).json()["assets"]}
+    assert listed["KZTE"] == shown
+    assert "reserve" not in listed["KZT"]
+    assert listed["KZT"]["backed_by"] == ""
+    reserve = (await http.get("/v1/accounts/kzte.reserve")).json()
+    assert (reserve["role"], reserve["keys"], reserve["balances"]) == (
+        "ISSUANCE_RESERVE",
+        [],
+        {"KZT": "75000"},
+    )

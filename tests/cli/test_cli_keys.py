@@ -224,6 +224,54 @@ def _tx(key: str, *extra: str) -> list[str]:
         [
             "tx",
             "propose",
+            "register-asset",
+            "--summary",
+            "s",
+            "--as",
+            "central-bank",
+            "--key",
+            "KEY",
+            "--code",
+            "KZTE",
+            "--decimals",
+            "6",
+            "--issuer",
+            "bank-a",
+            "--kind",
+            "STABLECOIN",
+            "--payment-zones",
+            "CRYPTOCITY",
+            "--backed-by",
+            "KZT",
+        ],
+        [
+            "tx",
+            "propose",
+            "register-asset",
+            "--summary",
+            "s",
+            "--as",
+            "central-bank",
+            "--key",
+            "KEY",
+            "--code",
+            "KZTE",
+            "--decimals",
+            "6",
+            "--issuer",
+            "bank-a",
+            "--kind",
+            "STABLECOIN",
+            "--payment-zones",
+            "CRYPTOCITY",
+            "--backed-by",
+            "KZT",
+            "--reserve-account",
+            "Bad/Id",
+        ],
+        [
+            "tx",
+            "propose",
             "update-validator",
             "--summary",
             "s",
@@ -556,3 +604,42 @@ def test_person_ref_prints_the_keyed_hash_of_a_national_id(
         assert code == EXIT_USAGE, (bad, err)
         assert "--person-ref" in err
         assert_one_line_error(err)
+
+
+def test_propose_register_asset_carries_the_backing() -> None:
+    """--backed-by and --reserve-account reach the proposed RegisterAsset."""
+    from node.cli import build_parser
+    from node.cli_ops import _message, _tx_plan
+
+    args = build_parser().parse_args(
+        [
+            "tx",
+            "propose",
+            "register-asset",
+            "--summary",
+            "KZTE",
+            "--as",
+            "central-bank",
+            "--key",
+            "KEY",
+            "--code",
+            "KZTE",
+            "--decimals",
+            "6",
+            "--issuer",
+            "bank-a",
+            "--kind",
+            "STABLECOIN",
+            "--payment-zones",
+            "CRYPTOCITY",
+            "--backed-by",
+            "KZT",
+            "--reserve-account",
+            "kzte.reserve",
+        ]
+    )
+    _tx_plan(args)
+    args.expires_at_height = 10
+    message = _message(args, [])
+    change = message.register_asset  # type: ignore[union-attr]
+    assert (change.backed_by, change.reserve_account) == ("KZT", "kzte.reserve")
