@@ -16,6 +16,7 @@ key                                    value
 ``seen/`` + tx id                      height that included it (u64 BE)
 ``incl/`` + height (u64 BE)            tx ids marked seen at that height, concatenated
 ``seize/`` + tx id                     the ``Seize`` message (the court order reference)
+``lic/`` + account id                  ``Licence`` granted by the regulator (``_licences``)
 ``evid/``, ``evby/``                   committed evidence (layout in ``_evidence``)
 =====================================  =============================================
 

@@ -32,6 +32,8 @@ KindMessage = (
     | pb.Propose
     | pb.Approve
     | pb.Withdraw
+    | pb.GrantLicence
+    | pb.RevokeLicence
 )
 
 _KIND_FIELD: Final[dict[type, str]] = {
@@ -49,6 +51,8 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.Propose: "propose",
     pb.Approve: "approve",
     pb.Withdraw: "withdraw",
+    pb.GrantLicence: "grant_licence",
+    pb.RevokeLicence: "revoke_licence",
 }
 
 
