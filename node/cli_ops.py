@@ -378,7 +378,6 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
             kyc_tier=args.kyc_tier,
             public_keys=args.public_key_bytes,
             threshold=args.threshold,
-            licensed=args.licensed,
         )
     if kind == "register-asset":
         return pb.RegisterAsset(
@@ -417,6 +416,16 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
         return pb.Freeze(account_id=args.account, legal_ref=args.legal_ref)
     if kind == "unfreeze":
         return pb.Unfreeze(account_id=args.account, legal_ref=args.legal_ref)
+    if kind == "grant-licence":
+        return pb.GrantLicence(
+            account_id=args.account,
+            assets=args.assets,
+            purposes=args.purposes,
+            expires_at_height=args.expires_at_height,
+            reference=args.reference,
+        )
+    if kind == "revoke-licence":
+        return pb.RevokeLicence(account_id=args.account, reference=args.reference)
     if kind == "seize":
         return txbuild.seize(args.account, args.asset, minor[0], args.legal_ref)
     assert kind == "update-validator", kind

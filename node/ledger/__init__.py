@@ -33,6 +33,7 @@ from node.ledger._ledger import (
     Debit,
     Ledger,
 )
+from node.ledger._licences import get_licence, licence_in_force
 from node.ledger._rulebook import (
     Rules,
     default_rulebook,
@@ -79,9 +80,11 @@ __all__ = [
     "get_balance",
     "get_balances",
     "get_evidence",
+    "get_licence",
     "get_proposal",
     "get_role_account",
     "get_validators",
+    "licence_in_force",
     "list_assets",
     "list_evidence",
     "list_proposals",
