@@ -130,7 +130,6 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--kyc-tier", required=True, type=_uint(32), metavar="N")
     p.add_argument("--public-key", required=True, action="append", metavar="HEX")
     p.add_argument("--threshold", type=_uint(32), default=0, metavar="M")
-    p.add_argument("--licensed", action="store_true")
     p.add_argument(
         "--person-ref", metavar="HEX", help="64 hex: the holder's person reference (person-ref)"
     )
@@ -219,6 +218,17 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
         p = kind(name, f"{name} an account (regulator)")
         p.add_argument("--account", required=True, metavar="ID")
         p.add_argument("--legal-ref", required=True, metavar="TEXT")
+
+    p = kind("grant-licence", "grant (or replace) an account's licence (regulator)")
+    p.add_argument("--account", required=True, metavar="ID")
+    p.add_argument("--asset", dest="assets", required=True, action="append", metavar="CODE")
+    p.add_argument("--purpose", dest="purposes", action="append", default=[], choices=PURPOSES)
+    p.add_argument("--expires-at-height", required=True, type=_uint(63), metavar="N")
+    p.add_argument("--reference", required=True, metavar="TEXT", help="the licence number")
+
+    p = kind("revoke-licence", "end an account's licence at once (regulator)")
+    p.add_argument("--account", required=True, metavar="ID")
+    p.add_argument("--reference", required=True, metavar="TEXT", help="the decision")
 
     p = kind("seize", "move a frozen account's funds to a state reserve (regulator)")
     p.add_argument("--account", required=True, metavar="ID")

@@ -206,7 +206,6 @@ class TransactionKinds:
         public_keys: Sequence[bytes],
         kyc_tier: int = 0,
         threshold: int = 0,
-        licensed: bool = False,
         person_ref: bytes = b"",
         **options: Unpack[SendOptions],
     ) -> SubmitResult:
@@ -222,7 +221,6 @@ class TransactionKinds:
             kyc_tier=kyc_tier,
             public_keys=list(public_keys),
             threshold=threshold,
-            licensed=licensed,
             person_ref=person_ref,
         )
         return await self.send(message, signer=signer, keys=keys, **options)
@@ -391,6 +389,43 @@ class TransactionKinds:
     ) -> SubmitResult:
         """Freeze an account (regulator)."""
         message = pb.Freeze(account_id=account_id, legal_ref=legal_ref)
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def grant_licence(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        assets: Sequence[str],
+        licence_expires_at: int,
+        reference: str,
+        purposes: Sequence[str | int] = (),
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Grant or replace an account's licence (regulator): the assets it may hold and
+        the purposes (e.g. "GOVERNMENT_FEE") it may pay for, through the height
+        licence_expires_at (the licence's expires_at_height, not the transaction's)."""
+        message = pb.GrantLicence(
+            account_id=account_id,
+            assets=list(assets),
+            purposes=[_enum(pb.Purpose, p, "purpose") for p in purposes],  # type: ignore[misc]
+            expires_at_height=licence_expires_at,
+            reference=reference,
+        )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def revoke_licence(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        account_id: str,
+        reference: str,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """End an account's licence at once (regulator)."""
+        message = pb.RevokeLicence(account_id=account_id, reference=reference)
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def unfreeze(

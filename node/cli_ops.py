@@ -431,7 +431,6 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
             kyc_tier=args.kyc_tier,
             public_keys=args.public_key_bytes,
             threshold=args.threshold,
-            licensed=args.licensed,
             person_ref=args.person_ref_bytes,
         )
     if kind == "register-asset":
@@ -473,6 +472,16 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
         return pb.Freeze(account_id=args.account, legal_ref=args.legal_ref)
     if kind == "unfreeze":
         return pb.Unfreeze(account_id=args.account, legal_ref=args.legal_ref)
+    if kind == "grant-licence":
+        return pb.GrantLicence(
+            account_id=args.account,
+            assets=args.assets,
+            purposes=args.purposes,
+            expires_at_height=args.expires_at_height,
+            reference=args.reference,
+        )
+    if kind == "revoke-licence":
+        return pb.RevokeLicence(account_id=args.account, reference=args.reference)
     if kind == "seize":
         order = pb.CourtOrder(
             court=args.court,

@@ -29,7 +29,7 @@ from node.ledger import (
     valid_asset_code,
 )
 from node.ledger._reserves import key_set_refusal
-from node.ledger._rules import MAX_DECIMALS, MAX_KEYS, MAX_MONIKER
+from node.ledger._rules import MAX_DECIMALS, MAX_KEYS, MAX_LEGS, MAX_MONIKER, MAX_TEXT
 from proto import genesis_pb2, ledger_pb2
 
 U32_MAX: Final = 2**32 - 1
@@ -67,9 +67,11 @@ _ACCOUNT_KEYS: Final = {
     "kyc_tier",
     "public_keys",
     "threshold",
-    "licensed",
+    "licensed",  # refused: see _parse_licence
+    "licence",
     "balances",
 }
+_LICENCE_KEYS: Final = {"assets", "purposes", "expires_at_height", "reference"}
 _ASSET_KEYS: Final = {
     "code",
     "decimals",
@@ -159,10 +161,16 @@ def genesis_to_json(genesis: genesis_pb2.Genesis) -> dict[str, Any]:
                 "kyc_tier": a.kyc_tier,
                 "public_keys": [key.hex() for key in a.public_keys],
                 "threshold": max(1, a.threshold),
-                "licensed": a.licensed,
                 "balances": {b.asset: str(amount_of(b)) for b in entry.balances},
             }
         )
+        if entry.HasField("licence"):
+            accounts[-1]["licence"] = {
+                "assets": list(entry.licence.assets),
+                "purposes": [ledger_pb2.Purpose.Name(p) for p in entry.licence.purposes],
+                "expires_at_height": entry.licence.expires_at_height,
+                "reference": entry.licence.reference,
+            }
     return {
         "chain_id": genesis.chain_id,
         "genesis_time_ms": genesis.genesis_time_ms,
@@ -342,6 +350,7 @@ def _parse(doc: Any) -> genesis_pb2.Genesis:
     _parse_rulebook(g, doc.get("rulebook", {}))
     balances = _parse_accounts(g, doc["accounts"])
     _parse_assets(g, doc["assets"])
+    _check_licences(g)
     _check_rates(g)
     _check_balances(g, balances)
     return g
@@ -562,7 +571,15 @@ def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[
         entry.account.kyc_tier = tier
         entry.account.public_keys.extend(keys)
         entry.account.threshold = threshold
-        entry.account.licensed = _bool(a.get("licensed", False), f"{path}.licensed")
+        if "licensed" in a:
+            raise _Err(
+                f"{path}.licensed",
+                "no longer accepted: a bank cannot license an account; give it a "
+                '"licence" object ({"assets", "purposes", "expires_at_height", "reference"}), '
+                "granted at genesis by the REGULATOR account (docs/genesis.md)",
+            )
+        if "licence" in a:
+            _parse_licence(entry, a["licence"], f"{path}.licence")
         balances = a.get("balances", {})
         if not isinstance(balances, dict):
             raise _Err(f"{path}.balances", "must be an object of asset code to amount")
@@ -570,6 +587,62 @@ def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[
     if ledger_pb2.CENTRAL_BANK not in roles:
         raise _Err("accounts", "exactly one CENTRAL_BANK account is required")
     return pending
+
+
+def _parse_licence(entry: genesis_pb2.GenesisAccount, value: Any, path: str) -> None:
+    """An account's genesis licence; `_check_licences` checks it against the assets."""
+    doc = _obj(value, path, _LICENCE_KEYS, {"assets", "expires_at_height", "reference"})
+    codes = [
+        _str(c, f"{path}.assets[{j}]") for j, c in enumerate(_list(doc["assets"], f"{path}.assets"))
+    ]
+    if not 1 <= len(codes) <= MAX_LEGS or len(set(codes)) != len(codes):
+        raise _Err(f"{path}.assets", f"1 to {MAX_LEGS} distinct asset codes")
+    purposes = [
+        _enum(p, f"{path}.purposes[{j}]", ledger_pb2.Purpose, "purpose")
+        for j, p in enumerate(_list(doc.get("purposes", []), f"{path}.purposes"))
+    ]
+    if len(set(purposes)) != len(purposes):
+        raise _Err(f"{path}.purposes", "a purpose is listed twice")
+    reference = _str(doc["reference"], f"{path}.reference")
+    if not 1 <= len(reference) <= MAX_TEXT:
+        raise _Err(f"{path}.reference", f"1 to {MAX_TEXT} characters (the licence number)")
+    entry.licence.account_id = entry.account.account_id
+    entry.licence.assets.extend(codes)
+    entry.licence.purposes.extend(purposes)  # type: ignore[arg-type]
+    entry.licence.expires_at_height = _int(
+        doc["expires_at_height"], f"{path}.expires_at_height", 1, U64_MAX
+    )
+    entry.licence.reference = reference
+
+
+def _check_licences(g: genesis_pb2.Genesis) -> None:
+    """Genesis licences: known assets of a kind that licenses the account's role, granted
+    at height 0 by the first REGULATOR account."""
+    regulator = next(
+        (e.account.account_id for e in g.accounts if e.account.role == ledger_pb2.REGULATOR), None
+    )
+    assets = {s.code: s for s in g.assets}
+    kinds = {r.kind: r for r in g.rulebook.kinds}
+    for i, entry in enumerate(g.accounts):
+        if not entry.HasField("licence"):
+            continue
+        path = f"accounts[{i}].licence"
+        if regulator is None:
+            raise _Err(path, "a licence needs a REGULATOR account in accounts to grant it")
+        role = entry.account.role
+        for j, code in enumerate(entry.licence.assets):
+            asset = assets.get(code)
+            if asset is None:
+                raise _Err(f"{path}.assets[{j}]", f"no asset {code!r} in assets")
+            rule = kinds.get(asset.kind)
+            if rule is None or role not in rule.licensed_roles:
+                raise _Err(
+                    f"{path}.assets[{j}]",
+                    f"the rulebook licenses no {ledger_pb2.Role.Name(role)} to hold "
+                    f"{ledger_pb2.AssetKind.Name(asset.kind)} assets (licensed_roles)",
+                )
+        entry.licence.granted_by = regulator
+        entry.licence.granted_height = 0
 
 
 def _parse_assets(g: genesis_pb2.Genesis, value: Any) -> None:
@@ -672,7 +745,8 @@ def _check_balances(g: genesis_pb2.Genesis, pending: list[tuple[str, dict[str, A
                     f"{code} is backed by {asset.backed_by}: it starts with no supply, and "
                     "issuing it after genesis moves its backing into its reserve",
                 )
-            if rules.holding(account, asset) is None:
+            licence = entry.licence if entry.HasField("licence") else None
+            if rules.holding(account, asset, licence) is None:
                 raise _Err(where, f"{account.account_id!r} may not hold {code} by the rulebook")
             totals[code] = totals.get(code, 0) + amount
             if totals[code] > AMOUNT_MAX:

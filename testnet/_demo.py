@@ -158,11 +158,11 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
         demo.say("\n2. Each bank onboards a CryptoCity merchant and a customer")
         customer, merchant = n("aidos"), n("cafe")
         national, firm = n("erlan"), n("mining")
-        for bank, account, role, zone, tier, licensed in (
-            (bank_a, customer, pb.CUSTOMER, pb.CRYPTOCITY, 1, False),
-            (bank_b, merchant, pb.MERCHANT, pb.CRYPTOCITY, 2, False),
-            (bank_b, national, pb.CUSTOMER, pb.NATIONAL, 1, False),
-            (bank_a, firm, pb.MERCHANT, pb.NATIONAL, 2, True),
+        for bank, account, role, zone, tier in (
+            (bank_a, customer, pb.CUSTOMER, pb.CRYPTOCITY, 1),
+            (bank_b, merchant, pb.MERCHANT, pb.CRYPTOCITY, 2),
+            (bank_b, national, pb.CUSTOMER, pb.NATIONAL, 1),
+            (bank_a, firm, pb.MERCHANT, pb.NATIONAL, 2),
         ):
             register = pb.RegisterAccount(
                 account_id=account,
@@ -171,10 +171,8 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
                 kyc_tier=tier,
                 public_keys=[demo.keys(account)[0].public_key],
                 threshold=1,
-                licensed=licensed,
             )
-            note = pb.Zone.Name(zone) + (", licensed" if licensed else "")
-            label = f"{bank} registers {account} ({note})"
+            label = f"{bank} registers {account} ({pb.Zone.Name(zone)})"
             await _step(demo, client, label, "OK", bank, register)
 
         demo.say("\n3. The customer pays the merchant in KZT (submitted to another node)")
@@ -234,6 +232,29 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
         await _await_rulebook_change(client)
         demo.say("\n5. USDT pays inside CryptoCity and is refused outside it")
         usdt_issuer = (await client.asset("USDT"))["issuer"]
+        await _step(
+            demo,
+            client,
+            f"{usdt_issuer} issues 1 USDT to NATIONAL {firm} (it has no licence)",
+            "NO_LICENCE",
+            usdt_issuer,
+            pb.Issue(asset="USDT", to=firm, amount=1_000_000),
+        )
+        height = int((await client.status())["height"])
+        await _step(
+            demo,
+            client,
+            f"regulator grants {firm} a licence: hold USDT, pay government fees",
+            "OK",
+            "regulator",
+            pb.GrantLicence(
+                account_id=firm,
+                assets=["USDT"],
+                purposes=[pb.GOVERNMENT_FEE],
+                expires_at_height=height + 100_000,
+                reference=f"AFM-LIC-{demo.tag}",
+            ),
+        )
         for holder, amount in ((customer, 1_000_000_000), (firm, 500_000_000)):
             await _step(
                 demo,
@@ -260,7 +281,7 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             transfer((customer, national, "USDT", 1_000_000)),
         )
 
-        demo.say("\n6. A licensed firm pays a government fee to the treasury in USDT")
+        demo.say("\n6. The licensed firm pays a government fee in USDT; its licence is revoked")
         await _step(
             demo,
             client,
@@ -280,6 +301,26 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
             "PURPOSE_NOT_ALLOWED",
             firm,
             transfer((firm, merchant, "USDT", 1_000_000)),
+        )
+        await _step(
+            demo,
+            client,
+            f"regulator revokes {firm}'s licence",
+            "OK",
+            "regulator",
+            pb.RevokeLicence(account_id=firm, reference=f"AFM-DEC-{demo.tag}"),
+        )
+        await _step(
+            demo,
+            client,
+            f"{firm} pays treasury the next fee, 10 USDT (no licence in force)",
+            "NO_LICENCE",
+            firm,
+            transfer(
+                (firm, "treasury", "USDT", 10_000_000),
+                reference="licence fee",
+                purpose=pb.GOVERNMENT_FEE,
+            ),
         )
         await _step(
             demo,

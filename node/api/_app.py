@@ -58,6 +58,7 @@ from node.api._views import (
     code_name,
     evidence_json,
     history_json,
+    licence_json,
     message_json,
     proposal_json,
     receipt_json,
@@ -75,6 +76,7 @@ from node.ledger import (
     get_asset,
     get_balances,
     get_evidence,
+    get_licence,
     get_proposal,
     get_validators,
     list_assets,
@@ -141,6 +143,7 @@ def create_app(
         Route("/v1/evidence", api.evidence, methods=["GET"]),
         Route("/v1/rulebook", api.rulebook, methods=["GET"]),
         Route("/v1/governance", api.governance, methods=["GET"]),
+        Route("/v1/licences/{account_id}", api.licence, methods=["GET"]),
         Route("/v1/governance/{proposal_id}", api.proposal, methods=["GET"]),
         Route("/v1/reserves/{account_id}/inflows", api.inflows, methods=["GET"]),
         Route("/v1/events", api.events, methods=["GET"]),
@@ -481,7 +484,18 @@ class _Api:
         account = get_account(store, account_id)
         if account is None:
             raise e.not_found(f"no account {account_id!r}")
-        return JSONResponse(account_json(account, get_balances(store, account_id)))
+        licence = licence_json(get_licence(store.get, account_id), store.height + 1)
+        return JSONResponse(account_json(account, get_balances(store, account_id), licence))
+
+    async def licence(self, request: Request) -> Response:
+        """An account's licence record, and whether it is in force at the next height."""
+        query(request, frozenset())
+        account_id = check_account_id(request.path_params["account_id"])
+        store = self.facade.store
+        licence = licence_json(get_licence(store.get, account_id), store.height + 1)
+        if licence is None:
+            raise e.not_found(f"account {account_id!r} has no licence")
+        return JSONResponse({"height": store.height, "licence": licence})
 
     async def person(self, request: Request) -> Response:
         query(request, frozenset())

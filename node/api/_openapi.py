@@ -240,12 +240,26 @@ def _schemas() -> dict[str, Any]:
         "Rulebooks": _obj(
             height=_INT, active=_ref("Rulebook"), pending=_nullable(_ref("Rulebook"))
         ),
+        "Licence": _obj(
+            account_id=_STR,
+            assets={"type": "array", "items": _STR},
+            purposes={"type": "array", "items": _STR},
+            expires_at_height=_INT,
+            reference=_STR,
+            granted_by=_STR,
+            granted_height=_INT,
+            revoked=_BOOL,
+            revoked_height=_INT,
+            revoke_reference=_STR,
+            in_force=_BOOL,
+        ),
+        "LicenceAnswer": _obj(height=_INT, licence=_ref("Licence")),
         "Account": _obj(
             account_id=_STR,
             role=_STR,
             zone=_STR,
             kyc_tier=_INT,
-            licensed=_BOOL,
+            licence=_nullable(_ref("Licence")),
             frozen=_BOOL,
             frozen_legal_ref=_STR,
             keys={"type": "array", "items": _HEX},
@@ -497,6 +511,12 @@ def openapi_document() -> dict[str, Any]:
             _json(_ref("Person"), "the person"),
             params=[_path_param("person_ref", "64 hex: the person reference", _STR)],
             errors={"400": bad, "404": "NOT_FOUND: no account carries the reference"},
+        ),
+        "/v1/licences/{account_id}": _get(
+            "An account's licence (granted by the regulator) and whether it is in force",
+            _json(_ref("LicenceAnswer"), "the licence record, revoked or expired ones too"),
+            params=[account_id],
+            errors={"400": bad, "404": "NOT_FOUND: the account has no licence"},
         ),
         "/v1/accounts/{account_id}/transactions": _get(
             "The account's statement, oldest first, paginated",

@@ -110,14 +110,37 @@ def tx_json(raw: bytes) -> dict[str, Any]:
     return out
 
 
-def account_json(account: ledger_pb2.Account, balances: dict[str, int]) -> dict[str, Any]:
-    """GET /v1/accounts/{id}."""
+def licence_json(licence: ledger_pb2.Licence | None, height: int) -> dict[str, Any] | None:
+    """An account's licence record (None when it never had one); in_force at height."""
+    if licence is None:
+        return None
+    return {
+        "account_id": licence.account_id,
+        "assets": list(licence.assets),
+        "purposes": [enum_name(ledger_pb2.Purpose.DESCRIPTOR, p) for p in licence.purposes],
+        "expires_at_height": licence.expires_at_height,
+        "reference": licence.reference,
+        "granted_by": licence.granted_by,
+        "granted_height": licence.granted_height,
+        "revoked": licence.revoked,
+        "revoked_height": licence.revoked_height,
+        "revoke_reference": licence.revoke_reference,
+        "in_force": not licence.revoked and height <= licence.expires_at_height,
+    }
+
+
+def account_json(
+    account: ledger_pb2.Account,
+    balances: dict[str, int],
+    licence: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """GET /v1/accounts/{id}; licence: `licence_json` of its licence record."""
     return {
         "account_id": account.account_id,
         "role": enum_name(ledger_pb2.Role.DESCRIPTOR, account.role),
         "zone": enum_name(ledger_pb2.Zone.DESCRIPTOR, account.zone),
         "kyc_tier": account.kyc_tier,
-        "licensed": account.licensed,
+        "licence": licence,
         "frozen": account.frozen,
         "frozen_legal_ref": account.frozen_legal_ref,
         "keys": [key.hex() for key in account.public_keys],

@@ -34,6 +34,7 @@ from node.ledger._ledger import (
     Debit,
     Ledger,
 )
+from node.ledger._licences import get_licence, licence_in_force
 from node.ledger._reserves import MAX_INFLOW_PAGE, list_inflows
 from node.ledger._rulebook import (
     Rules,
@@ -83,9 +84,11 @@ __all__ = [
     "get_balance",
     "get_balances",
     "get_evidence",
+    "get_licence",
     "get_proposal",
     "get_role_account",
     "get_validators",
+    "licence_in_force",
     "list_assets",
     "list_evidence",
     "list_inflows",

@@ -16,6 +16,7 @@ from typing import Final
 from node.ledger import _keys as k
 from node.ledger._amounts import amount_of, decode_amount, encode_amount, set_amount
 from node.ledger._backing import genesis_writes as backing_genesis_writes
+from node.ledger._licences import licence_key
 from node.ledger._rulebook import genesis_writes as rulebook_genesis_writes
 from proto import genesis_pb2, ledger_pb2
 
@@ -66,6 +67,8 @@ def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
             prior = decode_amount(out[key]) if key in out else 0
             out[key] = encode_amount(prior + amount)
         out[k.account_key(account.account_id)] = account.SerializeToString()
+        if entry.HasField("licence"):  # granted at height 0 by the genesis REGULATOR
+            out[licence_key(account.account_id)] = entry.licence.SerializeToString()
         if account.role in (ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY):
             role = ledger_pb2.Role.Name(account.role)
             out[k.role_key(role)] = account.account_id.encode()

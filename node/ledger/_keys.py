@@ -21,6 +21,8 @@ key                                    value
 ``inflow/`` + reserve + ``/`` + seq    ``ReserveInflow`` number seq (u64 BE of 2^64 - 1 - seq:
                                        newest first) of a STATE_RESERVE (``_reserves``)
 ``inflow-count/`` + reserve            how many inflows that reserve has had (u64 BE)
+``seize/`` + tx id                     the ``Seize`` message (the court order reference)
+``lic/`` + account id                  ``Licence`` granted by the regulator (``_licences``)
 ``evid/``, ``evby/``                   committed evidence (layout in ``_evidence``)
 =====================================  =============================================
 

@@ -38,6 +38,7 @@ from node.ledger import _rulebook as rb
 from node.ledger._apphash import app_hash_step
 from node.ledger._evidence import record_evidence
 from node.ledger._governance import GOVERNANCE_HANDLERS
+from node.ledger._licences import LICENCE_HANDLERS
 from node.ledger._lifecycle import closed_refusal
 from node.ledger._reserves import RESERVE_HANDLERS
 from node.ledger._rules import (
@@ -59,7 +60,7 @@ DEFAULT_MAX_TX_BYTES: Final = 16_384
 DEFAULT_MAX_TX_TTL: Final = 600
 MAX_SIGNATURES: Final = 64
 _TX_ID_SIZE: Final = 32
-_HANDLERS: Final = {**HANDLERS, **GOVERNANCE_HANDLERS, **RESERVE_HANDLERS}
+_HANDLERS: Final = {**HANDLERS, **GOVERNANCE_HANDLERS, **RESERVE_HANDLERS, **LICENCE_HANDLERS}
 
 
 @dataclass(frozen=True, slots=True)

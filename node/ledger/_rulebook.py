@@ -74,11 +74,12 @@ def default_rulebook(
     """The CryptoCity rulebook as DESIGN.md §4 writes it, version 1 from height 0.
 
     KZT pays everywhere; stablecoins and crypto pay only in CRYPTOCITY, between accounts
-    there; banks, TREASURY, STATE_RESERVE and the central bank hold any asset; a licensed
-    MERCHANT outside CRYPTOCITY may hold stablecoins and pay them only to TREASURY as a
-    government fee; the central bank pays only banks, TREASURY and STATE_RESERVE. The
-    ISSUANCE_RESERVE of a backed stablecoin holds KZT (its backing) and nothing else.
-
+    there; banks, TREASURY, STATE_RESERVE and the central bank hold any asset; a MERCHANT
+    outside CRYPTOCITY with a licence from the regulator may hold stablecoins and pay them
+    only to TREASURY as a government fee; a VASP holds KZT, and stablecoins and crypto only
+    under a licence covering the asset (node/ledger/_licences.py); the central bank pays only
+    banks, TREASURY and STATE_RESERVE. The ISSUANCE_RESERVE of a backed stablecoin holds
+    KZT (its backing) and nothing else.
 
     State funds (node/ledger/_reserves.py): RESERVE_ONLY assets pay in no zone and are held
     by reserves and licensed VASPs (custodians), which pay them only into a reserve; a
@@ -97,20 +98,21 @@ def default_rulebook(
                 kind=pb.CBDC,
                 payment_zones=everywhere,
                 holder_roles=[*INSTITUTIONS, pb.ISSUANCE_RESERVE],
-                zone_roles=[*people, pb.REGULATOR],
+                zone_roles=[*people, pb.REGULATOR, pb.VASP],
             ),
             pb.KindRule(
                 kind=pb.STABLECOIN,
                 payment_zones=[pb.CRYPTOCITY],
                 holder_roles=INSTITUTIONS,
                 zone_roles=people,
-                licensed_roles=[pb.MERCHANT],
+                licensed_roles=[pb.MERCHANT, pb.VASP],
             ),
             pb.KindRule(
                 kind=pb.CRYPTO,
                 payment_zones=[pb.CRYPTOCITY],
                 holder_roles=INSTITUTIONS,
                 zone_roles=people,
+                licensed_roles=[pb.VASP],
             ),
             pb.KindRule(
                 kind=pb.RESERVE_ONLY,
@@ -260,12 +262,17 @@ class Rules:
     def version(self) -> int:
         return self.book.version
 
-    def holding(self, account: pb.Account, asset: pb.Asset) -> str | None:
+    def holding(
+        self, account: pb.Account, asset: pb.Asset, licence: pb.Licence | None = None
+    ) -> str | None:
         """How an account may hold an asset: "institution", "zone", "outside", or None.
 
         "zone" needs the account's zone among the asset's payment zones and among those
-        its kind may pay in (the nationwide ban). "outside" is a licensed holder outside
-        them: it pays only as a purpose rule allows (`Rules.purpose_rule`).
+        its kind may pay in (the nationwide ban). A role of the kind's ``licensed_roles``
+        that its role and zone do not admit holds the asset only under `licence`, a licence
+        in force whose ``assets`` list the asset's code (the caller looks it up only then,
+        `needs_licence`): "zone" inside those zones, "outside" outside them, where it pays
+        only as a purpose rule and its licence allow. ``Account.licensed`` is never read.
         """
         rule = self.kinds.get(asset.kind)
         if rule is None:
@@ -276,9 +283,19 @@ class Rules:
         zone = account.zone
         if role in rule.zone_roles and zone in rule.payment_zones and zone in asset.payment_zones:
             return "zone"
-        if account.licensed and role in rule.licensed_roles:
+        if licence is not None and role in rule.licensed_roles and asset.code in licence.assets:
+            if zone in rule.payment_zones and zone in asset.payment_zones:
+                return "zone"
             return "outside"
         return None
+
+    def needs_licence(self, account: pb.Account, asset: pb.Asset) -> bool:
+        """Whether the account holds the asset only under a licence: its role is one of the
+        kind's ``licensed_roles`` and neither an institution role nor its zone admit it."""
+        rule = self.kinds.get(asset.kind)
+        if rule is None or account.role not in rule.licensed_roles:
+            return False
+        return self.holding(account, asset) is None
 
     def purpose_rule(
         self, asset: pb.Asset, payee: pb.Account, purpose: int

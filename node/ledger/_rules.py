@@ -42,11 +42,13 @@ SINGLETON_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.TREASURY})
 #: Who may register whom.
 REGISTRARS: Final = {
     pb.CENTRAL_BANK: frozenset({pb.COMMERCIAL_BANK, pb.TREASURY, pb.STATE_RESERVE, pb.REGULATOR}),
-    pb.COMMERCIAL_BANK: frozenset({pb.MERCHANT, pb.CUSTOMER}),
+    pb.COMMERCIAL_BANK: frozenset({pb.MERCHANT, pb.CUSTOMER, pb.VASP}),
 }
 VALID_ROLES: Final = frozenset(v for v in pb.Role.values() if v != pb.ROLE_UNSPECIFIED)
 VALID_ZONES: Final = frozenset(v for v in pb.Zone.values() if v != pb.ZONE_UNSPECIFIED)
 VALID_KINDS: Final = frozenset(v for v in pb.AssetKind.values() if v != pb.ASSET_KIND_UNSPECIFIED)
+#: Purposes a licence may list (an ordinary payment needs no licence's leave).
+LICENCE_PURPOSES: Final = frozenset(v for v in pb.Purpose.values() if v != pb.PURPOSE_UNSPECIFIED)
 #: Accounts of the state itself: a court order never freezes them (the state funds' own
 #: outflows are the rulebook's business).
 UNFREEZABLE_ROLES: Final = frozenset(
@@ -381,6 +383,38 @@ def _static_set_rates(body: pb.TxBody) -> Refusal | None:
     return None
 
 
+def _static_grant_licence(body: pb.TxBody) -> Refusal | None:
+    m = body.grant_licence
+    bad = _bad_id("grant_licence.account_id", m.account_id)
+    if bad is not None:
+        return bad
+    if not 1 <= len(m.assets) <= MAX_LEGS:
+        return Refusal(pb.INVALID_FIELD, f"grant_licence.assets: 1 to {MAX_LEGS} asset codes")
+    for i, code in enumerate(m.assets):
+        bad = _bad_code(f"grant_licence.assets[{i}]", code)
+        if bad is not None:
+            return bad
+    if len(set(m.assets)) != len(m.assets):
+        return Refusal(pb.INVALID_FIELD, "grant_licence.assets: an asset is listed twice")
+    for i, purpose in enumerate(m.purposes):
+        if purpose not in LICENCE_PURPOSES:
+            return Refusal(
+                pb.INVALID_FIELD,
+                f"grant_licence.purposes[{i}]: {purpose} is not a purpose a licence covers "
+                f"({', '.join(pb.Purpose.Name(p) for p in sorted(LICENCE_PURPOSES))})",
+            )
+    if len(set(m.purposes)) != len(m.purposes):
+        return Refusal(pb.INVALID_FIELD, "grant_licence.purposes: a purpose is listed twice")
+    return _bad_text("grant_licence.reference", m.reference, required=True)
+
+
+def _static_revoke_licence(body: pb.TxBody) -> Refusal | None:
+    m = body.revoke_licence
+    return _bad_id("revoke_licence.account_id", m.account_id) or _bad_text(
+        "revoke_licence.reference", m.reference, required=True
+    )
+
+
 def _static_nothing(body: pb.TxBody) -> Refusal | None:
     return None
 
@@ -400,6 +434,8 @@ _STATIC: Final[dict[str, Callable[[pb.TxBody], Refusal | None]]] = {
     "approve": lambda body: _static_proposal_id("approve", body.approve.proposal_id),
     "withdraw": lambda body: _static_proposal_id("withdraw", body.withdraw.proposal_id),
     **lc.STATIC,
+    "grant_licence": _static_grant_licence,
+    "revoke_licence": _static_revoke_licence,
 }
 
 
@@ -479,6 +515,12 @@ def _need_role(signer: pb.Account, role: int, what: str) -> Refusal | None:
 
 def _register_account(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     m = body.register_account
+    if m.licensed:
+        return Refusal(
+            pb.UNAUTHORIZED,
+            "register_account.licensed: a bank cannot license an account; licences are "
+            "granted by the regulator with tx grant-licence",
+        )
     allowed = REGISTRARS.get(signer.role, frozenset())
     if m.role not in allowed:
         return Refusal(
@@ -523,7 +565,6 @@ def _register_account(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
         kyc_tier=m.kyc_tier,
         public_keys=m.public_keys,
         threshold=max(1, m.threshold),
-        licensed=m.licensed,
         registered_by=signer.account_id,
         registered_height=ctx.height,
         person_ref=m.person_ref,
@@ -644,9 +685,10 @@ def _issue(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
             f"issue.to: KZT is issued only to commercial banks; {m.to!r} is {role_name(to.role)}",
             rb.RULE_TWO_TIER_ISSUE,
         )
+    from node.ledger._licences import licence_hold_refusal  # it builds on this module
     from node.ledger._reserves import issue_refusal  # it imports this module
 
-    bad = hold_refusal(ctx.rules, "issue.to", to, asset) or issue_refusal(to)
+    bad = licence_hold_refusal(ctx, "issue.to", to, asset) or issue_refusal(to)
     if bad is not None:
         return bad
     amount = amount_of(m)

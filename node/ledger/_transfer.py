@@ -3,12 +3,14 @@
 Balances are checked on each account's net position over all legs (so payment versus
 payment works whichever leg comes first). The rulebook (node/ledger/_rulebook.py) decides
 who may hold each asset, the two-tier rule and the purpose rules of holders outside an
-asset's payment zones. KYC-tier limits apply to CUSTOMER and MERCHANT accounts, in
-KZT-equivalent tiyn over every asset at the rulebook's reference rates: per payment (what
-a payer sends in one transaction, gross), daily outflow (sent on one Asia/Almaty calendar
-day of block time) and holding cap (everything held, whenever a balance grows). An asset
-without a reference rate is refused wherever a limit of the account's tier must value it,
-and a tier with payment limits does not take it at all (it could not pay it).
+asset's payment zones; a licensed role that its role and zone do not admit holds and pays
+an asset only under a licence of the regulator (node/ledger/_licences.py). KYC-tier
+limits apply to CUSTOMER and MERCHANT accounts, in KZT-equivalent tiyn over every asset
+at the rulebook's reference rates: per payment (what a payer sends in one transaction,
+gross), daily outflow (sent on one Asia/Almaty calendar day of block time) and holding
+cap (everything held, whenever a balance grows). An asset without a reference rate is
+refused wherever a limit of the account's tier must value it, and a tier with payment
+limits does not take it at all (it could not pay it).
 An account with a person reference is judged with every account of its person
 (node/ledger/_persons.py): what all of them send in the transaction against the payer's
 per-payment limit, what all of them sent that day against its daily limit, and what all
@@ -24,6 +26,7 @@ from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of
 from node.ledger._backing import segregated_payee
+from node.ledger._licences import holding_under_licence, licence_hold_refusal, purpose_refusal
 from node.ledger._lifecycle import closed_refusal
 from node.ledger._reserves import record_transfer_inflows, reserve_leg_refusal
 from node.ledger._rules import (
@@ -31,7 +34,6 @@ from node.ledger._rules import (
     Context,
     Outcome,
     Refusal,
-    hold_refusal,
     holding_cap_refusal,
     role_name,
 )
@@ -78,15 +80,22 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
             assets[leg.asset] = asset
         payer = accounts[leg.payer]
         pays_as, gets_as = rules.holding(payer, asset), rules.holding(payee, asset)
+        licence = None  # the payer's, when it holds the asset only under one
+        if pays_as is None:
+            pays_as, licence = holding_under_licence(ctx, payer, asset)
+        if gets_as is None:
+            gets_as, _ = holding_under_licence(ctx, payee, asset)
         bad = None
         if pays_as is None:
-            bad = hold_refusal(rules, f"{where}.payer", payer, asset)
+            bad = licence_hold_refusal(ctx, f"{where}.payer", payer, asset)
         elif gets_as is None:
-            bad = hold_refusal(rules, f"{where}.payee", payee, asset)
+            bad = licence_hold_refusal(ctx, f"{where}.payee", payee, asset)
         else:
             bad = _leg_refusal(
                 rules, where, body.transfer.purpose, payer, payee, asset, pays_as, gets_as
             )
+            if bad is None and pays_as == "outside":
+                bad = purpose_refusal(where, payer, licence, body.transfer.purpose)
         if bad is not None:
             return bad
         amount = amount_of(leg)

@@ -36,6 +36,8 @@ KindMessage = (
     | pb.RecoverAccount
     | pb.ChangeAccount
     | pb.CloseAccount
+    | pb.GrantLicence
+    | pb.RevokeLicence
 )
 
 _KIND_FIELD: Final[dict[type, str]] = {
@@ -57,6 +59,8 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.RecoverAccount: "recover_account",
     pb.ChangeAccount: "change_account",
     pb.CloseAccount: "close_account",
+    pb.GrantLicence: "grant_licence",
+    pb.RevokeLicence: "revoke_licence",
 }
 
 

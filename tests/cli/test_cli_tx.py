@@ -389,15 +389,32 @@ async def test_accounts_transfers_freeze_seize_and_reserve(net: LiveNet, tmp_pat
                 bob_pub,
                 "--threshold",
                 "1",
-                "--licensed",
             )
         )
         bob = (await net.cli("query", "account", "bob.clitx")).doc
-        assert (bob["role"], bob["zone"], bob["licensed"], bob["keys"]) == (
+        assert (bob["role"], bob["zone"], bob["licence"], bob["keys"]) == (
             "MERCHANT",
             "CRYPTOCITY",
-            True,
+            None,
             [bob_pub],
+        )
+        # Licences are the regulator's: a bank may not grant one; the regulator grants and
+        # revokes (GET /v1/accounts/{id} shows the record).
+        licence_flags = ("--account", "bob.clitx", "--asset", "KZT", "--purpose", "GOVERNMENT_FEE")
+        licence_flags += ("--expires-at-height", "1000000", "--reference", "AFM-LIC-CLI")
+        refused(await tx(net, "grant-licence", "bank-a", [bank_a], *licence_flags), "UNAUTHORIZED")
+        refused(
+            await tx(
+                net,
+                "revoke-licence",
+                "regulator",
+                [regulator],
+                "--account",
+                "bob.clitx",
+                "--reference",
+                "AFM-DEC-CLI",
+            ),
+            "NO_LICENCE",
         )
         refused(
             await tx(

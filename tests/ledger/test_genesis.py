@@ -99,7 +99,7 @@ _DELETE = object()
         (["accounts", 1, "role"], "CENTRAL_BANK", "accounts[1].role: a second CENTRAL_BANK"),
         (["accounts", 0, "role"], "COMMERCIAL_BANK", "accounts: exactly one CENTRAL_BANK"),
         (["accounts", 4, "threshold"], 4, "accounts[4].threshold: 4 is outside 1..3"),
-        (["accounts", 1, "licensed"], "yes", "accounts[1].licensed: must be true or false"),
+        (["accounts", 1, "licensed"], "yes", "accounts[1].licensed: no longer accepted"),
         (["accounts", 1, "balances"], {"GOLD": 1}, "accounts[1].balances.GOLD: no asset 'GOLD'"),
         (["accounts", 1, "balances"], {"KZT": -1}, "accounts[1].balances.KZT: -1 is outside"),
         (

@@ -71,7 +71,20 @@ def _genesis() -> genesis_pb2.Genesis:
         ),
         ("c2.kaspi", "CUSTOMER", "NATIONAL", 1, {"balances": {"KZT": "10000000"}}),
         ("m1.halyk", "MERCHANT", "CRYPTOCITY", 2, {"balances": {"ETH": str(50 * ETH)}}),
-        ("lic.kaspi", "MERCHANT", "NATIONAL", 2, {"licensed": True}),
+        (
+            "lic.kaspi",
+            "MERCHANT",
+            "NATIONAL",
+            2,
+            {
+                "licence": {
+                    "assets": ["USDT"],
+                    "purposes": ["GOVERNMENT_FEE"],
+                    "expires_at_height": 10**9,
+                    "reference": "AFM-LIC-1",
+                }
+            },
+        ),
     ):
         doc["accounts"].append(
             {

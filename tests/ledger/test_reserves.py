@@ -58,13 +58,12 @@ class DictScanner:
 
 
 def vasp(account_id: str) -> dict[str, Any]:
-    """A licensed VASP at genesis (the licence itself is the licence rules' business)."""
+    """A VASP at genesis; `with_bnb` has the regulator license it for BNB."""
     return {
         "account_id": account_id,
         "role": "VASP",
         "zone": "CRYPTOCITY",
         "public_keys": [key(account_id).public_key.hex()],
-        "licensed": True,
     }
 
 
@@ -104,6 +103,15 @@ def world() -> World:
 def with_bnb(w: World) -> World:
     """BNB registered (governed) and 10 BNB issued to the custodian, 5 to the miner."""
     expect(w.govern(BNB), "OK")
+    for vasp_id in ("custody.kz", "miner.kz"):
+        licence = pb.GrantLicence(
+            account_id=vasp_id,
+            assets=["BNB"],
+            purposes=[pb.MINED_REMITTANCE, pb.RESERVE_PURCHASE],
+            expires_at_height=1_000,
+            reference=f"AFM-VASP-{vasp_id}",
+        )
+        expect(w.run("afm", licence), "OK")
     expect(w.run("nbk", issue("BNB", "custody.kz", 10 * SAT)), "OK")
     expect(w.run("nbk", issue("BNB", "miner.kz", 5 * SAT)), "OK")
     return w

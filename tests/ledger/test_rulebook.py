@@ -9,8 +9,11 @@ holding cap, tier 2 unlimited, and these accounts, registered by their banks:
     aidos, dana   CUSTOMER  CRYPTOCITY  tier 1
     shop          MERCHANT  CRYPTOCITY  tier 2
     erlan         CUSTOMER  NATIONAL    tier 1
-    lic.cust      CUSTOMER  NATIONAL    tier 1  licensed
-    lic.a, lic.b  MERCHANT  NATIONAL    tier 2  licensed
+    lic.cust      CUSTOMER  NATIONAL    tier 1
+    lic.a, lic.b  MERCHANT  NATIONAL    tier 2  licensed (USDT, GOVERNMENT_FEE)
+
+The merchants' licences are granted by the regulator (afm) in block 2; a bank can no longer
+license anyone (tests/ledger/test_licences.py).
 """
 
 from __future__ import annotations
@@ -38,16 +41,17 @@ USDT_ASSET: dict[str, Any] = {
     "payment_zones": ["CRYPTOCITY"],
 }
 
-ACCOUNTS: list[tuple[str, str, int, int, int, bool]] = [
-    # bank, account id, role, zone, tier, licensed
-    ("halyk", "aidos", pb.CUSTOMER, pb.CRYPTOCITY, 1, False),
-    ("kaspi", "dana", pb.CUSTOMER, pb.CRYPTOCITY, 1, False),
-    ("halyk", "shop", pb.MERCHANT, pb.CRYPTOCITY, 2, False),
-    ("kaspi", "erlan", pb.CUSTOMER, pb.NATIONAL, 1, False),
-    ("halyk", "lic.cust", pb.CUSTOMER, pb.NATIONAL, 1, True),
-    ("halyk", "lic.a", pb.MERCHANT, pb.NATIONAL, 2, True),
-    ("kaspi", "lic.b", pb.MERCHANT, pb.NATIONAL, 2, True),
+ACCOUNTS: list[tuple[str, str, int, int, int]] = [
+    # bank, account id, role, zone, tier
+    ("halyk", "aidos", pb.CUSTOMER, pb.CRYPTOCITY, 1),
+    ("kaspi", "dana", pb.CUSTOMER, pb.CRYPTOCITY, 1),
+    ("halyk", "shop", pb.MERCHANT, pb.CRYPTOCITY, 2),
+    ("kaspi", "erlan", pb.CUSTOMER, pb.NATIONAL, 1),
+    ("halyk", "lic.cust", pb.CUSTOMER, pb.NATIONAL, 1),
+    ("halyk", "lic.a", pb.MERCHANT, pb.NATIONAL, 2),
+    ("kaspi", "lic.b", pb.MERCHANT, pb.NATIONAL, 2),
 ]
+LICENSED = ("lic.a", "lic.b")
 
 
 def genesis_with_usdt() -> dict[str, Any]:
@@ -71,13 +75,27 @@ def world() -> World:
                 role=role,  # type: ignore[arg-type]
                 zone=zone,  # type: ignore[arg-type]
                 kyc_tier=tier,
-                licensed=licensed,
                 public_keys=[key(account_id).public_key],
             ),
         )
-        for bank, account_id, role, zone, tier, licensed in ACCOUNTS
+        for bank, account_id, role, zone, tier in ACCOUNTS
     ]
     for receipt in w.block(*txs).receipts:
+        expect(receipt, "OK")
+    grants = [
+        w.tx(
+            "afm",
+            pb.GrantLicence(
+                account_id=account_id,
+                assets=["USDT"],
+                purposes=[pb.GOVERNMENT_FEE],
+                expires_at_height=10**6,
+                reference=f"AFM-{account_id}",
+            ),
+        )
+        for account_id in LICENSED
+    ]
+    for receipt in w.block(*grants).receipts:
         expect(receipt, "OK")
     return w
 
@@ -104,9 +122,9 @@ def issue(w: World, asset: str, to: str, amount: int) -> pb.Receipt:
 # ---------------------------------------------------------------- who may hold
 
 
-def test_a_licensed_national_customer_cannot_receive_cryptocity_usdt() -> None:
-    """A bank may still flag its customer `licensed`; only a licensed MERCHANT may hold
-    USDT outside CRYPTOCITY, so the flag gives a customer nothing (rule hold.zone)."""
+def test_a_national_customer_cannot_receive_cryptocity_usdt() -> None:
+    """Persons are not a licensed role: only a MERCHANT (or VASP) with a licence from the
+    regulator holds USDT outside CRYPTOCITY; a customer there is refused (rule hold.zone)."""
     w = world()
     expect(issue(w, "USDT", "lic.cust", 1 * USDT), "ASSET_NOT_ALLOWED", "hold.zone")
     expect(pay(w, "kaspi", "lic.cust", "USDT", 1 * USDT), "ASSET_NOT_ALLOWED", "hold.zone")
@@ -114,13 +132,13 @@ def test_a_licensed_national_customer_cannot_receive_cryptocity_usdt() -> None:
     expect(pay(w, "aidos", "lic.cust", "USDT", 1 * USDT), "ASSET_NOT_ALLOWED", "hold.zone")
     expect(pay(w, "aidos", "erlan", "USDT", 1 * USDT), "ASSET_NOT_ALLOWED", "hold.zone")
     assert get_balance(w.state, "lic.cust", "USDT") == 0
-    # The same flag on a merchant does let it hold (and the customer still pays KZT).
+    # A merchant the regulator licensed does hold it (and the customer still pays KZT).
     expect(issue(w, "USDT", "lic.a", 1 * USDT), "OK")
     expect(pay(w, "halyk", "lic.cust", "KZT", 100 * M), "OK")
 
 
 def test_licensed_firms_do_not_hold_crypto_outside_its_zone() -> None:
-    """CRYPTO has no licensed holder roles: a licensed NATIONAL merchant may not hold it."""
+    """CRYPTO licenses only VASPs: a licensed NATIONAL merchant may not hold it."""
     w = world()
     btc = pb.RegisterAsset(
         code="BTC", decimals=8, issuer="kaspi", kind=pb.CRYPTO, payment_zones=[pb.CRYPTOCITY]

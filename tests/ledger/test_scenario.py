@@ -58,7 +58,7 @@ def test_the_whole_story() -> None:
     register(w, "kaspi", "dana.kaspi", pb.CUSTOMER, pb.CRYPTOCITY, kyc_tier=1)
     register(w, "kaspi", "cafe.kaspi", pb.MERCHANT, pb.CRYPTOCITY, kyc_tier=2)
     register(w, "kaspi", "erlan.kaspi", pb.CUSTOMER, pb.NATIONAL, kyc_tier=1)
-    register(w, "halyk", "mining.halyk", pb.MERCHANT, pb.NATIONAL, kyc_tier=2, licensed=True)
+    register(w, "halyk", "mining.halyk", pb.MERCHANT, pb.NATIONAL, kyc_tier=2)
     r = w.run(
         "aidos.halyk",
         pb.RegisterAccount(
@@ -98,6 +98,15 @@ def test_the_whole_story() -> None:
     rate = pb.SetRates(rates=[pb.ReferenceRate(asset="USDT", tiyn_per_unit=500 * M)])
     assert code_name(w.govern(rate)) == "OK"
     w.block()
+    # The regulator licenses the NATIONAL firm to hold USDT and pay government fees in it.
+    licence = pb.GrantLicence(
+        account_id="mining.halyk",
+        assets=["USDT"],
+        purposes=[pb.GOVERNMENT_FEE],
+        expires_at_height=w.height + 1_000,
+        reference="AFM-LIC-2026-001",
+    )
+    assert code_name(w.run("afm", licence)) == "OK"
     for holder, amount in (("aidos.halyk", 100 * USDT), ("mining.halyk", 500 * USDT)):
         assert code_name(w.run("kaspi", pb.Issue(asset="USDT", to=holder, amount=amount))) == "OK"
     assert code_name(w.run("kaspi", pb.Issue(asset="USDT", to="erlan.kaspi", amount=1))) == (
