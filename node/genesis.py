@@ -28,6 +28,7 @@ from node.ledger import (
     valid_account_id,
     valid_asset_code,
 )
+from node.ledger._persons import account_cap
 from node.ledger._reserves import key_set_refusal
 from node.ledger._rules import MAX_DECIMALS, MAX_KEYS, MAX_LEGS, MAX_MONIKER, MAX_TEXT
 from proto import genesis_pb2, ledger_pb2
@@ -69,6 +70,7 @@ _ACCOUNT_KEYS: Final = {
     "threshold",
     "licensed",  # refused: see _parse_licence
     "licence",
+    "person_ref",
     "balances",
 }
 _LICENCE_KEYS: Final = {"assets", "purposes", "expires_at_height", "reference"}
@@ -164,6 +166,8 @@ def genesis_to_json(genesis: genesis_pb2.Genesis) -> dict[str, Any]:
                 "balances": {b.asset: str(amount_of(b)) for b in entry.balances},
             }
         )
+        if a.person_ref:
+            accounts[-1]["person_ref"] = a.person_ref.hex()
         if entry.HasField("licence"):
             accounts[-1]["licence"] = {
                 "assets": list(entry.licence.assets),
@@ -527,6 +531,7 @@ def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[
     tiers = {t.kyc_tier for t in g.rulebook.tier_limits}
     ids: set[str] = set()
     roles: dict[int, str] = {}
+    persons: dict[bytes, int] = {}  # person reference -> its accounts so far
     pending: list[tuple[str, dict[str, Any]]] = []
     for i, item in enumerate(_list(value, "accounts")):
         path = f"accounts[{i}]"
@@ -580,6 +585,17 @@ def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[
             )
         if "licence" in a:
             _parse_licence(entry, a["licence"], f"{path}.licence")
+        if "person_ref" in a:
+            ref = _key(a["person_ref"], f"{path}.person_ref")
+            if role not in _LIMITED_ROLES:
+                raise _Err(
+                    f"{path}.person_ref", "only a CUSTOMER or MERCHANT account is a person's"
+                )
+            persons[ref] = persons.get(ref, 0) + 1
+            cap = account_cap(g.rulebook.max_accounts_per_person)
+            if persons[ref] > cap:
+                raise _Err(f"{path}.person_ref", f"the person would have more than {cap} accounts")
+            entry.account.person_ref = ref
         balances = a.get("balances", {})
         if not isinstance(balances, dict):
             raise _Err(f"{path}.balances", "must be an object of asset code to amount")

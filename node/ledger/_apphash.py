@@ -67,6 +67,13 @@ def genesis_state(genesis: genesis_pb2.Genesis) -> list[tuple[bytes, bytes]]:
             prior = decode_amount(out[key]) if key in out else 0
             out[key] = encode_amount(prior + amount)
         out[k.account_key(account.account_id)] = account.SerializeToString()
+        if account.person_ref:  # the person's accounts, in genesis order
+            person_key = k.person_key(account.person_ref)
+            person = ledger_pb2.Person(person_ref=account.person_ref)
+            if person_key in out:
+                person.ParseFromString(out[person_key])
+            person.accounts.append(account.account_id)
+            out[person_key] = person.SerializeToString()
         if entry.HasField("licence"):  # granted at height 0 by the genesis REGULATOR
             out[licence_key(account.account_id)] = entry.licence.SerializeToString()
         if account.role in (ledger_pb2.CENTRAL_BANK, ledger_pb2.TREASURY):

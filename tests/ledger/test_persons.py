@@ -467,3 +467,83 @@ def test_no_person_passes_a_tier_limit_across_its_accounts(
             assert total <= LIMITS["holding_cap"], who
         for ref in (AIDOS, BERIK):
             assert get_person_outflow(w.state, ref, day) == days.get((ref, day), 0)
+
+
+def test_genesis_accounts_carry_a_person_reference() -> None:
+    """A person listed at genesis with accounts at two banks is one person from block 1:
+    its Person record lists both, and the daily limit spans them."""
+    doc = genesis()
+    for account_id, funds in (("erlan.halyk", 80_000), ("erlan.kaspi", 80_000)):
+        doc["accounts"].append(
+            {
+                "account_id": account_id,
+                "role": "CUSTOMER",
+                "zone": "CRYPTOCITY",
+                "kyc_tier": 1,
+                "public_keys": [key(account_id).public_key.hex()],
+                "person_ref": BERIK.hex(),
+                "balances": {"KZT": str(funds * M)},
+            }
+        )
+    g = make_genesis(doc)
+    w = World(g)
+    person = get_person(w.state, BERIK)
+    assert person is not None
+    assert list(person.accounts) == ["erlan.halyk", "erlan.kaspi"]
+    expect(w.run("erlan.halyk", transfer(("erlan.halyk", "halyk", "KZT", 50_000 * M))), "OK")
+    expect(w.run("erlan.kaspi", transfer(("erlan.kaspi", "kaspi", "KZT", 50_000 * M))), "OK")
+    refused = w.run("erlan.halyk", transfer(("erlan.halyk", "halyk", "KZT", 1 * M)))
+    expect(refused, "LIMIT_DAILY", "limits.daily")
+    from node.genesis import genesis_to_json, parse_genesis
+
+    assert parse_genesis(genesis_to_json(g)) == g  # the reference survives the round trip
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"person_ref": "ab" * 31}, "accounts[6].person_ref: not 32 bytes of hex"),
+        ({"person_ref": "zz" * 32}, "accounts[6].person_ref: not 32 bytes of hex"),
+        ({"person_ref": 7}, "accounts[6].person_ref: not 32 bytes of hex"),
+        ({"role": "VASP"}, "accounts[6].person_ref: only a CUSTOMER or MERCHANT"),
+    ],
+)
+def test_genesis_refuses_a_bad_person_reference(change: dict[str, Any], message: str) -> None:
+    doc = genesis()
+    assert len(doc["accounts"]) == 6
+    entry = {
+        "account_id": "erlan",
+        "role": "CUSTOMER",
+        "zone": "CRYPTOCITY",
+        "kyc_tier": 1,
+        "public_keys": [key("erlan").public_key.hex()],
+        "person_ref": BERIK.hex(),
+    }
+    entry.update(change)
+    doc["accounts"].append(entry)
+    with pytest.raises(ConfigError) as info:
+        make_genesis(doc)
+    assert message in str(info.value)
+
+
+def test_genesis_holds_a_person_to_the_account_cap() -> None:
+    doc = genesis(max_accounts_per_person=2)
+    for i in range(3):
+        doc["accounts"].append(
+            {
+                "account_id": f"erlan-{i}",
+                "role": "CUSTOMER",
+                "zone": "CRYPTOCITY",
+                "kyc_tier": 1,
+                "public_keys": [key(f"erlan-{i}").public_key.hex()],
+                "person_ref": BERIK.hex(),
+            }
+        )
+    with pytest.raises(
+        ConfigError, match=r"accounts\[8\]\.person_ref: the person would have more than 2"
+    ):
+        make_genesis(doc)
+    del doc["accounts"][-1]
+    person = get_person(World(make_genesis(doc)).state, BERIK)
+    assert person is not None
+    assert len(person.accounts) == 2
