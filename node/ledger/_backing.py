@@ -28,7 +28,7 @@ from typing import Final
 from node.ledger import _keys as k
 from node.ledger import _rules
 from node.ledger._amounts import AMOUNT_MAX, amount_of
-from node.ledger._state import Overlay, StateReader, get_balance
+from node.ledger._state import Overlay, StateReader, get_asset, get_balance
 from proto import ledger_pb2 as pb
 
 #: The assets a stablecoin may be backed by.
@@ -190,6 +190,22 @@ def reserve_move(
             pb.AMOUNT_OVERFLOW, f"{where}.amount: a {backing.code} balance would pass 2^128 - 1"
         )
     return ReserveMove(issuer, reserve, backing.code, held, in_reserve)
+
+
+def issue_debits(state: StateReader, body: pb.TxBody) -> dict[tuple[str, str], int]:
+    """What a backed issue takes from its issuer's backing balance, for mempool admission.
+
+    `debits_of` needs no state and so cannot see it; without this, several pending issues
+    could each be admitted on the same KZT and all but one refused in the block.
+    """
+    if body.WhichOneof("kind") != "issue":
+        return {}
+    asset = get_asset(state, body.issue.asset)
+    if asset is None or not asset.backed_by:
+        return {}
+    backing = get_asset(state, asset.backed_by)
+    value = None if backing is None else backing_value(backing, asset, amount_of(body.issue))
+    return {(body.signer, asset.backed_by): value} if value else {}
 
 
 def _step(backing: pb.Asset, asset: pb.Asset) -> int:

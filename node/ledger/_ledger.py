@@ -36,6 +36,7 @@ import consensus as cs
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
 from node.ledger._apphash import app_hash_step
+from node.ledger._backing import issue_debits
 from node.ledger._evidence import record_evidence
 from node.ledger._governance import GOVERNANCE_HANDLERS
 from node.ledger._licences import LICENCE_HANDLERS
@@ -200,9 +201,12 @@ class Ledger:
         body = out.body
         debits: tuple[Debit, ...] = ()
         if out.code == pb.OK and body is not None:
+            found = debits_of(body)
+            for key, amount in issue_debits(self._state, body).items():
+                found[key] = found.get(key, 0) + amount
             debits = tuple(
                 Debit(account, asset, amount, get_balance(self._state, account, asset))
-                for (account, asset), amount in sorted(debits_of(body).items())
+                for (account, asset), amount in sorted(found.items())
             )
         return CheckResult(
             code=out.code,

@@ -307,6 +307,31 @@ def test_redeem_counts_as_an_outflow(world: tuple[Store, Ledger]) -> None:
     assert pool.add(redeem(100, 3), next_height=1).added
 
 
+def test_a_backed_issue_counts_its_backing_as_an_outflow(tmp_path: Path) -> None:
+    """Issuing KZTE takes the same KZT from its issuer into the reserve: pending issues
+    are judged on that KZT, so two cannot be admitted on the same tenge."""
+    genesis = _genesis()
+    kzte = genesis.assets.add(
+        code="KZTE", decimals=2, issuer="bank-a", kind=ledger_pb2.STABLECOIN, backed_by="KZT"
+    )
+    kzte.payment_zones.append(ledger_pb2.CRYPTOCITY)
+    kzte.reserve_account = "kzte.reserve"
+
+    def issue(amount: int, nonce: int) -> bytes:
+        kind = ledger_pb2.Issue(asset="KZTE", to="bank-a", amount=amount)
+        body = build_tx(CHAIN, "bank-a", kind, nonce=nonce, expires_at_height=10)
+        return sign_envelope(body, CHAIN, [key("bank-a")])
+
+    with Store(tmp_path / "db") as store:
+        store.init_genesis(b"g", genesis_state(genesis), genesis_app_hash(genesis))
+        pool = Mempool(Ledger(genesis, store), max_txs=100, max_bytes=1 << 20)
+        assert pool.add(issue(200, 1), next_height=1).added  # bank-a holds 300 tiyn
+        assert pool.pending_outflow("bank-a", "KZT") == 200
+        assert pool.add(issue(200, 2), next_height=1).code == ledger_pb2.PENDING_FUNDS_EXCEEDED
+        assert pool.add(issue(100, 3), next_height=1).added
+        assert pool.pending_outflow("bank-a", "KZTE") == 0  # issuing debits no coin
+
+
 def test_a_commit_rebooks_against_the_new_balance(world: tuple[Store, Ledger]) -> None:
     store, ledger = world
     pool = Mempool(ledger, max_txs=100, max_bytes=1 << 20)
