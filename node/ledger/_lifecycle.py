@@ -258,10 +258,12 @@ def _change_account(ctx: r.Context, body: pb.TxBody, signer: pb.Account) -> r.Ou
             rb.RULE_TIER,
         )
     # Nothing may be stranded: every asset it holds stays one it may hold, within its cap.
+    from node.ledger._licences import licence_hold_refusal  # it imports _rules, as this does
+
     held = _held(ctx, target)
     for code in held:
         asset = ctx.ov.asset(code)
-        bad = None if asset is None else r.hold_refusal(ctx.rules, "change_account", changed, asset)
+        bad = None if asset is None else licence_hold_refusal(ctx, "change_account", changed, asset)
         if bad is not None:
             return bad
     bad = r.holding_cap_refusal(ctx.ov, ctx.rules, changed, held, "change_account")
@@ -339,12 +341,14 @@ def _regulator_close(
             f"close_account.sweep_to: {m.sweep_to!r} is {r.role_name(dest.role)}; a state "
             "fund receives only by a court-ordered seizure, an issuance reserve only backing",
         )
+    from node.ledger._licences import licence_hold_refusal  # it imports _rules, as this does
+
     after: dict[str, int] = {}
     for code, balance in held.items():
         asset = ctx.ov.asset(code)
         if asset is None:  # a balance always has its asset; kept for the type checker
             return r.Refusal(pb.UNKNOWN_ASSET, f"close_account: no asset {code!r}")
-        bad = r.hold_refusal(ctx.rules, "close_account.sweep_to", dest, asset)
+        bad = licence_hold_refusal(ctx, "close_account.sweep_to", dest, asset)
         if bad is not None:
             return bad
         new = ctx.ov.balance(dest.account_id, code) + balance

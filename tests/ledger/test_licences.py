@@ -560,3 +560,17 @@ def test_genesis_licences_need_a_regulator_and_a_licensed_role() -> None:
     assert "'firm.g' may not hold USDT by the rulebook" in _genesis_error(doc)
     doc = genesis_with_licence(assets=["USDC"])
     assert "'firm.g' may not hold USDT by the rulebook" in _genesis_error(copy.deepcopy(doc))
+
+
+def test_life_cycle_changes_see_the_licence() -> None:
+    """A firm holding USDT outside CRYPTOCITY under its licence keeps it through a tier
+    change, and a regulator's sweep may pay a licensed firm what its licence covers."""
+    w = world()
+    expect(w.run("afm", grant("firm.a")), "OK")
+    expect(w.run("afm", grant("firm.b")), "OK")
+    expect(w.run("kaspi", transfer(("kaspi", "firm.a", "USDT", 10 * USDT))), "OK")
+    expect(w.run("halyk", pb.ChangeAccount(account_id="firm.a", kyc_tier=1)), "OK")
+    expect(w.run("afm", pb.Freeze(account_id="firm.a", legal_ref="court 5")), "OK")
+    sweep = pb.CloseAccount(account_id="firm.a", sweep_to="firm.b", legal_ref="AFM 5/2026")
+    expect(w.run("afm", sweep), "OK")
+    assert get_balance(w.state, "firm.b", "USDT") == 10 * USDT
