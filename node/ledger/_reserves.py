@@ -35,6 +35,7 @@ from node.ledger._rules import (
     Handler,
     Outcome,
     Refusal,
+    _need_role,
     hold_refusal,
     role_name,
     show,
@@ -297,11 +298,9 @@ def static_seize_refusal(m: pb.Seize) -> Refusal | None:
 
 def _seize(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     m = body.seize
-    if signer.role != pb.REGULATOR:
-        return Refusal(
-            pb.UNAUTHORIZED,
-            f"seize: signer {signer.account_id!r} is {role_name(signer.role)}, not REGULATOR",
-        )
+    bad = _need_role(signer, pb.REGULATOR, "seize")
+    if bad is not None:
+        return bad
     target = ctx.ov.account(m.account_id)
     if target is None:
         return Refusal(pb.UNKNOWN_ACCOUNT, f"seize.account_id: no account {m.account_id!r}")
