@@ -46,11 +46,14 @@ def gossip(txs: int, size: int = 8) -> p2p_pb2.Envelope:
 async def star(
     harness: Harness, **overrides: object
 ) -> tuple[PeerManager, PeerManager, PeerManager]:
-    """V (with overrides) allows F and H; F and H dial V and are connected."""
+    """V (with overrides) allows F and H; F and H dial V and are connected, as both ends
+    see it (the dialler may register the connection after V does)."""
     v = await harness.start(V, allow=[F, H], **overrides)
     f = await harness.start(F, peers=(harness.address(v),), max_frame_size=FRAME)
     h = await harness.start(H, peers=(harness.address(v),), max_frame_size=FRAME)
-    await wait_until(lambda: v.is_connected(f.node_id) and v.is_connected(h.node_id))
+    await wait_until(
+        lambda: all(v.is_connected(p.node_id) and p.is_connected(v.node_id) for p in (f, h))
+    )
     return v, f, h
 
 
