@@ -39,12 +39,29 @@ squat a tx id (node/ledger/_ledger.py rule 6):
 4. An account statement lists settled receipts only (they alone name accounts).
 5. An entry written before the settled flag existed (16 bytes) counts as settled if its
    code is OK (only an authorised transaction gets OK), else as a body-only refusal.
+
+The state cache (`StateCache`) keeps committed ``s/`` values in memory, absent keys
+included, so that a ledger read does not go to LevelDB each time. Rules it keeps:
+
+6. It never holds a value that LevelDB does not: before a block's batch is written, the
+   keys it writes are dropped from the cache; once the batch is written they are put
+   back with their new values (write-through), before `commit_block` returns. A reader
+   during the commit sees, for each key, what LevelDB alone would show it: a key the
+   block does not write is the same before and after, and a key it writes is read from
+   LevelDB.
+7. A value read from LevelDB is remembered only if no commit began or ended while it
+   was read (a generation count), so a read that raced a commit cannot put back a value
+   the commit has just replaced.
+8. It holds at most ``max_bytes`` (keys, values and a fixed estimate of each entry's
+   overhead), dropping the least recently used entries first; 0 disables it.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +89,12 @@ _U64 = struct.Struct(">Q")
 _TX_LOC = struct.Struct(">QIIB")
 _TX_LOC_V1 = struct.Struct(">QII")  # before the settled flag (rule 5)
 _HI = struct.Struct(">QI")
+
+#: Default bound of the state cache: ``[storage] state_cache_mb`` (docs/deployment.md).
+DEFAULT_STATE_CACHE_MB: Final = 64
+#: What one cache entry costs besides its key and value bytes: two bytes objects' headers
+#: and the ordered dict's slot and links (measured with tracemalloc on CPython 3.11).
+CACHE_ENTRY_OVERHEAD: Final = 200
 
 
 class StoreError(NodeError):
@@ -124,15 +147,119 @@ class BlockCommit:
     validator_sets: Sequence[tuple[int, bytes]] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class StateCacheStats:
+    """What the state cache counted, and how full it is (``tenge_store_state_cache_*``).
+
+    Attributes:
+        hits: reads answered from memory.
+        misses: reads that went to LevelDB.
+        evictions: entries dropped to keep within the bound.
+        entries: entries held now (absent keys included).
+        bytes: their estimated size.
+        max_bytes: the bound (``[storage] state_cache_mb``).
+    """
+
+    hits: int
+    misses: int
+    evictions: int
+    entries: int
+    bytes: int
+    max_bytes: int
+
+
+class _Missing:
+    """The type of the marker for a key the cache does not hold."""
+
+
+_MISSING: Final = _Missing()
+
+
+def _cost(key: bytes, value: bytes | None) -> int:
+    return CACHE_ENTRY_OVERHEAD + len(key) + (0 if value is None else len(value))
+
+
+class StateCache:
+    """A bounded map of committed ledger state, least recently used dropped first.
+
+    A key maps to its value, or to None when the key is absent from state (a negative
+    entry). Not thread-safe by itself: `Store` calls it under its lock (store rule 6).
+    """
+
+    __slots__ = ("_entries", "bytes", "evictions", "hits", "max_bytes", "misses")
+
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._entries
+
+    def lookup(self, key: bytes) -> bytes | None | _Missing:
+        """The cached value of key (None: known absent), or ``_MISSING``; counts it."""
+        entries = self._entries
+        value = entries.get(key, _MISSING)
+        if value is _MISSING:
+            self.misses += 1
+        else:
+            self.hits += 1
+            entries.move_to_end(key)
+        return value
+
+    def put(self, key: bytes, value: bytes | None) -> None:
+        """Hold key's committed value, dropping the oldest entries past the bound."""
+        self.discard(key)
+        cost = _cost(key, value)
+        if cost > self.max_bytes:
+            return
+        entries = self._entries
+        entries[key] = value
+        self.bytes += cost
+        while self.bytes > self.max_bytes:
+            old_key, old_value = entries.popitem(last=False)
+            self.bytes -= _cost(old_key, old_value)
+            self.evictions += 1
+
+    def discard(self, key: bytes) -> None:
+        """Forget key, if held."""
+        value = self._entries.pop(key, _MISSING)
+        if not isinstance(value, _Missing):
+            self.bytes -= _cost(key, value)
+
+    def clear(self) -> None:
+        """Forget every entry (the counters stay)."""
+        self._entries.clear()
+        self.bytes = 0
+
+    def stats(self) -> StateCacheStats:
+        return StateCacheStats(
+            self.hits, self.misses, self.evictions, len(self._entries), self.bytes, self.max_bytes
+        )
+
+
 class Store:
     """A LevelDB database holding the chain and the ledger state of one node.
+
+    Args:
+        path: the database directory (created if missing).
+        state_cache_bytes: bound of the in-memory cache of committed state (`StateCache`,
+            store rules 6 to 8); 0 reads every state key from LevelDB.
 
     Raises:
         StoreLockedError: another process already has the database open.
         StoreError: the database cannot be opened.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self, path: Path | str, *, state_cache_bytes: int = DEFAULT_STATE_CACHE_MB * 1024 * 1024
+    ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         try:
@@ -147,6 +274,10 @@ class Store:
         except plyvel.Error as e:
             raise StoreError(f"{self.path}: cannot open the database: {e}") from e
         self._closed = False
+        self._cache = StateCache(state_cache_bytes) if state_cache_bytes > 0 else None
+        self._lock = threading.Lock()  # guards the cache and the two counts below
+        self._generation = 0  # + 1 when a state write begins and when it ends (rule 7)
+        self._writing = 0  # state writes under way
         raw = self._db.get(META_HEIGHT)
         self.height: int = _U64.unpack(raw)[0] if raw else 0
         self.app_hash: bytes = self._db.get(META_APP_HASH, b"")
@@ -196,22 +327,70 @@ class Store:
                     f"({existing.hex()[:16]}..., not {genesis_hash.hex()[:16]}...)"
                 )
             return
-        with self._db.write_batch(sync=True) as batch:
-            for key, value in writes:
-                batch.put(STATE + key, value)
-            for height, valset in validator_sets:
-                batch.put(VALSET + _U64.pack(height), valset)
-            batch.put(META_APP_HASH, app_hash)
-            batch.put(META_HEIGHT, _U64.pack(0))
-            batch.put(META_GENESIS, genesis_hash)
+        self._begin_state_write(None)
+        try:
+            with self._db.write_batch(sync=True) as batch:
+                for key, value in writes:
+                    batch.put(STATE + key, value)
+                for height, valset in validator_sets:
+                    batch.put(VALSET + _U64.pack(height), valset)
+                batch.put(META_APP_HASH, app_hash)
+                batch.put(META_HEIGHT, _U64.pack(0))
+                batch.put(META_GENESIS, genesis_hash)
+        finally:
+            self._end_state_write(())
         self.app_hash = app_hash
 
     # ---- state (the ledger's StateReader) ----
 
     def get(self, key: bytes) -> bytes | None:
-        """The committed value of a ledger state key, or None."""
-        value: bytes | None = self._db.get(STATE + key)
-        return value
+        """The committed value of a ledger state key, or None.
+
+        Answered from the state cache when it holds the key; safe to call from another
+        thread than the one running `commit_block` (store rules 6 and 7).
+        """
+        cache = self._cache
+        if cache is None:
+            found: bytes | None = self._db.get(STATE + key)
+            return found
+        with self._lock:
+            value = cache.lookup(key)
+            generation = self._generation
+        if not isinstance(value, _Missing):
+            return value
+        read: bytes | None = self._db.get(STATE + key)
+        with self._lock:
+            if generation == self._generation and not self._writing:  # rule 7
+                cache.put(key, read)
+        return read
+
+    def state_cache_stats(self) -> StateCacheStats | None:
+        """The state cache's counters and size, or None when it is disabled."""
+        if self._cache is None:
+            return None
+        with self._lock:
+            return self._cache.stats()
+
+    def _begin_state_write(self, keys: Sequence[tuple[bytes, bytes | None]] | None) -> None:
+        """Before a batch that writes state: drop the keys it writes (all when None)."""
+        with self._lock:
+            self._generation += 1
+            self._writing += 1
+            if self._cache is not None:
+                if keys is None:
+                    self._cache.clear()
+                else:
+                    for key, _ in keys:
+                        self._cache.discard(key)
+
+    def _end_state_write(self, written: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """After the batch: hold what it wrote (``()`` when it failed or wrote nothing)."""
+        with self._lock:
+            self._generation += 1
+            self._writing -= 1
+            if self._cache is not None:
+                for key, value in written:
+                    self._cache.put(key, value)
 
     def iter_state(
         self, prefix: bytes, start: bytes | None = None
@@ -242,6 +421,18 @@ class Store:
             raise StoreError(
                 f"block {commit.height} does not follow the stored height {self.height}"
             )
+        self._begin_state_write(commit.writes)
+        written: Sequence[tuple[bytes, bytes | None]] = ()
+        try:
+            self._write_block(commit)
+            written = commit.writes
+        finally:
+            self._end_state_write(written)
+        self.height = commit.height
+        self.app_hash = commit.app_hash
+        self.block_hash = commit.block_hash
+
+    def _write_block(self, commit: BlockCommit) -> None:
         height_key = _U64.pack(commit.height)
         indexed: dict[bytes, bool] = {}  # tx id -> settled, for ids indexed by this block
         with self._db.write_batch(sync=True, transaction=True) as batch:
@@ -276,9 +467,6 @@ class Store:
             batch.put(META_HEIGHT, height_key)
             batch.put(META_APP_HASH, commit.app_hash)
             batch.put(META_BLOCK_HASH, commit.block_hash)
-        self.height = commit.height
-        self.app_hash = commit.app_hash
-        self.block_hash = commit.block_hash
 
     def replace_commit(self, height: int, commit: bytes) -> None:
         """Store a (larger) certificate for an already committed block."""
