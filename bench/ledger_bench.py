@@ -20,12 +20,21 @@ Measures, on one core, with real Ed25519 and a real LevelDB store:
   with a reference rate in the genesis rulebook), with KZT held beside it, so each payment
   takes its KZT-equivalent and sums the holding cap over both assets.
 The assets, limits and rates are in the genesis document (changing them later takes a
-governance proposal). A refused transaction is counted (``refused``: check_tx, execute
-and execute cold together) and printed as a warning, never
-asserted, so a run always reports its figures.
+governance proposal).
 
-Run: ``make bench`` or
-``.venv/bin/python -m bench.ledger_bench [--payers MODE] [--txs N] [--runs R]``.
+``--accounts N`` writes N more funded accounts (``seed-NNNNNNN``: tier-2 NATIONAL
+customers sharing one key) straight into the store before genesis, a shortcut for the
+benchmark only, and the block's payers and payees are spread over them, so that state is
+as large as a big network's and each payment reads accounts that nothing read before.
+``--state-cache-mb`` sets the store's state cache (0: every read goes to LevelDB).
+``check_tx_warm_per_s`` is admission with the signatures already verified (as the node's
+admission workers leave them), ``rss_mb`` the process's resident memory after the run.
+
+A refused transaction is counted (``refused``: check_tx, execute and execute cold
+together) and printed as a warning, never asserted, so a run always reports its figures.
+
+Run: ``make bench`` or ``.venv/bin/python -m bench.ledger_bench [--payers MODE] [--txs N]
+[--runs R] [--accounts N] [--state-cache-mb MB]``.
 Figures are medians over the runs; nothing here fails on speed.
 """
 
@@ -34,6 +43,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import resource
 import statistics
 import tempfile
 import time
@@ -45,8 +55,11 @@ import nacl.bindings
 from node.genesis import parse_genesis
 from node.keys import KeyPair
 from node.ledger import Ledger, genesis_app_hash, genesis_state
+from node.ledger import _keys as k
+from node.ledger._amounts import encode_amount
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
-from node.store import BlockCommit, Store
+from node.store import DEFAULT_STATE_CACHE_MB, STATE, BlockCommit, Store
+from proto import ledger_pb2
 
 CHAIN = "tenge-bench"
 
@@ -137,6 +150,55 @@ def _merchants(customers: int) -> int:
     return max(1, customers // 10)
 
 
+SEED_KEY: Final = "seed"
+SEED_BATCH: Final = 50_000
+
+
+def _seed_id(i: int) -> str:
+    return f"seed-{i:07d}"
+
+
+def seed_accounts(store: Store, count: int) -> None:
+    """Write count funded tier-2 NATIONAL customers straight into the store's state.
+
+    A benchmark shortcut (no genesis document, no app hash): every account shares the key
+    of ``SEED_KEY`` and holds 10^12 tiyn of KZT.
+    """
+    template = ledger_pb2.Account(
+        role=ledger_pb2.CUSTOMER,
+        zone=ledger_pb2.NATIONAL,
+        kyc_tier=2,
+        public_keys=[_key(SEED_KEY).public_key],
+        threshold=1,
+        assets=[k.KZT],
+    )
+    balance = encode_amount(10**12)
+    db = store._db  # the shortcut: state keys written below the Store's API
+    for start in range(0, count, SEED_BATCH):
+        with db.write_batch() as batch:
+            for i in range(start, min(count, start + SEED_BATCH)):
+                account_id = _seed_id(i)
+                template.account_id = account_id
+                batch.put(STATE + k.account_key(account_id), template.SerializeToString())
+                batch.put(STATE + k.balance_key(account_id, k.KZT), balance)
+    db.compact_range()  # as a long-running node's state would be: in table files
+
+
+def _seeded_transfers(n: int, accounts: int) -> list[bytes]:
+    """n KZT payments between seeded accounts, payers and payees spread over all of them."""
+    txs = []
+    signer = _key(SEED_KEY)
+    stride = max(1, accounts // n)
+    for i in range(n):
+        payer = _seed_id((i * stride) % accounts)
+        payee = _seed_id((i * stride + accounts // 2 + 1) % accounts)
+        body = build_tx(
+            CHAIN, payer, transfer((payer, payee, "KZT", 100 + i)), nonce=i, expires_at_height=100
+        )
+        txs.append(sign_envelope(body, CHAIN, [signer]))
+    return txs
+
+
 def _transfers(n: int, customers: int, payers: str = "banks") -> list[bytes]:
     txs = []
     for i in range(n):
@@ -161,9 +223,28 @@ def _refused(stage: str, codes: list[int]) -> int:
     return len(bad)
 
 
-def run_once(txs: list[bytes], genesis_doc: dict[str, object], workdir: Path) -> dict[str, float]:
+def _rss_mb() -> float:
+    """Resident memory of this process now, in MiB (Linux /proc), else its peak."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * resource.getpagesize() / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_once(
+    txs: list[bytes],
+    genesis_doc: dict[str, object],
+    workdir: Path,
+    *,
+    accounts: int = 0,
+    state_cache_mb: int = DEFAULT_STATE_CACHE_MB,
+) -> dict[str, float]:
     genesis = parse_genesis(genesis_doc)
-    with Store(workdir / "db") as store:
+    with Store(workdir / "db", state_cache_bytes=state_cache_mb * 2**20) as store:
+        if accounts:
+            seed_accounts(store, accounts)
         store.init_genesis(b"g" * 32, genesis_state(genesis), genesis_app_hash(genesis))
         cold = Ledger(genesis, store, verify_cache_entries=1)
         t0 = time.perf_counter()
@@ -185,6 +266,10 @@ def run_once(txs: list[bytes], genesis_doc: dict[str, object], workdir: Path) ->
         codes = [ledger.check_tx(raw, next_height=1).code for raw in txs]
         t_check = time.perf_counter() - t0
         refused += _refused("check_tx", codes)
+        t0 = time.perf_counter()
+        for raw in txs:
+            ledger.check_tx(raw, next_height=1)
+        t_check_warm = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         result = ledger.execute_block(
@@ -207,6 +292,8 @@ def run_once(txs: list[bytes], genesis_doc: dict[str, object], workdir: Path) ->
             )
         )
         t_commit = time.perf_counter() - t0
+        stats = store.state_cache_stats()
+        rss = _rss_mb()
 
     pk = _key("x")
     msg = b"m" * 200
@@ -219,6 +306,7 @@ def run_once(txs: list[bytes], genesis_doc: dict[str, object], workdir: Path) ->
     return {
         "verify_signatures_per_s": n / t_verify,
         "check_tx_per_s": n / t_check,
+        "check_tx_warm_per_s": n / t_check_warm,
         "raw_ed25519_verify_per_s": n / t_raw,
         "execute_per_s": n / t_exec,
         "commit_per_s": n / t_commit,
@@ -227,6 +315,11 @@ def run_once(txs: list[bytes], genesis_doc: dict[str, object], workdir: Path) ->
         "write_batch_ms": t_commit * 1000,
         "state_writes": float(len(result.writes)),
         "refused": float(refused),
+        "state_cache_hit_pct": 0.0
+        if not stats
+        else 100 * stats.hits / max(1, stats.hits + stats.misses),
+        "state_cache_mb": 0.0 if not stats else stats.bytes / 2**20,
+        "rss_mb": rss,
     }
 
 
@@ -236,19 +329,34 @@ def main() -> None:
     parser.add_argument("--txs", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=0,
+        help="seed this many more funded accounts and pay between them",
+    )
+    parser.add_argument("--state-cache-mb", type=int, default=DEFAULT_STATE_CACHE_MB)
     parser.add_argument("--json", action="store_true", help="print only the JSON report")
     args = parser.parse_args()
     doc = _genesis(args.customers, args.payers)
-    txs = _transfers(args.txs, args.customers, args.payers)
+    if args.accounts:
+        txs = _seeded_transfers(args.txs, args.accounts)
+    else:
+        txs = _transfers(args.txs, args.customers, args.payers)
     runs = []
     for i in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
-            runs.append(run_once(txs, doc, Path(tmp)))
+            runs.append(
+                run_once(
+                    txs, doc, Path(tmp), accounts=args.accounts, state_cache_mb=args.state_cache_mb
+                )
+            )
         if not args.json:
             print(f"run {i + 1}: " + ", ".join(f"{k}={v:,.0f}" for k, v in runs[-1].items()))
     report = {
         "command": f"python -m bench.ledger_bench --payers {args.payers} "
-        f"--txs {args.txs} --customers {args.customers} --runs {args.runs}",
+        f"--txs {args.txs} --customers {args.customers} --runs {args.runs} "
+        f"--accounts {args.accounts} --state-cache-mb {args.state_cache_mb}",
         "payers": args.payers,
         "txs_per_block": args.txs,
         "median": {k: round(statistics.median(r[k] for r in runs)) for k in runs[0]},
