@@ -111,7 +111,7 @@ def test_cached_and_uncached_stores_reach_the_same_app_hash_and_state(
             runs[name] = _run_chain(store, blocks)
             states[name] = list(store.iter_state(b""))
             # every key read through the cache gives what LevelDB holds
-            assert all(store.get(key) == value for key, value in states[name])
+            assert all(store.get(k_) == v_ for k_, v_ in states[name])
             stats = store.state_cache_stats()
             if bound:
                 assert stats is not None
@@ -142,12 +142,12 @@ def test_the_bound_holds_over_many_distinct_keys(tmp_path: Path) -> None:
 
 def test_the_least_recently_used_entry_goes_first() -> None:
     cache = StateCache(3 * (CACHE_ENTRY_OVERHEAD + 2))
-    for key in (b"a", b"b", b"c"):
-        cache.put(key, b"v")
+    for name in (b"a", b"b", b"c"):
+        cache.put(name, b"v")
     assert cache.lookup(b"a") == b"v"  # a is now the most recent
     cache.put(b"d", b"v")
     assert b"b" not in cache
-    assert all(key in cache for key in (b"a", b"c", b"d"))
+    assert all(name in cache for name in (b"a", b"c", b"d"))
     cache.put(b"huge", b"x" * cache.max_bytes)  # larger than the bound: not held
     assert b"huge" not in cache
     assert len(cache) == 3
