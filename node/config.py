@@ -108,6 +108,8 @@ class NodeConfig:
     mempool_max_peer_share: float = 0.5
     # [p2p] inbound queues and tx gossip budgets: {key of P2P_INBOUND_KEYS: value}.
     p2p_inbound: tuple[tuple[str, int], ...] = ()
+    # [storage] the in-memory cache of committed state (docs/deployment.md, "Memory").
+    storage_state_cache_mb: int = 64
 
     def p2p_inbound_settings(self) -> dict[str, Any]:
         """The P2PConfig fields of the [p2p] inbound queue and budget keys."""
@@ -231,6 +233,12 @@ verify_threads = {admission_verify_threads}
 max_pending_txs = {admission_max_pending_txs}
 max_pending_bytes = {admission_max_pending_bytes}
 
+[storage]
+# Memory (MiB) for committed ledger state kept in front of LevelDB: accounts, balances,
+# limits, seen tx ids, absent keys too. Written through on each commit; least recently
+# used entries go first. 0 reads every key from disk. See docs/deployment.md, "Memory".
+state_cache_mb = {storage_state_cache_mb}
+
 [log]
 # debug | info | warning | error
 level = {log_level}
@@ -267,6 +275,7 @@ def render_config(
     api_submit_txs_per_s: float = 4000.0,
     api_submit_burst: int = 8000,
     api_exempt: list[str] | None = None,
+    storage_state_cache_mb: int = 64,
 ) -> str:
     """The text of a config.toml with these settings and explanatory comments.
 
@@ -308,6 +317,7 @@ def render_config(
         api_submit_txs_per_s=float(api_submit_txs_per_s),
         api_submit_burst=api_submit_burst,
         api_exempt=qlist(api_exempt),
+        storage_state_cache_mb=storage_state_cache_mb,
     )
 
 
@@ -370,6 +380,7 @@ def load_config(home: Path) -> NodeConfig:
         ),
         mempool_max_peer_share=r.fraction("mempool.max_peer_share", 0.5),
         p2p_inbound=_p2p_inbound(r, max_frame_bytes),
+        storage_state_cache_mb=r.integer("storage.state_cache_mb", 64, 0, 65_536),
         **_api_limits(r),
     )
 

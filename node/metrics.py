@@ -47,6 +47,7 @@ from node._metrics_http import MAX_REQUEST_HEAD as MAX_REQUEST_HEAD
 from node._metrics_http import REQUEST_TIMEOUT_S as REQUEST_TIMEOUT_S
 from node._metrics_http import serve_metrics as serve_metrics
 from node.api._limits import REFUSAL_REASONS as API_REFUSAL_REASONS
+from node.store import StateCacheStats
 from proto import ledger_pb2
 
 log = logging.getLogger("tenge.metrics")
@@ -376,6 +377,7 @@ class NodeMetrics:
         self._p2p_stats: Callable[[], tuple[Mapping[str, int], ...]] | None = None
         self._p2p_inbound: Callable[[], P2PInboundView] | None = None
         self._data_dir: Path | None = None
+        self._state_cache: Callable[[], StateCacheStats | None] | None = None
         r.register(_ScrapeCollector(self))
 
     # ---- events (the node calls these when things happen) ----
@@ -541,6 +543,11 @@ class NodeMetrics:
         """Export the data directory's size and its filesystem's free space."""
         self._data_dir = data_dir
 
+    def bind_state_cache(self, stats: Callable[[], StateCacheStats | None]) -> None:
+        """Export the store's state cache: hits, misses, evictions, entries and bytes
+        (``Store.state_cache_stats``; None, a disabled cache, exports nothing)."""
+        self._state_cache = stats
+
     def bind_p2p_stats(
         self, counts: Callable[[], tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]]
     ) -> None:
@@ -586,6 +593,9 @@ class NodeMetrics:
         yield from self._collect_core(inbound)
         if inbound is not None:
             yield from self._collect_inbound(inbound)
+        cache = _safe("tenge_store_state_cache", self._state_cache) if self._state_cache else None
+        if cache is not None:
+            yield from _state_cache_families(cache)
 
     _core_counts: (
         Callable[[], tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]] | None
@@ -658,6 +668,21 @@ class NodeMetrics:
             for key, n in sorted(counts.items()):
                 metric.add_metric((key,), n)
             yield metric
+
+
+def _state_cache_families(stats: StateCacheStats) -> Iterator[Metric]:
+    for name, doc, value in (
+        ("hits", "State reads answered from the store's state cache.", stats.hits),
+        ("misses", "State reads that went to LevelDB (not in the state cache).", stats.misses),
+        ("evictions", "Entries dropped from the state cache to keep its bound.", stats.evictions),
+    ):
+        yield CounterMetricFamily(f"tenge_store_state_cache_{name}", doc, value=value)
+    for name, doc, value in (
+        ("entries", "Entries in the state cache (absent keys included).", stats.entries),
+        ("bytes", "Estimated memory the state cache holds.", stats.bytes),
+        ("capacity_bytes", "The state cache's bound ([storage] state_cache_mb).", stats.max_bytes),
+    ):
+        yield GaugeMetricFamily(f"tenge_store_state_cache_{name}", doc, value=value)
 
 
 def _safe(name: str, source: Callable[[], _T]) -> _T | None:

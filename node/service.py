@@ -106,7 +106,9 @@ class Node:
         self.chain_id = genesis.chain_id
         self.node_key = node_key
         self.validator_key = validator_key
-        self.store = Store(config.data_dir / "store")
+        self.store = Store(
+            config.data_dir / "store", state_cache_bytes=config.storage_state_cache_mb * 2**20
+        )
         try:
             self._init_store()
             self.ledger = Ledger(genesis, self.store)
@@ -411,6 +413,7 @@ class Node:
             lambda: self.driver.catching_up,
         )
         m.bind_store(self.config.data_dir)
+        m.bind_state_cache(self.store.state_cache_stats)
         m.bind_validators(self._validator_view)
 
     def _validator_view(self) -> ValidatorView:

@@ -198,3 +198,14 @@ def test_bad_api_limits_are_named(tmp_path: Path, setting: str, field: str, prob
     pattern = "config\\.toml: " + re.escape(field) + ": " + re.escape(problem)
     with pytest.raises(ConfigError, match=pattern):
         load_config(_write(tmp_path / "h", text))
+
+
+def test_state_cache_setting(tmp_path: Path) -> None:
+    defaults = load_config(_write(tmp_path / "d", render_config(moniker="x")))
+    assert defaults.storage_state_cache_mb == 64
+    off = load_config(_write(tmp_path / "o", render_config(moniker="x", storage_state_cache_mb=0)))
+    assert off.storage_state_cache_mb == 0
+    for bad in ("-1", "65537", '"big"'):
+        text = f'moniker = "x"\n[storage]\nstate_cache_mb = {bad}\n'
+        with pytest.raises(ConfigError, match=r"config\.toml: storage\.state_cache_mb:"):
+            load_config(_write(tmp_path / "b", text))

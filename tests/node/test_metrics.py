@@ -22,6 +22,7 @@ from node.metrics import (
     sample_loop_lag,
     serve_metrics,
 )
+from node.store import StateCacheStats
 from proto import ledger_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,7 @@ def bound(tmp_path: Path) -> NodeMetrics:
     metrics.bind_validators(lambda: ValidatorView(4, 40, 1, 10, 1, 10, 10))
     metrics.bind_round_step(lambda: (2, "prevote"))
     metrics.bind_store(tmp_path)
+    metrics.bind_state_cache(lambda: StateCacheStats(90, 10, 3, 40, 8000, 2**20))
     return metrics
 
 
@@ -153,6 +155,19 @@ async def test_scrape_over_a_socket_carries_the_values_set(
     assert len(build) == 1
     assert dict(build[0][1])["chain_id"] == "tenge-test"
     assert dict(build[0][1])["moniker"] == "bank-a"
+
+
+def test_state_cache_families_carry_the_stores_counts(tmp_path: Path) -> None:
+    got = scrape(bound(tmp_path))
+    assert got[("tenge_store_state_cache_hits_total", ())] == 90
+    assert got[("tenge_store_state_cache_misses_total", ())] == 10
+    assert got[("tenge_store_state_cache_evictions_total", ())] == 3
+    assert got[("tenge_store_state_cache_entries", ())] == 40
+    assert got[("tenge_store_state_cache_bytes", ())] == 8000
+    assert got[("tenge_store_state_cache_capacity_bytes", ())] == 2**20
+    off = NodeMetrics()
+    off.bind_state_cache(lambda: None)  # [storage] state_cache_mb = 0
+    assert not any(name.startswith("tenge_store_state_cache") for name, _ in scrape(off))
 
 
 async def test_disk_gauges_measure_the_data_directory(tmp_path: Path) -> None:
