@@ -202,7 +202,7 @@ class StateCache:
     def __contains__(self, key: bytes) -> bool:
         return key in self._entries
 
-    def lookup(self, key: bytes) -> bytes | None | _Missing:
+    def lookup(self, key: bytes) -> bytes | _Missing | None:
         """The cached value of key (None: known absent), or ``_MISSING``; counts it."""
         entries = self._entries
         value = entries.get(key, _MISSING)
