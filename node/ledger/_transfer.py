@@ -17,9 +17,17 @@ per-payment limit, what all of them sent that day against its daily limit, and w
 of them hold against the cap of the account that grows.
 Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amounts, so a
 payment above 2^64 is judged at its size, never wrapped.
+
+Most payments are plain: one KZT leg between two accounts that no special rule concerns.
+`_plain_transfer` settles those without the general path's bookkeeping over legs, assets
+and persons. It reads what the general path reads and writes what it writes; whenever a
+payment is not plain, or would be refused, it writes nothing and leaves the payment to
+the general path, so every refusal and its message come from one place.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from node.ledger import _keys as k
 from node.ledger import _persons as persons
@@ -39,6 +47,12 @@ from node.ledger._rules import (
 )
 from proto import ledger_pb2 as pb
 
+#: Roles with rules of their own on a leg: the two-tier rule (the central bank pays only
+#: some roles), reserve outflow and inflow rules, the segregated reserve (paid by no one).
+_SPECIAL_ROLES: Final = frozenset({pb.CENTRAL_BANK, pb.STATE_RESERVE, pb.ISSUANCE_RESERVE})
+#: Holdings (`Rules.holding`) with no purpose or licence rule to apply.
+_PLAIN_HOLDINGS: Final = frozenset({"institution", "zone"})
+
 
 def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account]) -> Outcome:
     """Settle a transfer whose payers are authorised and not frozen.
@@ -51,6 +65,9 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     Returns:
         The accounts on the legs (payers first), or the refusal.
     """
+    settled = _plain_transfer(ctx, body, payers)
+    if settled is not None:
+        return settled
     ov = ctx.ov
     rules = ctx.rules
     accounts = dict(payers)
@@ -203,6 +220,65 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
         persons.set_outflow(ov, ref, day, total)
     record_transfer_inflows(ctx, body, accounts)
     return list(accounts)
+
+
+def _plain_transfer(
+    ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account]
+) -> list[str] | None:
+    """Settle a plain payment as the general path would, or return None having written
+    nothing: the payment is not plain, or the general path would refuse it.
+
+    Plain: one KZT leg; neither account closed or of a special role (`_SPECIAL_ROLES`),
+    the payer without a person reference (a person's payments are summed over its
+    accounts); both hold KZT as an institution or in their zone. What is left of the
+    general path are the balances, the payee's holding cap (with its person's accounts,
+    as there) and the payer's tier limits, judged here the same way.
+    """
+    legs = body.transfer.legs
+    if len(legs) != 1:
+        return None
+    leg = legs[0]
+    if leg.asset != k.KZT:
+        return None
+    payer_id, payee_id = leg.payer, leg.payee
+    payer = payers.get(payer_id)
+    if payer is None or payer.person_ref or payer.role in _SPECIAL_ROLES:
+        return None
+    ov, rules = ctx.ov, ctx.rules
+    payee = ov.account(payee_id)
+    if payee is None or payee.closed or payee.role in _SPECIAL_ROLES:
+        return None
+    asset = ov.asset(k.KZT)
+    if (
+        asset is None
+        or rules.holding(payer, asset) not in _PLAIN_HOLDINGS
+        or rules.holding(payee, asset) not in _PLAIN_HOLDINGS
+    ):
+        return None
+    amount = amount_of(leg)
+    paid = ov.balance(payer_id, k.KZT) - amount
+    got = ov.balance(payee_id, k.KZT) + amount
+    if paid < 0 or got > AMOUNT_MAX:
+        return None
+    after = {payer_id: {k.KZT: paid}, payee_id: {k.KZT: got}}
+    if holding_cap_refusal(ov, rules, payee, after[payee_id], "transfer", after) is not None:
+        return None
+    daily = -1  # the payer's outflow today with this payment; -1: not recorded
+    if payer.role in LIMITED_ROLES:
+        limits = rules.limits.get(payer.kyc_tier)
+        if limits is None or (limits.per_payment and amount > limits.per_payment):
+            return None
+        if not ctx.check_only:
+            day = k.almaty_day(ctx.time_ms)
+            daily = ov.daily_outflow(payer_id, day) + amount
+            if limits.daily_outflow and daily > limits.daily_outflow:
+                return None
+    # Every check passed: write, in the general path's order.
+    ov.set_balance(payer, k.KZT, paid)
+    ov.set_balance(payee, k.KZT, got)
+    if daily >= 0:
+        ov.set_daily_outflow(payer_id, day, min(daily, k.U64_MAX))
+    return [payer_id, payee_id]
 
 
 def _leg_refusal(
