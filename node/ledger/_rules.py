@@ -232,19 +232,28 @@ def _static_transfer(body: pb.TxBody) -> Refusal | None:
     legs = body.transfer.legs
     if not 1 <= len(legs) <= MAX_LEGS:
         return Refusal(pb.INVALID_FIELD, f"transfer.legs: 1 to {MAX_LEGS} legs, not {len(legs)}")
+    valid_id, valid_code = k.valid_account_id, k.valid_asset_code
     for i, leg in enumerate(legs):
+        payer, payee = leg.payer, leg.payee
+        if (
+            valid_id(payer)
+            and valid_id(payee)
+            and valid_code(leg.asset)
+            and (leg.amount or leg.amount_high)
+            and payer != payee
+        ):
+            continue  # the common case, without building the messages of a refusal
         where = f"transfer.legs[{i}]"
         bad = (
-            _bad_id(f"{where}.payer", leg.payer)
-            or _bad_id(f"{where}.payee", leg.payee)
+            _bad_id(f"{where}.payer", payer)
+            or _bad_id(f"{where}.payee", payee)
             or _bad_code(f"{where}.asset", leg.asset)
         )
         if bad is not None:
             return bad
         if amount_of(leg) == 0:
             return Refusal(pb.INVALID_AMOUNT, f"{where}.amount is 0")
-        if leg.payer == leg.payee:
-            return Refusal(pb.INVALID_FIELD, f"{where}: payer and payee are both {leg.payer!r}")
+        return Refusal(pb.INVALID_FIELD, f"{where}: payer and payee are both {payer!r}")
     if body.signer and all(leg.payer != body.signer for leg in legs):
         return Refusal(pb.INVALID_FIELD, f"signer {show(body.signer)} pays on no leg")
     return _bad_text("transfer.reference", body.transfer.reference, required=False)
