@@ -203,23 +203,33 @@ class StateCache:
         return key in self._entries
 
     def lookup(self, key: bytes) -> bytes | _Missing | None:
-        """The cached value of key (None: known absent), or ``_MISSING``; counts it."""
+        """The cached value of key (None: known absent), or ``_MISSING``; counts it.
+
+        Safe without the lock while another thread changes the cache under it: each dict
+        step is atomic, and an entry dropped between them was still the committed value
+        when it was read (store rule 6). The counters may then miss a count.
+        """
         entries = self._entries
         value = entries.get(key, _MISSING)
         if value is _MISSING:
             self.misses += 1
-        else:
-            self.hits += 1
+            return value
+        self.hits += 1
+        try:
             entries.move_to_end(key)
+        except KeyError:  # dropped by a commit meanwhile
+            pass
         return value
 
     def put(self, key: bytes, value: bytes | None) -> None:
         """Hold key's committed value, dropping the oldest entries past the bound."""
-        self.discard(key)
+        entries = self._entries
+        old = entries.pop(key, _MISSING)
+        if not isinstance(old, _Missing):
+            self.bytes -= _cost(key, old)
         cost = _cost(key, value)
         if cost > self.max_bytes:
             return
-        entries = self._entries
         entries[key] = value
         self.bytes += cost
         while self.bytes > self.max_bytes:
@@ -275,7 +285,7 @@ class Store:
             raise StoreError(f"{self.path}: cannot open the database: {e}") from e
         self._closed = False
         self._cache = StateCache(state_cache_bytes) if state_cache_bytes > 0 else None
-        self._lock = threading.Lock()  # guards the cache and the two counts below
+        self._lock = threading.Lock()  # guards changes to the cache and the two counts below
         self._generation = 0  # + 1 when a state write begins and when it ends (rule 7)
         self._writing = 0  # state writes under way
         raw = self._db.get(META_HEIGHT)
@@ -353,14 +363,13 @@ class Store:
         if cache is None:
             found: bytes | None = self._db.get(STATE + key)
             return found
-        with self._lock:
-            value = cache.lookup(key)
-            generation = self._generation
+        generation = self._generation  # before the lookup and the read (rule 7)
+        value = cache.lookup(key)
         if not isinstance(value, _Missing):
             return value
         read: bytes | None = self._db.get(STATE + key)
         with self._lock:
-            if generation == self._generation and not self._writing:  # rule 7
+            if generation == self._generation and not self._writing:
                 cache.put(key, read)
         return read
 
