@@ -215,7 +215,7 @@ class StateCache:
             self.misses += 1
             return value
         self.hits += 1
-        try:
+        try:  # noqa: SIM105 (contextlib.suppress costs a context manager on every hit)
             entries.move_to_end(key)
         except KeyError:  # dropped by a commit meanwhile
             pass
