@@ -237,11 +237,40 @@ class StateCache:
             self.bytes -= _cost(old_key, old_value)
             self.evictions += 1
 
+    def put_all(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """`put` each (key, value), in order: a block's writes after its batch."""
+        entries, limit = self._entries, self.max_bytes
+        pop = entries.pop
+        size = self.bytes
+        for key, value in items:
+            old = pop(key, _MISSING)
+            if not isinstance(old, _Missing):
+                size -= CACHE_ENTRY_OVERHEAD + len(key) + (0 if old is None else len(old))
+            cost = CACHE_ENTRY_OVERHEAD + len(key) + (0 if value is None else len(value))
+            if cost <= limit:
+                entries[key] = value
+                size += cost
+        while size > limit:
+            old_key, old_value = entries.popitem(last=False)
+            size -= _cost(old_key, old_value)
+            self.evictions += 1
+        self.bytes = size
+
     def discard(self, key: bytes) -> None:
         """Forget key, if held."""
         value = self._entries.pop(key, _MISSING)
         if not isinstance(value, _Missing):
             self.bytes -= _cost(key, value)
+
+    def discard_all(self, keys: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """`discard` the key of each (key, value): a block's writes before its batch."""
+        pop = self._entries.pop
+        size = self.bytes
+        for key, _ in keys:
+            old = pop(key, _MISSING)
+            if not isinstance(old, _Missing):
+                size -= CACHE_ENTRY_OVERHEAD + len(key) + (0 if old is None else len(old))
+        self.bytes = size
 
     def clear(self) -> None:
         """Forget every entry (the counters stay)."""
@@ -389,8 +418,7 @@ class Store:
                 if keys is None:
                     self._cache.clear()
                 else:
-                    for key, _ in keys:
-                        self._cache.discard(key)
+                    self._cache.discard_all(keys)
 
     def _end_state_write(self, written: Sequence[tuple[bytes, bytes | None]]) -> None:
         """After the batch: hold what it wrote (``()`` when it failed or wrote nothing)."""
@@ -398,8 +426,7 @@ class Store:
             self._generation += 1
             self._writing -= 1
             if self._cache is not None:
-                for key, value in written:
-                    self._cache.put(key, value)
+                self._cache.put_all(written)
 
     def iter_state(
         self, prefix: bytes, start: bytes | None = None

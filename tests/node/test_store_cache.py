@@ -138,6 +138,14 @@ def test_the_bound_holds_over_many_distinct_keys(tmp_path: Path) -> None:
             assert stats.bytes <= bound
         assert stats.evictions > 9000
         assert 90 <= stats.entries <= 110  # absent keys cost less
+        store.commit_block(_commit(1, [(b"w%07d" % i, b"x" * 10) for i in range(5000)]))
+        stats = store.state_cache_stats()
+        assert stats is not None
+        assert stats.bytes <= bound
+        assert store.get(b"w0004999") == b"x" * 10  # the newest writes stay
+        after = store.state_cache_stats()
+        assert after is not None
+        assert (after.hits, after.misses) == (stats.hits + 1, stats.misses)  # from memory
 
 
 def test_the_least_recently_used_entry_goes_first() -> None:
