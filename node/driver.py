@@ -237,8 +237,9 @@ class ConsensusDriver:
                 case core.WriteBlock():
                     await self._write(out)
                 case core.UpdateMempool():
-                    touched = set(out.touched) if out.touched is not None else None
-                    self._mempool.update(out.included, next_height=out.next_height, touched=touched)
+                    self._mempool.update(
+                        out.included, next_height=out.next_height, written=out.written
+                    )
                     await self._handle(
                         core.MempoolUpdated(out.height, len(self._mempool), now_ms())
                     )

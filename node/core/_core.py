@@ -389,13 +389,15 @@ class NodeCore:
         self.evidence_pool.mark_committed(codec.decode_evidence(e).key for e in deciding.evidence)
         self.evidence_pool.prune(height + 1)
         kinds = tuple(_tx_kind(raw) for raw in deciding.txs)
-        touched: frozenset[str] | None = frozenset(a for r in result.receipts for a in r.accounts)
+        written: tuple[bytes, ...] | None = tuple(key for key, _ in result.writes)
         if any(kind not in _BALANCE_ONLY_KINDS for kind in kinds):
-            touched = None  # rules or accounts changed: re-check every pending transaction
+            # Rules, accounts or licences changed, some with effects that come with height
+            # rather than a write (a licence's expiry): re-check every pending transaction.
+            written = None
         # Only a receipt that speaks for its tx id takes that id out of the mempool: a copy
         # refused for its envelope (junk signatures) leaves the real transaction pending.
         included = tuple(r.tx_id for r in result.receipts if r.speaks_for_tx)
-        self._out.append(UpdateMempool(height, included, height + 1, touched))
+        self._out.append(UpdateMempool(height, included, height + 1, written))
 
     def _on_mempool_updated(self, event: MempoolUpdated) -> None:
         deciding = self._step(event.height, "MempoolUpdated")

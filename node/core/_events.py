@@ -257,13 +257,13 @@ class UpdateMempool:
 
     included: the ids whose receipt speaks for the tx (``Receipt.speaks_for_tx``); a copy
         refused for its envelope is not here, so the real pending transaction stays.
-    touched: accounts the block involved (None: re-check every pending transaction).
+    written: the state keys the block wrote (None: re-check every pending transaction).
     """
 
     height: int
     included: tuple[bytes, ...]
     next_height: int
-    touched: frozenset[str] | None
+    written: tuple[bytes, ...] | None
 
 
 @dataclass(frozen=True, slots=True)

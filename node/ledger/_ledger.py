@@ -47,6 +47,7 @@ from node.ledger._rules import (
     Context,
     Refusal,
     debits_of,
+    holding_capped,
     required_accounts,
     show,
     static_check,
@@ -162,7 +163,7 @@ class _Outcome:
 class _ReadRecorder:
     """Committed state that remembers which keys were read (check_tx's `reads`)."""
 
-    __slots__ = ("keys", "_state")
+    __slots__ = ("_state", "keys")
 
     def __init__(self, state: StateReader) -> None:
         self._state = state
@@ -171,6 +172,22 @@ class _ReadRecorder:
     def get(self, key: bytes) -> bytes | None:
         self.keys.add(key)
         return self._state.get(key)
+
+
+def _uncapped_credits(ov: Overlay, rules: rb.Rules, body: pb.TxBody | None) -> list[bytes]:
+    """The balance keys a transfer credits that bound no verdict: no holding cap applies.
+
+    Such a balance only grows by the payment (an overflow past 2^128 - 1 is left to
+    execution), so a block that changes it changes nothing check_tx judged.
+    """
+    if body is None or body.WhichOneof("kind") != "transfer":
+        return []
+    keys = []
+    for leg in body.transfer.legs:
+        payee = ov.account(leg.payee)
+        if payee is not None and not holding_capped(rules, payee):
+            keys.append(k.balance_key(leg.payee, leg.asset))
+    return keys
 
 
 def _envelope_refused(code: int, message: str, tx_id: bytes, body: pb.TxBody | None) -> _Outcome:
@@ -252,12 +269,18 @@ class Ledger:
             debits=debits,
             rule=out.rule,
             rulebook_version=rules.version,
-            reads=frozenset(state.keys.difference(d.key for d in debits)),
+            reads=frozenset(state.keys.difference(d.key for d in debits)).difference(
+                _uncapped_credits(ov, rules, body) if out.code == pb.OK else ()
+            ),
         )
 
     def balance(self, account: str, asset: str) -> int:
         """The committed balance of account in asset (0 when it holds none)."""
         return get_balance(self._state, account, asset)
+
+    def rulebook_version_at(self, height: int) -> int:
+        """The version of the rulebook in force at height, as committed state stands now."""
+        return self.rules_at(height).version
 
     def rules_at(self, height: int) -> rb.Rules:
         """The rulebook in force at height, as committed state stands now."""
