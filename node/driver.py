@@ -186,6 +186,10 @@ class ConsensusDriver:
             await trio.sleep(TICK_S)
             await self._inbox_send.send(core.Tick(now_ms()))
 
+    async def _wake(self, at_ms: int) -> None:
+        await trio.sleep(max(0, at_ms - now_ms()) / 1000)
+        await self._inbox_send.send(core.Tick(now_ms()))
+
     async def _timer(self, out: cs.ScheduleTimeout) -> None:
         await trio.sleep(out.duration_ms / 1000)
         name = out.step.name.lower()
@@ -261,6 +265,9 @@ class ConsensusDriver:
                 case core.GossipEvidence(evidence=evidence_list):
                     for env in evidence_gossip(evidence_list):
                         self._net.broadcast(env)
+                case core.WakeAt(at_ms=at_ms):
+                    assert self._nursery is not None
+                    self._nursery.start_soon(self._wake, at_ms)
                 case core.DropPeer(peer=peer, reason=reason):
                     self.stats.drops[reason] = self.stats.drops.get(reason, 0) + 1
                     log.warning("dropping peer %s: %s", peer[:12], reason)

@@ -331,6 +331,13 @@ class PeerPenalised:
 
 
 @dataclass(frozen=True, slots=True)
+class WakeAt:
+    """Send a Tick at at_ms (wall clock, Unix ms): the proposer collects until then."""
+
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class DropPeer:
     """Disconnect the peer (it keeps failing); reason is a stable code."""
 
@@ -358,4 +365,5 @@ Effect = (
     | GossipEvidence
     | PeerPenalised
     | DropPeer
+    | WakeAt
 )
