@@ -20,9 +20,10 @@ payment above 2^64 is judged at its size, never wrapped.
 
 Most payments are plain: one KZT leg between two accounts that no special rule concerns.
 `_plain_transfer` settles those without the general path's bookkeeping over legs, assets
-and persons. It reads what the general path reads and writes what it writes; whenever a
-payment is not plain, or would be refused, it writes nothing and leaves the payment to
-the general path, so every refusal and its message come from one place.
+and persons. It reads what the general path reads (the keys check_tx reports as its
+`reads`) and writes what it writes; whenever a payment is not plain, or would be refused,
+it writes nothing and leaves the payment to the general path, so every refusal and its
+message come from one place.
 """
 
 from __future__ import annotations
@@ -257,8 +258,10 @@ def _plain_transfer(
         return None
     amount = amount_of(leg)
     paid = ov.balance(payer_id, k.KZT) - amount
+    if paid < 0:  # before the payee's balance is read, as there (check_tx's reads)
+        return None
     got = ov.balance(payee_id, k.KZT) + amount
-    if paid < 0 or got > AMOUNT_MAX:
+    if got > AMOUNT_MAX:
         return None
     after = {payer_id: {k.KZT: paid}, payee_id: {k.KZT: got}}
     if holding_cap_refusal(ov, rules, payee, after[payee_id], "transfer", after) is not None:

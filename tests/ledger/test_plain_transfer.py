@@ -1,7 +1,7 @@
 """The plain-transfer fast path (node/ledger/_transfer.py `_plain_transfer`) gives exactly
 what the general path gives: the same receipts (code, message, rule, accounts), the same
-writes and app hash, the same check_tx answers, and a refused or check-only run changes
-nothing in committed state."""
+writes and app hash, the same check_tx answers (the state keys it read included), and a
+refused or check-only run changes nothing in committed state."""
 
 from __future__ import annotations
 
