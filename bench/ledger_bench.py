@@ -26,7 +26,10 @@ governance proposal).
 customers sharing one key) straight into the store before genesis, a shortcut for the
 benchmark only, and the block's payers and payees are spread over them, so that state is
 as large as a big network's and each payment reads accounts that nothing read before.
-``--state-cache-mb`` sets the store's state cache (0: every read goes to LevelDB).
+``--state-cache-mb`` sets the store's state cache (0: every read goes to LevelDB);
+``--read-all`` reads every seeded account and balance once before the block, so that the
+cache is full and evicting (its bound and the RSS it costs, as on a node that has served
+every account).
 ``check_tx_warm_per_s`` is admission with the signatures already verified (as the node's
 admission workers leave them), ``rss_mb`` the process's resident memory after the run.
 
@@ -240,12 +243,16 @@ def run_once(
     *,
     accounts: int = 0,
     state_cache_mb: int = DEFAULT_STATE_CACHE_MB,
+    read_all: bool = False,
 ) -> dict[str, float]:
     genesis = parse_genesis(genesis_doc)
     with Store(workdir / "db", state_cache_bytes=state_cache_mb * 2**20) as store:
         if accounts:
             seed_accounts(store, accounts)
         store.init_genesis(b"g" * 32, genesis_state(genesis), genesis_app_hash(genesis))
+        for i in range(accounts if read_all else 0):  # after genesis: it clears the cache
+            store.get(k.account_key(_seed_id(i)))
+            store.get(k.balance_key(_seed_id(i), k.KZT))
         cold = Ledger(genesis, store, verify_cache_entries=1)
         t0 = time.perf_counter()
         cold_result = cold.execute_block(
@@ -336,6 +343,9 @@ def main() -> None:
         help="seed this many more funded accounts and pay between them",
     )
     parser.add_argument("--state-cache-mb", type=int, default=DEFAULT_STATE_CACHE_MB)
+    parser.add_argument(
+        "--read-all", action="store_true", help="read every seeded account once first"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON report")
     args = parser.parse_args()
     doc = _genesis(args.customers, args.payers)
@@ -348,7 +358,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(
                 run_once(
-                    txs, doc, Path(tmp), accounts=args.accounts, state_cache_mb=args.state_cache_mb
+                    txs,
+                    doc,
+                    Path(tmp),
+                    accounts=args.accounts,
+                    state_cache_mb=args.state_cache_mb,
+                    read_all=args.read_all,
                 )
             )
         if not args.json:
@@ -356,7 +371,8 @@ def main() -> None:
     report = {
         "command": f"python -m bench.ledger_bench --payers {args.payers} "
         f"--txs {args.txs} --customers {args.customers} --runs {args.runs} "
-        f"--accounts {args.accounts} --state-cache-mb {args.state_cache_mb}",
+        f"--accounts {args.accounts} --state-cache-mb {args.state_cache_mb}"
+        + (" --read-all" if args.read_all else ""),
         "payers": args.payers,
         "txs_per_block": args.txs,
         "median": {k: round(statistics.median(r[k] for r in runs)) for k in runs[0]},

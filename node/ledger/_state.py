@@ -2,6 +2,12 @@
 
 The overlay caches decoded records (accounts, balances, assets, daily outflow) for
 the whole block and encodes only the records that changed, once, when the block ends.
+
+Across overlays, committed state is cached as bytes by the store (node/store.py, the
+state cache), not as decoded records: handlers change the records they get in place, so
+a shared decoded record would have to be copied for each overlay, and copying an Account
+costs as much as decoding it (about 0.8 us each). Decoding is under 4% of a payment's
+check and execution (bench/ledger_bench.py, measured for issue 13).
 """
 
 from __future__ import annotations
