@@ -83,8 +83,10 @@ def test_synced_blocks_do_not_count_and_the_window_forgets_old_samples() -> None
     capacity = CommitCapacity(sample_s=1.0, samples=3)
     now = busy(capacity, 5, 1000, 1.0, 0.0)
     assert capacity.tps == pytest.approx(1000)
+    counted = capacity.counted
     for n in range(50):  # catching up: 50 blocks in 0.5 s
         capacity.observe(1000, now_s=now + 0.01 * (n + 1), pending=10, synced=True)
+    assert capacity.counted == counted
     assert capacity.tps == pytest.approx(1000)
     # The network slows down (a validator down): three samples later the estimate follows.
     busy(capacity, 5, 200, 1.0, now + 0.5)
@@ -203,6 +205,7 @@ def test_at_the_room_an_api_client_evicts_gossip_and_a_peer_keeps_its_share() ->
     assert mempool.refusals_ahead([envelope()], source="peer-1")[0] is not None
     # A light API client still gets in: it displaces the newest gossiped copy.
     light = api_source("10.0.0.2")
+    assert mempool.refusals_ahead([envelope()], source=light) == [None]
     admitted = mempool.add(envelope("alice"), next_height=1, source=light)
     assert admitted.added
     assert admitted.evicted == 1
