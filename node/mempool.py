@@ -272,7 +272,9 @@ class Mempool:
 
         The cheap first step of admission (rule 5): once the pool or source's share is
         full, a newcomer costs a protobuf decode and a SHA-256, not a signature check and
-        a ledger check. `add` still decides for the others (None here).
+        a ledger check. While there is any room, `add` decides for all (None here): most
+        of them may be refused for other reasons and take no room, and their answer
+        (PENDING_FUNDS_EXCEEDED, ...) says more than MEMPOOL_FULL.
 
         Args:
             raws: serialized TxEnvelopes, in order.
@@ -283,12 +285,13 @@ class Mempool:
             share) or None when `add` must judge it (room left, already pending, or not
             an envelope at all).
         """
-        room = self.room_for(source)
         out: list[Admission | None] = [None] * len(raws)
-        if room >= len(raws):
+        if self.room_for(source) > 0:
             return out
-        ahead = room
-        refusal: tuple[int, str, float] | None = None
+        # The share binds, or the room does.
+        code, message, retry = self._share_refusal(source, 0) or self._full_refusal(
+            len(self._txs) + 1
+        )
         for n, raw in enumerate(raws):
             try:
                 tx_id = hashlib.sha256(ledger_pb2.TxEnvelope.FromString(raw).body).digest()
@@ -296,14 +299,6 @@ class Mempool:
                 continue  # add answers MALFORMED, with no signature check either
             if tx_id in self._txs:
                 continue  # add answers "already pending"
-            if room > 0:
-                room -= 1
-                continue
-            if refusal is None:  # the share binds first, or the room does
-                refusal = self._share_refusal(source, 0, ahead) or self._full_refusal(
-                    len(self._txs) + ahead + 1
-                )
-            code, message, retry = refusal
             out[n] = self._count(Admission(code, message, tx_id, retry_after_s=retry))
         return out
 
@@ -458,14 +453,12 @@ class Mempool:
                 )
         return None
 
-    def _share_refusal(
-        self, source: str, size: int, ahead: int = 0
-    ) -> tuple[int, str, float] | None:
-        """Refusal of one more transaction of size bytes from source by its share (rule 4),
-        ahead more being on their way in: (code, message, retry after seconds), or None."""
+    def _share_refusal(self, source: str, size: int) -> tuple[int, str, float] | None:
+        """Refusal of one more transaction of size bytes from source by its share (rule 4):
+        (code, message, retry after seconds), or None."""
         if source == API_SOURCE:
             return None
-        count = self.source_count(source) + ahead
+        count = self.source_count(source)
         if is_api_source(source):
             limit = self.max_client_txs
             if count + 1 <= limit:

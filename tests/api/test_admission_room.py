@@ -119,7 +119,7 @@ async def client(local_node: LocalNode, host: str) -> AsyncIterator[httpx.AsyncC
 
 
 async def test_mempool_full_is_429_with_the_seconds_to_drain(local_node: LocalNode) -> None:
-    capacity = CommitCapacity(samples=1)
+    capacity = CommitCapacity(sample_s=1.0, samples=1)
     pool = timed_pool(local_node, 10.0, capacity=capacity, max_client_share=1.0)  # room 40
     async with client(local_node, "10.0.0.1") as http:
         r = await http.post(
