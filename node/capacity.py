@@ -56,12 +56,13 @@ class CommitCapacity:
         self._seconds = 0.0
         self._last_s: float | None = None  # time of the last commit seen
         self._backlog = False  # the pool held transactions after the last commit
+        self._tps: float | None = None  # max(self._rates), kept: read on every admission
         self.counted = 0  # blocks that counted, for tests and stats
 
     @property
     def tps(self) -> float | None:
         """The capacity (transactions per second), or None while unknown."""
-        return max(self._rates) if self._rates else None
+        return self._tps
 
     def observe(self, txs: int, *, now_s: float, pending: int, synced: bool = False) -> None:
         """One block committed.
@@ -81,4 +82,5 @@ class CommitCapacity:
         self._seconds += max(0.0, now_s - last)
         if self._seconds >= self._sample_s:
             self._rates.append(self._txs / self._seconds)
+            self._tps = max(self._rates)
             self._txs, self._seconds = 0, 0.0
