@@ -231,7 +231,9 @@ class Admitter:
         for raw in part:
             if len(raw) <= ledger.max_tx_bytes:
                 envelope_hash = hashlib.sha256(raw).digest()
-                if not ledger.signatures_known(envelope_hash):
+                if not ledger.signatures_known(envelope_hash) and not ledger.already_included(
+                    raw
+                ):  # check_tx refuses an included one DUPLICATE before signatures count
                     todo.append((envelope_hash, raw))
         if not todo:
             return

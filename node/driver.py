@@ -8,14 +8,19 @@ Rules this module keeps:
    are durable before the next effect, so no own signed message leaves before it is on disk.
    The four effects that ask a question (build, execute, write, update the mempool) are
    answered at once, before the next effect.
-3. This module decides nothing: what to sign, commit, ask or drop is the core's (node/core/).
+3. Before a decided block executes, the signatures its transactions carry that this node
+   has not verified yet (transactions gossiped too late, or never) are verified in worker
+   threads, ``VERIFY_AHEAD_THREADS`` parts at once; execution then finds every verdict in
+   the signature cache. The event loop serves other tasks meanwhile.
+4. This module decides nothing: what to sign, commit, ask or drop is the core's (node/core/).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol, assert_never
 
@@ -37,6 +42,8 @@ log = logging.getLogger("tenge.consensus")
 INBOX_SIZE: Final = 4096
 TICK_S: Final = 0.2
 EVIDENCE_ROOM_BYTES: Final = 1024  # room kept in a proposal per piece of evidence it carries
+VERIFY_AHEAD_THREADS: Final = 2  # rule 3: parts of a block's unverified signatures at once
+VERIFY_AHEAD_MIN_TXS: Final = 16  # fewer unverified than this: verify inline (no thread hop)
 
 
 def now_ms() -> int:
@@ -76,6 +83,7 @@ class DriverStats:
     drops: dict[str, int] = field(default_factory=dict)
     timeouts: dict[str, int] = field(default_factory=dict)
     sign_refusals: int = 0
+    verified_ahead: int = 0  # block envelopes whose signatures admission had not verified
     blocks_synced: int = 0
     last_commit_monotonic: float = 0.0
 
@@ -178,6 +186,10 @@ class ConsensusDriver:
             await trio.sleep(TICK_S)
             await self._inbox_send.send(core.Tick(now_ms()))
 
+    async def _wake(self, at_ms: int) -> None:
+        await trio.sleep(max(0, at_ms - now_ms()) / 1000)
+        await self._inbox_send.send(core.Tick(now_ms()))
+
     async def _timer(self, out: cs.ScheduleTimeout) -> None:
         await trio.sleep(out.duration_ms / 1000)
         name = out.step.name.lower()
@@ -206,6 +218,7 @@ class ConsensusDriver:
                 case core.BuildProposal():
                     await self._handle(self._build(out))
                 case core.ExecuteBlock():
+                    await self._verify_ahead(out.txs)
                     result = self._ledger.execute_block(
                         height=out.height,
                         time_ms=out.time_ms,
@@ -228,8 +241,9 @@ class ConsensusDriver:
                 case core.WriteBlock():
                     await self._write(out)
                 case core.UpdateMempool():
-                    touched = set(out.touched) if out.touched is not None else None
-                    self._mempool.update(out.included, next_height=out.next_height, touched=touched)
+                    self._mempool.update(
+                        out.included, next_height=out.next_height, written=out.written
+                    )
                     await self._handle(
                         core.MempoolUpdated(out.height, len(self._mempool), now_ms())
                     )
@@ -251,6 +265,9 @@ class ConsensusDriver:
                 case core.GossipEvidence(evidence=evidence_list):
                     for env in evidence_gossip(evidence_list):
                         self._net.broadcast(env)
+                case core.WakeAt(at_ms=at_ms):
+                    assert self._nursery is not None
+                    self._nursery.start_soon(self._wake, at_ms)
                 case core.DropPeer(peer=peer, reason=reason):
                     self.stats.drops[reason] = self.stats.drops.get(reason, 0) + 1
                     log.warning("dropping peer %s: %s", peer[:12], reason)
@@ -276,6 +293,30 @@ class ConsensusDriver:
                     )
                 case _:
                     assert_never(out)
+
+    async def _verify_ahead(self, txs: Sequence[bytes]) -> None:
+        """Rule 3: fill the signature cache for the block's envelopes it lacks."""
+        ledger = self._ledger
+        todo = []
+        for raw in txs:
+            if len(raw) <= ledger.max_tx_bytes:
+                envelope_hash = hashlib.sha256(raw).digest()
+                if not ledger.signatures_known(envelope_hash):
+                    todo.append((envelope_hash, raw))
+        self.stats.verified_ahead += len(todo)
+        if len(todo) < VERIFY_AHEAD_MIN_TXS:
+            return  # execution verifies these few inline
+        parts = [todo[i::VERIFY_AHEAD_THREADS] for i in range(VERIFY_AHEAD_THREADS)]
+        outcomes: list[list[tuple[bytes, int]]] = []
+
+        async def verify(part: list[tuple[bytes, bytes]]) -> None:
+            outcomes.append(await trio.to_thread.run_sync(ledger.verify_detached, part))
+
+        async with trio.open_nursery() as nursery:
+            for part in parts:
+                nursery.start_soon(verify, part)
+        for found in outcomes:
+            ledger.remember_signatures(found)
 
     def _build(self, out: core.BuildProposal) -> core.ProposalBuilt:
         room = self._max_block_bytes - len(out.evidence) * EVIDENCE_ROOM_BYTES

@@ -49,7 +49,9 @@ DEFAULT_PARAMS: Final = {
     "max_tx_bytes": 16384,
     "max_tx_ttl": 600,
     "evidence_max_age_blocks": 100_000,
+    "block_interval_ms": 0,  # 0 keeps the hash of a genesis written before the param
 }
+_ZERO_ALLOWED_PARAMS: Final = {"block_interval_ms"}
 
 _TOP_KEYS: Final = {
     "chain_id",
@@ -363,7 +365,8 @@ def _parse(doc: Any) -> genesis_pb2.Genesis:
 def _parse_params(g: genesis_pb2.Genesis, value: Any) -> None:
     params = _obj(value, "params", set(DEFAULT_PARAMS), set())
     for name, default in DEFAULT_PARAMS.items():
-        setattr(g.params, name, _int(params.get(name, default), f"params.{name}", 1, U32_MAX))
+        low = 0 if name in _ZERO_ALLOWED_PARAMS else 1
+        setattr(g.params, name, _int(params.get(name, default), f"params.{name}", low, U32_MAX))
     p = g.params
     if p.max_tx_bytes < 256:
         raise _Err("params.max_tx_bytes", "must be at least 256")

@@ -29,9 +29,13 @@ Rules this module keeps (the operator's view is docs/mempool.md):
    newcomer gets MEMPOOL_FULL, with the seconds the pool needs to drain at the measured
    capacity (`Admission.retry_after_s`).
 7. The bookkeeping is incremental: add, evict and drop adjust the sums of the entries they
-   touch. After a commit only the transactions of accounts the block touched (and those
-   expiring) are checked again, oldest first, and re-booked against the new balances;
-   those that no longer pass are dropped.
+   touch. Each entry keeps the state keys its verdict was drawn from (`CheckOutcome.reads`).
+   After a commit, a pending transaction is checked again only when the block may have
+   changed its verdict: it wrote one of those keys, or it wrote a balance the transaction
+   would debit and that balance no longer covers the pending outflows on it, or the
+   transaction expires, or the rulebook in force changed. Those are checked again oldest
+   first and re-booked against the new state; those that no longer pass are dropped. A
+   block that wrote a balance that still covers its pending outflows re-checks nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Protocol, TypeVar
 
@@ -84,6 +88,8 @@ class DebitOutcome(Protocol):
     def amount(self) -> int: ...
     @property
     def balance(self) -> int: ...
+    @property
+    def key(self) -> bytes: ...
 
 
 class CheckOutcome(Protocol):
@@ -103,6 +109,10 @@ class CheckOutcome(Protocol):
     def debits(self) -> tuple[DebitOutcome, ...]: ...
     @property
     def rule(self) -> str: ...
+    @property
+    def rulebook_version(self) -> int: ...
+    @property
+    def reads(self) -> frozenset[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +120,34 @@ class _Entry:
     raw: bytes
     accounts: tuple[str, ...]  # the accounts that authorised it (payers, or the signer)
     expires_at_height: int
-    debits: tuple[tuple[str, str, int], ...]  # (account, asset, amount) it would take
+    debits: tuple[tuple[str, str, int, bytes], ...]  # (account, asset, amount, balance key)
     source: str  # api_source(client) or the gossiping peer's id
     seq: int  # admission order
+    reads: frozenset[bytes]  # state keys its verdict depends on (but for debited balances)
+    rulebook_version: int  # the rulebook it was judged under
 
-    def involved(self) -> set[str]:
-        """The accounts that authorised it or that it would debit."""
-        return {*self.accounts, *(debit[0] for debit in self.debits)}
+
+def _entry_of(raw: bytes, outcome: CheckOutcome, source: str, seq: int) -> _Entry:
+    return _Entry(
+        raw,
+        tuple(outcome.accounts),
+        outcome.expires_at_height,
+        tuple((d.account, d.asset, d.amount, d.key) for d in outcome.debits),
+        source,
+        seq,
+        outcome.reads,
+        outcome.rulebook_version,
+    )
 
 
 class TxChecker(Protocol):
-    """The ledger's admission check."""
+    """The ledger's admission check, and the committed state it judges against."""
 
     def check_tx(self, raw: bytes, *, next_height: int) -> CheckOutcome: ...
+
+    def balance(self, account: str, asset: str) -> int: ...
+
+    def rulebook_version_at(self, height: int) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +217,9 @@ class Mempool:
         self._by_source: dict[str, dict[bytes, None]] = {}  # source -> tx ids, oldest first
         self._source_bytes: dict[str, int] = {}
         # Indexes so a commit visits only what it may affect (rule 7).
-        self._involving: dict[str, dict[bytes, None]] = {}  # account -> tx ids
+        self._readers: dict[bytes, dict[bytes, None]] = {}  # state key -> tx ids reading it
+        self._debiting: dict[bytes, dict[bytes, None]] = {}  # balance key -> tx ids debiting
+        self._versions: dict[int, int] = {}  # rulebook version -> entries judged under it
         self._expiring: dict[int, dict[bytes, None]] = {}  # expires_at_height -> tx ids
         self._seq = 0
         self.results: dict[int, int] = {}  # admissions by result code, for metrics
@@ -339,14 +366,7 @@ class Mempool:
             self._remove(victim)
             self.evicted += 1
             log.debug("mempool evicted %s for %s", victim.hex(), tx_id.hex())
-        entry = _Entry(
-            raw,
-            tuple(outcome.accounts),
-            outcome.expires_at_height,
-            tuple((d.account, d.asset, d.amount) for d in outcome.debits),
-            source,
-            self._seq,
-        )
+        entry = _entry_of(raw, outcome, source, self._seq)
         self._seq += 1
         self._txs[tx_id] = entry
         self.size_bytes += len(raw)
@@ -369,17 +389,20 @@ class Mempool:
         return out
 
     def update(
-        self, included: Iterable[bytes], *, next_height: int, touched: set[str] | None = None
+        self,
+        included: Iterable[bytes],
+        *,
+        next_height: int,
+        written: Collection[bytes] | None = None,
     ) -> int:
         """After a commit: drop the included tx ids and re-check what the block may affect.
 
         Args:
             included: tx ids of the committed block.
             next_height: the height the remaining transactions would go into.
-            touched: accounts the block's transactions involved; pending transactions
-                that one of them authorised or that would debit one of them are checked
-                again, as are those expiring. None checks every pending transaction (a
-                block that changed rules, e.g. limits).
+            written: the state keys the block wrote; the pending transactions whose
+                verdict it may have changed are checked again (rule 7). None checks every
+                pending transaction.
 
         Returns:
             How many remaining transactions were dropped by the re-check.
@@ -387,7 +410,7 @@ class Mempool:
         for tx_id in included:
             if tx_id in self._txs:
                 self._remove(tx_id)
-        again = self._affected(touched, next_height)
+        again = self._affected(written, next_height)
         # Take them all out of the sums first, then book them again oldest first against
         # the new balances: the oldest keep their claim on the funds.
         for tx_id in again:
@@ -408,29 +431,39 @@ class Mempool:
                 dropped += 1
                 log.debug("mempool dropped %s on re-check: %s", tx_id.hex(), refusal[1])
                 continue
-            entry = replace(
-                entry,
-                accounts=tuple(outcome.accounts),
-                debits=tuple((d.account, d.asset, d.amount) for d in outcome.debits),
-            )
+            entry = _entry_of(entry.raw, outcome, entry.source, entry.seq)
             self._txs[tx_id] = entry  # same key: keeps its place in the order
             self._book(tx_id, entry)
         return dropped
 
     # ---- internals ----
 
-    def _affected(self, touched: set[str] | None, next_height: int) -> list[bytes]:
-        """Pending tx ids a commit may affect, oldest first: those involving a touched
-        account and those expired by next_height (all of them when touched is None)."""
-        if touched is None:
+    def _affected(self, written: Collection[bytes] | None, next_height: int) -> list[bytes]:
+        """Pending tx ids whose verdict a commit may have changed (rule 7), oldest first."""
+        if written is None or not self._txs:
             return list(self._txs)
+        version = self._checker.rulebook_version_at(next_height)
+        if len(self._versions) > 1 or version not in self._versions:
+            return list(self._txs)  # another rulebook is in force: judge everything again
         ids: set[bytes] = set()
-        for account in touched:
-            ids.update(self._involving.get(account, ()))
+        for key in written:
+            ids.update(self._readers.get(key, ()))
+            debtors = self._debiting.get(key)
+            if debtors:
+                account, asset = self._debited_pair(next(iter(debtors)), key)
+                if self._outflow.get((account, asset), 0) > self._checker.balance(account, asset):
+                    ids.update(debtors)  # the balance no longer covers what is pending
         for height, expiring in self._expiring.items():  # at most max_tx_ttl heights
             if height < next_height:
                 ids.update(expiring)
         return sorted(ids, key=lambda tx_id: self._txs[tx_id].seq)
+
+    def _debited_pair(self, tx_id: bytes, key: bytes) -> tuple[str, str]:
+        """The (account, asset) whose balance key is key, from a transaction debiting it."""
+        for account, asset, _, debit_key in self._txs[tx_id].debits:
+            if debit_key == key:
+                return account, asset
+        raise AssertionError("the debit index names a transaction that does not debit it")
 
     def _account_refusal(self, outcome: CheckOutcome) -> tuple[int, str] | None:
         """Refusal by the per-account cap or the pending outflows, given what is pending."""
@@ -546,29 +579,38 @@ class Mempool:
         """Count entry in the per-account sums and the account index."""
         for account in entry.accounts:
             self._per_account[account] = self._per_account.get(account, 0) + 1
-        for account, asset, amount in entry.debits:
-            key = (account, asset)
-            self._outflow[key] = self._outflow.get(key, 0) + amount
-        for account in entry.involved():
-            self._involving.setdefault(account, {})[tx_id] = None
+        for account, asset, amount, balance_key in entry.debits:
+            pair = (account, asset)
+            self._outflow[pair] = self._outflow.get(pair, 0) + amount
+            self._debiting.setdefault(balance_key, {})[tx_id] = None
+        for key in entry.reads:
+            self._readers.setdefault(key, {})[tx_id] = None
+        version = entry.rulebook_version
+        self._versions[version] = self._versions.get(version, 0) + 1
 
     def _unbook(self, tx_id: bytes, entry: _Entry) -> None:
         """Undo _book."""
-        for account in entry.involved():
-            _discard(self._involving, account, tx_id)
+        for key in entry.reads:
+            _discard(self._readers, key, tx_id)
+        left = self._versions[entry.rulebook_version] - 1
+        if left:
+            self._versions[entry.rulebook_version] = left
+        else:
+            del self._versions[entry.rulebook_version]
         for account in entry.accounts:
             left = self._per_account[account] - 1
             if left:
                 self._per_account[account] = left
             else:
                 del self._per_account[account]
-        for account, asset, amount in entry.debits:
-            key = (account, asset)
-            rest = self._outflow[key] - amount
+        for account, asset, amount, balance_key in entry.debits:
+            _discard(self._debiting, balance_key, tx_id)
+            pair = (account, asset)
+            rest = self._outflow[pair] - amount
             if rest:
-                self._outflow[key] = rest
+                self._outflow[pair] = rest
             else:
-                del self._outflow[key]
+                del self._outflow[pair]
 
     def _place(self, tx_id: bytes, entry: _Entry) -> None:
         """Index entry by its source and its expiry."""

@@ -244,6 +244,7 @@ class Node:
             ),
             params=CoreParams(
                 empty_block_interval_ms=params.empty_block_interval_ms,
+                block_interval_ms=params.block_interval_ms,
                 max_block_bytes=params.max_block_bytes,
                 max_block_txs=params.max_block_txs,
                 evidence_max_age_blocks=params.evidence_max_age_blocks,

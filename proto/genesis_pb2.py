@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proto import ledger_pb2 as proto_dot_ledger__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13proto/genesis.proto\x12\x08tenge.v1\x1a\x12proto/ledger.proto\"\xb5\x02\n\x0f\x43onsensusParams\x12\x1a\n\x12timeout_propose_ms\x18\x01 \x01(\r\x12\x1a\n\x12timeout_prevote_ms\x18\x02 \x01(\r\x12\x1c\n\x14timeout_precommit_ms\x18\x03 \x01(\r\x12\x18\n\x10timeout_delta_ms\x18\x04 \x01(\r\x12\x16\n\x0etimeout_max_ms\x18\x05 \x01(\r\x12\x1f\n\x17\x65mpty_block_interval_ms\x18\x06 \x01(\r\x12\x15\n\rmax_block_txs\x18\x07 \x01(\r\x12\x17\n\x0fmax_block_bytes\x18\x08 \x01(\r\x12\x14\n\x0cmax_tx_bytes\x18\t \x01(\r\x12\x12\n\nmax_tx_ttl\x18\n \x01(\r\x12\x1f\n\x17\x65vidence_max_age_blocks\x18\x0b \x01(\r\"D\n\x0eGenesisBalance\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x04\x12\x13\n\x0b\x61mount_high\x18\x03 \x01(\x04\"\x84\x01\n\x0eGenesisAccount\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.tenge.v1.Account\x12*\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x18.tenge.v1.GenesisBalance\x12\"\n\x07licence\x18\x03 \x01(\x0b\x32\x11.tenge.v1.Licence\"\x81\x02\n\x07Genesis\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x17\n\x0fgenesis_time_ms\x18\x02 \x01(\x03\x12\'\n\nvalidators\x18\x03 \x03(\x0b\x32\x13.tenge.v1.Validator\x12*\n\x08\x61\x63\x63ounts\x18\x04 \x03(\x0b\x32\x18.tenge.v1.GenesisAccount\x12\x1f\n\x06\x61ssets\x18\x05 \x03(\x0b\x32\x0f.tenge.v1.Asset\x12)\n\x06params\x18\x07 \x01(\x0b\x32\x19.tenge.v1.ConsensusParams\x12$\n\x08rulebook\x18\x08 \x01(\x0b\x32\x12.tenge.v1.RulebookJ\x04\x08\x06\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13proto/genesis.proto\x12\x08tenge.v1\x1a\x12proto/ledger.proto\"\xd0\x02\n\x0f\x43onsensusParams\x12\x1a\n\x12timeout_propose_ms\x18\x01 \x01(\r\x12\x1a\n\x12timeout_prevote_ms\x18\x02 \x01(\r\x12\x1c\n\x14timeout_precommit_ms\x18\x03 \x01(\r\x12\x18\n\x10timeout_delta_ms\x18\x04 \x01(\r\x12\x16\n\x0etimeout_max_ms\x18\x05 \x01(\r\x12\x1f\n\x17\x65mpty_block_interval_ms\x18\x06 \x01(\r\x12\x15\n\rmax_block_txs\x18\x07 \x01(\r\x12\x17\n\x0fmax_block_bytes\x18\x08 \x01(\r\x12\x14\n\x0cmax_tx_bytes\x18\t \x01(\r\x12\x12\n\nmax_tx_ttl\x18\n \x01(\r\x12\x1f\n\x17\x65vidence_max_age_blocks\x18\x0b \x01(\r\x12\x19\n\x11\x62lock_interval_ms\x18\x0c \x01(\r\"D\n\x0eGenesisBalance\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x04\x12\x13\n\x0b\x61mount_high\x18\x03 \x01(\x04\"\x84\x01\n\x0eGenesisAccount\x12\"\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.tenge.v1.Account\x12*\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x18.tenge.v1.GenesisBalance\x12\"\n\x07licence\x18\x03 \x01(\x0b\x32\x11.tenge.v1.Licence\"\x81\x02\n\x07Genesis\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x17\n\x0fgenesis_time_ms\x18\x02 \x01(\x03\x12\'\n\nvalidators\x18\x03 \x03(\x0b\x32\x13.tenge.v1.Validator\x12*\n\x08\x61\x63\x63ounts\x18\x04 \x03(\x0b\x32\x18.tenge.v1.GenesisAccount\x12\x1f\n\x06\x61ssets\x18\x05 \x03(\x0b\x32\x0f.tenge.v1.Asset\x12)\n\x06params\x18\x07 \x01(\x0b\x32\x19.tenge.v1.ConsensusParams\x12$\n\x08rulebook\x18\x08 \x01(\x0b\x32\x12.tenge.v1.RulebookJ\x04\x08\x06\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,11 +33,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.genesis_pb2', _global
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONSENSUSPARAMS']._serialized_start=54
-  _globals['_CONSENSUSPARAMS']._serialized_end=363
-  _globals['_GENESISBALANCE']._serialized_start=365
-  _globals['_GENESISBALANCE']._serialized_end=433
-  _globals['_GENESISACCOUNT']._serialized_start=436
-  _globals['_GENESISACCOUNT']._serialized_end=568
-  _globals['_GENESIS']._serialized_start=571
-  _globals['_GENESIS']._serialized_end=828
+  _globals['_CONSENSUSPARAMS']._serialized_end=390
+  _globals['_GENESISBALANCE']._serialized_start=392
+  _globals['_GENESISBALANCE']._serialized_end=460
+  _globals['_GENESISACCOUNT']._serialized_start=463
+  _globals['_GENESISACCOUNT']._serialized_end=595
+  _globals['_GENESIS']._serialized_start=598
+  _globals['_GENESIS']._serialized_end=855
 # @@protoc_insertion_point(module_scope)

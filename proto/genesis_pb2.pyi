@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ConsensusParams(_message.Message):
-    __slots__ = ("timeout_propose_ms", "timeout_prevote_ms", "timeout_precommit_ms", "timeout_delta_ms", "timeout_max_ms", "empty_block_interval_ms", "max_block_txs", "max_block_bytes", "max_tx_bytes", "max_tx_ttl", "evidence_max_age_blocks")
+    __slots__ = ("timeout_propose_ms", "timeout_prevote_ms", "timeout_precommit_ms", "timeout_delta_ms", "timeout_max_ms", "empty_block_interval_ms", "max_block_txs", "max_block_bytes", "max_tx_bytes", "max_tx_ttl", "evidence_max_age_blocks", "block_interval_ms")
     TIMEOUT_PROPOSE_MS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_PREVOTE_MS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_PRECOMMIT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class ConsensusParams(_message.Message):
     MAX_TX_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_TX_TTL_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_MAX_AGE_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     timeout_propose_ms: int
     timeout_prevote_ms: int
     timeout_precommit_ms: int
@@ -31,7 +32,8 @@ class ConsensusParams(_message.Message):
     max_tx_bytes: int
     max_tx_ttl: int
     evidence_max_age_blocks: int
-    def __init__(self, timeout_propose_ms: _Optional[int] = ..., timeout_prevote_ms: _Optional[int] = ..., timeout_precommit_ms: _Optional[int] = ..., timeout_delta_ms: _Optional[int] = ..., timeout_max_ms: _Optional[int] = ..., empty_block_interval_ms: _Optional[int] = ..., max_block_txs: _Optional[int] = ..., max_block_bytes: _Optional[int] = ..., max_tx_bytes: _Optional[int] = ..., max_tx_ttl: _Optional[int] = ..., evidence_max_age_blocks: _Optional[int] = ...) -> None: ...
+    block_interval_ms: int
+    def __init__(self, timeout_propose_ms: _Optional[int] = ..., timeout_prevote_ms: _Optional[int] = ..., timeout_precommit_ms: _Optional[int] = ..., timeout_delta_ms: _Optional[int] = ..., timeout_max_ms: _Optional[int] = ..., empty_block_interval_ms: _Optional[int] = ..., max_block_txs: _Optional[int] = ..., max_block_bytes: _Optional[int] = ..., max_tx_bytes: _Optional[int] = ..., max_tx_ttl: _Optional[int] = ..., evidence_max_age_blocks: _Optional[int] = ..., block_interval_ms: _Optional[int] = ...) -> None: ...
 
 class GenesisBalance(_message.Message):
     __slots__ = ("asset", "amount", "amount_high")

@@ -44,6 +44,7 @@ from node.core._events import (
     Tick,
     TxsAdmitted,
     UpdateMempool,
+    WakeAt,
     WriteBlock,
 )
 from node.core._sync import BlockSync, SyncedBlock, SyncParams
@@ -88,6 +89,7 @@ __all__ = [
     "Tick",
     "TxsAdmitted",
     "UpdateMempool",
+    "WakeAt",
     "WriteBlock",
     "validator_set_from_bytes",
     "validator_set_to_bytes",

@@ -19,7 +19,11 @@ Rules this module keeps:
    set(H + 1).apply_updates(updates of H)``; a set consensus refuses here means the ledger
    accepted what it must refuse, and the core stops the node rather than run the old set.
 6. Proposing: at round 0 with an empty mempool the proposer waits until transactions arrive
-   or ``empty_block_interval_ms`` has passed since the last commit; otherwise it builds at once.
+   or ``empty_block_interval_ms`` has passed since the last commit. With transactions it
+   collects until ``block_interval_ms`` has passed since the last commit (asking for a
+   ``WakeAt`` then), unless a full block is already pending: fewer, larger blocks spread
+   the per-block cost (votes, signatures, the write) over more payments. Other rounds
+   build at once.
 7. A committed block takes out of the mempool only the tx ids its receipts speak for
    (``Receipt.speaks_for_tx``, node/ledger/_ledger.py rule 6).
 """
@@ -65,6 +69,7 @@ from node.core._events import (
     Tick,
     TxsAdmitted,
     UpdateMempool,
+    WakeAt,
     WriteBlock,
 )
 from node.core._sync import BAD_SYNC_BLOCK, BlockSync, SyncParams
@@ -94,6 +99,7 @@ class CoreParams:
     """Timing and bounds of the node core (milliseconds and counts)."""
 
     empty_block_interval_ms: int = 5_000
+    block_interval_ms: int = 0  # rule 6: a proposer collects this long after a commit
     status_interval_ms: int = 2_000
     regossip_interval_ms: int = 1_000
     max_block_bytes: int = 4 * 1024 * 1024
@@ -178,6 +184,7 @@ class NodeCore:
         self.sync = BlockSync(params.sync)
         self._pending_txs = 0
         self._last_commit_ms = 0
+        self._wake_ms = 0  # the collection window's end a WakeAt was asked for (rule 6)
         self._last_status_ms: int | None = None
         self._last_regossip_ms = 0
         self._awaiting: tuple[int, int] | None = None  # a RequestProposalValue to answer
@@ -294,6 +301,12 @@ class NodeCore:
         due = self._last_commit_ms + self._params.empty_block_interval_ms
         if round_ == 0 and self._pending_txs == 0 and now_ms < due:
             return
+        ready = self._last_commit_ms + self._params.block_interval_ms
+        if round_ == 0 and now_ms < ready and self._pending_txs < self._params.max_block_txs:
+            if self._wake_ms != ready:  # one wake-up per collection window
+                self._wake_ms = ready
+                self._out.append(WakeAt(ready))
+            return
         self._awaiting = None
         self._building = (height, round_)
         self.evidence_pool.prune(height)
@@ -389,13 +402,15 @@ class NodeCore:
         self.evidence_pool.mark_committed(codec.decode_evidence(e).key for e in deciding.evidence)
         self.evidence_pool.prune(height + 1)
         kinds = tuple(_tx_kind(raw) for raw in deciding.txs)
-        touched: frozenset[str] | None = frozenset(a for r in result.receipts for a in r.accounts)
+        written: tuple[bytes, ...] | None = tuple(key for key, _ in result.writes)
         if any(kind not in _BALANCE_ONLY_KINDS for kind in kinds):
-            touched = None  # rules or accounts changed: re-check every pending transaction
+            # Rules, accounts or licences changed, some with effects that come with height
+            # rather than a write (a licence's expiry): re-check every pending transaction.
+            written = None
         # Only a receipt that speaks for its tx id takes that id out of the mempool: a copy
         # refused for its envelope (junk signatures) leaves the real transaction pending.
         included = tuple(r.tx_id for r in result.receipts if r.speaks_for_tx)
-        self._out.append(UpdateMempool(height, included, height + 1, touched))
+        self._out.append(UpdateMempool(height, included, height + 1, written))
 
     def _on_mempool_updated(self, event: MempoolUpdated) -> None:
         deciding = self._step(event.height, "MempoolUpdated")

@@ -257,13 +257,13 @@ class UpdateMempool:
 
     included: the ids whose receipt speaks for the tx (``Receipt.speaks_for_tx``); a copy
         refused for its envelope is not here, so the real pending transaction stays.
-    touched: accounts the block involved (None: re-check every pending transaction).
+    written: the state keys the block wrote (None: re-check every pending transaction).
     """
 
     height: int
     included: tuple[bytes, ...]
     next_height: int
-    touched: frozenset[str] | None
+    written: tuple[bytes, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +331,13 @@ class PeerPenalised:
 
 
 @dataclass(frozen=True, slots=True)
+class WakeAt:
+    """Send a Tick at at_ms (wall clock, Unix ms): the proposer collects until then."""
+
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class DropPeer:
     """Disconnect the peer (it keeps failing); reason is a stable code."""
 
@@ -358,4 +365,5 @@ Effect = (
     | GossipEvidence
     | PeerPenalised
     | DropPeer
+    | WakeAt
 )

@@ -47,6 +47,7 @@ from node.ledger._rules import (
     Context,
     Refusal,
     debits_of,
+    holding_capped,
     required_accounts,
     show,
     static_check,
@@ -73,12 +74,14 @@ class Debit:
         asset: the asset code.
         amount: the net amount it would take (> 0).
         balance: the account's committed balance of the asset when it was checked.
+        key: the state key of that balance (a block that writes it changes the balance).
     """
 
     account: str
     asset: str
     amount: int
     balance: int
+    key: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,10 @@ class CheckResult:
         debits: when OK, what it would take from balances (`debits_of`) with the
             committed balances it was judged against, sorted by (account, asset); the
             mempool adds them up over pending transactions (docs/mempool.md).
+        reads: the committed state keys the verdict was drawn from, but for the balance
+            keys of `debits` (the mempool's funds bookkeeping covers those). Until a block
+            writes one of them, the same check at a later height gives the same verdict
+            (but for expiry, the rulebook in force at that height, and licence expiry).
     """
 
     code: int
@@ -110,6 +117,7 @@ class CheckResult:
     debits: tuple[Debit, ...] = ()
     rule: str = ""
     rulebook_version: int = 0
+    reads: frozenset[bytes] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -152,6 +160,36 @@ class _Outcome:
     rule: str = ""  # the rulebook rule that refused it
 
 
+class _ReadRecorder:
+    """Committed state that remembers which keys were read (check_tx's `reads`)."""
+
+    __slots__ = ("_state", "keys")
+
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
+        self.keys: set[bytes] = set()
+
+    def get(self, key: bytes) -> bytes | None:
+        self.keys.add(key)
+        return self._state.get(key)
+
+
+def _uncapped_credits(ov: Overlay, rules: rb.Rules, body: pb.TxBody | None) -> list[bytes]:
+    """The balance keys a transfer credits that bound no verdict: no holding cap applies.
+
+    Such a balance only grows by the payment (an overflow past 2^128 - 1 is left to
+    execution), so a block that changes it changes nothing check_tx judged.
+    """
+    if body is None or body.WhichOneof("kind") != "transfer":
+        return []
+    keys = []
+    for leg in body.transfer.legs:
+        payee = ov.account(leg.payee)
+        if payee is not None and not holding_capped(rules, payee):
+            keys.append(k.balance_key(leg.payee, leg.asset))
+    return keys
+
+
 def _envelope_refused(code: int, message: str, tx_id: bytes, body: pb.TxBody | None) -> _Outcome:
     """A refusal of the envelope: it says nothing about the tx id (rule 6)."""
     return _Outcome(code, message, tx_id, [], body, speaks=False)
@@ -180,6 +218,10 @@ class Ledger:
         self.max_tx_ttl: Final = params.max_tx_ttl or DEFAULT_MAX_TX_TTL
         self._state = state
         self._sigs = SignatureCache(self.chain_id, verify_cache_entries)
+        # Tx ids whose body passed the checks that need neither state nor height, so that
+        # admission, a re-check and execution run them once (oldest evicted first).
+        self._static_ok: dict[bytes, None] = {}
+        self._static_ok_max = max(1, verify_cache_entries // 2)
         self._rules: dict[bytes, rb.Rules] = {}  # serialized rulebook -> its index
 
     @property
@@ -193,8 +235,10 @@ class Ledger:
         outflow limit (which needs block time). Never raises on bad input. Pending
         transactions are the mempool's business: it judges `debits` against them.
         """
-        ov = Overlay(self._state)
-        rules = self.rules_at(next_height)
+        state = _ReadRecorder(self._state)
+        ov = Overlay(state)
+        raw_book, _ = rb.rulebook_at(state.get, next_height)
+        rules = self._index(raw_book)
         out = self._run(
             ov, raw, height=next_height, time_ms=0, updates=[], rules=rules, check_only=True
         )
@@ -202,10 +246,16 @@ class Ledger:
         debits: tuple[Debit, ...] = ()
         if out.code == pb.OK and body is not None:
             found = debits_of(body)
-            for key, amount in issue_debits(self._state, body).items():
+            for key, amount in issue_debits(state, body).items():
                 found[key] = found.get(key, 0) + amount
             debits = tuple(
-                Debit(account, asset, amount, get_balance(self._state, account, asset))
+                Debit(
+                    account,
+                    asset,
+                    amount,
+                    get_balance(self._state, account, asset),
+                    k.balance_key(account, asset),
+                )
                 for (account, asset), amount in sorted(found.items())
             )
         return CheckResult(
@@ -219,7 +269,18 @@ class Ledger:
             debits=debits,
             rule=out.rule,
             rulebook_version=rules.version,
+            reads=frozenset(state.keys.difference(d.key for d in debits)).difference(
+                _uncapped_credits(ov, rules, body) if out.code == pb.OK else ()
+            ),
         )
+
+    def balance(self, account: str, asset: str) -> int:
+        """The committed balance of account in asset (0 when it holds none)."""
+        return get_balance(self._state, account, asset)
+
+    def rulebook_version_at(self, height: int) -> int:
+        """The version of the rulebook in force at height, as committed state stands now."""
+        return self.rules_at(height).version
 
     def rules_at(self, height: int) -> rb.Rules:
         """The rulebook in force at height, as committed state stands now."""
@@ -252,6 +313,18 @@ class Ledger:
     def signatures_known(self, envelope_hash: bytes) -> bool:
         """Whether the cache holds the outcome for the envelope with this SHA-256."""
         return self._sigs.lookup(envelope_hash) is not None
+
+    def already_included(self, raw: bytes) -> bool:
+        """Whether a block already included the transaction raw carries (by its tx id).
+
+        Cheap next to a signature check: admission asks it first, since check_tx refuses
+        such a transaction DUPLICATE before it looks at signatures.
+        """
+        try:
+            body = pb.TxEnvelope.FromString(raw).body
+        except DecodeError:
+            return False
+        return self._state.get(k.seen_key(hashlib.sha256(body).digest())) is not None
 
     def verify_detached(self, txs: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, int]]:
         """Signature outcomes of (envelope SHA-256, envelope) pairs, without the cache.
@@ -396,7 +469,7 @@ class Ledger:
             body.ParseFromString(envelope.body)
         except DecodeError:
             return _Outcome(pb.MALFORMED, "the body is not a TxBody", tx_id, [])
-        refusal = self._stateless(body, height)
+        refusal = self._stateless(tx_id, body, height)
         if refusal is not None:
             return _Outcome(refusal.code, refusal.message, tx_id, [], body)
         refusal = self._signature_count(envelope)
@@ -445,16 +518,24 @@ class Ledger:
             )
         return _Outcome(pb.OK, "", tx_id, result, body, authorised)
 
-    def _stateless(self, body: pb.TxBody, height: int) -> Refusal | None:
-        """The checks of the body alone (rule 6: their refusals speak for the tx id)."""
-        if body.chain_id != self.chain_id:
-            return Refusal(
-                pb.WRONG_CHAIN_ID,
-                f"chain_id is {show(body.chain_id)}, this chain is {self.chain_id!r}",
-            )
-        refusal = static_check(body)
-        if refusal is not None:
-            return refusal
+    def _stateless(self, tx_id: bytes, body: pb.TxBody, height: int) -> Refusal | None:
+        """The checks of the body alone (rule 6: their refusals speak for the tx id).
+
+        Those that need no height either run once per tx id: the verdict is remembered.
+        """
+        static_ok = self._static_ok
+        if tx_id not in static_ok:
+            if body.chain_id != self.chain_id:
+                return Refusal(
+                    pb.WRONG_CHAIN_ID,
+                    f"chain_id is {show(body.chain_id)}, this chain is {self.chain_id!r}",
+                )
+            refusal = static_check(body)
+            if refusal is not None:
+                return refusal
+            if len(static_ok) >= self._static_ok_max:
+                del static_ok[next(iter(static_ok))]
+            static_ok[tx_id] = None
         if body.expires_at_height < height:
             return Refusal(
                 pb.EXPIRED,

@@ -113,6 +113,14 @@ def hold_refusal(
     return None
 
 
+def holding_capped(rules: rb.Rules, account: pb.Account) -> bool:
+    """Whether a holding cap bounds account's balances (`holding_cap_refusal` judges it)."""
+    if account.role not in LIMITED_ROLES:
+        return False
+    limits = rules.limits.get(account.kyc_tier)
+    return limits is not None and bool(limits.holding_cap)
+
+
 def holding_cap_refusal(
     ov: Overlay,
     rules: rb.Rules,

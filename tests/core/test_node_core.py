@@ -107,6 +107,27 @@ def test_admitted_transactions_start_the_proposal_at_once() -> None:
     assert not of(node.handle(core.TxsAdmitted(4, T0 + 2)), core.BuildProposal)
 
 
+def test_the_proposer_collects_transactions_for_the_block_interval() -> None:
+    node = make_core(VSET1, block_interval_ms=300, max_block_txs=100)
+    node.handle(core.NodeStarted(T0))
+    effects = node.handle(core.TxsAdmitted(3, T0 + 10))
+    assert not of(effects, core.BuildProposal), "it collects until the interval has passed"
+    assert one(effects, core.WakeAt).at_ms == T0 + 300
+    # One wake-up per window, however many admissions come meanwhile.
+    assert not of(node.handle(core.TxsAdmitted(5, T0 + 20)), core.WakeAt)
+    assert not of(node.handle(core.Tick(T0 + 299)), core.BuildProposal)
+    build = one(node.handle(core.Tick(T0 + 300)), core.BuildProposal)
+    assert (build.height, build.round) == (1, 0)
+
+
+def test_a_full_block_pending_is_built_without_waiting() -> None:
+    node = make_core(VSET1, block_interval_ms=300, max_block_txs=100)
+    node.handle(core.NodeStarted(T0))
+    effects = node.handle(core.TxsAdmitted(100, T0 + 10))
+    assert one(effects, core.BuildProposal).height == 1
+    assert not of(effects, core.WakeAt)
+
+
 def test_an_answer_nobody_asked_for_is_a_bug() -> None:
     node = make_core(VSET1)
     node.handle(core.NodeStarted(T0))
@@ -479,4 +500,4 @@ def test_only_receipts_that_speak_for_a_tx_take_it_out_of_the_mempool() -> None:
     node.handle(core.BlockExecuted(1, receipts, [], b"\xbb" * 32, [], T0 + 3))
     update = one(node.handle(core.BlockWritten(1, T0 + 4)), core.UpdateMempool)
     assert update.included == (ids[1], ids[2]), "the junk copy's id must stay pending"
-    assert update.touched == frozenset({"alice", "bob"})
+    assert update.written == ()  # what BlockExecuted said the block wrote

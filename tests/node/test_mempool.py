@@ -187,24 +187,84 @@ class _CountingChecker:
         self.calls += 1
         return self.ledger.check_tx(raw, next_height=next_height)
 
+    def balance(self, account: str, asset: str) -> int:
+        return self.ledger.balance(account, asset)
 
-def test_update_rechecks_only_what_the_block_touched(world: tuple[Store, Ledger]) -> None:
+    def rulebook_version_at(self, height: int) -> int:
+        return self.ledger.rulebook_version_at(height)
+
+
+def test_update_rechecks_only_what_the_block_may_have_changed(
+    world: tuple[Store, Ledger],
+) -> None:
+    store, ledger = world
+    # bob holds KZT from now on (a first credit of an asset writes the payee's record).
+    assert commit(store, ledger, [pay(50, 0, payer="dave")])[0].code == ledger_pb2.OK
+    checker = _CountingChecker(ledger)
+    pool = Mempool(checker, max_txs=10, max_bytes=1 << 20)
+    kept = pay(300, 1, expires=10)
+    assert pool.add(kept, next_height=2).added
+    assert pool.add(pay(10, 2, expires=2), next_height=2).added
+    checker.calls = 0
+    assert pool.update([], next_height=3, written=()) == 1  # only the expiring one
+    assert checker.calls == 1
+    assert len(pool) == 1
+    # Another node's block pays 600 of alice's 1000 and credits bob: the 400 left still
+    # cover the 300 pending, and nothing else the pending payment was judged on changed.
+    checker.calls = 0
+    assert after_commit(pool, store, commit(store, ledger, [pay(600, 3)])) == 0
+    assert checker.calls == 0
+    assert kept in pool.reap(max_txs=10, max_bytes=1 << 20)
+    # A block writing alice's account record may change the verdict: judged again.
+    checker.calls = 0
+    assert pool.update([], next_height=3, written=(b"acct/alice", b"unrelated")) == 0
+    assert b"acct/alice" in pool._txs[ledger_id(kept)].reads
+    assert checker.calls == 1
+    # Another 200 of alice's leave 200, short of the 300 pending: judged again, dropped.
+    checker.calls = 0
+    assert after_commit(pool, store, commit(store, ledger, [pay(200, 4)])) == 1
+    assert checker.calls == 1
+    assert len(pool) == 0
+    assert pool.pending_outflow("alice", "KZT") == 0
+
+
+def test_update_rechecks_readers_of_a_written_key(world: tuple[Store, Ledger]) -> None:
     _, ledger = world
     checker = _CountingChecker(ledger)
     pool = Mempool(checker, max_txs=10, max_bytes=1 << 20)
-    pool.add(pay(10, 1, expires=10), next_height=1)
-    soon = pay(10, 2, expires=1)
-    pool.add(soon, next_height=1)
+    raw = pay(300, 1)
+    assert pool.add(raw, next_height=1).added
+    reads = pool._txs[ledger_id(raw)].reads
+    assert reads, "a payment's verdict reads the payer's account at least"
+    for key in sorted(reads):
+        checker.calls = 0
+        pool.update([], next_height=2, written=(key,))
+        assert checker.calls == 1, key
     checker.calls = 0
-    assert pool.update([], next_height=2, touched={"bob"}) == 1  # only the expiring one
+    pool.update([], next_height=2, written=None)
     assert checker.calls == 1
-    assert len(pool) == 1
+
+
+def test_update_rechecks_everything_when_another_rulebook_comes_into_force(
+    world: tuple[Store, Ledger],
+) -> None:
+    """A rulebook scheduled for a height changes verdicts without a write at that height."""
+    _, ledger = world
+    checker = _CountingChecker(ledger)
+    pool = Mempool(checker, max_txs=10, max_bytes=1 << 20)
+    for nonce in range(3):
+        assert pool.add(pay(10, nonce), next_height=1).added
+    in_force = ledger.rulebook_version_at(2)
     checker.calls = 0
-    pool.update([], next_height=2, touched={"alice"})
-    assert checker.calls == 1
-    checker.calls = 0
-    pool.update([], next_height=2, touched=None)
-    assert checker.calls == 1
+    pool.update([], next_height=2, written=())
+    assert checker.calls == 0
+    checker.rulebook_version_at = lambda height: in_force + 1  # type: ignore[method-assign]
+    pool.update([], next_height=2, written=())
+    assert checker.calls == 3
+
+
+def ledger_id(raw: bytes) -> bytes:
+    return hashlib.sha256(ledger_pb2.TxEnvelope.FromString(raw).body).digest()
 
 
 # ---- admission fairness (issue 11 item 4; docs/mempool.md) ----
@@ -212,7 +272,13 @@ def test_update_rechecks_only_what_the_block_touched(world: tuple[Store, Ledger]
 GENESIS_MS = 1_767_225_600_000
 
 
-def commit(store: Store, ledger: Ledger, txs: list[bytes]) -> list[ledger_pb2.Receipt]:
+class Committed(list[ledger_pb2.Receipt]):
+    """A committed block's receipts, and the state keys it wrote."""
+
+    written: tuple[bytes, ...] = ()
+
+
+def commit(store: Store, ledger: Ledger, txs: list[bytes]) -> Committed:
     """Execute txs as the next block and write it, as the node does."""
     height = store.height + 1
     result = ledger.execute_block(
@@ -229,13 +295,16 @@ def commit(store: Store, ledger: Ledger, txs: list[bytes]) -> list[ledger_pb2.Re
             app_hash=result.app_hash,
         )
     )
-    return list(result.receipts)
+    committed = Committed(result.receipts)
+    committed.written = tuple(key for key, _ in result.writes)
+    return committed
 
 
-def after_commit(pool: Mempool, store: Store, receipts: list[ledger_pb2.Receipt]) -> int:
-    """Mempool.update as the node core asks for it: touched = the receipts' accounts."""
-    touched = {a for r in receipts for a in r.accounts}
-    return pool.update([r.tx_id for r in receipts], next_height=store.height + 1, touched=touched)
+def after_commit(pool: Mempool, store: Store, receipts: Committed) -> int:
+    """Mempool.update as the node core asks for it: the keys the block wrote."""
+    return pool.update(
+        [r.tx_id for r in receipts], next_height=store.height + 1, written=receipts.written
+    )
 
 
 def test_pending_outflows_refuse_the_overdraft(world: tuple[Store, Ledger]) -> None:
@@ -491,15 +560,22 @@ _ops = st.one_of(_add, _add, _block)  # two adds for one block: the pool fills u
 
 def _indexes_agree(pool: Mempool) -> None:
     """The pool's internal indexes describe exactly its entries."""
-    involving: dict[str, set[bytes]] = {}
+    readers: dict[bytes, set[bytes]] = {}
+    debiting: dict[bytes, set[bytes]] = {}
+    versions: dict[int, int] = {}
     expiring: dict[int, set[bytes]] = {}
     sources: dict[str, set[bytes]] = {}
     for tx_id, entry in pool._txs.items():
-        for account in entry.involved():
-            involving.setdefault(account, set()).add(tx_id)
+        for key in entry.reads:
+            readers.setdefault(key, set()).add(tx_id)
+        for debit in entry.debits:
+            debiting.setdefault(debit[3], set()).add(tx_id)
+        versions[entry.rulebook_version] = versions.get(entry.rulebook_version, 0) + 1
         expiring.setdefault(entry.expires_at_height, set()).add(tx_id)
         sources.setdefault(entry.source, set()).add(tx_id)
-    assert {a: set(ids) for a, ids in pool._involving.items()} == involving
+    assert {key: set(ids) for key, ids in pool._readers.items()} == readers
+    assert {key: set(ids) for key, ids in pool._debiting.items()} == debiting
+    assert pool._versions == versions
     assert {h: set(ids) for h, ids in pool._expiring.items()} == expiring
     assert {s: set(ids) for s, ids in pool._by_source.items()} == sources
     assert set(pool._source_bytes) == set(sources)
@@ -564,7 +640,7 @@ def test_pending_sums_always_equal_the_pending_transactions(ops: list[tuple[Any,
                 receipts = commit(store, ledger, txs)
                 if everything:
                     included = [r.tx_id for r in receipts]
-                    pool.update(included, next_height=store.height + 1, touched=None)
+                    pool.update(included, next_height=store.height + 1, written=None)
                 else:
                     after_commit(pool, store, receipts)
             pending = pool.reap(max_txs=1000, max_bytes=1 << 30)

@@ -35,6 +35,8 @@ class _Outcome:
     accounts: tuple[str, ...]
     debits: tuple[()] = ()
     rule: str = ""
+    rulebook_version: int = 1
+    reads: frozenset[bytes] = frozenset()
 
 
 class StubLedger:
