@@ -7,8 +7,10 @@ slice by slice, and only then runs the (now cheap) ledger check of each transact
 Rules this module keeps:
 
 0. Refuse before any work. Before a slice is verified, `Mempool.refusals_ahead` answers
-   MEMPOOL_FULL (or PEER_SHARE_EXCEEDED) for the envelopes that cannot fit in the pool's
-   room or their source's share now; they are never verified nor checked. At three times
+   MEMPOOL_FULL (or PEER_SHARE_EXCEEDED) for its new envelopes when their source has no
+   room left now (the pool holds its room in time, or the source its share of it); they
+   are never verified nor checked. With any room left the slice goes on as below, so at
+   most one slice per call is verified beyond the room. At three times
    the network's capacity two of three transactions are refused, and a refusal that cost
    a signature check would take the CPU the commits need (issue 13). `refused_early`
    counts them.
@@ -30,8 +32,8 @@ Rules this module keeps:
    batches interleave slice by slice). Each queue (the API, all its clients together; or
    one peer) may have at most ``max_pending_txs`` transactions and ``max_pending_bytes``
    bytes inside `admit` at once. A call that would pass either is refused whole, before
-   any work, with `AdmissionBusy`: memory and queued CPU stay bounded, and API floods never make the
-   node drop a peer's gossip (nor the reverse).
+   any work, with `AdmissionBusy`: memory and queued CPU stay bounded, and API floods
+   never make the node drop a peer's gossip (nor the reverse).
 5. The answers are `Mempool.add`'s, one per input, in input order.
 """
 

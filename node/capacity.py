@@ -22,7 +22,7 @@ Rules this module keeps:
 3. The capacity is the highest rate of the last ``samples`` samples (a windowed maximum
    over about ``samples * sample_s`` = 30 seconds of busy time). Under light load a sample
    measures the offered rate, which is below the capacity; the maximum remembers the rate
-   of the last busy minute, so a pause in the load does not close the pool to the next
+   of the last busy half-minute, so a pause in the load does not close the pool to the next
    burst. When the network really slows down (a validator down, rounds timing out), the
    estimate follows once the old samples leave the window.
 4. Until the first sample closes the capacity is unknown (None): the mempool then holds

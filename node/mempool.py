@@ -20,8 +20,9 @@ Rules this module keeps (the operator's view is docs/mempool.md):
    capacity (node.capacity.CommitCapacity, fed by `committed`), never fewer transactions
    than `min_pending_txs` and never more than `max_txs`; and at most `max_bytes`. So an
    admitted transaction waits about `max_pending_s` at most, and what cannot be committed
-   soon is refused now rather than queued for minutes. `refusals_ahead` answers, without
-   any signature check, what surely cannot fit, so a refusal costs a few microseconds.
+   soon is refused now rather than queued for minutes. `refusals_ahead` refuses, without
+   any signature check, the newcomers of a source with no room left, so such a refusal
+   costs a few microseconds.
 6. When full, a newcomer may evict the newest gossiped transactions of the peer holding
    the most, if that leaves the newcomer's source no larger than the victim's (an API
    newcomer always may). A transaction this node's API acknowledged is never evicted:
