@@ -6,9 +6,15 @@ With real Ed25519 and a real LevelDB store, on one core:
   per-account cap, indexes) shows as the difference;
 - update: after a block of B of them commits, Mempool.update with the keys the block
   wrote (what the node core asks for), and with written=None (re-check everything), as
-  milliseconds and check_tx calls.
+  milliseconds and check_tx calls;
+- refusal at the room in time (``--refusals R``): microseconds per transaction through
+  the node's Admitter (signatures verified inline, one core) for R fresh payments admitted
+  into a pool with room, then for R more refused by a pool at its room (refused before
+  verification, docs/mempool.md), and for R refused the old way: verified and checked,
+  then refused (``Mempool.add`` on a full pool without the early refusal).
 
-Run: ``make bench`` or ``.venv/bin/python -m bench.mempool_bench [--txs N] [--block B]``.
+Run: ``make bench`` or
+``.venv/bin/python -m bench.mempool_bench [--txs N] [--block B] [--refusals R]``.
 Figures only; nothing here fails on speed.
 """
 
@@ -20,7 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import trio
+
 from bench.ledger_bench import CHAIN, _genesis, _key
+from node.admission import Admitter
 from node.genesis import parse_genesis
 from node.ledger import Ledger, genesis_app_hash, genesis_state
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
@@ -114,12 +123,56 @@ def run(txs_n: int, block_n: int) -> dict[str, float]:
     }
 
 
+def run_refusals(n: int) -> dict[str, float]:
+    """Microseconds per transaction: admitted, refused early at the room, refused late."""
+    customers = max(1, 3 * n // PER_CUSTOMER)
+    genesis = parse_genesis(_genesis(customers))
+    txs = []
+    for k in range(3 * n):
+        payer = f"cust-{k % customers:05d}"
+        body = build_tx(
+            CHAIN, payer, transfer((payer, "bank-a", "KZT", 1)), nonce=k, expires_at_height=50
+        )
+        txs.append(sign_envelope(body, CHAIN, [_key(payer)]))
+    admitted, early, late = txs[:n], txs[n : 2 * n], txs[2 * n :]
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "db") as store:
+        store.init_genesis(b"g", genesis_state(genesis), genesis_app_hash(genesis))
+        ledger = Ledger(genesis, store, verify_cache_entries=6 * n)
+        # Room for exactly n: the time bound is on, the capacity not measured yet.
+        pool = Mempool(ledger, max_txs=10 * n, max_bytes=1 << 30, max_pending_s=4.0)
+        pool.min_pending_txs = n
+        admitter = Admitter(ledger, pool, next_height=lambda: 1, thread_min_txs=10**9)
+
+        async def timed(raws: list[bytes]) -> tuple[float, set[int]]:
+            t0 = time.perf_counter()
+            answers = await admitter.admit(raws, source="api")
+            return time.perf_counter() - t0, {a.code for a in answers}
+
+        t_admit, codes_admit = trio.run(timed, admitted)
+        t_early, codes_early = trio.run(timed, early)
+        full = Mempool(ledger, max_txs=n, max_bytes=1 << 30)
+        for raw in admitted:
+            full.add(raw, next_height=1)
+        t0 = time.perf_counter()
+        codes_late = {full.add(raw, next_height=1).code for raw in late}
+        t_late = time.perf_counter() - t0
+    assert codes_admit == {0}, codes_admit
+    assert len(codes_early) == len(codes_late) == 1, (codes_early, codes_late)
+    return {
+        "refusals": n,
+        "admit_us_per_tx": t_admit / n * 1e6,
+        "refuse_at_room_us_per_tx": t_early / n * 1e6,
+        "refuse_after_checks_us_per_tx": t_late / n * 1e6,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--txs", type=int, default=20_000)
     parser.add_argument("--block", type=int, default=500)
+    parser.add_argument("--refusals", type=int, default=0, help="measure refusals instead")
     args = parser.parse_args()
-    figures = run(args.txs, args.block)
+    figures = run_refusals(args.refusals) if args.refusals else run(args.txs, args.block)
     print(json.dumps({k: round(v, 1) for k, v in figures.items()}, indent=1))
 
 

@@ -1,11 +1,19 @@
 """The one way transactions enter the mempool: API submits, API batches and tx gossip.
 
 Signature verification is the costly part of admission, and the event loop that admits
-also runs consensus. So `Admitter.admit` verifies first, slice by slice, and only then
-runs the (now cheap) ledger check of each transaction.
+also runs consensus. So `Admitter.admit` first refuses what cannot fit, then verifies,
+slice by slice, and only then runs the (now cheap) ledger check of each transaction.
 
 Rules this module keeps:
 
+0. Refuse before any work. Before a slice is verified, `Mempool.refusals_ahead` answers
+   MEMPOOL_FULL (or PEER_SHARE_EXCEEDED) for its new envelopes when their source has no
+   room left now (the pool holds its room in time, or the source its share of it); they
+   are never verified nor checked. With any room left the slice goes on as below, so at
+   most one slice per call is verified beyond the room. At three times
+   the network's capacity two of three transactions are refused, and a refusal that cost
+   a signature check would take the CPU the commits need (issue 13). `refused_early`
+   counts them.
 1. A slice holds at most ``slice_txs`` envelopes and ``slice_bytes`` bytes. Its
    envelopes the signature cache does not know are verified in a worker thread when there
    are at least ``thread_min_txs`` of them (PyNaCl releases the GIL: bench/gil_bench.py
@@ -21,11 +29,11 @@ Rules this module keeps:
 3. The signature cache is written by the loop only: the thread computes outcomes
    (`Ledger.verify_detached`, no shared state) and the loop merges them.
 4. At most ``threads`` slices verify at once (a FIFO CapacityLimiter, so concurrent
-   batches interleave slice by slice). Each source ("api", or one peer) may have at most
-   ``max_pending_txs`` transactions and ``max_pending_bytes`` bytes inside `admit` at
-   once. A call that would pass either is refused whole, before any work, with
-   `AdmissionBusy`: memory and queued CPU stay bounded, and API floods never make the
-   node drop a peer's gossip (nor the reverse).
+   batches interleave slice by slice). Each queue (the API, all its clients together; or
+   one peer) may have at most ``max_pending_txs`` transactions and ``max_pending_bytes``
+   bytes inside `admit` at once. A call that would pass either is refused whole, before
+   any work, with `AdmissionBusy`: memory and queued CPU stay bounded, and API floods
+   never make the node drop a peer's gossip (nor the reverse).
 5. The answers are `Mempool.add`'s, one per input, in input order.
 """
 
@@ -44,7 +52,7 @@ import trio
 
 from node.errors import NodeError
 from node.ledger import Ledger
-from node.mempool import Admission, Mempool
+from node.mempool import API_SOURCE, Admission, Mempool, is_api_source
 
 SLICE_TXS: Final = 64
 SLICE_BYTES: Final = 64 * 1024
@@ -145,6 +153,7 @@ class Admitter:
         self._check_txs = max(1, check_txs)
         self._pending: dict[str, tuple[int, int]] = {}  # source -> (txs, bytes) inside admit
         self.slices = 0  # verified slices so far (threaded or inline), for tests and stats
+        self.refused_early = 0  # refused by rule 0, never verified
 
     @property
     def pending_txs(self) -> int:
@@ -156,39 +165,53 @@ class Admitter:
 
         Args:
             raws: serialized TxEnvelopes, judged each on its own.
-            source: who sent them, passed to ``Mempool.add``: "api", or the peer id.
+            source: who sent them, passed to ``Mempool.add``: an API source
+                (``node.mempool.api_source``), or the peer id.
 
         Returns:
-            ``Mempool.add``'s answer for each, in order.
+            The answer for each, in order: ``Mempool.refusals_ahead``'s refusal, or
+            ``Mempool.add``'s answer.
 
         Raises:
             AdmissionBusy: admitting raws would pass ``max_pending_txs`` or
-                ``max_pending_bytes`` of this source; nothing was done.
+                ``max_pending_bytes`` of this source's queue; nothing was done.
         """
-        txs, size = self._pending.get(source, (0, 0))
+        queue = API_SOURCE if is_api_source(source) else source
+        txs, size = self._pending.get(queue, (0, 0))
         count, nbytes = len(raws), sum(map(len, raws))
         if txs + count > self.max_pending_txs or size + nbytes > self.max_pending_bytes:
             raise AdmissionBusy(
                 f"admission queue full ({txs} transactions, {size} bytes waiting from this "
                 f"source; limits {self.max_pending_txs}, {self.max_pending_bytes}); retry later"
             )
-        self._pending[source] = (txs + count, size + nbytes)
+        self._pending[queue] = (txs + count, size + nbytes)
         try:
             out: list[Admission] = []
             for part in self._slices(raws):
-                await self._verify(part)
+                ahead = self._mempool.refusals_ahead(part, source=source)
+                todo = [raw for raw, refused in zip(part, ahead, strict=True) if refused is None]
+                self.refused_early += len(part) - len(todo)
+                if not todo:  # all refused ahead: nothing to verify nor check
+                    out.extend(refused for refused in ahead if refused is not None)
+                    await trio.lowlevel.checkpoint()
+                    continue
+                await self._verify(todo)
                 for start in range(0, len(part), self._check_txs):
                     async with self._turn:
                         height = self._next_height()
                         add = self._mempool.add
-                        checks = part[start : start + self._check_txs]
-                        out.extend(add(raw, next_height=height, source=source) for raw in checks)
+                        for raw, refused in zip(
+                            part[start : start + self._check_txs],
+                            ahead[start : start + self._check_txs],
+                            strict=True,
+                        ):
+                            out.append(refused or add(raw, next_height=height, source=source))
                     await _let_others_run()
             return out
         finally:
-            txs, size = self._pending.pop(source)
+            txs, size = self._pending.pop(queue)
             if txs > count:
-                self._pending[source] = (txs - count, size - nbytes)
+                self._pending[queue] = (txs - count, size - nbytes)
 
     def _slices(self, raws: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
         start = 0

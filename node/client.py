@@ -321,7 +321,7 @@ class TengeClient(TransactionKinds):
 
         Raises:
             ApiError: refused (a ledger code, 400; PENDING_FUNDS_EXCEEDED, 409; too many
-                pending for the account, 429), mempool full (503), or with wait, not
+                pending for the account, 429), mempool full (429), or with wait, not
                 committed in time (504 TIMEOUT; the transaction stays pending).
             Unreachable: no answer.
         """

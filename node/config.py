@@ -106,6 +106,10 @@ class NodeConfig:
     # [mempool] admission fairness (see docs/mempool.md).
     mempool_max_pending_per_account: int = 1000
     mempool_max_peer_share: float = 0.5
+    # [mempool] room in time (docs/mempool.md, "Room in time"); 0 seconds: no bound in time.
+    mempool_max_pending_s: float = 4.0
+    mempool_min_pending_txs: int = 2000
+    mempool_max_client_share: float = 0.5
     # [p2p] inbound queues and tx gossip budgets: {key of P2P_INBOUND_KEYS: value}.
     p2p_inbound: tuple[tuple[str, int], ...] = ()
     # [storage] the in-memory cache of committed state (docs/deployment.md, "Memory").
@@ -220,15 +224,25 @@ max_bytes = {mempool_max_bytes}
 # Pending transactions one account may have authorised (payer or signer); more get
 # PENDING_TXS_EXCEEDED. See docs/mempool.md.
 max_pending_per_account = {mempool_max_pending_per_account}
-# Fraction (0 to 1] of max_txs and of max_bytes that the transactions gossiped by one
-# peer may take; more get PEER_SHARE_EXCEEDED. This node's API is exempt.
+# Fraction (0 to 1] of the room and of max_bytes that the transactions gossiped by one
+# peer may take; more get PEER_SHARE_EXCEEDED.
 max_peer_share = {mempool_max_peer_share}
+# Room in time: the pool holds at most this many seconds of the network's commit
+# capacity (measured from the commits this node sees); more get MEMPOOL_FULL (HTTP 429
+# with Retry-After). 0 turns the bound in time off: the pool then holds max_txs.
+max_pending_seconds = {mempool_max_pending_s}
+# The room never falls below this many transactions (about two blocks' worth), nor
+# above max_txs; it is the room too while the capacity is not measured yet.
+min_pending_txs = {mempool_min_pending_txs}
+# Fraction (0 to 1] of the room one API client address may take; more get MEMPOOL_FULL.
+# Clients in [api] exempt have no share.
+max_client_share = {mempool_max_client_share}
 
 [admission]
 # Worker threads verifying transaction signatures (API submits, batches, gossip) at once.
 verify_threads = {admission_verify_threads}
 # Transactions (and bytes) waiting for admission at once from one source (the API, or
-# one peer); past either the API answers 503 MEMPOOL_FULL and that peer's gossip is
+# one peer); past either the API answers 429 MEMPOOL_FULL and that peer's gossip is
 # dropped (tenge_admission_overload_total). At least one batch (1000 txs, 1 MiB).
 max_pending_txs = {admission_max_pending_txs}
 max_pending_bytes = {admission_max_pending_bytes}
@@ -264,6 +278,9 @@ def render_config(
     admission_max_pending_bytes: int = 32 * 1024 * 1024,
     mempool_max_pending_per_account: int = 1000,
     mempool_max_peer_share: float = 0.5,
+    mempool_max_pending_s: float = 4.0,
+    mempool_min_pending_txs: int = 2000,
+    mempool_max_client_share: float = 0.5,
     log_level: str = "info",
     log_format: str = "text",
     p2p_inbound: dict[str, int] | None = None,
@@ -306,6 +323,9 @@ def render_config(
         admission_max_pending_bytes=admission_max_pending_bytes,
         mempool_max_pending_per_account=mempool_max_pending_per_account,
         mempool_max_peer_share=repr(float(mempool_max_peer_share)),
+        mempool_max_pending_s=repr(float(mempool_max_pending_s)),
+        mempool_min_pending_txs=mempool_min_pending_txs,
+        mempool_max_client_share=repr(float(mempool_max_client_share)),
         log_level=q(log_level),
         log_format=q(log_format),
         **inbound,
@@ -379,6 +399,9 @@ def load_config(home: Path) -> NodeConfig:
             "mempool.max_pending_per_account", 1000, 1, 10_000_000
         ),
         mempool_max_peer_share=r.fraction("mempool.max_peer_share", 0.5),
+        mempool_max_pending_s=r.number("mempool.max_pending_seconds", 4.0, 0.0, 3600.0),
+        mempool_min_pending_txs=r.integer("mempool.min_pending_txs", 2000, 1, 10_000_000),
+        mempool_max_client_share=r.fraction("mempool.max_client_share", 0.5),
         p2p_inbound=_p2p_inbound(r, max_frame_bytes),
         storage_state_cache_mb=r.integer("storage.state_cache_mb", 64, 0, 65_536),
         **_api_limits(r),

@@ -353,6 +353,7 @@ class ConsensusDriver:
         self.stats.height = info.height
         self.stats.last_commit_monotonic = trio.current_time()
         self.stats.blocks_synced += info.synced
+        self._mempool.committed(len(info.kinds), now_s=trio.current_time(), synced=info.synced)
         log.info(
             "committed block %s with %d txs",
             info.block_hash.hex()[:16],

@@ -10,15 +10,26 @@ Rules this module keeps (the operator's view is docs/mempool.md):
    Debits and balances are the ledger's 128-bit amounts as Python ints: no sum is cut.
 3. No account authorises more than `max_pending_per_account` pending transactions
    (PENDING_TXS_EXCEEDED).
-4. Every transaction has one source: "api" (this node's clients) or the peer that gossiped
-   it. One peer holds at most `max_peer_share` of the pool's count and bytes
-   (PEER_SHARE_EXCEEDED); the API is exempt.
-5. The pool is bounded by count and bytes. When full, a newcomer may evict the newest
-   gossiped transactions of the peer holding the most, if that leaves the newcomer's
-   source no larger than the victim's (an API newcomer always may). A transaction this
-   node's API acknowledged is never evicted: evicting a gossiped copy loses nothing, its
-   origin node still holds it. Otherwise the newcomer gets MEMPOOL_FULL.
-6. The bookkeeping is incremental: add, evict and drop adjust the sums of the entries they
+4. Every transaction has one source: this node's API ("api", or "api:<client address>"
+   for a client the API tells apart, see `api_source`) or the peer that gossiped it.
+   One peer holds at most `max_peer_share` of the room (rule 5) and of the bytes
+   (PEER_SHARE_EXCEEDED); one API client at most `max_client_share` of the room
+   (MEMPOOL_FULL). The plain "api" source (clients exempt from the API's per-client
+   limits) has no share.
+5. Room in time: the pool holds at most `max_pending_s` seconds of the network's commit
+   capacity (node.capacity.CommitCapacity, fed by `committed`), never fewer transactions
+   than `min_pending_txs` and never more than `max_txs`; and at most `max_bytes`. So an
+   admitted transaction waits about `max_pending_s` at most, and what cannot be committed
+   soon is refused now rather than queued for minutes. `refusals_ahead` refuses, without
+   any signature check, the newcomers of a source with no room left, so such a refusal
+   costs a few microseconds.
+6. When full, a newcomer may evict the newest gossiped transactions of the peer holding
+   the most, if that leaves the newcomer's source no larger than the victim's (an API
+   newcomer always may). A transaction this node's API acknowledged is never evicted:
+   evicting a gossiped copy loses nothing, its origin node still holds it. Otherwise the
+   newcomer gets MEMPOOL_FULL, with the seconds the pool needs to drain at the measured
+   capacity (`Admission.retry_after_s`).
+7. The bookkeeping is incremental: add, evict and drop adjust the sums of the entries they
    touch. Each entry keeps the state keys its verdict was drawn from (`CheckOutcome.reads`).
    After a commit, a pending transaction is checked again only when the block may have
    changed its verdict: it wrote one of those keys, or it wrote a balance the transaction
@@ -30,11 +41,16 @@ Rules this module keeps (the operator's view is docs/mempool.md):
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Collection, Iterable, Iterator
+import math
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Protocol, TypeVar
 
+from google.protobuf.message import DecodeError
+
+from node.capacity import CommitCapacity
 from proto import ledger_pb2
 
 log = logging.getLogger(__name__)
@@ -46,6 +62,20 @@ API_SOURCE: Final = "api"
 MAX_EVICTIONS: Final = 128
 DEFAULT_MAX_PENDING_PER_ACCOUNT: Final = 1000
 DEFAULT_MAX_PEER_SHARE: Final = 0.5
+DEFAULT_MAX_CLIENT_SHARE: Final = 0.5
+DEFAULT_MAX_PENDING_S: Final = 4.0
+DEFAULT_MIN_PENDING_TXS: Final = 2000
+
+
+def api_source(client: str | None) -> str:
+    """The source of a transaction from this node's API client (its address), or of every
+    client the API does not tell apart (None: the plain API_SOURCE, without a share)."""
+    return API_SOURCE if not client else f"{API_SOURCE}:{client}"
+
+
+def is_api_source(source: str) -> bool:
+    """Whether source is this node's API (any client), not a peer (peer ids are hex)."""
+    return source == API_SOURCE or source.startswith(API_SOURCE + ":")
 
 
 class DebitOutcome(Protocol):
@@ -92,7 +122,7 @@ class _Entry:
     accounts: tuple[str, ...]  # the accounts that authorised it (payers, or the signer)
     expires_at_height: int
     debits: tuple[tuple[str, str, int, bytes], ...]  # (account, asset, amount, balance key)
-    source: str  # API_SOURCE or the gossiping peer's id
+    source: str  # api_source(client) or the gossiping peer's id
     seq: int  # admission order
     reads: frozenset[bytes]  # state keys its verdict depends on (but for debited balances)
     rulebook_version: int  # the rulebook it was judged under
@@ -129,8 +159,9 @@ class Admission:
     message: str
     tx_id: bytes
     added: bool = False  # newly added: the caller gossips it
-    evicted: int = 0  # gossiped transactions it displaced (rule 5), for metrics
+    evicted: int = 0  # gossiped transactions it displaced (rule 6), for metrics
     rule: str = ""  # the rulebook rule that refused it (docs/rulebook.md)
+    retry_after_s: float = 0.0  # MEMPOOL_FULL: seconds the pool needs to make room
 
     @property
     def ok(self) -> bool:
@@ -138,7 +169,7 @@ class Admission:
 
 
 class Mempool:
-    """Pending transactions, bounded by count and bytes, per account and per source."""
+    """Pending transactions, bounded in time, count and bytes, per account and per source."""
 
     def __init__(
         self,
@@ -148,6 +179,10 @@ class Mempool:
         max_bytes: int,
         max_pending_per_account: int = DEFAULT_MAX_PENDING_PER_ACCOUNT,
         max_peer_share: float = DEFAULT_MAX_PEER_SHARE,
+        max_pending_s: float | None = None,
+        min_pending_txs: int = DEFAULT_MIN_PENDING_TXS,
+        max_client_share: float = DEFAULT_MAX_CLIENT_SHARE,
+        capacity: CommitCapacity | None = None,
     ) -> None:
         """A pool over checker's committed state.
 
@@ -157,23 +192,32 @@ class Mempool:
             max_bytes: bound on their total size.
             max_pending_per_account: bound on the pending transactions one account
                 authorised (payer or signer).
-            max_peer_share: the fraction (0 to 1] of max_txs and of max_bytes that the
-                transactions gossiped by one peer may take.
+            max_peer_share: the fraction (0 to 1] of the room (`room_txs`) and of
+                max_bytes that the transactions gossiped by one peer may take.
+            max_pending_s: seconds of measured commit capacity the pool holds at most
+                (rule 5); None: no bound in time, the room is max_txs.
+            min_pending_txs: the room never falls below this (nor above max_txs).
+            max_client_share: the fraction (0 to 1] of the room that one API client
+                (a source made by `api_source`) may take.
+            capacity: the commit capacity estimate `committed` feeds (a new one if None).
         """
         self._checker = checker
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self.max_pending_per_account = max_pending_per_account
         self.max_peer_share = max_peer_share
-        self.max_peer_txs = max(1, int(max_txs * max_peer_share))
         self.max_peer_bytes = max(1, int(max_bytes * max_peer_share))
+        self.max_pending_s = max_pending_s
+        self.min_pending_txs = min_pending_txs
+        self.max_client_share = max_client_share
+        self.capacity = capacity if capacity is not None else CommitCapacity()
         self._txs: dict[bytes, _Entry] = {}  # by tx_id, in admission order
         self.size_bytes = 0
         self._outflow: dict[tuple[str, str], int] = {}  # (account, asset) -> pending debits
         self._per_account: dict[str, int] = {}  # account -> pending txs it authorised
         self._by_source: dict[str, dict[bytes, None]] = {}  # source -> tx ids, oldest first
         self._source_bytes: dict[str, int] = {}
-        # Indexes so a commit visits only what it may affect (rule 6).
+        # Indexes so a commit visits only what it may affect (rule 7).
         self._readers: dict[bytes, dict[bytes, None]] = {}  # state key -> tx ids reading it
         self._debiting: dict[bytes, dict[bytes, None]] = {}  # balance key -> tx ids debiting
         self._versions: dict[int, int] = {}  # rulebook version -> entries judged under it
@@ -202,8 +246,89 @@ class Mempool:
         return self._per_account.get(account, 0)
 
     def source_count(self, source: str) -> int:
-        """How many pending transactions came from source ("api" or a peer id)."""
+        """How many pending transactions came from source (an API source or a peer id)."""
         return len(self._by_source.get(source, ()))
+
+    @property
+    def room_txs(self) -> int:
+        """The pool's bound on transactions now: `max_pending_s` seconds of the measured
+        commit capacity, at least `min_pending_txs` (while unknown too), at most max_txs."""
+        if self.max_pending_s is None:
+            return self.max_txs
+        floor = min(self.min_pending_txs, self.max_txs)
+        tps = self.capacity.tps
+        if tps is None:
+            return floor
+        return max(floor, min(self.max_txs, math.ceil(self.max_pending_s * tps)))
+
+    @property
+    def max_peer_txs(self) -> int:
+        """The transactions one peer's gossip may hold now (its share of the room)."""
+        return max(1, int(self.room_txs * self.max_peer_share))
+
+    @property
+    def max_client_txs(self) -> int:
+        """The transactions one API client may hold now (its share of the room)."""
+        return max(1, int(self.room_txs * self.max_client_share))
+
+    def committed(self, txs: int, *, now_s: float, synced: bool = False) -> None:
+        """A block of txs transactions committed at now_s (monotonic seconds), after
+        `update`: feeds the capacity estimate (node.capacity) with the pool's size then.
+
+        Args:
+            txs: transactions in the block.
+            now_s: when this node committed it.
+            synced: decided through block sync (does not measure the network's pace).
+        """
+        self.capacity.observe(txs, now_s=now_s, pending=len(self._txs), synced=synced)
+
+    def room_for(self, source: str) -> int:
+        """How many new transactions from source could be admitted now at most (room and
+        share; an API source may also evict gossiped copies, rule 6)."""
+        free = self.room_txs - len(self._txs)
+        if is_api_source(source):
+            free += sum(len(ids) for s, ids in self._by_source.items() if not is_api_source(s))
+            if source == API_SOURCE:
+                return max(0, free)
+            share = self.max_client_txs
+        else:
+            share = self.max_peer_txs
+        return max(0, min(free, share - self.source_count(source)))
+
+    def refusals_ahead(self, raws: Sequence[bytes], *, source: str) -> list[Admission | None]:
+        """What surely cannot fit now, answered without checking signatures or state.
+
+        The cheap first step of admission (rule 5): once the pool or source's share is
+        full, a newcomer costs a protobuf decode and a SHA-256, not a signature check and
+        a ledger check. While there is any room, `add` decides for all (None here): most
+        of them may be refused for other reasons and take no room, and their answer
+        (PENDING_FUNDS_EXCEEDED, ...) says more than MEMPOOL_FULL.
+
+        Args:
+            raws: serialized TxEnvelopes, in order.
+            source: where they come from, as for `add`.
+
+        Returns:
+            Per raw: the refusal (MEMPOOL_FULL, or PEER_SHARE_EXCEEDED for a peer over its
+            share) or None when `add` must judge it (room left, already pending, or not
+            an envelope at all).
+        """
+        out: list[Admission | None] = [None] * len(raws)
+        if self.room_for(source) > 0:
+            return out
+        # The share binds, or the room does.
+        code, message, retry = self._share_refusal(source, 0) or self._full_refusal(
+            len(self._txs) + 1
+        )
+        for n, raw in enumerate(raws):
+            try:
+                tx_id = hashlib.sha256(ledger_pb2.TxEnvelope.FromString(raw).body).digest()
+            except DecodeError:
+                continue  # add answers MALFORMED, with no signature check either
+            if tx_id in self._txs:
+                continue  # add answers "already pending"
+            out[n] = self._count(Admission(code, message, tx_id, retry_after_s=retry))
+        return out
 
     def add(self, raw: bytes, *, next_height: int, source: str = API_SOURCE) -> Admission:
         """Admit one transaction: ledger check, de-duplication and the pool's bounds.
@@ -211,7 +336,7 @@ class Mempool:
         Args:
             raw: a serialized TxEnvelope, as received.
             next_height: the height it would go into.
-            source: API_SOURCE for this node's API, else the id of the gossiping peer.
+            source: `api_source` of this node's API client, else the gossiping peer's id.
         """
         outcome = self._checker.check_tx(raw, next_height=next_height)
         if outcome.code != ledger_pb2.OK:
@@ -221,29 +346,23 @@ class Mempool:
         tx_id = outcome.tx_id
         pending = self._txs.get(tx_id)
         if pending is not None:
-            if source == API_SOURCE and pending.source != API_SOURCE:
+            if is_api_source(source) and not is_api_source(pending.source):
                 # Acknowledged by our API now: it is ours to keep, no longer evictable.
                 self._unplace(tx_id, pending)
-                pending = replace(pending, source=API_SOURCE)
+                pending = replace(pending, source=source)
                 self._txs[tx_id] = pending
                 self._place(tx_id, pending)
             # Already pending: resubmission is idempotent, so answer as the first time.
             return self._count(Admission(ledger_pb2.OK, "already pending", tx_id))
         refusal = self._account_refusal(outcome)
-        if refusal is None and source != API_SOURCE:
-            refusal = self._share_refusal(source, len(raw))
         if refusal is not None:
             code, message = refusal
             return self._count(Admission(code, message, tx_id))
-        victims = self._make_room(len(raw), source)
+        full = self._share_refusal(source, len(raw))
+        victims = self._make_room(len(raw), source) if full is None else None
         if victims is None:
-            return self._count(
-                Admission(
-                    ledger_pb2.MEMPOOL_FULL,
-                    f"mempool full ({len(self._txs)} txs, {self.size_bytes} bytes); retry later",
-                    tx_id,
-                )
-            )
+            code, message, retry = full or self._full_refusal(len(self._txs) + 1)
+            return self._count(Admission(code, message, tx_id, retry_after_s=retry))
         for victim in victims:
             self._remove(victim)
             self.evicted += 1
@@ -283,7 +402,7 @@ class Mempool:
             included: tx ids of the committed block.
             next_height: the height the remaining transactions would go into.
             written: the state keys the block wrote; the pending transactions whose
-                verdict it may have changed are checked again (rule 6). None checks every
+                verdict it may have changed are checked again (rule 7). None checks every
                 pending transaction.
 
         Returns:
@@ -321,7 +440,7 @@ class Mempool:
     # ---- internals ----
 
     def _affected(self, written: Collection[bytes] | None, next_height: int) -> list[bytes]:
-        """Pending tx ids whose verdict a commit may have changed (rule 6), oldest first."""
+        """Pending tx ids whose verdict a commit may have changed (rule 7), oldest first."""
         if written is None or not self._txs:
             return list(self._txs)
         version = self._checker.rulebook_version_at(next_height)
@@ -368,31 +487,78 @@ class Mempool:
                 )
         return None
 
-    def _share_refusal(self, source: str, size: int) -> tuple[int, str] | None:
+    def _share_refusal(self, source: str, size: int) -> tuple[int, str, float] | None:
+        """Refusal of one more transaction of size bytes from source by its share (rule 4):
+        (code, message, retry after seconds), or None."""
+        if source == API_SOURCE:
+            return None
         count = self.source_count(source)
+        if is_api_source(source):
+            limit = self.max_client_txs
+            if count + 1 <= limit:
+                return None
+            return (
+                ledger_pb2.MEMPOOL_FULL,
+                f"mempool full for this client: it holds {count} pending transactions, "
+                f"its share of the pool's room of {self._room_text()}; "
+                "retry once some are committed",
+                self._drain_s(count + 1 - limit),
+            )
         held = self._source_bytes.get(source, 0)
         if count + 1 > self.max_peer_txs or held + size > self.max_peer_bytes:
             return (
                 ledger_pb2.PEER_SHARE_EXCEEDED,
                 f"peer {source[:16]} already holds {count} txs ({held} bytes), its share "
                 f"of the mempool is {self.max_peer_txs} txs ({self.max_peer_bytes} bytes)",
+                self._drain_s(count + 1 - self.max_peer_txs),
             )
         return None
 
+    def _full_refusal(self, needed: int) -> tuple[int, str, float]:
+        """MEMPOOL_FULL for a pool that would need to hold `needed` transactions."""
+        held = len(self._txs)
+        return (
+            ledger_pb2.MEMPOOL_FULL,
+            f"mempool full: it holds {held} transactions ({self.size_bytes} bytes), its room "
+            f"is {self._room_text()}; retry later",
+            self._drain_s(needed - self.room_txs),
+        )
+
+    def _room_text(self) -> str:
+        """The room for messages, in time when it is measured: "3000 transactions (4 s of
+        the network's measured commit capacity of 750 tx/s; the pool holds 4.0 s of it)"."""
+        text = f"{self.room_txs} transactions"
+        tps = self.capacity.tps
+        if self.max_pending_s is None or not tps:
+            return text
+        seconds = len(self._txs) / tps
+        return (
+            f"{text} ({self.max_pending_s:g} s of the network's measured commit capacity "
+            f"of {tps:.0f} tx/s; the pool holds {seconds:.1f} s of it)"
+        )
+
+    def _drain_s(self, excess: int) -> float:
+        """Seconds the pool needs to commit excess transactions at the measured capacity
+        (at least 1; 1 while the capacity is unknown)."""
+        tps = self.capacity.tps
+        if not tps:
+            return 1.0
+        return max(1.0, excess / tps)
+
     def _make_room(self, size: int, source: str) -> list[bytes] | None:
-        """The gossiped tx ids to evict so that a newcomer fits (rule 5), or None."""
-        count, total = len(self._txs), self.size_bytes
-        if count < self.max_txs and total + size <= self.max_bytes:
+        """The gossiped tx ids to evict so that a newcomer fits (rule 6), or None."""
+        count, total, room = len(self._txs), self.size_bytes, self.room_txs
+        if count < room and total + size <= self.max_bytes:
             return []
-        held = {s: len(ids) for s, ids in self._by_source.items() if s != API_SOURCE and ids}
+        held = {s: len(ids) for s, ids in self._by_source.items() if not is_api_source(s) and ids}
         newest: dict[str, Iterator[bytes]] = {}
         mine = held.get(source, 0)
         victims: list[bytes] = []
-        while count >= self.max_txs or total + size > self.max_bytes:
+        while count >= room or total + size > self.max_bytes:
             if not held or len(victims) >= MAX_EVICTIONS:
                 return None
             victim_source = max(held, key=lambda s: held[s])
-            if source != API_SOURCE and held[victim_source] <= mine + 1:
+            if not is_api_source(source) and held[victim_source] <= mine + 1:
                 return None  # evicting would leave the newcomer's peer the larger one
             ids = newest.setdefault(victim_source, reversed(self._by_source[victim_source]))
             tx_id = next(ids)

@@ -180,6 +180,10 @@ _SCRAPED: Final = {
     "tenge_mempool_bytes": "Bytes of transactions waiting in the mempool.",
     "tenge_mempool_capacity_txs": "The mempool's bound on transactions.",
     "tenge_mempool_capacity_bytes": "The mempool's bound on bytes.",
+    "tenge_mempool_commit_capacity_tps": "Measured commit capacity of the network, tx/s "
+    "(0 while unknown).",
+    "tenge_mempool_room_txs": "The mempool's room now: max_pending_seconds of the measured "
+    "commit capacity, within [min_pending_txs, max_txs].",
     "tenge_p2p_peers": "Connected, authenticated peers.",
     "tenge_p2p_quorum_peers": "Peers needed to see 2f+1 validators, this node included.",
     "tenge_sync_catching_up": "1 while the network is ahead of this node (block sync), else 0.",
@@ -506,6 +510,11 @@ class NodeMetrics:
         self._sources["tenge_mempool_bytes"] = size_bytes
         self._sources["tenge_mempool_capacity_txs"] = lambda: max_txs
         self._sources["tenge_mempool_capacity_bytes"] = lambda: max_bytes
+
+    def bind_mempool_room(self, capacity_tps: Callable[[], float], room: Callable[[], int]) -> None:
+        """Export the measured commit capacity and the room it gives the mempool."""
+        self._sources["tenge_mempool_commit_capacity_tps"] = capacity_tps
+        self._sources["tenge_mempool_room_txs"] = room
 
     def bind_api_connections(self, count: Callable[[], int], *, max_connections: int) -> None:
         """Export the open API connections and their cap (``[api] max_connections``)."""

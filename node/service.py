@@ -42,7 +42,7 @@ from node.errors import NodeError
 from node.genesis import load_genesis
 from node.keys import KeyPair, read_key_file, verify
 from node.ledger import Ledger, genesis_app_hash, genesis_state
-from node.mempool import Admission, Mempool
+from node.mempool import Admission, Mempool, api_source
 from node.metrics import (
     NodeMetrics,
     P2PInboundView,
@@ -118,6 +118,9 @@ class Node:
                 max_bytes=config.mempool_max_bytes,
                 max_pending_per_account=config.mempool_max_pending_per_account,
                 max_peer_share=config.mempool_max_peer_share,
+                max_pending_s=config.mempool_max_pending_s or None,
+                min_pending_txs=config.mempool_min_pending_txs,
+                max_client_share=config.mempool_max_client_share,
             )
             self.admitter = Admitter(
                 self.ledger,
@@ -300,23 +303,28 @@ class Node:
         pool = self.driver.core.evidence_pool
         return pool.pending(len(pool))
 
-    async def submit(self, raw: bytes) -> Admission:
+    async def submit(self, raw: bytes, *, client: str | None = None) -> Admission:
         """Admit raw to the mempool; gossip it to peers when it is new.
 
         Raises:
             AdmissionBusy: too much is waiting for admission; nothing was done.
         """
-        (admission,) = await self.submit_batch([raw])
+        (admission,) = await self.submit_batch([raw], client=client)
         return admission
 
-    async def submit_batch(self, raws: Sequence[bytes]) -> list[Admission]:
+    async def submit_batch(
+        self, raws: Sequence[bytes], *, client: str | None = None
+    ) -> list[Admission]:
         """Admit each of raws (signatures verified off the loop); gossip the new ones.
+
+        client: the API client's key (its address) for its share of the mempool; None
+        for a client without a share.
 
         Raises:
             AdmissionBusy: too much is waiting for admission; nothing was done.
         """
         try:
-            admissions = await self.admitter.admit(raws, source="api")
+            admissions = await self.admitter.admit(raws, source=api_source(client))
         except AdmissionBusy:
             self.metrics.on_admission_overload("api", len(raws))
             raise
@@ -395,6 +403,7 @@ class Node:
             max_txs=self.config.mempool_max_txs,
             max_bytes=self.config.mempool_max_bytes,
         )
+        m.bind_mempool_room(lambda: self.mempool.capacity.tps or 0.0, lambda: self.mempool.room_txs)
         m.bind_peers(lambda: len(self.p2p.peers()))
         stats = self.p2p.stats
         m.bind_p2p_stats(lambda: (stats.bytes_in, stats.bytes_out, stats.handshake_failures))

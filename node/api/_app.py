@@ -354,18 +354,20 @@ class _Api:
         self._charge_submission(request, 1)
         raw = decode_submission(await read_body(request, timeout_s=self.body_timeout_s))
         try:
-            admission = await self.facade.submit(raw)
+            admission = await self.facade.submit(raw, client=self._client_key(request))
         except AdmissionBusy as exc:
             return _busy(exc)
         tx_id = admission.tx_id.hex()
         name = code_name(admission.code)
         if name in e.ADMISSION_STATUS:
-            status, retry_after = e.ADMISSION_STATUS[name]
+            status, retry = e.ADMISSION_STATUS[name]
+            if admission.retry_after_s:
+                retry = retry_after(admission.retry_after_s)
             return e.error_response(
                 status,
                 name,
                 admission.message,
-                headers=None if retry_after is None else {"Retry-After": retry_after},
+                headers=None if retry is None else {"Retry-After": retry},
                 tx_id=tx_id,
             )
         if not admission.ok:
@@ -411,9 +413,18 @@ class _Api:
         raws = decode_batch(await read_body(request, timeout_s=self.body_timeout_s))
         self._charge_submission(request, len(raws))
         try:
-            admissions = await self.facade.submit_batch(raws)
+            admissions = await self.facade.submit_batch(raws, client=self._client_key(request))
         except AdmissionBusy as exc:
             return _busy(exc)
+        if admissions and all(a.code == ledger_pb2.MEMPOOL_FULL for a in admissions):
+            first = admissions[0]
+            wait = min(a.retry_after_s for a in admissions)
+            return e.error_response(
+                429,
+                code_name(ledger_pb2.MEMPOOL_FULL),
+                f"none of the {len(admissions)} transactions was admitted: {first.message}",
+                headers={"Retry-After": retry_after(wait)},
+            )
         results: list[dict[str, Any]] = []
         admitted = 0
         for admission in admissions:
@@ -433,6 +444,14 @@ class _Api:
         return JSONResponse(
             {"admitted": admitted, "refused": len(raws) - admitted, "results": results}
         )
+
+    def _client_key(self, request: Request) -> str | None:
+        """The key of the client's share of the mempool: its address, as the gate keys
+        its budgets (None for a client in ``[api] exempt``: no share)."""
+        host = request.client.host if request.client else None
+        if host is None or self.gate.limits.is_exempt(host):
+            return None
+        return host
 
     def _charge_submission(self, request: Request, txs: int) -> None:
         """Charge txs submitted transactions to the client; 429 RATE_LIMITED past its budget."""
@@ -728,7 +747,7 @@ def _judged(receipt: ledger_pb2.Receipt | None) -> dict[str, Any]:
 
 
 def _busy(exc: AdmissionBusy) -> Response:
-    """503 MEMPOOL_FULL with Retry-After: the node has too much admission work queued."""
+    """429 MEMPOOL_FULL with Retry-After: the node has too much admission work queued."""
     return e.error_response(
-        503, code_name(ledger_pb2.MEMPOOL_FULL), str(exc), headers={"Retry-After": "1"}
+        429, code_name(ledger_pb2.MEMPOOL_FULL), str(exc), headers={"Retry-After": "1"}
     )

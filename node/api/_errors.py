@@ -48,9 +48,11 @@ HTTP_CODES: Final[dict[str, int]] = {
 
 
 #: The mempool's own refusals (node-side, never in a receipt): status and Retry-After
-#: seconds (None: none). Other ledger codes are 400. See docs/mempool.md.
+#: seconds (None: none; MEMPOOL_FULL's comes with the answer, the seconds the pool needs
+#: to drain at the measured commit capacity). Other ledger codes are 400. See
+#: docs/mempool.md.
 ADMISSION_STATUS: Final[dict[str, tuple[int, str | None]]] = {
-    "MEMPOOL_FULL": (503, "1"),
+    "MEMPOOL_FULL": (429, "1"),
     "PEER_SHARE_EXCEEDED": (503, "1"),  # gossip only; listed for completeness
     "PENDING_TXS_EXCEEDED": (429, "1"),
     "PENDING_FUNDS_EXCEEDED": (409, None),

@@ -117,15 +117,20 @@ class NodeFacade(Protocol):
         (``EvidencePool.pending``); the API drops any piece the store shows committed."""
         ...
 
-    async def submit(self, raw: bytes) -> Admission:
+    async def submit(self, raw: bytes, *, client: str | None = None) -> Admission:
         """Mempool admission of one serialized TxEnvelope, and gossip when admitted.
+
+        client: the API client's key (its address), which holds a share of the mempool's
+        room (``node.mempool.api_source``); None for a client without a share.
 
         Raises:
             node.admission.AdmissionBusy: too much is waiting for admission.
         """
         ...
 
-    async def submit_batch(self, raws: Sequence[bytes]) -> list[Admission]:
+    async def submit_batch(
+        self, raws: Sequence[bytes], *, client: str | None = None
+    ) -> list[Admission]:
         """`submit` of each envelope, signatures verified off the event loop, in order.
 
         Raises:

@@ -430,13 +430,12 @@ def openapi_document() -> dict[str, Any]:
         ),
         "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
         "429": _error(
-            "PENDING_TXS_EXCEEDED (the account has too many pending transactions) or "
-            "RATE_LIMITED: retry after the Retry-After header's seconds"
+            "MEMPOOL_FULL (the pool holds its seconds of commit capacity, this client its "
+            "share of them, or the admission queue is full; Retry-After: the seconds the "
+            "pool needs to drain), PENDING_TXS_EXCEEDED (the account has too many pending "
+            "transactions) or RATE_LIMITED: retry after the Retry-After header's seconds"
         ),
-        "503": _error(
-            "MEMPOOL_FULL (the pool, or the admission queue, is full) or "
-            "TOO_MANY_CONNECTIONS: retry after the Retry-After header's seconds"
-        ),
+        "503": _error("TOO_MANY_CONNECTIONS: retry after the Retry-After header's seconds"),
         "504": _error("TIMEOUT: not committed within the timeout; the tx stays pending"),
         "500": _error("INTERNAL"),
     }
@@ -486,9 +485,10 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "408": _error("BODY_TIMEOUT: the body did not arrive within 10 s"),
                     "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
-                    "503": _error(
-                        "MEMPOOL_FULL: admission queue full, nothing admitted; retry after "
-                        "the Retry-After header's seconds"
+                    "429": _error(
+                        "MEMPOOL_FULL: every envelope was refused as full, or the admission "
+                        "queue is full; nothing admitted; retry after the Retry-After "
+                        "header's seconds. RATE_LIMITED: past this client's budget"
                     ),
                     "500": _error("INTERNAL"),
                 },

@@ -26,7 +26,7 @@ from node.genesis import parse_genesis
 from node.keys import KeyPair
 from node.ledger import Ledger, genesis_app_hash, genesis_state
 from node.ledger.txbuild import GovernedChange, KindMessage, build_tx, propose, sign_envelope
-from node.mempool import Admission, Mempool
+from node.mempool import Admission, Mempool, api_source
 from node.store import BlockCommit, Store, TxLocation
 from proto import consensus_pb2, ledger_pb2
 
@@ -135,12 +135,14 @@ class LocalNode:
     def evidence(self) -> Sequence[cs.Evidence]:
         return self.evidence_list
 
-    async def submit(self, raw: bytes) -> Admission:
-        (admission,) = await self.submit_batch([raw])
+    async def submit(self, raw: bytes, *, client: str | None = None) -> Admission:
+        (admission,) = await self.submit_batch([raw], client=client)
         return admission
 
-    async def submit_batch(self, raws: Sequence[bytes]) -> list[Admission]:
-        admissions = await self.admitter.admit(raws, source="api")
+    async def submit_batch(
+        self, raws: Sequence[bytes], *, client: str | None = None
+    ) -> list[Admission]:
+        admissions = await self.admitter.admit(raws, source=api_source(client))
         for admission in admissions:
             if admission.added:
                 with contextlib.suppress(trio.WouldBlock):  # full: commits take all anyway

@@ -184,7 +184,7 @@ async def test_the_pending_bound_counts_bytes_too(local_node: LocalNode) -> None
     assert all(a.added for a in await admitter.admit(raws[:9], source="api"))
 
 
-async def test_batch_over_the_bound_gets_503_mempool_full(
+async def test_batch_over_the_bound_gets_429_mempool_full(
     local_node: LocalNode, http: httpx.AsyncClient
 ) -> None:
     local_node.admitter = Admitter(
@@ -195,7 +195,7 @@ async def test_batch_over_the_bound_gets_503_mempool_full(
     )
     txs = [base64.b64encode(pay(local_node, n + 1)).decode() for n in range(11)]
     r = await http.post("/v1/txs/batch", json={"txs": txs})
-    assert r.status_code == 503, r.text
+    assert r.status_code == 429, r.text
     assert r.headers["retry-after"] == "1"
     error = r.json()["error"]
     assert error["code"] == "MEMPOOL_FULL"

@@ -235,7 +235,7 @@ async def test_a_body_of_exactly_the_limit_is_read(http: httpx.AsyncClient) -> N
 async def test_unexpected_failure_is_500_internal_and_logged(
     local_node: LocalNode, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken_submit(raw: bytes) -> object:
+    async def broken_submit(raw: bytes, *, client: str | None = None) -> object:
         raise RuntimeError("disk on fire")
 
     local_node.submit = broken_submit  # type: ignore[method-assign,assignment]

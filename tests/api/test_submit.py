@@ -131,7 +131,7 @@ async def test_ledger_refusals_carry_the_ledger_code(
     assert len(local_node.mempool) == 0
 
 
-async def test_a_full_mempool_answers_503_with_retry_after(
+async def test_a_full_mempool_answers_429_with_retry_after(
     local_node: LocalNode, http: httpx.AsyncClient
 ) -> None:
     local_node.mempool = Mempool(local_node.ledger, max_txs=1, max_bytes=1 << 20)
@@ -139,7 +139,7 @@ async def test_a_full_mempool_answers_503_with_retry_after(
         await http.post("/v1/txs", json=body(pay(local_node, "halyk", "kaspi", 1)))
     ).status_code == 202
     r = await http.post("/v1/txs", json=body(pay(local_node, "halyk", "kaspi", 2)))
-    assert r.status_code == 503
+    assert r.status_code == 429
     assert r.json()["error"]["code"] == "MEMPOOL_FULL"
     assert r.headers["retry-after"] == "1"
 

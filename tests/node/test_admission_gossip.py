@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
+import trio.testing
 
+from node import core
 from node.admission import AdmissionBusy
 from node.config import load_config
 from node.keys import read_key_file
@@ -87,3 +90,35 @@ async def test_over_the_bound_gossip_is_dropped_and_the_api_refused_both_counted
     assert len(node.mempool) == 0
     await node._admit_gossip(PEER, txs[:5])
     assert len(node.mempool) == 5
+
+
+def gauge(node: Node, name: str) -> float | None:
+    return node.metrics.registry.get_sample_value(name)
+
+
+async def test_commits_feed_the_capacity_and_the_room_follows_in_seconds(
+    node_and_manifest: tuple[Node, dict[str, Any]], autojump_clock: trio.testing.MockClock
+) -> None:
+    node, manifest = node_and_manifest
+    assert node.mempool.max_pending_s == 4.0
+    assert gauge(node, "tenge_mempool_room_txs") == 2000  # unmeasured: min_pending_txs
+    assert gauge(node, "tenge_mempool_commit_capacity_tps") == 0
+    await node._admit_gossip(PEER, issues(manifest, 20))  # work left after every commit
+    for height in range(1, 13):
+        await trio.sleep(0.5)
+        node.driver._committed(
+            core.BlockCommitted(
+                height=height,
+                round=0,
+                block_hash=bytes(32),
+                app_hash=bytes(32),
+                time_ms=0,
+                receipts=(),
+                kinds=("transfer",) * 1000,
+                synced=False,
+                latency_ms=1,
+            )
+        )
+    assert node.mempool.capacity.tps == pytest.approx(2000)
+    assert gauge(node, "tenge_mempool_commit_capacity_tps") == pytest.approx(2000)
+    assert gauge(node, "tenge_mempool_room_txs") == 8000  # 4 s of 2000 tx/s

@@ -72,6 +72,10 @@ def test_admission_settings_are_read(tmp_path: Path) -> None:
         ('moniker = "x"\n[mempool]\nmax_peer_share = nan\n', "mempool.max_peer_share"),
         ('moniker = "x"\n[mempool]\nmax_peer_share = "half"\n', "mempool.max_peer_share"),
         ('moniker = "x"\n[mempool]\nmax_peer_share = true\n', "mempool.max_peer_share"),
+        ('moniker = "x"\n[mempool]\nmax_pending_seconds = -1\n', "mempool.max_pending_seconds"),
+        ('moniker = "x"\n[mempool]\nmax_pending_seconds = nan\n', "mempool.max_pending_seconds"),
+        ('moniker = "x"\n[mempool]\nmin_pending_txs = 0\n', "mempool.min_pending_txs"),
+        ('moniker = "x"\n[mempool]\nmax_client_share = 2\n', "mempool.max_client_share"),
         ('moniker = "x"\n[log]\nlevel = "loud"\n', "log.level"),
         ('moniker = "x"\n[log]\nformat = "xml"\n', "log.format"),
         ('moniker = ""\n', "moniker"),
@@ -95,6 +99,22 @@ def test_mempool_fairness_settings(tmp_path: Path) -> None:
     assert cfg.mempool_max_peer_share == 0.25
     one = load_config(_write(tmp_path / "o", 'moniker = "x"\n[mempool]\nmax_peer_share = 1\n'))
     assert one.mempool_max_peer_share == 1.0
+
+
+def test_mempool_room_settings(tmp_path: Path) -> None:
+    defaults = load_config(_write(tmp_path / "d", render_config(moniker="x")))
+    assert defaults.mempool_max_pending_s == 4.0
+    assert defaults.mempool_min_pending_txs == 2000
+    assert defaults.mempool_max_client_share == 0.5
+    text = render_config(
+        moniker="x",
+        mempool_max_pending_s=0,
+        mempool_min_pending_txs=300,
+        mempool_max_client_share=0.25,
+    )
+    cfg = load_config(_write(tmp_path / "h", text))
+    assert (cfg.mempool_max_pending_s, cfg.mempool_min_pending_txs) == (0.0, 300)
+    assert cfg.mempool_max_client_share == 0.25
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:
