@@ -13,7 +13,7 @@ import pytest
 from node.ledger import _transfer
 from node.ledger.txbuild import transfer
 from proto import ledger_pb2 as pb
-from tests.ledger.ledger_world import TIER1, World, account_doc, genesis_doc, make_genesis
+from ledger_world import TIER1, World, account_doc, genesis_doc, make_genesis
 
 PERSON = "11" * 32
 
