@@ -9,11 +9,11 @@ import random
 from typing import Any
 
 import pytest
+from ledger_world import TIER1, World, account_doc, genesis_doc, make_genesis
 
 from node.ledger import _transfer
 from node.ledger.txbuild import transfer
 from proto import ledger_pb2 as pb
-from ledger_world import TIER1, World, account_doc, genesis_doc, make_genesis
 
 PERSON = "11" * 32
 
