@@ -35,6 +35,10 @@ Rules this module keeps:
    any work, with `AdmissionBusy`: memory and queued CPU stay bounded, and API floods
    never make the node drop a peer's gossip (nor the reverse).
 5. The answers are `Mempool.add`'s, one per input, in input order.
+6. No check runs while a block is being committed: between the moment its state reaches
+   the store and the moment the mempool has taken its transactions out, a check would see
+   the new balances beside pending sums that still count the block's payments, and
+   refuse a payment that can be paid. The driver holds `Admitter.checks` for that span.
 """
 
 from __future__ import annotations
@@ -154,6 +158,12 @@ class Admitter:
         self._pending: dict[str, tuple[int, int]] = {}  # source -> (txs, bytes) inside admit
         self.slices = 0  # verified slices so far (threaded or inline), for tests and stats
         self.refused_early = 0  # refused by rule 0, never verified
+
+    @property
+    def checks(self) -> trio.Lock:
+        """Held while ledger checks run. A commit holds it from its write to the mempool's
+        update (rule 6), so no check sees the new state with the old pending sums."""
+        return self._turn
 
     @property
     def pending_txs(self) -> int:

@@ -110,6 +110,7 @@ class ConsensusDriver:
         on_write_batch: Callable[[float], None] = lambda seconds: None,
         max_block_txs: int,
         max_block_bytes: int,
+        commit_gate: trio.Lock | None = None,
     ) -> None:
         self.core = node_core
         self._chain_id, self._store, self._ledger, self._mempool = chain_id, store, ledger, mempool
@@ -118,6 +119,8 @@ class ConsensusDriver:
         self._on_evidence, self._on_write_batch = on_evidence, on_write_batch
         self._on_evidence_committed = on_evidence_committed
         self._max_block_txs, self._max_block_bytes = max_block_txs, max_block_bytes
+        # Held from a block's write until the mempool has its update (node/admission.py).
+        self._commit_gate = commit_gate or trio.Lock()
         self._inbox_send, self._inbox = trio.open_memory_channel[core.Input](INBOX_SIZE)
         self._txs_signalled = False
         self.stats = DriverStats(height=store.height)
@@ -344,10 +347,11 @@ class ConsensusDriver:
             app_hash=out.app_hash,
             validator_sets=[(h, core.validator_set_to_bytes(v)) for h, v in out.validator_sets],
         )
-        started = trio.current_time()
-        await trio.to_thread.run_sync(self._store.commit_block, commit)
-        self._on_write_batch(trio.current_time() - started)
-        await self._handle(core.BlockWritten(out.height, now_ms()))
+        async with self._commit_gate:  # no admission check sees a half-done commit
+            started = trio.current_time()
+            await trio.to_thread.run_sync(self._store.commit_block, commit)
+            self._on_write_batch(trio.current_time() - started)
+            await self._handle(core.BlockWritten(out.height, now_ms()))  # updates the mempool
 
     def _committed(self, info: core.BlockCommitted) -> None:
         self.stats.height = info.height

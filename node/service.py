@@ -270,6 +270,7 @@ class Node:
             on_write_batch=self.metrics.on_write_batch,
             max_block_txs=params.max_block_txs,
             max_block_bytes=params.max_block_bytes,
+            commit_gate=self.admitter.checks,
         )
 
     # ---- the facade the HTTP API sees (node.api.NodeFacade) ----

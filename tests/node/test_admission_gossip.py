@@ -122,3 +122,40 @@ async def test_commits_feed_the_capacity_and_the_room_follows_in_seconds(
     assert node.mempool.capacity.tps == pytest.approx(2000)
     assert gauge(node, "tenge_mempool_commit_capacity_tps") == pytest.approx(2000)
     assert gauge(node, "tenge_mempool_room_txs") == 8000  # 4 s of 2000 tx/s
+
+
+async def test_a_commit_holds_the_admission_checks_until_the_mempool_is_updated(
+    node_and_manifest: tuple[Node, dict[str, Any]],
+) -> None:
+    """Between a block's write and the mempool's update, a check would see the new balances
+    beside pending sums that still count the block's payments (node/admission.py rule 6)."""
+    node, manifest = node_and_manifest
+    held: dict[str, list[bool]] = {"write": [], "update": []}
+    write, update = node.store.commit_block, node.mempool.update
+
+    def commit_block(commit: Any) -> None:
+        held["write"].append(node.admitter.checks.locked())
+        write(commit)
+
+    updated = trio.Event()
+
+    def mempool_update(*args: Any, **kwargs: Any) -> int:
+        held["update"].append(node.admitter.checks.locked())
+        updated.set()
+        return update(*args, **kwargs)
+
+    node.store.commit_block = commit_block  # type: ignore[method-assign]
+    node.mempool.update = mempool_update  # type: ignore[method-assign]
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(node.driver.run, node.wal.entries)
+            admissions = await node.submit_batch(issues(manifest, 3))
+            assert all(a.added for a in admissions), admissions
+            await updated.wait()
+            nursery.cancel_scope.cancel()
+    assert node.store.height >= 1
+    assert held["write"]
+    assert all(held["write"])
+    assert held["update"]
+    assert all(held["update"])
+    assert not node.admitter.checks.locked()
