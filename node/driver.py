@@ -121,6 +121,7 @@ class ConsensusDriver:
         self._max_block_txs, self._max_block_bytes = max_block_txs, max_block_bytes
         # Held from a block's write until the mempool has its update (node/admission.py).
         self._commit_gate = commit_gate or trio.Lock()
+        self._gate_held = False
         self._inbox_send, self._inbox = trio.open_memory_channel[core.Input](INBOX_SIZE)
         self._txs_signalled = False
         self.stats = DriverStats(height=store.height)
@@ -247,6 +248,7 @@ class ConsensusDriver:
                     self._mempool.update(
                         out.included, next_height=out.next_height, written=out.written
                     )
+                    self._release_gate()  # checks may run again: pool and state agree
                     await self._handle(
                         core.MempoolUpdated(out.height, len(self._mempool), now_ms())
                     )
@@ -347,11 +349,23 @@ class ConsensusDriver:
             app_hash=out.app_hash,
             validator_sets=[(h, core.validator_set_to_bytes(v)) for h, v in out.validator_sets],
         )
-        async with self._commit_gate:  # no admission check sees a half-done commit
+        # No admission check sees a half-done commit: the gate is held from the write until
+        # the mempool's update, which releases it (a synced block's commit may follow in
+        # the same chain of effects and take it again).
+        await self._commit_gate.acquire()
+        self._gate_held = True
+        try:
             started = trio.current_time()
             await trio.to_thread.run_sync(self._store.commit_block, commit)
             self._on_write_batch(trio.current_time() - started)
-            await self._handle(core.BlockWritten(out.height, now_ms()))  # updates the mempool
+            await self._handle(core.BlockWritten(out.height, now_ms()))
+        finally:
+            self._release_gate()
+
+    def _release_gate(self) -> None:
+        if self._gate_held:
+            self._gate_held = False
+            self._commit_gate.release()
 
     def _committed(self, info: core.BlockCommitted) -> None:
         self.stats.height = info.height
