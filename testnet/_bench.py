@@ -99,6 +99,7 @@ def _step(report: LoadReport) -> dict[str, Any]:
         "committed_tps": report.committed_tps,
         "latency_ms": report.latency_ms,
         "send_lag_ms": report.send_lag_ms,
+        "committed": report.committed,
         "refusals": report.refusals,
         "failed": report.failed,
     }
@@ -322,9 +323,10 @@ def assemble_report(
         ),
         "memory_mb": memory,
         "status_probe_ms_3x": probes,
-        "tool_cpu_s": round(
-            sum(r.tool_cpu_s.get("total", 0.0) for r in [*steps.values(), half]), 2
-        ),
+        "tool_cpu_s": {
+            key: round(sum(r.tool_cpu_s.get(key, 0.0) for r in [*steps.values(), half]), 2)
+            for key in ("offering", "total")
+        },
         "wait_commit_latency_ms": {
             "p50": round(percentile(waits, 50), 1),
             "p95": round(percentile(waits, 95), 1),

@@ -135,6 +135,20 @@ def tally(
             refusals[str(result.get("code", "UNKNOWN"))] += 1
 
 
+def commit_rate(times: list[float], t0: float) -> float:
+    """Committed tx/s from the commit times of the payments: those after the first
+    block, over the span from the first block to the last. This neither counts the
+    first payments' finality latency as idle time nor the drain after offering as
+    offering time; with a single block, the count over the time since t0."""
+    if not times:
+        return 0.0
+    first, last = min(times), max(times)
+    if last <= first:
+        return round(len(times) / max(1e-9, last - t0), 1)
+    later = sum(1 for t in times if t > first)
+    return round(later / (last - first), 1)
+
+
 def summary_ms(seconds: list[float], keys: tuple[str, ...]) -> dict[str, float]:
     """Percentiles ("p50", "p99" ...), "max" and "mean" of durations in seconds, in ms."""
     if not seconds:
@@ -201,7 +215,7 @@ class Load:
         manifest: dict[str, Any],
         *,
         accounts: int = 100,
-        workers: int = 64,
+        workers: int = 128,
         batch: int = 100,
         in_genesis: bool = False,
         drain_timeout_s: float = DRAIN_TIMEOUT_S,
@@ -435,8 +449,7 @@ class Load:
                 for batch in batches
                 for i, tx in enumerate(batch.ids)
             }
-            last_commit = max(commits[tx][0] for tx in ok)
-            report.committed_tps = round(len(ok) / max(1e-9, last_commit - t0), 1)
+            report.committed_tps = commit_rate([commits[tx][0] for tx in ok], t0)
             latencies = [commits[tx][0] - due_at[tx] for tx in ok]
             report.latency_ms = summary_ms(latencies, ("p50", "p95", "p99", "max", "mean"))
         return report

@@ -394,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, required=True, help="payments offered per second")
     p.add_argument("--duration", type=float, required=True, help="seconds of offered load")
     p.add_argument("--accounts", type=int, default=100, help="customers + merchants to onboard")
-    p.add_argument("--workers", type=int, default=64, help="HTTP requests in flight, at most")
+    p.add_argument("--workers", type=int, default=128, help="HTTP requests in flight, at most")
     p.add_argument("--batch", type=int, default=100, help="payments per HTTP request, at most")
     p.set_defaults(func=cmd_load)
 
