@@ -27,6 +27,7 @@ from testnet._load import (
     Outcome,
     Schedule,
     commit_rate,
+    finality_s,
     genesis_load_accounts,
     load_key,
     percentile,
@@ -114,6 +115,14 @@ async def test_post_batch_reads_refusals_failures_and_results() -> None:
     assert out[2] == Outcome(failed=True)
     assert out[3] == Outcome(results=[{"tx_id": "a", "status": "pending"}])
     assert seen == [b'{"txs":[]}'] * 4  # the pre-encoded body, as is
+
+
+def test_finality_runs_from_each_payments_due_time_not_from_its_send() -> None:
+    s = Schedule(rate=100.0, count=4, max_batch=2)
+    batches = [Batch(0, ["a", "b"], APIS[0], b""), Batch(2, ["c", "d"], APIS[1], b"")]
+    # "a" is due at t0, "b" at t0 + 0.01; both committed at t0 + 1 (the batch left late).
+    out = finality_s(s, batches, 5.0, {"a": 6.0, "b": 6.0, "d": 6.5})
+    assert out == pytest.approx([1.0, 0.99, 1.47])
 
 
 def test_commit_rate_counts_neither_latency_nor_drain_as_offering_time() -> None:
