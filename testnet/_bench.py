@@ -5,11 +5,14 @@ The run, in order (each step open-loop, `testnet._load`; the pools drain between
 1. Ed25519 verifications per second on one core, before the nodes start (the bound).
 2. The ramp: from RAMP_START_TPS, x RAMP_FACTOR a step of `step_s` seconds, until
    committed tx/s stops keeping up (`ramp_should_stop`); saturation = the best
-   committed tx/s seen.
+   committed tx/s of the ramp, the unit of the next steps' offered rates.
 3. 1x, 2x and 3x saturation: committed tx/s of each, CPU per node over the three, and
    during 3x a probe of GET /v1/status on every node every PROBE_EVERY_S.
 4. 0.5x saturation: finality p50 / p95 / p99.
 5. ?wait=commit latency of single payments at light load; RSS of every node.
+
+committed_tps is the peak: the best committed tx/s of any step (a network that batches
+more under heavier load can commit more at 2x than the ramp saw).
 
 docs/testnet.md explains each field of the report.
 """
@@ -294,11 +297,13 @@ def assemble_report(
     }
     known = [v for v in cpu_us.values() if v is not None]
     at1 = steps["1x"]
+    peak = max([saturation, *(r.committed_tps for r in steps.values())])
     return {
         "validators": validators,
         "accounts": accounts,
         "step_s": step_s,
-        "committed_tps": round(saturation, 1),
+        "committed_tps": round(peak, 1),
+        "saturation_tps": round(saturation, 1),
         "latency_ms": at1.latency_ms,
         "offered": at1.offered,
         "admitted": at1.admitted,
@@ -307,7 +312,7 @@ def assemble_report(
         "committed_tps_at": {k: r.committed_tps for k, r in steps.items()},
         "refusals_at": {k: r.refusals for k, r in steps.items()},
         "send_lag_ms_at": {k: r.send_lag_ms for k, r in steps.items()},
-        "overload_ratio_3x": round(steps["3x"].committed_tps / saturation, 3),
+        "overload_ratio_3x": round(steps["3x"].committed_tps / peak, 3),
         "half_saturation_rate": round(half_rate, 1),
         "half_saturation_committed_tps": half.committed_tps,
         "latency_ms_half": half.latency_ms,
@@ -336,7 +341,7 @@ def assemble_report(
         "cores": cores,
         "ed25519_verify_per_s": round(verify_rate),
         "verify_bound_tps": round(bound),
-        "ratio_to_bound": round(saturation / bound, 3),
+        "ratio_to_bound": round(peak / bound, 3),
     }
 
 

@@ -182,6 +182,7 @@ def test_report_assembly_ratios_and_cpu_per_transaction() -> None:
     assert report["verify_bound_tps"] == 5000  # 10,000/s x 2 cores / 4 validators
     assert report["ratio_to_bound"] == 0.2
     assert report["overload_ratio_3x"] == 0.95
+    assert report["committed_tps"] == report["saturation_tps"] == 1000.0
     assert report["committed_tps_at"] == {"1x": 1000, "2x": 980, "3x": 950}
     # 4 CPU s over 20,000 committed = 200 us = 2 verifications of 100 us.
     assert report["cpu_us_per_tx"] == {"0": 200.0, "1": 100.0, "2": None, "3": 100.0}
@@ -191,6 +192,32 @@ def test_report_assembly_ratios_and_cpu_per_transaction() -> None:
     assert report["tool_cpu_s"] == {"offering": 4.0, "total": 8.0}
     for old in ("committed_tps", "latency_ms", "half_saturation_rate", "refusals"):
         assert old in report
+
+
+def test_the_peak_is_the_best_step_and_the_ratios_use_it() -> None:
+    steps = {"1x": _report(900, 100), "2x": _report(1200, 100), "3x": _report(1080, 100)}
+    report = assemble_report(
+        validators=4,
+        step_s=8.0,
+        accounts=100,
+        verify_rate=10_000.0,
+        cores=2,
+        ramp=[],
+        saturation=1000.0,
+        steps=steps,
+        half_rate=500.0,
+        half=_report(500, 100),
+        cpu=[1.0],
+        probes={},
+        memory={},
+        waits=[],
+        start_s={},
+    )
+    assert report["committed_tps"] == 1200.0
+    assert report["saturation_tps"] == 1000.0
+    assert report["overload_ratio_3x"] == 0.9
+    assert report["ratio_to_bound"] == 0.24
+    assert report["wait_commit_latency_ms"]["max"] is None
 
 
 def test_load_accounts_in_genesis_have_their_keys_and_funds(tmp_path: Path) -> None:
