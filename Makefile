@@ -42,11 +42,11 @@ bench: $(STAMP)
 	$(PY) -m bench.ledger_bench
 	$(PY) -m bench.mempool_bench
 	$(PY) -m bench.engine_bench
-	$(VENV)/bin/tenge-testnet bench --validators 4 --duration 15
+	$(VENV)/bin/tenge-testnet bench --validators 4 --step-s 8
 
 ## make bench-net: committed tx/s and finality latency on 4 local validators
 bench-net: $(STAMP)
-	$(VENV)/bin/tenge-testnet bench --validators 4 --duration 15
+	$(VENV)/bin/tenge-testnet bench --validators 4 --step-s 8
 
 ## make bench-flood: event-loop lag, commit rate and /v1/status p95 under each flood
 bench-flood: $(STAMP)

@@ -135,6 +135,7 @@ def init_testnet(
     chain_id: str | None = None,
     hosts: list[str] | None = None,
     params: dict[str, int] | None = None,
+    extra_accounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Create a testnet in directory and return its manifest.
 
@@ -145,6 +146,8 @@ def init_testnet(
         chain_id: defaults to "tenge-local-<unix seconds>".
         hosts: per-node listen address (netns mode); default 127.0.0.1 for all.
         params: consensus parameters overriding TESTNET_PARAMS.
+        extra_accounts: more genesis account entries (the bench's funded load accounts,
+            `testnet._load.genesis_load_accounts`); their keys are not written.
 
     Raises:
         ValueError: bad arguments, or directory already holds a testnet.
@@ -194,7 +197,8 @@ def init_testnet(
                 "threshold": 2 if name in reserves else 1,
             }
             for name, keys in account_keys.items()
-        ],
+        ]
+        + (extra_accounts or []),
     }
     parse_genesis(genesis_doc)  # our own output must validate
     genesis_text = json.dumps(genesis_doc, indent=2) + "\n"

@@ -1,9 +1,14 @@
-"""`tenge-testnet load`: onboard accounts, pre-sign payments, offer them at a fixed rate,
-and measure what the network commits and how fast it becomes final.
+"""`tenge-testnet load`: onboard accounts, pre-sign payments, offer them open-loop at a
+fixed rate, and measure what the network commits and how fast it becomes final.
 
-Finality latency of a payment = the moment its block arrives on node 0's event stream
-(`/v1/events`) minus the moment its submission started. Committed tx/s counts payments
-committed with code OK between the first submission and the last such commit.
+Open loop: payment n is due at t0 + n / rate, whatever happened to the payments before
+it. Batches of about TICK_S worth go out when their last payment is due, each to the next
+node in turn. Finality latency of a payment = the moment its block arrives on node 0's
+event stream (`/v1/events`) minus its due time, so a sender that falls behind shows in
+the latency (no coordinated omission); how late the requests started is `send_lag_ms`.
+Committed tx/s counts payments committed with code OK between t0 and the last such
+commit. Refusals (429 / 503, or a refused result in a batch) are counted per code and
+never retried.
 """
 
 from __future__ import annotations
@@ -51,10 +56,159 @@ class LoadReport:
     duration_s: float = 0.0
     committed_tps: float = 0.0
     admitted_per_s: float = 0.0  # admissions per second while submitting
-    latency_ms: dict[str, float] = field(default_factory=dict)
+    latency_ms: dict[str, float] = field(default_factory=dict)  # from each due time
+    send_lag_ms: dict[str, float] = field(default_factory=dict)  # request start - due time
+    tool_cpu_s: dict[str, float] = field(default_factory=dict)  # this process's CPU seconds
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The open-loop schedule: payment n is due n / rate seconds after the start; the
+    payments go out in batches of about TICK_S worth (at most max_batch), each batch
+    sent when its last payment is due."""
+
+    rate: float
+    count: int
+    max_batch: int = 100
+
+    @property
+    def batch_size(self) -> int:
+        return max(1, min(self.max_batch, round(self.rate * TICK_S)))
+
+    def due(self, n: int) -> float:
+        """Seconds after the start at which payment n is due."""
+        return n / self.rate
+
+    def batches(self) -> list[tuple[int, int]]:
+        """[first, end) payment ranges, in order."""
+        size = self.batch_size
+        return [(first, min(self.count, first + size)) for first in range(0, self.count, size)]
+
+    def send_at(self, k: int) -> float:
+        """Seconds after the start at which batch k is sent (its last payment's due time)."""
+        return self.due(min(self.count, (k + 1) * self.batch_size) - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One pre-encoded POST /v1/txs/batch: its first payment's index, the payments' ids,
+    the node it goes to, and the request body."""
+
+    first: int
+    ids: list[str]
+    api: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A batch's answer: per-payment results, a whole-request refusal, or a failure."""
+
+    results: list[dict[str, Any]] | None = None
+    refused_code: str | None = None
+    failed: bool = False
+
+
+def tally(
+    report: LoadReport,
+    refusals: Counter[str],
+    admitted: set[str],
+    batch: Batch,
+    outcome: Outcome,
+) -> None:
+    """Count one batch's outcome: admissions, refusals per code, failures."""
+    if outcome.results is None:
+        if outcome.refused_code is not None:
+            report.refused += len(batch.ids)
+            refusals[outcome.refused_code] += len(batch.ids)
+        else:
+            report.failed += len(batch.ids)
+        return
+    for result in outcome.results:
+        if result.get("status") == "pending":
+            admitted.add(str(result.get("tx_id")))
+        else:
+            report.refused += 1
+            refusals[str(result.get("code", "UNKNOWN"))] += 1
+
+
+def finality_s(
+    schedule: Schedule, batches: list[Batch], t0: float, committed_at: dict[str, float]
+) -> list[float]:
+    """Seconds from each committed payment's due time (t0 + schedule.due(n)) to its
+    commit: the time it waited to be sent counts, as a user's would."""
+    return [
+        committed_at[tx] - (t0 + schedule.due(batch.first + i))
+        for batch in batches
+        for i, tx in enumerate(batch.ids)
+        if tx in committed_at
+    ]
+
+
+def commit_rate(times: list[float], t0: float) -> float:
+    """Committed tx/s from the commit times of the payments: those after the first
+    block, over the span from the first block to the last. This neither counts the
+    first payments' finality latency as idle time nor the drain after offering as
+    offering time; with a single block, the count over the time since t0."""
+    if not times:
+        return 0.0
+    first, last = min(times), max(times)
+    if last <= first:
+        return round(len(times) / max(1e-9, last - t0), 1)
+    later = sum(1 for t in times if t > first)
+    return round(later / (last - first), 1)
+
+
+def summary_ms(seconds: list[float], keys: tuple[str, ...]) -> dict[str, float]:
+    """Percentiles ("p50", "p99" ...), "max" and "mean" of durations in seconds, in ms."""
+    if not seconds:
+        return {}
+    out = {}
+    for key in keys:
+        if key == "max":
+            value = max(seconds)
+        elif key == "mean":
+            value = statistics.fmean(seconds)
+        else:
+            value = percentile(seconds, float(key[1:]))
+        out[key] = round(value * 1000, 1)
+    return out
+
+
+def load_account_names(accounts: int) -> tuple[list[str], list[str]]:
+    """The load's customers and merchants for `accounts` accounts in all."""
+    customers = [f"load-c{i:04d}" for i in range(max(1, accounts // 2))]
+    merchants = [f"load-m{i:04d}" for i in range(max(1, accounts - accounts // 2))]
+    return customers, merchants
+
+
+def load_key(chain_id: str, account: str) -> KeyPair:
+    """The deterministic key of a load account (not in the manifest)."""
+    return KeyPair.from_seed(hashlib.sha256(f"{chain_id}/{account}".encode()).digest())
+
+
+def genesis_load_accounts(chain_id: str, accounts: int) -> list[dict[str, Any]]:
+    """Genesis entries for the load's accounts: tier-3 customers funded with
+    FUNDING_PER_CUSTOMER KZT and merchants, each with its deterministic key, so a
+    network of a million accounts needs no onboarding transactions."""
+    customers, merchants = load_account_names(accounts)
+    out = []
+    for names, role in ((customers, "CUSTOMER"), (merchants, "MERCHANT")):
+        for name in names:
+            entry: dict[str, Any] = {
+                "account_id": name,
+                "role": role,
+                "zone": "NATIONAL",
+                "kyc_tier": 3,
+                "public_keys": [load_key(chain_id, name).public_key.hex()],
+            }
+            if role == "CUSTOMER":
+                entry["balances"] = {"KZT": str(FUNDING_PER_CUSTOMER)}
+            out.append(entry)
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,13 +224,30 @@ class Load:
     """One load run against a testnet manifest."""
 
     def __init__(
-        self, manifest: dict[str, Any], *, accounts: int = 100, workers: int = 16, batch: int = 100
+        self,
+        manifest: dict[str, Any],
+        *,
+        accounts: int = 100,
+        workers: int = 128,
+        batch: int = 100,
+        in_genesis: bool = False,
+        drain_timeout_s: float = DRAIN_TIMEOUT_S,
     ):
+        """Args:
+        manifest: the testnet's manifest.
+        accounts: customers + merchants the payments go between.
+        workers: requests in flight at most (across all nodes).
+        batch: payments per request, at most.
+        in_genesis: the accounts are funded in genesis (`genesis_load_accounts`):
+            no onboarding.
+        drain_timeout_s: how long to wait for the admitted payments to commit.
+        """
         self.manifest = manifest
         self.chain_id: str = manifest["chain_id"]
         self.apis: list[str] = [n["api"] for n in manifest["nodes"]]
-        self.customers = [f"load-c{i:04d}" for i in range(max(1, accounts // 2))]
-        self.merchants = [f"load-m{i:04d}" for i in range(max(1, accounts - accounts // 2))]
+        self.customers, self.merchants = load_account_names(accounts)
+        self.in_genesis = in_genesis
+        self.drain_timeout_s = drain_timeout_s
         self.workers = workers
         self.batch = batch  # envelopes per POST /v1/txs/batch, at most
         self._nonce = itertools.count(int(time.time() * 1000) * 1000)
@@ -90,8 +261,7 @@ class Load:
                 path = Path(self.manifest["accounts"][account]["key_files"][0])
                 self._keys[account] = read_key_file(path)
             else:
-                seed = hashlib.sha256(f"{self.chain_id}/{account}".encode()).digest()
-                self._keys[account] = KeyPair.from_seed(seed)
+                self._keys[account] = load_key(self.chain_id, account)
         return self._keys[account]
 
     def sign(self, signer: str, kind: Any, expires: int) -> bytes:
@@ -132,6 +302,8 @@ class Load:
 
     async def setup(self, client: httpx.AsyncClient) -> None:
         """Register and fund the load's customers and merchants (skips what exists)."""
+        if self.in_genesis:
+            return
         with trio.fail_after(SETUP_TIMEOUT_S):
             top = await self.height(client) + 200
             need = len(self.customers) * FUNDING_PER_CUSTOMER
@@ -193,27 +365,47 @@ class Load:
             out.append(self.sign(payer, transfer((payer, payee, "KZT", 100 + n % 900)), expires))
         return out
 
+    def prepare(self, schedule: Schedule, expires: int) -> list[Batch]:
+        """Sign every payment of schedule and encode each batch's request body, so that
+        offering costs the tool nothing but the HTTP round trip. Batch k goes to node
+        k mod nodes: each node's API admits an equal share."""
+        txs = self.presign(schedule.count, expires)
+        out = []
+        for k, (first, end) in enumerate(schedule.batches()):
+            envelopes = txs[first:end]
+            body = json.dumps({"txs": [base64.b64encode(e).decode() for e in envelopes]})
+            ids = [
+                hashlib.sha256(ledger_pb2.TxEnvelope.FromString(e).body).digest().hex()
+                for e in envelopes
+            ]
+            out.append(Batch(first, ids, self.apis[k % len(self.apis)], body.encode()))
+        return out
+
     async def run(
         self, rate: float, duration: float, progress: Callable[[str], None] | None = None
     ) -> LoadReport:
-        """Set up, then offer rate payments/s for duration seconds, then drain."""
-        limits = httpx.Limits(
-            max_connections=self.workers * 2, max_keepalive_connections=self.workers * 2
-        )
+        """Set up, then offer rate payments/s for duration seconds (open loop), then drain.
+
+        Payment n is due at t0 + n / rate whatever happened to the payments before it;
+        its latency runs from that due time to its block on node 0's event stream, so a
+        tool or a node that falls behind shows in the latency. A refusal (429/503, or a
+        refused result in a batch) is counted by code and not retried.
+        """
+        cpu0 = time.process_time()
+        limits = httpx.Limits(max_connections=self.workers, max_keepalive_connections=self.workers)
         async with httpx.AsyncClient(timeout=30, limits=limits) as client:
             await self.setup(client)
-            count = max(1, int(rate * duration))
+            schedule = Schedule(rate, max(1, int(rate * duration)), self.batch)
             expires = await self.height(client) + PAYMENT_TTL_BLOCKS
-            txs = self.presign(count, expires)
-            ids = [
-                hashlib.sha256(ledger_pb2.TxEnvelope.FromString(t).body).digest().hex() for t in txs
-            ]
-            report = LoadReport(offered=count, offered_rate=rate)
-            started: dict[str, float] = {}
+            batches = self.prepare(schedule, expires)
+            report = LoadReport(offered=schedule.count, offered_rate=rate)
             admitted: set[str] = set()
             commits: dict[str, tuple[float, str]] = {}
             refusals: Counter[str] = Counter()
+            lags: list[float] = []
             all_done = trio.Event()
+            slots = trio.Semaphore(self.workers)
+            cpu_offer0 = time.process_time()
 
             async with trio.open_nursery() as nursery:
                 stream_ready = trio.Event()
@@ -222,74 +414,74 @@ class Load:
                     self._follow, client, from_height, commits, admitted, all_done, stream_ready
                 )
                 await stream_ready.wait()
-                send, receive = trio.open_memory_channel[list[int]](self.workers * 4)
                 t0 = trio.current_time()
 
-                async def worker(worker_id: int) -> None:
-                    async for batch in receive:
-                        api = self.apis[batch[0] % len(self.apis)]
-                        now = trio.current_time()
-                        for n in batch:
-                            started[ids[n]] = now
-                        try:
-                            results = await self.submit_batch(client, api, [txs[n] for n in batch])
-                        except (httpx.HTTPError, RuntimeError):
-                            report.failed += len(batch)
-                            continue
-                        for result in results:
-                            if result["status"] == "pending":
-                                admitted.add(result["tx_id"])
-                            else:
-                                report.refused += 1
-                                refusals[result.get("code", "UNKNOWN")] += 1
+                async def send(batch: Batch, due: float) -> None:
+                    async with slots:
+                        lags.append(trio.current_time() - due)
+                        outcome = await self._post_batch(client, batch)
+                    tally(report, refusals, admitted, batch, outcome)
 
-                async with trio.open_nursery() as workers:
-                    for w in range(self.workers):
-                        workers.start_soon(worker, w)
-                    async with send:
-                        # Every TICK_S, release the payments that are due, in batches.
-                        released = 0
-                        last_progress = t0
-                        while released < count:
-                            await trio.sleep(TICK_S)
-                            now = trio.current_time()
-                            due = min(count, int((now - t0) * rate) + 1)
-                            while released < due:
-                                size = min(self.batch, due - released)
-                                await send.send(list(range(released, released + size)))
-                                released += size
-                            if progress and now - last_progress >= 1.0:
-                                last_progress = now
-                                progress(
-                                    f"offered {released}/{count}, admitted {len(admitted)}, "
-                                    f"committed {len(commits)}"
-                                )
+                async with trio.open_nursery() as senders:
+                    last_progress = t0
+                    for k, batch in enumerate(batches):
+                        due = t0 + schedule.send_at(k)
+                        await trio.sleep_until(due)
+                        senders.start_soon(send, batch, due)
+                        now = trio.current_time()
+                        if progress and now - last_progress >= 1.0:
+                            last_progress = now
+                            progress(
+                                f"offered {batch.first}/{schedule.count}, admitted "
+                                f"{len(admitted)}, committed {len(commits)}"
+                            )
                 submit_end = trio.current_time()
+                cpu_offer = time.process_time() - cpu_offer0
                 self._draining = True
                 if admitted.issubset(commits):
                     all_done.set()
-                with trio.move_on_after(DRAIN_TIMEOUT_S):
+                with trio.move_on_after(self.drain_timeout_s):
                     await all_done.wait()
                 nursery.cancel_scope.cancel()
 
-            report.admitted = len(admitted)
-            ok = [tx for tx in admitted if tx in commits and commits[tx][1] == "OK"]
-            report.committed = len(ok)
-            report.committed_failed = sum(1 for tx in admitted if tx in commits) - len(ok)
-            report.refusals = dict(refusals)
-            report.duration_s = round(submit_end - t0, 3)
-            report.admitted_per_s = round(report.admitted / max(1e-9, submit_end - t0), 1)
-            if ok:
-                last_commit = max(commits[tx][0] for tx in ok)
-                report.committed_tps = round(len(ok) / max(1e-9, last_commit - t0), 1)
-                latencies = [(commits[tx][0] - started[tx]) * 1000 for tx in ok]
-                report.latency_ms = {
-                    "p50": round(percentile(latencies, 50), 1),
-                    "p95": round(percentile(latencies, 95), 1),
-                    "p99": round(percentile(latencies, 99), 1),
-                    "mean": round(statistics.fmean(latencies), 1),
-                }
-            return report
+        report.admitted = len(admitted)
+        ok = [tx for tx in admitted if tx in commits and commits[tx][1] == "OK"]
+        report.committed = len(ok)
+        report.committed_failed = sum(1 for tx in admitted if tx in commits) - len(ok)
+        report.refusals = dict(sorted(refusals.items()))
+        report.duration_s = round(submit_end - t0, 3)
+        report.admitted_per_s = round(report.admitted / max(1e-9, submit_end - t0), 1)
+        report.send_lag_ms = summary_ms(lags, ("p50", "p99", "max"))
+        report.tool_cpu_s = {
+            "offering": round(cpu_offer, 2),
+            "total": round(time.process_time() - cpu0, 2),
+        }
+        if ok:
+            report.committed_tps = commit_rate([commits[tx][0] for tx in ok], t0)
+            latencies = finality_s(schedule, batches, t0, {tx: commits[tx][0] for tx in ok})
+            report.latency_ms = summary_ms(latencies, ("p50", "p95", "p99", "max", "mean"))
+        return report
+
+    async def _post_batch(self, client: httpx.AsyncClient, batch: Batch) -> Outcome:
+        """POST one pre-encoded batch; a transport error or 5xx other than 503 is a
+        failure, a whole-request 429/503 a refusal of every payment in it."""
+        try:
+            response = await client.post(
+                f"{batch.api}/v1/txs/batch",
+                content=batch.body,
+                headers={"content-type": "application/json"},
+            )
+        except httpx.HTTPError:
+            return Outcome(failed=True)
+        if response.status_code in (429, 503):
+            return Outcome(refused_code=_error_code(response))
+        if response.status_code != 200:
+            return Outcome(failed=True)
+        try:
+            results: list[dict[str, Any]] = response.json()["results"]
+        except (ValueError, KeyError, TypeError):
+            return Outcome(failed=True)
+        return Outcome(results=results)
 
     async def _follow(
         self,

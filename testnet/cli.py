@@ -41,6 +41,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 UP_TIMEOUT_S: Final = 60.0
+MAX_BENCH_ACCOUNTS: Final = 1_000_000
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -330,18 +331,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if not 1 <= args.validators <= 26 or args.duration <= 0:
-        _fail("--validators must be 1 to 26 and --duration positive", EXIT_USAGE)
+    if not 1 <= args.validators <= 26 or args.step_s <= 0:
+        _fail("--validators must be 1 to 26 and --step-s positive", EXIT_USAGE)
+    if not 2 <= args.accounts <= MAX_BENCH_ACCOUNTS:
+        _fail(f"--accounts must be 2 to {MAX_BENCH_ACCOUNTS}", EXIT_USAGE)
 
     def progress(line: str) -> None:
         if not args.json:
             print(line, file=sys.stderr, flush=True)
 
     try:
-        report = run_bench(validators=args.validators, duration=args.duration, progress=progress)
-    except (httpx.HTTPError, RuntimeError, trio.TooSlowError) as e:
+        report = run_bench(
+            validators=args.validators,
+            step_s=args.step_s,
+            accounts=args.accounts,
+            progress=progress,
+        )
+    except (httpx.HTTPError, RuntimeError, ValueError, trio.TooSlowError) as e:
         _fail(f"bench failed: {e}")
-    print(json.dumps(report, indent=None if args.json else 2))
+    text = json.dumps(report, indent=None if args.json else 2)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    print(text)
     return EXIT_OK
 
 
@@ -383,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, required=True, help="payments offered per second")
     p.add_argument("--duration", type=float, required=True, help="seconds of offered load")
     p.add_argument("--accounts", type=int, default=100, help="customers + merchants to onboard")
-    p.add_argument("--workers", type=int, default=16, help="concurrent HTTP submissions")
+    p.add_argument("--workers", type=int, default=128, help="HTTP requests in flight, at most")
     p.add_argument("--batch", type=int, default=100, help="payments per HTTP request, at most")
     p.set_defaults(func=cmd_load)
 
@@ -397,10 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_dir(sub.add_parser("heal", help="netns: undo the partition"))
     p.set_defaults(func=cmd_heal)
 
-    p = sub.add_parser("bench", help="fresh network, saturating load, JSON report")
+    p = sub.add_parser("bench", help="fresh network, ramp to saturation, overload, JSON report")
     p.add_argument("--validators", type=int, default=4)
-    p.add_argument("--duration", type=float, default=15.0, help="seconds of each load phase")
+    p.add_argument(
+        "--step-s", "--duration", type=float, default=8.0, help="seconds of each load step"
+    )
+    p.add_argument("--accounts", type=int, default=100, help="funded load accounts in genesis")
     p.add_argument("--json", action="store_true", help="only the JSON report, on one line")
+    p.add_argument("--out", type=Path, help="also write the JSON report to this file")
     p.set_defaults(func=cmd_bench)
 
     p = with_dir(sub.add_parser("down", help="stop every node (netns: remove the network)"))

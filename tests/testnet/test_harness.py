@@ -121,6 +121,17 @@ def test_up_demo_kill_restart_down(testnet_dir: Path) -> None:
     top = max(heights(testnet_dir))
     wait_for(lambda: min(heights(testnet_dir)) >= top, "the restarted node to catch up")
 
+    load = tenge_testnet(
+        "load", "--dir", d, "--rate", "40", "--duration", "1", "--accounts", "4", "--batch", "5"
+    )
+    assert load.returncode == 0, load.stderr
+    report = json.loads(load.stdout)
+    assert report["offered"] == 40
+    assert report["committed"] == report["admitted"] == 40, report
+    assert {"p50", "p95", "p99", "max", "mean"} <= set(report["latency_ms"])
+    assert {"p50", "p99", "max"} <= set(report["send_lag_ms"])
+    assert report["tool_cpu_s"]["total"] > 0
+
     pids = node_pids(testnet_dir)
     down = tenge_testnet("down", "--dir", d)
     assert down.returncode == 0, down.stderr
