@@ -44,7 +44,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 import threading
@@ -239,14 +238,7 @@ class Admitter:
     async def _verify(self, part: Sequence[bytes]) -> None:
         """Fill the signature cache for the envelopes of part it does not know."""
         ledger = self._ledger
-        todo = []
-        for raw in part:
-            if len(raw) <= ledger.max_tx_bytes:
-                envelope_hash = hashlib.sha256(raw).digest()
-                if not ledger.signatures_known(envelope_hash) and not ledger.already_included(
-                    raw
-                ):  # check_tx refuses an included one DUPLICATE before signatures count
-                    todo.append((envelope_hash, raw))
+        todo = ledger.unverified(part, skip_included=True)
         if not todo:
             return
         self.slices += 1

@@ -17,7 +17,6 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -302,12 +301,7 @@ class ConsensusDriver:
     async def _verify_ahead(self, txs: Sequence[bytes]) -> None:
         """Rule 3: fill the signature cache for the block's envelopes it lacks."""
         ledger = self._ledger
-        todo = []
-        for raw in txs:
-            if len(raw) <= ledger.max_tx_bytes:
-                envelope_hash = hashlib.sha256(raw).digest()
-                if not ledger.signatures_known(envelope_hash):
-                    todo.append((envelope_hash, raw))
+        todo = ledger.unverified(txs)
         self.stats.verified_ahead += len(todo)
         if len(todo) < VERIFY_AHEAD_MIN_TXS:
             return  # execution verifies these few inline

@@ -258,6 +258,9 @@ class Ledger:
                 )
                 for (account, asset), amount in sorted(found.items())
             )
+        reads = state.keys.difference(d.key for d in debits)
+        if out.code == pb.OK:
+            reads.difference_update(_uncapped_credits(ov, rules, body))
         return CheckResult(
             code=out.code,
             message=out.message,
@@ -269,9 +272,7 @@ class Ledger:
             debits=debits,
             rule=out.rule,
             rulebook_version=rules.version,
-            reads=frozenset(state.keys.difference(d.key for d in debits)).difference(
-                _uncapped_credits(ov, rules, body) if out.code == pb.OK else ()
-            ),
+            reads=frozenset(reads),
         )
 
     def balance(self, account: str, asset: str) -> int:
@@ -305,14 +306,32 @@ class Ledger:
         Returns:
             How many envelopes had all their signatures valid.
         """
-        hashed = [(hashlib.sha256(raw).digest(), raw) for raw in txs]
-        pending = [(h, raw) for h, raw in hashed if self._sigs.lookup(h) is None]
-        self.remember_signatures(self.verify_detached(pending))
-        return sum(1 for h, _ in hashed if self._sigs.lookup(h) == -1)
+        self.remember_signatures(self.verify_detached(self.unverified(txs)))
+        return sum(1 for raw in txs if self._sigs.lookup(hashlib.sha256(raw).digest()) == -1)
 
     def signatures_known(self, envelope_hash: bytes) -> bool:
         """Whether the cache holds the outcome for the envelope with this SHA-256."""
         return self._sigs.lookup(envelope_hash) is not None
+
+    def unverified(
+        self, txs: Sequence[bytes], *, skip_included: bool = False
+    ) -> list[tuple[bytes, bytes]]:
+        """(envelope SHA-256, envelope) of those txs whose signatures the cache lacks.
+
+        Envelopes too large to judge are left out (check_tx and execution refuse them
+        first); with skip_included, so are those a block already included
+        (`already_included`: refused DUPLICATE before signatures count).
+        """
+        out = []
+        for raw in txs:
+            if len(raw) > self.max_tx_bytes:
+                continue
+            envelope_hash = hashlib.sha256(raw).digest()
+            if self._sigs.lookup(envelope_hash) is None and not (
+                skip_included and self.already_included(raw)
+            ):
+                out.append((envelope_hash, raw))
+        return out
 
     def already_included(self, raw: bytes) -> bool:
         """Whether a block already included the transaction raw carries (by its tx id).
