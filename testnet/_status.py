@@ -12,15 +12,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from testnet._procs import is_running, read_pid
 
 
-def node_status(node: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
-    """The node's /v1/status, or {"error": ...} when it does not answer."""
+def node_status(
+    node: dict[str, Any], timeout: float = 2.0, client: httpx.Client | None = None
+) -> dict[str, Any]:
+    """The node's /v1/status, or {"error": ...} when it does not answer.
+
+    A caller that polls passes one `client` for all its calls: making an httpx client
+    costs tens of milliseconds of CPU (its TLS context), which the nodes share.
+    """
     pid = read_pid(Path(node["home"]))
     running = pid is not None and is_running(pid)
     base: dict[str, Any] = {"index": node["index"], "moniker": node["moniker"], "running": running}
     if not running:
         return base | {"error": "not running"}
     try:
-        response = httpx.get(f"{node['api']}/v1/status", timeout=timeout)
+        response = (client or httpx).get(f"{node['api']}/v1/status", timeout=timeout)
         response.raise_for_status()
         status: dict[str, Any] = response.json()
     except (httpx.HTTPError, ValueError) as e:
@@ -31,21 +37,24 @@ def node_status(node: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
 def wait_all_height(manifest: dict[str, Any], height: int, timeout: float) -> bool:
     """Poll every node until each reports at least height; False on timeout."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        statuses = [node_status(n, timeout=1.0) for n in manifest["nodes"]]
-        if all(s.get("height", 0) >= height for s in statuses):
-            return True
-        time.sleep(0.25)
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            statuses = [node_status(n, timeout=1.0, client=client) for n in manifest["nodes"]]
+            if all(s.get("height", 0) >= height for s in statuses):
+                return True
+            time.sleep(0.25)
     return False
 
 
 # ---- commands ----
 
 
-def node_metrics(node: dict[str, Any], timeout: float = 1.0) -> dict[str, float]:
+def node_metrics(
+    node: dict[str, Any], timeout: float = 1.0, client: httpx.Client | None = None
+) -> dict[str, float]:
     """Round and committed-transaction count from the node's /metrics (empty if down)."""
     try:
-        text = httpx.get(node["metrics"], timeout=timeout).text
+        text = (client or httpx).get(node["metrics"], timeout=timeout).text
     except httpx.HTTPError:
         return {}
     out = {"round": 0.0, "txs_total": 0.0}

@@ -170,12 +170,13 @@ def _watch(manifest: dict[str, Any]) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     last: dict[int, tuple[float, float]] = {}
+    client = httpx.Client()
     try:
         while not stop:
             rows = []
             for node in manifest["nodes"]:
-                s = node_status(node, timeout=1.0)
-                m = node_metrics(node) if s.get("running") else {}
+                s = node_status(node, timeout=1.0, client=client)
+                m = node_metrics(node, client=client) if s.get("running") else {}
                 now = time.monotonic()
                 tps = ""
                 prev = last.get(node["index"])
@@ -195,6 +196,7 @@ def _watch(manifest: dict[str, Any]) -> int:
                     break
                 time.sleep(0.1)
     finally:
+        client.close()
         print("stopping:", json.dumps(_down(manifest)))
     return EXIT_OK
 
