@@ -7,6 +7,7 @@ message says why); 2 usage error; 3 node unreachable or timed out.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -112,12 +113,26 @@ def cmd_show_node_id(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _tune_gc() -> None:
+    """Fewer cyclic collections in a node that makes and drops many small objects per tx.
+
+    What start-up built (genesis, indexes, modules) is moved out of the collector's view
+    (``gc.freeze``), and the youngest generation is collected after 50,000 allocations
+    instead of 700: per-transaction objects are acyclic and freed by reference counting,
+    so frequent collections only walk live ones again.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     config = load_config(args.home)
     setup_logging(args.log_level or config.log_level, args.log_format or config.log_format)
     from node.service import Node
 
     node = Node.open(config, passphrase=_passphrase(args.passphrase_env))
+    _tune_gc()
     try:
         trio.run(_run_until_signal, node)
     except* NodeError as group:

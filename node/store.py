@@ -92,6 +92,12 @@ _HI = struct.Struct(">QI")
 
 #: Default bound of the state cache: ``[storage] state_cache_mb`` (docs/deployment.md).
 DEFAULT_STATE_CACHE_MB: Final = 64
+#: LevelDB options. A Bloom filter of 10 bits a key lets a read of an absent key (a new
+#: tx id's seen key and index entry, an unfunded balance) skip the tables that cannot hold
+#: it; a 16 MiB write buffer (LevelDB's default is 4 MiB) flushes a quarter as many level-0
+#: tables under load, so background compaction rewrites less.
+LEVELDB_BLOOM_BITS: Final = 10
+LEVELDB_WRITE_BUFFER_BYTES: Final = 16 * 1024 * 1024
 #: What one cache entry costs besides its key and value bytes: two bytes objects' headers
 #: and the ordered dict's slot and links (measured with tracemalloc on CPython 3.11).
 CACHE_ENTRY_OVERHEAD: Final = 200
@@ -302,7 +308,12 @@ class Store:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = plyvel.DB(str(self.path), create_if_missing=True)
+            self._db = plyvel.DB(
+                str(self.path),
+                create_if_missing=True,
+                bloom_filter_bits=LEVELDB_BLOOM_BITS,
+                write_buffer_size=LEVELDB_WRITE_BUFFER_BYTES,
+            )
         except plyvel.IOError as e:
             if "lock" in str(e).lower():
                 raise StoreLockedError(
