@@ -244,6 +244,32 @@ CORE_TESTS = ("tests/core/test_node_core.py",)
 # The node core (node/core/): killed by its synchronous tests as well as the battery.
 MUTANTS += (
     Mutant(
+        "batch-no-window",
+        "rule 6: a proposer with transactions builds at once, ignoring block_interval_ms",
+        (
+            (
+                CORE,
+                "        if round_ == 0 and now_ms < ready and self._pending_txs < "
+                "self._params.max_block_txs:\n",
+                "        if False:\n",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
+        "batch-full-block-waits",
+        "rule 6: a full block pending still waits for the collection window",
+        (
+            (
+                CORE,
+                "        if round_ == 0 and now_ms < ready and self._pending_txs < "
+                "self._params.max_block_txs:\n",
+                "        if round_ == 0 and now_ms < ready:\n",
+            ),
+        ),
+        tests=CORE_TESTS,
+    ),
+    Mutant(
         "sync-unsolicited",
         "block sync accepts an answer from a peer it did not ask",
         (
