@@ -11,6 +11,7 @@ import gc
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -71,11 +72,15 @@ def cmd_init(args: argparse.Namespace) -> int:
         _fail(f"{home} is already initialised; refusing to overwrite its keys")
     passphrase = None if args.observer else _passphrase(args.passphrase_env)  # before writing
     genesis_text = None
+    accounts_file = None
     if args.genesis is not None:
-        from node.genesis import load_genesis
+        from node.genesis import accounts_file_path, load_genesis, read_accounts_file
 
-        load_genesis(args.genesis)  # validate before writing anything
+        genesis = load_genesis(args.genesis)  # validate before writing anything
         genesis_text = args.genesis.read_text()
+        accounts_file = accounts_file_path(genesis, args.genesis.parent)
+        for _ in read_accounts_file(genesis, args.genesis.parent):
+            pass  # every line, its count and its digest
     home.mkdir(parents=True, exist_ok=True)
     (home / DATA_DIR).mkdir(mode=0o700, exist_ok=True)
     node_key = KeyPair.generate()
@@ -96,6 +101,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     )
     if genesis_text is not None:
         (home / GENESIS_FILE).write_text(genesis_text)
+    if accounts_file is not None:
+        shutil.copyfile(accounts_file, home / accounts_file.name)
     _print_json(
         {
             "home": str(home),
@@ -180,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="create a node home: keys, config.toml (and genesis.json)")
     p.add_argument("--home", type=Path, required=True)
     p.add_argument("--moniker", required=True)
-    p.add_argument("--genesis", type=Path, help="copy this genesis.json into the home")
+    p.add_argument(
+        "--genesis", type=Path, help="copy this genesis.json (and its accounts file) into the home"
+    )
     p.add_argument("--observer", action="store_true", help="no validator key: follow only")
     p.add_argument("--p2p-listen", default=f"0.0.0.0:{DEFAULT_P2P_PORT}")
     p.add_argument("--api-listen", default=f"127.0.0.1:{DEFAULT_API_PORT}")

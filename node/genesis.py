@@ -7,8 +7,11 @@ errors too, so a misspelt field never passes silently.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -62,7 +65,16 @@ _TOP_KEYS: Final = {
     "assets",
     "limits",
     "rulebook",
+    "accounts_file",
 }
+_ACCOUNTS_FILE_KEYS: Final = {"path", "sha256", "accounts"}
+#: An accounts file is named like this and lies beside genesis.json (no directories).
+ACCOUNTS_FILE_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+#: The longest line of an accounts file: an entry with MAX_KEYS keys and a few balances
+#: is far shorter; a longer line is refused before it is decoded.
+MAX_ACCOUNTS_FILE_LINE: Final = 16 * 1024
+#: How many accounts one accounts file may hold.
+MAX_FILE_ACCOUNTS: Final = 100_000_000
 _ACCOUNT_KEYS: Final = {
     "account_id",
     "role",
@@ -131,8 +143,8 @@ def load_genesis(path: Path) -> genesis_pb2.Genesis:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{name}: not valid JSON ({e.msg} at line {e.lineno})") from e
-    except ValueError as e:  # a number of more than 4300 digits
-        raise ConfigError(f"{name}: not valid JSON ({str(e)[:80]})") from e
+    except (ValueError, RecursionError) as e:  # a number of 4300+ digits, deep nesting
+        raise ConfigError(f"{name}: not valid JSON ({str(e)[:80] or 'nested too deeply'})") from e
     return parse_genesis(doc, source=name)
 
 
@@ -197,7 +209,17 @@ def genesis_to_json(genesis: genesis_pb2.Genesis) -> dict[str, Any]:
         ],
         "rulebook": rulebook_to_doc(genesis.rulebook),
         "accounts": accounts,
-    }
+    } | (
+        {
+            "accounts_file": {
+                "path": genesis.accounts_file.path,
+                "sha256": genesis.accounts_file.sha256.hex(),
+                "accounts": genesis.accounts_file.accounts,
+            }
+        }
+        if genesis.HasField("accounts_file")
+        else {}
+    )
 
 
 def _asset_doc(asset: ledger_pb2.Asset) -> dict[str, Any]:
@@ -331,11 +353,17 @@ def _key(value: Any, path: str) -> bytes:
 
 
 def _enum(value: Any, path: str, enum: Any, what: str) -> int:
-    names = [n for n, _ in enum.items() if not n.endswith("UNSPECIFIED")]
-    if not isinstance(value, str) or value not in names:
-        raise _Err(path, f"{value!r} is not a {what} (one of {', '.join(names)})")
-    number: int = enum.Value(value)
+    numbers = _enum_numbers(enum)
+    number = numbers.get(value) if isinstance(value, str) else None
+    if number is None:
+        raise _Err(path, f"{value!r} is not a {what} (one of {', '.join(numbers)})")
     return number
+
+
+@functools.cache
+def _enum_numbers(enum: Any) -> dict[str, int]:
+    """An enum's names (without the UNSPECIFIED one) and numbers, in declaration order."""
+    return {n: v for n, v in enum.items() if not n.endswith("UNSPECIFIED")}
 
 
 # ---------------------------------------------------------------- the document
@@ -359,7 +387,128 @@ def _parse(doc: Any) -> genesis_pb2.Genesis:
     _check_licences(g)
     _check_rates(g)
     _check_balances(g, balances)
+    if "accounts_file" in doc:
+        _parse_accounts_file(g, doc["accounts_file"])
     return g
+
+
+def _parse_accounts_file(g: genesis_pb2.Genesis, value: Any) -> None:
+    a = _obj(value, "accounts_file", _ACCOUNTS_FILE_KEYS, _ACCOUNTS_FILE_KEYS)
+    name = _str(a["path"], "accounts_file.path")
+    if not ACCOUNTS_FILE_NAME_RE.fullmatch(name):
+        raise _Err(
+            "accounts_file.path",
+            "the name of a file beside genesis.json: 1 to 128 of A-Z, a-z, 0-9, '.', '_', '-', "
+            "not starting with '.'",
+        )
+    digest = _key(a["sha256"], "accounts_file.sha256")  # 32 bytes of hex, like a key
+    count = _int(a["accounts"], "accounts_file.accounts", 1, MAX_FILE_ACCOUNTS)
+    g.accounts_file.path = name
+    g.accounts_file.sha256 = digest
+    g.accounts_file.accounts = count
+
+
+def accounts_file_path(genesis: genesis_pb2.Genesis, genesis_dir: Path) -> Path | None:
+    """Where the accounts file of genesis lies (beside genesis.json), or None without one."""
+    if not genesis.HasField("accounts_file"):
+        return None
+    return genesis_dir / genesis.accounts_file.path
+
+
+def read_accounts_file(
+    genesis: genesis_pb2.Genesis, genesis_dir: Path
+) -> Iterator[genesis_pb2.GenesisAccount]:
+    """Stream and validate the accounts of genesis's accounts file, one entry at a time.
+
+    Each line is one JSON account entry as in genesis.json's ``accounts`` (docs/genesis.md),
+    of a CUSTOMER or MERCHANT with neither a person reference nor a licence; the lines are
+    sorted by account id (byte order, each id once) and name no account of genesis.json.
+    Memory stays bounded whatever the file's size; the file's digest and count are checked
+    against genesis once it has been read to the end, so a consumer must treat what it
+    received as provisional until the iterator is exhausted.
+
+    Raises:
+        ConfigError: (while iterating) the file is missing or unreadable, a line is not
+            valid, or the digest or the count differ from genesis; the message names the
+            file and the line.
+    """
+    path = accounts_file_path(genesis, genesis_dir)
+    if path is None:
+        return
+    name = path.name
+    taken = {e.account.account_id for e in genesis.accounts}
+    taken.update(s.reserve_account for s in genesis.assets if s.reserve_account)
+    tiers = {t.kyc_tier for t in genesis.rulebook.tier_limits}
+    assets = {s.code: s for s in genesis.assets}
+    rules = Rules.of(genesis.rulebook)
+    totals: dict[str, int] = {}
+    for entry in genesis.accounts:
+        for bal in entry.balances:
+            totals[bal.asset] = totals.get(bal.asset, 0) + amount_of(bal)
+    digest = hashlib.sha256()
+    count = 0
+    previous = ""
+    try:
+        with path.open("rb") as file:
+            while True:
+                line = file.readline(MAX_ACCOUNTS_FILE_LINE + 1)
+                if not line:
+                    break
+                count += 1
+                digest.update(line)
+                where = f"line {count}"
+                if len(line) > MAX_ACCOUNTS_FILE_LINE:
+                    raise _Err(where, f"longer than {MAX_ACCOUNTS_FILE_LINE} bytes")
+                if count > genesis.accounts_file.accounts:
+                    raise _Err(
+                        where,
+                        f"more lines than accounts_file.accounts says "
+                        f"({genesis.accounts_file.accounts})",
+                    )
+                try:
+                    item = json.loads(line)
+                except (ValueError, RecursionError) as e:  # bad JSON or UTF-8, deep nesting
+                    raise _Err(where, f"not a JSON account entry ({str(e)[:80]})") from None
+                entry, balances = _parse_account(
+                    genesis, genesis_pb2.GenesisAccount(), item, where, tiers
+                )
+                account = entry.account
+                if account.role not in _LIMITED_ROLES:
+                    raise _Err(
+                        f"{where}.role",
+                        "the accounts file holds CUSTOMER and MERCHANT accounts; list the "
+                        "others in genesis.json",
+                    )
+                if account.person_ref or entry.HasField("licence"):
+                    raise _Err(
+                        where,
+                        "an account with a person_ref or a licence belongs in genesis.json",
+                    )
+                if account.account_id <= previous:
+                    raise _Err(
+                        f"{where}.account_id",
+                        f"{account.account_id!r} is not after {previous!r}: the file is "
+                        "sorted by account id, each id once",
+                    )
+                if account.account_id in taken:
+                    raise _Err(f"{where}.account_id", f"{account.account_id!r} is in genesis.json")
+                previous = account.account_id
+                _entry_balances(entry, where, balances, assets, rules, totals)
+                yield entry
+    except _Err as e:
+        raise ConfigError(f"{name}: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    if count != genesis.accounts_file.accounts:
+        raise ConfigError(
+            f"{name}: {count} accounts, genesis.json's accounts_file.accounts says "
+            f"{genesis.accounts_file.accounts}"
+        )
+    if digest.digest() != genesis.accounts_file.sha256:
+        raise ConfigError(
+            f"{name}: its sha256 is {digest.hexdigest()}, genesis.json's accounts_file.sha256 "
+            f"says {genesis.accounts_file.sha256.hex()}: not the file this genesis was made with"
+        )
 
 
 def _parse_params(g: genesis_pb2.Genesis, value: Any) -> None:
@@ -538,74 +687,89 @@ def _parse_accounts(g: genesis_pb2.Genesis, value: Any) -> list[tuple[str, dict[
     pending: list[tuple[str, dict[str, Any]]] = []
     for i, item in enumerate(_list(value, "accounts")):
         path = f"accounts[{i}]"
-        a = _obj(item, path, _ACCOUNT_KEYS, {"account_id", "role", "zone", "public_keys"})
-        account_id = _str(a["account_id"], f"{path}.account_id")
-        if not valid_account_id(account_id):
-            raise _Err(f"{path}.account_id", "3 to 64 of a-z, 0-9, '.', '-'")
-        if account_id in ids:
-            raise _Err(f"{path}.account_id", f"{account_id!r} is listed twice")
-        ids.add(account_id)
-        role = _enum(a["role"], f"{path}.role", ledger_pb2.Role, "role")
-        if role == ledger_pb2.ISSUANCE_RESERVE:
+        entry, balances = _parse_account(g, g.accounts.add(), item, path, tiers)
+        account = entry.account
+        if account.account_id in ids:
+            raise _Err(f"{path}.account_id", f"{account.account_id!r} is listed twice")
+        ids.add(account.account_id)
+        if account.role in _ONE_OF_A_KIND and account.role in roles:
             raise _Err(
                 f"{path}.role",
-                "an ISSUANCE_RESERVE account is created by its asset (assets[].reserve_account)",
+                f"a second {ledger_pb2.Role.Name(account.role)} (the first is "
+                f"{roles[account.role]!r})",
             )
-        if role in _ONE_OF_A_KIND and role in roles:
-            raise _Err(f"{path}.role", f"a second {a['role']} (the first is {roles[role]!r})")
-        roles.setdefault(role, account_id)
-        zone = _enum(a["zone"], f"{path}.zone", ledger_pb2.Zone, "zone")
-        tier = _int(a.get("kyc_tier", 0), f"{path}.kyc_tier", 0, U32_MAX)
-        if role in _LIMITED_ROLES and tier not in tiers:
-            raise _Err(f"{path}.kyc_tier", f"no limits are set for tier {tier}")
-        keys_path = f"{path}.public_keys"
-        keys = [
-            _key(key, f"{keys_path}[{j}]")
-            for j, key in enumerate(_list(a["public_keys"], keys_path))
-        ]
-        if not 1 <= len(keys) <= MAX_KEYS:
-            raise _Err(keys_path, f"1 to {MAX_KEYS} keys")
-        if len(set(keys)) != len(keys):
-            raise _Err(keys_path, "a key is listed twice")
-        threshold = _int(a.get("threshold", 1), f"{path}.threshold", 1, len(keys))
-        if role == ledger_pb2.STATE_RESERVE:
-            bad = key_set_refusal(Rules.of(g.rulebook), role, keys, threshold, where=path)
-            if bad is not None:
-                raise _Err("", bad.message)
-        entry = g.accounts.add()
-        entry.account.account_id = account_id
-        entry.account.role = role  # type: ignore[assignment]
-        entry.account.zone = zone  # type: ignore[assignment]
-        entry.account.kyc_tier = tier
-        entry.account.public_keys.extend(keys)
-        entry.account.threshold = threshold
-        if "licensed" in a:
-            raise _Err(
-                f"{path}.licensed",
-                "no longer accepted: a bank cannot license an account; give it a "
-                '"licence" object ({"assets", "purposes", "expires_at_height", "reference"}), '
-                "granted at genesis by the REGULATOR account (docs/genesis.md)",
-            )
-        if "licence" in a:
-            _parse_licence(entry, a["licence"], f"{path}.licence")
-        if "person_ref" in a:
-            ref = _key(a["person_ref"], f"{path}.person_ref")
-            if role not in _LIMITED_ROLES:
-                raise _Err(
-                    f"{path}.person_ref", "only a CUSTOMER or MERCHANT account is a person's"
-                )
+        roles.setdefault(account.role, account.account_id)
+        if account.person_ref:
+            ref = account.person_ref
             persons[ref] = persons.get(ref, 0) + 1
             cap = account_cap(g.rulebook.max_accounts_per_person)
             if persons[ref] > cap:
                 raise _Err(f"{path}.person_ref", f"the person would have more than {cap} accounts")
-            entry.account.person_ref = ref
-        balances = a.get("balances", {})
-        if not isinstance(balances, dict):
-            raise _Err(f"{path}.balances", "must be an object of asset code to amount")
         pending.append((path, balances))
     if ledger_pb2.CENTRAL_BANK not in roles:
         raise _Err("accounts", "exactly one CENTRAL_BANK account is required")
     return pending
+
+
+def _parse_account(
+    g: genesis_pb2.Genesis,
+    entry: genesis_pb2.GenesisAccount,
+    item: Any,
+    path: str,
+    tiers: set[int],
+) -> tuple[genesis_pb2.GenesisAccount, dict[str, Any]]:
+    """One account entry into entry (its balances are checked later, with the assets)."""
+    a = _obj(item, path, _ACCOUNT_KEYS, {"account_id", "role", "zone", "public_keys"})
+    account_id = _str(a["account_id"], f"{path}.account_id")
+    if not valid_account_id(account_id):
+        raise _Err(f"{path}.account_id", "3 to 64 of a-z, 0-9, '.', '-'")
+    role = _enum(a["role"], f"{path}.role", ledger_pb2.Role, "role")
+    if role == ledger_pb2.ISSUANCE_RESERVE:
+        raise _Err(
+            f"{path}.role",
+            "an ISSUANCE_RESERVE account is created by its asset (assets[].reserve_account)",
+        )
+    zone = _enum(a["zone"], f"{path}.zone", ledger_pb2.Zone, "zone")
+    tier = _int(a.get("kyc_tier", 0), f"{path}.kyc_tier", 0, U32_MAX)
+    if role in _LIMITED_ROLES and tier not in tiers:
+        raise _Err(f"{path}.kyc_tier", f"no limits are set for tier {tier}")
+    keys_path = f"{path}.public_keys"
+    keys = [
+        _key(key, f"{keys_path}[{j}]") for j, key in enumerate(_list(a["public_keys"], keys_path))
+    ]
+    if not 1 <= len(keys) <= MAX_KEYS:
+        raise _Err(keys_path, f"1 to {MAX_KEYS} keys")
+    if len(set(keys)) != len(keys):
+        raise _Err(keys_path, "a key is listed twice")
+    threshold = _int(a.get("threshold", 1), f"{path}.threshold", 1, len(keys))
+    if role == ledger_pb2.STATE_RESERVE:
+        bad = key_set_refusal(Rules.of(g.rulebook), role, keys, threshold, where=path)
+        if bad is not None:
+            raise _Err("", bad.message)
+    entry.account.account_id = account_id
+    entry.account.role = role  # type: ignore[assignment]
+    entry.account.zone = zone  # type: ignore[assignment]
+    entry.account.kyc_tier = tier
+    entry.account.public_keys.extend(keys)
+    entry.account.threshold = threshold
+    if "licensed" in a:
+        raise _Err(
+            f"{path}.licensed",
+            "no longer accepted: a bank cannot license an account; give it a "
+            '"licence" object ({"assets", "purposes", "expires_at_height", "reference"}), '
+            "granted at genesis by the REGULATOR account (docs/genesis.md)",
+        )
+    if "licence" in a:
+        _parse_licence(entry, a["licence"], f"{path}.licence")
+    if "person_ref" in a:
+        ref = _key(a["person_ref"], f"{path}.person_ref")
+        if role not in _LIMITED_ROLES:
+            raise _Err(f"{path}.person_ref", "only a CUSTOMER or MERCHANT account is a person's")
+        entry.account.person_ref = ref
+    balances = a.get("balances", {})
+    if not isinstance(balances, dict):
+        raise _Err(f"{path}.balances", "must be an object of asset code to amount")
+    return entry, balances
 
 
 def _parse_licence(entry: genesis_pb2.GenesisAccount, value: Any, path: str) -> None:
@@ -751,27 +915,39 @@ def _check_balances(g: genesis_pb2.Genesis, pending: list[tuple[str, dict[str, A
     rules = Rules.of(g.rulebook)
     totals: dict[str, int] = {}
     for entry, (path, balances) in zip(g.accounts, pending, strict=True):
-        account = entry.account
-        for code, amount_value in balances.items():
-            where = f"{path}.balances.{code}"
-            asset = assets.get(code)
-            if asset is None:
-                raise _Err(where, f"no asset {code!r} in assets")
-            amount = _amount(amount_value, where)
-            if asset.backed_by and amount:
-                raise _Err(
-                    where,
-                    f"{code} is backed by {asset.backed_by}: it starts with no supply, and "
-                    "issuing it after genesis moves its backing into its reserve",
-                )
-            licence = entry.licence if entry.HasField("licence") else None
-            if rules.holding(account, asset, licence) is None:
-                raise _Err(where, f"{account.account_id!r} may not hold {code} by the rulebook")
-            totals[code] = totals.get(code, 0) + amount
-            if totals[code] > AMOUNT_MAX:
-                raise _Err(where, f"the {code} balances sum past 2^128 - 1")
-            set_amount(entry.balances.add(asset=code), "amount", amount)
-        _check_holding_cap(rules, assets, path, entry)
+        _entry_balances(entry, path, balances, assets, rules, totals)
+
+
+def _entry_balances(
+    entry: genesis_pb2.GenesisAccount,
+    path: str,
+    balances: dict[str, Any],
+    assets: dict[str, ledger_pb2.Asset],
+    rules: Rules,
+    totals: dict[str, int],
+) -> None:
+    """Check an entry's balances object and add it to entry; totals: the supply so far."""
+    account = entry.account
+    for code, amount_value in balances.items():
+        where = f"{path}.balances.{code}"
+        asset = assets.get(code)
+        if asset is None:
+            raise _Err(where, f"no asset {code!r} in assets")
+        amount = _amount(amount_value, where)
+        if asset.backed_by and amount:
+            raise _Err(
+                where,
+                f"{code} is backed by {asset.backed_by}: it starts with no supply, and "
+                "issuing it after genesis moves its backing into its reserve",
+            )
+        licence = entry.licence if entry.HasField("licence") else None
+        if rules.holding(account, asset, licence) is None:
+            raise _Err(where, f"{account.account_id!r} may not hold {code} by the rulebook")
+        totals[code] = totals.get(code, 0) + amount
+        if totals[code] > AMOUNT_MAX:
+            raise _Err(where, f"the {code} balances sum past 2^128 - 1")
+        set_amount(entry.balances.add(asset=code), "amount", amount)
+    _check_holding_cap(rules, assets, path, entry)
 
 
 def _check_holding_cap(

@@ -39,9 +39,9 @@ from node.core import (
 )
 from node.driver import ConsensusDriver
 from node.errors import NodeError
-from node.genesis import load_genesis
+from node.genesis import load_genesis, read_accounts_file
 from node.keys import KeyPair, read_key_file, verify
-from node.ledger import Ledger, genesis_app_hash, genesis_state
+from node.ledger import Ledger, genesis_app_hash_of, genesis_writes
 from node.mempool import Admission, Mempool, api_source
 from node.metrics import (
     NodeMetrics,
@@ -186,11 +186,19 @@ class Node:
         return cls(config, genesis, node_key, validator_key)
 
     def _init_store(self) -> None:
+        """Write genesis's state at the first start (streaming its accounts file, if any)."""
         valset = validator_set_to_bytes(genesis_validator_set(self.genesis))
+        file_accounts = read_accounts_file(self.genesis, self.config.genesis_path.parent)
+        if not self.store.is_initialized and self.genesis.HasField("accounts_file"):
+            log.info(
+                "writing the genesis state with %d accounts from %s",
+                self.genesis.accounts_file.accounts,
+                self.genesis.accounts_file.path,
+            )
         self.store.init_genesis(
             genesis_hash(self.genesis),
-            genesis_state(self.genesis),
-            genesis_app_hash(self.genesis),
+            genesis_writes(self.genesis, file_accounts),
+            partial(genesis_app_hash_of, self.chain_id),
             validator_sets=[(1, valset), (2, valset)],
         )
 

@@ -58,11 +58,12 @@ included, so that a ledger read does not go to LevelDB each time. Rules it keeps
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -98,6 +99,8 @@ DEFAULT_STATE_CACHE_MB: Final = 64
 #: tables under load, so background compaction rewrites less.
 LEVELDB_BLOOM_BITS: Final = 10
 LEVELDB_WRITE_BUFFER_BYTES: Final = 16 * 1024 * 1024
+#: State entries per write batch while a genesis is written (bounds its memory).
+GENESIS_BATCH_WRITES: Final = 50_000
 #: What one cache entry costs besides its key and value bytes: two bytes objects' headers
 #: and the ordered dict's slot and links (measured with tracemalloc on CPython 3.11).
 CACHE_ENTRY_OVERHEAD: Final = 200
@@ -361,10 +364,25 @@ class Store:
         self,
         genesis_hash: bytes,
         writes: Iterable[tuple[bytes, bytes]],
-        app_hash: bytes,
+        app_hash: bytes | Callable[[Iterable[tuple[bytes, bytes]]], bytes],
         validator_sets: Sequence[tuple[int, bytes]] = (),
     ) -> None:
         """Write the genesis state at height 0, once.
+
+        Args:
+            genesis_hash: identifies the genesis (a database of another one is refused).
+            writes: the state, each key once, in any order. It may be a stream (a genesis
+                accounts file of millions of accounts): it is written in batches of
+                `GENESIS_BATCH_WRITES` and never held.
+            app_hash: the genesis app hash, or the function that computes it from the
+                state in key order; it is then given the state read back from the
+                database, a stream too.
+            validator_sets: (height, serialized ValidatorSet) to record.
+
+        The database counts as initialised only once the last batch, with the genesis
+        hash, is written (synced). An exception from writes (an invalid accounts file)
+        or a kill before that leaves no genesis hash: what was written is removed, here
+        or by the next call, before it writes again.
 
         Raises:
             StoreError: the database already holds a different genesis.
@@ -379,9 +397,18 @@ class Store:
             return
         self._begin_state_write(None)
         try:
+            self._delete_state()  # an earlier attempt's, if any
+            try:
+                self._write_state(writes)
+            except BaseException:
+                self._delete_state()
+                raise
+            if callable(app_hash):
+                cut = len(STATE)
+                app_hash = app_hash(
+                    (key[cut:], value) for key, value in self._db.iterator(prefix=STATE)
+                )
             with self._db.write_batch(sync=True) as batch:
-                for key, value in writes:
-                    batch.put(STATE + key, value)
                 for height, valset in validator_sets:
                     batch.put(VALSET + _U64.pack(height), valset)
                 batch.put(META_APP_HASH, app_hash)
@@ -390,6 +417,31 @@ class Store:
         finally:
             self._end_state_write(())
         self.app_hash = app_hash
+
+    def _write_state(self, writes: Iterable[tuple[bytes, bytes]]) -> None:
+        """Write state entries in batches of GENESIS_BATCH_WRITES (the last one synced by
+        init_genesis's final batch, which follows them in LevelDB's log)."""
+        batch = self._db.write_batch()
+        pending = 0
+        for key, value in writes:
+            batch.put(STATE + key, value)
+            pending += 1
+            if pending >= GENESIS_BATCH_WRITES:
+                batch.write()
+                batch = self._db.write_batch()
+                pending = 0
+        batch.write()
+
+    def _delete_state(self) -> None:
+        """Remove every state entry (an interrupted genesis's), in bounded batches."""
+        while True:
+            with self._db.iterator(prefix=STATE, include_value=False) as keys:
+                chunk = list(itertools.islice(keys, GENESIS_BATCH_WRITES))
+            if not chunk:
+                return
+            with self._db.write_batch() as batch:
+                for key in chunk:
+                    batch.delete(key)
 
     # ---- state (the ledger's StateReader) ----
 

@@ -55,8 +55,18 @@ class GenesisAccount(_message.Message):
     licence: _ledger_pb2.Licence
     def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., balances: _Optional[_Iterable[_Union[GenesisBalance, _Mapping]]] = ..., licence: _Optional[_Union[_ledger_pb2.Licence, _Mapping]] = ...) -> None: ...
 
+class GenesisAccountsFile(_message.Message):
+    __slots__ = ("path", "sha256", "accounts")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    sha256: bytes
+    accounts: int
+    def __init__(self, path: _Optional[str] = ..., sha256: _Optional[bytes] = ..., accounts: _Optional[int] = ...) -> None: ...
+
 class Genesis(_message.Message):
-    __slots__ = ("chain_id", "genesis_time_ms", "validators", "accounts", "assets", "params", "rulebook")
+    __slots__ = ("chain_id", "genesis_time_ms", "validators", "accounts", "assets", "params", "rulebook", "accounts_file")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     GENESIS_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     VALIDATORS_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +74,7 @@ class Genesis(_message.Message):
     ASSETS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     RULEBOOK_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FILE_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     genesis_time_ms: int
     validators: _containers.RepeatedCompositeFieldContainer[_ledger_pb2.Validator]
@@ -71,4 +82,5 @@ class Genesis(_message.Message):
     assets: _containers.RepeatedCompositeFieldContainer[_ledger_pb2.Asset]
     params: ConsensusParams
     rulebook: _ledger_pb2.Rulebook
-    def __init__(self, chain_id: _Optional[str] = ..., genesis_time_ms: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[_ledger_pb2.Validator, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[GenesisAccount, _Mapping]]] = ..., assets: _Optional[_Iterable[_Union[_ledger_pb2.Asset, _Mapping]]] = ..., params: _Optional[_Union[ConsensusParams, _Mapping]] = ..., rulebook: _Optional[_Union[_ledger_pb2.Rulebook, _Mapping]] = ...) -> None: ...
+    accounts_file: GenesisAccountsFile
+    def __init__(self, chain_id: _Optional[str] = ..., genesis_time_ms: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[_ledger_pb2.Validator, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[GenesisAccount, _Mapping]]] = ..., assets: _Optional[_Iterable[_Union[_ledger_pb2.Asset, _Mapping]]] = ..., params: _Optional[_Union[ConsensusParams, _Mapping]] = ..., rulebook: _Optional[_Union[_ledger_pb2.Rulebook, _Mapping]] = ..., accounts_file: _Optional[_Union[GenesisAccountsFile, _Mapping]] = ...) -> None: ...

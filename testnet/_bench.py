@@ -192,7 +192,7 @@ def run_bench(
             validators=validators,
             base_port=free_base_port(validators),
             chain_id=chain_id,
-            extra_accounts=genesis_load_accounts(chain_id, accounts),
+            file_accounts=genesis_load_accounts(chain_id, accounts),
         )
         init_s = time.perf_counter() - t_init
         nodes = manifest["nodes"]

@@ -4,6 +4,7 @@ Layout of DIR::
 
     DIR/testnet.json              the manifest scripts read (see ``write_manifest``)
     DIR/genesis.json              the network's genesis (also copied into every home)
+    DIR/load-accounts.jsonl       its accounts file, when the bench funds load accounts
     DIR/nodes/node0 .. nodeN-1    node homes (config.toml, keys, data/)
     DIR/accounts/NAME/key-K.json  the account keys of the demo institutions
 
@@ -14,12 +15,15 @@ metrics on base+10i+2, all on 127.0.0.1 (or its namespace address in --netns mod
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import random
 import shutil
 import socket
 import string
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -36,6 +40,8 @@ DEFAULT_EPHEMERAL_START: Final = 32_768
 
 DEFAULT_BASE_PORT: Final = 26600
 MANIFEST: Final = "testnet.json"
+#: The genesis accounts file of the bench's load accounts, beside each genesis.json.
+ACCOUNTS_FILE: Final = "load-accounts.jsonl"
 
 #: Local-network consensus timing: quick rounds, a heartbeat block every second.
 TESTNET_PARAMS: Final = {
@@ -135,7 +141,7 @@ def init_testnet(
     chain_id: str | None = None,
     hosts: list[str] | None = None,
     params: dict[str, int] | None = None,
-    extra_accounts: list[dict[str, Any]] | None = None,
+    file_accounts: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Create a testnet in directory and return its manifest.
 
@@ -146,8 +152,10 @@ def init_testnet(
         chain_id: defaults to "tenge-local-<unix seconds>".
         hosts: per-node listen address (netns mode); default 127.0.0.1 for all.
         params: consensus parameters overriding TESTNET_PARAMS.
-        extra_accounts: more genesis account entries (the bench's funded load accounts,
-            `testnet._load.genesis_load_accounts`); their keys are not written.
+        file_accounts: genesis account entries sorted by id for the genesis accounts file
+            (the bench's funded load accounts, `testnet._load.genesis_load_accounts`);
+            written to ACCOUNTS_FILE and linked into every node's home; their keys are not
+            written. Empty (the default): no accounts file.
 
     Raises:
         ValueError: bad arguments, or directory already holds a testnet.
@@ -197,9 +205,11 @@ def init_testnet(
                 "threshold": 2 if name in reserves else 1,
             }
             for name, keys in account_keys.items()
-        ]
-        + (extra_accounts or []),
+        ],
     }
+    accounts_file = write_accounts_file(directory / ACCOUNTS_FILE, file_accounts)
+    if accounts_file is not None:
+        genesis_doc["accounts_file"] = accounts_file
     parse_genesis(genesis_doc)  # our own output must validate
     genesis_text = json.dumps(genesis_doc, indent=2) + "\n"
     (directory / GENESIS_FILE).write_text(genesis_text)
@@ -222,6 +232,8 @@ def init_testnet(
         write_key_file(home / NODE_KEY_FILE, node_keys[i])
         write_key_file(home / VALIDATOR_KEY_FILE, validator_keys[i])
         (home / GENESIS_FILE).write_text(genesis_text)
+        if accounts_file is not None:
+            _link_or_copy(directory / ACCOUNTS_FILE, home / ACCOUNTS_FILE)
         ports = ports_of(base_port, i)
         peers = [
             f"{node_keys[j].public_key.hex()}@{hosts[j]}:{ports_of(base_port, j).p2p}"
@@ -258,6 +270,31 @@ def init_testnet(
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def write_accounts_file(path: Path, entries: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """Write genesis account entries (sorted by id) as an accounts file, one compact JSON
+    entry per line; the ``accounts_file`` object of genesis.json, or None for no entries."""
+    digest = hashlib.sha256()
+    count = 0
+    with path.open("wb") as file:
+        for entry in entries:
+            line = json.dumps(entry, separators=(",", ":")).encode() + b"\n"
+            digest.update(line)
+            file.write(line)
+            count += 1
+    if not count:
+        path.unlink()
+        return None
+    return {"path": path.name, "sha256": digest.hexdigest(), "accounts": count}
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link (the nodes only read the file), or a copy across file systems."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _write_prometheus_files(directory: Path, targets: dict[str, str]) -> None:

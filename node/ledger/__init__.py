@@ -9,7 +9,13 @@ anything itself. The state key layout is in `node.ledger._keys`; read helpers
 """
 
 from node.ledger._amounts import AMOUNT_MAX, amount_of, parse_amount_text, set_amount
-from node.ledger._apphash import app_hash_step, genesis_app_hash, genesis_state
+from node.ledger._apphash import (
+    app_hash_step,
+    genesis_app_hash,
+    genesis_app_hash_of,
+    genesis_state,
+    genesis_writes,
+)
 from node.ledger._backing import BACKINGS, reserve_balance
 from node.ledger._evidence import (
     MAX_EVIDENCE_PAGE,
@@ -78,7 +84,9 @@ __all__ = [
     "default_rulebook",
     "evidence_cursor",
     "genesis_app_hash",
+    "genesis_app_hash_of",
     "genesis_state",
+    "genesis_writes",
     "get_account",
     "get_asset",
     "get_balance",

@@ -643,3 +643,48 @@ def test_propose_register_asset_carries_the_backing() -> None:
     message = _message(args, [])
     change = message.register_asset  # type: ignore[union-attr]
     assert (change.backed_by, change.reserve_account) == ("KZT", "kzte.reserve")
+
+
+def test_init_copies_the_genesis_accounts_file_and_refuses_a_bad_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testnet._init import ACCOUNTS_FILE, init_testnet
+    from testnet._load import genesis_load_accounts
+
+    init_testnet(
+        tmp_path / "net", validators=1, file_accounts=genesis_load_accounts("tenge-cli", 4)
+    )
+    genesis = tmp_path / "net" / "genesis.json"
+    home = tmp_path / "home"
+    code, _, err = run(
+        capsys,
+        "init",
+        "--home",
+        str(home),
+        "--moniker",
+        "m",
+        "--observer",
+        "--genesis",
+        str(genesis),
+    )
+    assert code == 0, err
+    source = tmp_path / "net" / ACCOUNTS_FILE
+    assert (home / ACCOUNTS_FILE).read_bytes() == source.read_bytes()
+
+    source.write_bytes(source.read_bytes().replace(b'"MERCHANT"', b'"CUSTOMER"', 1))
+    other = tmp_path / "other"
+    code, _, err = run(
+        capsys,
+        "init",
+        "--home",
+        str(other),
+        "--moniker",
+        "m",
+        "--observer",
+        "--genesis",
+        str(genesis),
+    )
+    assert code != 0
+    assert_one_line_error(err)
+    assert f"{ACCOUNTS_FILE}: its sha256 is" in err
+    assert not other.exists(), "a refused init writes no home"

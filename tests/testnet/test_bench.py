@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from node.genesis import parse_genesis
+from node.genesis import parse_genesis, read_accounts_file
 from proto import ledger_pb2
 from testnet._bench import assemble_report, memory_mb, next_rate, ramp_should_stop
 from testnet._init import init_testnet
@@ -221,13 +221,18 @@ def test_the_peak_is_the_best_step_and_the_ratios_use_it() -> None:
 
 
 def test_load_accounts_in_genesis_have_their_keys_and_funds(tmp_path: Path) -> None:
-    entries = genesis_load_accounts("tenge-test", 6)
     manifest = init_testnet(
-        tmp_path / "net", validators=1, chain_id="tenge-test", extra_accounts=entries
+        tmp_path / "net",
+        validators=1,
+        chain_id="tenge-test",
+        file_accounts=genesis_load_accounts("tenge-test", 6),
     )
     genesis = parse_genesis(json.loads((tmp_path / "net" / "genesis.json").read_text()))
-    by_id = {e.account.account_id: e for e in genesis.accounts}
+    assert genesis.accounts_file.accounts == 6
+    home = Path(manifest["nodes"][0]["home"])
+    by_id = {e.account.account_id: e for e in read_accounts_file(genesis, home)}
     load = Load(manifest, accounts=6, in_genesis=True)
+    assert sorted(by_id) == sorted(load.customers + load.merchants)
     for name in load.customers + load.merchants:
         assert by_id[name].account.public_keys == [load_key("tenge-test", name).public_key]
         assert load.key(name).public_key == load_key("tenge-test", name).public_key
