@@ -195,15 +195,21 @@ class ConsensusDriver:
 
     async def _timer(self, out: cs.ScheduleTimeout) -> None:
         await trio.sleep(out.duration_ms / 1000)
-        name = out.step.name.lower()
+        await self._inbox_send.send(cs.TimeoutFired(out.step, out.height, out.round, now_ms()))
+
+    def _count_timeout(self, fired: cs.TimeoutFired) -> None:
+        """A timeout that moved consensus (the engine logs exactly those; the timer of a
+        step that was already over fires too, and the engine drops it uncounted)."""
+        name = fired.step.name.lower()
         self.stats.timeouts[name] = self.stats.timeouts.get(name, 0) + 1
         self._on_timeout(name)
-        await self._inbox_send.send(cs.TimeoutFired(out.step, out.height, out.round, now_ms()))
 
     async def _execute(self, effects: list[core.Effect]) -> None:
         for out in effects:
             match out:
                 case cs.WriteWal(entry=entry, sync=sync):
+                    if isinstance(entry, cs.TimeoutFired):
+                        self._count_timeout(entry)
                     if self._wal is not None:
                         if sync or isinstance(entry, cs.HeightStarted):
                             await trio.to_thread.run_sync(self._wal.execute, out)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import trio
 from network_support import Network, running_network
+from prometheus_client.parser import text_string_to_metric_families
 
 from testnet._init import free_base_port
 from testnet._procs import start_node, stop_node
@@ -92,12 +93,36 @@ async def test_killed_validator_catches_up_and_nothing_committed_is_lost(tmp_pat
             await _check_same_chain(net, [0, 1, 2, 3], min([await net.height(i) for i in range(4)]))
 
 
+async def _timeouts(net: Network, index: int) -> dict[str, float]:
+    """tenge_consensus_timeouts_total of node index, by step."""
+    text = (await net.http.get(net.nodes[index]["metrics"])).text
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "tenge_consensus_timeouts":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    out[sample.labels["step"]] = sample.value
+    return out
+
+
 async def test_two_of_four_down_halts_without_fork_and_resumes(tmp_path: Path) -> None:
     with trio.fail_after(120):
         async with running_network(tmp_path) as net:
             await net.wait_height(3)
-            net.kill(2)
+            # Healthy: every height ends before its timers, and a timer of a step that is
+            # over moves nothing, so it is not counted as a timeout.
+            healthy = await _timeouts(net, 0)
+            start = await net.height(0)
+            await net.wait_height(start + 6, nodes=[0])
+            fired = await _timeouts(net, 0)
+            assert sum(fired.values()) - sum(healthy.values()) <= 2, (healthy, fired)
+            # One validator down: the rounds it should propose in end by the propose timeout.
             net.kill(3)
+            start = await net.height(0)
+            await net.wait_height(start + 8, nodes=[0])
+            one_down = await _timeouts(net, 0)
+            assert one_down.get("propose", 0) - fired.get("propose", 0) >= 1, (fired, one_down)
+            net.kill(2)
             await trio.sleep(1.0)  # let a block in flight finish
             stuck = await net.height(0)
             await trio.sleep(3.0)  # several rounds' worth of timeouts
