@@ -367,3 +367,31 @@ async def wait_commit_latencies(manifest: dict[str, Any], count: int) -> list[fl
                 raise RuntimeError(f"wait=commit failed: {response.status_code} {response.text}")
             await trio.sleep(0.05)
     return out
+
+
+def median_report(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of several runs' reports: each number of the first report (nested
+    objects included) is replaced by its median over the reports that have it as a number;
+    what is not a number (lists, text, null) is left out (pure).
+
+    Returns:
+        ``{"runs": N, "median": {...}, "each": reports}``.
+    """
+
+    def medians(docs: list[Any]) -> Any:
+        first = docs[0]
+        if isinstance(first, bool):
+            return None
+        if isinstance(first, int | float):
+            values = [d for d in docs if isinstance(d, int | float) and not isinstance(d, bool)]
+            return round(statistics.median(values), 3) if values else None
+        if isinstance(first, dict):
+            out = {}
+            for key in first:
+                value = medians([d[key] for d in docs if isinstance(d, dict) and key in d])
+                if value is not None and value != {}:
+                    out[key] = value
+            return out
+        return None
+
+    return {"runs": len(reports), "median": medians(reports), "each": reports}

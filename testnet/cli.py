@@ -16,7 +16,7 @@ import httpx
 import trio
 
 from node.client import ClientError
-from testnet._bench import run_bench
+from testnet._bench import median_report, run_bench
 from testnet._demo import run_demo
 from testnet._init import DEFAULT_BASE_PORT, MANIFEST, init_testnet, load_manifest
 from testnet._load import Load
@@ -42,6 +42,7 @@ EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 UP_TIMEOUT_S: Final = 60.0
 MAX_BENCH_ACCOUNTS: Final = 1_000_000
+MAX_BENCH_RUNS: Final = 10
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -342,15 +343,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if not args.json:
             print(line, file=sys.stderr, flush=True)
 
-    try:
-        report = run_bench(
-            validators=args.validators,
-            step_s=args.step_s,
-            accounts=args.accounts,
-            progress=progress,
-        )
-    except (httpx.HTTPError, RuntimeError, ValueError, trio.TooSlowError) as e:
-        _fail(f"bench failed: {e}")
+    if not 1 <= args.runs <= MAX_BENCH_RUNS:
+        _fail(f"--runs must be 1 to {MAX_BENCH_RUNS}", EXIT_USAGE)
+    reports = []
+    for run in range(args.runs):
+        if args.runs > 1:
+            progress(f"run {run + 1} of {args.runs}")
+        try:
+            reports.append(
+                run_bench(
+                    validators=args.validators,
+                    step_s=args.step_s,
+                    accounts=args.accounts,
+                    progress=progress,
+                )
+            )
+        except (httpx.HTTPError, RuntimeError, ValueError, trio.TooSlowError) as e:
+            _fail(f"bench failed: {e}")
+    report = reports[0] if args.runs == 1 else median_report(reports)
     text = json.dumps(report, indent=None if args.json else 2)
     if args.out is not None:
         args.out.write_text(text + "\n")
@@ -416,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--step-s", "--duration", type=float, default=8.0, help="seconds of each load step"
     )
     p.add_argument("--accounts", type=int, default=100, help="funded load accounts in genesis")
+    p.add_argument(
+        "--runs", type=int, default=1, help="fresh networks in a row; the report gives medians"
+    )
     p.add_argument("--json", action="store_true", help="only the JSON report, on one line")
     p.add_argument("--out", type=Path, help="also write the JSON report to this file")
     p.set_defaults(func=cmd_bench)

@@ -18,7 +18,13 @@ import pytest
 
 from node.genesis import parse_genesis, read_accounts_file
 from proto import ledger_pb2
-from testnet._bench import assemble_report, memory_mb, next_rate, ramp_should_stop
+from testnet._bench import (
+    assemble_report,
+    median_report,
+    memory_mb,
+    next_rate,
+    ramp_should_stop,
+)
 from testnet._init import init_testnet
 from testnet._load import (
     Batch,
@@ -243,3 +249,17 @@ def test_load_accounts_in_genesis_have_their_keys_and_funds(tmp_path: Path) -> N
 def test_memory_of_this_process() -> None:
     mem = memory_mb(os.getpid())
     assert 0 < mem["rss_mb"] <= mem["peak_rss_mb"]
+
+
+def test_several_runs_report_the_median_of_every_figure() -> None:
+    runs = [
+        {"committed_tps": 1000.0, "latency_ms_half": {"p99": 900.0}, "ramp": [1], "ok": True},
+        {"committed_tps": 1400.0, "latency_ms_half": {"p99": 300.0}, "ramp": [2], "ok": True},
+        {"committed_tps": 1100.0, "latency_ms_half": {"p99": 2500.0}, "ramp": [3], "ok": False},
+    ]
+    report = median_report(runs)
+    assert report["runs"] == 3
+    assert report["each"] == runs
+    assert report["median"] == {"committed_tps": 1100.0, "latency_ms_half": {"p99": 900.0}}
+    two = median_report([{"a": 1, "b": None}, {"a": 2, "b": 5}])
+    assert two["median"] == {"a": 1.5}
