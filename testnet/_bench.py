@@ -35,8 +35,8 @@ from node.keys import KeyPair
 from node.ledger.txbuild import transfer
 from testnet._init import free_base_port, init_testnet
 from testnet._load import Load, LoadReport, genesis_load_accounts, percentile, summary_ms
-from testnet._procs import read_pid, start_node, stop_node
-from testnet._status import wait_all_height
+from testnet._procs import read_pid, start_node, start_relay, stop_node, stop_relay
+from testnet._status import relay_listening, wait_all_height
 
 RAMP_START_TPS: Final = 200.0
 RAMP_FACTOR: Final = 1.5
@@ -171,6 +171,7 @@ def run_bench(
     validators: int = 4,
     step_s: float = 8.0,
     accounts: int = 100,
+    rtt_ms: int = 0,
     workdir: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -180,6 +181,8 @@ def run_bench(
         validators: nodes, all validators.
         step_s: seconds of offered load per step.
         accounts: funded load accounts, written into genesis.
+        rtt_ms: round-trip delay between the validators, through the relay
+            (testnet._relay; 0: none, the nodes dial each other directly).
         workdir: where the temporary network lives (default: the system's temp dir).
         progress: called with a line of progress now and then.
     """
@@ -187,12 +190,14 @@ def run_bench(
     chain_id = f"tenge-bench-{int(time.time())}"
     with tempfile.TemporaryDirectory(prefix="tenge-bench-", dir=workdir) as tmp:
         t_init = time.perf_counter()
+        net_dir = Path(tmp) / "net"
         manifest = init_testnet(
-            Path(tmp) / "net",
+            net_dir,
             validators=validators,
             base_port=free_base_port(validators),
             chain_id=chain_id,
             extra_accounts=genesis_load_accounts(chain_id, accounts),
+            rtt_ms=rtt_ms,
         )
         init_s = time.perf_counter() - t_init
         nodes = manifest["nodes"]
@@ -200,6 +205,10 @@ def run_bench(
         verify_rate = measure_verify_rate()  # before the nodes compete for the cores
         try:
             t_up = time.perf_counter()
+            if rtt_ms:
+                relay = start_relay(net_dir, detach=False)
+                if not relay_listening(manifest, relay, UP_TIMEOUT_S):
+                    raise RuntimeError("the relay did not start listening")
             for node in nodes:
                 start_node(node, detach=False)
             say(f"network of {validators} validators starting, {accounts} funded accounts")
@@ -250,8 +259,10 @@ def run_bench(
         finally:
             for node in nodes:
                 stop_node(node, grace=10)
+            stop_relay(net_dir)
     return assemble_report(
         validators=validators,
+        rtt_ms=rtt_ms,
         step_s=step_s,
         accounts=accounts,
         verify_rate=verify_rate,
@@ -272,6 +283,7 @@ def run_bench(
 def assemble_report(
     *,
     validators: int,
+    rtt_ms: int = 0,
     step_s: float,
     accounts: int,
     verify_rate: float,
@@ -300,6 +312,7 @@ def assemble_report(
     peak = max([saturation, *(r.committed_tps for r in steps.values())])
     return {
         "validators": validators,
+        "rtt_ms": rtt_ms,
         "accounts": accounts,
         "step_s": step_s,
         "committed_tps": round(peak, 1),
