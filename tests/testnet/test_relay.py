@@ -3,6 +3,7 @@ round trip, closes passed on, memory bounded; and a 4-validator testnet behind i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -70,8 +71,10 @@ async def test_a_large_transfer_comes_back_intact_and_in_order(setup: Setup) -> 
     payload = rng.randbytes(8 * 1024 * 1024)
     received = hashlib.sha256()
     count = 0
-    with trio.fail_after(60):
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(trio.fail_after(60))
         stream = await setup.connect()
+        stack.push_async_callback(trio.aclose_forcefully, stream)
 
         async def send() -> None:
             offset = 0
@@ -86,7 +89,6 @@ async def test_a_large_transfer_comes_back_intact_and_in_order(setup: Setup) -> 
             while data := await stream.receive_some(100_000):
                 received.update(data)
                 count += len(data)
-        await stream.aclose()
     assert count == len(payload)
     assert received.hexdigest() == hashlib.sha256(payload).hexdigest()
     assert stats.bytes_forwarded == 2 * len(payload)
@@ -97,18 +99,17 @@ async def test_a_round_trip_takes_at_least_the_rtt(setup: Setup) -> None:
     await setup.start_server(_echo)
     await setup.start_relay(rtt_ms=RTT_MS)
     with trio.fail_after(30):
-        stream = await setup.connect()
-        for n in range(5):
-            message = f"ping {n}".encode()
-            t0 = trio.current_time()
-            await stream.send_all(message)
-            got = b""
-            while len(got) < len(message):
-                got += await stream.receive_some(100)
-            elapsed_ms = (trio.current_time() - t0) * 1000
-            assert got == message
-            assert elapsed_ms >= RTT_MS, elapsed_ms  # a lower bound: never an upper one
-        await stream.aclose()
+        async with await setup.connect() as stream:
+            for n in range(5):
+                message = f"ping {n}".encode()
+                t0 = trio.current_time()
+                await stream.send_all(message)
+                got = b""
+                while len(got) < len(message):
+                    got += await stream.receive_some(100)
+                elapsed_ms = (trio.current_time() - t0) * 1000
+                assert got == message
+                assert elapsed_ms >= RTT_MS, elapsed_ms  # a lower bound: never an upper one
 
 
 async def test_closing_one_side_closes_the_other(setup: Setup) -> None:
@@ -129,15 +130,13 @@ async def test_closing_one_side_closes_the_other(setup: Setup) -> None:
     stats = await setup.start_relay(rtt_ms=RTT_MS)
     with trio.fail_after(30):
         # the client closes: the server reads the end of the stream
-        client = await setup.connect()
-        await client.send_all(b"hello")
-        await client.aclose()
+        async with await setup.connect() as client:
+            await client.send_all(b"hello")
         await server_saw_eof.wait()
         # the server closes: the client reads the end of the stream
-        client = await setup.connect()
-        await client.send_all(b"hang up")
-        assert await client.receive_some(100) == b""
-        await client.aclose()
+        async with await setup.connect() as client:
+            await client.send_all(b"hang up")
+            assert await client.receive_some(100) == b""
     assert stats.connections == 2
 
 
@@ -148,8 +147,9 @@ async def test_a_reader_that_does_not_read_stops_the_relay_reading_at_the_cap(
     accepted = trio.Event()
 
     async def sleeper(stream: trio.SocketStream) -> None:
-        accepted.set()
-        await trio.sleep_forever()  # never reads
+        async with stream:
+            accepted.set()
+            await trio.sleep_forever()  # never reads
 
     await setup.start_server(sleeper)
     stats = await setup.start_relay(rtt_ms=RTT_MS, cap_bytes=cap)
@@ -157,15 +157,17 @@ async def test_a_reader_that_does_not_read_stops_the_relay_reading_at_the_cap(
     sent = 0
     with trio.fail_after(60):
         stream = await setup.connect()
-        await accepted.wait()
-        block = b"x" * 65536
-        while sent < total:
-            with trio.move_on_after(2.0) as stalled:
-                await stream.send_all(block)
-            if stalled.cancelled_caught:
-                break
-            sent += len(block)
-        await trio.aclose_forcefully(stream)
+        try:
+            await accepted.wait()
+            block = b"x" * 65536
+            while sent < total:
+                with trio.move_on_after(2.0) as stalled:
+                    await stream.send_all(block)
+                if stalled.cancelled_caught:
+                    break
+                sent += len(block)
+        finally:
+            await trio.aclose_forcefully(stream)
     assert sent < total, "the relay kept reading from a sender whose reader does not read"
     assert stats.held_peak <= cap + CHUNK_BYTES + CHUNK_COST, stats.held_peak
     assert stats.held_peak > cap // 2  # it did fill up: the bound, not something else, held
