@@ -203,6 +203,7 @@ def run_bench(
         nodes = manifest["nodes"]
         apis = [n["api"] for n in nodes]
         verify_rate = measure_verify_rate()  # before the nodes compete for the cores
+        relay: int | None = None
         try:
             t_up = time.perf_counter()
             if rtt_ms:
@@ -237,6 +238,7 @@ def run_bench(
 
             steps: dict[str, LoadReport] = {}
             cpu_before = [_cpu_seconds(p) if p else 0.0 for p in pids]
+            relay_before = _cpu_seconds(relay) if relay else 0.0
             probes: dict[str, dict[str, float]] = {}
             for mult in (1, 2, 3):
                 say(f"{mult}x saturation: {saturation * mult:.0f} tx/s offered for {step_s:g} s")
@@ -249,6 +251,7 @@ def run_bench(
                 round(_cpu_seconds(p) - before, 2) if p else None
                 for p, before in zip(pids, cpu_before, strict=True)
             ]
+            relay_cpu = round(_cpu_seconds(relay) - relay_before, 2) if relay else None
             half_rate = max(1.0, saturation / 2)
             say(f"half of saturation: {half_rate:.0f} tx/s offered for {step_s:g} s")
             half = trio.run(load.run, half_rate, step_s, say)
@@ -263,6 +266,7 @@ def run_bench(
     return assemble_report(
         validators=validators,
         rtt_ms=rtt_ms,
+        relay_cpu=relay_cpu,
         step_s=step_s,
         accounts=accounts,
         verify_rate=verify_rate,
@@ -284,6 +288,7 @@ def assemble_report(
     *,
     validators: int,
     rtt_ms: int = 0,
+    relay_cpu: float | None = None,
     step_s: float,
     accounts: int,
     verify_rate: float,
@@ -332,6 +337,7 @@ def assemble_report(
         "send_lag_ms_half": half.send_lag_ms,
         "ramp": ramp,
         "cpu_seconds": {str(i): c for i, c in enumerate(cpu)},
+        "relay_cpu_seconds": relay_cpu,
         "cpu_us_per_tx": cpu_us,
         "cpu_per_tx_in_verifications": {
             k: None if v is None else round(v / us_per_verify, 2) for k, v in cpu_us.items()
