@@ -108,6 +108,20 @@ def _step(report: LoadReport) -> dict[str, Any]:
     }
 
 
+def _height_mark(api: str) -> tuple[int, float]:
+    """Node api's height now, and the monotonic time it was read."""
+    with httpx.Client(timeout=5) as client:
+        height = int(client.get(f"{api}/v1/status").json()["height"])
+    return height, time.monotonic()
+
+
+def _block_time_ms(api: str, mark: tuple[int, float]) -> float | None:
+    """Mean milliseconds a block at node api since mark (None: no block since)."""
+    height, now = _height_mark(api)
+    blocks = height - mark[0]
+    return round((now - mark[1]) * 1000 / blocks, 1) if blocks > 0 else None
+
+
 def wait_drained(apis: list[str], timeout: float = DRAIN_S) -> bool:
     """Poll /v1/status until every node's mempool is empty; False on timeout."""
     deadline = time.monotonic() + timeout
@@ -254,10 +268,14 @@ def run_bench(
             relay_cpu = round(_cpu_seconds(relay) - relay_before, 2) if relay else None
             half_rate = max(1.0, saturation / 2)
             say(f"half of saturation: {half_rate:.0f} tx/s offered for {step_s:g} s")
+            mark = _height_mark(apis[0])
             half = trio.run(load.run, half_rate, step_s, say)
+            block_time_ms = {"half": _block_time_ms(apis[0], mark)}
             wait_drained(apis)
             say("?wait=commit latency at light load")
+            mark = _height_mark(apis[0])
             waits = trio.run(wait_commit_latencies, manifest, WAIT_SAMPLES)
+            block_time_ms["light"] = _block_time_ms(apis[0], mark)
             memory = {str(i): memory_mb(p) if p else {} for i, p in enumerate(pids)}
         finally:
             for node in nodes:
@@ -267,6 +285,7 @@ def run_bench(
         validators=validators,
         rtt_ms=rtt_ms,
         relay_cpu=relay_cpu,
+        block_time_ms=block_time_ms,
         step_s=step_s,
         accounts=accounts,
         verify_rate=verify_rate,
@@ -289,6 +308,7 @@ def assemble_report(
     validators: int,
     rtt_ms: int = 0,
     relay_cpu: float | None = None,
+    block_time_ms: dict[str, float | None] | None = None,
     step_s: float,
     accounts: int,
     verify_rate: float,
@@ -331,6 +351,7 @@ def assemble_report(
         "refusals_at": {k: r.refusals for k, r in steps.items()},
         "send_lag_ms_at": {k: r.send_lag_ms for k, r in steps.items()},
         "overload_ratio_3x": round(steps["3x"].committed_tps / peak, 3),
+        "block_time_ms": block_time_ms or {},
         "half_saturation_rate": round(half_rate, 1),
         "half_saturation_committed_tps": half.committed_tps,
         "latency_ms_half": half.latency_ms,

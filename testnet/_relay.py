@@ -267,8 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"tenge-testnet relay: error: no usable testnet in {args.dir}: {e}", file=sys.stderr)
         return 1
-    rtt_ms = manifest.get("rtt_ms", 0)
-    routes = routes_of(manifest)
+    try:
+        rtt_ms = float(manifest.get("rtt_ms", 0))
+        routes = routes_of(manifest)
+    except (KeyError, TypeError, ValueError) as e:
+        print(f"tenge-testnet relay: error: bad relay entries in {args.dir}: {e}", file=sys.stderr)
+        return 1
+    if not 0 <= rtt_ms <= MAX_RTT_MS:
+        print(f"tenge-testnet relay: error: rtt_ms must be 0 to {MAX_RTT_MS}", file=sys.stderr)
+        return 1
     if not rtt_ms or not routes:
         print(
             f"tenge-testnet relay: error: the testnet in {args.dir} has no relay "
@@ -281,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         await serve_relay(routes, rtt_ms=rtt_ms)
 
     log.info(
-        "relay: %d routes, rtt %s ms: %s",
+        "relay: %d routes, rtt %g ms: %s",
         len(routes),
         rtt_ms,
         ", ".join(f"{r.listen_port}->{r.target_port}" for r in routes),
