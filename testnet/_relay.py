@@ -30,6 +30,7 @@ DIR/relay.pid, log in DIR/relay.log).
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 from collections import deque
@@ -77,8 +78,10 @@ class RelayStats:
 class DelayLine:
     """One direction's chunks in flight, each with the time it may leave; FIFO, bounded.
 
-    ``put`` waits while the line is full; ``get`` waits for the oldest chunk's release
-    time. An empty chunk stands for the end of the stream.
+    The reader calls `wait_room` (which waits while another read might pass the cap),
+    then `put`; the writer calls `next_due` (which waits for the oldest chunk's release
+    time), writes, then `release`. An empty chunk stands for the end of the stream.
+    Invariant: ``held <= cap_bytes``.
     """
 
     def __init__(self, delay_s: float, cap_bytes: int, stats: RelayStats) -> None:
@@ -121,8 +124,7 @@ class DelayLine:
         parts = [chunk]
         size = len(chunk)
         now = trio.current_time()
-        for i in range(1, len(self._chunks)):
-            due, more = self._chunks[i]
+        for due, more in itertools.islice(self._chunks, 1, None):
             if due > now or not more or size + len(more) > CHUNK_BYTES:
                 break
             parts.append(more)
