@@ -35,8 +35,8 @@ from node.keys import KeyPair
 from node.ledger.txbuild import transfer
 from testnet._init import free_base_port, init_testnet
 from testnet._load import Load, LoadReport, genesis_load_accounts, percentile, summary_ms
-from testnet._procs import read_pid, start_node, stop_node
-from testnet._status import wait_all_height
+from testnet._procs import read_pid, start_node, start_relay, stop_node, stop_relay
+from testnet._status import relay_listening, wait_all_height
 
 RAMP_START_TPS: Final = 200.0
 RAMP_FACTOR: Final = 1.5
@@ -112,6 +112,20 @@ def _step(report: LoadReport) -> dict[str, Any]:
     }
 
 
+def _height_mark(api: str) -> tuple[int, float]:
+    """Node api's height now, and the monotonic time it was read."""
+    with httpx.Client(timeout=5) as client:
+        height = int(client.get(f"{api}/v1/status").json()["height"])
+    return height, time.monotonic()
+
+
+def _block_time_ms(api: str, mark: tuple[int, float]) -> float | None:
+    """Mean milliseconds a block at node api since mark (None: no block since)."""
+    height, now = _height_mark(api)
+    blocks = height - mark[0]
+    return round((now - mark[1]) * 1000 / blocks, 1) if blocks > 0 else None
+
+
 def wait_drained(apis: list[str], timeout: float = DRAIN_S) -> bool:
     """Poll /v1/status until every node's mempool is empty; False on timeout."""
     deadline = time.monotonic() + timeout
@@ -175,6 +189,7 @@ def run_bench(
     validators: int = 4,
     step_s: float = 8.0,
     accounts: int = 100,
+    rtt_ms: int = 0,
     workdir: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -184,6 +199,8 @@ def run_bench(
         validators: nodes, all validators.
         step_s: seconds of offered load per step.
         accounts: funded load accounts, written into genesis.
+        rtt_ms: round-trip delay between the validators, through the relay
+            (testnet._relay; 0: none, the nodes dial each other directly).
         workdir: where the temporary network lives (default: the system's temp dir).
         progress: called with a line of progress now and then.
     """
@@ -191,19 +208,26 @@ def run_bench(
     chain_id = f"tenge-bench-{int(time.time())}"
     with tempfile.TemporaryDirectory(prefix="tenge-bench-", dir=workdir) as tmp:
         t_init = time.perf_counter()
+        net_dir = Path(tmp) / "net"
         manifest = init_testnet(
-            Path(tmp) / "net",
+            net_dir,
             validators=validators,
             base_port=free_base_port(validators),
             chain_id=chain_id,
             file_accounts=genesis_load_accounts(chain_id, accounts),
+            rtt_ms=rtt_ms,
         )
         init_s = time.perf_counter() - t_init
         nodes = manifest["nodes"]
         apis = [n["api"] for n in nodes]
         verify_rate = measure_verify_rate()  # before the nodes compete for the cores
+        relay: int | None = None
         try:
             t_up = time.perf_counter()
+            if rtt_ms:
+                relay = start_relay(net_dir, detach=False)
+                if not relay_listening(manifest, relay, UP_TIMEOUT_S):
+                    raise RuntimeError("the relay did not start listening")
             for node in nodes:
                 start_node(node, detach=False)
             say(f"network of {validators} validators starting, {accounts} funded accounts")
@@ -233,6 +257,7 @@ def run_bench(
 
             steps: dict[str, LoadReport] = {}
             cpu_before = [_cpu_seconds(p) if p else 0.0 for p in pids]
+            relay_before = _cpu_seconds(relay) if relay else 0.0
             probes: dict[str, dict[str, float]] = {}
             for mult in (1, 2, 3):
                 say(f"{mult}x saturation: {saturation * mult:.0f} tx/s offered for {step_s:g} s")
@@ -245,18 +270,27 @@ def run_bench(
                 round(_cpu_seconds(p) - before, 2) if p else None
                 for p, before in zip(pids, cpu_before, strict=True)
             ]
+            relay_cpu = round(_cpu_seconds(relay) - relay_before, 2) if relay else None
             half_rate = max(1.0, saturation / 2)
             say(f"half of saturation: {half_rate:.0f} tx/s offered for {step_s:g} s")
+            mark = _height_mark(apis[0])
             half = trio.run(load.run, half_rate, step_s, say)
+            block_time_ms = {"half": _block_time_ms(apis[0], mark)}
             wait_drained(apis)
             say("?wait=commit latency at light load")
+            mark = _height_mark(apis[0])
             waits = trio.run(wait_commit_latencies, manifest, WAIT_SAMPLES)
+            block_time_ms["light"] = _block_time_ms(apis[0], mark)
             memory = {str(i): memory_mb(p) if p else {} for i, p in enumerate(pids)}
         finally:
             for node in nodes:
                 stop_node(node, grace=10)
+            stop_relay(net_dir)
     return assemble_report(
         validators=validators,
+        rtt_ms=rtt_ms,
+        relay_cpu=relay_cpu,
+        block_time_ms=block_time_ms,
         step_s=step_s,
         accounts=accounts,
         verify_rate=verify_rate,
@@ -277,6 +311,9 @@ def run_bench(
 def assemble_report(
     *,
     validators: int,
+    rtt_ms: int = 0,
+    relay_cpu: float | None = None,
+    block_time_ms: dict[str, float | None] | None = None,
     step_s: float,
     accounts: int,
     verify_rate: float,
@@ -305,6 +342,7 @@ def assemble_report(
     peak = max([saturation, *(r.committed_tps for r in steps.values())])
     return {
         "validators": validators,
+        "rtt_ms": rtt_ms,
         "accounts": accounts,
         "step_s": step_s,
         "committed_tps": round(peak, 1),
@@ -318,12 +356,14 @@ def assemble_report(
         "refusals_at": {k: r.refusals for k, r in steps.items()},
         "send_lag_ms_at": {k: r.send_lag_ms for k, r in steps.items()},
         "overload_ratio_3x": round(steps["3x"].committed_tps / peak, 3),
+        "block_time_ms": block_time_ms or {},
         "half_saturation_rate": round(half_rate, 1),
         "half_saturation_committed_tps": half.committed_tps,
         "latency_ms_half": half.latency_ms,
         "send_lag_ms_half": half.send_lag_ms,
         "ramp": ramp,
         "cpu_seconds": {str(i): c for i, c in enumerate(cpu)},
+        "relay_cpu_seconds": relay_cpu,
         "cpu_us_per_tx": cpu_us,
         "cpu_per_tx_in_verifications": {
             k: None if v is None else round(v / us_per_verify, 2) for k, v in cpu_us.items()

@@ -11,6 +11,8 @@ Layout of DIR::
 Validator 0 is run by the central bank, validators 1.. by the commercial banks bank-a,
 bank-b, ... Ports: node i listens for peers on base+10i, serves the API on base+10i+1 and
 metrics on base+10i+2, all on 127.0.0.1 (or its namespace address in --netns mode).
+With --rtt-ms the relay (testnet._relay) listens for node i on base+10i+3 and every node
+dials the others there.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Final
 from node.config import GENESIS_FILE, NODE_KEY_FILE, VALIDATOR_KEY_FILE, render_config
 from node.genesis import parse_genesis
 from node.keys import KeyPair, write_key_file
+from testnet._relay import MAX_RTT_MS
 from testnet.prometheus import render_prometheus_config
 
 #: Test and testnet ports start here; the kernel's ephemeral range (client ports) starts
@@ -82,11 +85,13 @@ class Ports:
     p2p: int
     api: int
     metrics: int
+    relay: int  # the relay's listener in front of p2p (used only with --rtt-ms)
 
 
 def ports_of(base_port: int, index: int) -> Ports:
     """The ports of node index."""
-    return Ports(base_port + 10 * index, base_port + 10 * index + 1, base_port + 10 * index + 2)
+    first = base_port + 10 * index
+    return Ports(first, first + 1, first + 2, first + 3)
 
 
 def ephemeral_port_start() -> int:
@@ -142,6 +147,7 @@ def init_testnet(
     hosts: list[str] | None = None,
     params: dict[str, int] | None = None,
     file_accounts: Iterable[dict[str, Any]] = (),
+    rtt_ms: int = 0,
 ) -> dict[str, Any]:
     """Create a testnet in directory and return its manifest.
 
@@ -156,6 +162,9 @@ def init_testnet(
             (the bench's funded load accounts, `testnet._load.genesis_load_accounts`);
             written to ACCOUNTS_FILE and linked into every node's home; their keys are not
             written. Empty (the default): no accounts file.
+        rtt_ms: round-trip delay added between the nodes by the relay (testnet._relay):
+            when positive, every node dials the others' relay ports (base_port + 10 i + 3)
+            instead of their P2P ports. 0: no relay.
 
     Raises:
         ValueError: bad arguments, or directory already holds a testnet.
@@ -164,6 +173,8 @@ def init_testnet(
         raise ValueError("--validators must be 1 to 26")
     if not 1024 <= base_port <= 65535 - 10 * validators:
         raise ValueError("--base-port out of range")
+    if not 0 <= rtt_ms <= MAX_RTT_MS:
+        raise ValueError(f"--rtt-ms must be 0 to {MAX_RTT_MS}")
     if (directory / MANIFEST).exists():
         raise ValueError(f"{directory} already holds a testnet; remove it or pick another --dir")
     hosts = hosts or ["127.0.0.1"] * validators
@@ -236,7 +247,7 @@ def init_testnet(
             _link_or_copy(directory / ACCOUNTS_FILE, home / ACCOUNTS_FILE)
         ports = ports_of(base_port, i)
         peers = [
-            f"{node_keys[j].public_key.hex()}@{hosts[j]}:{ports_of(base_port, j).p2p}"
+            f"{node_keys[j].public_key.hex()}@{hosts[j]}:{_dial_port(base_port, j, rtt_ms)}"
             for j in range(validators)
             if j != i
         ]
@@ -260,6 +271,7 @@ def init_testnet(
                 "node_id": node_keys[i].public_key.hex(),
                 "validator_public_key": validator_keys[i].public_key.hex(),
             }
+            | ({"relay": f"{hosts[i]}:{ports.relay}"} if rtt_ms else {})
         )
     _write_prometheus_files(directory, {n["moniker"]: n["metrics"].split("/")[2] for n in nodes})
     manifest = {
@@ -267,6 +279,7 @@ def init_testnet(
         "nodes": nodes,
         "accounts": accounts,
         "prometheus_config": str((directory / "prometheus.yml").resolve()),
+        "rtt_ms": rtt_ms,
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -295,6 +308,12 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
+
+
+def _dial_port(base_port: int, index: int, rtt_ms: int) -> int:
+    """Where the other nodes dial node index: its relay port with a relay, else its P2P port."""
+    ports = ports_of(base_port, index)
+    return ports.relay if rtt_ms else ports.p2p
 
 
 def _write_prometheus_files(directory: Path, targets: dict[str, str]) -> None:

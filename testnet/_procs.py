@@ -1,10 +1,12 @@
-"""Node processes of a local testnet: start, signal, wait, and never leave orphans.
+"""Processes of a local testnet: start, signal, wait, and never leave orphans.
 
 Each node runs as ``tenge-node start --home HOME --log-format json`` with its output in
-HOME/node.log and its pid in HOME/node.pid. In the foreground (``up`` without
-``--detach``) every child gets PR_SET_PDEATHSIG=SIGKILL, so killing the harness, even with
-SIGKILL, takes the nodes with it. Detached nodes outlive the harness by design; ``down``
-stops them through their pid files (SIGTERM, then SIGKILL after a grace period).
+HOME/node.log and its pid in HOME/node.pid. A testnet made with ``--rtt-ms`` also runs
+one relay, ``python -m testnet._relay --dir DIR``, with DIR/relay.log and DIR/relay.pid.
+In the foreground (``up`` without ``--detach``) every child gets PR_SET_PDEATHSIG=SIGKILL,
+so killing the harness, even with SIGKILL, takes the nodes and the relay with it.
+Detached processes outlive the harness by design; ``down`` stops them through their pid
+files (SIGTERM, then SIGKILL after a grace period).
 """
 
 from __future__ import annotations
@@ -16,12 +18,19 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 GRACE_S: Final = 10.0
 PID_FILE: Final = "node.pid"
 LOG_FILE: Final = "node.log"
+RELAY_PID_FILE: Final = "relay.pid"
+RELAY_LOG_FILE: Final = "relay.log"
+#: What the command line of a live process must hold to count as ours (a pid file can
+#: outlive its process, and the pid be reused by another program).
+NODE_PROGRAM: Final = b"node.cli"
+RELAY_PROGRAM: Final = b"testnet._relay"
 _PR_SET_PDEATHSIG: Final = 1
 
 # Children started by this process, kept so they can be reaped (and are not reported as
@@ -54,7 +63,24 @@ def start_node(node: dict[str, Any], *, detach: bool, netns: str | None = None) 
     command = node_command(home, "--log-format", "json")
     if netns is not None:
         command = ["ip", "netns", "exec", netns, *command]
-    with open(home / LOG_FILE, "ab") as log:
+    return _spawn(command, home / LOG_FILE, home / PID_FILE, detach=detach)
+
+
+def start_relay(directory: Path, *, detach: bool) -> int:
+    """Start the relay of the testnet in directory (``testnet._relay``); return its pid.
+
+    Raises:
+        RuntimeError: it is already running.
+    """
+    pid = read_pid(directory, RELAY_PID_FILE)
+    if pid is not None and is_running(pid, program=RELAY_PROGRAM):
+        raise RuntimeError(f"the relay is already running (pid {pid})")
+    command = [sys.executable, "-m", "testnet._relay", "--dir", str(directory)]
+    return _spawn(command, directory / RELAY_LOG_FILE, directory / RELAY_PID_FILE, detach=detach)
+
+
+def _spawn(command: list[str], log_path: Path, pid_path: Path, *, detach: bool) -> int:
+    with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -63,34 +89,56 @@ def start_node(node: dict[str, Any], *, detach: bool, netns: str | None = None) 
             preexec_fn=None if detach else _die_with_parent,
             start_new_session=detach,
         )
-    (home / PID_FILE).write_text(f"{proc.pid}\n")
+    pid_path.write_text(f"{proc.pid}\n")
     _CHILDREN[proc.pid] = proc
     return proc.pid
 
 
-def read_pid(home: Path) -> int | None:
-    """The pid recorded for home's node, or None."""
+def read_pid(directory: Path, pid_file: str = PID_FILE) -> int | None:
+    """The pid recorded in directory's pid_file (a node home's node.pid by default), or None."""
     try:
-        return int((home / PID_FILE).read_text().strip())
+        return int((directory / pid_file).read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
 
 
-def is_running(pid: int) -> bool:
-    """Whether pid is a live process (not a zombie) running a tenge node."""
+def is_running(pid: int, program: bytes = NODE_PROGRAM) -> bool:
+    """Whether pid is a live process (not a zombie) running program (a tenge node by default)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
-    return state != "Z" and b"node.cli" in cmdline
+    return state != "Z" and program in cmdline
 
 
-def signal_node(node: dict[str, Any], signum: int) -> bool:
-    """Send signum to node's process; False when it is not running."""
-    pid = read_pid(Path(node["home"]))
-    if pid is None or not is_running(pid):
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """A process known by its pid file: a node's, or the relay's."""
+
+    directory: Path
+    pid_file: str
+    program: bytes
+
+    def pid(self) -> int | None:
+        return read_pid(self.directory, self.pid_file)
+
+    def running(self, pid: int) -> bool:
+        return is_running(pid, program=self.program)
+
+
+def _node_process(node: dict[str, Any]) -> _Recorded:
+    return _Recorded(Path(node["home"]), PID_FILE, NODE_PROGRAM)
+
+
+def _relay_process(directory: Path) -> _Recorded:
+    return _Recorded(directory, RELAY_PID_FILE, RELAY_PROGRAM)
+
+
+def _signal(proc: _Recorded, signum: int) -> bool:
+    pid = proc.pid()
+    if pid is None or not proc.running(pid):
         return False
     try:
         os.kill(pid, signum)
@@ -99,36 +147,52 @@ def signal_node(node: dict[str, Any], signum: int) -> bool:
     return True
 
 
-def wait_exit(node: dict[str, Any], timeout: float) -> bool:
-    """Wait until node's process is gone; True if it is."""
-    pid = read_pid(Path(node["home"]))
+def _wait_exit(proc: _Recorded, timeout: float) -> bool:
+    pid = proc.pid()
     if pid is None:
         return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(pid)
-        if not is_running(pid):
+        if not proc.running(pid):
             return True
         time.sleep(0.05)
-    return not is_running(pid)
+    return not proc.running(pid)
+
+
+def _stop(proc: _Recorded, grace: float) -> str:
+    if not _signal(proc, signal.SIGTERM):
+        return "not running"
+    if _wait_exit(proc, grace):
+        return "stopped"
+    _signal(proc, signal.SIGKILL)
+    _wait_exit(proc, 5.0)
+    return "killed"
 
 
 def stop_node(node: dict[str, Any], *, grace: float = GRACE_S) -> str:
     """SIGTERM, then SIGKILL after grace seconds. Returns "stopped", "killed" or "not running"."""
-    if not signal_node(node, signal.SIGTERM):
-        return "not running"
-    if wait_exit(node, grace):
-        return "stopped"
-    signal_node(node, signal.SIGKILL)
-    wait_exit(node, 5.0)
-    return "killed"
+    return _stop(_node_process(node), grace)
+
+
+def stop_relay(directory: Path, *, grace: float = GRACE_S) -> str:
+    """Stop the relay of the testnet in directory, as `stop_node` stops a node."""
+    return _stop(_relay_process(directory), grace)
+
+
+def relay_pid(directory: Path) -> int | None:
+    """The pid of the running relay of the testnet in directory, or None."""
+    proc = _relay_process(directory)
+    pid = proc.pid()
+    return pid if pid is not None and proc.running(pid) else None
 
 
 def kill_node(node: dict[str, Any]) -> bool:
     """SIGKILL node's process; False when it was not running."""
-    if not signal_node(node, signal.SIGKILL):
+    proc = _node_process(node)
+    if not _signal(proc, signal.SIGKILL):
         return False
-    wait_exit(node, 5.0)
+    _wait_exit(proc, 5.0)
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from testnet._procs import is_running, read_pid
+from testnet._procs import RELAY_PROGRAM, is_running, read_pid
 
 
 def node_status(
@@ -46,7 +47,24 @@ def wait_all_height(manifest: dict[str, Any], height: int, timeout: float) -> bo
     return False
 
 
-# ---- commands ----
+def relay_listening(manifest: dict[str, Any], pid: int, timeout: float) -> bool:
+    """Poll until the relay (process pid) accepts connections on every node's relay port;
+    False when it exits first or on timeout. (Each probe connection is one the relay
+    forwards and closes again.)"""
+    addresses = [n["relay"].rpartition(":") for n in manifest["nodes"] if "relay" in n]
+    waiting = {(host, int(port)) for host, _, port in addresses}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and is_running(pid, program=RELAY_PROGRAM):
+        for address in sorted(waiting):
+            try:
+                socket.create_connection(address, timeout=1.0).close()
+            except OSError:
+                continue
+            waiting.discard(address)
+        if not waiting:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def node_metrics(

@@ -34,8 +34,20 @@ from testnet._netns import (
     record_plan,
     require_netns,
 )
-from testnet._procs import is_running, kill_node, read_pid, start_node, stop_node
-from testnet._status import node_metrics, node_status, wait_all_height
+from testnet._procs import (
+    RELAY_LOG_FILE,
+    is_running,
+    kill_node,
+    read_pid,
+    relay_pid,
+    start_node,
+    start_relay,
+    stop_node,
+    stop_relay,
+)
+from testnet._relay import MAX_RTT_MS
+from testnet._relay import main as relay_main
+from testnet._status import node_metrics, node_status, relay_listening, wait_all_height
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -43,6 +55,8 @@ EXIT_USAGE: Final = 2
 UP_TIMEOUT_S: Final = 60.0
 MAX_BENCH_ACCOUNTS: Final = 1_000_000
 MAX_BENCH_RUNS: Final = 10
+RELAY_UP_TIMEOUT_S: Final = 10.0
+RTT_HELP: Final = "round-trip ms added between validators by a relay (default 0: none)"
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -93,7 +107,19 @@ def _start(manifest: dict[str, Any], node: dict[str, Any], *, detach: bool) -> i
     return start_node(node, detach=detach, netns=node.get("netns"))
 
 
+def _check_rtt(rtt_ms: int) -> None:
+    if not 0 <= rtt_ms <= MAX_RTT_MS:
+        _fail(f"--rtt-ms must be 0 to {MAX_RTT_MS}", EXIT_USAGE)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
+    _check_rtt(args.rtt_ms)
+    if args.rtt_ms and args.netns:
+        _fail(
+            "--rtt-ms cannot be combined with --netns: the relay would run in the root "
+            "namespace and carry traffic around a partition's routes",
+            EXIT_USAGE,
+        )
     plan = None
     try:
         if args.netns:
@@ -101,7 +127,11 @@ def cmd_init(args: argparse.Namespace) -> int:
             plan = plan_network(args.validators)
         hosts = [n.address for n in plan.nodes] if plan else None
         manifest = init_testnet(
-            args.dir, validators=args.validators, base_port=args.base_port, hosts=hosts
+            args.dir,
+            validators=args.validators,
+            base_port=args.base_port,
+            hosts=hosts,
+            rtt_ms=args.rtt_ms,
         )
         if plan is not None:
             manifest = record_plan(args.dir / MANIFEST, plan)
@@ -122,15 +152,27 @@ def cmd_init(args: argparse.Namespace) -> int:
                 "chain_id": manifest["chain_id"],
                 "nodes": len(manifest["nodes"]),
                 "netns": manifest.get("netns"),
+                "rtt_ms": manifest["rtt_ms"],
             }
         )
     )
     return EXIT_OK
 
 
+def _start_relay(directory: Path, manifest: dict[str, Any], *, detach: bool) -> None:
+    """With an rtt, start the relay (unless it runs) and wait until it listens."""
+    if not manifest.get("rtt_ms") or relay_pid(directory) is not None:
+        return
+    pid = start_relay(directory, detach=detach)
+    if not relay_listening(manifest, pid, RELAY_UP_TIMEOUT_S):
+        stop_relay(directory)
+        _fail(f"the relay did not start listening; see {directory / RELAY_LOG_FILE}")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     manifest = _manifest(args.dir)
     _plan(manifest, required=args.netns)  # netns mode comes from init; --netns insists on it
+    _start_relay(args.dir, manifest, detach=args.detach)
     for node in manifest["nodes"]:
         pid = read_pid(Path(node["home"]))
         if pid is not None and is_running(pid):
@@ -139,7 +181,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not wait_all_height(manifest, 1, args.timeout):
         statuses = [node_status(n) for n in manifest["nodes"]]
         if not args.detach:
-            _down(manifest)
+            _down(args.dir, manifest)
         _fail(f"the network did not reach height 1 within {args.timeout:.0f} s: {statuses}")
     print(json.dumps({"up": len(manifest["nodes"]), "dir": str(args.dir)}))
     if args.demo:
@@ -147,20 +189,20 @@ def cmd_up(args: argparse.Namespace) -> int:
             demo = trio.run(run_demo, manifest)
         except (ClientError, RuntimeError) as e:
             if not args.detach:
-                _down(manifest)
+                _down(args.dir, manifest)
             _fail(f"demo failed: {e}")
         if demo.failures and not args.detach:
-            _down(manifest)
+            _down(args.dir, manifest)
             _fail(f"demo: {len(demo.failures)} steps did not go as expected")
         if not args.detach:
             print("\nThe network keeps running; the live table follows in 5 s (Ctrl-C stops all).")
             time.sleep(5)
     if args.detach:
         return EXIT_OK
-    return _watch(manifest)
+    return _watch(args.dir, manifest)
 
 
-def _watch(manifest: dict[str, Any]) -> int:
+def _watch(directory: Path, manifest: dict[str, Any]) -> int:
     """Show a live status table until Ctrl-C or SIGTERM, then stop every node."""
     stop = False
 
@@ -198,7 +240,7 @@ def _watch(manifest: dict[str, Any]) -> int:
                 time.sleep(0.1)
     finally:
         client.close()
-        print("stopping:", json.dumps(_down(manifest)))
+        print("stopping:", json.dumps(_down(directory, manifest)))
     return EXIT_OK
 
 
@@ -215,8 +257,13 @@ def _row(node: dict[str, Any], s: dict[str, Any], tps: str) -> str:
     )
 
 
-def _down(manifest: dict[str, Any]) -> dict[str, str]:
-    return {str(n["index"]): stop_node(n) for n in manifest["nodes"]}
+def _down(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Stop every node, then the relay: {"down": {index: result}, "relay": result}
+    ("relay" only for a testnet with one)."""
+    report: dict[str, Any] = {"down": {str(n["index"]): stop_node(n) for n in manifest["nodes"]}}
+    if manifest.get("rtt_ms"):
+        report["relay"] = stop_relay(directory)
+    return report
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -227,8 +274,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         with contextlib.suppress(NetnsError):
             for s, cut_off in zip(statuses, partition_state(plan).values(), strict=True):
                 s["cut_off_from"] = cut_off
+    doc: dict[str, Any] = {"chain_id": manifest["chain_id"], "nodes": statuses}
+    relay = None
+    if manifest.get("rtt_ms"):
+        pid = relay_pid(args.dir)
+        relay = {"rtt_ms": manifest["rtt_ms"], "running": pid is not None, "pid": pid}
+        doc["relay"] = relay
     if args.json:
-        print(json.dumps({"chain_id": manifest["chain_id"], "nodes": statuses}, indent=2))
+        print(json.dumps(doc, indent=2))
     else:
         for s in statuses:
             cut = s.get("cut_off_from")
@@ -237,6 +290,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{'running' if s['running'] else 'stopped'} {s.get('error', '')}"
                 + (f" cut off from {','.join(map(str, cut))}" if cut else "")
             )
+        if relay is not None:
+            state = f"running (pid {relay['pid']})" if relay["running"] else "stopped"
+            print(f"  relay +{relay['rtt_ms']} ms rtt  {state}")
     return EXIT_OK
 
 
@@ -263,7 +319,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     manifest = _manifest(args.dir)
-    report: dict[str, Any] = {"down": _down(manifest)}
+    report = _down(args.dir, manifest)
     plan = _plan(manifest)
     if plan is not None:
         try:
@@ -333,9 +389,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if not demo.failures else EXIT_FAILED
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    _manifest(args.dir)  # the usual error for a directory without a testnet
+    return relay_main(["--dir", str(args.dir)])
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if not 1 <= args.validators <= 26 or args.step_s <= 0:
         _fail("--validators must be 1 to 26 and --step-s positive", EXIT_USAGE)
+    _check_rtt(args.rtt_ms)
     if not 2 <= args.accounts <= MAX_BENCH_ACCOUNTS:
         _fail(f"--accounts must be 2 to {MAX_BENCH_ACCOUNTS}", EXIT_USAGE)
 
@@ -355,6 +417,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     validators=args.validators,
                     step_s=args.step_s,
                     accounts=args.accounts,
+                    rtt_ms=args.rtt_ms,
                     progress=progress,
                 )
             )
@@ -380,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validators", type=int, default=4)
     p.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT)
     p.add_argument("--netns", action="store_true", help="each node in its own network namespace")
+    p.add_argument("--rtt-ms", type=int, default=0, help=RTT_HELP)
     p.set_defaults(func=cmd_init)
 
     p = with_dir(sub.add_parser("up", help="start every node and wait for height 1"))
@@ -431,7 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="only the JSON report, on one line")
     p.add_argument("--out", type=Path, help="also write the JSON report to this file")
+    p.add_argument("--rtt-ms", type=int, default=0, help=RTT_HELP)
     p.set_defaults(func=cmd_bench)
+
+    p = with_dir(sub.add_parser("relay", help="run the --rtt-ms relay in the foreground"))
+    p.set_defaults(func=cmd_relay)
 
     p = with_dir(sub.add_parser("down", help="stop every node (netns: remove the network)"))
     p.set_defaults(func=cmd_down)
