@@ -26,7 +26,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -35,6 +35,8 @@ from google.protobuf.message import DecodeError
 import consensus as cs
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
+from node.ledger import _transfer
+from node.ledger._amounts import amount_of
 from node.ledger._apphash import app_hash_step
 from node.ledger._backing import issue_debits
 from node.ledger._evidence import record_evidence
@@ -52,7 +54,7 @@ from node.ledger._rules import (
     show,
     static_check,
 )
-from node.ledger._state import Overlay, StateReader, get_balance
+from node.ledger._state import Overlay, StateReader, VersionedState, get_balance
 from node.ledger._transfer import execute_transfer
 from node.ledger._verify import DEFAULT_CACHE_ENTRIES, SignatureCache, first_invalid_signature
 from proto import genesis_pb2
@@ -165,9 +167,10 @@ class _ReadRecorder:
 
     __slots__ = ("_state", "keys")
 
-    def __init__(self, state: StateReader) -> None:
+    def __init__(self, state: StateReader, read: Iterable[bytes] = ()) -> None:
+        """Record the reads of state, counting the keys of `read` as read already."""
         self._state = state
-        self.keys: set[bytes] = set()
+        self.keys: set[bytes] = set(read)
 
     def get(self, key: bytes) -> bytes | None:
         self.keys.add(key)
@@ -223,6 +226,9 @@ class Ledger:
         self._static_ok: dict[bytes, None] = {}
         self._static_ok_max = max(1, verify_cache_entries // 2)
         self._rules: dict[bytes, rb.Rules] = {}  # serialized rulebook -> its index
+        self._versioned = state if isinstance(state, VersionedState) else None
+        # (state version, height, rules, the keys read): `_rules_read`'s last answer.
+        self._book_memo: tuple[int, int, rb.Rules, tuple[bytes, ...]] | None = None
 
     @property
     def state(self) -> StateReader:
@@ -234,11 +240,21 @@ class Ledger:
         Runs every check of execute_block against committed state, except the daily
         outflow limit (which needs block time). Never raises on bad input. Pending
         transactions are the mempool's business: it judges `debits` against them.
+
+        A plain payment that nothing refuses (`plain_transfer`) is judged on a short
+        path; every other transaction, and every refusal, comes from the general path
+        (`_check_general`), with the same answer field by field.
         """
-        state = _ReadRecorder(self._state)
+        checked = self._check_plain(raw, next_height)
+        if checked is None:
+            checked = self._check_general(raw, next_height)
+        return checked
+
+    def _check_general(self, raw: bytes, next_height: int) -> CheckResult:
+        """check_tx of any transaction: `_run` in check-only mode on a read recorder."""
+        rules, book_keys = self._rules_read(next_height)
+        state = _ReadRecorder(self._state, book_keys)
         ov = Overlay(state)
-        raw_book, _ = rb.rulebook_at(state.get, next_height)
-        rules = self._index(raw_book)
         out = self._run(
             ov, raw, height=next_height, time_ms=0, updates=[], rules=rules, check_only=True
         )
@@ -275,6 +291,69 @@ class Ledger:
             reads=frozenset(reads),
         )
 
+    def _check_plain(self, raw: bytes, next_height: int) -> CheckResult | None:
+        """check_tx of a plain payment that nothing refuses, or None: not plain, or refused.
+
+        The general path's checks in its order (rule 4), for one payer: the same helpers
+        for the body, the signatures and the payment (`plain_transfer`), and the same
+        reads through a recorder, without the general path's bookkeeping over kinds,
+        signers and debits. Nothing it sees becomes a verdict unless it is OK.
+        """
+        if len(raw) > self.max_tx_bytes:
+            return None
+        try:
+            envelope = pb.TxEnvelope.FromString(raw)
+            body = pb.TxBody.FromString(envelope.body)
+        except DecodeError:
+            return None
+        if body.WhichOneof("kind") != "transfer":
+            return None
+        legs = body.transfer.legs
+        if len(legs) != 1:
+            return None
+        tx_id = hashlib.sha256(envelope.body).digest()
+        if (
+            self._stateless(tx_id, body, next_height) is not None
+            or self._signature_count(envelope) is not None
+        ):
+            return None
+        rules, book_keys = self._rules_read(next_height)
+        state = _ReadRecorder(self._state, book_keys)
+        if state.get(k.seen_key(tx_id)) is not None:
+            return None
+        ov = Overlay(state)
+        leg = legs[0]
+        payer_id = leg.payer
+        payer = ov.account(payer_id)
+        if payer is None:
+            return None
+        signers = {payer_id: payer}
+        if self._authorise(raw, envelope, signers) is not None or payer.closed or payer.frozen:
+            return None
+        balance = ov.balance(payer_id, k.KZT)  # committed: nothing was written yet
+        ctx = Context(ov, next_height, 0, tx_id, [], rules, True)
+        if _transfer.plain_transfer(ctx, body, signers) is None:
+            return None
+        debit = Debit(payer_id, k.KZT, amount_of(leg), balance, k.balance_key(payer_id, k.KZT))
+        reads = state.keys
+        reads.discard(debit.key)
+        payee_id = leg.payee
+        payee = ov.account(payee_id)
+        if payee is not None and not holding_capped(rules, payee):  # `_uncapped_credits`
+            reads.discard(k.balance_key(payee_id, k.KZT))
+        return CheckResult(
+            code=pb.OK,
+            message="",
+            tx_id=tx_id,
+            size=len(raw),
+            expires_at_height=body.expires_at_height,
+            signer=body.signer,
+            accounts=(payer_id,),
+            debits=(debit,),
+            rulebook_version=rules.version,
+            reads=frozenset(reads),
+        )
+
     def balance(self, account: str, asset: str) -> int:
         """The committed balance of account in asset (0 when it holds none)."""
         return get_balance(self._state, account, asset)
@@ -285,8 +364,32 @@ class Ledger:
 
     def rules_at(self, height: int) -> rb.Rules:
         """The rulebook in force at height, as committed state stands now."""
-        raw, _ = rb.rulebook_at(self._state.get, height)
-        return self._index(raw)
+        return self._rules_read(height)[0]
+
+    def _rules_read(self, height: int) -> tuple[rb.Rules, tuple[bytes, ...]]:
+        """The rulebook in force at height in committed state, and the keys it was read from.
+
+        Remembered for one (height, committed state version) when the state has versions
+        (`VersionedState`): the rulebook changes only with a height or a committed block
+        (a governance change activating, a rate update), and admission asks for it on
+        every check.
+        """
+        version = self._state_version()
+        memo = self._book_memo
+        if memo is not None and memo[0] == version and memo[1] == height:
+            return memo[2], memo[3]
+        recorder = _ReadRecorder(self._state)
+        raw, _ = rb.rulebook_at(recorder.get, height)
+        rules = self._index(raw)
+        keys = tuple(sorted(recorder.keys))
+        if version is not None and self._state_version() == version:
+            self._book_memo = (version, height, rules, keys)
+        return rules, keys
+
+    def _state_version(self) -> int | None:
+        """The committed state's version now, or None (no versions, or a write under way)."""
+        versioned = self._versioned
+        return None if versioned is None else versioned.state_version
 
     def _index(self, raw: bytes) -> rb.Rules:
         rules = self._rules.get(raw)

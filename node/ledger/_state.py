@@ -13,7 +13,7 @@ check and execution (bench/ledger_bench.py, measured for issue 13).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from node.ledger import _keys as k
 from node.ledger._amounts import decode_amount, encode_amount
@@ -24,6 +24,19 @@ class StateReader(Protocol):
     """Committed ledger state: raw values by key, None when absent."""
 
     def get(self, key: bytes) -> bytes | None: ...
+
+
+@runtime_checkable
+class VersionedState(StateReader, Protocol):
+    """Committed state that tells when it changed (`node.store.Store`).
+
+    ``state_version`` is a number that changes whenever committed state changes, and None
+    while a write is under way; equal versions mean equal state. The ledger remembers
+    what it derived from state (the rulebook in force) for one version.
+    """
+
+    @property
+    def state_version(self) -> int | None: ...
 
 
 class StateScanner(Protocol):
@@ -148,13 +161,14 @@ class Overlay:
     # ---- decoded records ----
 
     def account(self, account_id: str) -> ledger_pb2.Account | None:
-        try:
+        # `in`, not try/except KeyError: most reads of a check are first reads, and
+        # raising costs more than the read itself.
+        if account_id in self._accounts:
             return self._accounts[account_id]
-        except KeyError:
-            raw = self._state.get(k.account_key(account_id))
-            acct = None if raw is None else ledger_pb2.Account.FromString(raw)
-            self._accounts[account_id] = acct
-            return acct
+        raw = self._state.get(k.account_key(account_id))
+        acct = None if raw is None else ledger_pb2.Account.FromString(raw)
+        self._accounts[account_id] = acct
+        return acct
 
     def put_account(self, account: ledger_pb2.Account) -> None:
         self._accounts[account.account_id] = account
@@ -162,13 +176,12 @@ class Overlay:
 
     def balance(self, account_id: str, asset: str) -> int:
         key = (account_id, asset)
-        try:
-            return self._balances[key]
-        except KeyError:
+        value = self._balances.get(key, -1)  # -1: not read yet (balances are never negative)
+        if value < 0:
             raw = self._state.get(k.balance_key(account_id, asset))
             value = 0 if raw is None else decode_amount(raw)
             self._balances[key] = value
-            return value
+        return value
 
     def set_balance(self, account: ledger_pb2.Account, asset: str, value: int) -> None:
         """Set a balance; the first non-zero balance of an asset lists it on the account."""
@@ -180,13 +193,12 @@ class Overlay:
             self._dirty_accounts.add(account.account_id)
 
     def asset(self, code: str) -> ledger_pb2.Asset | None:
-        try:
+        if code in self._assets:
             return self._assets[code]
-        except KeyError:
-            raw = self._state.get(k.asset_key(code))
-            asset = None if raw is None else ledger_pb2.Asset.FromString(raw)
-            self._assets[code] = asset
-            return asset
+        raw = self._state.get(k.asset_key(code))
+        asset = None if raw is None else ledger_pb2.Asset.FromString(raw)
+        self._assets[code] = asset
+        return asset
 
     def put_asset(self, asset: ledger_pb2.Asset) -> None:
         self._assets[asset.code] = asset
@@ -194,12 +206,11 @@ class Overlay:
 
     def daily_outflow(self, account_id: str, day: int) -> int:
         """KZT-equivalent (tiyn) paid out by the account on the given Asia/Almaty day."""
-        try:
-            stored_day, outflow = self._daily[account_id]
-        except KeyError:
+        record = self._daily.get(account_id)
+        if record is None:
             raw = self._state.get(k.daily_key(account_id))
-            stored_day, outflow = (0, 0) if raw is None else k.decode_daily(raw)
-            self._daily[account_id] = (stored_day, outflow)
+            record = self._daily[account_id] = (0, 0) if raw is None else k.decode_daily(raw)
+        stored_day, outflow = record
         return outflow if stored_day == day else 0
 
     def set_daily_outflow(self, account_id: str, day: int, outflow: int) -> None:

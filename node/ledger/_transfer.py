@@ -19,11 +19,12 @@ Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amo
 payment above 2^64 is judged at its size, never wrapped.
 
 Most payments are plain: one KZT leg between two accounts that no special rule concerns.
-`_plain_transfer` settles those without the general path's bookkeeping over legs, assets
-and persons. It reads what the general path reads (the keys check_tx reports as its
-`reads`) and writes what it writes; whenever a payment is not plain, or would be refused,
-it writes nothing and leaves the payment to the general path, so every refusal and its
-message come from one place.
+`plain_transfer` settles those without the general path's bookkeeping over legs, assets
+and persons; it is also what mempool admission runs for them (`Ledger.check_tx`), so
+admission and execution share one definition of "plain". It reads what the general path
+reads (the keys check_tx reports as its `reads`) and writes what it writes; whenever a
+payment is not plain, or would be refused, it writes nothing and leaves the payment to the
+general path, so every refusal and its message come from one place.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     Returns:
         The accounts on the legs (payers first), or the refusal.
     """
-    settled = _plain_transfer(ctx, body, payers)
+    settled = plain_transfer(ctx, body, payers)
     if settled is not None:
         return settled
     ov = ctx.ov
@@ -223,7 +224,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     return list(accounts)
 
 
-def _plain_transfer(
+def plain_transfer(
     ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account]
 ) -> list[str] | None:
     """Settle a plain payment as the general path would, or return None having written
