@@ -303,7 +303,8 @@ class Ledger:
             return None
         try:
             envelope = pb.TxEnvelope.FromString(raw)
-            body = pb.TxBody.FromString(envelope.body)
+            body_bytes = envelope.body
+            body = pb.TxBody.FromString(body_bytes)
         except DecodeError:
             return None
         if body.WhichOneof("kind") != "transfer":
@@ -311,7 +312,7 @@ class Ledger:
         legs = body.transfer.legs
         if len(legs) != 1:
             return None
-        tx_id = hashlib.sha256(envelope.body).digest()
+        tx_id = hashlib.sha256(body_bytes).digest()
         if (
             self._stateless(tx_id, body, next_height) is not None
             or self._signature_count(envelope) is not None
@@ -332,7 +333,7 @@ class Ledger:
             return None
         balance = ov.balance(payer_id, k.KZT)  # committed: nothing was written yet
         ctx = Context(ov, next_height, 0, tx_id, [], rules, True)
-        if _transfer.plain_transfer(ctx, body, signers) is None:
+        if _transfer.plain_transfer(ctx, leg, signers) is None:
             return None
         debit = Debit(payer_id, k.KZT, amount_of(leg), balance, k.balance_key(payer_id, k.KZT))
         reads = state.keys
@@ -515,24 +516,25 @@ class Ledger:
         updates: list[pb.Validator] = []
         receipts: list[pb.Receipt] = []
         seen: list[bytes] = []
+        version = rules.version
         for index, raw in enumerate(txs):
             out = self._run(ov, raw, height=height, time_ms=time_ms, updates=updates, rules=rules)
             if out.authorised is not None:
                 seen.append(out.tx_id)
-            receipts.append(
-                pb.Receipt(
-                    tx_id=out.tx_id,
-                    height=height,
-                    index=index,
-                    code=out.code,  # type: ignore[arg-type]
-                    message=out.message,
-                    accounts=out.accounts,
-                    authorised=out.authorised is not None,
-                    speaks_for_tx=out.speaks,
-                    rulebook_version=rules.version,
-                    rule=out.rule,
-                )
+            receipt = pb.Receipt(
+                tx_id=out.tx_id,
+                height=height,
+                index=index,
+                code=out.code,  # type: ignore[arg-type]
+                accounts=out.accounts,
+                authorised=out.authorised is not None,
+                speaks_for_tx=out.speaks,
+                rulebook_version=version,
             )
+            if out.code:  # an OK receipt has neither (setting "" costs as much as a field)
+                receipt.message = out.message
+                receipt.rule = out.rule
+            receipts.append(receipt)
         if seen:
             ov.put_raw(k.included_key(height), b"".join(seen))
         recorded = record_evidence(ov, height, evidence)
@@ -623,10 +625,10 @@ class Ledger:
             refusal = closed_refusal("signer", acct)
             if refusal is not None:
                 return _Outcome(refusal.code, refusal.message, tx_id, authorised, body, authorised)
-        frozen = next((a for a in signers.values() if a.frozen), None)
-        if frozen is not None:
-            message = f"{frozen.account_id!r} is frozen ({frozen.frozen_legal_ref})"
-            return _Outcome(pb.FROZEN, message, tx_id, authorised, body, authorised)
+        for acct in signers.values():
+            if acct.frozen:
+                message = f"{acct.account_id!r} is frozen ({acct.frozen_legal_ref})"
+                return _Outcome(pb.FROZEN, message, tx_id, authorised, body, authorised)
         ctx = Context(ov, height, time_ms, tx_id, updates, rules, check_only)
         kind = body.WhichOneof("kind")
         assert kind is not None  # static_check refused kind-less bodies
@@ -674,9 +676,10 @@ class Ledger:
     @staticmethod
     def _signature_count(envelope: pb.TxEnvelope) -> Refusal | None:
         """The envelope carries 1 to MAX_SIGNATURES signatures."""
-        if not envelope.signatures:
+        count = len(envelope.signatures)
+        if not count:
             return Refusal(pb.MISSING_SIGNATURE, "the envelope carries no signature")
-        if len(envelope.signatures) > MAX_SIGNATURES:
+        if count > MAX_SIGNATURES:
             return Refusal(pb.EXTRA_SIGNATURE, f"more than {MAX_SIGNATURES} signatures")
         return None
 

@@ -132,6 +132,7 @@ class Overlay:
         "_dirty_assets",
         "_dirty_balances",
         "_dirty_daily",
+        "_listed",
         "_raw",
         "_state",
     )
@@ -147,6 +148,9 @@ class Overlay:
         self._dirty_assets: set[str] = set()
         self._dirty_balances: set[tuple[str, str]] = set()
         self._dirty_daily: set[str] = set()
+        # (account id, asset) whose asset the overlay's account record lists: a repeated
+        # field's `in` costs more than the rest of `set_balance`.
+        self._listed: set[tuple[str, str]] = set()
 
     # ---- raw keys ----
 
@@ -171,8 +175,11 @@ class Overlay:
         return acct
 
     def put_account(self, account: ledger_pb2.Account) -> None:
-        self._accounts[account.account_id] = account
-        self._dirty_accounts.add(account.account_id)
+        account_id = account.account_id
+        self._accounts[account_id] = account
+        self._dirty_accounts.add(account_id)
+        if self._listed:  # the record may be another object: look at its list again
+            self._listed = {key for key in self._listed if key[0] != account_id}
 
     def balance(self, account_id: str, asset: str) -> int:
         key = (account_id, asset)
@@ -188,9 +195,11 @@ class Overlay:
         key = (account.account_id, asset)
         self._balances[key] = value
         self._dirty_balances.add(key)
-        if value and asset not in account.assets:
-            account.assets.append(asset)
-            self._dirty_accounts.add(account.account_id)
+        if value and key not in self._listed:
+            if asset not in account.assets:
+                account.assets.append(asset)
+                self._dirty_accounts.add(account.account_id)
+            self._listed.add(key)
 
     def asset(self, code: str) -> ledger_pb2.Asset | None:
         if code in self._assets:
