@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_world import TIER1, World, account_doc, genesis_doc, key, make_genesis
+from ledger_world import CHAIN, TIER1, World, account_doc, genesis_doc, key, make_genesis
 
-from node.ledger import CheckResult, Ledger, _transfer
+from node.ledger import CheckResult, Ledger, _transfer, genesis_app_hash, genesis_state
+from node.ledger import _rulebook as rb
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
+from node.store import BlockCommit, Store
 from proto import ledger_pb2 as pb
 
 PERSON = "22" * 32
@@ -295,3 +298,43 @@ def test_the_rulebook_is_the_one_in_force_at_the_checked_height(versioned: bool)
     world.block()
     assert world.ledger.check_tx(raw, next_height=target).rulebook_version == 2
     assert world.ledger.rulebook_version_at(target) == 2
+
+
+def test_a_block_the_store_commits_replaces_the_remembered_rulebook(tmp_path: Path) -> None:
+    """Over a real Store (`Store.state_version`): the rulebook admission remembered for a
+    height is read again once a block wrote state, here a new active rulebook."""
+    genesis = make_genesis(_doc())
+    with Store(tmp_path / "db") as store:
+        store.init_genesis(b"g" * 32, genesis_state(genesis), genesis_app_hash(genesis))
+        ledger = Ledger(genesis, store)
+        raw = sign_envelope(
+            build_tx(
+                CHAIN, "t1-a", transfer(("t1-a", "t1-b", "KZT", 8)), nonce=1, expires_at_height=5
+            ),
+            CHAIN,
+            [key("t1-a")],
+        )
+        assert ledger.check_tx(raw, next_height=2).rulebook_version == 1
+        version = store.state_version
+        assert ledger.check_tx(raw, next_height=2).rulebook_version == 1
+        assert store.state_version == version  # reads change nothing
+        book = ledger.rules_at(2).book
+        changed = pb.Rulebook()
+        changed.CopyFrom(book)
+        changed.version = 2
+        del changed.tier_limits[:]
+        store.commit_block(
+            BlockCommit(
+                height=1,
+                block=b"",
+                block_hash=b"h" * 32,
+                commit=b"",
+                receipts=[],
+                writes=[(rb.ACTIVE, changed.SerializeToString())],
+                app_hash=b"a" * 32,
+            )
+        )
+        assert store.state_version != version
+        checked = ledger.check_tx(raw, next_height=2)
+        assert checked.rulebook_version == 2
+        assert checked == ledger._check_general(raw, 2)
