@@ -588,9 +588,10 @@ class Ledger:
             return _envelope_refused(
                 pb.MALFORMED, "the envelope is not a TxEnvelope", hashlib.sha256(raw).digest(), None
             )
-        tx_id = hashlib.sha256(envelope.body).digest()
+        body_bytes = envelope.body  # each read of a bytes field copies it
+        tx_id = hashlib.sha256(body_bytes).digest()
         try:
-            body.ParseFromString(envelope.body)
+            body.ParseFromString(body_bytes)
         except DecodeError:
             return _Outcome(pb.MALFORMED, "the body is not a TxBody", tx_id, [])
         refusal = self._stateless(tx_id, body, height)
@@ -642,6 +643,14 @@ class Ledger:
             )
         return _Outcome(pb.OK, "", tx_id, result, body, authorised)
 
+    def _first_invalid(self, raw: bytes, envelope: pb.TxEnvelope) -> int:
+        """The index of the envelope's first bad signature or -1, from the cache if it knows."""
+        envelope_hash = hashlib.sha256(raw).digest()
+        bad = self._sigs.lookup(envelope_hash)
+        if bad is None:  # only then the body and signatures are read out of the envelope
+            bad = self._sigs.first_invalid(envelope_hash, envelope.body, envelope.signatures)
+        return bad
+
     def _stateless(self, tx_id: bytes, body: pb.TxBody, height: int) -> Refusal | None:
         """The checks of the body alone (rule 6: their refusals speak for the tx id).
 
@@ -660,15 +669,13 @@ class Ledger:
             if len(static_ok) >= self._static_ok_max:
                 del static_ok[next(iter(static_ok))]
             static_ok[tx_id] = None
-        if body.expires_at_height < height:
-            return Refusal(
-                pb.EXPIRED,
-                f"expires_at_height {body.expires_at_height} is before height {height}",
-            )
-        if body.expires_at_height - height > self.max_tx_ttl:
+        expires = body.expires_at_height
+        if expires < height:
+            return Refusal(pb.EXPIRED, f"expires_at_height {expires} is before height {height}")
+        if expires - height > self.max_tx_ttl:
             return Refusal(
                 pb.TTL_TOO_LONG,
-                f"expires_at_height {body.expires_at_height} is more than "
+                f"expires_at_height {expires} is more than "
                 f"{self.max_tx_ttl} blocks after height {height}",
             )
         return None
@@ -697,7 +704,7 @@ class Ledger:
                     f"signatures[0]: key {sigs[0].public_key.hex()[:16]} belongs to no "
                     "required account",
                 )
-            if self._sigs.first_invalid(hashlib.sha256(raw).digest(), envelope.body, sigs) >= 0:
+            if self._first_invalid(raw, envelope) >= 0:
                 return Refusal(pb.INVALID_SIGNATURE, "signatures[0] does not verify")
             if acct.threshold > 1:
                 return Refusal(
@@ -719,7 +726,7 @@ class Ledger:
                     f"signatures[{i}]: key {key.hex()[:16]} belongs to no required account",
                 )
             signed.add(key)
-        bad = self._sigs.first_invalid(hashlib.sha256(raw).digest(), envelope.body, sigs)
+        bad = self._first_invalid(raw, envelope)
         if bad >= 0:
             return Refusal(pb.INVALID_SIGNATURE, f"signatures[{bad}] does not verify")
         for acct in signers.values():
