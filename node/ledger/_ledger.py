@@ -21,12 +21,20 @@ Rules this module keeps:
    anyone can wrap a victim's pending body in junk signatures. The store, the mempools
    and the API act only on receipts that speak (docs/api.md, "Whose receipt is it?").
    Receipts enter neither the app hash nor a header; both flags are deterministic anyway.
+7. Every verdict comes from one place. Admission answers a plain payment (one KZT leg
+   that `plain_transfer` settles) on a short path (`_check_plain`) that runs the same
+   checks through the same helpers and answers only OK; whatever is not plain, or is
+   refused anywhere, goes to the general path, so its CheckResult (code, message, reads,
+   debits...) is the general path's (tests/ledger/test_check_fast_path.py).
+8. Admission reads the rulebook in force once per (height, committed state version)
+   when the state has versions (`VersionedState`: the Store); it changes only with a
+   height (an activation) or with a committed block.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -36,6 +44,7 @@ import consensus as cs
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
 from node.ledger import _transfer
+from node.ledger._admission import CheckResult, Debit, ReadRecorder, uncapped_credits
 from node.ledger._amounts import amount_of
 from node.ledger._apphash import app_hash_step
 from node.ledger._backing import issue_debits
@@ -68,70 +77,6 @@ _HANDLERS: Final = {**HANDLERS, **GOVERNANCE_HANDLERS, **RESERVE_HANDLERS, **LIC
 
 
 @dataclass(frozen=True, slots=True)
-class Debit:
-    """What an admitted transaction would take from one balance, and that balance.
-
-    Attributes:
-        account: the debited account.
-        asset: the asset code.
-        amount: the net amount it would take (> 0).
-        balance: the account's committed balance of the asset when it was checked.
-        key: the state key of that balance (a block that writes it changes the balance).
-    """
-
-    account: str
-    asset: str
-    amount: int
-    balance: int
-    key: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """The mempool's answer for one raw envelope.
-
-    Attributes:
-        code: a ResultCode value; OK = 0.
-        message: a sentence naming the offending field or account ("" when OK).
-        tx_id: SHA-256 of the body bytes (of the raw bytes if the envelope does not decode).
-        size: length of the raw envelope in bytes.
-        expires_at_height: last height at which the tx may be included (0 if undecoded).
-        signer: the body's signer field ("" if undecoded or unset).
-        accounts: the accounts that authorised it (payers of a transfer, else the signer).
-        rule: the id of the rulebook rule that refused it ("" if none did).
-        rulebook_version: the rulebook version it was judged under.
-        debits: when OK, what it would take from balances (`debits_of`) with the
-            committed balances it was judged against, sorted by (account, asset); the
-            mempool adds them up over pending transactions (docs/mempool.md).
-        reads: the committed state keys the verdict was drawn from, but for the balance
-            keys of `debits` (the mempool's funds bookkeeping covers those). Until a block
-            writes one of them, the same check at a later height gives the same verdict
-            (but for expiry, the rulebook in force at that height, and licence expiry).
-    """
-
-    code: int
-    message: str
-    tx_id: bytes
-    size: int
-    expires_at_height: int = 0
-    signer: str = ""
-    accounts: tuple[str, ...] = ()
-    debits: tuple[Debit, ...] = ()
-    rule: str = ""
-    rulebook_version: int = 0
-    reads: frozenset[bytes] = frozenset()
-
-    @property
-    def ok(self) -> bool:
-        return self.code == pb.OK
-
-    @property
-    def code_name(self) -> str:
-        """The stable name of the code, as the API shows it (e.g. "INSUFFICIENT_FUNDS")."""
-        return pb.ResultCode.Name(self.code)
-
-
-@dataclass(frozen=True, slots=True)
 class BlockResult:
     """What executing one block produced.
 
@@ -160,37 +105,6 @@ class _Outcome:
     authorised: list[str] | None = None  # set once signatures were accepted
     speaks: bool = True  # False: the envelope was refused, not the body (rule 6)
     rule: str = ""  # the rulebook rule that refused it
-
-
-class _ReadRecorder:
-    """Committed state that remembers which keys were read (check_tx's `reads`)."""
-
-    __slots__ = ("_state", "keys")
-
-    def __init__(self, state: StateReader, read: Iterable[bytes] = ()) -> None:
-        """Record the reads of state, counting the keys of `read` as read already."""
-        self._state = state
-        self.keys: set[bytes] = set(read)
-
-    def get(self, key: bytes) -> bytes | None:
-        self.keys.add(key)
-        return self._state.get(key)
-
-
-def _uncapped_credits(ov: Overlay, rules: rb.Rules, body: pb.TxBody | None) -> list[bytes]:
-    """The balance keys a transfer credits that bound no verdict: no holding cap applies.
-
-    Such a balance only grows by the payment (an overflow past 2^128 - 1 is left to
-    execution), so a block that changes it changes nothing check_tx judged.
-    """
-    if body is None or body.WhichOneof("kind") != "transfer":
-        return []
-    keys = []
-    for leg in body.transfer.legs:
-        payee = ov.account(leg.payee)
-        if payee is not None and not holding_capped(rules, payee):
-            keys.append(k.balance_key(leg.payee, leg.asset))
-    return keys
 
 
 def _envelope_refused(code: int, message: str, tx_id: bytes, body: pb.TxBody | None) -> _Outcome:
@@ -253,7 +167,7 @@ class Ledger:
     def _check_general(self, raw: bytes, next_height: int) -> CheckResult:
         """check_tx of any transaction: `_run` in check-only mode on a read recorder."""
         rules, book_keys = self._rules_read(next_height)
-        state = _ReadRecorder(self._state, book_keys)
+        state = ReadRecorder(self._state, book_keys)
         ov = Overlay(state)
         out = self._run(
             ov, raw, height=next_height, time_ms=0, updates=[], rules=rules, check_only=True
@@ -276,7 +190,7 @@ class Ledger:
             )
         reads = state.keys.difference(d.key for d in debits)
         if out.code == pb.OK:
-            reads.difference_update(_uncapped_credits(ov, rules, body))
+            reads.difference_update(uncapped_credits(ov, rules, body))
         return CheckResult(
             code=out.code,
             message=out.message,
@@ -319,7 +233,7 @@ class Ledger:
         ):
             return None
         rules, book_keys = self._rules_read(next_height)
-        state = _ReadRecorder(self._state, book_keys)
+        state = ReadRecorder(self._state, book_keys)
         if state.get(k.seen_key(tx_id)) is not None:
             return None
         ov = Overlay(state)
@@ -340,7 +254,7 @@ class Ledger:
         reads.discard(debit.key)
         payee_id = leg.payee
         payee = ov.account(payee_id)
-        if payee is not None and not holding_capped(rules, payee):  # `_uncapped_credits`
+        if payee is not None and not holding_capped(rules, payee):  # `uncapped_credits`
             reads.discard(k.balance_key(payee_id, k.KZT))
         return CheckResult(
             code=pb.OK,
@@ -379,7 +293,7 @@ class Ledger:
         memo = self._book_memo
         if memo is not None and memo[0] == version and memo[1] == height:
             return memo[2], memo[3]
-        recorder = _ReadRecorder(self._state)
+        recorder = ReadRecorder(self._state)
         raw, _ = rb.rulebook_at(recorder.get, height)
         rules = self._index(raw)
         keys = tuple(sorted(recorder.keys))
