@@ -21,11 +21,13 @@ Rules this module keeps:
    anyone can wrap a victim's pending body in junk signatures. The store, the mempools
    and the API act only on receipts that speak (docs/api.md, "Whose receipt is it?").
    Receipts enter neither the app hash nor a header; both flags are deterministic anyway.
-7. Every verdict comes from one place. Admission answers a plain payment (one KZT leg
-   that `plain_transfer` settles) on a short path (`_check_plain`) that runs the same
-   checks through the same helpers and answers only OK; whatever is not plain, or is
-   refused anywhere, goes to the general path, so its CheckResult (code, message, reads,
-   debits...) is the general path's (tests/ledger/test_check_fast_path.py).
+7. Every verdict comes from one place. A plain payment (one KZT leg that
+   `plain_transfer` settles) is judged on a short path (`_settle_plain`, for admission
+   and execution alike) that runs the same checks through the same helpers and only
+   ever accepts; whatever is not plain, or is refused anywhere, goes to the general path
+   (`_run`), so its CheckResult (code, message, reads, debits...) and its receipt and
+   writes are the general path's (tests/ledger/test_check_fast_path.py,
+   tests/ledger/test_plain_transfer.py).
 8. Admission reads the rulebook in force once per (height, committed state version)
    when the state has versions (`VersionedState`: the Store); it changes only with a
    height (an activation) or with a committed block.
@@ -208,10 +210,54 @@ class Ledger:
     def _check_plain(self, raw: bytes, next_height: int) -> CheckResult | None:
         """check_tx of a plain payment that nothing refuses, or None: not plain, or refused.
 
-        The general path's checks in its order (rule 4), for one payer: the same helpers
-        for the body, the signatures and the payment (`plain_transfer`), and the same
-        reads through a recorder, without the general path's bookkeeping over kinds,
-        signers and debits. Nothing it sees becomes a verdict unless it is OK.
+        `_settle_plain` in check-only mode on a read recorder, without the general path's
+        bookkeeping over kinds, signers and debits.
+        """
+        rules, book_keys = self._rules_read(next_height)
+        state = ReadRecorder(self._state, book_keys)
+        ov = Overlay(state)
+        settled = self._settle_plain(ov, raw, next_height, 0, rules, check_only=True)
+        if settled is None:
+            return None
+        tx_id, body, leg = settled
+        payer_id, payee_id = leg.payer, leg.payee
+        balance = ov.balance(payer_id, k.KZT)  # committed: a check writes nothing
+        debit = Debit(payer_id, k.KZT, amount_of(leg), balance, k.balance_key(payer_id, k.KZT))
+        reads = state.keys
+        reads.discard(debit.key)
+        payee = ov.account(payee_id)
+        if payee is not None and not holding_capped(rules, payee):  # `uncapped_credits`
+            reads.discard(k.balance_key(payee_id, k.KZT))
+        return CheckResult(
+            code=pb.OK,
+            message="",
+            tx_id=tx_id,
+            size=len(raw),
+            expires_at_height=body.expires_at_height,
+            signer=body.signer,
+            accounts=(payer_id,),
+            debits=(debit,),
+            rulebook_version=rules.version,
+            reads=frozenset(reads),
+        )
+
+    def _settle_plain(
+        self,
+        ov: Overlay,
+        raw: bytes,
+        height: int,
+        time_ms: int,
+        rules: rb.Rules,
+        *,
+        check_only: bool,
+    ) -> tuple[bytes, pb.TxBody, pb.TransferLeg] | None:
+        """`_run` for a plain payment that nothing refuses: (tx id, body, its leg), the
+        payment settled on ov and its tx id marked seen (unless check_only); or None,
+        having written nothing: not plain, or refused (rule 7).
+
+        The general path's checks in its order (rule 4), for one payer, through the same
+        helpers (`_stateless`, `_signature_count`, `_authorise`, `plain_transfer`) and
+        reading the same keys; what it reads before giving up only fills ov's caches.
         """
         if len(raw) > self.max_tx_bytes:
             return None
@@ -228,15 +274,13 @@ class Ledger:
             return None
         tx_id = hashlib.sha256(body_bytes).digest()
         if (
-            self._stateless(tx_id, body, next_height) is not None
+            self._stateless(tx_id, body, height) is not None
             or self._signature_count(envelope) is not None
         ):
             return None
-        rules, book_keys = self._rules_read(next_height)
-        state = ReadRecorder(self._state, book_keys)
-        if state.get(k.seen_key(tx_id)) is not None:
+        seen_key = k.seen_key(tx_id)
+        if ov.get_raw(seen_key) is not None:
             return None
-        ov = Overlay(state)
         leg = legs[0]
         payer_id = leg.payer
         payer = ov.account(payer_id)
@@ -245,29 +289,12 @@ class Ledger:
         signers = {payer_id: payer}
         if self._authorise(raw, envelope, signers) is not None or payer.closed or payer.frozen:
             return None
-        balance = ov.balance(payer_id, k.KZT)  # committed: nothing was written yet
-        ctx = Context(ov, next_height, 0, tx_id, [], rules, True)
+        ctx = Context(ov, height, time_ms, tx_id, [], rules, check_only)
         if _transfer.plain_transfer(ctx, leg, signers) is None:
             return None
-        debit = Debit(payer_id, k.KZT, amount_of(leg), balance, k.balance_key(payer_id, k.KZT))
-        reads = state.keys
-        reads.discard(debit.key)
-        payee_id = leg.payee
-        payee = ov.account(payee_id)
-        if payee is not None and not holding_capped(rules, payee):  # `uncapped_credits`
-            reads.discard(k.balance_key(payee_id, k.KZT))
-        return CheckResult(
-            code=pb.OK,
-            message="",
-            tx_id=tx_id,
-            size=len(raw),
-            expires_at_height=body.expires_at_height,
-            signer=body.signer,
-            accounts=(payer_id,),
-            debits=(debit,),
-            rulebook_version=rules.version,
-            reads=frozenset(reads),
-        )
+        if not check_only:
+            ov.put_raw(seen_key, k.encode_u64(height))
+        return tx_id, body, leg
 
     def balance(self, account: str, asset: str) -> int:
         """The committed balance of account in asset (0 when it holds none)."""
@@ -432,7 +459,14 @@ class Ledger:
         seen: list[bytes] = []
         version = rules.version
         for index, raw in enumerate(txs):
-            out = self._run(ov, raw, height=height, time_ms=time_ms, updates=updates, rules=rules)
+            settled = self._settle_plain(ov, raw, height, time_ms, rules, check_only=False)
+            if settled is None:
+                out = self._run(
+                    ov, raw, height=height, time_ms=time_ms, updates=updates, rules=rules
+                )
+            else:
+                tx_id, body, leg = settled
+                out = _Outcome(pb.OK, "", tx_id, [leg.payer, leg.payee], body, [leg.payer])
             if out.authorised is not None:
                 seen.append(out.tx_id)
             receipt = pb.Receipt(
