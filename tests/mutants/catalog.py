@@ -406,7 +406,7 @@ CHECK_TESTS = ("tests/ledger/test_check_fast_path.py", "tests/ledger/test_plain_
 MUTANTS += (
     Mutant(
         "check-fast-frozen",
-        "mempool admission's plain path admits a payment from a frozen account",
+        "the plain-payment short path (admission and execution) accepts a frozen payer",
         (
             (
                 LEDGER,
