@@ -465,6 +465,17 @@ class Store:
                 cache.put(key, read)
         return read
 
+    @property
+    def state_version(self) -> int | None:
+        """A number that changes with every state write, None while one is under way.
+
+        The ledger remembers what it derives from state for one version
+        (node/ledger/_state.py `VersionedState`); equal versions read equal state.
+        """
+        if self._writing:
+            return None
+        return self._generation
+
     def state_cache_stats(self) -> StateCacheStats | None:
         """The state cache's counters and size, or None when it is disabled."""
         if self._cache is None:

@@ -8,6 +8,7 @@ anything itself. The state key layout is in `node.ledger._keys`; read helpers
 `node.ledger.txbuild` builds and signs transactions.
 """
 
+from node.ledger._admission import CheckResult, Debit
 from node.ledger._amounts import AMOUNT_MAX, amount_of, parse_amount_text, set_amount
 from node.ledger._apphash import (
     app_hash_step,
@@ -36,8 +37,6 @@ from node.ledger._ledger import (
     DEFAULT_MAX_TX_BYTES,
     DEFAULT_MAX_TX_TTL,
     BlockResult,
-    CheckResult,
-    Debit,
     Ledger,
 )
 from node.ledger._licences import get_licence, licence_in_force

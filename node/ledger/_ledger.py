@@ -21,6 +21,16 @@ Rules this module keeps:
    anyone can wrap a victim's pending body in junk signatures. The store, the mempools
    and the API act only on receipts that speak (docs/api.md, "Whose receipt is it?").
    Receipts enter neither the app hash nor a header; both flags are deterministic anyway.
+7. Every verdict comes from one place. A plain payment (one KZT leg that
+   `plain_transfer` settles) is judged on a short path (`_settle_plain`, for admission
+   and execution alike) that runs the same checks through the same helpers and only
+   ever accepts; whatever is not plain, or is refused anywhere, goes to the general path
+   (`_run`), so its CheckResult (code, message, reads, debits...) and its receipt and
+   writes are the general path's (tests/ledger/test_check_fast_path.py,
+   tests/ledger/test_plain_transfer.py).
+8. Admission reads the rulebook in force once per (height, committed state version)
+   when the state has versions (`VersionedState`: the Store); it changes only with a
+   height (an activation) or with a committed block.
 """
 
 from __future__ import annotations
@@ -35,6 +45,9 @@ from google.protobuf.message import DecodeError
 import consensus as cs
 from node.ledger import _keys as k
 from node.ledger import _rulebook as rb
+from node.ledger import _transfer
+from node.ledger._admission import CheckResult, Debit, ReadRecorder, uncapped_credits
+from node.ledger._amounts import amount_of
 from node.ledger._apphash import app_hash_step
 from node.ledger._backing import issue_debits
 from node.ledger._evidence import record_evidence
@@ -52,7 +65,7 @@ from node.ledger._rules import (
     show,
     static_check,
 )
-from node.ledger._state import Overlay, StateReader, get_balance
+from node.ledger._state import Overlay, StateReader, VersionedState, get_balance
 from node.ledger._transfer import execute_transfer
 from node.ledger._verify import DEFAULT_CACHE_ENTRIES, SignatureCache, first_invalid_signature
 from proto import genesis_pb2
@@ -63,70 +76,6 @@ DEFAULT_MAX_TX_TTL: Final = 600
 MAX_SIGNATURES: Final = 64
 _TX_ID_SIZE: Final = 32
 _HANDLERS: Final = {**HANDLERS, **GOVERNANCE_HANDLERS, **RESERVE_HANDLERS, **LICENCE_HANDLERS}
-
-
-@dataclass(frozen=True, slots=True)
-class Debit:
-    """What an admitted transaction would take from one balance, and that balance.
-
-    Attributes:
-        account: the debited account.
-        asset: the asset code.
-        amount: the net amount it would take (> 0).
-        balance: the account's committed balance of the asset when it was checked.
-        key: the state key of that balance (a block that writes it changes the balance).
-    """
-
-    account: str
-    asset: str
-    amount: int
-    balance: int
-    key: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """The mempool's answer for one raw envelope.
-
-    Attributes:
-        code: a ResultCode value; OK = 0.
-        message: a sentence naming the offending field or account ("" when OK).
-        tx_id: SHA-256 of the body bytes (of the raw bytes if the envelope does not decode).
-        size: length of the raw envelope in bytes.
-        expires_at_height: last height at which the tx may be included (0 if undecoded).
-        signer: the body's signer field ("" if undecoded or unset).
-        accounts: the accounts that authorised it (payers of a transfer, else the signer).
-        rule: the id of the rulebook rule that refused it ("" if none did).
-        rulebook_version: the rulebook version it was judged under.
-        debits: when OK, what it would take from balances (`debits_of`) with the
-            committed balances it was judged against, sorted by (account, asset); the
-            mempool adds them up over pending transactions (docs/mempool.md).
-        reads: the committed state keys the verdict was drawn from, but for the balance
-            keys of `debits` (the mempool's funds bookkeeping covers those). Until a block
-            writes one of them, the same check at a later height gives the same verdict
-            (but for expiry, the rulebook in force at that height, and licence expiry).
-    """
-
-    code: int
-    message: str
-    tx_id: bytes
-    size: int
-    expires_at_height: int = 0
-    signer: str = ""
-    accounts: tuple[str, ...] = ()
-    debits: tuple[Debit, ...] = ()
-    rule: str = ""
-    rulebook_version: int = 0
-    reads: frozenset[bytes] = frozenset()
-
-    @property
-    def ok(self) -> bool:
-        return self.code == pb.OK
-
-    @property
-    def code_name(self) -> str:
-        """The stable name of the code, as the API shows it (e.g. "INSUFFICIENT_FUNDS")."""
-        return pb.ResultCode.Name(self.code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,36 +107,6 @@ class _Outcome:
     authorised: list[str] | None = None  # set once signatures were accepted
     speaks: bool = True  # False: the envelope was refused, not the body (rule 6)
     rule: str = ""  # the rulebook rule that refused it
-
-
-class _ReadRecorder:
-    """Committed state that remembers which keys were read (check_tx's `reads`)."""
-
-    __slots__ = ("_state", "keys")
-
-    def __init__(self, state: StateReader) -> None:
-        self._state = state
-        self.keys: set[bytes] = set()
-
-    def get(self, key: bytes) -> bytes | None:
-        self.keys.add(key)
-        return self._state.get(key)
-
-
-def _uncapped_credits(ov: Overlay, rules: rb.Rules, body: pb.TxBody | None) -> list[bytes]:
-    """The balance keys a transfer credits that bound no verdict: no holding cap applies.
-
-    Such a balance only grows by the payment (an overflow past 2^128 - 1 is left to
-    execution), so a block that changes it changes nothing check_tx judged.
-    """
-    if body is None or body.WhichOneof("kind") != "transfer":
-        return []
-    keys = []
-    for leg in body.transfer.legs:
-        payee = ov.account(leg.payee)
-        if payee is not None and not holding_capped(rules, payee):
-            keys.append(k.balance_key(leg.payee, leg.asset))
-    return keys
 
 
 def _envelope_refused(code: int, message: str, tx_id: bytes, body: pb.TxBody | None) -> _Outcome:
@@ -223,6 +142,9 @@ class Ledger:
         self._static_ok: dict[bytes, None] = {}
         self._static_ok_max = max(1, verify_cache_entries // 2)
         self._rules: dict[bytes, rb.Rules] = {}  # serialized rulebook -> its index
+        self._versioned = state if isinstance(state, VersionedState) else None
+        # (state version, height, rules, the keys read): `_rules_read`'s last answer.
+        self._book_memo: tuple[int, int, rb.Rules, tuple[bytes, ...]] | None = None
 
     @property
     def state(self) -> StateReader:
@@ -234,11 +156,21 @@ class Ledger:
         Runs every check of execute_block against committed state, except the daily
         outflow limit (which needs block time). Never raises on bad input. Pending
         transactions are the mempool's business: it judges `debits` against them.
+
+        A plain payment that nothing refuses (`plain_transfer`) is judged on a short
+        path; every other transaction, and every refusal, comes from the general path
+        (`_check_general`), with the same answer field by field.
         """
-        state = _ReadRecorder(self._state)
+        checked = self._check_plain(raw, next_height)
+        if checked is None:
+            checked = self._check_general(raw, next_height)
+        return checked
+
+    def _check_general(self, raw: bytes, next_height: int) -> CheckResult:
+        """check_tx of any transaction: `_run` in check-only mode on a read recorder."""
+        rules, book_keys = self._rules_read(next_height)
+        state = ReadRecorder(self._state, book_keys)
         ov = Overlay(state)
-        raw_book, _ = rb.rulebook_at(state.get, next_height)
-        rules = self._index(raw_book)
         out = self._run(
             ov, raw, height=next_height, time_ms=0, updates=[], rules=rules, check_only=True
         )
@@ -260,7 +192,7 @@ class Ledger:
             )
         reads = state.keys.difference(d.key for d in debits)
         if out.code == pb.OK:
-            reads.difference_update(_uncapped_credits(ov, rules, body))
+            reads.difference_update(uncapped_credits(ov, rules, body))
         return CheckResult(
             code=out.code,
             message=out.message,
@@ -275,6 +207,95 @@ class Ledger:
             reads=frozenset(reads),
         )
 
+    def _check_plain(self, raw: bytes, next_height: int) -> CheckResult | None:
+        """check_tx of a plain payment that nothing refuses, or None: not plain, or refused.
+
+        `_settle_plain` in check-only mode on a read recorder, without the general path's
+        bookkeeping over kinds, signers and debits.
+        """
+        rules, book_keys = self._rules_read(next_height)
+        state = ReadRecorder(self._state, book_keys)
+        ov = Overlay(state)
+        settled = self._settle_plain(ov, raw, next_height, 0, rules, check_only=True)
+        if settled is None:
+            return None
+        tx_id, body, leg = settled
+        payer_id, payee_id = leg.payer, leg.payee
+        balance = ov.balance(payer_id, k.KZT)  # committed: a check writes nothing
+        debit = Debit(payer_id, k.KZT, amount_of(leg), balance, k.balance_key(payer_id, k.KZT))
+        reads = state.keys
+        reads.discard(debit.key)
+        payee = ov.account(payee_id)
+        if payee is not None and not holding_capped(rules, payee):  # `uncapped_credits`
+            reads.discard(k.balance_key(payee_id, k.KZT))
+        return CheckResult(
+            code=pb.OK,
+            message="",
+            tx_id=tx_id,
+            size=len(raw),
+            expires_at_height=body.expires_at_height,
+            signer=body.signer,
+            accounts=(payer_id,),
+            debits=(debit,),
+            rulebook_version=rules.version,
+            reads=frozenset(reads),
+        )
+
+    def _settle_plain(
+        self,
+        ov: Overlay,
+        raw: bytes,
+        height: int,
+        time_ms: int,
+        rules: rb.Rules,
+        *,
+        check_only: bool,
+    ) -> tuple[bytes, pb.TxBody, pb.TransferLeg] | None:
+        """`_run` for a plain payment that nothing refuses: (tx id, body, its leg), the
+        payment settled on ov and its tx id marked seen (unless check_only); or None,
+        having written nothing: not plain, or refused (rule 7).
+
+        The general path's checks in its order (rule 4), for one payer, through the same
+        helpers (`_stateless`, `_signature_count`, `_authorise`, `plain_transfer`) and
+        reading the same keys; what it reads before giving up only fills ov's caches.
+        """
+        if len(raw) > self.max_tx_bytes:
+            return None
+        try:
+            envelope = pb.TxEnvelope.FromString(raw)
+            body_bytes = envelope.body
+            body = pb.TxBody.FromString(body_bytes)
+        except DecodeError:
+            return None
+        if body.WhichOneof("kind") != "transfer":
+            return None
+        legs = body.transfer.legs
+        if len(legs) != 1:
+            return None
+        tx_id = hashlib.sha256(body_bytes).digest()
+        if (
+            self._stateless(tx_id, body, height) is not None
+            or self._signature_count(envelope) is not None
+        ):
+            return None
+        seen_key = k.seen_key(tx_id)
+        if ov.get_raw(seen_key) is not None:
+            return None
+        leg = legs[0]
+        payer_id = leg.payer
+        payer = ov.account(payer_id)
+        if payer is None:
+            return None
+        signers = {payer_id: payer}
+        if self._authorise(raw, envelope, signers) is not None or payer.closed or payer.frozen:
+            return None
+        ctx = Context(ov, height, time_ms, tx_id, [], rules, check_only)
+        if _transfer.plain_transfer(ctx, leg, signers) is None:
+            return None
+        if not check_only:
+            ov.put_raw(seen_key, k.encode_u64(height))
+        return tx_id, body, leg
+
     def balance(self, account: str, asset: str) -> int:
         """The committed balance of account in asset (0 when it holds none)."""
         return get_balance(self._state, account, asset)
@@ -285,8 +306,32 @@ class Ledger:
 
     def rules_at(self, height: int) -> rb.Rules:
         """The rulebook in force at height, as committed state stands now."""
-        raw, _ = rb.rulebook_at(self._state.get, height)
-        return self._index(raw)
+        return self._rules_read(height)[0]
+
+    def _rules_read(self, height: int) -> tuple[rb.Rules, tuple[bytes, ...]]:
+        """The rulebook in force at height in committed state, and the keys it was read from.
+
+        Remembered for one (height, committed state version) when the state has versions
+        (`VersionedState`): the rulebook changes only with a height or a committed block
+        (a governance change activating, a rate update), and admission asks for it on
+        every check.
+        """
+        version = self._state_version()
+        memo = self._book_memo
+        if memo is not None and memo[0] == version and memo[1] == height:
+            return memo[2], memo[3]
+        recorder = ReadRecorder(self._state)
+        raw, _ = rb.rulebook_at(recorder.get, height)
+        rules = self._index(raw)
+        keys = tuple(sorted(recorder.keys))
+        if version is not None and self._state_version() == version:
+            self._book_memo = (version, height, rules, keys)
+        return rules, keys
+
+    def _state_version(self) -> int | None:
+        """The committed state's version now, or None (no versions, or a write under way)."""
+        versioned = self._versioned
+        return None if versioned is None else versioned.state_version
 
     def _index(self, raw: bytes) -> rb.Rules:
         rules = self._rules.get(raw)
@@ -412,24 +457,32 @@ class Ledger:
         updates: list[pb.Validator] = []
         receipts: list[pb.Receipt] = []
         seen: list[bytes] = []
+        version = rules.version
         for index, raw in enumerate(txs):
-            out = self._run(ov, raw, height=height, time_ms=time_ms, updates=updates, rules=rules)
+            settled = self._settle_plain(ov, raw, height, time_ms, rules, check_only=False)
+            if settled is None:
+                out = self._run(
+                    ov, raw, height=height, time_ms=time_ms, updates=updates, rules=rules
+                )
+            else:
+                tx_id, body, leg = settled
+                out = _Outcome(pb.OK, "", tx_id, [leg.payer, leg.payee], body, [leg.payer])
             if out.authorised is not None:
                 seen.append(out.tx_id)
-            receipts.append(
-                pb.Receipt(
-                    tx_id=out.tx_id,
-                    height=height,
-                    index=index,
-                    code=out.code,  # type: ignore[arg-type]
-                    message=out.message,
-                    accounts=out.accounts,
-                    authorised=out.authorised is not None,
-                    speaks_for_tx=out.speaks,
-                    rulebook_version=rules.version,
-                    rule=out.rule,
-                )
+            receipt = pb.Receipt(
+                tx_id=out.tx_id,
+                height=height,
+                index=index,
+                code=out.code,  # type: ignore[arg-type]
+                accounts=out.accounts,
+                authorised=out.authorised is not None,
+                speaks_for_tx=out.speaks,
+                rulebook_version=version,
             )
+            if out.code:  # an OK receipt has neither (setting "" costs as much as a field)
+                receipt.message = out.message
+                receipt.rule = out.rule
+            receipts.append(receipt)
         if seen:
             ov.put_raw(k.included_key(height), b"".join(seen))
         recorded = record_evidence(ov, height, evidence)
@@ -483,9 +536,10 @@ class Ledger:
             return _envelope_refused(
                 pb.MALFORMED, "the envelope is not a TxEnvelope", hashlib.sha256(raw).digest(), None
             )
-        tx_id = hashlib.sha256(envelope.body).digest()
+        body_bytes = envelope.body  # each read of a bytes field copies it
+        tx_id = hashlib.sha256(body_bytes).digest()
         try:
-            body.ParseFromString(envelope.body)
+            body.ParseFromString(body_bytes)
         except DecodeError:
             return _Outcome(pb.MALFORMED, "the body is not a TxBody", tx_id, [])
         refusal = self._stateless(tx_id, body, height)
@@ -520,10 +574,10 @@ class Ledger:
             refusal = closed_refusal("signer", acct)
             if refusal is not None:
                 return _Outcome(refusal.code, refusal.message, tx_id, authorised, body, authorised)
-        frozen = next((a for a in signers.values() if a.frozen), None)
-        if frozen is not None:
-            message = f"{frozen.account_id!r} is frozen ({frozen.frozen_legal_ref})"
-            return _Outcome(pb.FROZEN, message, tx_id, authorised, body, authorised)
+        for acct in signers.values():
+            if acct.frozen:
+                message = f"{acct.account_id!r} is frozen ({acct.frozen_legal_ref})"
+                return _Outcome(pb.FROZEN, message, tx_id, authorised, body, authorised)
         ctx = Context(ov, height, time_ms, tx_id, updates, rules, check_only)
         kind = body.WhichOneof("kind")
         assert kind is not None  # static_check refused kind-less bodies
@@ -536,6 +590,14 @@ class Ledger:
                 result.code, result.message, tx_id, authorised, body, authorised, rule=result.rule
             )
         return _Outcome(pb.OK, "", tx_id, result, body, authorised)
+
+    def _first_invalid(self, raw: bytes, envelope: pb.TxEnvelope) -> int:
+        """The index of the envelope's first bad signature or -1, from the cache if it knows."""
+        envelope_hash = hashlib.sha256(raw).digest()
+        bad = self._sigs.lookup(envelope_hash)
+        if bad is None:  # only then the body and signatures are read out of the envelope
+            bad = self._sigs.first_invalid(envelope_hash, envelope.body, envelope.signatures)
+        return bad
 
     def _stateless(self, tx_id: bytes, body: pb.TxBody, height: int) -> Refusal | None:
         """The checks of the body alone (rule 6: their refusals speak for the tx id).
@@ -555,15 +617,13 @@ class Ledger:
             if len(static_ok) >= self._static_ok_max:
                 del static_ok[next(iter(static_ok))]
             static_ok[tx_id] = None
-        if body.expires_at_height < height:
-            return Refusal(
-                pb.EXPIRED,
-                f"expires_at_height {body.expires_at_height} is before height {height}",
-            )
-        if body.expires_at_height - height > self.max_tx_ttl:
+        expires = body.expires_at_height
+        if expires < height:
+            return Refusal(pb.EXPIRED, f"expires_at_height {expires} is before height {height}")
+        if expires - height > self.max_tx_ttl:
             return Refusal(
                 pb.TTL_TOO_LONG,
-                f"expires_at_height {body.expires_at_height} is more than "
+                f"expires_at_height {expires} is more than "
                 f"{self.max_tx_ttl} blocks after height {height}",
             )
         return None
@@ -571,9 +631,10 @@ class Ledger:
     @staticmethod
     def _signature_count(envelope: pb.TxEnvelope) -> Refusal | None:
         """The envelope carries 1 to MAX_SIGNATURES signatures."""
-        if not envelope.signatures:
+        count = len(envelope.signatures)
+        if not count:
             return Refusal(pb.MISSING_SIGNATURE, "the envelope carries no signature")
-        if len(envelope.signatures) > MAX_SIGNATURES:
+        if count > MAX_SIGNATURES:
             return Refusal(pb.EXTRA_SIGNATURE, f"more than {MAX_SIGNATURES} signatures")
         return None
 
@@ -591,7 +652,7 @@ class Ledger:
                     f"signatures[0]: key {sigs[0].public_key.hex()[:16]} belongs to no "
                     "required account",
                 )
-            if self._sigs.first_invalid(hashlib.sha256(raw).digest(), envelope.body, sigs) >= 0:
+            if self._first_invalid(raw, envelope) >= 0:
                 return Refusal(pb.INVALID_SIGNATURE, "signatures[0] does not verify")
             if acct.threshold > 1:
                 return Refusal(
@@ -613,7 +674,7 @@ class Ledger:
                     f"signatures[{i}]: key {key.hex()[:16]} belongs to no required account",
                 )
             signed.add(key)
-        bad = self._sigs.first_invalid(hashlib.sha256(raw).digest(), envelope.body, sigs)
+        bad = self._first_invalid(raw, envelope)
         if bad >= 0:
             return Refusal(pb.INVALID_SIGNATURE, f"signatures[{bad}] does not verify")
         for acct in signers.values():

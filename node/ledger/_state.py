@@ -13,7 +13,7 @@ check and execution (bench/ledger_bench.py, measured for issue 13).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from node.ledger import _keys as k
 from node.ledger._amounts import decode_amount, encode_amount
@@ -24,6 +24,19 @@ class StateReader(Protocol):
     """Committed ledger state: raw values by key, None when absent."""
 
     def get(self, key: bytes) -> bytes | None: ...
+
+
+@runtime_checkable
+class VersionedState(StateReader, Protocol):
+    """Committed state that tells when it changed (`node.store.Store`).
+
+    ``state_version`` is a number that changes whenever committed state changes, and None
+    while a write is under way; equal versions mean equal state. The ledger remembers
+    what it derived from state (the rulebook in force) for one version.
+    """
+
+    @property
+    def state_version(self) -> int | None: ...
 
 
 class StateScanner(Protocol):
@@ -119,6 +132,7 @@ class Overlay:
         "_dirty_assets",
         "_dirty_balances",
         "_dirty_daily",
+        "_listed",
         "_raw",
         "_state",
     )
@@ -134,6 +148,9 @@ class Overlay:
         self._dirty_assets: set[str] = set()
         self._dirty_balances: set[tuple[str, str]] = set()
         self._dirty_daily: set[str] = set()
+        # (account id, asset) whose asset the overlay's account record lists: a repeated
+        # field's `in` costs more than the rest of `set_balance`.
+        self._listed: set[tuple[str, str]] = set()
 
     # ---- raw keys ----
 
@@ -148,45 +165,49 @@ class Overlay:
     # ---- decoded records ----
 
     def account(self, account_id: str) -> ledger_pb2.Account | None:
-        try:
+        # `in`, not try/except KeyError: most reads of a check are first reads, and
+        # raising costs more than the read itself.
+        if account_id in self._accounts:
             return self._accounts[account_id]
-        except KeyError:
-            raw = self._state.get(k.account_key(account_id))
-            acct = None if raw is None else ledger_pb2.Account.FromString(raw)
-            self._accounts[account_id] = acct
-            return acct
+        raw = self._state.get(k.account_key(account_id))
+        acct = None if raw is None else ledger_pb2.Account.FromString(raw)
+        self._accounts[account_id] = acct
+        return acct
 
     def put_account(self, account: ledger_pb2.Account) -> None:
-        self._accounts[account.account_id] = account
-        self._dirty_accounts.add(account.account_id)
+        account_id = account.account_id
+        self._accounts[account_id] = account
+        self._dirty_accounts.add(account_id)
+        if self._listed:  # the record may be another object: look at its list again
+            self._listed = {key for key in self._listed if key[0] != account_id}
 
     def balance(self, account_id: str, asset: str) -> int:
         key = (account_id, asset)
-        try:
-            return self._balances[key]
-        except KeyError:
+        value = self._balances.get(key, -1)  # -1: not read yet (balances are never negative)
+        if value < 0:
             raw = self._state.get(k.balance_key(account_id, asset))
             value = 0 if raw is None else decode_amount(raw)
             self._balances[key] = value
-            return value
+        return value
 
     def set_balance(self, account: ledger_pb2.Account, asset: str, value: int) -> None:
         """Set a balance; the first non-zero balance of an asset lists it on the account."""
         key = (account.account_id, asset)
         self._balances[key] = value
         self._dirty_balances.add(key)
-        if value and asset not in account.assets:
-            account.assets.append(asset)
-            self._dirty_accounts.add(account.account_id)
+        if value and key not in self._listed:
+            if asset not in account.assets:
+                account.assets.append(asset)
+                self._dirty_accounts.add(account.account_id)
+            self._listed.add(key)
 
     def asset(self, code: str) -> ledger_pb2.Asset | None:
-        try:
+        if code in self._assets:
             return self._assets[code]
-        except KeyError:
-            raw = self._state.get(k.asset_key(code))
-            asset = None if raw is None else ledger_pb2.Asset.FromString(raw)
-            self._assets[code] = asset
-            return asset
+        raw = self._state.get(k.asset_key(code))
+        asset = None if raw is None else ledger_pb2.Asset.FromString(raw)
+        self._assets[code] = asset
+        return asset
 
     def put_asset(self, asset: ledger_pb2.Asset) -> None:
         self._assets[asset.code] = asset
@@ -194,12 +215,11 @@ class Overlay:
 
     def daily_outflow(self, account_id: str, day: int) -> int:
         """KZT-equivalent (tiyn) paid out by the account on the given Asia/Almaty day."""
-        try:
-            stored_day, outflow = self._daily[account_id]
-        except KeyError:
+        record = self._daily.get(account_id)
+        if record is None:
             raw = self._state.get(k.daily_key(account_id))
-            stored_day, outflow = (0, 0) if raw is None else k.decode_daily(raw)
-            self._daily[account_id] = (stored_day, outflow)
+            record = self._daily[account_id] = (0, 0) if raw is None else k.decode_daily(raw)
+        stored_day, outflow = record
         return outflow if stored_day == day else 0
 
     def set_daily_outflow(self, account_id: str, day: int, outflow: int) -> None:

@@ -19,11 +19,12 @@ Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amo
 payment above 2^64 is judged at its size, never wrapped.
 
 Most payments are plain: one KZT leg between two accounts that no special rule concerns.
-`_plain_transfer` settles those without the general path's bookkeeping over legs, assets
-and persons. It reads what the general path reads (the keys check_tx reports as its
-`reads`) and writes what it writes; whenever a payment is not plain, or would be refused,
-it writes nothing and leaves the payment to the general path, so every refusal and its
-message come from one place.
+`plain_transfer` settles those without the general path's bookkeeping over legs, assets
+and persons; it is also what mempool admission runs for them (`Ledger.check_tx`), so
+admission and execution share one definition of "plain". It reads what the general path
+reads (the keys check_tx reports as its `reads`) and writes what it writes; whenever a
+payment is not plain, or would be refused, it writes nothing and leaves the payment to the
+general path, so every refusal and its message come from one place.
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     Returns:
         The accounts on the legs (payers first), or the refusal.
     """
-    settled = _plain_transfer(ctx, body, payers)
-    if settled is not None:
-        return settled
+    legs = body.transfer.legs
+    if len(legs) == 1:
+        settled = plain_transfer(ctx, legs[0], payers)
+        if settled is not None:
+            return settled
     ov = ctx.ov
     rules = ctx.rules
     accounts = dict(payers)
@@ -76,7 +79,7 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     # (account id, asset) -> [debit, credit]
     moves: dict[tuple[str, str], list[int]] = {}
     sent: dict[str, int] = {}  # KZT-equivalent a limited payer sends
-    for i, leg in enumerate(body.transfer.legs):
+    for i, leg in enumerate(legs):
         where = f"transfer.legs[{i}]"
         payee = accounts.get(leg.payee)
         if payee is None:
@@ -223,22 +226,20 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
     return list(accounts)
 
 
-def _plain_transfer(
-    ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account]
+def plain_transfer(
+    ctx: Context, leg: pb.TransferLeg, payers: dict[str, pb.Account]
 ) -> list[str] | None:
     """Settle a plain payment as the general path would, or return None having written
     nothing: the payment is not plain, or the general path would refuse it.
 
-    Plain: one KZT leg; neither account closed or of a special role (`_SPECIAL_ROLES`),
-    the payer without a person reference (a person's payments are summed over its
-    accounts); both hold KZT as an institution or in their zone. What is left of the
+    Plain: one KZT leg (leg, the transfer's only one); neither account closed or of a
+    special role (`_SPECIAL_ROLES`), the payer without a person reference (a person's
+    payments are summed over its accounts); both hold KZT as an institution or in their
+    zone. What is left of the
     general path are the balances, the payee's holding cap (with its person's accounts,
-    as there) and the payer's tier limits, judged here the same way.
+    as there) and the payer's tier limits, judged here the same way. Admission runs it
+    too (`Ledger.check_tx`, ``ctx.check_only``): then it judges and writes nothing.
     """
-    legs = body.transfer.legs
-    if len(legs) != 1:
-        return None
-    leg = legs[0]
     if leg.asset != k.KZT:
         return None
     payer_id, payee_id = leg.payer, leg.payee
@@ -276,6 +277,8 @@ def _plain_transfer(
             daily = ov.daily_outflow(payer_id, day) + amount
             if limits.daily_outflow and daily > limits.daily_outflow:
                 return None
+    if ctx.check_only:  # admission: the verdict is all it needs
+        return [payer_id, payee_id]
     # Every check passed: write, in the general path's order.
     ov.set_balance(payer, k.KZT, paid)
     ov.set_balance(payee, k.KZT, got)

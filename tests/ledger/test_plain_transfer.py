@@ -1,4 +1,4 @@
-"""The plain-transfer fast path (node/ledger/_transfer.py `_plain_transfer`) gives exactly
+"""The plain-transfer fast path (node/ledger/_transfer.py `plain_transfer`) gives exactly
 what the general path gives: the same receipts (code, message, rule, accounts), the same
 writes and app hash, the same check_tx answers (the state keys it read included), and a
 refused or check-only run changes nothing in committed state."""
@@ -91,14 +91,14 @@ def _blocks(seed: int) -> list[list[tuple[str, Any]]]:
 
 def _run(seed: int, *, fast: bool, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     settled: list[bool] = []
-    plain = _transfer._plain_transfer
+    plain = _transfer.plain_transfer
 
     def counted(*args: Any) -> list[str] | None:
         out = plain(*args) if fast else None
         settled.append(out is not None)
         return out
 
-    monkeypatch.setattr(_transfer, "_plain_transfer", counted)
+    monkeypatch.setattr(_transfer, "plain_transfer", counted)
     world = World(make_genesis(_doc()))
     history: list[Any] = []
     for txs in _blocks(seed):

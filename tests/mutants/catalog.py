@@ -398,5 +398,50 @@ MUTANTS += (
     ),
 )
 
+LEDGER = "node/ledger/_ledger.py"
+CHECK_TESTS = ("tests/ledger/test_check_fast_path.py", "tests/ledger/test_plain_transfer.py")
+
+# Admission's short path for plain payments (issue 13): it answers only what the general
+# path would answer, so a check it drops lets through what a block refuses.
+MUTANTS += (
+    Mutant(
+        "check-fast-frozen",
+        "the plain-payment short path (admission and execution) accepts a frozen payer",
+        (
+            (
+                LEDGER,
+                " or payer.closed or payer.frozen:",
+                " or payer.closed:",
+            ),
+        ),
+        tests=CHECK_TESTS,
+    ),
+    Mutant(
+        "plain-no-holding-cap",
+        "the plain-payment rule (admission and execution) forgets the payee's holding cap",
+        (
+            (
+                "node/ledger/_transfer.py",
+                '    if holding_cap_refusal(ov, rules, payee, after[payee_id], "transfer", after) '
+                "is not None:\n        return None\n",
+                "",
+            ),
+        ),
+        tests=CHECK_TESTS,
+    ),
+    Mutant(
+        "rulebook-memo-any-height",
+        "admission keeps judging under the rulebook it remembered for another height",
+        (
+            (
+                LEDGER,
+                "memo[0] == version and memo[1] == height",
+                "memo[0] == version",
+            ),
+        ),
+        tests=CHECK_TESTS,
+    ),
+)
+
 # A few quick kills for the test suite (tests/mutants/test_mutants_fast.py).
 FAST = ("l23-lock", "l29-lock", "quorum-short", "sync-unverified")

@@ -71,6 +71,22 @@ def test_commit_then_reopen_sees_everything(tmp_path: Path) -> None:
         assert store.get_tx(receipts[0].tx_id) == b"tx-1-0"
 
 
+def test_the_state_version_changes_with_every_state_write_and_only_then(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "db") as store:
+        versions = [store.state_version]
+        store.init_genesis(b"g" * 32, [(b"k1", b"v1")], b"app-0")
+        versions.append(store.state_version)
+        assert store.get(b"k1") == b"v1"
+        assert store.get(b"nope") is None
+        assert store.state_version == versions[-1]  # reads (and cache fills) are no writes
+        store.commit_block(_commit(1, ["alice"], [(b"k1", b"v1b")]))
+        versions.append(store.state_version)
+        assert None not in versions
+        assert len(set(versions)) == 3
+
+
 def test_blocks_must_follow_the_stored_height(tmp_path: Path) -> None:
     with Store(tmp_path / "db") as store:
         store.init_genesis(b"g" * 32, [], b"app-0")
