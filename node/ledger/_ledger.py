@@ -60,7 +60,6 @@ from node.ledger._rules import (
     Context,
     Refusal,
     debits_of,
-    holding_capped,
     required_accounts,
     show,
     static_check,
@@ -220,14 +219,12 @@ class Ledger:
         if settled is None:
             return None
         tx_id, body, leg = settled
-        payer_id, payee_id = leg.payer, leg.payee
+        payer_id = leg.payer
         balance = ov.balance(payer_id, k.KZT)  # committed: a check writes nothing
         debit = Debit(payer_id, k.KZT, amount_of(leg), balance, k.balance_key(payer_id, k.KZT))
         reads = state.keys
         reads.discard(debit.key)
-        payee = ov.account(payee_id)
-        if payee is not None and not holding_capped(rules, payee):  # `uncapped_credits`
-            reads.discard(k.balance_key(payee_id, k.KZT))
+        reads.difference_update(uncapped_credits(ov, rules, body))
         return CheckResult(
             code=pb.OK,
             message="",
