@@ -245,6 +245,7 @@ class ConsensusDriver:
                         result.app_hash,
                         updates,
                         now_ms(),
+                        result.kinds,
                     )
                     await self._handle(executed)
                 case core.WriteBlock():

@@ -33,8 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, assert_never
 
-from google.protobuf.message import DecodeError
-
 import consensus as cs
 from node import consensus_codec as codec
 from node.blocks import BlockCodec, ChainTip, decode_block
@@ -82,7 +80,7 @@ from node.evidence import (
     ValidatorSetHistory,
     verify_evidence,
 )
-from proto import consensus_pb2, ledger_pb2
+from proto import consensus_pb2
 
 UNDECODABLE_MESSAGE: Final = "UNDECODABLE_MESSAGE"
 BAD_EVIDENCE: Final = "BAD_EVIDENCE"
@@ -401,7 +399,7 @@ class NodeCore:
             del self._sets[old]  # the set of `height` stays: it verifies the last commit
         self.evidence_pool.mark_committed(codec.decode_evidence(e).key for e in deciding.evidence)
         self.evidence_pool.prune(height + 1)
-        kinds = tuple(_tx_kind(raw) for raw in deciding.txs)
+        kinds = _kinds_of(result, len(deciding.txs))
         written: tuple[bytes, ...] | None = tuple(key for key, _ in result.writes)
         if any(kind not in _BALANCE_ONLY_KINDS for kind in kinds):
             # Rules, accounts or licences changed, some with effects that come with height
@@ -432,7 +430,7 @@ class NodeCore:
                 app_hash=deciding.result.app_hash,
                 time_ms=deciding.time_ms,
                 receipts=deciding.result.receipts,
-                kinds=tuple(_tx_kind(raw) for raw in deciding.txs),
+                kinds=_kinds_of(deciding.result, len(deciding.txs)),
                 synced=deciding.synced,
                 latency_ms=max(0, event.now_ms - started),
             )
@@ -563,10 +561,8 @@ def _peer_bytes(peer: PeerId) -> bytes:
         return peer.encode()
 
 
-def _tx_kind(raw: bytes) -> str:
-    """The TxBody kind of a serialized envelope ("unknown" when it does not decode)."""
-    try:
-        body = ledger_pb2.TxBody.FromString(ledger_pb2.TxEnvelope.FromString(raw).body)
-    except (DecodeError, RuntimeError, ValueError):
-        return "unknown"
-    return body.WhichOneof("kind") or "unknown"
+def _kinds_of(executed: BlockExecuted, txs: int) -> tuple[str, ...]:
+    """The block's tx kinds as the ledger read them; all "unknown" (so every pending
+    transaction is re-checked) if the driver's answer does not give one per transaction."""
+    kinds = tuple(executed.kinds)
+    return kinds if len(kinds) == txs else ("unknown",) * txs

@@ -163,6 +163,8 @@ class BlockExecuted:
     Attributes:
         validator_updates: (public key, power) in order; power 0 removes. They take effect
             at height + 2.
+        kinds: each transaction's TxBody kind in block order, as the ledger read it
+            ("unknown" for one refused before its body was read).
     """
 
     height: int
@@ -171,6 +173,7 @@ class BlockExecuted:
     app_hash: bytes
     validator_updates: Sequence[tuple[bytes, int]]
     now_ms: int
+    kinds: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)

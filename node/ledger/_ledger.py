@@ -31,6 +31,10 @@ Rules this module keeps:
 8. Admission reads the rulebook in force once per (height, committed state version)
    when the state has versions (`VersionedState`: the Store); it changes only with a
    height (an activation) or with a committed block.
+9. Each transaction is decoded and hashed once per node: admission keeps what it decoded
+   (`DecodedTxs`, node/ledger/_decoded.py) for its re-checks and its block's execution.
+   A decoded transaction depends on its bytes alone, so a hit judges exactly as a fresh
+   decode (tests/ledger/test_decoded_carry.py).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from node.ledger._admission import CheckResult, Debit, ReadRecorder, uncapped_cr
 from node.ledger._amounts import amount_of
 from node.ledger._apphash import app_hash_step
 from node.ledger._backing import issue_debits
+from node.ledger._decoded import DEFAULT_DECODED_ENTRIES, DecodedTx, DecodedTxs
 from node.ledger._evidence import record_evidence
 from node.ledger._governance import GOVERNANCE_HANDLERS
 from node.ledger._licences import LICENCE_HANDLERS
@@ -87,6 +92,8 @@ class BlockResult:
         app_hash: the app hash after this block.
         validator_updates: from UpdateValidator txs, in order; effective at height + 2.
         evidence: the block's evidence that no earlier block committed, now recorded.
+        kinds: each transaction's TxBody kind, in block order ("unknown" when it was
+            refused before its body was read: too large, or not decodable).
     """
 
     receipts: list[pb.Receipt]
@@ -94,6 +101,7 @@ class BlockResult:
     app_hash: bytes
     validator_updates: list[pb.Validator] = field(default_factory=list)
     evidence: list[cs.Evidence] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -122,6 +130,7 @@ class Ledger:
         state: StateReader,
         *,
         verify_cache_entries: int = DEFAULT_CACHE_ENTRIES,
+        decoded_entries: int = DEFAULT_DECODED_ENTRIES,
     ) -> None:
         """Create the ledger of genesis's chain reading committed state from state.
 
@@ -129,6 +138,8 @@ class Ledger:
             genesis: a validated genesis (node.genesis.load_genesis).
             state: committed state; the caller writes each block's `writes` to it.
             verify_cache_entries: how many verified envelopes to remember.
+            decoded_entries: how many decoded transactions to keep from admission to
+                execution (node/ledger/_decoded.py; 0: decode at every step).
         """
         self.chain_id: Final = genesis.chain_id
         params = genesis.params
@@ -136,6 +147,7 @@ class Ledger:
         self.max_tx_ttl: Final = params.max_tx_ttl or DEFAULT_MAX_TX_TTL
         self._state = state
         self._sigs = SignatureCache(self.chain_id, verify_cache_entries)
+        self.decoded = DecodedTxs(decoded_entries)  # rule 9
         # Tx ids whose body passed the checks that need neither state nor height, so that
         # admission, a re-check and execution run them once (oldest evicted first).
         self._static_ok: dict[bytes, None] = {}
@@ -160,18 +172,28 @@ class Ledger:
         path; every other transaction, and every refusal, comes from the general path
         (`_check_general`), with the same answer field by field.
         """
-        checked = self._check_plain(raw, next_height)
+        decoded = self.decoded.get(raw) if len(raw) <= self.max_tx_bytes else None
+        checked = self._check_plain(raw, decoded, next_height)
         if checked is None:
-            checked = self._check_general(raw, next_height)
+            checked = self._check_general(raw, decoded, next_height)
         return checked
 
-    def _check_general(self, raw: bytes, next_height: int) -> CheckResult:
+    def _check_general(
+        self, raw: bytes, decoded: DecodedTx | None, next_height: int
+    ) -> CheckResult:
         """check_tx of any transaction: `_run` in check-only mode on a read recorder."""
         rules, book_keys = self._rules_read(next_height)
         state = ReadRecorder(self._state, book_keys)
         ov = Overlay(state)
         out = self._run(
-            ov, raw, height=next_height, time_ms=0, updates=[], rules=rules, check_only=True
+            ov,
+            raw,
+            decoded,
+            height=next_height,
+            time_ms=0,
+            updates=[],
+            rules=rules,
+            check_only=True,
         )
         body = out.body
         debits: tuple[Debit, ...] = ()
@@ -206,7 +228,9 @@ class Ledger:
             reads=frozenset(reads),
         )
 
-    def _check_plain(self, raw: bytes, next_height: int) -> CheckResult | None:
+    def _check_plain(
+        self, raw: bytes, decoded: DecodedTx | None, next_height: int
+    ) -> CheckResult | None:
         """check_tx of a plain payment that nothing refuses, or None: not plain, or refused.
 
         `_settle_plain` in check-only mode on a read recorder, without the general path's
@@ -215,7 +239,7 @@ class Ledger:
         rules, book_keys = self._rules_read(next_height)
         state = ReadRecorder(self._state, book_keys)
         ov = Overlay(state)
-        settled = self._settle_plain(ov, raw, next_height, 0, rules, check_only=True)
+        settled = self._settle_plain(ov, raw, decoded, next_height, 0, rules, check_only=True)
         if settled is None:
             return None
         tx_id, body, leg = settled
@@ -242,6 +266,7 @@ class Ledger:
         self,
         ov: Overlay,
         raw: bytes,
+        decoded: DecodedTx | None,
         height: int,
         time_ms: int,
         rules: rb.Rules,
@@ -256,20 +281,14 @@ class Ledger:
         helpers (`_stateless`, `_signature_count`, `_authorise`, `plain_transfer`) and
         reading the same keys; what it reads before giving up only fills ov's caches.
         """
-        if len(raw) > self.max_tx_bytes:
+        if decoded is None or len(raw) > self.max_tx_bytes:
             return None
-        try:
-            envelope = pb.TxEnvelope.FromString(raw)
-            body_bytes = envelope.body
-            body = pb.TxBody.FromString(body_bytes)
-        except DecodeError:
-            return None
-        if body.WhichOneof("kind") != "transfer":
+        envelope, body, tx_id, _ = decoded
+        if body is None or body.WhichOneof("kind") != "transfer":
             return None
         legs = body.transfer.legs
         if len(legs) != 1:
             return None
-        tx_id = hashlib.sha256(body_bytes).digest()
         if (
             self._stateless(tx_id, body, height) is not None
             or self._signature_count(envelope) is not None
@@ -284,7 +303,7 @@ class Ledger:
         if payer is None:
             return None
         signers = {payer_id: payer}
-        if self._authorise(raw, envelope, signers) is not None or payer.closed or payer.frozen:
+        if self._authorise(decoded, signers) is not None or payer.closed or payer.frozen:
             return None
         ctx = Context(ov, height, time_ms, tx_id, [], rules, check_only)
         if _transfer.plain_transfer(ctx, leg, signers) is None:
@@ -368,24 +387,23 @@ class Ledger:
         for raw in txs:
             if len(raw) > self.max_tx_bytes:
                 continue
-            envelope_hash = hashlib.sha256(raw).digest()
+            decoded = self.decoded.get(raw)
+            if decoded is None:
+                continue  # refused MALFORMED before signatures count
+            envelope_hash = decoded.envelope_hash
             if self._sigs.lookup(envelope_hash) is None and not (
-                skip_included and self.already_included(raw)
+                skip_included and self._already_included(decoded)
             ):
                 out.append((envelope_hash, raw))
         return out
 
-    def already_included(self, raw: bytes) -> bool:
-        """Whether a block already included the transaction raw carries (by its tx id).
+    def _already_included(self, decoded: DecodedTx) -> bool:
+        """Whether a block already included the transaction decoded carries (by its tx id).
 
         Cheap next to a signature check: admission asks it first, since check_tx refuses
         such a transaction DUPLICATE before it looks at signatures.
         """
-        try:
-            body = pb.TxEnvelope.FromString(raw).body
-        except DecodeError:
-            return False
-        return self._state.get(k.seen_key(hashlib.sha256(body).digest())) is not None
+        return self._state.get(k.seen_key(decoded.tx_id)) is not None
 
     def verify_detached(self, txs: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, int]]:
         """Signature outcomes of (envelope SHA-256, envelope) pairs, without the cache.
@@ -455,11 +473,15 @@ class Ledger:
         receipts: list[pb.Receipt] = []
         seen: list[bytes] = []
         version = rules.version
+        kinds: list[str] = []
+        decoded_txs = self.decoded
+        max_tx_bytes = self.max_tx_bytes
         for index, raw in enumerate(txs):
-            settled = self._settle_plain(ov, raw, height, time_ms, rules, check_only=False)
+            decoded = decoded_txs.take(raw) if len(raw) <= max_tx_bytes else None
+            settled = self._settle_plain(ov, raw, decoded, height, time_ms, rules, check_only=False)
             if settled is None:
                 out = self._run(
-                    ov, raw, height=height, time_ms=time_ms, updates=updates, rules=rules
+                    ov, raw, decoded, height=height, time_ms=time_ms, updates=updates, rules=rules
                 )
             else:
                 tx_id, body, leg = settled
@@ -480,6 +502,8 @@ class Ledger:
                 receipt.message = out.message
                 receipt.rule = out.rule
             receipts.append(receipt)
+            read = out.body
+            kinds.append((read.WhichOneof("kind") if read is not None else None) or "unknown")
         if seen:
             ov.put_raw(k.included_key(height), b"".join(seen))
         recorded = record_evidence(ov, height, evidence)
@@ -490,6 +514,7 @@ class Ledger:
             app_hash=app_hash_step(prev_app_hash, height, writes),
             validator_updates=updates,
             evidence=recorded,
+            kinds=kinds,
         )
 
     # ---- internals ----
@@ -511,6 +536,7 @@ class Ledger:
         self,
         ov: Overlay,
         raw: bytes,
+        decoded: DecodedTx | None,
         *,
         height: int,
         time_ms: int,
@@ -518,6 +544,7 @@ class Ledger:
         rules: rb.Rules,
         check_only: bool = False,
     ) -> _Outcome:
+        """Judge raw on ov (rule 4's order); decoded is raw decoded, None if it is not."""
         if len(raw) > self.max_tx_bytes:
             return _envelope_refused(
                 pb.TX_TOO_LARGE,
@@ -525,19 +552,12 @@ class Ledger:
                 hashlib.sha256(raw).digest(),
                 None,
             )
-        envelope = pb.TxEnvelope()
-        body = pb.TxBody()
-        try:
-            envelope.ParseFromString(raw)
-        except DecodeError:
+        if decoded is None:
             return _envelope_refused(
                 pb.MALFORMED, "the envelope is not a TxEnvelope", hashlib.sha256(raw).digest(), None
             )
-        body_bytes = envelope.body  # each read of a bytes field copies it
-        tx_id = hashlib.sha256(body_bytes).digest()
-        try:
-            body.ParseFromString(body_bytes)
-        except DecodeError:
+        envelope, body, tx_id, _ = decoded
+        if body is None:
             return _Outcome(pb.MALFORMED, "the body is not a TxBody", tx_id, [])
         refusal = self._stateless(tx_id, body, height)
         if refusal is not None:
@@ -561,7 +581,7 @@ class Ledger:
                     pb.UNKNOWN_ACCOUNT, f"{field_name}: no account {account_id!r}", tx_id, [], body
                 )
             signers[account_id] = acct
-        refusal = self._authorise(raw, envelope, signers)
+        refusal = self._authorise(decoded, signers)
         if refusal is not None:
             return _envelope_refused(refusal.code, refusal.message, tx_id, body)
 
@@ -588,11 +608,12 @@ class Ledger:
             )
         return _Outcome(pb.OK, "", tx_id, result, body, authorised)
 
-    def _first_invalid(self, raw: bytes, envelope: pb.TxEnvelope) -> int:
+    def _first_invalid(self, decoded: DecodedTx) -> int:
         """The index of the envelope's first bad signature or -1, from the cache if it knows."""
-        envelope_hash = hashlib.sha256(raw).digest()
+        envelope_hash = decoded.envelope_hash
         bad = self._sigs.lookup(envelope_hash)
         if bad is None:  # only then the body and signatures are read out of the envelope
+            envelope = decoded.envelope
             bad = self._sigs.first_invalid(envelope_hash, envelope.body, envelope.signatures)
         return bad
 
@@ -635,11 +656,9 @@ class Ledger:
             return Refusal(pb.EXTRA_SIGNATURE, f"more than {MAX_SIGNATURES} signatures")
         return None
 
-    def _authorise(
-        self, raw: bytes, envelope: pb.TxEnvelope, signers: dict[str, pb.Account]
-    ) -> Refusal | None:
+    def _authorise(self, decoded: DecodedTx, signers: dict[str, pb.Account]) -> Refusal | None:
         """Every signer needs `threshold` signatures by its keys; no stray or repeated key."""
-        sigs = envelope.signatures
+        sigs = decoded.envelope.signatures
         if len(signers) == 1 and len(sigs) == 1:
             # The common case: one account, one key, threshold 1.
             (acct,) = signers.values()
@@ -649,7 +668,7 @@ class Ledger:
                     f"signatures[0]: key {sigs[0].public_key.hex()[:16]} belongs to no "
                     "required account",
                 )
-            if self._first_invalid(raw, envelope) >= 0:
+            if self._first_invalid(decoded) >= 0:
                 return Refusal(pb.INVALID_SIGNATURE, "signatures[0] does not verify")
             if acct.threshold > 1:
                 return Refusal(
@@ -671,7 +690,7 @@ class Ledger:
                     f"signatures[{i}]: key {key.hex()[:16]} belongs to no required account",
                 )
             signed.add(key)
-        bad = self._first_invalid(raw, envelope)
+        bad = self._first_invalid(decoded)
         if bad >= 0:
             return Refusal(pb.INVALID_SIGNATURE, f"signatures[{bad}] does not verify")
         for acct in signers.values():

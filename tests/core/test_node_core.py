@@ -79,7 +79,7 @@ def commit_alone(node: core.NodeCore, now: int) -> list[core.Effect]:
     )
     effects = node.handle(core.ProposalBuilt(build.height, build.round, value, now))
     execute = one(effects, core.ExecuteBlock)
-    effects = node.handle(core.BlockExecuted(execute.height, [], [], b"\xbb" * 32, [], now))
+    effects = node.handle(core.BlockExecuted(execute.height, [], [], b"\xbb" * 32, [], now, ()))
     one(effects, core.WriteBlock)
     effects = node.handle(core.BlockWritten(execute.height, now))
     one(effects, core.UpdateMempool)
@@ -155,7 +155,7 @@ def test_the_commit_pipeline_runs_its_steps_in_order_and_announces_only_when_dur
     with pytest.raises(core.NodeCoreError):
         node.handle(core.BlockWritten(1, T0 + 3))  # written before executed
     update = (SIGNERS[1].public_key, 2)
-    effects = node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [update], T0 + 3))
+    effects = node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [update], T0 + 3, ()))
     write = one(effects, core.WriteBlock)
     assert write.validator_sets == ((3, VSET1.apply_updates([update])),)
     assert not of(effects, core.BlockCommitted)
@@ -184,7 +184,7 @@ def test_a_validator_update_consensus_refuses_stops_the_node() -> None:
     node.handle(core.ProposalBuilt(1, 0, value, T0))
     removal = (SIGNERS[0].public_key, 0)  # would leave no validator
     with pytest.raises(core.NodeCoreError, match="validator update"):
-        node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [removal], T0))
+        node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [removal], T0, ()))
 
 
 def test_consecutive_heights_carry_the_previous_certificate() -> None:
@@ -305,7 +305,7 @@ def test_verified_sync_progress_counts_with_a_single_peer() -> None:
     node.handle(core.StatusReceived(PEERS[0], 100, T0 + 1))
     assert not node.catching_up(T0 + 1)
     node.handle(core.BlockReceived(PEERS[0], 1, value, cert, T0 + 2))
-    node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [], T0 + 2))
+    node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [], T0 + 2, ()))
     node.handle(core.BlockWritten(1, T0 + 2))
     effects = node.handle(core.MempoolUpdated(1, 0, T0 + 2))
     assert one(effects, core.BlockCommitted).synced
@@ -431,7 +431,7 @@ def test_pending_evidence_goes_into_the_proposal_and_leaves_the_pool_once_commit
     )
     execute = one(node.handle(core.ProposalBuilt(1, 0, value, T0 + 1)), core.ExecuteBlock)
     assert execute.evidence == (consensus_codec.encode_evidence(ev),)
-    node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [], T0 + 2))
+    node.handle(core.BlockExecuted(1, [], [], b"\xbb" * 32, [], T0 + 2, ()))
     node.handle(core.BlockWritten(1, T0 + 2))
     assert len(node.evidence_pool) == 0
     node.handle(core.MempoolUpdated(1, 0, T0 + 2))
@@ -497,7 +497,7 @@ def test_only_receipts_that_speak_for_a_tx_take_it_out_of_the_mempool() -> None:
         chain_id=CHAIN, tip=build.tip, txs=txs, proposer=b"p", now_ms=T0 + 2, last_commit=None
     )
     one(node.handle(core.ProposalBuilt(1, 0, value, T0 + 2)), core.ExecuteBlock)
-    node.handle(core.BlockExecuted(1, receipts, [], b"\xbb" * 32, [], T0 + 3))
+    node.handle(core.BlockExecuted(1, receipts, [], b"\xbb" * 32, [], T0 + 3, ("transfer",) * 3))
     update = one(node.handle(core.BlockWritten(1, T0 + 4)), core.UpdateMempool)
     assert update.included == (ids[1], ids[2]), "the junk copy's id must stay pending"
     assert update.written == ()  # what BlockExecuted said the block wrote

@@ -18,6 +18,7 @@ from ledger_world import CHAIN, TIER1, World, account_doc, genesis_doc, key, mak
 
 from node.ledger import CheckResult, Ledger, _transfer, genesis_app_hash, genesis_state
 from node.ledger import _rulebook as rb
+from node.ledger._decoded import decode_tx
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
 from node.store import BlockCommit, Store
 from proto import ledger_pb2 as pb
@@ -175,7 +176,9 @@ def _txs(world: World, rnd: random.Random) -> Iterator[bytes]:
 
 
 def _checks(ledger: Ledger, raw: bytes, height: int) -> tuple[CheckResult, CheckResult]:
-    return ledger.check_tx(raw, next_height=height), ledger._check_general(raw, height)
+    return ledger.check_tx(raw, next_height=height), ledger._check_general(
+        raw, decode_tx(raw), height
+    )
 
 
 @pytest.mark.parametrize("versioned", [False, True])
@@ -199,7 +202,7 @@ def test_the_short_path_answers_what_the_general_path_answers(
             monkeypatch.setattr(_transfer, "plain_transfer", lambda *_: None)
             assert world.ledger.check_tx(raw, next_height=height) == general
             monkeypatch.setattr(_transfer, "plain_transfer", plain)
-            short += world.ledger._check_plain(raw, height) is not None
+            short += world.ledger._check_plain(raw, decode_tx(raw), height) is not None
             codes.add(general.code)
         world.block(*raws)
         included += raws
@@ -257,10 +260,10 @@ def test_every_seed_together_meets_every_refusal(monkeypatch: pytest.MonkeyPatch
 def test_a_plain_ok_payment_takes_the_short_path_and_reports_its_reads() -> None:
     world = _world(True)
     raw = world.tx("t1-a", transfer(("t1-a", "shop", "KZT", 10_000)))
-    checked = world.ledger._check_plain(raw, world.height + 1)
+    checked = world.ledger._check_plain(raw, decode_tx(raw), world.height + 1)
     assert checked is not None
     assert checked.ok
-    assert checked == world.ledger._check_general(raw, world.height + 1)
+    assert checked == world.ledger._check_general(raw, decode_tx(raw), world.height + 1)
     (debit,) = checked.debits
     assert (debit.account, debit.asset, debit.amount, debit.balance) == (
         "t1-a",
@@ -272,7 +275,7 @@ def test_a_plain_ok_payment_takes_the_short_path_and_reports_its_reads() -> None
     assert b"bal/shop/KZT" in checked.reads
     assert debit.key not in checked.reads
     over = world.tx("t1-a", transfer(("t1-a", "shop", "KZT", 10_001)))
-    assert world.ledger._check_plain(over, world.height + 1) is None
+    assert world.ledger._check_plain(over, decode_tx(over), world.height + 1) is None
     assert world.ledger.check_tx(over, next_height=world.height + 1).code == pb.LIMIT_HOLDING_CAP
 
 
@@ -293,7 +296,7 @@ def test_the_rulebook_is_the_one_in_force_at_the_checked_height(versioned: bool)
     assert (before.code, before.rulebook_version) == (pb.OK, 1)
     assert (at.code, at.rulebook_version) == (pb.LIMIT_PER_PAYMENT, 2)
     assert again == before
-    assert at == world.ledger._check_general(raw, target)
+    assert at == world.ledger._check_general(raw, decode_tx(raw), target)
     # Once committed state changes (the block at target - 1), the new state is read.
     world.block()
     assert world.ledger.check_tx(raw, next_height=target).rulebook_version == 2
@@ -337,4 +340,4 @@ def test_a_block_the_store_commits_replaces_the_remembered_rulebook(tmp_path: Pa
         assert store.state_version != version
         checked = ledger.check_tx(raw, next_height=2)
         assert checked.rulebook_version == 2
-        assert checked == ledger._check_general(raw, 2)
+        assert checked == ledger._check_general(raw, decode_tx(raw), 2)

@@ -441,6 +441,23 @@ MUTANTS += (
         ),
         tests=CHECK_TESTS,
     ),
+    Mutant(
+        "decoded-hash-of-body",
+        "the decoded transaction carries its body's hash as the envelope's: a junk-signed "
+        "copy of a verified body finds the body's signature verdict",
+        (
+            (
+                "node/ledger/_decoded.py",
+                "hashlib.sha256(body_bytes).digest(), hashlib.sha256(raw).digest()",
+                "hashlib.sha256(body_bytes).digest(), hashlib.sha256(body_bytes).digest()",
+            ),
+        ),
+        tests=(
+            "tests/ledger/test_decoded_carry.py",
+            *CHECK_TESTS,
+            "tests/ledger/test_tx_standing.py",
+        ),
+    ),
 )
 
 # A few quick kills for the test suite (tests/mutants/test_mutants_fast.py).

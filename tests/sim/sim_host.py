@@ -253,7 +253,10 @@ class CoreHost:
             for i, raw in enumerate(effect.txs)
         ]
         updates = list(self.updates_at(effect.height))
-        return core.BlockExecuted(effect.height, receipts, writes, app_hash, updates, self._clock)
+        kinds = ("unknown",) * len(effect.txs)  # the simulator's txs are opaque bytes
+        return core.BlockExecuted(
+            effect.height, receipts, writes, app_hash, updates, self._clock, kinds
+        )
 
     def _write_block(self, effect: core.WriteBlock) -> None:
         if effect.height != len(self.blocks) + 1:
