@@ -213,6 +213,17 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--reference", metavar="TEXT")
     p.add_argument("--purpose", choices=PURPOSES, help="why it is paid, where a rule asks")
     p.add_argument("--leg", action="append", metavar="FROM:TO:CODE:AMOUNT")
+    ids = p.add_argument_group("payment ids of the one leg (ISO 20022, docs/iso20022.md)")
+    ids.add_argument("--end-to-end-id", metavar="ID", help="your id of the payment (EndToEndId)")
+    ids.add_argument("--uetr", metavar="UUID", help="the payment's version-4 UUID (UETR)")
+    ids.add_argument("--purpose-code", metavar="CODE", help="ISO purpose code (Purp/Cd), e.g. SALA")
+    ids.add_argument(
+        "--creditor-reference", metavar="REF", help="the creditor's reference (Strd/CdtrRefInf)"
+    )
+    ids.add_argument(
+        "--creditor-reference-type", metavar="CODE", help="its ISO type, e.g. SCOR or RADM"
+    )
+    ids.add_argument("--unstructured", metavar="TEXT", help="free-text remittance (RmtInf/Ustrd)")
 
     for name in ("freeze", "unfreeze"):
         p = kind(name, f"{name} an account (regulator)")
