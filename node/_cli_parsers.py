@@ -286,13 +286,27 @@ def _add_query(sub: _SubParsers, handler: Handler) -> None:
     p = sub.add_parser("query", help="read the ledger through a node's API")
     p.add_argument(
         "what",
-        choices=("status", "account", "history", "tx", "block", "validators", "asset", "rulebook"),
+        choices=(
+            "status",
+            "account",
+            "history",
+            "tx",
+            "payments",
+            "block",
+            "validators",
+            "asset",
+            "rulebook",
+        ),
         metavar=(
-            "{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE,rulebook}"
+            "{status,account ID,history ID,tx ID,payments UETR|END_TO_END_ID --payer ID,"
+            "block HEIGHT,validators,asset CODE,rulebook}"
         ),
     )
     p.add_argument("id", nargs="?", metavar="ID")
     _api_flags(p)
     p.add_argument("--after", metavar="CURSOR", help="history: continue after this cursor")
     p.add_argument("--limit", type=_uint(32), metavar="N", help="history: one page of N lines")
+    p.add_argument(
+        "--payer", metavar="ID", help="payments: ID is this payer's end-to-end id, not a UETR"
+    )
     p.set_defaults(func=handler)

@@ -629,10 +629,23 @@ def cmd_query(args: argparse.Namespace) -> int:
     target = _query_target(what, args.id)
     if (args.after is not None or args.limit is not None) and what != "history":
         raise _usage("--after and --limit apply to query history only")
+    payer = args.payer
+    if payer is not None:
+        if what != "payments":
+            raise _usage("--payer applies to query payments only")
+        payer = _account_id(payer, "--payer")
 
     async def work(api: TengeClient) -> int:
         try:
-            doc = await _query(api, what, target, args.after, args.limit)
+            if what == "payments":
+                assert target is not None
+                if payer is None:
+                    doc: Any = {"payments": await api.payments(uetr=target)}
+                else:
+                    found = await api.payments(end_to_end_id=target, payer=payer)
+                    doc = {"payments": found}
+            else:
+                doc = await _query(api, what, target, args.after, args.limit)
         except ApiError as e:
             raise _api_failure(e, f"query {what}") from None
         _print_json(doc)
@@ -645,6 +658,7 @@ _NEEDS_ID: Final = {
     "account": "ID",
     "history": "ID",
     "tx": "TX_ID",
+    "payments": "UETR (or END_TO_END_ID with --payer)",
     "block": "HEIGHT",
     "asset": "CODE",
 }
@@ -661,6 +675,8 @@ def _query_target(what: str, target: str | None) -> str | None:
         return _account_id(target, f"query {what}")
     if what == "asset":
         return _asset_code(target, "query asset")
+    if what == "payments":
+        return target  # the node judges a UETR or end-to-end id (400 INVALID_ARGUMENT)
     if what == "tx":
         if _TX_ID_RE.match(target) is None:
             raise _usage(f"query tx: {target[:80]!r} is not a tx id (64 hex characters)")

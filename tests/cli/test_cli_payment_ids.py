@@ -74,6 +74,15 @@ async def test_payment_ids_from_the_cli_to_the_lookups(net: LiveNet) -> None:
             assert [p["tx_id"] for p in by_e2e] == [tx_id, second.tx_id]
             assert await client.payments(end_to_end_id=E2E, payer="bank-b") == []
 
+        # The same lookups from the command line.
+        shown = await net.cli("query", "payments", UETR)
+        assert [p["tx_id"] for p in shown.doc["payments"]] == [tx_id], str(shown)
+        shown = await net.cli("query", "payments", E2E, "--payer", "bank-a")
+        assert [p["tx_id"] for p in shown.doc["payments"]] == [tx_id, second.tx_id], str(shown)
+        usage_error(await net.cli("query", "payments", "zzz"), "INVALID_ARGUMENT", "uetr")
+        usage_error(await net.cli("query", "status", "--payer", "bank-a"), "--payer")
+        usage_error(await net.cli("query", "payments", E2E, "--payer", "Bad Id"), "--payer")
+
         # Malformed ids: the ledger's codes at admission; the CLI's own usage errors.
         refused(
             await tx(net, "transfer", None, [bank_a], *pay, "--purpose-code", "gdds"),
