@@ -213,6 +213,17 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--reference", metavar="TEXT")
     p.add_argument("--purpose", choices=PURPOSES, help="why it is paid, where a rule asks")
     p.add_argument("--leg", action="append", metavar="FROM:TO:CODE:AMOUNT")
+    ids = p.add_argument_group("payment ids of the one leg (ISO 20022, docs/iso20022.md)")
+    ids.add_argument("--end-to-end-id", metavar="ID", help="your id of the payment (EndToEndId)")
+    ids.add_argument("--uetr", metavar="UUID", help="the payment's version-4 UUID (UETR)")
+    ids.add_argument("--purpose-code", metavar="CODE", help="ISO purpose code (Purp/Cd), e.g. SALA")
+    ids.add_argument(
+        "--creditor-reference", metavar="REF", help="the creditor's reference (Strd/CdtrRefInf)"
+    )
+    ids.add_argument(
+        "--creditor-reference-type", metavar="CODE", help="its ISO type, e.g. SCOR or RADM"
+    )
+    ids.add_argument("--unstructured", metavar="TEXT", help="free-text remittance (RmtInf/Ustrd)")
 
     for name in ("freeze", "unfreeze"):
         p = kind(name, f"{name} an account (regulator)")
@@ -275,13 +286,27 @@ def _add_query(sub: _SubParsers, handler: Handler) -> None:
     p = sub.add_parser("query", help="read the ledger through a node's API")
     p.add_argument(
         "what",
-        choices=("status", "account", "history", "tx", "block", "validators", "asset", "rulebook"),
+        choices=(
+            "status",
+            "account",
+            "history",
+            "tx",
+            "payments",
+            "block",
+            "validators",
+            "asset",
+            "rulebook",
+        ),
         metavar=(
-            "{status,account ID,history ID,tx ID,block HEIGHT,validators,asset CODE,rulebook}"
+            "{status,account ID,history ID,tx ID,payments UETR|END_TO_END_ID --payer ID,"
+            "block HEIGHT,validators,asset CODE,rulebook}"
         ),
     )
     p.add_argument("id", nargs="?", metavar="ID")
     _api_flags(p)
     p.add_argument("--after", metavar="CURSOR", help="history: continue after this cursor")
     p.add_argument("--limit", type=_uint(32), metavar="N", help="history: one page of N lines")
+    p.add_argument(
+        "--payer", metavar="ID", help="payments: ID is this payer's end-to-end id, not a UETR"
+    )
     p.set_defaults(func=handler)

@@ -14,7 +14,7 @@ from typing import Any, Final, TypedDict, Unpack
 
 from node.keys import KeyPair
 from node.ledger import AMOUNT_MAX, U64_MAX, txbuild
-from node.ledger.txbuild import KindMessage, transfer
+from node.ledger.txbuild import KindMessage, Leg, transfer
 from proto import ledger_pb2 as pb
 
 
@@ -356,7 +356,7 @@ class TransactionKinds:
         self,
         *,
         keys: Sequence[KeyPair],
-        legs: Sequence[tuple[str, str, str, int]],
+        legs: Sequence[Leg],
         reference: str = "",
         purpose: str = "PURPOSE_UNSPECIFIED",
         signer: str | None = None,
@@ -364,14 +364,20 @@ class TransactionKinds:
     ) -> SubmitResult:
         """Pay: one or more (payer, payee, asset, amount) legs, settled all or nothing.
 
+        A leg may carry its payment ids as a fifth item (`PaymentIds`: end-to-end id,
+        UETR, ISO purpose code, remittance; docs/iso20022.md).
         Every paying account must sign; `signer` defaults to the first leg's payer.
         `purpose` (e.g. "GOVERNMENT_FEE") is what a rulebook purpose rule may ask for.
         """
         if not legs:
             raise ValueError("a transfer needs at least one leg")
-        checked = [
-            (p, q, a, _amount(n, f"legs[{i}].amount")) for i, (p, q, a, n) in enumerate(legs)
-        ]
+        checked: list[Leg] = []
+        for i, leg in enumerate(legs):
+            amount = _amount(leg[3], f"legs[{i}].amount")
+            if len(leg) == 5:
+                checked.append((leg[0], leg[1], leg[2], amount, leg[4]))
+            else:
+                checked.append((leg[0], leg[1], leg[2], amount))
         message = transfer(
             *checked, reference=reference, purpose=_enum(pb.Purpose, purpose, "purpose")
         )

@@ -36,7 +36,7 @@ from node._cli_parsers import ZONES, OperatorHandlers, add_operator_parsers
 from node.client import ApiError, SubmitResult, TengeClient, Unreachable, parse_amount
 from node.errors import KeyFileError
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, read_public_key, write_key_file
-from node.ledger import U64_MAX, txbuild, valid_account_id, valid_asset_code
+from node.ledger import U64_MAX, parse_uetr, txbuild, valid_account_id, valid_asset_code
 from node.ledger._persons import PERSON_REF_SIZE, person_ref
 from node.ledger.txbuild import GovernedChange, KindMessage, propose, transfer
 from proto import ledger_pb2 as pb
@@ -336,12 +336,43 @@ def _legs(args: argparse.Namespace) -> list[tuple[str, str, _Amount]]:
     ]
 
 
+#: ``tx transfer`` flags of the leg's payment ids, as `txbuild.PaymentIds` names them.
+_PAYMENT_ID_FLAGS: Final = (
+    "end_to_end_id",
+    "uetr",
+    "purpose_code",
+    "creditor_reference_type",
+    "creditor_reference",
+    "unstructured",
+)
+
+
+def _payment_ids(args: argparse.Namespace, leg_count: int) -> txbuild.PaymentIds | None:
+    """The payment ids the flags give the transfer's one leg, or None when none is given."""
+    given = {name: getattr(args, name) for name in _PAYMENT_ID_FLAGS if getattr(args, name)}
+    if not given:
+        return None
+    if leg_count != 1:
+        raise _usage(
+            "payment ids (--end-to-end-id, --uetr, ...) go on a one-leg transfer; "
+            "the Python client sets them per leg"
+        )
+    uetr = given.get("uetr", "")
+    if uetr:
+        try:
+            parse_uetr(uetr)
+        except ValueError as e:
+            raise _usage(f"--uetr: {e}") from None
+    return txbuild.PaymentIds(**given)
+
+
 def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
     """Check a tx command's own flags; return the acting account and the amounts to convert."""
     kind = _change_kind(args)
     amounts: list[_Amount] = []
     if kind == "transfer":
         legs = _legs(args)
+        _payment_ids(args, len(legs))  # usage errors before any request
         acting = args.acting or legs[0][0]
         amounts = [amount for _, _, amount in legs]
     else:
@@ -463,8 +494,12 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
         return txbuild.redeem(args.asset, minor[0])
     if kind == "transfer":
         legs = _legs(args)
+        ids = _payment_ids(args, len(legs))
         return transfer(
-            *[(p, q, a.asset, n) for (p, q, a), n in zip(legs, minor, strict=True)],
+            *[
+                (p, q, a.asset, n) if ids is None else (p, q, a.asset, n, ids)
+                for (p, q, a), n in zip(legs, minor, strict=True)
+            ],
             reference=args.reference or "",
             purpose=pb.Purpose.Value(args.purpose) if args.purpose else pb.PURPOSE_UNSPECIFIED,
         )
@@ -594,10 +629,23 @@ def cmd_query(args: argparse.Namespace) -> int:
     target = _query_target(what, args.id)
     if (args.after is not None or args.limit is not None) and what != "history":
         raise _usage("--after and --limit apply to query history only")
+    payer = args.payer
+    if payer is not None:
+        if what != "payments":
+            raise _usage("--payer applies to query payments only")
+        payer = _account_id(payer, "--payer")
 
     async def work(api: TengeClient) -> int:
         try:
-            doc = await _query(api, what, target, args.after, args.limit)
+            if what == "payments":
+                assert target is not None
+                if payer is None:
+                    doc: Any = {"payments": await api.payments(uetr=target)}
+                else:
+                    found = await api.payments(end_to_end_id=target, payer=payer)
+                    doc = {"payments": found}
+            else:
+                doc = await _query(api, what, target, args.after, args.limit)
         except ApiError as e:
             raise _api_failure(e, f"query {what}") from None
         _print_json(doc)
@@ -610,6 +658,7 @@ _NEEDS_ID: Final = {
     "account": "ID",
     "history": "ID",
     "tx": "TX_ID",
+    "payments": "UETR (or END_TO_END_ID with --payer)",
     "block": "HEIGHT",
     "asset": "CODE",
 }
@@ -626,6 +675,8 @@ def _query_target(what: str, target: str | None) -> str | None:
         return _account_id(target, f"query {what}")
     if what == "asset":
         return _asset_code(target, "query asset")
+    if what == "payments":
+        return target  # the node judges a UETR or end-to-end id (400 INVALID_ARGUMENT)
     if what == "tx":
         if _TX_ID_RE.match(target) is None:
             raise _usage(f"query tx: {target[:80]!r} is not a tx id (64 hex characters)")

@@ -199,6 +199,26 @@ class TengeClient(TransactionKinds):
         doc: dict[str, Any] = await self._request("GET", path, params=params)
         return doc
 
+    async def payments(
+        self, *, uetr: str | None = None, end_to_end_id: str | None = None, payer: str = ""
+    ) -> list[dict[str, Any]]:
+        """GET /v1/payments: the settled transfers with a leg of this UETR, or that payer
+        paid under this end-to-end id, in chain order (each as `tx` answers).
+
+        Raises:
+            ValueError: neither or both of uetr and end_to_end_id (with payer) are given.
+        """
+        if (uetr is None) == (end_to_end_id is None) or (end_to_end_id is not None) != bool(payer):
+            raise ValueError("give uetr, or end_to_end_id with payer")
+        params = (
+            {"uetr": uetr}
+            if uetr is not None
+            else {"end_to_end_id": str(end_to_end_id), "payer": payer}
+        )
+        doc: dict[str, Any] = await self._request("GET", "/v1/payments", params=params)
+        payments: list[dict[str, Any]] = doc["payments"]
+        return payments
+
     async def statement(
         self, account_id: str, *, after: str | None = None, page_size: int = 100
     ) -> AsyncIterator[dict[str, Any]]:

@@ -14,6 +14,9 @@ prefix          key                                         value
                                                             + settled (u8)
 ``a/``          account id + NUL + height + index           tx id (account statement)
 ``v/``          height (u64 BE)                             ValidatorSet of that height
+``u/``          UETR (16 bytes) + height + index            tx id (payment by UETR)
+``e/``          payer + NUL + end-to-end id + NUL           tx id (payment by end-to-end
+                + height + index                            id, per paying account)
 ``m/``          ``height``, ``app_hash``, ``block_hash``,    metadata
                 ``genesis``
 ==============  ==========================================  ===========================
@@ -37,6 +40,12 @@ squat a tx id (node/ledger/_ledger.py rule 6):
    or a later refusal (TTL_TOO_LONG, then EXPIRED): the entry is the latest verdict
    until one settles the id.
 4. An account statement lists settled receipts only (they alone name accounts).
+   So do the payment indexes (``u/``, ``e/``): a settled transfer whose receipt says it
+   carries payment ids (``Receipt.carries_payment_ids``) is indexed by each leg's UETR,
+   and by each leg's (payer, end-to-end id), read from its body in the block. Neither id
+   is unique on the chain (the ledger does not refuse a repeat), so each maps to a list
+   of tx ids in chain order. Like the other indexes they are derived data, outside the
+   ledger state and so outside the app hash.
 5. An entry written before the settled flag existed (16 bytes) counts as settled if its
    code is OK (only an authorised transaction gets OK), else as a body-only refusal.
 
@@ -81,6 +90,10 @@ RECEIPT: Final = b"r/"
 TX: Final = b"t/"
 ACCOUNT_TXS: Final = b"a/"
 VALSET: Final = b"v/"
+PAYMENT_UETR: Final = b"u/"
+PAYMENT_E2E: Final = b"e/"
+#: The most tx ids a payment lookup returns.
+MAX_PAYMENT_MATCHES: Final = 100
 META_HEIGHT: Final = b"m/height"
 META_APP_HASH: Final = b"m/app_hash"
 META_BLOCK_HASH: Final = b"m/block_hash"
@@ -545,6 +558,7 @@ class Store:
     def _write_block(self, commit: BlockCommit) -> None:
         height_key = _U64.pack(commit.height)
         indexed: dict[bytes, bool] = {}  # tx id -> settled, for ids indexed by this block
+        txs: Sequence[bytes] | None = None  # the block's envelopes, decoded when needed
         with self._db.write_batch(sync=True, transaction=True) as batch:
             batch.put(BLOCK + height_key, commit.block)
             batch.put(HASH + commit.block_hash, height_key)
@@ -567,6 +581,11 @@ class Store:
                 if settled:  # rule 4
                     for account in receipt.accounts:
                         batch.put(ACCOUNT_TXS + account.encode() + b"\x00" + index_key, tx_id)
+                    if receipt.carries_payment_ids:
+                        if txs is None:
+                            txs = _block_txs(commit.block)
+                        for key in _payment_keys(txs[receipt.index]):
+                            batch.put(key + index_key, tx_id)
             for key, value in commit.writes:
                 if value is None:
                     batch.delete(STATE + key)
@@ -662,6 +681,33 @@ class Store:
                 break
         return out
 
+    def payments_by_uetr(self, uetr: bytes, *, limit: int = MAX_PAYMENT_MATCHES) -> list[bytes]:
+        """Tx ids of the settled transfers with a leg of this UETR (16 bytes), in chain
+        order, at most limit."""
+        if len(uetr) != 16:
+            return []
+        return self._payment_matches(PAYMENT_UETR + uetr, limit)
+
+    def payments_by_end_to_end_id(
+        self, payer: str, end_to_end_id: str, *, limit: int = MAX_PAYMENT_MATCHES
+    ) -> list[bytes]:
+        """Tx ids of the settled transfers with a leg that payer pays under this end-to-end
+        id, in chain order, at most limit."""
+        if "\x00" in payer or "\x00" in end_to_end_id:  # no stored id holds one
+            return []
+        return self._payment_matches(_e2e_prefix(payer, end_to_end_id), limit)
+
+    def _payment_matches(self, prefix: bytes, limit: int) -> list[bytes]:
+        out: list[bytes] = []
+        if limit <= 0:
+            return out
+        # Two legs of one tx under one id wrote one key (`_payment_keys`): listed once.
+        for _, tx_id in self._db.iterator(prefix=prefix):
+            out.append(tx_id)
+            if len(out) >= limit:
+                break
+        return out
+
     def get_validator_set(self, height: int) -> bytes | None:
         """The serialized ValidatorSet in force at height, if recorded."""
         value: bytes | None = self._db.get(VALSET + _U64.pack(height))
@@ -681,6 +727,30 @@ class Store:
             if entry.is_file(follow_symlinks=False):
                 total += entry.stat().st_size
         return total
+
+
+def _block_txs(raw: bytes) -> Sequence[bytes]:
+    """The envelopes of a serialized Block."""
+    block = block_pb2.Block()
+    block.ParseFromString(raw)
+    return block.txs
+
+
+def _payment_keys(envelope: bytes) -> set[bytes]:
+    """The payment index key prefixes (``u/``, ``e/``, without height and index) of a
+    settled transfer's legs; the ledger checked the ids (node/ledger/_payment_ids.py)."""
+    body = ledger_pb2.TxBody.FromString(ledger_pb2.TxEnvelope.FromString(envelope).body)
+    keys = set()
+    for leg in body.transfer.legs:
+        if leg.uetr:
+            keys.add(PAYMENT_UETR + leg.uetr)
+        if leg.end_to_end_id:
+            keys.add(_e2e_prefix(leg.payer, leg.end_to_end_id))
+    return keys
+
+
+def _e2e_prefix(payer: str, end_to_end_id: str) -> bytes:
+    return PAYMENT_E2E + payer.encode() + b"\x00" + end_to_end_id.encode() + b"\x00"
 
 
 def _location(raw: bytes | None) -> TxLocation | None:

@@ -91,6 +91,10 @@ class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INVALID_COURT_ORDER: _ClassVar[ResultCode]
     UNBACKED_AMOUNT: _ClassVar[ResultCode]
     NOT_REGISTRAR: _ClassVar[ResultCode]
+    INVALID_END_TO_END_ID: _ClassVar[ResultCode]
+    INVALID_UETR: _ClassVar[ResultCode]
+    INVALID_PURPOSE_CODE: _ClassVar[ResultCode]
+    INVALID_REMITTANCE: _ClassVar[ResultCode]
 
 class ProposalStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -185,6 +189,10 @@ INFLOW_KIND_REQUIRED: ResultCode
 INVALID_COURT_ORDER: ResultCode
 UNBACKED_AMOUNT: ResultCode
 NOT_REGISTRAR: ResultCode
+INVALID_END_TO_END_ID: ResultCode
+INVALID_UETR: ResultCode
+INVALID_PURPOSE_CODE: ResultCode
+INVALID_REMITTANCE: ResultCode
 PROPOSAL_STATUS_UNSPECIFIED: ProposalStatus
 OPEN: ProposalStatus
 EXECUTED: ProposalStatus
@@ -442,18 +450,36 @@ class Redeem(_message.Message):
     def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class TransferLeg(_message.Message):
-    __slots__ = ("payer", "payee", "asset", "amount", "amount_high")
+    __slots__ = ("payer", "payee", "asset", "amount", "amount_high", "end_to_end_id", "uetr", "purpose_code", "remittance")
     PAYER_FIELD_NUMBER: _ClassVar[int]
     PAYEE_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_HIGH_FIELD_NUMBER: _ClassVar[int]
+    END_TO_END_ID_FIELD_NUMBER: _ClassVar[int]
+    UETR_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_CODE_FIELD_NUMBER: _ClassVar[int]
+    REMITTANCE_FIELD_NUMBER: _ClassVar[int]
     payer: str
     payee: str
     asset: str
     amount: int
     amount_high: int
-    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
+    end_to_end_id: str
+    uetr: bytes
+    purpose_code: str
+    remittance: Remittance
+    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ..., end_to_end_id: _Optional[str] = ..., uetr: _Optional[bytes] = ..., purpose_code: _Optional[str] = ..., remittance: _Optional[_Union[Remittance, _Mapping]] = ...) -> None: ...
+
+class Remittance(_message.Message):
+    __slots__ = ("creditor_reference_type", "creditor_reference", "unstructured")
+    CREDITOR_REFERENCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CREDITOR_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    UNSTRUCTURED_FIELD_NUMBER: _ClassVar[int]
+    creditor_reference_type: str
+    creditor_reference: str
+    unstructured: str
+    def __init__(self, creditor_reference_type: _Optional[str] = ..., creditor_reference: _Optional[str] = ..., unstructured: _Optional[str] = ...) -> None: ...
 
 class Transfer(_message.Message):
     __slots__ = ("legs", "reference", "purpose")
@@ -522,7 +548,7 @@ class UpdateValidator(_message.Message):
     def __init__(self, public_key: _Optional[bytes] = ..., power: _Optional[int] = ..., moniker: _Optional[str] = ...) -> None: ...
 
 class Receipt(_message.Message):
-    __slots__ = ("tx_id", "height", "index", "code", "message", "accounts", "authorised", "speaks_for_tx", "rulebook_version", "rule")
+    __slots__ = ("tx_id", "height", "index", "code", "message", "accounts", "authorised", "speaks_for_tx", "rulebook_version", "rule", "carries_payment_ids")
     TX_ID_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -533,6 +559,7 @@ class Receipt(_message.Message):
     SPEAKS_FOR_TX_FIELD_NUMBER: _ClassVar[int]
     RULEBOOK_VERSION_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
+    CARRIES_PAYMENT_IDS_FIELD_NUMBER: _ClassVar[int]
     tx_id: bytes
     height: int
     index: int
@@ -543,7 +570,8 @@ class Receipt(_message.Message):
     speaks_for_tx: bool
     rulebook_version: int
     rule: str
-    def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ..., authorised: _Optional[bool] = ..., speaks_for_tx: _Optional[bool] = ..., rulebook_version: _Optional[int] = ..., rule: _Optional[str] = ...) -> None: ...
+    carries_payment_ids: bool
+    def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ..., authorised: _Optional[bool] = ..., speaks_for_tx: _Optional[bool] = ..., rulebook_version: _Optional[int] = ..., rule: _Optional[str] = ..., carries_payment_ids: _Optional[bool] = ...) -> None: ...
 
 class Account(_message.Message):
     __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "frozen", "frozen_legal_ref", "registered_by", "registered_height", "assets", "person_ref", "closed", "closed_height", "closed_ref", "keys_changed_height")

@@ -79,10 +79,12 @@ from node.ledger import (
     get_licence,
     get_proposal,
     get_validators,
+    identifier_error,
     list_assets,
     list_evidence,
     list_inflows,
     list_proposals,
+    parse_uetr,
     read_rulebooks,
     read_version,
     reserve_balance,
@@ -90,7 +92,7 @@ from node.ledger import (
     valid_asset_code,
 )
 from node.mempool import Admission
-from node.store import TxLocation, parse_cursor
+from node.store import StoreError, TxLocation, parse_cursor
 from proto import ledger_pb2
 
 log = logging.getLogger("tenge.api")
@@ -134,6 +136,7 @@ def create_app(
         Route("/v1/txs/{tx_id}", api.get_tx, methods=["GET"]),
         Route("/v1/accounts/{account_id}", api.account, methods=["GET"]),
         Route("/v1/accounts/{account_id}/transactions", api.history, methods=["GET"]),
+        Route("/v1/payments", api.payments, methods=["GET"]),
         Route("/v1/persons/{person_ref}", api.person, methods=["GET"]),
         Route("/v1/blocks/latest", api.latest_block, methods=["GET"]),
         Route("/v1/blocks/{height}", api.block, methods=["GET"]),
@@ -549,6 +552,37 @@ class _Api:
             lines.append(history_json(entry, receipt, raw, time_ms))
         next_cursor = entries[-1].cursor if len(entries) == limit else None
         return JSONResponse({"account_id": account_id, "transactions": lines, "next": next_cursor})
+
+    async def payments(self, request: Request) -> Response:
+        """The settled transfers with a leg of a UETR, or of a payer's end-to-end id."""
+        params = query(request, frozenset({"uetr", "end_to_end_id", "payer"}))
+        store = self.facade.store
+        if "uetr" in params and len(params) == 1:
+            try:
+                uetr = parse_uetr(params["uetr"])
+            except ValueError as err:
+                raise e.bad_argument(f"uetr: {err}") from None
+            tx_ids = store.payments_by_uetr(uetr)
+        elif set(params) == {"end_to_end_id", "payer"}:
+            payer = check_account_id(params["payer"])
+            end_to_end_id = params["end_to_end_id"]
+            bad = identifier_error(end_to_end_id)
+            if bad is not None:
+                raise e.bad_argument(f"end_to_end_id: {bad}")
+            tx_ids = store.payments_by_end_to_end_id(payer, end_to_end_id)
+        else:
+            raise e.bad_argument("give uetr, or end_to_end_id with payer")
+        found = []
+        for tx_id in tx_ids:
+            location = store.find_tx(tx_id)
+            receipt = (
+                None if location is None else store.get_receipt(location.height, location.index)
+            )
+            raw = store.get_tx(tx_id)
+            if receipt is None or raw is None:  # the index and the block land together
+                raise StoreError(f"payment index entry {tx_id.hex()} has no committed tx")
+            found.append({**receipt_json(receipt), "tx": tx_json(raw)})
+        return JSONResponse({"payments": found})
 
     async def latest_block(self, request: Request) -> Response:
         query(request, frozenset())

@@ -194,9 +194,40 @@ def _schemas() -> dict[str, Any]:
                 "nonce": _U64_STRING,
                 "expires_at_height": _INT,
                 "signatures": {"type": "array", "items": _obj(public_key=_HEX, signature=_HEX)},
+                "transfer": {
+                    "type": "object",
+                    "properties": {
+                        "legs": {"type": "array", "items": _ref("TransferLeg")},
+                        "reference": _STR,
+                        "purpose": _STR,
+                    },
+                    "additionalProperties": True,
+                },
             },
             "additionalProperties": True,
         },
+        "TransferLeg": _obj(
+            payer=_STR,
+            payee=_STR,
+            asset=_STR,
+            amount=_AMOUNT,
+            end_to_end_id={**_STR, "description": 'the payer\'s id (EndToEndId), else ""'},
+            uetr={
+                **_STR,
+                "description": 'the UETR as lower-case UUID text, else ""; hex when a '
+                "refused transaction held one of another length",
+            },
+            purpose_code={**_STR, "description": 'ISO ExternalPurpose1Code (Purp/Cd), else ""'},
+            remittance=_obj(
+                creditor_reference_type=_STR,
+                creditor_reference=_STR,
+                unstructured=_STR,
+            ),
+        ),
+        "Payments": _obj(
+            required=["payments"],
+            payments={"type": "array", "items": _ref("Transaction")},
+        ),
         "Transaction": _obj(
             required=["tx_id", "status", "tx"],
             tx_id=_HEX,
@@ -531,6 +562,16 @@ def openapi_document() -> dict[str, Any]:
                 ),
             ],
             errors={"400": bad, "404": "NOT_FOUND: no such account"},
+        ),
+        "/v1/payments": _get(
+            "Settled transfers by payment id: a leg's UETR, or a payer's end-to-end id",
+            _json(_ref("Payments"), "the matches in chain order, at most 100; [] if none"),
+            params=[
+                _query_param("uetr", "a UETR (UUID text); alone", _STR),
+                _query_param("end_to_end_id", "an end-to-end id, with payer", _STR),
+                _query_param("payer", "the paying account of that end-to-end id", _STR),
+            ],
+            errors={"400": bad},
         ),
         "/v1/blocks/latest": _get(
             "The latest committed block",

@@ -2,8 +2,8 @@
 
 Conventions: amounts (128-bit: a wire field ``x`` with its ``x_high`` shown as one value
 from 0 to 2^128 - 1), every other unbounded u64 that counts money, and the nonce are
-decimal strings of integer minor units; byte fields are lower-case hex; enums are their
-names; heights, indexes, tiers and times are JSON integers.
+decimal strings of integer minor units; byte fields are lower-case hex (a UETR: its UUID
+text); enums are their names; heights, indexes, tiers and times are JSON integers.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from node.blocks import block_id
 from node.consensus_codec import encode_evidence
 from node.evidence import kind_of
 from node.genesis import rulebook_to_doc
-from node.ledger import evidence_cursor
+from node.ledger import evidence_cursor, uetr_text
 from node.ledger._amounts import AMOUNT_FIELDS, HIGH, amount_of
+from node.ledger._payment_ids import UETR_BYTES
 from node.store import HistoryEntry
 from proto import block_pb2, consensus_pb2, ledger_pb2
 
@@ -39,6 +40,11 @@ STRING_U64_FIELDS: Final = frozenset(
         "travel_rule_threshold",
     }
 )
+
+
+#: Bytes fields of a UUID, shown as its canonical lower-case text (a value of another
+#: length, which only a refused transaction can hold, as hex).
+UUID_FIELDS: Final = frozenset({"uetr"})
 
 
 def code_name(code: int) -> str:
@@ -81,6 +87,8 @@ def _scalar_json(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return message_json(value)
     if field.type == FieldDescriptor.TYPE_BYTES:
+        if field.name in UUID_FIELDS and len(value) == UETR_BYTES:
+            return uetr_text(value)
         return bytes(value).hex()
     if field.type == FieldDescriptor.TYPE_ENUM:
         return enum_name(field.enum_type, value)

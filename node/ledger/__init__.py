@@ -40,6 +40,7 @@ from node.ledger._ledger import (
     Ledger,
 )
 from node.ledger._licences import get_licence, licence_in_force
+from node.ledger._payment_ids import identifier_error, parse_uetr, uetr_text
 from node.ledger._reserves import MAX_INFLOW_PAGE, list_inflows
 from node.ledger._rulebook import (
     Rules,
@@ -95,18 +96,21 @@ __all__ = [
     "get_proposal",
     "get_role_account",
     "get_validators",
+    "identifier_error",
     "licence_in_force",
     "list_assets",
     "list_evidence",
     "list_inflows",
     "list_proposals",
     "parse_amount_text",
+    "parse_uetr",
     "read_rulebooks",
     "read_version",
     "reserve_balance",
     "rulebook_error",
     "set_amount",
     "status_at",
+    "uetr_text",
     "valid_account_id",
     "valid_asset_code",
 ]

@@ -35,6 +35,10 @@ Rules this module keeps:
    (`DecodedTxs`, node/ledger/_decoded.py) for its re-checks and its block's execution.
    A decoded transaction depends on its bytes alone, so a hit judges exactly as a fresh
    decode (tests/ledger/test_decoded_carry.py).
+10. Payment ids on a leg (node/ledger/_payment_ids.py) are checked with the body and change
+    no verdict: a plain payment carrying them stays on the short path. The receipt of a
+    settled transfer with a UETR or end-to-end id says so (``carries_payment_ids``), on
+    either path, and the store indexes them from the body.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from google.protobuf.message import DecodeError
 
 import consensus as cs
 from node.ledger import _keys as k
+from node.ledger import _payment_ids as payment_ids
 from node.ledger import _rulebook as rb
 from node.ledger import _transfer
 from node.ledger._admission import CheckResult, Debit, ReadRecorder, uncapped_credits
@@ -114,6 +119,13 @@ class _Outcome:
     authorised: list[str] | None = None  # set once signatures were accepted
     speaks: bool = True  # False: the envelope was refused, not the body (rule 6)
     rule: str = ""  # the rulebook rule that refused it
+
+
+def _indexes_payment_ids(body: pb.TxBody | None) -> bool:
+    """Whether body is a transfer with a leg the store indexes by its payment ids."""
+    if body is None or body.WhichOneof("kind") != "transfer":
+        return False
+    return any(payment_ids.indexed(leg) for leg in body.transfer.legs)
 
 
 def _envelope_refused(code: int, message: str, tx_id: bytes, body: pb.TxBody | None) -> _Outcome:
@@ -501,6 +513,11 @@ class Ledger:
             if out.code:  # an OK receipt has neither (setting "" costs as much as a field)
                 receipt.message = out.message
                 receipt.rule = out.rule
+            if settled is not None:
+                if payment_ids.indexed(leg):
+                    receipt.carries_payment_ids = True
+            elif out.authorised is not None and _indexes_payment_ids(out.body):
+                receipt.carries_payment_ids = True
             receipts.append(receipt)
             read = out.body
             kinds.append((read.WhichOneof("kind") if read is not None else None) or "unknown")

@@ -23,6 +23,7 @@ from consensus._validators import MAX_TOTAL_POWER, validator_set_error
 from node.ledger import _backing as backing
 from node.ledger import _keys as k
 from node.ledger import _lifecycle as lc
+from node.ledger import _payment_ids as payment_ids
 from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
 from node.ledger._amounts import AMOUNT_MAX, amount_of, set_amount
@@ -252,6 +253,10 @@ def _static_transfer(body: pb.TxBody) -> Refusal | None:
             and (leg.amount or leg.amount_high)
             and payer != payee
         ):
+            if payment_ids.carries_ids(leg):
+                bad = payment_ids.leg_refusal(f"transfer.legs[{i}]", leg)
+                if bad is not None:
+                    return bad
             continue  # the common case, without building the messages of a refusal
         where = f"transfer.legs[{i}]"
         bad = (

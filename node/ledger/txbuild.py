@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from node.keys import TX_DOMAIN, KeyPair, sign_bytes
 from node.ledger._amounts import set_amount
+from node.ledger._payment_ids import parse_uetr
 from proto import ledger_pb2 as pb
 
 KindMessage = (
@@ -102,18 +104,63 @@ def sign_envelope(body: bytes, chain_id: str, keys: Sequence[KeyPair]) -> bytes:
     return envelope.SerializeToString()
 
 
-def transfer(
-    *legs: tuple[str, str, str, int], reference: str = "", purpose: int = pb.PURPOSE_UNSPECIFIED
-) -> pb.Transfer:
-    """A Transfer from (payer, payee, asset, amount) legs, with an optional purpose; amounts
-    up to 2^128 - 1.
+@dataclass(frozen=True, slots=True)
+class PaymentIds:
+    """The payment identification of one leg (docs/iso20022.md); "" leaves a field out.
+
+    Attributes:
+        end_to_end_id: the payer's id of the payment (pacs.008 EndToEndId).
+        uetr: the payment's UUID (UETR), as canonical text or 16 bytes.
+        purpose_code: an ISO ExternalPurpose1Code (Purp/Cd), e.g. "SALA".
+        creditor_reference_type: an ISO DocumentType3Code (e.g. "SCOR"), with
+            creditor_reference.
+        creditor_reference: the creditor's reference (RmtInf/Strd/CdtrRefInf/Ref).
+        unstructured: free-text remittance information (RmtInf/Ustrd).
+    """
+
+    end_to_end_id: str = ""
+    uetr: str | bytes = ""
+    purpose_code: str = ""
+    creditor_reference_type: str = ""
+    creditor_reference: str = ""
+    unstructured: str = ""
+
+    def apply(self, leg: pb.TransferLeg) -> None:
+        """Set these ids on leg; the ledger checks them (node/ledger/_payment_ids.py).
+
+        Raises:
+            ValueError: the UETR text is not a version-4 UUID of the canonical form.
+        """
+        leg.end_to_end_id = self.end_to_end_id
+        uetr = self.uetr
+        if isinstance(uetr, str):
+            leg.uetr = parse_uetr(uetr) if uetr else b""
+        else:
+            leg.uetr = uetr
+        leg.purpose_code = self.purpose_code
+        if self.creditor_reference_type or self.creditor_reference or self.unstructured:
+            leg.remittance.creditor_reference_type = self.creditor_reference_type
+            leg.remittance.creditor_reference = self.creditor_reference
+            leg.remittance.unstructured = self.unstructured
+
+
+#: A transfer leg: (payer, payee, asset, amount), optionally with its payment ids.
+Leg = tuple[str, str, str, int] | tuple[str, str, str, int, PaymentIds]
+
+
+def transfer(*legs: Leg, reference: str = "", purpose: int = pb.PURPOSE_UNSPECIFIED) -> pb.Transfer:
+    """A Transfer from (payer, payee, asset, amount[, PaymentIds]) legs, with an optional
+    purpose; amounts up to 2^128 - 1.
 
     Raises:
-        ValueError: an amount is not an int from 0 to 2^128 - 1.
+        ValueError: an amount is not an int from 0 to 2^128 - 1, or a UETR is malformed.
     """
     message = pb.Transfer(reference=reference, purpose=purpose)  # type: ignore[arg-type]
-    for p, q, a, n in legs:
-        set_amount(message.legs.add(payer=p, payee=q, asset=a), "amount", n)
+    for p, q, a, n, *ids in legs:
+        leg = message.legs.add(payer=p, payee=q, asset=a)
+        set_amount(leg, "amount", n)
+        for found in ids:
+            found.apply(leg)
     return message
 
 

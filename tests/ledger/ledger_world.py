@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import random
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +14,14 @@ from node.keys import KeyPair
 from node.ledger import BlockResult, Ledger, genesis_app_hash, genesis_state
 from node.ledger._amounts import decode_amount
 from node.ledger._keys import BALANCE
-from node.ledger.txbuild import GovernedChange, KindMessage, build_tx, propose, sign_envelope
+from node.ledger.txbuild import (
+    GovernedChange,
+    KindMessage,
+    PaymentIds,
+    build_tx,
+    propose,
+    sign_envelope,
+)
 from proto import genesis_pb2, ledger_pb2
 
 CHAIN = "tenge-test-1"
@@ -70,6 +79,30 @@ def genesis_doc() -> dict[str, Any]:
             }
         ],
     }
+
+
+def random_payment_ids(rnd: random.Random) -> PaymentIds | None:
+    """Payment ids for a generated leg: mostly none, often well-formed ones (which must
+    change no verdict), now and then a malformed one (refused with its code)."""
+    draw = rnd.random()
+    if draw < 0.6:
+        return None
+    if draw < 0.93:
+        return PaymentIds(
+            end_to_end_id=rnd.choice(["", "E2E-1", "INV/2026-03 (A)"]),
+            uetr=rnd.choice([b"", uuid.UUID(int=rnd.getrandbits(128), version=4).bytes]),
+            purpose_code=rnd.choice(["", "SALA", "GDDS"]),
+            creditor_reference=rnd.choice(["", "RF18539007547034"]),
+            unstructured=rnd.choice(["", "rent, March"]),
+        )
+    return rnd.choice(
+        [
+            PaymentIds(end_to_end_id="x" * 36),
+            PaymentIds(uetr=bytes(16)),
+            PaymentIds(purpose_code="sala"),
+            PaymentIds(creditor_reference_type="SCOR"),
+        ]
+    )
 
 
 def make_genesis(doc: dict[str, Any] | None = None) -> genesis_pb2.Genesis:

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_world import CHAIN, TIER1, World, account_doc, genesis_doc, key, make_genesis
+from ledger_world import (
+    CHAIN,
+    TIER1,
+    World,
+    account_doc,
+    genesis_doc,
+    key,
+    make_genesis,
+    random_payment_ids,
+)
 
 from node.ledger import CheckResult, Ledger, _transfer, genesis_app_hash, genesis_state
 from node.ledger import _rulebook as rb
@@ -156,9 +165,10 @@ def _envelope(world: World, rnd: random.Random, payer: str, kind: Any) -> bytes:
     return raw
 
 
-def _txs(world: World, rnd: random.Random) -> Iterator[bytes]:
+def _txs(world: World, rnd: random.Random, ids_rnd: random.Random) -> Iterator[bytes]:
     """Mostly one-leg payments between any two accounts (unknown, closed and frozen ones
-    too), some in USDT or with two legs, some that are no payment at all."""
+    too), some in USDT or with two legs, some that are no payment at all; payment ids on
+    many legs, a few malformed, drawn from ids_rnd (so the payments stay as they were)."""
     for _ in range(rnd.randint(10, 24)):
         payer = rnd.choice(ACCOUNTS)
         payee = rnd.choice(ACCOUNTS)
@@ -168,6 +178,9 @@ def _txs(world: World, rnd: random.Random) -> Iterator[bytes]:
             legs.append((payer, rnd.choice(ACCOUNTS), "KZT", 1))
         if rnd.random() < 0.05:
             legs[0] = (payer, payee, asset, 0)
+        ids = random_payment_ids(ids_rnd)
+        if ids is not None:
+            legs[0] = (*legs[0], ids)
         yield _envelope(world, rnd, payer, transfer(*legs))
     if rnd.random() < 0.3:
         yield _envelope(world, rnd, "nbk", pb.Issue(asset="KZT", to="halyk", amount=5))
@@ -187,6 +200,7 @@ def test_the_short_path_answers_what_the_general_path_answers(
     seed: int, versioned: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rnd = random.Random(seed)
+    ids_rnd = random.Random(f"ids-{seed}")
     world = _world(versioned)
     plain = _transfer.plain_transfer
     short = 0
@@ -194,7 +208,7 @@ def test_the_short_path_answers_what_the_general_path_answers(
     included: list[bytes] = []
     for _ in range(6):
         height = world.height + 1
-        raws = list(_txs(world, rnd)) + rnd.sample(included, min(2, len(included)))
+        raws = list(_txs(world, rnd, ids_rnd)) + rnd.sample(included, min(2, len(included)))
         for raw in raws:
             fast, general = _checks(world.ledger, raw, height)
             assert fast == general, (fast, general)
@@ -227,10 +241,11 @@ def test_every_seed_together_meets_every_refusal(monkeypatch: pytest.MonkeyPatch
     codes: set[int] = set()
     for seed in range(8):
         rnd = random.Random(seed)
+        ids_rnd = random.Random(f"ids-{seed}")
         world = _world(False)
         included: list[bytes] = []
         for _ in range(6):
-            raws = list(_txs(world, rnd)) + rnd.sample(included, min(2, len(included)))
+            raws = list(_txs(world, rnd, ids_rnd)) + rnd.sample(included, min(2, len(included)))
             codes.update(world.ledger.check_tx(r, next_height=world.height + 1).code for r in raws)
             world.block(*raws)
             included += raws
@@ -253,6 +268,10 @@ def test_every_seed_together_meets_every_refusal(monkeypatch: pytest.MonkeyPatch
         pb.INVALID_AMOUNT,
         pb.UNKNOWN_ASSET,
         pb.ASSET_NOT_ALLOWED,
+        pb.INVALID_END_TO_END_ID,
+        pb.INVALID_UETR,
+        pb.INVALID_PURPOSE_CODE,
+        pb.INVALID_REMITTANCE,
     }
     assert expected <= codes, sorted(pb.ResultCode.Name(c) for c in expected - codes)
 

@@ -9,7 +9,7 @@ import random
 from typing import Any
 
 import pytest
-from ledger_world import TIER1, World, account_doc, genesis_doc, make_genesis
+from ledger_world import TIER1, World, account_doc, genesis_doc, make_genesis, random_payment_ids
 
 from node.ledger import _transfer
 from node.ledger.txbuild import transfer
@@ -67,8 +67,10 @@ AMOUNTS = [
 
 def _blocks(seed: int) -> list[list[tuple[str, Any]]]:
     """(signer, kind) per tx per block: mostly one-leg KZT payments between any two
-    accounts (unknown ones too), some with two legs, a freeze, a closed-role payee..."""
+    accounts (unknown ones too), some with two legs, a freeze, a closed-role payee...;
+    many carry payment ids, a few malformed ones."""
     rnd = random.Random(seed)
+    ids_rnd = random.Random(f"ids-{seed}")  # its own stream: the payments stay as they were
     blocks: list[list[tuple[str, Any]]] = []
     for height in range(1, 9):
         txs: list[tuple[str, Any]] = []
@@ -82,6 +84,9 @@ def _blocks(seed: int) -> list[list[tuple[str, Any]]]:
                 legs.append((payer, rnd.choice(ACCOUNTS), "KZT", 1))
                 if legs[1][1] == payer:
                     legs.pop()
+            ids = random_payment_ids(ids_rnd)
+            if ids is not None:
+                legs[0] = (*legs[0], ids)
             txs.append((payer, transfer(*legs)))
         if height == 3:
             txs.append(("afm", pb.Freeze(account_id="t2-b", legal_ref="court 7")))
@@ -107,7 +112,10 @@ def _run(seed: int, *, fast: bool, monkeypatch: pytest.MonkeyPatch) -> list[Any]
         checks = [world.ledger.check_tx(raw, next_height=world.height + 1) for raw in raws]
         assert world.state == before  # check_tx never writes
         result = world.block(*raws)
-        receipts = [(r.code, r.message, r.rule, list(r.accounts)) for r in result.receipts]
+        receipts = [
+            (r.code, r.message, r.rule, list(r.accounts), r.carries_payment_ids)
+            for r in result.receipts
+        ]
         history.append((checks, receipts, result.writes, result.app_hash))
     history.append(sorted(world.state.items()))
     history.append(sum(settled) if fast else None)

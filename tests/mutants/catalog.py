@@ -460,5 +460,58 @@ MUTANTS += (
     ),
 )
 
+# Payment identification (issue 14 item 1): checked with the body, marked on the receipt
+# of a settled transfer on either path, indexed with the block.
+MUTANTS += (
+    Mutant(
+        "payment-ids-unchecked",
+        "a transfer leg's payment ids are never checked",
+        (
+            (
+                "node/ledger/_rules.py",
+                "            if payment_ids.carries_ids(leg):\n",
+                "            if False:\n",
+            ),
+        ),
+        tests=("tests/ledger/test_payment_ids.py",),
+    ),
+    Mutant(
+        "payment-ids-short-path-unmarked",
+        "a plain payment's receipt on the short path does not say it carries payment ids",
+        (
+            (
+                LEDGER,
+                "                if payment_ids.indexed(leg):\n",
+                "                if False:\n",
+            ),
+        ),
+        tests=CHECK_TESTS,
+    ),
+    Mutant(
+        "payment-ids-unsettled-marked",
+        "the receipt of a transfer refused before its signatures count is marked for the index",
+        (
+            (
+                LEDGER,
+                "elif out.authorised is not None and _indexes_payment_ids(out.body):",
+                "elif _indexes_payment_ids(out.body):",
+            ),
+        ),
+        tests=("tests/ledger/test_payment_ids.py", "tests/node/test_store_payments.py"),
+    ),
+    Mutant(
+        "payment-index-not-written",
+        "the store does not index a settled transfer's payment ids",
+        (
+            (
+                STORE,
+                "                    if receipt.carries_payment_ids:\n",
+                "                    if False:\n",
+            ),
+        ),
+        tests=("tests/node/test_store_payments.py",),
+    ),
+)
+
 # A few quick kills for the test suite (tests/mutants/test_mutants_fast.py).
 FAST = ("l23-lock", "l29-lock", "quorum-short", "sync-unverified")

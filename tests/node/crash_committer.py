@@ -1,7 +1,9 @@
 """Subprocess for test_crash.py: commits blocks of random transfers until it is killed.
 
 Usage: python crash_committer.py DB_DIR SEED. Prints "height N" after each durable commit.
-Each block also issues fresh KZT to a bank and redeems some, so supply changes too.
+Each block also issues fresh KZT to a bank and redeems some, so supply changes too. Every
+transfer carries a UETR and an end-to-end id (`payment_ids`), which the store indexes in
+the block's one write batch.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import random
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 from node.genesis import parse_genesis
 from node.keys import KeyPair
 from node.ledger import Ledger, genesis_app_hash, genesis_state
-from node.ledger.txbuild import build_tx, sign_envelope, transfer
+from node.ledger.txbuild import PaymentIds, build_tx, sign_envelope, transfer
 from node.store import BlockCommit, Store
 from proto import block_pb2, ledger_pb2
 
@@ -69,6 +72,12 @@ def genesis_doc() -> dict[str, Any]:
     }
 
 
+def payment_ids(nonce: int) -> PaymentIds:
+    """The UETR and end-to-end id of the transfer with this nonce."""
+    digest = hashlib.sha256(b"uetr-%d" % nonce).digest()[:16]
+    return PaymentIds(end_to_end_id=f"E2E-{nonce}", uetr=uuid.UUID(bytes=digest, version=4).bytes)
+
+
 def block_txs(rng: random.Random, height: int) -> list[bytes]:
     names = customers()
     txs = []
@@ -81,7 +90,7 @@ def block_txs(rng: random.Random, height: int) -> list[bytes]:
         body = build_tx(
             CHAIN,
             payer,
-            transfer((payer, payee, "KZT", amount)),
+            transfer((payer, payee, "KZT", amount, payment_ids(nonce))),
             nonce=nonce,
             expires_at_height=height + 5,
         )

@@ -1,10 +1,12 @@
 """Kill a process that commits blocks with SIGKILL at random moments; the store must
-reopen with the last block whole and the supply invariant intact (DESIGN.md §7)."""
+reopen with the last block whole (its payment index entries too, and none of a block that
+did not land) and the supply invariant intact (DESIGN.md §7)."""
 
 from __future__ import annotations
 
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -13,8 +15,8 @@ from pathlib import Path
 import crash_committer as committer
 
 from node.ledger import get_asset, get_balances
-from node.store import Store
-from proto import block_pb2
+from node.store import PAYMENT_E2E, PAYMENT_UETR, Store
+from proto import block_pb2, ledger_pb2
 
 KILLS = 24
 SCRIPT = Path(committer.__file__)
@@ -31,10 +33,22 @@ def _check_store(db: Path) -> int:
         block = block_pb2.Block.FromString(raw)
         receipts = store.get_receipts(height)
         assert len(receipts) == len(block.txs), "receipts of the last block are partial"
-        for receipt in receipts:
+        for receipt, raw_tx in zip(receipts, block.txs, strict=True):
             loc = store.find_tx(receipt.tx_id)
             assert loc is not None
             assert loc.height == height or loc.height < height  # an older duplicate keeps its place
+            if receipt.carries_payment_ids:  # its payment index entries landed with the block
+                body = ledger_pb2.TxBody.FromString(ledger_pb2.TxEnvelope.FromString(raw_tx).body)
+                (leg,) = body.transfer.legs
+                assert receipt.tx_id in store.payments_by_uetr(leg.uetr)
+                by_e2e = store.payments_by_end_to_end_id(leg.payer, leg.end_to_end_id)
+                assert receipt.tx_id in by_e2e
+        assert any(r.carries_payment_ids for r in receipts)
+        # ... and no entry of a block that did not land.
+        for prefix in (PAYMENT_UETR, PAYMENT_E2E):
+            for key in store._db.iterator(prefix=prefix, include_value=False):
+                entry_height, _ = struct.unpack(">QI", key[-12:])
+                assert entry_height <= height, f"a payment index entry of block {entry_height}"
         kzt = get_asset(store, "KZT")
         assert kzt is not None
         total = 0
