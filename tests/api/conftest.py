@@ -47,8 +47,8 @@ async def api(app: Starlette) -> AsyncIterator[TengeClient]:
             yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
-    """One real validator process shared by the contract tests (chain tenge-docs-1)."""
+    """One real validator process for a module's tests (chain tenge-docs-1)."""
     with live_node(tmp_path_factory.mktemp("live") / "net") as node:
         yield node
