@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+import httpx
 import pytest
 import schemathesis
 from live_node import LiveNode
@@ -107,6 +108,64 @@ def run_fuzzer(api: str) -> tuple[list[str], set[str], int]:
         elif isinstance(event, events.NonFatalError | events.FatalError):
             found.append(f"the fuzzer could not run: {event!r}")
     return found, operations, requests
+
+
+def populate(live: LiveNode) -> dict[str, str]:
+    """Real objects for the answers to describe: an issue, a customer with a person
+    reference, payments both ways; returns some of their ids."""
+    live.send("central-bank", ledger_pb2.Issue(asset="KZT", to="bank-a", amount=10**6), nonce=1)
+    person_ref = bytes(range(32))
+    customer = ledger_pb2.RegisterAccount(
+        account_id="bob.bank-a",
+        role=ledger_pb2.CUSTOMER,
+        zone=ledger_pb2.NATIONAL,
+        kyc_tier=1,
+        public_keys=[bytes(32)],  # a key nobody holds: bob never pays
+        person_ref=person_ref,
+    )
+    live.send("bank-a", customer, nonce=2)
+    leg = ledger_pb2.TransferLeg(payer="bank-a", payee="bob.bank-a", asset="KZT", amount=250)
+    paid = live.send("bank-a", ledger_pb2.Transfer(legs=[leg], reference="r1"), nonce=3)
+    live.send("bank-a", ledger_pb2.Transfer(legs=[leg], reference="r2"), nonce=4)
+    return {"tx_id": paid["tx_id"], "height": str(paid["height"]), "person": person_ref.hex()}
+
+
+@pytest.mark.integration
+def test_answers_about_real_objects_match_the_document(live: LiveNode) -> None:
+    """What the fuzzer's random ids rarely reach: found accounts, statements with a next
+    page, committed transactions, blocks with transactions, a person, the rulebook."""
+    ids = populate(live)
+    schema = schemathesis.openapi.from_url(f"{live.api}/openapi.json", config=fuzz_config())
+    statement = "/v1/accounts/{account_id}/transactions"
+    first = httpx.get(f"{live.api}/v1/accounts/bank-a/transactions?limit=2", timeout=10)
+    cursor = first.json()["next"]
+    assert cursor is not None, first.text
+    lookups = [
+        ("/v1/status", "/v1/status"),
+        ("/v1/health", "/v1/health"),
+        ("/v1/accounts/{account_id}", "/v1/accounts/bank-a"),
+        ("/v1/accounts/{account_id}", "/v1/accounts/bob.bank-a"),
+        (statement, "/v1/accounts/bank-a/transactions?limit=2"),
+        (statement, f"/v1/accounts/bank-a/transactions?after={cursor}"),
+        ("/v1/persons/{person_ref}", f"/v1/persons/{ids['person']}"),
+        ("/v1/txs/{tx_id}", f"/v1/txs/{ids['tx_id']}"),
+        ("/v1/txs/{tx_id}", f"/v1/txs/{ids['tx_id'].upper()}"),
+        ("/v1/blocks/{height}", f"/v1/blocks/{ids['height']}"),
+        ("/v1/blocks/latest", "/v1/blocks/latest"),
+        ("/v1/validators", "/v1/validators"),
+        ("/v1/assets", "/v1/assets"),
+        ("/v1/assets/{code}", "/v1/assets/KZT"),
+        ("/v1/rulebook", "/v1/rulebook"),
+        ("/v1/rulebook", "/v1/rulebook?version=1"),
+        ("/v1/governance", "/v1/governance"),
+        ("/v1/evidence", "/v1/evidence"),
+        ("/v1/reserves/{account_id}/inflows", "/v1/reserves/state-reserve/inflows"),
+        ("/v1/licences/{account_id}", "/v1/licences/bank-a"),
+    ]
+    for template, url in lookups:
+        response = httpx.get(live.api + url, timeout=10)
+        assert response.status_code in (200, 404), (url, response.text)
+        schema[template]["GET"].validate_response(response)
 
 
 @pytest.mark.integration
