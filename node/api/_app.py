@@ -40,6 +40,8 @@ from node.api._requests import (
     BODY_READ_TIMEOUT_S,
     MAX_HEIGHT,
     check_account_id,
+    check_asset_code,
+    check_cursor,
     decode_batch,
     decode_submission,
     parse_height,
@@ -89,10 +91,9 @@ from node.ledger import (
     read_version,
     reserve_balance,
     status_at,
-    valid_asset_code,
 )
 from node.mempool import Admission
-from node.store import StoreError, TxLocation, parse_cursor
+from node.store import StoreError, TxLocation
 from proto import ledger_pb2
 
 log = logging.getLogger("tenge.api")
@@ -152,6 +153,7 @@ def create_app(
         Route("/v1/events", api.events, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
+    _literal_paths_first(routes)
     app = Starlette(
         routes=routes,
         middleware=[Middleware(_Gate, gate=gate, routes=routes), Middleware(_Guard)],
@@ -162,6 +164,32 @@ def create_app(
     )
     app.state.gate = gate
     return app
+
+
+class _ParamRoute(Route):
+    """A route with path parameters that never takes a literal route's path.
+
+    Starlette picks the first route that matches path and method, so without this
+    ``GET /v1/txs/batch`` (a POST-only route) would reach ``/v1/txs/{tx_id}`` and be
+    refused as a malformed tx id; with it, that request gets 405 and ``Allow: POST``.
+    """
+
+    literal_paths: frozenset[str] = frozenset()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["path"] in self.literal_paths:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _literal_paths_first(routes: list[Route]) -> None:
+    """Make every parameterised route yield the paths of the literal routes (in place)."""
+    literal = frozenset(r.path for r in routes if not r.param_convertors)
+    for i, route in enumerate(routes):
+        if route.param_convertors:
+            param = _ParamRoute(route.path, route.endpoint, methods=sorted(route.methods or ()))
+            param.literal_paths = literal
+            routes[i] = param
 
 
 # ---- error plumbing ----
@@ -530,12 +558,7 @@ class _Api:
         limit = parse_int(params.get("limit", str(DEFAULT_PAGE)), "limit", 1, MAX_PAGE)
         after = params.get("after")
         if after is not None:
-            try:
-                parse_cursor(after)
-            except ValueError:
-                raise e.bad_argument(
-                    f"after must be a cursor from a previous page, not {after[:40]!r}"
-                ) from None
+            check_cursor(after)
         store = self.facade.store
         if get_account(store, account_id) is None:
             raise e.not_found(f"no account {account_id!r}")
@@ -631,12 +654,7 @@ class _Api:
 
     async def asset(self, request: Request) -> Response:
         query(request, frozenset())
-        code = request.path_params["code"]
-        if not valid_asset_code(code):
-            raise e.bad_argument(
-                f"{code[:40]!r} is not an asset code (an upper-case letter, then 1 to 11 "
-                "upper-case letters or digits)"
-            )
+        code = check_asset_code(request.path_params["code"])
         asset = get_asset(self.facade.store, code)
         if asset is None:
             raise e.not_found(f"no asset {code!r}")
@@ -708,13 +726,10 @@ class _Api:
             params.get("limit", str(MAX_EVIDENCE_PAGE)), "limit", 1, MAX_EVIDENCE_PAGE
         )
         after = params.get("after")
+        if after is not None:
+            check_cursor(after)
         store, chain_id = self.facade.store, self.facade.chain_id
-        try:
-            records = list_evidence(store, after=after, limit=limit)
-        except ValueError:
-            raise e.bad_argument(
-                f"after must be a cursor from a previous page, not {str(after)[:40]!r}"
-            ) from None
+        records = list_evidence(store, after=after, limit=limit)
         items = []
         if after is None:  # the first page also shows what no block has committed yet
             items = [
@@ -735,11 +750,13 @@ class _Api:
 
     async def events(self, request: Request) -> Response:
         params = query(request, frozenset({"after"}))
-        after_text = params.get("after", request.headers.get("last-event-id"))
         store = self.facade.store
-        after = (
-            store.height if after_text is None else parse_int(after_text, "after", 0, MAX_HEIGHT)
-        )
+        after = store.height
+        resume = request.headers.get("last-event-id")
+        if resume is not None:  # checked even when `after` wins over it
+            after = parse_int(resume, "Last-Event-ID", 0, MAX_HEIGHT)
+        if "after" in params:
+            after = parse_int(params["after"], "after", 0, MAX_HEIGHT)
         return StreamingResponse(
             event_stream(self.facade, after, self.keepalive_s),
             media_type="text/event-stream",

@@ -1,8 +1,12 @@
-"""The OpenAPI 3.1 document served at /openapi.json.
+"""The OpenAPI 3.1 document served at /openapi.json: the API's contract.
 
 Written by hand next to the routes; a test checks that the two list the same paths and
-methods. Error codes come from the code (the API's own and the ledger's ResultCode
-names), so the list cannot drift.
+methods, and a fuzzer (tests/api/test_openapi_fuzz.py, schemathesis against a real node)
+checks that the server accepts every request the document allows, refuses with a
+documented status what it forbids, and answers only what it declares. Error codes come
+from the code (the API's own and the ledger's ResultCode names), and the patterns of ids
+and cursors from `node.api._requests`, which the handlers check them with, so neither
+list can drift.
 """
 
 from __future__ import annotations
@@ -10,6 +14,17 @@ from __future__ import annotations
 from typing import Any, Final
 
 from node.api import _errors as e
+from node.api._requests import (
+    ACCOUNT_ID_PATTERN,
+    ASSET_CODE_PATTERN,
+    BASE64_PATTERN,
+    CURSOR_PATTERN,
+    HEX32_PATTERN,
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    MAX_HEIGHT,
+    MAX_WAIT_TIMEOUT_S,
+)
 from proto import ledger_pb2
 
 API_VERSION: Final = "1.0.0"
@@ -29,6 +44,42 @@ _AMOUNT: Final = {
         "18-decimal asset = 10^18"
     ),
 }
+_HEX32: Final = {
+    "type": "string",
+    "pattern": HEX32_PATTERN,
+    "minLength": 64,
+    "maxLength": 64,
+    "description": "64 hex characters (either case)",
+}
+_ACCOUNT_ID: Final = {
+    "type": "string",
+    "pattern": ACCOUNT_ID_PATTERN,
+    "minLength": 3,
+    "maxLength": 64,
+    "description": "3 to 64 of a-z, 0-9, '.', '-'",
+}
+_ASSET_CODE: Final = {
+    "type": "string",
+    "pattern": ASSET_CODE_PATTERN,
+    "minLength": 2,
+    "maxLength": 12,
+    "description": "an upper-case letter, then 1 to 11 upper-case letters or digits",
+}
+_CURSOR: Final = {
+    "type": "string",
+    "pattern": CURSOR_PATTERN,
+    "description": "HEIGHT-INDEX, as `next` of the previous page gives it",
+}
+_HEIGHT_OR_ZERO: Final = {"type": "integer", "minimum": 0, "maximum": MAX_HEIGHT}
+#: A base64 envelope; `{"tx": ...}` around it must stay within the 1 MiB body limit.
+_ENVELOPE_BASE64: Final = {
+    "type": "string",
+    "contentEncoding": "base64",
+    "pattern": BASE64_PATTERN,
+    "minLength": 4,
+    "maxLength": MAX_BODY_BYTES - len('{"tx":""}'),
+    "description": "standard base64 (A-Z a-z 0-9 + /, = padding) of a serialized TxEnvelope",
+}
 _U64_STRING: Final = {
     "type": "string",
     "pattern": "^(0|[1-9][0-9]*)$",
@@ -47,6 +98,16 @@ def _obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:
         "properties": props,
         "required": list(props) if required is None else required,
     }
+
+
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """An object schema that allows no property besides its own (the API refuses others)."""
+    return {**schema, "additionalProperties": False}
+
+
+def _json_text(schema: dict[str, Any]) -> dict[str, Any]:
+    """A string holding a JSON document that schema describes (an event's `data`)."""
+    return {"type": "string", "contentMediaType": "application/json", "contentSchema": schema}
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -145,14 +206,17 @@ def _schemas() -> dict[str, Any]:
             reason=_STR,
             error=_obj(code=_STR, message=_STR),
         ),
-        "Submission": _obj(tx={"type": "string", "contentEncoding": "base64"}),
-        "BatchSubmission": _obj(
-            txs={
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 1000,
-                "items": {"type": "string", "contentEncoding": "base64"},
-            }
+        "Submission": _closed(_obj(tx=_ENVELOPE_BASE64)),
+        "BatchSubmission": _closed(
+            _obj(
+                txs={
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_BATCH,
+                    "items": _ENVELOPE_BASE64,
+                    "description": "the whole body at most 1 MiB (else 413)",
+                }
+            )
         ),
         "BatchResult": _obj(
             admitted=_INT,
@@ -271,6 +335,7 @@ def _schemas() -> dict[str, Any]:
         "Rulebooks": _obj(
             height=_INT, active=_ref("Rulebook"), pending=_nullable(_ref("Rulebook"))
         ),
+        "RulebookVersion": _obj(rulebook=_ref("Rulebook")),
         "Licence": _obj(
             account_id=_STR,
             assets={"type": "array", "items": _STR},
@@ -440,16 +505,36 @@ def _schemas() -> dict[str, Any]:
             num_txs=_INT,
             txs={"type": "array", "items": _obj(**tx_ref)},
         ),
+        "DroppedEvent": _obj(reason=_STR),
+        "ServerSentEvent": {
+            "description": (
+                "One event of the stream, as an EventSource reads it: `event`, `id` and "
+                "`data` (a JSON document); comment lines (`: keepalive`) are not events"
+            ),
+            "oneOf": [
+                _obj(
+                    event={"const": "block"},
+                    id={**_U64_STRING, "description": "the block's height"},
+                    data=_json_text(_ref("BlockEvent")),
+                ),
+                _obj(
+                    ["event", "data"],
+                    event={"const": "dropped"},
+                    data=_json_text(_ref("DroppedEvent")),
+                ),
+            ],
+        },
     }
 
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 description of every route of `create_app`."""
     bad = "INVALID_ARGUMENT: a malformed id or query parameter"
-    account_id = _path_param("account_id", "account id (3 to 64 of a-z, 0-9, '.', '-')", _STR)
+    account_id = _path_param("account_id", "an account id", _ACCOUNT_ID)
     submit_responses = {
         "200": _json(_ref("Committed"), "with wait=commit: committed (code may be a refusal)"),
         "202": _json(_ref("Pending"), "admitted to the mempool"),
+        "204": {"description": "with wait=commit: the client left before the commit (unread)"},
         "400": _error(
             "refused: a ledger ResultCode name (INSUFFICIENT_FUNDS, DUPLICATE...), or "
             "INVALID_JSON, INVALID_BASE64, INVALID_ARGUMENT, INCOMPLETE_BODY"
@@ -485,11 +570,14 @@ def openapi_document() -> dict[str, Any]:
             "post": {
                 "summary": "Submit a signed TxEnvelope",
                 "parameters": [
-                    _query_param("wait", "commit: answer once final", {"enum": ["commit"]}),
+                    _query_param(
+                        "wait", "commit: answer once final", {"type": "string", "enum": ["commit"]}
+                    ),
                     _query_param(
                         "timeout",
-                        "seconds to wait with wait=commit (default 30, at most 300)",
-                        {"type": "number", "exclusiveMinimum": 0, "maximum": 300},
+                        "seconds to wait, with wait=commit only (default 30, at most 300); "
+                        "without wait=commit it is refused with 400 INVALID_ARGUMENT",
+                        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WAIT_TIMEOUT_S},
                     ),
                 ],
                 "requestBody": {
@@ -528,7 +616,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/txs/{tx_id}": _get(
             "A committed or pending transaction, decoded",
             _json(_ref("Transaction"), "the transaction"),
-            params=[_path_param("tx_id", "64 hex characters", _HEX)],
+            params=[_path_param("tx_id", "the SHA-256 of the signed body", _HEX32)],
             errors={"400": bad, "404": "NOT_FOUND: neither committed nor pending"},
         ),
         "/v1/accounts/{account_id}": _get(
@@ -540,7 +628,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/persons/{person_ref}": _get(
             "One person's accounts at every bank, frozen flag and today's outflow",
             _json(_ref("Person"), "the person"),
-            params=[_path_param("person_ref", "64 hex: the person reference", _STR)],
+            params=[_path_param("person_ref", "the person reference", _HEX32)],
             errors={"400": bad, "404": "NOT_FOUND: no account carries the reference"},
         ),
         "/v1/licences/{account_id}": _get(
@@ -554,7 +642,7 @@ def openapi_document() -> dict[str, Any]:
             _json(_ref("Statement"), "one page; pass `next` as `after` for the following one"),
             params=[
                 account_id,
-                _query_param("after", "cursor from a previous page (HEIGHT-INDEX)", _STR),
+                _query_param("after", "cursor from a previous page", _CURSOR),
                 _query_param(
                     "limit",
                     "page size, 1 to 1000 (default 100)",
@@ -581,7 +669,11 @@ def openapi_document() -> dict[str, Any]:
         "/v1/blocks/{height}": _get(
             "A committed block: header, transactions with codes, certificate signers",
             _json(_ref("Block"), "the block"),
-            params=[_path_param("height", "1 or more", {"type": "integer", "minimum": 1})],
+            params=[
+                _path_param(
+                    "height", "1 or more", {"type": "integer", "minimum": 1, "maximum": MAX_HEIGHT}
+                )
+            ],
             errors={"400": bad, "404": "NOT_FOUND: above the chain's height"},
         ),
         "/v1/validators": _get(
@@ -595,7 +687,7 @@ def openapi_document() -> dict[str, Any]:
             "An asset with its supply: issued, redeemed, outstanding (and a backed "
             "stablecoin's reserve)",
             _json(_ref("Asset"), "the asset"),
-            params=[_path_param("code", "asset code, e.g. KZT", _STR)],
+            params=[_path_param("code", "asset code, e.g. KZT", _ASSET_CODE)],
             errors={"400": bad, "404": "NOT_FOUND: no such asset"},
         ),
         "/v1/evidence": _get(
@@ -603,7 +695,7 @@ def openapi_document() -> dict[str, Any]:
             "newest committing block first, paginated",
             _json(_ref("Evidence"), "one page; pass `next` as `after` for the following one"),
             params=[
-                _query_param("after", "cursor from a previous page (HEIGHT-INDEX)", _STR),
+                _query_param("after", "cursor from a previous page", _CURSOR),
                 _query_param(
                     "limit",
                     "committed pieces per page, 1 to 100 (default 100)",
@@ -615,10 +707,15 @@ def openapi_document() -> dict[str, Any]:
         "/v1/rulebook": _get(
             "The active rulebook and the pending change (null when none); with `version`, "
             "one version that was once active",
-            _json(_ref("Rulebooks"), "`{rulebook}` instead when `version` is given"),
+            _json(
+                {"oneOf": [_ref("Rulebooks"), _ref("RulebookVersion")]},
+                "Rulebooks; RulebookVersion when `version` is given",
+            ),
             params=[
                 _query_param(
-                    "version", "a version that was active", {"type": "integer", "minimum": 1}
+                    "version",
+                    "a version that was active",
+                    {"type": "integer", "minimum": 1, "maximum": 2**63},
                 )
             ],
             errors={"400": bad, "404": "NOT_FOUND: no such version was ever active"},
@@ -630,7 +727,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/governance/{proposal_id}": _get(
             "One governance proposal",
             _json(_ref("Proposal"), "the proposal"),
-            params=[_path_param("proposal_id", "64 hex characters", _HEX)],
+            params=[_path_param("proposal_id", "the proposal's tx id", _HEX32)],
             errors={"400": bad, "404": "NOT_FOUND: no such proposal"},
         ),
         "/v1/reserves/{account_id}/inflows": _get(
@@ -638,8 +735,10 @@ def openapi_document() -> dict[str, Any]:
             "with the court order, MINED, PURCHASED, TRANSFERRED), source, asset and amount",
             _json(_ref("Inflows"), "one page; pass `next` as `after` for the following one"),
             params=[
-                _path_param("account_id", "a STATE_RESERVE account id", _STR),
-                _query_param("after", "`next` of the previous page (a sequence number)", _STR),
+                _path_param("account_id", "a STATE_RESERVE account id", _ACCOUNT_ID),
+                _query_param(
+                    "after", "`next` of the previous page (a sequence number)", _HEIGHT_OR_ZERO
+                ),
                 _query_param(
                     "limit",
                     "inflows per page, 1 to 100 (default 100)",
@@ -655,14 +754,21 @@ def openapi_document() -> dict[str, Any]:
                     "text/event-stream; `event: block` with a BlockEvent as data; comment "
                     "lines as keepalive; `event: dropped` when the client fell too far behind"
                 ),
-                "content": {"text/event-stream": {"schema": _ref("BlockEvent")}},
+                "content": {"text/event-stream": {"schema": _ref("ServerSentEvent")}},
             },
             params=[
                 _query_param(
                     "after",
-                    "replay from the height after this one (or send Last-Event-ID)",
-                    {"type": "integer", "minimum": 0},
-                )
+                    "replay from the height after this one (default: the tip)",
+                    _HEIGHT_OR_ZERO,
+                ),
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "required": False,
+                    "description": "the `id` of the last event seen; `after` wins over it",
+                    "schema": _HEIGHT_OR_ZERO,
+                },
             ],
             errors={"400": bad},
         ),
@@ -674,8 +780,16 @@ def openapi_document() -> dict[str, Any]:
             },
         ),
     }
+    # /v1/health's own 503 is its report; the accept loop's 503 is an Error.
+    health_503 = paths["/v1/health"]["get"]["responses"]["503"]
+    health_503["content"]["application/json"]["schema"] = {"anyOf": [_ref("Health"), _ref("Error")]}
+    health_503["description"] += "; or TOO_MANY_CONNECTIONS"
     for item in paths.values():
         for op in item.values():
+            # Every route refuses unknown and repeated query parameters.
+            op["responses"].setdefault(
+                "400", _error("INVALID_ARGUMENT: an unknown or repeated query parameter")
+            )
             op["responses"].setdefault(
                 "405", _error("METHOD_NOT_ALLOWED: the route exists for other methods")
             )
@@ -687,6 +801,9 @@ def openapi_document() -> dict[str, Any]:
                 "503", _error("TOO_MANY_CONNECTIONS: retry after the Retry-After header's seconds")
             )
             op["responses"].setdefault("431", _error("HEADERS_TOO_LARGE: headers past 16 KiB"))
+            op["responses"].setdefault(
+                "408", _error("HEADERS_TIMEOUT: the request headers took too long")
+            )
     return {
         "openapi": "3.1.0",
         "info": {

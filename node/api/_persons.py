@@ -10,20 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from node.api import _errors as e
+from node.api._requests import parse_hex32
 from node.blocks import decode_block
 from node.ledger._keys import almaty_day
-from node.ledger._persons import PERSON_REF_SIZE, get_person, get_person_outflow
+from node.ledger._persons import get_person, get_person_outflow
 from node.store import Store
 
 
 def parse_person_ref(text: str) -> bytes:
-    try:
-        raw = bytes.fromhex(text) if len(text) == 2 * PERSON_REF_SIZE else b""
-    except ValueError:
-        raw = b""
-    if not raw:
-        raise e.bad_argument(f"{text[:70]!r} is not a person reference (64 hex)")
-    return raw
+    """The 32 bytes of a person reference from its 64 hex characters."""
+    return parse_hex32(text, "a person reference")
 
 
 def person_doc(store: Store, ref: bytes) -> dict[str, Any]:

@@ -7,7 +7,9 @@ Rules this module keeps (the handlers in `node.api._app` rely on them):
    not arrive whole within the body timeout: no unbounded read, no task held for ever.
 2. Unknown query parameters are refused (a misspelt ``?wiat=commit`` must not silently
    skip the wait), and so are repeated ones.
-3. Every id in a path is validated here before it touches the store.
+3. Every id in a path is validated here before it touches the store, against the same
+   pattern that /openapi.json publishes for it (the `*_PATTERN` constants below): a value
+   the document allows is never refused for its shape, and one it forbids never passes.
 4. Every failure is an `ApiProblem` with a stable code; nothing else escapes.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from contextlib import aclosing
 from typing import Final
 
@@ -23,7 +26,7 @@ import trio
 from starlette.requests import ClientDisconnect, Request
 
 from node.api import _errors as e
-from node.ledger import valid_account_id
+from node.ledger._keys import ACCOUNT_ID_RE, ASSET_CODE_RE
 
 MAX_BODY_BYTES: Final = 1 << 20
 BODY_READ_TIMEOUT_S: Final = 10.0  # a request body must arrive whole within this
@@ -31,6 +34,22 @@ MAX_BATCH: Final = 1000  # envelopes in one POST /v1/txs/batch
 MAX_WAIT_TIMEOUT_S: Final = 300.0
 MAX_HEIGHT: Final = 2**63 - 1
 TX_ID_HEX_LEN: Final = 64
+
+# The shapes of ids and cursors, as /openapi.json publishes them (ECMA-262 and Python `re`
+# read them alike). Hex ids take either case; the API answers in lower case.
+HEX32_PATTERN: Final = f"^[0-9a-fA-F]{{{TX_ID_HEX_LEN}}}$"
+ACCOUNT_ID_PATTERN: Final = f"^{ACCOUNT_ID_RE.pattern}$"
+ASSET_CODE_PATTERN: Final = f"^{ASSET_CODE_RE.pattern}$"
+#: "HEIGHT-INDEX" of a statement or evidence page, canonical decimals: a height below
+#: 10^19 and an index below 10^9 (so always within u64 and u32).
+CURSOR_PATTERN: Final = "^(0|[1-9][0-9]{0,18})-(0|[1-9][0-9]{0,8})$"
+#: Standard base64 with padding (what `base64.b64decode(validate=True)` takes), non-empty.
+BASE64_PATTERN: Final = (
+    "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+)
+_HEX32_RE: Final = re.compile(HEX32_PATTERN)
+_CURSOR_RE: Final = re.compile(CURSOR_PATTERN)
+_BASE64_RE: Final = re.compile(BASE64_PATTERN)
 
 
 def query(request: Request, allowed: frozenset[str]) -> dict[str, str]:
@@ -61,23 +80,42 @@ def parse_height(text: str, what: str = "height") -> int:
     return parse_int(text, what, 1, MAX_HEIGHT)
 
 
+def parse_hex32(text: str, what: str) -> bytes:
+    """32 bytes given as 64 hex characters (HEX32_PATTERN); what names them in the error."""
+    if _HEX32_RE.fullmatch(text) is None:
+        raise e.bad_argument(f"{text[:70]!r} is not {what} (64 hex characters)")
+    return bytes.fromhex(text)
+
+
 def parse_tx_id(text: str) -> bytes:
     """The 32 bytes of a tx id given as 64 hex characters."""
-    if len(text) != TX_ID_HEX_LEN or not text.isascii():
-        raise e.bad_argument("a tx id is 64 hex characters (SHA-256 of the body)")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise e.bad_argument("a tx id is 64 hex characters (SHA-256 of the body)") from None
+    return parse_hex32(text, "a tx id (the SHA-256 of the body)")
 
 
 def check_account_id(account_id: str) -> str:
-    """The account id itself, once it has the shape of one."""
-    if not valid_account_id(account_id):
+    """The account id itself, once it has the shape of one (ACCOUNT_ID_PATTERN)."""
+    if ACCOUNT_ID_RE.fullmatch(account_id) is None:
         raise e.bad_argument(
             f"{account_id[:70]!r} is not an account id (3 to 64 of a-z, 0-9, '.', '-')"
         )
     return account_id
+
+
+def check_asset_code(code: str) -> str:
+    """The asset code itself, once it has the shape of one (ASSET_CODE_PATTERN)."""
+    if ASSET_CODE_RE.fullmatch(code) is None:
+        raise e.bad_argument(
+            f"{code[:40]!r} is not an asset code (an upper-case letter, then 1 to 11 "
+            "upper-case letters or digits)"
+        )
+    return code
+
+
+def check_cursor(text: str) -> str:
+    """A page cursor "HEIGHT-INDEX" in its canonical form (CURSOR_PATTERN)."""
+    if _CURSOR_RE.fullmatch(text) is None:
+        raise e.bad_argument(f"after must be a cursor from a previous page, not {text[:40]!r}")
+    return text
 
 
 async def read_body(
@@ -138,12 +176,7 @@ def decode_submission(body: bytes) -> bytes:
         raise e.bad_argument(f'"tx" must be a base64 string, not {_kind(tx)}')
     if not tx:
         raise e.bad_argument('"tx" is empty')
-    try:
-        return base64.b64decode(tx, validate=True)
-    except (binascii.Error, ValueError):
-        raise e.ApiProblem(
-            400, e.INVALID_BASE64, '"tx" is not standard base64 (A-Z a-z 0-9 + / and = padding)'
-        ) from None
+    return _base64(tx, '"tx"')
 
 
 def decode_batch(body: bytes) -> list[bytes]:
@@ -161,15 +194,24 @@ def decode_batch(body: bytes) -> list[bytes]:
         raise e.bad_argument(f'"txs" must be an array of 1 to {MAX_BATCH} base64 strings')
     out = []
     for i, tx in enumerate(txs):
-        if not isinstance(tx, str) or not tx:
+        if not isinstance(tx, str):
             raise e.bad_argument(f'"txs"[{i}] must be a non-empty base64 string, not {_kind(tx)}')
-        try:
-            out.append(base64.b64decode(tx, validate=True))
-        except (binascii.Error, ValueError):
-            raise e.ApiProblem(
-                400, e.INVALID_BASE64, f'"txs"[{i}] is not standard base64'
-            ) from None
+        if not tx:
+            raise e.bad_argument(f'"txs"[{i}] is empty')
+        out.append(_base64(tx, f'"txs"[{i}]'))
     return out
+
+
+def _base64(text: str, what: str) -> bytes:
+    """The bytes of a non-empty standard base64 string (BASE64_PATTERN)."""
+    if _BASE64_RE.fullmatch(text) is None:
+        raise e.ApiProblem(
+            400, e.INVALID_BASE64, f"{what} is not standard base64 (A-Z a-z 0-9 + / and = padding)"
+        )
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):  # unreachable after the pattern; kept as a guard
+        raise e.ApiProblem(400, e.INVALID_BASE64, f"{what} is not standard base64") from None
 
 
 def _kind(value: object) -> str:

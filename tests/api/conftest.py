@@ -9,6 +9,7 @@ import httpx
 import pytest
 import trio
 from api_support import LocalNode
+from live_node import LiveNode, live_node
 from starlette.applications import Starlette
 
 from node.api import create_app
@@ -44,3 +45,10 @@ async def api(app: Starlette) -> AsyncIterator[TengeClient]:
     with trio.fail_after(30):
         async with TengeClient("http://node", transport=httpx.ASGITransport(app=app)) as client:
             yield client
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
+    """One real validator process for a module's tests (chain tenge-docs-1)."""
+    with live_node(tmp_path_factory.mktemp("live") / "net") as node:
+        yield node
