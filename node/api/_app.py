@@ -26,11 +26,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node.admission import AdmissionBusy
 from node.api import _errors as e
+from node.api._access import AccessLayer, match_route
 from node.api._events import event_stream
 from node.api._facade import NodeFacade
 from node.api._limits import ApiGate, retry_after
@@ -51,6 +52,7 @@ from node.api._requests import (
 )
 from node.api._requests import MAX_BODY_BYTES as MAX_BODY_BYTES  # re-exported by node.api
 from node.api._requests import MAX_WAIT_TIMEOUT_S as MAX_WAIT_TIMEOUT_S
+from node.api._tokens import TokenHolder
 from node.api._views import (
     account_json,
     asset_json,
@@ -111,6 +113,7 @@ def create_app(
     keepalive_s: float = KEEPALIVE_S,
     body_timeout_s: float = BODY_READ_TIMEOUT_S,
     gate: ApiGate | None = None,
+    tokens: TokenHolder | None = None,
 ) -> Starlette:
     """The HTTP API of one node.
 
@@ -123,6 +126,8 @@ def create_app(
         gate: rate limits and the observer of requests; pass the same gate to
             ``serve_api`` (it finds it on ``app.state.gate`` otherwise). Default: a gate
             with default limits that reports nothing.
+        tokens: the bearer tokens every non-public route asks for (docs/api.md,
+            "Access"); None or a holder without a book: the API is open.
     """
     gate = gate or ApiGate()
     api = _Api(facade, max_block_age_s, default_wait_timeout_s, keepalive_s, body_timeout_s, gate)
@@ -151,7 +156,17 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(_Gate, gate=gate, routes=routes), Middleware(_Guard)],
+        middleware=[
+            Middleware(_Gate, gate=gate, routes=routes),
+            Middleware(_Guard),
+            Middleware(
+                AccessLayer,
+                routes=routes,
+                facade=facade,
+                holder=tokens or TokenHolder(None),
+                observer=gate.observer,
+            ),
+        ],
         exception_handlers={
             e.ApiProblem: _problem_handler,
             HTTPException: _http_exception_handler,
@@ -184,7 +199,6 @@ async def _http_exception_handler(request: Request, exc: Exception) -> Response:
     return e.error_response(exc.status_code, e.INVALID_ARGUMENT, str(exc.detail))
 
 
-UNMATCHED: Final = "unmatched"
 CLIENT_GONE: Final = 499  # status reported when the client left before any response
 
 
@@ -197,11 +211,7 @@ class _Gate:
         self.routes = routes
 
     def _template(self, scope: Scope) -> str:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is not Match.NONE and isinstance(route, Route):
-                return route.path
-        return UNMATCHED
+        return match_route(self.routes, scope)[0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

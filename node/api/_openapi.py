@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from node.api import _errors as e
+from node.api._access import openapi_access
 from proto import ledger_pb2
 
 API_VERSION: Final = "1.0.0"
@@ -646,6 +647,7 @@ def openapi_document() -> dict[str, Any]:
                 "503", _error("TOO_MANY_CONNECTIONS: retry after the Retry-After header's seconds")
             )
             op["responses"].setdefault("431", _error("HEADERS_TOO_LARGE: headers past 16 KiB"))
+    security_schemes = openapi_access(paths)  # security and 401/403 per route (docs/api.md)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -658,5 +660,5 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "paths": paths,
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": _schemas(), "securitySchemes": security_schemes},
     }
