@@ -36,7 +36,7 @@ from node.api._errors import (
     RATE_LIMITED,
     TIMEOUT,
     TOO_MANY_CONNECTIONS,
-    UNAUTHORIZED,
+    UNAUTHENTICATED,
 )
 from node.api._facade import SUBSCRIBER_BUFFER, BlockSummary, CommitFeed, NodeFacade
 from node.api._limits import REFUSAL_REASONS, ApiGate, ApiLimits, ApiObserver, RateLimiter
@@ -84,7 +84,7 @@ __all__ = [
     "SUBSCRIBER_BUFFER",
     "TIMEOUT",
     "TOO_MANY_CONNECTIONS",
-    "UNAUTHORIZED",
+    "UNAUTHENTICATED",
     "ApiGate",
     "ApiLimits",
     "ApiObserver",

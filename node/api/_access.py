@@ -7,7 +7,7 @@ Rules this module keeps:
 2. With no token file the API is open, as on a developer's loopback node; the node refuses
    to start with a non-loopback ``api.listen`` then (``require_tokens_off_loopback``).
 3. A public route never looks at the Authorization header. Any other route answers 401
-   UNAUTHORIZED (with ``WWW-Authenticate: Bearer``) without a valid token, and 403 FORBIDDEN
+   UNAUTHENTICATED (with ``WWW-Authenticate: Bearer``) without a valid token, and 403 FORBIDDEN
    with a token that lacks the scope, or, for a ``read:own`` token, when the account is not
    the token's bank or an account that bank registered (``Account.registered_by``).
 4. A ``read:own`` token gets the same 403 for an account that does not exist as for another
@@ -177,7 +177,7 @@ class AccessLayer:
         self.observer.on_api_auth_refused(need.scope, reason)
         if status == 401:
             response = e.error_response(
-                401, e.UNAUTHORIZED, message, headers={"WWW-Authenticate": _challenge(reason)}
+                401, e.UNAUTHENTICATED, message, headers={"WWW-Authenticate": _challenge(reason)}
             )
         else:
             response = e.error_response(403, e.FORBIDDEN, message)
@@ -320,7 +320,7 @@ def openapi_access(paths: dict[str, Any]) -> dict[str, Any]:
             op["security"] = [{BEARER_SCHEME: [scope]} for scope in scopes]
             responses = op["responses"]
             responses["401"] = _error_answer(
-                "UNAUTHORIZED: no bearer token, or not a valid one of this node (with "
+                "UNAUTHENTICATED: no bearer token, or not a valid one of this node (with "
                 "WWW-Authenticate: Bearer); only once the node has a token file"
             )
             responses["403"] = _error_answer(

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from node.api import (
     FORBIDDEN,
     ROUTE_ACCESS,
-    UNAUTHORIZED,
+    UNAUTHENTICATED,
     ApiGate,
     Need,
     TokenBook,
@@ -166,7 +166,7 @@ async def test_no_token_is_401_with_a_bearer_challenge(
     ]:
         r = await client.request(method, path)
         assert r.status_code == 401, (path, r.text)
-        assert r.json()["error"]["code"] == UNAUTHORIZED
+        assert r.json()["error"]["code"] == UNAUTHENTICATED
         assert r.headers["WWW-Authenticate"] == 'Bearer realm="tenge-node"'
     assert {reason for _, reason in world.refusals.auth} == {"missing_token"}
 
@@ -187,7 +187,7 @@ async def test_a_wrong_or_malformed_token_is_401_invalid_token(
     ]:
         r = await client.get("/v1/accounts/alice.halyk", headers={"Authorization": header})
         assert r.status_code == 401, header[:40]
-        assert r.json()["error"]["code"] == UNAUTHORIZED
+        assert r.json()["error"]["code"] == UNAUTHENTICATED
         assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
     assert {reason for _, reason in world.refusals.auth} == {"invalid_token"}
 

@@ -167,7 +167,7 @@ async def test_tokens_and_scopes_on_a_real_node(running: dict[str, Any]) -> None
             r = await get("/v1/accounts/alice.a", None)
             assert r.status_code == 401
             assert r.headers["WWW-Authenticate"].startswith("Bearer")
-            assert r.json()["error"]["code"] == "UNAUTHORIZED"
+            assert r.json()["error"]["code"] == "UNAUTHENTICATED"
 
             alice_paths = ["/v1/accounts/alice.a", "/v1/accounts/alice.a/transactions"]
             for path in [*alice_paths, f"/v1/txs/{alice_tx}"]:
@@ -194,7 +194,7 @@ async def test_tokens_and_scopes_on_a_real_node(running: dict[str, Any]) -> None
             query = ("query", "account", "alice.a", "--api", api)
             refused = await trio.to_thread.run_sync(lambda: tenge_node(*query))
             assert refused.returncode == 1
-            assert "UNAUTHORIZED" in refused.stderr
+            assert "UNAUTHENTICATED" in refused.stderr
             answered = await trio.to_thread.run_sync(
                 lambda: tenge_node(*query, token=tokens["bank-a"])
             )
