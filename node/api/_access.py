@@ -10,7 +10,9 @@ Rules this module keeps:
    UNAUTHENTICATED (with ``WWW-Authenticate: Bearer``) without a valid token, and 403 FORBIDDEN
    with a token that lacks the scope, or, for a ``read:own`` token, when the account is not
    the token's bank or an account that bank registered (``Account.registered_by``).
-4. A ``read:own`` token gets the same 403 for an account that does not exist as for another
+4. A route missing from the table needs ``read:all`` (the layer fails closed). A path or
+   method of no route goes on to the router's 404 or 405, which reveal nothing.
+5. A ``read:own`` token gets the same 403 for an account that does not exist as for another
    bank's: a bank cannot probe for other banks' customers. A malformed id goes on to the
    handler, which answers 400 without reading anything.
 """
@@ -45,8 +47,6 @@ from node.errors import ConfigError
 from node.ledger import get_account
 from node.ledger._rules import required_accounts
 from proto import ledger_pb2
-
-UNMATCHED: Final = "unmatched"
 
 
 class Need(enum.Enum):
@@ -109,14 +109,18 @@ AUTH_SCOPES: Final = frozenset({SUBMIT, READ_OWN, READ_ALL})
 _CHALLENGE: Final = 'Bearer realm="tenge-node"'
 
 
-def match_route(routes: Sequence[BaseRoute], scope: Scope) -> tuple[str, dict[str, Any]]:
-    """The template of the route a request matches (``UNMATCHED`` for none) and its path
-    parameters."""
+
+
+def _served_route(
+    routes: Sequence[BaseRoute], scope: Scope
+) -> tuple[str, dict[str, Any]] | None:
+    """The template and path parameters of the route that serves a request (path and
+    method match, as the router picks it), or None when it will be a 404 or a 405."""
     for route in routes:
         match, child = route.matches(scope)
-        if match is not Match.NONE and isinstance(route, Route):
+        if match is Match.FULL and isinstance(route, Route):
             return route.path, dict(child.get("path_params", {}))
-    return UNMATCHED, {}
+    return None
 
 
 def is_loopback(host: str) -> bool:
@@ -164,8 +168,12 @@ class AccessLayer:
         if scope["type"] != "http" or book is None:
             await self.app(scope, receive, send)
             return
-        template, params = match_route(self.routes, scope)
-        need = ROUTE_ACCESS.get(template, Need.PUBLIC)  # unmatched: the 404/405 is public
+        served = _served_route(self.routes, scope)
+        if served is None:  # no route for this path and method: the 404 or 405 is public
+            await self.app(scope, receive, send)
+            return
+        template, params = served
+        need = ROUTE_ACCESS.get(template, Need.READ_ALL)  # a route missing from the table
         if need is Need.PUBLIC:
             await self.app(scope, receive, send)
             return

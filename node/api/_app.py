@@ -26,12 +26,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node.admission import AdmissionBusy
 from node.api import _errors as e
-from node.api._access import AccessLayer, match_route
+from node.api._access import AccessLayer
 from node.api._events import event_stream
 from node.api._facade import NodeFacade
 from node.api._limits import ApiGate, retry_after
@@ -199,6 +199,7 @@ async def _http_exception_handler(request: Request, exc: Exception) -> Response:
     return e.error_response(exc.status_code, e.INVALID_ARGUMENT, str(exc.detail))
 
 
+UNMATCHED: Final = "unmatched"
 CLIENT_GONE: Final = 499  # status reported when the client left before any response
 
 
@@ -211,7 +212,11 @@ class _Gate:
         self.routes = routes
 
     def _template(self, scope: Scope) -> str:
-        return match_route(self.routes, scope)[0]
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE and isinstance(route, Route):
+                return route.path
+        return UNMATCHED
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -28,6 +28,7 @@ from node.api import (
     TokenBook,
     TokenHolder,
     create_app,
+    error_codes,
     is_loopback,
     load_tokens,
     new_token,
@@ -123,6 +124,8 @@ def _routes(app: Starlette) -> set[str]:
 
 def test_every_route_has_exactly_one_access_rule(app: Starlette) -> None:
     assert set(ROUTE_ACCESS) == _routes(app)
+    # One code per meaning: the API's 401 is not the ledger's UNAUTHORIZED.
+    assert len(error_codes()) == len(set(error_codes()))
 
 
 PUBLIC_GETS = [
@@ -169,6 +172,20 @@ async def test_no_token_is_401_with_a_bearer_challenge(
         assert r.json()["error"]["code"] == UNAUTHENTICATED
         assert r.headers["WWW-Authenticate"] == 'Bearer realm="tenge-node"'
     assert {reason for _, reason in world.refusals.auth} == {"missing_token"}
+
+
+async def test_no_route_is_still_404_or_405_and_a_route_missing_from_the_table_is_closed(
+    world: World, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await client.get("/v1/txs")).status_code == 405  # POST only
+    assert (await client.delete("/v1/accounts/alice.halyk")).status_code == 405
+    assert (await client.get("/v1/nothing")).status_code == 404
+    monkeypatch.delitem(ROUTE_ACCESS, "/v1/status")
+    r = await client.get("/v1/status")
+    assert r.status_code == 401
+    r = await client.get("/v1/status", headers=world.auth("halyk-read"))
+    assert r.status_code == 403
+    assert (await client.get("/v1/status", headers=world.auth("afm"))).status_code == 200
 
 
 async def test_a_wrong_or_malformed_token_is_401_invalid_token(
