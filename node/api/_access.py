@@ -109,11 +109,7 @@ AUTH_SCOPES: Final = frozenset({SUBMIT, READ_OWN, READ_ALL})
 _CHALLENGE: Final = 'Bearer realm="tenge-node"'
 
 
-
-
-def _served_route(
-    routes: Sequence[BaseRoute], scope: Scope
-) -> tuple[str, dict[str, Any]] | None:
+def _served_route(routes: Sequence[BaseRoute], scope: Scope) -> tuple[str, dict[str, Any]] | None:
     """The template and path parameters of the route that serves a request (path and
     method match, as the router picks it), or None when it will be a 404 or a 405."""
     for route in routes:
