@@ -192,14 +192,8 @@ class AccessLayer:
     ) -> tuple[int, str, str] | None:
         """(status, reason, message) of a refusal, or None to serve the request."""
         if presented is None:
-            return (
-                401,
-                MISSING_TOKEN,
-                (
-                    f"this route needs a bearer token with scope {need.scope} "
-                    "(Authorization: Bearer TOKEN)"
-                ),
-            )
+            message = f"this route needs a bearer token with scope {need.scope}"
+            return 401, MISSING_TOKEN, f"{message} (Authorization: Bearer TOKEN)"
         token, reason = book.authenticate(presented)
         if token is None:
             what = "revoked" if reason == REVOKED_TOKEN else "not a valid token of this node"
