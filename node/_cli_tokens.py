@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
 from node.api import SCOPES, load_tokens, new_token, revoke, save_tokens, token_file
+from node.config import CONFIG_FILE
 from node.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ def _now_ms() -> int:
 
 
 def _tokens(home: Path) -> list[ApiToken]:
-    if not home.is_dir():
-        _fail(f"{home}: not a node home (run `tenge-node init --home {home}`)", EXIT_USAGE)
+    if not (home / CONFIG_FILE).is_file():
+        _fail(f"{home}: not a node home, no {CONFIG_FILE} (run `tenge-node init`)", EXIT_USAGE)
     try:
         book = load_tokens(token_file(home))
     except ConfigError as e:

@@ -287,3 +287,32 @@ def test_a_non_loopback_api_without_tokens_is_refused(testnet: dict[str, Any]) -
     assert_one_line_error(start(home), "config.toml: api.listen: 0.0.0.0:")
     # The refusal comes before anything is opened: the store was never created.
     assert not (home / "data" / "store").exists()
+
+
+def test_api_token_commands_exit_codes(testnet: dict[str, Any], tmp_path: Path) -> None:
+    home = str(testnet["nodes"][0]["home"])
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return tenge_node("api-token", *args)
+
+    assert run("create", "--home", home, "--scope", "write").returncode == 2  # no such scope
+    bankless = run("create", "--home", home, "--scope", "read:own")
+    assert bankless.returncode == 2
+    assert "needs the bank" in bankless.stderr
+    made = run("create", "--home", home, "--scope", "read:own", "--bank", "bank-a")
+    assert made.returncode == 0, made.stderr
+    name = json.loads(made.stdout)["name"]
+    assert name.startswith("bank-a-")
+    again = run("create", "--home", home, "--scope", "submit", "--name", name)
+    assert again.returncode == 2
+    assert "exists already" in again.stderr
+    nowhere = run("create", "--home", str(tmp_path / "nowhere"), "--scope", "admin")
+    assert nowhere.returncode == 2
+    assert "not a node home" in nowhere.stderr
+    assert run("revoke", "--home", home, "nobody").returncode == 1
+    assert run("revoke", "--home", home, name).returncode == 0
+    twice = run("revoke", "--home", home, name)
+    assert twice.returncode == 1
+    assert "revoked already" in twice.stderr
+    for result in (bankless, again, nowhere, twice):
+        assert "Traceback" not in result.stderr
