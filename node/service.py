@@ -33,6 +33,7 @@ from node.api import (
     TokenHolder,
     create_app,
     load_tokens,
+    reload_tokens,
     require_tokens_off_loopback,
     serve_api,
     token_file,
@@ -511,6 +512,12 @@ class Node:
         if forged:
             self.p2p.charge_invalid_gossip(peer_id, forged)
         self._admitted(txs, admissions, from_api=False)
+
+    def reload_api_tokens(self) -> bool:
+        """Read HOME/api_tokens.json again now (SIGHUP); False when it is invalid (logged;
+        the tokens in force stay). A running node also reloads it within a second of a
+        change (docs/api.md, "Access")."""
+        return reload_tokens(self.api_tokens, token_file(self.config.home))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; close the store on the way out."""

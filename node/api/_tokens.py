@@ -353,16 +353,25 @@ async def watch_token_file(
     while True:
         await trio.sleep(interval_s)
         state = _file_state(path)
-        if state == seen:
-            continue
-        seen = state
-        try:
-            book = load_tokens(path)
-        except ConfigError as e:
-            log.error("API tokens not reloaded, the previous ones stay in force: %s", e)
-            continue
-        holder.book = book or TokenBook()
-        log.info("API tokens reloaded from %s: %d in force", path, _in_force(holder.book))
+        if state != seen:
+            seen = state
+            reload_tokens(holder, path)
+
+
+def reload_tokens(holder: TokenHolder, path: Path) -> bool:
+    """Read the token file again into holder (on a change, or on SIGHUP); False when the
+    file is invalid: that is logged and the tokens in force stay. A node that never saw
+    the file stays open; one that did stays closed when the file is gone."""
+    try:
+        book = load_tokens(path)
+    except ConfigError as e:
+        log.error("API tokens not reloaded, the previous ones stay in force: %s", e)
+        return False
+    if book is None and holder.book is None:
+        return True
+    holder.book = book or TokenBook()
+    log.info("API tokens reloaded from %s: %d in force", path, _in_force(holder.book))
+    return True
 
 
 def _in_force(book: TokenBook) -> int:

@@ -32,6 +32,7 @@ from node.api import (
     is_loopback,
     load_tokens,
     new_token,
+    reload_tokens,
     require_tokens_off_loopback,
     revoke,
     save_tokens,
@@ -455,6 +456,26 @@ def test_a_non_loopback_listen_needs_a_token_file() -> None:
     require_tokens_off_loopback("0.0.0.0:26657", "0.0.0.0", TokenBook())
     with pytest.raises(ConfigError, match=r"^config.toml: api.listen: 0.0.0.0:26657 is not"):
         require_tokens_off_loopback("0.0.0.0:26657", "0.0.0.0", None)
+
+
+def test_reload_keeps_an_open_node_open_and_a_closed_one_closed(tmp_path: Path) -> None:
+    path = tmp_path / "api_tokens.json"
+    holder = TokenHolder(None)
+    assert reload_tokens(holder, path)  # still no file: still open
+    assert holder.book is None
+    token, secret = new_token("ops", ["admin"], "", T0_MS)
+    save_tokens(path, [token])
+    assert reload_tokens(holder, path)  # a file appears: closed, with its token
+    assert holder.book is not None
+    assert holder.book.authenticate(secret)[0] is not None
+    before = holder.book
+    path.write_text("[")
+    assert not reload_tokens(holder, path)  # invalid: the tokens in force stay
+    assert holder.book is before
+    path.unlink()
+    assert reload_tokens(holder, path)  # removed: closed, and no token is in force
+    assert holder.book is not None
+    assert holder.book.authenticate(secret) == (None, "invalid_token")
 
 
 def test_revoking_twice_or_an_unknown_name_is_refused() -> None:

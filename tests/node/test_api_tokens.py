@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from network_support import FAST_PARAMS
 from node.client import ApiError, TengeClient
 from node.keys import KeyPair, read_key_file
 from testnet._init import free_base_port, init_testnet
-from testnet._procs import LOG_FILE, start_node, stop_node
+from testnet._procs import LOG_FILE, read_pid, start_node, stop_node
 
 REPO = Path(__file__).resolve().parent.parent.parent
 TEST_TIMEOUT_S = 120
@@ -232,6 +233,18 @@ async def test_tokens_and_scopes_on_a_real_node(running: dict[str, Any]) -> None
         assert counts[("read:own", "missing_token")] >= 2
         assert counts[("submit", "missing_scope")] == 1
         assert counts[("read:own", "revoked_token")] >= 1
+        # SIGHUP reloads the tokens at once and the node keeps running.
+        pid = read_pid(home)
+        assert pid is not None
+        os.kill(pid, signal.SIGHUP)
+        log = home / LOG_FILE
+        for _ in range(200):  # bounded by the test's fail_after as well
+            if "reloading the API tokens" in log.read_text():
+                break
+            await trio.sleep(0.1)
+        assert "API tokens reloaded" in log.read_text()
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.get(api + "/v1/status")).status_code == 200
         # The client raises ApiError with the code for a refused read.
         async with TengeClient(api, chain_id=chain, token=tokens["bank-z"]) as bank_z:
             with pytest.raises(ApiError) as caught:
