@@ -11,6 +11,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from node.config import DEFAULT_API_PORT
 from proto import ledger_pb2 as pb
 
 DEFAULT_API: Final = f"http://127.0.0.1:{DEFAULT_API_PORT}"
+#: The environment variable that gives tx and query their bearer token (docs/cli.md).
+API_TOKEN_ENV: Final = "TENGE_API_TOKEN"
 
 ROLES: Final = tuple(v.name for v in pb.Role.DESCRIPTOR.values if v.number)
 ZONES: Final = tuple(v.name for v in pb.Zone.DESCRIPTOR.values if v.number)
@@ -90,6 +93,13 @@ def _add_keys(sub: _SubParsers, handlers: OperatorHandlers) -> None:
 
 def _api_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", default=DEFAULT_API, metavar="URL", help=f"default {DEFAULT_API}")
+    parser.add_argument(
+        "--api-token",
+        default=os.environ.get(API_TOKEN_ENV) or None,
+        metavar="TOKEN",
+        help=f"bearer token for the node's API (default: ${API_TOKEN_ENV}, which keeps it "
+        "out of the process list)",
+    )
     parser.add_argument(
         "--http-timeout",
         type=float,

@@ -161,12 +161,16 @@ async def _run_until_signal(node: object) -> None:
     from node.service import Node
 
     assert isinstance(node, Node)
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(node.run)
 
             async def stop_on_signal() -> None:
                 async for signum in signals:
+                    if signum == signal.SIGHUP:  # reload the API tokens, keep running
+                        log.info("received SIGHUP; reloading the API tokens")
+                        node.reload_api_tokens()
+                        continue
                     log.info("received %s; stopping", signal.Signals(signum).name)
                     nursery.cancel_scope.cancel()
                     return
@@ -198,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase-env", metavar="VAR", help="encrypt the validator key")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("start", help="run the node until SIGINT or SIGTERM")
+    p = sub.add_parser(
+        "start", help="run the node until SIGINT or SIGTERM (SIGHUP: reload the API tokens)"
+    )
     p.add_argument("--home", type=Path, required=True)
     p.add_argument("--log-format", choices=("text", "json"))
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
@@ -209,8 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", type=Path, required=True)
     p.set_defaults(func=cmd_show_node_id)
 
+    from node._cli_tokens import add_token_commands
     from node.cli_ops import add_operator_commands  # imports node.cli's neighbours only
 
+    add_token_commands(sub)
     add_operator_commands(sub)
     return parser
 

@@ -203,7 +203,7 @@ def _with_api(
     """Run work with a client of the node at url, under trio; no answer is exit 3."""
 
     async def main() -> int:
-        async with TengeClient(url, timeout_s=args.http_timeout) as api:
+        async with TengeClient(url, timeout_s=args.http_timeout, token=args.api_token) as api:
             try:
                 return await work(api)
             except Unreachable as e:

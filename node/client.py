@@ -100,6 +100,8 @@ class TengeClient(TransactionKinds):
         timeout_s: per-request timeout (a wait=commit request gets its wait on top).
         transport: an httpx transport (tests pass ``httpx.ASGITransport(app)``).
         chain_id: the chain to sign for; read from /v1/status when not given.
+        token: a bearer token of the node (``tenge-node api-token create``), sent as
+            ``Authorization: Bearer TOKEN`` on every request; None sends none.
     """
 
     def __init__(
@@ -109,8 +111,12 @@ class TengeClient(TransactionKinds):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
         chain_id: str | None = None,
+        token: str | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout_s, transport=transport, headers=headers
+        )
         self._timeout_s = timeout_s
         self._chain_id = chain_id
         self._max_tx_ttl: int | None = None

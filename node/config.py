@@ -8,6 +8,7 @@ A home looks like other node software's::
       node_key.json        the P2P identity (Ed25519, mode 0600)
       validator_key.json   the consensus signing key (absent on an observer)
       data/                LevelDB store, consensus WAL, last-signed record
+      api_tokens.json      the API's bearer tokens, hashed (node/api/_tokens.py; optional)
 
 Every error names the file and the field, e.g. ``config.toml: p2p.listen: expected HOST:PORT``.
 """
@@ -195,7 +196,8 @@ max_pending_per_source = 4
 max_pending_per_key = 2
 
 [api]
-# HTTP API (JSON). Keep it on a private interface or behind a proxy.
+# HTTP API (JSON). Keep it on a private interface or behind a proxy. Off loopback the
+# node needs API tokens (`tenge-node api-token create`, kept hashed in api_tokens.json).
 listen = {api_listen}
 # Open connections at once, all clients together. At the cap the connection idle longest
 # is closed to make room; with every connection busy a newcomer gets 503.

@@ -46,6 +46,8 @@ from node._metrics_http import MAX_DRAIN_BYTES as MAX_DRAIN_BYTES
 from node._metrics_http import MAX_REQUEST_HEAD as MAX_REQUEST_HEAD
 from node._metrics_http import REQUEST_TIMEOUT_S as REQUEST_TIMEOUT_S
 from node._metrics_http import serve_metrics as serve_metrics
+from node.api._access import AUTH_REFUSAL_REASONS as API_AUTH_REFUSAL_REASONS
+from node.api._access import AUTH_SCOPES as API_AUTH_SCOPES
 from node.api._limits import REFUSAL_REASONS as API_REFUSAL_REASONS
 from node.store import StateCacheStats
 from proto import ledger_pb2
@@ -369,6 +371,13 @@ class NodeMetrics:
             ("reason",),
             registry=r,
         )
+        self._api_auth_refused = PromCounter(
+            "tenge_api_auth_refused_total",
+            "HTTP API requests refused 401 (no valid bearer token) or 403 (the token lacks "
+            "the scope, or reads another bank's account), by the scope the route needs.",
+            ("scope", "reason"),
+            registry=r,
+        )
         self._routes = _OpenLabel()
         self._kinds = _OpenLabel()
         self._reasons = _OpenLabel()
@@ -477,6 +486,13 @@ class NodeMetrics:
         """The API refused a connection (503) or a request (429), or shed an idle
         connection; ``reason`` is one of ``node.api._limits.REFUSAL_REASONS``."""
         self._api_refused.labels(_closed(reason, API_REFUSAL_REASONS)).inc()
+
+    def on_api_auth_refused(self, scope: str, reason: str) -> None:
+        """The API refused a request 401 or 403: the scope its route needs (``submit``,
+        ``read:own``, ``read:all``) and why (``node.api._access.AUTH_REFUSAL_REASONS``)."""
+        self._api_auth_refused.labels(
+            _closed(scope, API_AUTH_SCOPES), _closed(reason, API_AUTH_REFUSAL_REASONS)
+        ).inc()
 
     def on_write_batch(self, seconds: float) -> None:
         """A block's write batch was synced to disk in ``seconds``."""

@@ -25,7 +25,20 @@ import trio
 import consensus as cs
 from node import consensus_codec as codec
 from node.admission import AdmissionBusy, Admitter
-from node.api import ApiGate, ApiLimits, BlockSummary, CommitFeed, create_app, serve_api
+from node.api import (
+    ApiGate,
+    ApiLimits,
+    BlockSummary,
+    CommitFeed,
+    TokenHolder,
+    create_app,
+    load_tokens,
+    reload_tokens,
+    require_tokens_off_loopback,
+    serve_api,
+    token_file,
+    watch_token_file,
+)
 from node.blocks import ChainTip, decode_block
 from node.config import NodeConfig
 from node.core import (
@@ -106,6 +119,10 @@ class Node:
         self.chain_id = genesis.chain_id
         self.node_key = node_key
         self.validator_key = validator_key
+        # The API's bearer tokens, before anything is opened (docs/api.md, "Access").
+        tokens = load_tokens(token_file(config.home))
+        require_tokens_off_loopback(str(config.api_listen), config.api_listen.host, tokens)
+        self.api_tokens = TokenHolder(tokens)
         self.store = Store(
             config.data_dir / "store", state_cache_bytes=config.storage_state_cache_mb * 2**20
         )
@@ -496,6 +513,12 @@ class Node:
             self.p2p.charge_invalid_gossip(peer_id, forged)
         self._admitted(txs, admissions, from_api=False)
 
+    def reload_api_tokens(self) -> bool:
+        """Read HOME/api_tokens.json again now (SIGHUP); False when it is invalid (logged;
+        the tokens in force stay). A running node also reloads it within a second of a
+        change (docs/api.md, "Access")."""
+        return reload_tokens(self.api_tokens, token_file(self.config.home))
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; close the store on the way out."""
         try:
@@ -512,9 +535,10 @@ class Node:
                 nursery.start_soon(self._pump_txs)
                 nursery.start_soon(self._gossip_loop)
                 await nursery.start(self.driver.run, self.wal.entries)
+                nursery.start_soon(watch_token_file, self.api_tokens, token_file(self.config.home))
                 self.api_port = await nursery.start(
                     partial(serve_api, gate=self.api_gate),
-                    create_app(self, gate=self.api_gate),
+                    create_app(self, gate=self.api_gate, tokens=self.api_tokens),
                     self.config.api_listen.host,
                     self.config.api_listen.port,
                 )

@@ -33,7 +33,7 @@ import trio
 
 from node.keys import KeyPair
 from node.ledger.txbuild import transfer
-from testnet._init import free_base_port, init_testnet
+from testnet._init import api_headers, free_base_port, init_testnet
 from testnet._load import Load, LoadReport, genesis_load_accounts, percentile, summary_ms
 from testnet._procs import read_pid, start_node, start_relay, stop_node, stop_relay
 from testnet._status import relay_listening, wait_all_height
@@ -394,7 +394,7 @@ async def wait_commit_latencies(manifest: dict[str, Any], count: int) -> list[fl
     """Milliseconds of `count` sequential POST /v1/txs?wait=commit payments."""
     load = Load(manifest, accounts=2)
     out = []
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=api_headers(manifest)) as client:
         await load.setup(client)
         top = await load.height(client) + 200
         for n in range(count):

@@ -137,7 +137,11 @@ async def run_demo(manifest: dict[str, Any], out: TextIO = sys.stdout) -> Demo:
     central, bank_a = "central-bank", "bank-a"
     bank_b = "bank-b" if "bank-b" in manifest["accounts"] else "bank-a"
     apis = [node["api"] for node in manifest["nodes"]]
-    async with TengeClient(apis[0]) as client, TengeClient(apis[-1]) as other:
+    token = manifest.get("api_token")  # off loopback only (testnet._init.api_headers)
+    async with (
+        TengeClient(apis[0], token=token) as client,
+        TengeClient(apis[-1], token=token) as other,
+    ):
         status = await client.status()
         demo.say(
             f"tenge-node settlement demo on chain {status['chain_id']} "

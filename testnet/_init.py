@@ -24,12 +24,15 @@ import random
 import shutil
 import socket
 import string
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from node.api import API_TOKENS_FILE, is_loopback
 from node.config import GENESIS_FILE, NODE_KEY_FILE, VALIDATOR_KEY_FILE, render_config
 from node.genesis import parse_genesis
 from node.keys import KeyPair, write_key_file
@@ -274,15 +277,44 @@ def init_testnet(
             | ({"relay": f"{hosts[i]}:{ports.relay}"} if rtt_ms else {})
         )
     _write_prometheus_files(directory, {n["moniker"]: n["metrics"].split("/")[2] for n in nodes})
+    api_token = _api_token(directory, [Path(n["home"]) for n in nodes], hosts)
     manifest = {
         "chain_id": chain_id,
         "nodes": nodes,
         "accounts": accounts,
         "prometheus_config": str((directory / "prometheus.yml").resolve()),
         "rtt_ms": rtt_ms,
-    }
+    } | ({"api_token": api_token} if api_token else {})
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _api_token(directory: Path, homes: list[Path], hosts: list[str]) -> str | None:
+    """Off loopback (network namespaces, Docker Compose) a node needs API tokens: one
+    ``admin`` token, made by `tenge-node api-token create` in the first home and copied to
+    the others; its text for the manifest (None on loopback: the API asks for none)."""
+    if all(is_loopback(host) for host in hosts):
+        return None
+    command = [sys.executable, "-m", "node.cli", "api-token", "create", "--home", str(homes[0])]
+    made = subprocess.run(
+        [*command, "--scope", "admin", "--name", "testnet-admin"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if made.returncode != 0:
+        raise ValueError(f"tenge-node api-token create failed: {made.stderr.strip()[:300]}")
+    for home in homes[1:]:
+        shutil.copy2(homes[0] / API_TOKENS_FILE, home / API_TOKENS_FILE)
+    token: str = json.loads(made.stdout)["token"]
+    return token
+
+
+def api_headers(manifest: dict[str, Any]) -> dict[str, str]:
+    """The Authorization header of the testnet's admin token (none on loopback)."""
+    token = manifest.get("api_token")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def write_accounts_file(path: Path, entries: Iterable[dict[str, Any]]) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ import trio
 from node.keys import KeyPair, read_key_file
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
 from proto import ledger_pb2
+from testnet._init import api_headers
 
 DRAIN_TIMEOUT_S: Final = 30.0
 TICK_S: Final = 0.02
@@ -392,7 +393,8 @@ class Load:
         """
         cpu0 = time.process_time()
         limits = httpx.Limits(max_connections=self.workers, max_keepalive_connections=self.workers)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        headers = api_headers(self.manifest)
+        async with httpx.AsyncClient(timeout=30, limits=limits, headers=headers) as client:
             await self.setup(client)
             schedule = Schedule(rate, max(1, int(rate * duration)), self.batch)
             expires = await self.height(client) + PAYMENT_TTL_BLOCKS

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node.admission import AdmissionBusy
 from node.api import _errors as e
+from node.api._access import AccessLayer
 from node.api._events import event_stream
 from node.api._facade import NodeFacade
 from node.api._limits import ApiGate, retry_after
@@ -53,6 +54,7 @@ from node.api._requests import (
 )
 from node.api._requests import MAX_BODY_BYTES as MAX_BODY_BYTES  # re-exported by node.api
 from node.api._requests import MAX_WAIT_TIMEOUT_S as MAX_WAIT_TIMEOUT_S
+from node.api._tokens import TokenHolder
 from node.api._views import (
     account_json,
     asset_json,
@@ -114,6 +116,7 @@ def create_app(
     keepalive_s: float = KEEPALIVE_S,
     body_timeout_s: float = BODY_READ_TIMEOUT_S,
     gate: ApiGate | None = None,
+    tokens: TokenHolder | None = None,
 ) -> Starlette:
     """The HTTP API of one node.
 
@@ -126,6 +129,8 @@ def create_app(
         gate: rate limits and the observer of requests; pass the same gate to
             ``serve_api`` (it finds it on ``app.state.gate`` otherwise). Default: a gate
             with default limits that reports nothing.
+        tokens: the bearer tokens every non-public route asks for (docs/api.md,
+            "Access"); None or a holder without a book: the API is open.
     """
     gate = gate or ApiGate()
     api = _Api(facade, max_block_age_s, default_wait_timeout_s, keepalive_s, body_timeout_s, gate)
@@ -156,7 +161,17 @@ def create_app(
     _literal_paths_first(routes)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(_Gate, gate=gate, routes=routes), Middleware(_Guard)],
+        middleware=[
+            Middleware(_Gate, gate=gate, routes=routes),
+            Middleware(_Guard),
+            Middleware(
+                AccessLayer,
+                routes=routes,
+                facade=facade,
+                holder=tokens or TokenHolder(None),
+                observer=gate.observer,
+            ),
+        ],
         exception_handlers={
             e.ApiProblem: _problem_handler,
             HTTPException: _http_exception_handler,

@@ -26,6 +26,10 @@ RATE_LIMITED: Final = "RATE_LIMITED"
 TOO_MANY_CONNECTIONS: Final = "TOO_MANY_CONNECTIONS"
 HEADERS_TIMEOUT: Final = "HEADERS_TIMEOUT"
 HEADERS_TOO_LARGE: Final = "HEADERS_TOO_LARGE"
+# No valid bearer token (docs/api.md, "Access"); not the ledger's UNAUTHORIZED (a signer
+# whose role may not do this), so that the code alone tells the two apart.
+UNAUTHENTICATED: Final = "UNAUTHENTICATED"
+FORBIDDEN: Final = "FORBIDDEN"  # the token lacks the scope, or reads another bank's account
 
 #: Every HTTP-level code with the status it comes with.
 HTTP_CODES: Final[dict[str, int]] = {
@@ -44,6 +48,8 @@ HTTP_CODES: Final[dict[str, int]] = {
     TOO_MANY_CONNECTIONS: 503,
     HEADERS_TIMEOUT: 408,
     HEADERS_TOO_LARGE: 431,
+    UNAUTHENTICATED: 401,
+    FORBIDDEN: 403,
 }
 
 

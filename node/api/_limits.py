@@ -100,6 +100,10 @@ class ApiObserver(Protocol):
     def on_api_refused(self, reason: str) -> None:
         """A connection or request was refused, or an idle connection shed, for ``reason``."""
 
+    def on_api_auth_refused(self, scope: str, reason: str) -> None:
+        """A request was refused 401 or 403 (docs/api.md, "Access"): the scope its route
+        needs and why (``node.api._access.AUTH_REFUSAL_REASONS``)."""
+
 
 class NullObserver:
     """An observer that records nothing (tests, tools)."""
@@ -109,6 +113,9 @@ class NullObserver:
 
     def on_api_refused(self, reason: str) -> None:
         """Ignore a refusal."""
+
+    def on_api_auth_refused(self, scope: str, reason: str) -> None:
+        """Ignore a refusal for want of a token or scope."""
 
 
 class RateLimiter:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from node.api import _errors as e
+from node.api._access import openapi_access
 from node.api._requests import (
     ACCOUNT_ID_PATTERN,
     ASSET_CODE_PATTERN,
@@ -804,6 +805,7 @@ def openapi_document() -> dict[str, Any]:
             op["responses"].setdefault(
                 "408", _error("HEADERS_TIMEOUT: the request headers took too long")
             )
+    security_schemes = openapi_access(paths)  # security and 401/403 per route (docs/api.md)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -816,5 +818,5 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "paths": paths,
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": _schemas(), "securitySchemes": security_schemes},
     }

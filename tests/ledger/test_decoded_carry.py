@@ -42,13 +42,14 @@ def _junk_copy(raw: bytes) -> bytes:
 @pytest.mark.parametrize("seed", range(6))
 def test_a_carried_decode_judges_as_a_fresh_one(seed: int, versioned: bool) -> None:
     rnd = random.Random(seed)
+    ids_rnd = random.Random(f"ids-{seed}")
     world = _world(versioned)
     twin = _twin(world)
     assert world.app_hash == twin.app_hash
     kinds_seen: set[str] = set()
     for _ in range(6):
         height = world.height + 1
-        admitted = list(_txs(world, rnd))
+        admitted = list(_txs(world, rnd, ids_rnd))
         for raw in admitted:  # admission: signatures first, then the check (as Admitter)
             world.ledger.remember_signatures(
                 world.ledger.verify_detached(world.ledger.unverified([raw]))
@@ -63,7 +64,7 @@ def test_a_carried_decode_judges_as_a_fresh_one(seed: int, versioned: bool) -> N
         block = rnd.sample(admitted, k=max(1, len(admitted) * 2 // 3))
         envelopes = [raw for raw in admitted if decode_tx(raw) is not None]
         block += [_junk_copy(raw) for raw in rnd.sample(envelopes, k=2)]
-        block += [*list(_txs(world, rnd))[:3], b"\x0a\x03abc\x12"]  # the last: no envelope
+        block += [*list(_txs(world, rnd, ids_rnd))[:3], b"\x0a\x03abc\x12"]  # the last: no envelope
         rnd.shuffle(block)
         ours, theirs = world.block(*block), twin.block(*block)
         assert ours.receipts == theirs.receipts

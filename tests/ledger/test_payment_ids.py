@@ -12,6 +12,7 @@ import pytest
 from ledger_world import World, account_doc, genesis_doc, make_genesis
 
 from node.ledger import parse_uetr, uetr_text
+from node.ledger._decoded import decode_tx
 from node.ledger.txbuild import PaymentIds, transfer
 from proto import ledger_pb2 as pb
 
@@ -106,10 +107,10 @@ GOOD = PaymentIds(
 def test_well_formed_ids_keep_a_plain_payment_on_the_short_path() -> None:
     world = _world()
     raw = world.tx("ali", transfer(("ali", "shop", "KZT", 100, GOOD)))
-    short = world.ledger._check_plain(raw, 1)
+    short = world.ledger._check_plain(raw, decode_tx(raw), 1)
     assert short is not None
     assert short.ok
-    assert short == world.ledger._check_general(raw, 1)
+    assert short == world.ledger._check_general(raw, decode_tx(raw), 1)
     (receipt,) = world.block(raw).receipts
     assert receipt.code == pb.OK
     assert receipt.carries_payment_ids
