@@ -25,6 +25,7 @@ import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final, Unpack
+from urllib.parse import quote
 
 import httpx
 import trio
@@ -208,20 +209,21 @@ class TengeClient(TransactionKinds):
     async def payments(
         self, *, uetr: str | None = None, end_to_end_id: str | None = None, payer: str = ""
     ) -> list[dict[str, Any]]:
-        """GET /v1/payments: the settled transfers with a leg of this UETR, or that payer
-        paid under this end-to-end id, in chain order (each as `tx` answers).
+        """The settled transfers with a leg of this UETR (GET /v1/payments/{uetr}), or that
+        payer paid under this end-to-end id (GET /v1/accounts/{payer}/payments), in chain
+        order (each as `tx` answers).
 
         Raises:
             ValueError: neither or both of uetr and end_to_end_id (with payer) are given.
         """
         if (uetr is None) == (end_to_end_id is None) or (end_to_end_id is not None) != bool(payer):
             raise ValueError("give uetr, or end_to_end_id with payer")
-        params = (
-            {"uetr": uetr}
-            if uetr is not None
-            else {"end_to_end_id": str(end_to_end_id), "payer": payer}
-        )
-        doc: dict[str, Any] = await self._request("GET", "/v1/payments", params=params)
+        if uetr is not None:
+            path, params = f"/v1/payments/{quote(uetr, safe='')}", None
+        else:
+            path = f"/v1/accounts/{quote(payer, safe='')}/payments"
+            params = {"end_to_end_id": str(end_to_end_id)}
+        doc: dict[str, Any] = await self._request("GET", path, params=params)
         payments: list[dict[str, Any]] = doc["payments"]
         return payments
 

@@ -82,10 +82,11 @@ ROUTE_ACCESS: Final[dict[str, Need]] = {
     "/v1/txs/{tx_id}": Need.OWN_TX,
     "/v1/accounts/{account_id}": Need.OWN_ACCOUNT,
     "/v1/accounts/{account_id}/transactions": Need.OWN_ACCOUNT,
+    "/v1/accounts/{account_id}/payments": Need.OWN_ACCOUNT,
     "/v1/licences/{account_id}": Need.OWN_ACCOUNT,
     "/v1/reserves/{account_id}/inflows": Need.OWN_ACCOUNT,
     "/v1/persons/{person_ref}": Need.READ_ALL,  # one person's accounts at every bank
-    "/v1/payments": Need.READ_ALL,  # a payment id may name any bank's transfer
+    "/v1/payments/{uetr}": Need.READ_ALL,  # a UETR may name any bank's transfer
     "/v1/blocks/latest": Need.PUBLIC,
     "/v1/blocks/{height}": Need.PUBLIC,
     "/v1/validators": Need.PUBLIC,

@@ -142,7 +142,8 @@ def create_app(
         Route("/v1/txs/{tx_id}", api.get_tx, methods=["GET"]),
         Route("/v1/accounts/{account_id}", api.account, methods=["GET"]),
         Route("/v1/accounts/{account_id}/transactions", api.history, methods=["GET"]),
-        Route("/v1/payments", api.payments, methods=["GET"]),
+        Route("/v1/accounts/{account_id}/payments", api.payments_by_end_to_end_id, methods=["GET"]),
+        Route("/v1/payments/{uetr}", api.payments_by_uetr, methods=["GET"]),
         Route("/v1/persons/{person_ref}", api.person, methods=["GET"]),
         Route("/v1/blocks/latest", api.latest_block, methods=["GET"]),
         Route("/v1/blocks/{height}", api.block, methods=["GET"]),
@@ -591,25 +592,32 @@ class _Api:
         next_cursor = entries[-1].cursor if len(entries) == limit else None
         return JSONResponse({"account_id": account_id, "transactions": lines, "next": next_cursor})
 
-    async def payments(self, request: Request) -> Response:
-        """The settled transfers with a leg of a UETR, or of a payer's end-to-end id."""
-        params = query(request, frozenset({"uetr", "end_to_end_id", "payer"}))
+    async def payments_by_uetr(self, request: Request) -> Response:
+        """The settled transfers with a leg of this UETR."""
+        query(request, frozenset())
+        try:
+            uetr = parse_uetr(request.path_params["uetr"])
+        except ValueError as err:
+            raise e.bad_argument(f"uetr: {err}") from None
+        return self._payments(self.facade.store.payments_by_uetr(uetr))
+
+    async def payments_by_end_to_end_id(self, request: Request) -> Response:
+        """The settled transfers with a leg the account pays under this end-to-end id."""
+        params = query(request, frozenset({"end_to_end_id"}))
+        payer = check_account_id(request.path_params["account_id"])
+        if "end_to_end_id" not in params:
+            raise e.bad_argument("the query parameter end_to_end_id is required")
+        end_to_end_id = params["end_to_end_id"]
+        bad = identifier_error(end_to_end_id)
+        if bad is not None:
+            raise e.bad_argument(f"end_to_end_id: {bad}")
         store = self.facade.store
-        if "uetr" in params and len(params) == 1:
-            try:
-                uetr = parse_uetr(params["uetr"])
-            except ValueError as err:
-                raise e.bad_argument(f"uetr: {err}") from None
-            tx_ids = store.payments_by_uetr(uetr)
-        elif set(params) == {"end_to_end_id", "payer"}:
-            payer = check_account_id(params["payer"])
-            end_to_end_id = params["end_to_end_id"]
-            bad = identifier_error(end_to_end_id)
-            if bad is not None:
-                raise e.bad_argument(f"end_to_end_id: {bad}")
-            tx_ids = store.payments_by_end_to_end_id(payer, end_to_end_id)
-        else:
-            raise e.bad_argument("give uetr, or end_to_end_id with payer")
+        if get_account(store, payer) is None:
+            raise e.not_found(f"no account {payer!r}")
+        return self._payments(store.payments_by_end_to_end_id(payer, end_to_end_id))
+
+    def _payments(self, tx_ids: Sequence[bytes]) -> Response:
+        store = self.facade.store
         found = []
         for tx_id in tx_ids:
             location = store.find_tx(tx_id)

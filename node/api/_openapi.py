@@ -20,12 +20,15 @@ from node.api._requests import (
     ASSET_CODE_PATTERN,
     BASE64_PATTERN,
     CURSOR_PATTERN,
+    END_TO_END_ID_PATTERN,
     HEX32_PATTERN,
     MAX_BATCH,
     MAX_BODY_BYTES,
     MAX_HEIGHT,
     MAX_WAIT_TIMEOUT_S,
+    UETR_PATTERN,
 )
+from node.ledger import MAX_ID_CHARS
 from proto import ledger_pb2
 
 API_VERSION: Final = "1.0.0"
@@ -58,6 +61,15 @@ _ACCOUNT_ID: Final = {
     "minLength": 3,
     "maxLength": 64,
     "description": "3 to 64 of a-z, 0-9, '.', '-'",
+}
+_UETR: Final = {"type": "string", "pattern": UETR_PATTERN, "minLength": 36, "maxLength": 36}
+_E2E: Final = {
+    "type": "string",
+    "pattern": END_TO_END_ID_PATTERN,
+    "minLength": 1,
+    "maxLength": MAX_ID_CHARS,
+    "description": "1 to 35 of A-Z a-z 0-9 space / - ? : ( ) . , ' +; no '//', no '/' or "
+    "space at either end",
 }
 _ASSET_CODE: Final = {
     "type": "string",
@@ -133,11 +145,13 @@ def _path_param(name: str, description: str, schema: dict[str, Any]) -> dict[str
     }
 
 
-def _query_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def _query_param(
+    name: str, description: str, schema: dict[str, Any], *, required: bool = False
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
-        "required": False,
+        "required": required,
         "description": description,
         "schema": schema,
     }
@@ -652,15 +666,20 @@ def openapi_document() -> dict[str, Any]:
             ],
             errors={"400": bad, "404": "NOT_FOUND: no such account"},
         ),
-        "/v1/payments": _get(
-            "Settled transfers by payment id: a leg's UETR, or a payer's end-to-end id",
+        "/v1/payments/{uetr}": _get(
+            "Settled transfers with a leg of this UETR",
+            _json(_ref("Payments"), "the matches in chain order, at most 100; [] if none"),
+            params=[_path_param("uetr", "a UETR: version-4 UUID text, either case", _UETR)],
+            errors={"400": bad},
+        ),
+        "/v1/accounts/{account_id}/payments": _get(
+            "Settled transfers with a leg this account pays under an end-to-end id",
             _json(_ref("Payments"), "the matches in chain order, at most 100; [] if none"),
             params=[
-                _query_param("uetr", "a UETR (UUID text); alone", _STR),
-                _query_param("end_to_end_id", "an end-to-end id, with payer", _STR),
-                _query_param("payer", "the paying account of that end-to-end id", _STR),
+                account_id,
+                _query_param("end_to_end_id", "the payer's end-to-end id", _E2E, required=True),
             ],
-            errors={"400": bad},
+            errors={"400": bad, "404": "NOT_FOUND: no such account"},
         ),
         "/v1/blocks/latest": _get(
             "The latest committed block",

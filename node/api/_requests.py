@@ -47,6 +47,16 @@ CURSOR_PATTERN: Final = "^(0|[1-9][0-9]{0,18})-(0|[1-9][0-9]{0,8})$"
 BASE64_PATTERN: Final = (
     "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
 )
+#: A UETR: a version-4 UUID of the RFC 4122 variant as 8-4-4-4-12 hex text, either case.
+UETR_PATTERN: Final = (
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+)
+#: An end-to-end id (node.ledger.identifier_error): 1 to 35 of A-Z a-z 0-9 space and
+#: / - ? : ( ) . , ' +, neither beginning nor ending with '/' or a space, no '//'.
+_ID_CHAR: Final = "[A-Za-z0-9\\-?:().,'+]"
+END_TO_END_ID_PATTERN: Final = (
+    f"^{_ID_CHAR}(?:(?:{_ID_CHAR[:-1]} ]|/{_ID_CHAR[:-1]} ])*(?:{_ID_CHAR}|/{_ID_CHAR}))?$"
+)
 _HEX32_RE: Final = re.compile(HEX32_PATTERN)
 _CURSOR_RE: Final = re.compile(CURSOR_PATTERN)
 _BASE64_RE: Final = re.compile(BASE64_PATTERN)

@@ -40,7 +40,7 @@ from node.ledger._ledger import (
     Ledger,
 )
 from node.ledger._licences import get_licence, licence_in_force
-from node.ledger._payment_ids import identifier_error, parse_uetr, uetr_text
+from node.ledger._payment_ids import MAX_ID_CHARS, identifier_error, parse_uetr, uetr_text
 from node.ledger._reserves import MAX_INFLOW_PAGE, list_inflows
 from node.ledger._rulebook import (
     Rules,
@@ -68,6 +68,7 @@ __all__ = [
     "DEFAULT_MAX_TX_TTL",
     "KZT",
     "MAX_EVIDENCE_PAGE",
+    "MAX_ID_CHARS",
     "MAX_INFLOW_PAGE",
     "U64_MAX",
     "BlockResult",

@@ -52,3 +52,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
     """One real validator process for a module's tests (chain tenge-docs-1)."""
     with live_node(tmp_path_factory.mktemp("live") / "net") as node:
         yield node
+
+
+@pytest.fixture(scope="module")
+def guarded_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
+    """The same with an API token file: every route but the public ones wants its token."""
+    with live_node(tmp_path_factory.mktemp("guarded") / "net", guarded=True) as node:
+        yield node

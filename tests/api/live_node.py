@@ -1,6 +1,9 @@
 """One real validator process for the contract tests: `tenge-testnet init` files, a real
 `tenge-node` on 127.0.0.1, and its HTTP API.
 
+A guarded node has an API token file (node/api/_tokens.py) with one token of every scope
+but read:own, which `LiveNode.headers` presents.
+
 Loopback is exempt from the API's per-client limits (`[api] exempt`), so that a fuzzer's
 hundreds of requests a second reach the handlers instead of 429 RATE_LIMITED (the 429 is
 documented on every route; tests/api/test_api_gate.py tests the limits themselves).
@@ -18,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from node.api._tokens import ADMIN, READ_ALL, SUBMIT, new_token, save_tokens, token_file
 from node.keys import read_key_file
 from node.ledger.txbuild import build_tx, sign_envelope
 from testnet._init import free_base_port, init_testnet
@@ -37,6 +41,12 @@ class LiveNode:
     chain_id: str
     manifest: dict[str, Any]
     home: Path
+    token: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of the node's token; none for an open node."""
+        return {} if self.token is None else {"Authorization": f"Bearer {self.token}"}
 
     def height(self) -> int:
         response = httpx.get(f"{self.api}/v1/status", timeout=10)
@@ -48,6 +58,7 @@ class LiveNode:
         return httpx.post(
             f"{self.api}/v1/txs" + ("?wait=commit" if wait else ""),
             json={"tx": base64.b64encode(envelope).decode()},
+            headers=self.headers,
             timeout=40,
         )
 
@@ -65,8 +76,11 @@ class LiveNode:
 
 
 @contextmanager
-def live_node(directory: Path, chain_id: str = DOCS_CHAIN_ID) -> Iterator[LiveNode]:
+def live_node(
+    directory: Path, chain_id: str = DOCS_CHAIN_ID, *, guarded: bool = False
+) -> Iterator[LiveNode]:
     """Init a one-validator testnet in directory, start it, wait for height 1; stop it after.
+    A guarded node gets a token file before it starts.
 
     Raises:
         AssertionError: the node did not commit height 1 within STARTUP_S, or its log
@@ -80,6 +94,10 @@ def live_node(directory: Path, chain_id: str = DOCS_CHAIN_ID) -> Iterator[LiveNo
     assert text.count(EXEMPT_NONE) == 1, "config.toml lacks [api] exempt"
     config.write_text(text.replace(EXEMPT_NONE, '\nexempt = ["127.0.0.1/32"]\n'))
     live = LiveNode(str(node["api"]), chain_id, manifest, home)
+    if guarded:
+        now_ms = int(time.time() * 1000)
+        token, live.token = new_token("contract", [SUBMIT, READ_ALL, ADMIN], "", now_ms)
+        save_tokens(token_file(home), [token])
     start_node(node, detach=False)
     try:
         deadline = time.monotonic() + STARTUP_S

@@ -18,13 +18,16 @@ from node.api._requests import (
     ASSET_CODE_PATTERN,
     BASE64_PATTERN,
     CURSOR_PATTERN,
+    END_TO_END_ID_PATTERN,
     HEX32_PATTERN,
+    UETR_PATTERN,
     check_account_id,
     check_asset_code,
     check_cursor,
     decode_submission,
     parse_hex32,
 )
+from node.ledger import MAX_ID_CHARS, identifier_error, parse_uetr
 from proto import ledger_pb2
 
 
@@ -147,3 +150,30 @@ def test_the_published_id_patterns_are_the_ones_checked(text: str) -> None:
         except ApiProblem:
             accepted = False
         assert accepted == (re.fullmatch(pattern, text) is not None), (pattern, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=40),
+        st.from_regex(UETR_PATTERN, fullmatch=True),
+        st.from_regex(END_TO_END_ID_PATTERN, fullmatch=True).filter(lambda t: len(t) <= 40),
+        # near misses: other versions and variants, slashes and spaces at the ends
+        st.from_regex(
+            r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", fullmatch=True
+        ),
+        st.from_regex(r"[A-Za-z0-9/ ?:().,'+-]{1,37}", fullmatch=True),
+    )
+)
+def test_the_published_payment_id_patterns_are_the_ones_checked(text: str) -> None:
+    """The UETR and end-to-end id of the payment lookups: the ledger's checks accept
+    exactly what /openapi.json's patterns (with the end-to-end id's maxLength) match."""
+    try:
+        parse_uetr(text)
+        uetr_ok = True
+    except ValueError:
+        uetr_ok = False
+    assert uetr_ok == (re.fullmatch(UETR_PATTERN, text) is not None), text
+    e2e_ok = identifier_error(text) is None
+    published = re.fullmatch(END_TO_END_ID_PATTERN, text) is not None and len(text) <= MAX_ID_CHARS
+    assert e2e_ok == published, text

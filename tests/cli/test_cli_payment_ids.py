@@ -107,23 +107,28 @@ async def test_payment_ids_from_the_cli_to_the_lookups(net: LiveNet) -> None:
 
 
 async def test_payment_lookups_refuse_malformed_queries(net: LiveNet) -> None:
-    bad_queries = [
-        {},
-        {"uetr": "zzz"},
-        {"uetr": UETR.replace("-", "")},
-        {"uetr": "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},  # version 1
-        {"uetr": UETR, "payer": "bank-a"},
-        {"end_to_end_id": E2E},
-        {"end_to_end_id": "a//b", "payer": "bank-a"},
-        {"end_to_end_id": "x" * 36, "payer": "bank-a"},
-        {"end_to_end_id": E2E, "payer": "Not An Id"},
-        {"uetr": UETR, "limit": "5"},
+    by_uetr = "/v1/payments/"
+    by_e2e = "/v1/accounts/bank-a/payments"
+    bad_queries: list[tuple[str, dict[str, str]]] = [
+        (by_uetr + "zzz", {}),
+        (by_uetr + UETR.replace("-", ""), {}),
+        (by_uetr + "6ba7b810-9dad-11d1-80b4-00c04fd430c8", {}),  # version 1
+        (by_uetr + UETR, {"payer": "bank-a"}),
+        (by_e2e, {}),
+        (by_e2e, {"end_to_end_id": "a//b"}),
+        (by_e2e, {"end_to_end_id": "x" * 36}),
+        (by_e2e, {"end_to_end_id": ""}),
+        (by_e2e, {"end_to_end_id": E2E, "limit": "5"}),
+        ("/v1/accounts/Not An Id/payments", {"end_to_end_id": E2E}),
     ]
     with trio.fail_after(TEST_TIMEOUT_S):
         async with httpx.AsyncClient(base_url=net.api(), timeout=10) as http:
-            for params in bad_queries:
-                r = await http.get("/v1/payments", params=params)
-                assert r.status_code == 400, (params, r.text)
-                assert r.json()["error"]["code"] == "INVALID_ARGUMENT", (params, r.text)
-            r = await http.get("/v1/payments", params={"uetr": str(UETR)[:-1] + "c"})
+            for path, params in bad_queries:
+                r = await http.get(path, params=params)
+                assert r.status_code == 400, (path, params, r.text)
+                assert r.json()["error"]["code"] == "INVALID_ARGUMENT", (path, params, r.text)
+            r = await http.get(by_uetr + str(UETR)[:-1] + "c")
             assert (r.status_code, r.json()) == (200, {"payments": []})
+            r = await http.get("/v1/accounts/nobody/payments", params={"end_to_end_id": E2E})
+            assert r.status_code == 404, r.text
+            assert r.json()["error"]["code"] == "NOT_FOUND", r.text
