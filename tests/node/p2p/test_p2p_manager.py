@@ -152,7 +152,8 @@ async def test_bytes_on_the_wire_are_encrypted(harness: Harness) -> None:
             a = await harness.start(
                 key(1), peers=(PeerAddress("127.0.0.1", proxy_port, b.identity.public_key),)
             )
-            await wait_until(lambda: b.is_connected(a.node_id))
+            # Both ends: b registers the link when its handshake ends, a when its own does.
+            await wait_until(lambda: b.is_connected(a.node_id) and a.is_connected(b.node_id))
             env = p2p_pb2.Envelope(tx_gossip=p2p_pb2.TxGossip(txs=[secret]))
             assert a.send(b.node_id, env)
             assert await receive(b, 1) == [(a.node_id, env)]
