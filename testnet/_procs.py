@@ -138,7 +138,10 @@ def _relay_process(directory: Path) -> _Recorded:
 
 def _signal(proc: _Recorded, signum: int) -> bool:
     pid = proc.pid()
-    if pid is None or not proc.running(pid):
+    if pid is None:
+        return False
+    if not proc.running(pid):
+        _reap(pid)  # a child that exited by itself: collect its status
         return False
     try:
         os.kill(pid, signum)
@@ -155,8 +158,10 @@ def _wait_exit(proc: _Recorded, timeout: float) -> bool:
     while time.monotonic() < deadline:
         _reap(pid)
         if not proc.running(pid):
+            _reap(pid)  # it may have exited between the two looks: collect its status
             return True
         time.sleep(0.05)
+    _reap(pid)
     return not proc.running(pid)
 
 
