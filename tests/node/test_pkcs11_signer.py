@@ -23,9 +23,10 @@ from network_support import running_network
 from softhsm_support import PIN_ENV, SOFTHSM_MODULE, Token, needs_softhsm, softhsm_token
 
 from consensus import VoteType, vote_sign_bytes
+from node.config import HostPort, SignerSettings, load_config, render_config
 from node.errors import ConfigError
 from node.keys import verify
-from node.signer import Pkcs11Signer, SignerError, hsm_generate, hsm_public_key
+from node.signer import Pkcs11Signer, SignerError, hsm_generate, hsm_public_key, open_signer
 from node.signguard import load_last_signed
 
 pytestmark = needs_softhsm
@@ -148,3 +149,47 @@ async def test_a_validator_signing_through_the_token_commits_with_the_others(
             refused = tenge_node("start", "--home", str(home), env={PIN_ENV: "wrong-pin"})
             assert "wrong PIN" in one_error_line(refused)
             assert SOFTHSM_MODULE in (home / "config.toml").read_text()
+
+
+def test_the_pin_can_come_from_a_file(token: Token, tmp_path: Path) -> None:
+    pin_file = tmp_path / "hsm.pin"
+    pin_file.write_text(os.environ[PIN_ENV] + "\n")  # a trailing newline is not the PIN's
+    settings = dataclasses.replace(token.settings("file-pin"), pin_env="", pin_file=pin_file)
+    public_key = hsm_generate(settings)
+    signer = Pkcs11Signer.open(settings)
+    try:
+        assert signer.public_key == public_key
+    finally:
+        signer.close()
+    for text, problem in (("\n", "is empty"), ("9" * 300, "longer than 256 bytes")):
+        pin_file.write_text(text)
+        with pytest.raises(ConfigError, match=problem):
+            Pkcs11Signer.open(settings)
+    pin_file.unlink()
+    with pytest.raises(ConfigError, match="cannot read"):
+        Pkcs11Signer.open(settings)
+
+
+def test_a_token_gone_while_running_is_a_signer_error(token: Token) -> None:
+    settings = token.settings("gone")
+    hsm_generate(settings)
+    signer = Pkcs11Signer.open(settings)
+    signer.close()  # the session is gone, as when the HSM is unplugged or restarted
+    with pytest.raises(SignerError, match="signing failed"):
+        signer.sign(b"anything")
+
+
+def test_kind_remote_is_refused_at_start_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        render_config(
+            moniker="x",
+            signer=SignerSettings(
+                kind="remote", address=HostPort("127.0.0.1", 26659), signer_id="ab" * 32
+            ),
+        )
+    )
+    with pytest.raises(ConfigError, match="remote signer is not available") as raised:
+        open_signer(load_config(home), None)
+    assert "\n" not in str(raised.value)
