@@ -22,14 +22,16 @@ import trio
 from network_support import running_network
 from softhsm_support import PIN_ENV, SOFTHSM_MODULE, Token, needs_softhsm, softhsm_token
 
-from consensus import VoteType, vote_sign_bytes
+from consensus import LastSigned, Step, VoteType, vote_sign_bytes
 from node.config import HostPort, SignerSettings, load_config, render_config
 from node.errors import ConfigError
 from node.keys import verify
 from node.signer import Pkcs11Signer, SignerError, hsm_generate, hsm_public_key, open_signer
-from node.signguard import load_last_signed
+from node.signguard import load_last_signed, write_last_signed
 
 pytestmark = needs_softhsm
+
+GUARD_REFUSED = "double-sign guard refused to sign"
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +151,19 @@ async def test_a_validator_signing_through_the_token_commits_with_the_others(
             refused = tenge_node("start", "--home", str(home), env={PIN_ENV: "wrong-pin"})
             assert "wrong PIN" in one_error_line(refused)
             assert SOFTHSM_MODULE in (home / "config.toml").read_text()
+            # Restarted with a guard that recorded a far later height, it signs nothing:
+            # the guard stands between the engine and the token.
+            write_last_signed(
+                home / "data" / "last_signed.json",
+                LastSigned(height=10**9, round=0, step=Step.PRECOMMIT, sign_bytes_hash=bytes(32)),
+            )
+            log_file = home / "node.log"
+            before = log_file.read_text().count(GUARD_REFUSED)
+            net.start(1)
+            while True:  # bounded by fail_after
+                if log_file.read_text().count(GUARD_REFUSED) > before:
+                    break
+                await trio.sleep(0.2)
 
 
 def test_the_pin_can_come_from_a_file(token: Token, tmp_path: Path) -> None:
