@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) -m bench.ledger_bench
 	$(PY) -m bench.mempool_bench
 	$(PY) -m bench.engine_bench
+	$(PY) -m bench.signer_bench
 	$(VENV)/bin/tenge-testnet bench --validators 4 --step-s 8
 
 ## make bench-net: committed tx/s and finality latency on 4 local validators

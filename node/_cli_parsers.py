@@ -80,7 +80,9 @@ def add_operator_parsers(sub: _SubParsers, handlers: OperatorHandlers) -> None:
 
 
 def _add_keys(sub: _SubParsers, handlers: OperatorHandlers) -> None:
-    keys = sub.add_parser("keys", help="create or show an Ed25519 account key file")
+    keys = sub.add_parser(
+        "keys", help="create or show an Ed25519 key file, or a validator key in an HSM"
+    )
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     p = keys_sub.add_parser("new", help="write a new key file (mode 0600)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
@@ -89,6 +91,9 @@ def _add_keys(sub: _SubParsers, handlers: OperatorHandlers) -> None:
     p = keys_sub.add_parser("show", help="print the public key of a key file")
     p.add_argument("file", type=Path, metavar="FILE")
     p.set_defaults(func=handlers.keys_show)
+    from node._cli_hsm import add_hsm_parsers  # the validator key in a PKCS#11 token
+
+    add_hsm_parsers(keys_sub)
 
 
 def _api_flags(parser: argparse.ArgumentParser) -> None:

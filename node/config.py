@@ -8,6 +8,7 @@ A home looks like other node software's::
       node_key.json        the P2P identity (Ed25519, mode 0600)
       validator_key.json   the consensus signing key (absent on an observer)
       data/                LevelDB store, consensus WAL, last-signed record
+      (with [signer] kind = "pkcs11" the validator key is in an HSM token instead)
       api_tokens.json      the API's bearer tokens, hashed (node/api/_tokens.py; optional)
 
 Every error names the file and the field, e.g. ``config.toml: p2p.listen: expected HOST:PORT``.
@@ -32,6 +33,16 @@ DATA_DIR: Final = "data"
 DEFAULT_P2P_PORT: Final = 26656
 DEFAULT_API_PORT: Final = 26657
 DEFAULT_METRICS_PORT: Final = 26660
+
+#: Where the validator key lives ([signer] kind): a key file in the home, a PKCS#11 token
+#: (an HSM), or a remote signer process (docs/deployment.md, "Validator keys").
+SIGNER_KINDS: Final = ("file", "pkcs11", "remote")
+#: The [signer] keys each kind takes; a key of another kind is refused as a likely mistake.
+_SIGNER_KEYS: Final = {
+    "file": frozenset(),
+    "pkcs11": frozenset({"module", "token_label", "key_label", "pin_env", "pin_file"}),
+    "remote": frozenset({"address", "signer_id"}),
+}
 
 # [p2p] inbound queues per traffic class and tx gossip budgets (docs/p2p.md, "Traffic
 # classes, queues and budgets"): key -> (default, lowest, highest). Same defaults as
@@ -79,6 +90,27 @@ class PeerAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class SignerSettings:
+    """The [signer] section: which validator signer the node runs.
+
+    kind "file": validator_key.json in the home (the default). kind "pkcs11": the key
+    labelled key_label in the token labelled token_label of the PKCS#11 module (a shared
+    library path); the user PIN is read at start from the environment variable pin_env or
+    from pin_file (exactly one is set). kind "remote": a signer process at address whose
+    node id is signer_id.
+    """
+
+    kind: str = "file"
+    module: str = ""
+    token_label: str = ""
+    key_label: str = ""
+    pin_env: str = ""
+    pin_file: Path | None = None
+    address: HostPort | None = None
+    signer_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     """Parsed config.toml plus the home directory it came from."""
 
@@ -115,6 +147,8 @@ class NodeConfig:
     p2p_inbound: tuple[tuple[str, int], ...] = ()
     # [storage] the in-memory cache of committed state (docs/deployment.md, "Memory").
     storage_state_cache_mb: int = 64
+    # [signer] where the validator key lives (docs/deployment.md, "Validator keys").
+    signer: SignerSettings = SignerSettings()
 
     def p2p_inbound_settings(self) -> dict[str, Any]:
         """The P2PConfig fields of the [p2p] inbound queue and budget keys."""
@@ -255,6 +289,11 @@ max_pending_bytes = {admission_max_pending_bytes}
 # used entries go first. 0 reads every key from disk. See docs/deployment.md, "Memory".
 state_cache_mb = {storage_state_cache_mb}
 
+[signer]
+# Where the validator key lives: "file" (validator_key.json in this home), "pkcs11" (an
+# HSM token) or "remote" (a signer process). See docs/deployment.md, "Validator keys".
+{signer}
+
 [log]
 # debug | info | warning | error
 level = {log_level}
@@ -295,10 +334,12 @@ def render_config(
     api_submit_burst: int = 8000,
     api_exempt: list[str] | None = None,
     storage_state_cache_mb: int = 64,
+    signer: SignerSettings | None = None,
 ) -> str:
     """The text of a config.toml with these settings and explanatory comments.
 
-    p2p_inbound overrides keys of ``P2P_INBOUND_KEYS`` (queues and gossip budgets).
+    p2p_inbound overrides keys of ``P2P_INBOUND_KEYS`` (queues and gossip budgets);
+    signer is the [signer] section (default: kind "file").
     """
     inbound = {key: default for key, (default, _, _) in P2P_INBOUND_KEYS.items()}
     inbound.update(p2p_inbound or {})
@@ -340,7 +381,34 @@ def render_config(
         api_submit_burst=api_submit_burst,
         api_exempt=qlist(api_exempt),
         storage_state_cache_mb=storage_state_cache_mb,
+        signer=_render_signer(signer or SignerSettings(), q),
     )
+
+
+def _render_signer(settings: SignerSettings, q: Any) -> str:
+    """The [signer] section's lines for settings (q quotes a TOML string)."""
+    lines = [f"kind = {q(settings.kind)}"]
+    if settings.kind == "pkcs11":
+        lines += [
+            "# The PKCS#11 module (shared library), the token and the key's label in it.",
+            f"module = {q(settings.module)}",
+            f"token_label = {q(settings.token_label)}",
+            f"key_label = {q(settings.key_label)}",
+            "# The token's user PIN: from an environment variable, or from a file (mode 0600).",
+        ]
+        if settings.pin_file is not None:
+            lines.append(f"pin_file = {q(str(settings.pin_file))}")
+        else:
+            lines.append(f"pin_env = {q(settings.pin_env)}")
+    elif settings.kind == "remote":
+        assert settings.address is not None
+        lines += [f"address = {q(str(settings.address))}", f"signer_id = {q(settings.signer_id)}"]
+    else:
+        lines += [
+            '# For an HSM: kind = "pkcs11", module = "/usr/lib/softhsm/libsofthsm2.so",',
+            '# token_label = "tenge", key_label = "validator", pin_env = "TENGE_HSM_PIN".',
+        ]
+    return "\n".join(lines)
 
 
 def load_config(home: Path) -> NodeConfig:
@@ -406,8 +474,53 @@ def load_config(home: Path) -> NodeConfig:
         mempool_max_client_share=r.fraction("mempool.max_client_share", 0.5),
         p2p_inbound=_p2p_inbound(r, max_frame_bytes),
         storage_state_cache_mb=r.integer("storage.state_cache_mb", 64, 0, 65_536),
+        signer=_signer(r, home),
         **_api_limits(r),
     )
+
+
+def _signer(r: _Reader, home: Path) -> SignerSettings:
+    """The [signer] section, validated: a known kind, its keys present, no other kind's."""
+    section = r.get("signer")
+    if section is None:
+        return SignerSettings()
+    if not isinstance(section, dict):
+        raise r.error("signer", "expected a table")
+    kind = r.text("signer.kind", "file")
+    if kind not in SIGNER_KINDS:
+        raise r.error("signer.kind", 'expected "file", "pkcs11" or "remote"')
+    for key in sorted(section):
+        if key != "kind" and key not in _SIGNER_KEYS[kind]:
+            owner = [k for k, keys in _SIGNER_KEYS.items() if key in keys]
+            why = f'only for kind = "{owner[0]}"' if owner else "unknown key"
+            raise r.error(f"signer.{key}", why)
+
+    def required(name: str) -> str:
+        value = r.text(f"signer.{name}", "")
+        if not value:
+            raise r.error(f"signer.{name}", f'required for kind = "{kind}"')
+        return value
+
+    if kind == "pkcs11":
+        pin_env = r.text("signer.pin_env", "")
+        pin_file = r.text("signer.pin_file", "")
+        if bool(pin_env) == bool(pin_file):
+            raise r.error("signer.pin_env", "set exactly one of pin_env and pin_file")
+        return SignerSettings(
+            kind=kind,
+            module=required("module"),
+            token_label=required("token_label"),
+            key_label=required("key_label"),
+            pin_env=pin_env,
+            pin_file=(home / pin_file) if pin_file else None,
+        )
+    if kind == "remote":
+        return SignerSettings(
+            kind=kind,
+            address=_host_port(r, "signer.address", required("address")),
+            signer_id=_node_id(r, "signer.signer_id", required("signer_id")),
+        )
+    return SignerSettings()
 
 
 def _p2p_inbound(r: _Reader, max_frame_bytes: int) -> tuple[tuple[str, int], ...]:

@@ -15,7 +15,6 @@ import ipaddress
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Final
@@ -65,6 +64,7 @@ from node.metrics import (
     serve_metrics,
 )
 from node.p2p import P2PConfig, PeerAddress, PeerManager
+from node.signer import ValidatorSigner, open_signer
 from node.signguard import SignGuard
 from node.store import Store, TxLocation
 from node.wal import Wal
@@ -80,18 +80,6 @@ GOSSIP_BATCH_TXS: Final = 512
 class _Verifier:
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
         return verify(public_key, message, signature)
-
-
-@dataclass(slots=True)
-class _Signer:
-    key: KeyPair
-
-    @property
-    def public_key(self) -> bytes:
-        return self.key.public_key
-
-    def sign(self, message: bytes) -> bytes:
-        return self.key.sign(message)
 
 
 def genesis_hash(genesis: genesis_pb2.Genesis) -> bytes:
@@ -112,13 +100,14 @@ class Node:
         config: NodeConfig,
         genesis: genesis_pb2.Genesis,
         node_key: KeyPair,
-        validator_key: KeyPair | None,
+        signer: ValidatorSigner | None,
     ) -> None:
         self.config = config
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.node_key = node_key
-        self.validator_key = validator_key
+        # The validator key's signer (node/signer.py); None on an observer.
+        self.signer = signer
         # The API's bearer tokens, before anything is opened (docs/api.md, "Access").
         tokens = load_tokens(token_file(config.home))
         require_tokens_off_loopback(str(config.api_listen), config.api_listen.host, tokens)
@@ -197,10 +186,13 @@ class Node:
         """
         genesis = load_genesis(config.genesis_path)
         node_key = read_key_file(config.node_key_path)
-        validator_key = None
-        if config.validator_key_path.exists():
-            validator_key = read_key_file(config.validator_key_path, passphrase)
-        return cls(config, genesis, node_key, validator_key)
+        signer = open_signer(config, passphrase)
+        try:
+            return cls(config, genesis, node_key, signer)
+        except BaseException:
+            if signer is not None:
+                signer.close()
+            raise
 
     def _init_store(self) -> None:
         """Write genesis's state at the first start (streaming its accounts file, if any)."""
@@ -260,7 +252,7 @@ class Node:
             chain_id=self.chain_id,
             chain=self._chain_state(),
             verifier=_Verifier(),
-            signer=_Signer(self.validator_key) if self.validator_key else None,
+            signer=self.signer,
             consensus_params=cs.ConsensusParams(
                 timeout_propose_ms=params.timeout_propose_ms,
                 timeout_prevote_ms=params.timeout_prevote_ms,
@@ -287,7 +279,7 @@ class Node:
             network=self.p2p,
             wal=self.wal,
             guard=self.guard,
-            proposer_key=self.validator_key.public_key if self.validator_key else b"",
+            proposer_key=self.signer.public_key if self.signer else b"",
             on_commit=self._on_commit,
             on_timeout=self.metrics.on_timeout,
             on_evidence=self._on_evidence,
@@ -310,8 +302,8 @@ class Node:
 
     @property
     def is_validator(self) -> bool:
-        key = self.validator_key
-        return key is not None and key.public_key in self.validator_set(self.store.height + 1)
+        signer = self.signer
+        return signer is not None and signer.public_key in self.validator_set(self.store.height + 1)
 
     @property
     def catching_up(self) -> bool:
@@ -400,11 +392,11 @@ class Node:
             (kinds[r.index] if r.index < len(kinds) else "unknown", r.code) for r in receipts
         )
         own = None
-        if self.validator_key is not None:
+        if self.signer is not None:
             raw_cert = self.store.get_commit(info.height)
             if raw_cert is not None:
                 cert = consensus_pb2.CommitCertificate.FromString(raw_cert)
-                own = any(sig.validator == self.validator_key.public_key for sig in cert.signatures)
+                own = any(sig.validator == self.signer.public_key for sig in cert.signatures)
         self.metrics.on_commit(
             info.height,
             info.round,
@@ -454,7 +446,7 @@ class Node:
 
     def _validator_view(self) -> ValidatorView:
         valset = self.validator_set(self.store.height + 1)
-        own = self.validator_key.public_key if self.validator_key else b""
+        own = self.signer.public_key if self.signer else b""
         missing: list[bytes] = []
         raw_cert = self.store.get_commit(self.store.height) if self.store.height else None
         if raw_cert is not None:
@@ -546,7 +538,7 @@ class Node:
                     "node %s started at height %d (%s)",
                     self.config.moniker,
                     self.store.height,
-                    "validator" if self.validator_key else "observer",
+                    f"validator, {self.signer.kind} signer" if self.signer else "observer",
                 )
                 task_status.started()
         finally:
@@ -554,6 +546,8 @@ class Node:
                 await self.p2p.aclose()
             self.wal.close()
             self.store.close()
+            if self.signer is not None:
+                self.signer.close()
 
 
 def api_limits(config: NodeConfig) -> ApiLimits:

@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from node.api import API_TOKENS_FILE, is_loopback
-from node.config import GENESIS_FILE, NODE_KEY_FILE, VALIDATOR_KEY_FILE, render_config
+from node.config import (
+    GENESIS_FILE,
+    NODE_KEY_FILE,
+    VALIDATOR_KEY_FILE,
+    SignerSettings,
+    render_config,
+)
 from node.genesis import parse_genesis
 from node.keys import KeyPair, write_key_file
 from testnet._relay import MAX_RTT_MS
@@ -151,6 +157,7 @@ def init_testnet(
     params: dict[str, int] | None = None,
     file_accounts: Iterable[dict[str, Any]] = (),
     rtt_ms: int = 0,
+    hsm_signers: dict[int, SignerSettings] | None = None,
 ) -> dict[str, Any]:
     """Create a testnet in directory and return its manifest.
 
@@ -168,6 +175,10 @@ def init_testnet(
         rtt_ms: round-trip delay added between the nodes by the relay (testnet._relay):
             when positive, every node dials the others' relay ports (base_port + 10 i + 3)
             instead of their P2P ports. 0: no relay.
+        hsm_signers: validator index -> the pkcs11 [signer] settings of its home: its key
+            pair is generated in that token by `tenge-node keys hsm-init` (the token must
+            exist; the PIN's variable or file must be readable now and when the node
+            starts), and its home gets no validator_key.json.
 
     Raises:
         ValueError: bad arguments, or directory already holds a testnet.
@@ -188,6 +199,11 @@ def init_testnet(
 
     node_keys = [KeyPair.generate() for _ in range(validators)]
     validator_keys = [KeyPair.generate() for _ in range(validators)]
+    hsm_signers = hsm_signers or {}
+    validator_public_keys = [
+        _hsm_init(hsm_signers[i]) if i in hsm_signers else key.public_key
+        for i, key in enumerate(validator_keys)
+    ]
     # Two state funds, each 2-of-3: the State Fund of Digital Assets and the Alem Crypto Fund.
     reserves = ("state-reserve", "alem-crypto-fund")
     account_names = ["central-bank", *banks, "treasury", *reserves, "regulator"]
@@ -204,8 +220,8 @@ def init_testnet(
         "genesis_time_ms": int(time.time() * 1000),
         "params": {**TESTNET_PARAMS, **(params or {})},
         "validators": [
-            {"public_key": key.public_key.hex(), "power": 10, "moniker": monikers[i]}
-            for i, key in enumerate(validator_keys)
+            {"public_key": key.hex(), "power": 10, "moniker": monikers[i]}
+            for i, key in enumerate(validator_public_keys)
         ],
         "assets": [KZT_ASSET],
         "limits": TIER_LIMITS,
@@ -244,7 +260,8 @@ def init_testnet(
         home = directory / "nodes" / f"node{i}"
         (home / "data").mkdir(parents=True, exist_ok=True)
         write_key_file(home / NODE_KEY_FILE, node_keys[i])
-        write_key_file(home / VALIDATOR_KEY_FILE, validator_keys[i])
+        if i not in hsm_signers:
+            write_key_file(home / VALIDATOR_KEY_FILE, validator_keys[i])
         (home / GENESIS_FILE).write_text(genesis_text)
         if accounts_file is not None:
             _link_or_copy(directory / ACCOUNTS_FILE, home / ACCOUNTS_FILE)
@@ -261,6 +278,7 @@ def init_testnet(
                 peers=peers,
                 api_listen=f"{hosts[i]}:{ports.api}",
                 metrics_listen=f"{hosts[i]}:{ports.metrics}",
+                signer=hsm_signers.get(i),
             )
         )
         nodes.append(
@@ -272,7 +290,7 @@ def init_testnet(
                 "metrics": f"http://{hosts[i]}:{ports.metrics}/metrics",
                 "p2p": f"{hosts[i]}:{ports.p2p}",
                 "node_id": node_keys[i].public_key.hex(),
-                "validator_public_key": validator_keys[i].public_key.hex(),
+                "validator_public_key": validator_public_keys[i].hex(),
             }
             | ({"relay": f"{hosts[i]}:{ports.relay}"} if rtt_ms else {})
         )
@@ -287,6 +305,26 @@ def init_testnet(
     } | ({"api_token": api_token} if api_token else {})
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _hsm_init(settings: SignerSettings) -> bytes:
+    """Generate a validator key pair in a PKCS#11 token with `tenge-node keys hsm-init`;
+    its public key."""
+    pin = ["--pin-env", settings.pin_env] if settings.pin_env else ["--pin-file"]
+    if not settings.pin_env:
+        pin.append(str(settings.pin_file))
+    token = ["--module", settings.module, "--token-label", settings.token_label]
+    key = ["--key-label", settings.key_label, *pin]
+    made = subprocess.run(
+        [sys.executable, "-m", "node.cli", "keys", "hsm-init", *token, *key],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if made.returncode != 0:
+        raise ValueError(f"tenge-node keys hsm-init failed: {made.stderr.strip()[:300]}")
+    return bytes.fromhex(json.loads(made.stdout)["validator_public_key"])
 
 
 def _api_token(directory: Path, homes: list[Path], hosts: list[str]) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import trio
 
+from node.config import SignerSettings
 from node.keys import KeyPair, read_key_file
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
 from proto import ledger_pb2
@@ -143,16 +144,24 @@ class Network:
 
 @asynccontextmanager
 async def running_network(
-    tmp_path: Path, validators: int = 4, prepare: Callable[[Network], None] | None = None
+    tmp_path: Path,
+    validators: int = 4,
+    prepare: Callable[[Network], None] | None = None,
+    hsm_signers: dict[int, SignerSettings] | None = None,
 ) -> AsyncIterator[Network]:
     """Init a testnet in tmp_path, start every node, wait for height 1; stop all after.
 
     prepare, if given, runs after init and before any node starts (e.g. to edit each
-    node's config.toml).
+    node's config.toml). hsm_signers: validators whose key is made in a PKCS#11 token
+    (testnet._init.init_testnet).
     """
     directory = tmp_path / "net"
     manifest = init_testnet(
-        directory, validators=validators, base_port=free_base_port(validators), params=FAST_PARAMS
+        directory,
+        validators=validators,
+        base_port=free_base_port(validators),
+        params=FAST_PARAMS,
+        hsm_signers=hsm_signers,
     )
     async with httpx.AsyncClient(timeout=10) as client:
         net = Network(directory, manifest, client)

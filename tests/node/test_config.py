@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from node.config import load_config, parse_host_port, render_config
+from node.config import SignerSettings, load_config, parse_host_port, render_config
 from node.errors import ConfigError
 
 NODE_ID = "ab" * 32
@@ -229,3 +229,76 @@ def test_state_cache_setting(tmp_path: Path) -> None:
         text = f'moniker = "x"\n[storage]\nstate_cache_mb = {bad}\n'
         with pytest.raises(ConfigError, match=r"config\.toml: storage\.state_cache_mb:"):
             load_config(_write(tmp_path / "b", text))
+
+
+def test_signer_defaults_to_the_key_file(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path / "h", render_config(moniker="x")))
+    assert cfg.signer == SignerSettings()
+    assert cfg.signer.kind == "file"
+    cfg = load_config(_write(tmp_path / "bare", 'moniker = "x"\n'))
+    assert cfg.signer.kind == "file"
+
+
+def test_pkcs11_signer_renders_and_loads_back(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    for pin in ({"pin_env": "HSM_PIN"}, {"pin_file": home / "hsm.pin"}):
+        settings = SignerSettings(
+            kind="pkcs11", module="/usr/lib/x.so", token_label="t", key_label="k", **pin
+        )
+        cfg = load_config(_write(home, render_config(moniker="x", signer=settings)))
+        assert cfg.signer == settings
+
+
+def test_a_relative_pin_file_is_in_the_home(tmp_path: Path) -> None:
+    text = PKCS11 + 'pin_file = "hsm.pin"\n'
+    assert load_config(_write(tmp_path / "h", text)).signer.pin_file == tmp_path / "h" / "hsm.pin"
+
+
+PKCS11 = (
+    'moniker = "x"\n[signer]\nkind = "pkcs11"\nmodule = "/m.so"\ntoken_label = "t"\n'
+    'key_label = "k"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "problem"),
+    [
+        ('moniker = "x"\nsigner = 3\n', "signer", "expected a table"),
+        ('moniker = "x"\n[signer]\nkind = "yubikey"\n', "signer.kind", "expected"),
+        ('moniker = "x"\n[signer]\nkind = 1\n', "signer.kind", "expected a string"),
+        (
+            'moniker = "x"\n[signer]\nmodule = "/m.so"\n',
+            "signer.module",
+            'only for kind = "pkcs11"',
+        ),
+        ('moniker = "x"\n[signer]\nkind = "file"\npin = "1"\n', "signer.pin", "unknown key"),
+        (PKCS11, "signer.pin_env", "exactly one of pin_env and pin_file"),
+        (PKCS11 + 'pin_env = "A"\npin_file = "f"\n', "signer.pin_env", "exactly one"),
+        (PKCS11.replace('module = "/m.so"\n', "") + 'pin_env = "A"\n', "signer.module", "required"),
+        (
+            PKCS11.replace('key_label = "k"\n', "") + 'pin_env = "A"\n',
+            "signer.key_label",
+            "required",
+        ),
+        (PKCS11 + 'pin_env = "A"\naddress = "h:1"\n', "signer.address", 'only for kind = "remote"'),
+        ('moniker = "x"\n[signer]\nkind = "remote"\n', "signer.address", "required"),
+        (
+            'moniker = "x"\n[signer]\nkind = "remote"\naddress = "nope"\n'
+            f'signer_id = "{NODE_ID}"\n',
+            "signer.address",
+            "HOST:PORT",
+        ),
+        (
+            'moniker = "x"\n[signer]\nkind = "remote"\naddress = "h:1"\nsigner_id = "ab"\n',
+            "signer.signer_id",
+            "64 hex",
+        ),
+    ],
+)
+def test_signer_section_errors_name_the_field(
+    tmp_path: Path, text: str, field: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(_write(tmp_path / "h", text))
+    assert f"config.toml: {field}: " in str(raised.value)
+    assert problem in str(raised.value)
