@@ -106,7 +106,8 @@ async def test_batch_floods_leave_status_fast_and_the_network_committing(
     # The bound, /v1/status p95 under 100 ms on the flooded node, or within 10 times
     # the quiet p95 of the same run when the machine is busy with other work (a shared
     # machine slows both phases; bench/ measures the absolute figure).
-    assert len(flooded) >= 20 and len(quiet) >= 5
+    assert len(flooded) >= 20
+    assert len(quiet) >= 5
     bound = max(0.1, 10 * percentile(quiet, 0.95))
     assert percentile(flooded, 0.95) < bound, (summary(quiet), summary(flooded))
     # The network kept committing, the flooded node with it, and took an honest payment.
