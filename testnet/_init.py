@@ -315,16 +315,27 @@ def _hsm_init(settings: SignerSettings) -> bytes:
         pin.append(str(settings.pin_file))
     token = ["--module", settings.module, "--token-label", settings.token_label]
     key = ["--key-label", settings.key_label, *pin]
+    made = _tenge_node("keys", "hsm-init", *token, *key)
+    return bytes.fromhex(made["validator_public_key"])
+
+
+def _tenge_node(*args: str) -> dict[str, Any]:
+    """Run `tenge-node ARGS` (this Python's) and read the JSON it prints.
+
+    Raises:
+        ValueError: the command failed; its message ends with the command's error.
+    """
     made = subprocess.run(
-        [sys.executable, "-m", "node.cli", "keys", "hsm-init", *token, *key],
+        [sys.executable, "-m", "node.cli", *args],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
     if made.returncode != 0:
-        raise ValueError(f"tenge-node keys hsm-init failed: {made.stderr.strip()[:300]}")
-    return bytes.fromhex(json.loads(made.stdout)["validator_public_key"])
+        raise ValueError(f"tenge-node {' '.join(args[:2])} failed: {made.stderr.strip()[:300]}")
+    doc: dict[str, Any] = json.loads(made.stdout)
+    return doc
 
 
 def _api_token(directory: Path, homes: list[Path], hosts: list[str]) -> str | None:
@@ -333,19 +344,19 @@ def _api_token(directory: Path, homes: list[Path], hosts: list[str]) -> str | No
     the others; its text for the manifest (None on loopback: the API asks for none)."""
     if all(is_loopback(host) for host in hosts):
         return None
-    command = [sys.executable, "-m", "node.cli", "api-token", "create", "--home", str(homes[0])]
-    made = subprocess.run(
-        [*command, "--scope", "admin", "--name", "testnet-admin"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    made = _tenge_node(
+        "api-token",
+        "create",
+        "--home",
+        str(homes[0]),
+        "--scope",
+        "admin",
+        "--name",
+        "testnet-admin",
     )
-    if made.returncode != 0:
-        raise ValueError(f"tenge-node api-token create failed: {made.stderr.strip()[:300]}")
     for home in homes[1:]:
         shutil.copy2(homes[0] / API_TOKENS_FILE, home / API_TOKENS_FILE)
-    token: str = json.loads(made.stdout)["token"]
+    token: str = made["token"]
     return token
 
 
