@@ -10,10 +10,13 @@ Rules this module keeps:
    burst).
 3. At the connection cap, the connection that has waited longest without a request in
    progress (idle keep-alive, or headers still trickling in) is shed to make room for the
-   newcomer, if it has waited at least `SHED_GRACE_S`; otherwise the newcomer is refused.
-   A slowloris attacker therefore only ever displaces itself, and a client that sends its
-   request at once is served; only a flood of more than ``max_connections /
-   SHED_GRACE_S`` new connections a second turns newcomers away.
+   newcomer, if it has waited at least `SHED_GRACE_S`; otherwise the server may hold the
+   newcomer until the one idle longest comes of age (`ConnectionTable.seconds_until_shed`)
+   and ask again, then refuse it. A slowloris attacker therefore only ever displaces
+   itself, and a client that sends its request at once is served, even just after a stall
+   of the node let a burst of the attacker's connections in at one instant; only a flood
+   of more than ``max_connections / SHED_GRACE_S`` new connections a second turns
+   newcomers away.
 """
 
 from __future__ import annotations
@@ -260,6 +263,14 @@ class ConnectionTable:
     def connections_of(self, host: str) -> int:
         """Open connections of one client address."""
         return self._per_host.get(host, 0)
+
+    def seconds_until_shed(self, now: float) -> float | None:
+        """How long until the connection idle longest may be shed for a newcomer: 0.0 if
+        it may be now, None if every open connection is busy."""
+        if not self._idle:
+            return None
+        oldest = self._open[next(iter(self._idle))]
+        return max(0.0, oldest.idle_since + SHED_GRACE_S - now)
 
     def _shed_oldest_idle(self, now: float) -> bool:
         if not self._idle:

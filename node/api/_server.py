@@ -10,7 +10,9 @@ server's `ApiGate` (node/api/_limits.py):
    shape, ``Retry-After``) and is closed within `REFUSE_TIMEOUT_S`; at most
    `MAX_REFUSING` refusals are written at once, the rest are closed unanswered;
 2. at ``max_connections`` with some connection idle for at least ``SHED_GRACE_S``, the one
-   idle longest is closed to make room (``shed_idle``);
+   idle longest is closed to make room (``shed_idle``); when every idle one is younger
+   (a stall of the node let a burst of connections in at once), up to `MAX_WAITING`
+   newcomers wait until the oldest comes of age and ask again;
 3. a new connection's first request head (request line and headers) is read here, before
    Hypercorn sees the connection: it must arrive whole within ``idle_timeout_s`` (else 408
    HEADERS_TIMEOUT) and within `MAX_HEAD_BYTES` (else 431 HEADERS_TOO_LARGE), so that a
@@ -43,6 +45,7 @@ from node.api import _errors as e
 from node.api._limits import (
     HEAD_TIMEOUT,
     REFUSED_CLIENT_CONNECTIONS,
+    REFUSED_CONNECTIONS,
     ApiGate,
     ApiLimits,
     retry_after,
@@ -56,6 +59,7 @@ BACKLOG: Final = 1024
 SEND_TIMEOUT_S: Final = 30.0
 REFUSE_TIMEOUT_S: Final = 1.0
 MAX_REFUSING: Final = 256
+MAX_WAITING: Final = 256  # newcomers held at the cap until an idle connection may be shed
 MAX_RECV_HEAD: Final = 4096  # bytes read at once while waiting for a request head
 ACCEPT_BATCH: Final = 64  # connections accepted per wake-up of the accept loop
 _ACCEPT_RESOURCE_ERRNOS: Final = frozenset(
@@ -186,6 +190,7 @@ class _Acceptor:
         self.context = WorkerContext(None)
         self.state = ConnectionState({})
         self.refusing = 0
+        self.waiting = 0
 
     async def handle(self, stream: trio.SocketStream) -> None:
         try:
@@ -195,7 +200,7 @@ class _Acceptor:
             await trio.aclose_forcefully(stream)
             return
         scope = trio.CancelScope()
-        admitted, reason = self.gate.connections.admit(peer, scope.cancel, trio.current_time())
+        admitted, reason = await self._admit(peer, scope)
         if reason is not None:
             self.gate.observer.on_api_refused(reason)
         if not admitted:
@@ -230,6 +235,25 @@ class _Acceptor:
         finally:
             self.gate.connections.release(peer)
             await trio.aclose_forcefully(stream)
+
+    async def _admit(
+        self, peer: tuple[str, int], scope: trio.CancelScope
+    ) -> tuple[bool, str | None]:
+        """The gate's decision on a new connection; at the cap with only young idle
+        connections, asked again once the one idle longest may be shed."""
+        table = self.gate.connections
+        admitted, reason = table.admit(peer, scope.cancel, trio.current_time())
+        if admitted or reason != REFUSED_CONNECTIONS or self.waiting >= MAX_WAITING:
+            return admitted, reason
+        wait = table.seconds_until_shed(trio.current_time())
+        if wait is None:  # every connection busy: no use waiting
+            return admitted, reason
+        self.waiting += 1
+        try:
+            await trio.sleep(wait)
+        finally:
+            self.waiting -= 1
+        return table.admit(peer, scope.cancel, trio.current_time())
 
     async def _read_head(self, stream: trio.SocketStream) -> bytes | None:
         """The first bytes of a new connection, up to the end of its first request head;

@@ -209,6 +209,28 @@ async def test_at_the_cap_the_connection_idle_longest_is_shed_for_a_newcomer(
         assert s.recorder.refused == [SHED_IDLE]
 
 
+async def test_at_the_cap_with_only_young_idle_connections_a_newcomer_waits_its_turn(
+    local_node: LocalNode,
+) -> None:
+    """A burst fills the table at one instant (as after a stall of the node): the newcomer
+    that follows is held until the oldest of the burst may be shed, then served."""
+    async with (
+        serving(local_node, max_connections=4, max_connections_per_client=4) as s,
+        AsyncExitStack() as stack,
+    ):
+        tricklers = []
+        for _ in range(4):
+            stream = await stack.enter_async_context(await connect(s.port, "127.0.0.4"))
+            await stream.send_all(b"GET /v1/status HTTP/1.1\r\nhost: n")
+            tricklers.append(stream)
+        await wait_until(lambda: len(s.gate.connections) == 4)
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            response = await http.get("/v1/status")
+        assert response.status_code == 200, response.text
+        assert await read_all(tricklers[0]) == b""  # the oldest was closed, unanswered
+        assert s.recorder.refused == [SHED_IDLE]
+
+
 async def trickle_until_closed(stream: trio.SocketStream, head: bytes) -> tuple[bytes, float]:
     """Send head one byte every 0.1 s (never its blank line) until the server answers or
     closes: (what it sent, seconds it took)."""

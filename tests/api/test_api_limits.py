@@ -12,6 +12,7 @@ from node.api._limits import (
     REFUSED_CONNECTIONS,
     REFUSED_RATE,
     REFUSED_SUBMIT_RATE,
+    SHED_GRACE_S,
     SHED_IDLE,
     ConnectionTable,
     retry_after,
@@ -116,6 +117,20 @@ def test_the_connection_idle_longest_is_shed_first() -> None:
     # Requests on unknown connections (tests driving the app without a server) are ignored.
     table.request_started(("nobody", 1))
     table.request_finished(None, 7.0)
+
+
+def test_seconds_until_shed_counts_down_the_grace_of_the_idle_longest() -> None:
+    table = ConnectionTable(ApiLimits(max_connections=2, max_connections_per_client=2))
+    assert table.seconds_until_shed(0.0) is None  # nothing open
+    table.admit(("a", 1), lambda: None, 1.0)
+    table.admit(("b", 1), lambda: None, 1.1)
+    assert table.admit(("c", 1), lambda: None, 1.1) == (False, REFUSED_CONNECTIONS)
+    assert table.seconds_until_shed(1.1) == pytest.approx(SHED_GRACE_S - 0.1)
+    assert table.seconds_until_shed(1.0 + SHED_GRACE_S + 1) == 0.0
+    assert table.admit(("c", 1), lambda: None, 1.0 + SHED_GRACE_S) == (True, SHED_IDLE)
+    for peer in (("b", 1), ("c", 1)):
+        table.request_started(peer)
+    assert table.seconds_until_shed(9.0) is None  # every connection busy
 
 
 def test_exempt_networks_skip_per_client_bounds_only() -> None:
