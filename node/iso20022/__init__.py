@@ -4,6 +4,13 @@ The XSDs of the message versions the node speaks are vendored in ``xsd/`` (their
 ``xsd/NOTICE``); `schema` loads one, checked against its recorded digest.
 """
 
+from node.iso20022._money import (
+    AmountError,
+    NotRepresentable,
+    amount_text,
+    iso_currency,
+    minor_units,
+)
 from node.iso20022._schemas import (
     CAMT_053,
     CAMT_054,
@@ -24,8 +31,13 @@ __all__ = [
     "PACS_008",
     "PACS_009",
     "SCHEMAS",
+    "AmountError",
+    "NotRepresentable",
     "SchemaFile",
     "SchemaFileError",
+    "amount_text",
+    "iso_currency",
+    "minor_units",
     "namespace",
     "schema",
 ]
