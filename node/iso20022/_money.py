@@ -81,8 +81,8 @@ def minor_units(text: str, decimals: int) -> int:
             decimals.
     """
     match = _DECIMAL_RE.fullmatch(text.strip())
-    whole = match.group("whole") if match else ""
-    fraction = (match.group("fraction") or "") if match else ""
+    whole: str = match.group("whole") if match else ""
+    fraction: str = (match.group("fraction") or "") if match else ""
     if match is None or not (whole or fraction):
         raise AmountError(f"{text[:40]!r} is not a decimal amount")
     if len(fraction) > decimals:
@@ -90,4 +90,5 @@ def minor_units(text: str, decimals: int) -> int:
             f"{text.strip()[:40]} has {len(fraction)} digits after the point; "
             f"the asset has {decimals} decimals"
         )
-    return int(whole or "0") * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
+    scale: int = 10**decimals
+    return int(whole or "0") * scale + int(fraction.ljust(decimals, "0") or "0")
