@@ -38,6 +38,7 @@ from node._client_tx import (
     parse_amount,
 )
 from node.errors import NodeError
+from node.iso20022 import PACS_008, PACS_009, IsoRefusal, IsoResult, payment_from_xml
 from node.keys import KeyPair
 from node.ledger._persons import person_ref
 from node.ledger.txbuild import KindMessage, build_tx, sign_envelope, tx_id_of
@@ -377,6 +378,66 @@ class TengeClient(TransactionKinds):
             message=doc.get("message", ""),
         )
 
+    async def submit_iso(
+        self,
+        message: bytes | str,
+        *,
+        keys: Sequence[KeyPair],
+        kind: str = "pacs.008",
+        wait: bool = False,
+        timeout_s: float | None = None,
+        nonce: int | None = None,
+        expires_at_height: int | None = None,
+    ) -> IsoResult:
+        """Build the transfer a pacs.008 or pacs.009 describes, sign it with keys (the
+        debtor's), and POST both to /v1/iso20022/{kind}; the node's pacs.002 answer.
+
+        The transfer is built by the node's own mapping (node/iso20022), with the asset
+        decimals the node lists, so a message the client can map is one the node maps to
+        the same transfer. A message the client cannot read or map is not sent: the
+        result is the RJCT the node would give (no tx_id).
+
+        Raises:
+            ValueError: kind is not "pacs.008" or "pacs.009".
+            ApiError: the node answered without a pacs.002 (not JSON, too large, rate
+                limited, unauthenticated...).
+            Unreachable: no answer.
+        """
+        version = {"pacs.008": PACS_008, "pacs.009": PACS_009}.get(kind)
+        if version is None:
+            raise ValueError(f"kind must be pacs.008 or pacs.009, not {kind!r}")
+        data = message.encode("utf-8") if isinstance(message, str) else message
+        decimals = {a["code"]: int(a["decimals"]) for a in await self.assets()}
+        try:
+            payment = payment_from_xml(data, version, decimals.get)
+        except IsoRefusal as refusal:
+            return IsoResult.refused_here(version, refusal)
+        envelope = await self.sign(
+            payment.transfer,
+            signer=payment.signer,
+            keys=keys,
+            nonce=nonce,
+            expires_at_height=expires_at_height,
+        )
+        params: dict[str, str | float] = {}
+        http_timeout = self._timeout_s
+        if wait:
+            params["wait"] = "commit"
+            if timeout_s is not None:
+                params["timeout"] = timeout_s
+            http_timeout += WAIT_MARGIN_S + (timeout_s or 300.0)
+        doc = await self._request(
+            "POST",
+            f"/v1/iso20022/{kind}",
+            params=params,
+            body={"message": data.decode("utf-8"), "tx": base64.b64encode(envelope).decode()},
+            timeout_s=http_timeout,
+            ok=(200, 202, 400, 409, 429, 504),
+        )
+        if not isinstance(doc, dict) or "pacs002" not in doc:
+            raise _api_error(400, doc, json.dumps(doc)[:200])
+        return IsoResult.from_answer(doc)
+
     async def chain_id(self) -> str:
         """The chain id (from /v1/status once, then remembered)."""
         if self._chain_id is None:
@@ -449,6 +510,7 @@ __all__ = [
     "ApiError",
     "ClientError",
     "EventStream",
+    "IsoResult",
     "SendOptions",
     "SubmitResult",
     "TengeClient",

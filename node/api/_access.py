@@ -79,6 +79,8 @@ ROUTE_ACCESS: Final[dict[str, Need]] = {
     "/v1/health": Need.PUBLIC,
     "/v1/txs": Need.SUBMIT,
     "/v1/txs/batch": Need.SUBMIT,
+    "/v1/iso20022/pacs.008": Need.SUBMIT,
+    "/v1/iso20022/pacs.009": Need.SUBMIT,
     "/v1/txs/{tx_id}": Need.OWN_TX,
     "/v1/accounts/{account_id}": Need.OWN_ACCOUNT,
     "/v1/accounts/{account_id}/transactions": Need.OWN_ACCOUNT,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 import trio
@@ -34,6 +36,16 @@ from node.api import _errors as e
 from node.api._access import AccessLayer
 from node.api._events import event_stream
 from node.api._facade import NodeFacade
+from node.api._iso import (
+    ACCEPTED,
+    ISO_MESSAGES,
+    REJECTED,
+    SETTLED,
+    IsoRefusal,
+    decode_iso_body,
+    iso_answer,
+    read_submission,
+)
 from node.api._limits import ApiGate, retry_after
 from node.api._openapi import openapi_document
 from node.api._persons import parse_person_ref, person_doc
@@ -72,6 +84,7 @@ from node.api._views import (
 )
 from node.blocks import decode_block
 from node.consensus_codec import evidence_from_proto
+from node.iso20022._status import status_reason
 from node.ledger import (
     MAX_EVIDENCE_PAGE,
     MAX_INFLOW_PAGE,
@@ -140,6 +153,8 @@ def create_app(
         Route("/v1/txs", api.submit, methods=["POST"]),
         Route("/v1/txs/batch", api.submit_batch, methods=["POST"]),
         Route("/v1/txs/{tx_id}", api.get_tx, methods=["GET"]),
+        Route("/v1/iso20022/pacs.008", api.submit_iso, methods=["POST"]),
+        Route("/v1/iso20022/pacs.009", api.submit_iso, methods=["POST"]),
         Route("/v1/accounts/{account_id}", api.account, methods=["GET"]),
         Route("/v1/accounts/{account_id}/transactions", api.history, methods=["GET"]),
         Route("/v1/accounts/{account_id}/payments", api.payments_by_end_to_end_id, methods=["GET"]),
@@ -388,7 +403,8 @@ class _Api:
         doc["error"] = {"code": e.NOT_READY, "message": reason}
         return JSONResponse(doc, status_code=503)
 
-    async def submit(self, request: Request) -> Response:
+    def _wait_params(self, request: Request) -> tuple[bool, float]:
+        """The ``wait`` and ``timeout`` query parameters of a submission."""
         params = query(request, frozenset({"wait", "timeout"}))
         wait = params.get("wait")
         if wait not in (None, "commit"):
@@ -398,18 +414,39 @@ class _Api:
             if wait is None:
                 raise e.bad_argument("timeout only applies with wait=commit")
             timeout = parse_timeout(params["timeout"])
-        self._charge_submission(request, 1)
-        raw = decode_submission(await read_body(request, timeout_s=self.body_timeout_s))
+        return wait is not None, timeout
+
+    async def _admit(self, request: Request, raw: bytes, wait: bool, wait_s: float) -> _Outcome:
+        """Admit one envelope and, with wait, wait for its commit (what became of it)."""
         try:
             admission = await self.facade.submit(raw, client=self._client_key(request))
         except AdmissionBusy as exc:
-            return _busy(exc)
+            return _Outcome(b"", busy=exc)
+        outcome = _Outcome(admission.tx_id, admission=admission)
+        if not admission.ok or not wait:
+            return outcome
+        location, gone = await _wait_unless_disconnected(
+            request, self.facade.wait_committed(admission.tx_id, wait_s)
+        )
+        outcome.gone = gone
+        outcome.location = location
+        if location is not None:
+            outcome.receipt = self.facade.store.get_receipt(location.height, location.index)
+        return outcome
+
+    async def submit(self, request: Request) -> Response:
+        wait, timeout = self._wait_params(request)
+        self._charge_submission(request, 1)
+        raw = decode_submission(await read_body(request, timeout_s=self.body_timeout_s))
+        outcome = await self._admit(request, raw, wait, timeout)
+        if outcome.busy is not None:
+            return _busy(outcome.busy)
+        admission = outcome.admission
+        assert admission is not None
         tx_id = admission.tx_id.hex()
         name = code_name(admission.code)
         if name in e.ADMISSION_STATUS:
-            status, retry = e.ADMISSION_STATUS[name]
-            if admission.retry_after_s:
-                retry = retry_after(admission.retry_after_s)
+            status, retry = _admission_status(admission)
             return e.error_response(
                 status,
                 name,
@@ -426,14 +463,12 @@ class _Api:
                 tx_id=tx_id,
                 **_rule(admission),
             )
-        if wait is None:
+        if not wait:
             return JSONResponse({"tx_id": tx_id, "status": "pending"}, status_code=202)
-        location, gone = await _wait_unless_disconnected(
-            request, self.facade.wait_committed(admission.tx_id, timeout)
-        )
-        if gone:  # nobody to answer; the transaction stays pending
+        if outcome.gone:  # nobody to answer; the transaction stays pending
             log.debug("client left while waiting for %s", tx_id)
             return Response(status_code=204)
+        location = outcome.location
         if location is None:
             raise e.ApiProblem(
                 504,
@@ -441,7 +476,7 @@ class _Api:
                 f"not committed within {timeout:g} s; the transaction stays pending",
                 tx_id=tx_id,
             )
-        receipt = self.facade.store.get_receipt(location.height, location.index)
+        receipt = outcome.receipt
         return JSONResponse(
             {
                 "tx_id": tx_id,
@@ -452,6 +487,80 @@ class _Api:
                 "message": "" if receipt is None else receipt.message,
                 **_judged(receipt),
             }
+        )
+
+    async def submit_iso(self, request: Request) -> Response:
+        """A pacs.008 or pacs.009 with its signed transfer: answered with a pacs.002."""
+        message = ISO_MESSAGES[request.url.path.rsplit("/", 1)[-1]]
+        wait, timeout = self._wait_params(request)
+        self._charge_submission(request, 1)
+        xml, raw = decode_iso_body(await read_body(request, timeout_s=self.body_timeout_s))
+        try:
+            submission = read_submission(message, xml, raw, self.facade.store)
+        except IsoRefusal as refusal:
+            return iso_answer(
+                message=message,
+                original=refusal.original,
+                status=REJECTED,
+                http_status=400,
+                code=refusal.code,
+                reason=refusal.reason,
+                text=refusal.message,
+            )
+        original = submission.payment.original
+        outcome = await self._admit(request, submission.envelope, wait, timeout)
+        if outcome.busy is not None:
+            return iso_answer(
+                message=message,
+                original=original,
+                status=REJECTED,
+                http_status=429,
+                code=code_name(ledger_pb2.MEMPOOL_FULL),
+                reason=status_reason(ledger_pb2.MEMPOOL_FULL),
+                text=str(outcome.busy),
+                headers={"Retry-After": "1"},
+            )
+        admission = outcome.admission
+        assert admission is not None
+        tx_id = admission.tx_id.hex()
+        if not admission.ok:
+            status, retry = _admission_status(admission)
+            return iso_answer(
+                message=message,
+                original=original,
+                status=REJECTED,
+                http_status=status,
+                tx_id=tx_id,
+                code=code_name(admission.code),
+                reason=status_reason(admission.code),
+                text=admission.message,
+                extra=_rule(admission),
+                headers=None if retry is None else {"Retry-After": retry},
+            )
+        if outcome.gone:
+            return Response(status_code=204)
+        accepted = partial(iso_answer, message=message, original=original, tx_id=tx_id)
+        if not wait:
+            return accepted(status=ACCEPTED, http_status=202)
+        location = outcome.location
+        if location is None:
+            late = f"not committed within {timeout:g} s; the transaction stays pending"
+            return accepted(
+                status=ACCEPTED,
+                http_status=504,
+                extra={"error": {"code": e.TIMEOUT, "message": late, "tx_id": tx_id}},
+            )
+        receipt = outcome.receipt
+        where = {"height": location.height, "index": location.index, **_judged(receipt)}
+        if location.code == ledger_pb2.OK:
+            return accepted(status=SETTLED, http_status=200, extra=where)
+        return accepted(
+            status=REJECTED,
+            http_status=200,
+            code=code_name(location.code),
+            reason=status_reason(location.code),
+            text="" if receipt is None else receipt.message,
+            extra=where,
         )
 
     async def submit_batch(self, request: Request) -> Response:
@@ -806,6 +915,27 @@ async def _wait_unless_disconnected(
         result = await waiting
         nursery.cancel_scope.cancel()
     return result, gone
+
+
+@dataclass
+class _Outcome:
+    """What became of one submitted envelope: refused as busy, judged at admission, and
+    with wait, committed (location and receipt), timed out (no location) or abandoned."""
+
+    tx_id: bytes
+    busy: AdmissionBusy | None = None
+    admission: Admission | None = None
+    location: TxLocation | None = None
+    receipt: ledger_pb2.Receipt | None = None
+    gone: bool = False
+
+
+def _admission_status(admission: Admission) -> tuple[int, str | None]:
+    """The HTTP status and Retry-After of an admission refusal (400 for a ledger code)."""
+    status, retry = e.ADMISSION_STATUS.get(code_name(admission.code), (400, None))
+    if admission.retry_after_s:
+        retry = retry_after(admission.retry_after_s)
+    return status, retry
 
 
 def _rule(admission: Admission) -> dict[str, str]:

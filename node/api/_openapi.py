@@ -28,6 +28,7 @@ from node.api._requests import (
     MAX_WAIT_TIMEOUT_S,
     UETR_PATTERN,
 )
+from node.iso20022._status import ACCEPTED, MESSAGE_REASONS, REJECTED, SETTLED
 from node.ledger import MAX_ID_CHARS
 from proto import ledger_pb2
 
@@ -174,10 +175,68 @@ def _get(
     return {"get": op}
 
 
+def _iso_submit(message: str) -> dict[str, Any]:
+    """A POST of one ISO 20022 message with its signed transfer, answered by a pacs.002."""
+
+    def status(description: str) -> dict[str, Any]:
+        return _json(_ref("IsoStatus"), description)
+
+    return {
+        "post": {
+            "summary": f"Submit a {message} with its signed transfer; answered with a pacs.002",
+            "parameters": [
+                _query_param(
+                    "wait", "commit: answer once final", {"type": "string", "enum": ["commit"]}
+                ),
+                _query_param(
+                    "timeout",
+                    "seconds to wait, with wait=commit only (default 30, at most 300)",
+                    {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WAIT_TIMEOUT_S},
+                ),
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("IsoSubmission")}},
+            },
+            "responses": {
+                "200": status("with wait=commit: ACSC (settled) or RJCT (refused at commit)"),
+                "202": status("ACTC: admitted to the mempool"),
+                "204": {"description": "with wait=commit: the client left before the commit"},
+                "400": {
+                    "description": (
+                        "RJCT: the message or the ledger refused it (IsoStatus, with the "
+                        "ISO reason), or the body is not {message, tx} (Error)"
+                    ),
+                    "content": {
+                        "application/json": {
+                            "schema": {"anyOf": [_ref("IsoStatus"), _ref("Error")]}
+                        }
+                    },
+                },
+                "408": _error("BODY_TIMEOUT: the body did not arrive within 10 s"),
+                "409": status("RJCT PENDING_FUNDS_EXCEEDED"),
+                "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
+                "429": {
+                    "description": "RJCT MEMPOOL_FULL or PENDING_TXS_EXCEEDED (IsoStatus), "
+                    "or RATE_LIMITED (Error): retry after the Retry-After header's seconds",
+                    "content": {
+                        "application/json": {
+                            "schema": {"anyOf": [_ref("IsoStatus"), _ref("Error")]}
+                        }
+                    },
+                },
+                "503": _error("TOO_MANY_CONNECTIONS: retry after the Retry-After seconds"),
+                "504": status("ACTC with error TIMEOUT: not committed in time; still pending"),
+                "500": _error("INTERNAL"),
+            },
+        }
+    }
+
+
 def error_codes() -> list[str]:
     """Every code an error response may carry."""
     ledger = [v.name for v in ledger_pb2.ResultCode.DESCRIPTOR.values if v.name != "OK"]
-    return sorted(e.HTTP_CODES) + ledger
+    return sorted(e.HTTP_CODES) + ledger + sorted(MESSAGE_REASONS)
 
 
 def _schemas() -> dict[str, Any]:
@@ -222,6 +281,41 @@ def _schemas() -> dict[str, Any]:
             error=_obj(code=_STR, message=_STR),
         ),
         "Submission": _closed(_obj(tx=_ENVELOPE_BASE64)),
+        "IsoSubmission": _closed(
+            _obj(
+                message={
+                    "type": "string",
+                    "minLength": 1,
+                    "description": (
+                        "the ISO 20022 message, XML text (UTF-8 once encoded, at most "
+                        "256 KiB, no DOCTYPE)"
+                    ),
+                },
+                tx={**_ENVELOPE_BASE64, "description": "the signed transfer it describes"},
+            )
+        ),
+        "IsoStatus": _obj(
+            required=["status", "pacs002"],
+            status={"type": "string", "enum": [ACCEPTED, SETTLED, REJECTED]},
+            pacs002={
+                "type": "string",
+                "contentMediaType": "application/xml",
+                "description": "the pacs.002.001.12 status report of the message",
+            },
+            tx_id=_HEX,
+            height=_INT,
+            index=_INT,
+            rulebook_version=_INT,
+            rule=_STR,
+            error=_obj(
+                required=["code", "message"],
+                code={"type": "string", "enum": error_codes()},
+                message=_STR,
+                reason={"type": "string", "pattern": "^[A-Z0-9]{4}$"},
+                tx_id=_HEX,
+                rule=_STR,
+            ),
+        ),
         "BatchSubmission": _closed(
             _obj(
                 txs={
@@ -602,6 +696,10 @@ def openapi_document() -> dict[str, Any]:
                 "responses": submit_responses,
             }
         },
+        "/v1/iso20022/pacs.008": _iso_submit("pacs.008.001.08 (customer credit transfer)"),
+        "/v1/iso20022/pacs.009": _iso_submit(
+            "pacs.009.001.10 (financial institution credit transfer)"
+        ),
         "/v1/txs/batch": {
             "post": {
                 "summary": "Submit up to 1000 signed TxEnvelopes, each admitted or refused alone",

@@ -175,7 +175,9 @@ def decode_submission(body: bytes) -> bytes:
             400, e.INVALID_JSON, 'the body is not JSON; send {"tx": BASE64}'
         ) from None
     if not isinstance(doc, dict):
-        raise e.bad_argument(f'the body must be a JSON object {{"tx": BASE64}}, not {_kind(doc)}')
+        raise e.bad_argument(
+            f'the body must be a JSON object {{"tx": BASE64}}, not {json_kind(doc)}'
+        )
     unknown = sorted(set(doc) - {"tx"})
     if unknown:
         raise e.bad_argument(f"unknown field {unknown[0][:40]!r}; the body is {{'tx': BASE64}}")
@@ -183,10 +185,10 @@ def decode_submission(body: bytes) -> bytes:
     if tx is None:
         raise e.bad_argument('missing field "tx" (base64 of a serialized TxEnvelope)')
     if not isinstance(tx, str):
-        raise e.bad_argument(f'"tx" must be a base64 string, not {_kind(tx)}')
+        raise e.bad_argument(f'"tx" must be a base64 string, not {json_kind(tx)}')
     if not tx:
         raise e.bad_argument('"tx" is empty')
-    return _base64(tx, '"tx"')
+    return decode_base64(tx, '"tx"')
 
 
 def decode_batch(body: bytes) -> list[bytes]:
@@ -205,14 +207,16 @@ def decode_batch(body: bytes) -> list[bytes]:
     out = []
     for i, tx in enumerate(txs):
         if not isinstance(tx, str):
-            raise e.bad_argument(f'"txs"[{i}] must be a non-empty base64 string, not {_kind(tx)}')
+            raise e.bad_argument(
+                f'"txs"[{i}] must be a non-empty base64 string, not {json_kind(tx)}'
+            )
         if not tx:
             raise e.bad_argument(f'"txs"[{i}] is empty')
-        out.append(_base64(tx, f'"txs"[{i}]'))
+        out.append(decode_base64(tx, f'"txs"[{i}]'))
     return out
 
 
-def _base64(text: str, what: str) -> bytes:
+def decode_base64(text: str, what: str) -> bytes:
     """The bytes of a non-empty standard base64 string (BASE64_PATTERN)."""
     if _BASE64_RE.fullmatch(text) is None:
         raise e.ApiProblem(
@@ -224,7 +228,7 @@ def _base64(text: str, what: str) -> bytes:
         raise e.ApiProblem(400, e.INVALID_BASE64, f"{what} is not standard base64") from None
 
 
-def _kind(value: object) -> str:
+def json_kind(value: object) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
         type(value), "a number" if isinstance(value, int | float) else "null"
     )

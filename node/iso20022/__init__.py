@@ -4,6 +4,9 @@ The XSDs of the message versions the node speaks are vendored in ``xsd/`` (their
 ``xsd/NOTICE``); `schema` loads one, checked against its recorded digest.
 """
 
+from collections.abc import Callable
+
+from node.iso20022._mapping import PaymentMessage, payment_message
 from node.iso20022._money import (
     AmountError,
     NotRepresentable,
@@ -11,6 +14,7 @@ from node.iso20022._money import (
     iso_currency,
     minor_units,
 )
+from node.iso20022._refusal import IsoRefusal, OriginalMessage, OriginalTransaction
 from node.iso20022._schemas import (
     CAMT_053,
     CAMT_054,
@@ -23,21 +27,57 @@ from node.iso20022._schemas import (
     namespace,
     schema,
 )
+from node.iso20022._status import (
+    ACCEPTED,
+    REJECTED,
+    SETTLED,
+    STATUS_REASONS,
+    IsoResult,
+    status_reason,
+    status_report,
+)
+from node.iso20022._xml import read_message
+
+
+def payment_from_xml(
+    data: bytes, message: str, decimals_of: Callable[[str], int | None]
+) -> PaymentMessage:
+    """Read a pacs.008 or pacs.009 (bytes of UTF-8 XML) and map it to its transfer.
+
+    Raises:
+        IsoRefusal: the message is refused (docs/iso20022.md, "Message codes").
+    """
+    return payment_message(read_message(data, message), message, decimals_of)
+
 
 __all__ = [
+    "ACCEPTED",
     "CAMT_053",
     "CAMT_054",
     "PACS_002",
     "PACS_008",
     "PACS_009",
+    "REJECTED",
     "SCHEMAS",
+    "SETTLED",
+    "STATUS_REASONS",
     "AmountError",
+    "IsoRefusal",
+    "IsoResult",
     "NotRepresentable",
+    "OriginalMessage",
+    "OriginalTransaction",
+    "PaymentMessage",
     "SchemaFile",
     "SchemaFileError",
     "amount_text",
     "iso_currency",
     "minor_units",
     "namespace",
+    "payment_from_xml",
+    "payment_message",
+    "read_message",
     "schema",
+    "status_reason",
+    "status_report",
 ]

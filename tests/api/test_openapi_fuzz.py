@@ -25,6 +25,7 @@ from live_node import LiveNode
 from schemathesis.engine import events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
 
+from node.iso20022._status import MESSAGE_REASONS
 from proto import ledger_pb2
 
 SEED: Final = 20_261_203
@@ -38,6 +39,9 @@ NEGATIVE_STATUSES: Final = [
 ]  # fmt: skip
 LEDGER_CODES: Final = frozenset(ledger_pb2.ResultCode.keys()) - {"OK"}
 SUBMIT: Final = "POST /v1/txs"
+#: Submissions whose schema-valid body may still hold no valid transaction or message.
+JUDGED: Final = frozenset({SUBMIT, "POST /v1/iso20022/pacs.008", "POST /v1/iso20022/pacs.009"})
+VERDICT_CODES: Final = LEDGER_CODES | frozenset(MESSAGE_REASONS)
 UETR: Final = uuid.UUID("2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901")
 END_TO_END_ID: Final = "CONTRACT/0001"
 
@@ -66,15 +70,17 @@ def is_ledger_verdict(label: str, check: str, status: int | None, body: bytes) -
 
     A base64 string that the document allows need not hold a signed transaction, and the
     node answers it with the ledger's verdict (400 MALFORMED, INVALID_SIGNATURE...), as
-    documented under POST /v1/txs. Any other 400 to a schema-valid request is a finding.
+    documented under POST /v1/txs; a string need not hold a valid ISO 20022 message, and
+    the ISO routes answer it with the message's verdict (RJCT XML_MALFORMED...). Any other
+    400 to a schema-valid request is a finding.
     """
-    if label != SUBMIT or check != "positive_data_acceptance" or status != 400:
+    if label not in JUDGED or check != "positive_data_acceptance" or status != 400:
         return False
     try:
         code = json.loads(body)["error"]["code"]
     except (ValueError, KeyError, TypeError):
         return False
-    return code in LEDGER_CODES
+    return code in VERDICT_CODES
 
 
 def findings_of(recorder: ScenarioRecorder, phase: str) -> list[str]:
