@@ -146,6 +146,10 @@ class TransactionKinds:
         """GET /v1/status (see `TengeClient.status`)."""
         raise NotImplementedError
 
+    async def chain_id(self) -> str:
+        """The chain id (see `TengeClient.chain_id`)."""
+        raise NotImplementedError
+
     async def propose(
         self,
         change: txbuild.GovernedChange,
@@ -546,6 +550,24 @@ class TransactionKinds:
         balance to `sweep_to` under `legal_ref`."""
         message = pb.CloseAccount(account_id=account_id, sweep_to=sweep_to, legal_ref=legal_ref)
         return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def rotate_validator_key(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        public_key: bytes,
+        new_key: KeyPair,
+        summary: str,
+        ttl: int = DEFAULT_PROPOSAL_TTL,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Propose moving the validator of public_key to new_key (its power and moniker),
+        effective two blocks after the approving block; new_key signs the proof."""
+        message = txbuild.rotate_validator_key(await self.chain_id(), public_key, new_key)
+        return await self.propose(
+            message, signer=signer, keys=keys, summary=summary, ttl=ttl, **options
+        )
 
     async def update_validator(
         self,

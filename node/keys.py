@@ -36,6 +36,8 @@ SIGNATURE_SIZE: Final = 64
 SEED_SIZE: Final = 32
 
 TX_DOMAIN: Final = b"tenge/tx/v1\x00"
+#: What a new validator key signs to prove it is held (RotateValidatorKey.proof).
+ROTATE_DOMAIN: Final = b"tenge/rotate-validator/v1\x00"
 
 KEY_FILE_VERSION: Final = 1
 SCRYPT_N: Final = 2**15

@@ -224,7 +224,7 @@ class TxEnvelope(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[Signature, _Mapping]]] = ...) -> None: ...
 
 class TxBody(_message.Message):
-    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates", "propose", "approve", "withdraw", "grant_licence", "revoke_licence", "rotate_keys", "recover_account", "change_account", "close_account")
+    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates", "propose", "approve", "withdraw", "grant_licence", "revoke_licence", "rotate_keys", "recover_account", "change_account", "close_account", "rotate_validator_key")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -250,6 +250,7 @@ class TxBody(_message.Message):
     RECOVER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     CHANGE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     CLOSE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_VALIDATOR_KEY_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     nonce: int
     expires_at_height: int
@@ -275,7 +276,8 @@ class TxBody(_message.Message):
     recover_account: RecoverAccount
     change_account: ChangeAccount
     close_account: CloseAccount
-    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., propose: _Optional[_Union[Propose, _Mapping]] = ..., approve: _Optional[_Union[Approve, _Mapping]] = ..., withdraw: _Optional[_Union[Withdraw, _Mapping]] = ..., grant_licence: _Optional[_Union[GrantLicence, _Mapping]] = ..., revoke_licence: _Optional[_Union[RevokeLicence, _Mapping]] = ..., rotate_keys: _Optional[_Union[RotateKeys, _Mapping]] = ..., recover_account: _Optional[_Union[RecoverAccount, _Mapping]] = ..., change_account: _Optional[_Union[ChangeAccount, _Mapping]] = ..., close_account: _Optional[_Union[CloseAccount, _Mapping]] = ...) -> None: ...
+    rotate_validator_key: RotateValidatorKey
+    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., propose: _Optional[_Union[Propose, _Mapping]] = ..., approve: _Optional[_Union[Approve, _Mapping]] = ..., withdraw: _Optional[_Union[Withdraw, _Mapping]] = ..., grant_licence: _Optional[_Union[GrantLicence, _Mapping]] = ..., revoke_licence: _Optional[_Union[RevokeLicence, _Mapping]] = ..., rotate_keys: _Optional[_Union[RotateKeys, _Mapping]] = ..., recover_account: _Optional[_Union[RecoverAccount, _Mapping]] = ..., change_account: _Optional[_Union[ChangeAccount, _Mapping]] = ..., close_account: _Optional[_Union[CloseAccount, _Mapping]] = ..., rotate_validator_key: _Optional[_Union[RotateValidatorKey, _Mapping]] = ...) -> None: ...
 
 class RegisterAccount(_message.Message):
     __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "person_ref")
@@ -334,11 +336,12 @@ class SetRates(_message.Message):
     def __init__(self, rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ...) -> None: ...
 
 class Propose(_message.Message):
-    __slots__ = ("set_limits", "set_rates", "register_asset", "update_validator", "expires_at_height", "activation_height", "summary")
+    __slots__ = ("set_limits", "set_rates", "register_asset", "update_validator", "rotate_validator_key", "expires_at_height", "activation_height", "summary")
     SET_LIMITS_FIELD_NUMBER: _ClassVar[int]
     SET_RATES_FIELD_NUMBER: _ClassVar[int]
     REGISTER_ASSET_FIELD_NUMBER: _ClassVar[int]
     UPDATE_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_VALIDATOR_KEY_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
@@ -346,10 +349,11 @@ class Propose(_message.Message):
     set_rates: SetRates
     register_asset: RegisterAsset
     update_validator: UpdateValidator
+    rotate_validator_key: RotateValidatorKey
     expires_at_height: int
     activation_height: int
     summary: str
-    def __init__(self, set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., expires_at_height: _Optional[int] = ..., activation_height: _Optional[int] = ..., summary: _Optional[str] = ...) -> None: ...
+    def __init__(self, set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., rotate_validator_key: _Optional[_Union[RotateValidatorKey, _Mapping]] = ..., expires_at_height: _Optional[int] = ..., activation_height: _Optional[int] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class GrantLicence(_message.Message):
     __slots__ = ("account_id", "assets", "purposes", "expires_at_height", "reference")
@@ -546,6 +550,16 @@ class UpdateValidator(_message.Message):
     power: int
     moniker: str
     def __init__(self, public_key: _Optional[bytes] = ..., power: _Optional[int] = ..., moniker: _Optional[str] = ...) -> None: ...
+
+class RotateValidatorKey(_message.Message):
+    __slots__ = ("public_key", "new_public_key", "proof")
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    NEW_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    public_key: bytes
+    new_public_key: bytes
+    proof: bytes
+    def __init__(self, public_key: _Optional[bytes] = ..., new_public_key: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
 
 class Receipt(_message.Message):
     __slots__ = ("tx_id", "height", "index", "code", "message", "accounts", "authorised", "speaks_for_tx", "rulebook_version", "rule", "carries_payment_ids")

@@ -47,6 +47,7 @@ from node.core._events import (
     WakeAt,
     WriteBlock,
 )
+from node.core._keyring import KeyRing
 from node.core._sync import BlockSync, SyncedBlock, SyncParams
 from node.core._valsets import validator_set_from_bytes, validator_set_to_bytes, validators_hash
 
@@ -69,6 +70,7 @@ __all__ = [
     "ExecuteBlock",
     "GossipEvidence",
     "Input",
+    "KeyRing",
     "MempoolUpdated",
     "NodeCore",
     "NodeCoreError",

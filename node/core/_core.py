@@ -70,6 +70,7 @@ from node.core._events import (
     WakeAt,
     WriteBlock,
 )
+from node.core._keyring import KeyRing
 from node.core._sync import BAD_SYNC_BLOCK, BlockSync, SyncParams
 from node.core._valsets import validators_hash
 from node.errors import NodeError
@@ -168,6 +169,8 @@ class NodeCore:
             verify_last_commit=self._verify_last_commit,
             evidence_check=BlockEvidenceCheck(chain_id, verifier, max_age, self.set_history),
         )
+        self._signer = signer
+        self._select_key(height)
         self.engine = cs.Engine(
             chain_id=chain_id,
             height=height,
@@ -257,6 +260,12 @@ class NodeCore:
         return out
 
     # ------------------------------------------------------------ the engine
+
+    def _select_key(self, height: int) -> None:
+        """Before the engine starts height: with a key ring (a rotation in progress), sign
+        with the key the height's validator set holds (node/core/_keyring.py)."""
+        if isinstance(self._signer, KeyRing):
+            self._signer.select(self._sets[height])
 
     def _engine(self, event: cs.Event, now_ms: int) -> list[cs.Output]:
         """Run the engine on event; pass its outputs on, starting the pipeline on a decision."""
@@ -436,6 +445,7 @@ class NodeCore:
             )
         )
         self._out.append(SendStatus(None, height, commit.value_id))
+        self._select_key(height + 1)
         self._engine(
             cs.HeightCommitted(
                 height,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from consensus._validators import MAX_TOTAL_POWER, validator_set_error
+from node.keys import ROTATE_DOMAIN, sign_bytes, verify
 from node.ledger import _backing as backing
 from node.ledger import _keys as k
 from node.ledger import _lifecycle as lc
@@ -392,6 +393,27 @@ def _static_update_validator(body: pb.TxBody) -> Refusal | None:
     return None
 
 
+def rotation_sign_bytes(chain_id: str, public_key: bytes, new_public_key: bytes) -> bytes:
+    """What the new key of a RotateValidatorKey signs as its proof."""
+    return sign_bytes(ROTATE_DOMAIN, chain_id, public_key + new_public_key)
+
+
+def _static_rotate_validator_key(body: pb.TxBody) -> Refusal | None:
+    m = body.rotate_validator_key
+    where = "rotate_validator_key"
+    if len(m.public_key) != 32 or len(m.new_public_key) != 32:
+        return Refusal(pb.INVALID_VALIDATOR, f"{where}: public_key and new_public_key are 32 bytes")
+    if m.public_key == m.new_public_key:
+        return Refusal(pb.INVALID_VALIDATOR, f"{where}: the new key is the old one")
+    message = rotation_sign_bytes(body.chain_id, m.public_key, m.new_public_key)
+    if not verify(m.new_public_key, message, m.proof):
+        return Refusal(
+            pb.INVALID_VALIDATOR,
+            f"{where}.proof: not the new key's signature of the rotation (docs/governance.md)",
+        )
+    return None
+
+
 def _static_set_rates(body: pb.TxBody) -> Refusal | None:
     rates = body.set_rates.rates
     if not 1 <= len(rates) <= MAX_LEGS:
@@ -454,6 +476,7 @@ _STATIC: Final[dict[str, Callable[[pb.TxBody], Refusal | None]]] = {
     "unfreeze": _static_unfreeze,
     "seize": _static_seize,
     "update_validator": _static_update_validator,
+    "rotate_validator_key": _static_rotate_validator_key,
     "propose": lambda body: _static_propose(body),
     "approve": lambda body: _static_proposal_id("approve", body.approve.proposal_id),
     "withdraw": lambda body: _static_proposal_id("withdraw", body.withdraw.proposal_id),
@@ -861,6 +884,35 @@ def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
     return [signer.account_id]
 
 
+def _rotate_validator_key(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
+    bad = _need_role(signer, pb.CENTRAL_BANK, "rotate_validator_key")
+    if bad is not None:
+        return bad
+    m = body.rotate_validator_key
+    raw = ctx.ov.get_raw(k.VALIDATORS)
+    current = (
+        {} if raw is None else {v.public_key: v for v in pb.ValidatorSet.FromString(raw).validators}
+    )
+    old = current.pop(m.public_key, None)
+    if old is None:
+        return Refusal(
+            pb.INVALID_VALIDATOR, f"rotate_validator_key: {m.public_key.hex()} is not a validator"
+        )
+    if m.new_public_key in current:
+        return Refusal(
+            pb.INVALID_VALIDATOR,
+            f"rotate_validator_key: {m.new_public_key.hex()} is already a validator's key",
+        )
+    new = pb.Validator(public_key=m.new_public_key, power=old.power, moniker=old.moniker)
+    current[m.new_public_key] = new
+    validators = [current[key] for key in sorted(current)]
+    ctx.ov.put_raw(k.VALIDATORS, pb.ValidatorSet(validators=validators).SerializeToString())
+    # Both in one block's updates: the set of height + 2 has the new key and not the old.
+    ctx.validator_updates.append(pb.Validator(public_key=m.public_key, power=0))
+    ctx.validator_updates.append(new)
+    return [signer.account_id]
+
+
 Handler = Callable[[Context, pb.TxBody, pb.Account], Outcome]
 
 #: Changes under dual control: a transaction of these kinds is refused; the same handlers
@@ -871,6 +923,7 @@ GOVERNED: Final[dict[str, Handler]] = {
     "set_limits": _set_limits,
     "set_rates": _set_rates,
     "update_validator": _update_validator,
+    "rotate_validator_key": _rotate_validator_key,
 }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from node.keys import TX_DOMAIN, KeyPair, sign_bytes
+from node.keys import ROTATE_DOMAIN, TX_DOMAIN, KeyPair, sign_bytes
 from node.ledger._amounts import set_amount
 from node.ledger._payment_ids import parse_uetr
 from proto import ledger_pb2 as pb
@@ -30,6 +30,7 @@ KindMessage = (
     | pb.Unfreeze
     | pb.Seize
     | pb.UpdateValidator
+    | pb.RotateValidatorKey
     | pb.SetRates
     | pb.Propose
     | pb.Approve
@@ -53,6 +54,7 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.Unfreeze: "unfreeze",
     pb.Seize: "seize",
     pb.UpdateValidator: "update_validator",
+    pb.RotateValidatorKey: "rotate_validator_key",
     pb.SetRates: "set_rates",
     pb.Propose: "propose",
     pb.Approve: "approve",
@@ -201,7 +203,9 @@ def seize(
 
 
 #: Changes that go through a governance proposal (node/ledger/_governance.py).
-GovernedChange = pb.SetLimits | pb.SetRates | pb.RegisterAsset | pb.UpdateValidator
+GovernedChange = (
+    pb.SetLimits | pb.SetRates | pb.RegisterAsset | pb.UpdateValidator | pb.RotateValidatorKey
+)
 
 
 def propose(
@@ -219,6 +223,17 @@ def propose(
     )
     getattr(message, _KIND_FIELD[type(change)]).CopyFrom(change)
     return message
+
+
+def rotate_validator_key(
+    chain_id: str, public_key: bytes, new_key: KeyPair
+) -> pb.RotateValidatorKey:
+    """A validator's move to new_key, with the new key's proof (docs/governance.md)."""
+    new_public_key = new_key.public_key
+    message = sign_bytes(ROTATE_DOMAIN, chain_id, public_key + new_public_key)
+    return pb.RotateValidatorKey(
+        public_key=public_key, new_public_key=new_public_key, proof=new_key.sign(message)
+    )
 
 
 def tx_id_of(envelope: bytes) -> bytes:

@@ -515,3 +515,44 @@ MUTANTS += (
 
 # A few quick kills for the test suite (tests/mutants/test_mutants_fast.py).
 FAST = ("l23-lock", "l29-lock", "quorum-short", "sync-unverified")
+
+# Validator key rotation (issue 15): the ledger's proof and the core's switch of keys.
+RULES = "node/ledger/_rules.py"
+MUTANTS += (
+    Mutant(
+        "rotate-no-proof",
+        "a RotateValidatorKey is accepted without the new key's proof",
+        (
+            (
+                RULES,
+                "    if not verify(m.new_public_key, message, m.proof):\n",
+                "    if False:\n",
+            ),
+        ),
+        tests=("tests/ledger/test_validator_rotation.py",),
+    ),
+    Mutant(
+        "rotate-keeps-old-key",
+        "a rotation adds the new key but leaves the old one in the set",
+        (
+            (
+                RULES,
+                "    old = current.pop(m.public_key, None)\n",
+                "    old = current.get(m.public_key)\n",
+            ),
+        ),
+        tests=("tests/ledger/test_validator_rotation.py",),
+    ),
+    Mutant(
+        "rotate-no-key-switch",
+        "the core never switches the key ring to the key of the next height's set",
+        (
+            (
+                CORE,
+                "        self._select_key(height + 1)\n",
+                "",
+            ),
+        ),
+        tests=("tests/core/test_key_rotation_core.py",),
+    ),
+)
