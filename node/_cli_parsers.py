@@ -94,6 +94,9 @@ def _add_keys(sub: _SubParsers, handlers: OperatorHandlers) -> None:
     from node._cli_hsm import add_hsm_parsers  # the validator key in a PKCS#11 token
 
     add_hsm_parsers(keys_sub)
+    from node._cli_rotate import add_rotate_parsers  # a validator's move to a new key
+
+    add_rotate_parsers(keys_sub)
 
 
 def _api_flags(parser: argparse.ArgumentParser) -> None:
@@ -206,6 +209,14 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p = change("update-validator", "add, re-weight or (power 0) remove a validator")
     p.add_argument("--public-key", required=True, metavar="HEX")
     p.add_argument("--power", required=True, type=_uint(64), metavar="P")
+
+    p = change(
+        "rotate-validator-key",
+        "move a validator to a new key (the fields `keys rotate-init` prints)",
+    )
+    p.add_argument("--public-key", required=True, metavar="HEX", help="its key today")
+    p.add_argument("--new-public-key", required=True, metavar="HEX")
+    p.add_argument("--proof", required=True, metavar="HEX", help="the new key's signature")
 
     for name, what in (("approve", "approve"), ("withdraw", "withdraw your own")):
         p = kind(name, f"{what} a governance proposal (a quorum role)")

@@ -407,6 +407,11 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
         args.person_ref_bytes = _person_ref_hex(args.person_ref)
     elif kind == "update-validator":
         args.public_key_bytes = _public_key(args.public_key)
+    elif kind == "rotate-validator-key":
+        args.public_key_bytes = _public_key(args.public_key)
+        args.new_public_key_bytes = _public_key(args.new_public_key)
+        if re.fullmatch(r"[0-9a-fA-F]{128}", args.proof) is None:
+            raise _usage(f"--proof: {args.proof[:80]!r} is not a signature (128 hex)")
     elif kind in ("rotate-keys", "recover-account"):
         args.new_key_bytes = [_key_file_public_key(path) for path in args.new_key]
         if kind == "recover-account":
@@ -552,6 +557,12 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
     if kind == "close-account":
         return pb.CloseAccount(
             account_id=args.account, sweep_to=args.sweep_to or "", legal_ref=args.legal_ref or ""
+        )
+    if kind == "rotate-validator-key":
+        return pb.RotateValidatorKey(
+            public_key=args.public_key_bytes,
+            new_public_key=args.new_public_key_bytes,
+            proof=bytes.fromhex(args.proof),
         )
     assert kind == "update-validator", kind
     return pb.UpdateValidator(public_key=args.public_key_bytes, power=args.power)

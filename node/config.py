@@ -28,6 +28,8 @@ CONFIG_FILE: Final = "config.toml"
 GENESIS_FILE: Final = "genesis.json"
 NODE_KEY_FILE: Final = "node_key.json"
 VALIDATOR_KEY_FILE: Final = "validator_key.json"
+#: The validator's next key during a rotation (docs/deployment.md, "Rotating the validator key").
+NEXT_VALIDATOR_KEY_FILE: Final = "validator_key.next.json"
 DATA_DIR: Final = "data"
 
 DEFAULT_P2P_PORT: Final = 26656
@@ -178,6 +180,10 @@ class NodeConfig:
     @property
     def validator_key_path(self) -> Path:
         return self.home / VALIDATOR_KEY_FILE
+
+    @property
+    def next_validator_key_path(self) -> Path:
+        return self.home / NEXT_VALIDATOR_KEY_FILE
 
     @property
     def data_dir(self) -> Path:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from node.config import NodeConfig, SignerSettings
+from node.core import KeyRing
 from node.errors import ConfigError, NodeError
 from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, verify
 
@@ -160,7 +161,8 @@ class Pkcs11Signer:
 
 def open_signer(config: NodeConfig, passphrase: str | None) -> ValidatorSigner | None:
     """The validator signer config.toml's [signer] names; None for an observer (kind
-    "file" without validator_key.json).
+    "file" without validator_key.json). With validator_key.next.json beside it (a key
+    rotation, docs/governance.md) a KeyRing of both keys.
 
     Raises:
         SignerError, KeyFileError, ConfigError: one line naming what is wrong.
@@ -175,7 +177,12 @@ def open_signer(config: NodeConfig, passphrase: str | None) -> ValidatorSigner |
         )
     if not config.validator_key_path.exists():
         return None
-    return FileSigner(read_key_file(config.validator_key_path, passphrase))
+    current = FileSigner(read_key_file(config.validator_key_path, passphrase))
+    if not config.next_validator_key_path.exists():
+        return current
+    # A rotation in progress: sign each height with the key its validator set holds.
+    following = FileSigner(read_key_file(config.next_validator_key_path, passphrase))
+    return KeyRing([current, following])
 
 
 def read_pin(settings: SignerSettings) -> str:
