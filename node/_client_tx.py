@@ -481,6 +481,19 @@ class TransactionKinds:
         )
         return await self.send(message, signer=signer, keys=keys, **options)
 
+    async def publish_travel_key(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        public_key: bytes,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Publish the signer's X25519 travel key (a bank, licensed VASP, the central bank
+        or a regulator); payers seal travel-rule data to it (`TengeClient.seal_travel`)."""
+        message = pb.PublishTravelKey(public_key=public_key)
+        return await self.send(message, signer=signer, keys=keys, **options)
+
     async def rotate_keys(
         self,
         *,

@@ -163,9 +163,10 @@ def _write_secret(
         os.close(fd)
 
 
-def read_public_key(path: Path) -> bytes:
-    """The public key of a key file, without needing its passphrase."""
-    doc = _load_doc(path, "ed25519")
+def read_public_key(path: Path, kind: str = "ed25519") -> bytes:
+    """The public key of a key file of kind ("ed25519", or "x25519" for a travel key),
+    without needing its passphrase."""
+    doc = _load_doc(path, kind)
     return _hex_field(path, doc, "public_key", PUBLIC_KEY_SIZE)
 
 

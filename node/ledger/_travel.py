@@ -31,7 +31,7 @@ import nacl.exceptions
 from node.ledger import _keys as k
 from node.ledger import _rules as r
 from node.ledger._rulebook import KZT_CODE, Rules
-from node.ledger._state import Overlay
+from node.ledger._state import Overlay, StateReader
 from proto import ledger_pb2 as pb
 
 TRAVEL_KEY_SIZE: Final = 32
@@ -127,6 +127,44 @@ def institution_of(account: pb.Account) -> str:
     return account.registered_by
 
 
+def _recipients(
+    ov: Overlay, payer: pb.Account, payee: pb.Account
+) -> tuple[dict[str, str], pb.Account | None]:
+    """The recipients of a leg's travel data (account id -> whom it receives for), in
+    order: the payer's institution, the payee's, the regulators; and the first side with
+    no institution (None when both have one)."""
+    recipients: dict[str, str] = {}
+    for side, account in (("the payer", payer), ("the payee", payee)):
+        bank = institution_of(account)
+        if not bank:
+            return recipients, account
+        recipients.setdefault(bank, side)
+    for regulator in regulator_ids(ov):
+        recipients.setdefault(regulator, "the regulator")
+    return recipients, None
+
+
+def travel_recipients(
+    state: StateReader, payer: pb.Account, payee: pb.Account
+) -> list[tuple[str, str, bytes]]:
+    """Whom a leg from payer to payee seals its travel data to: (account id, whom it
+    receives for, its published travel key or b"") in order (GET /v1/travel/recipients).
+
+    Raises:
+        ValueError: payer or payee is an account of genesis that no bank registered.
+    """
+    ov = Overlay(state)
+    recipients, unbanked = _recipients(ov, payer, payee)
+    if unbanked is not None:
+        raise ValueError(f"{unbanked.account_id!r} was registered at genesis by no bank")
+    out = []
+    for recipient, side in recipients.items():
+        holder = ov.account(recipient)
+        key = b"" if holder is None or holder.closed else holder.travel_key
+        out.append((recipient, side, key))
+    return out
+
+
 def leg_refusal(
     ctx: r.Context,
     where: str,
@@ -140,19 +178,15 @@ def leg_refusal(
     if not copies and not required(ctx.rules, leg.asset, kzt_value):
         return None
     ov = ctx.ov
-    recipients: dict[str, str] = {}  # account id -> whom it receives for
-    for side, account in (("payer", payer), ("payee", payee)):
-        bank = institution_of(account)
-        if not bank:
-            return r.Refusal(
-                pb.NO_TRAVEL_KEY,
-                f"{where}.{side}: {account.account_id!r} was registered at genesis by no "
-                "bank, so travel-rule data has no recipient for it",
-                RULE_TRAVEL,
-            )
-        recipients.setdefault(bank, f"the {side}")
-    for regulator in regulator_ids(ov):
-        recipients.setdefault(regulator, "the regulator")
+    recipients, unbanked = _recipients(ov, payer, payee)
+    if unbanked is not None:
+        side = "payer" if unbanked is payer else "payee"
+        return r.Refusal(
+            pb.NO_TRAVEL_KEY,
+            f"{where}.{side}: {unbanked.account_id!r} was registered at genesis by no "
+            "bank, so travel-rule data has no recipient for it",
+            RULE_TRAVEL,
+        )
     sealed_for = {copy.recipient for copy in copies}
     for i, copy in enumerate(copies):
         if copy.recipient not in recipients:
@@ -167,17 +201,17 @@ def leg_refusal(
         if holder is None or holder.closed or not holder.travel_key:
             return r.Refusal(
                 pb.NO_TRAVEL_KEY,
-                f"{where}: {recipient!r} (for {side}) has published "
-                "no travel key to seal travel-rule data to",
+                f"{where}: {recipient!r} (for {side}) has published no travel key to "
+                "seal travel-rule data to",
                 RULE_TRAVEL,
             )
     for recipient, side in sorted(recipients.items()):
         if recipient not in sealed_for:
             return r.Refusal(
                 pb.TRAVEL_RULE_REQUIRED,
-                f"{where}.travel_copies: no copy for {recipient!r} (for {side}); a "
-                f"{leg.asset} leg of this size carries "
-                "originator and beneficiary data sealed to each recipient",
+                f"{where}.travel_copies: no copy for {recipient!r} (for {side}); this "
+                f"{leg.asset} leg carries originator and beneficiary data sealed to each "
+                "recipient",
                 RULE_TRAVEL,
             )
     return None
@@ -202,8 +236,10 @@ def _publish_travel_key(ctx: r.Context, body: pb.TxBody, signer: pb.Account) -> 
             f"publish_travel_key: a {r.role_name(signer.role)} account receives no travel "
             "data (banks, licensed VASPs, the central bank and regulators do)",
         )
-    unlicensed = licence_in_force(ctx.ov.get_raw, signer.account_id, ctx.height) is None
-    if signer.role == pb.VASP and unlicensed:
+    if (
+        signer.role == pb.VASP
+        and licence_in_force(ctx.ov.get_raw, signer.account_id, ctx.height) is None
+    ):
         return r.Refusal(
             pb.NO_LICENCE,
             f"publish_travel_key: {signer.account_id!r} is a VASP without a licence in force",
