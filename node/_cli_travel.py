@@ -27,7 +27,12 @@ from node.cli_ops import (
 from node.client import ApiError, TengeClient
 from node.errors import KeyFileError
 from node.keys import TravelKey, read_public_key, read_travel_key_file, write_travel_key_file
-from node.ledger.txbuild import TRAVEL_TEXT_LIMITS, TravelDataError, open_travel_copy
+from node.ledger.txbuild import (
+    TRAVEL_TEXT_LIMITS,
+    TravelDataError,
+    open_travel_copy,
+    travel_data_error,
+)
 from proto import ledger_pb2 as pb
 
 #: The most a --travel-file may hold: five bounded strings.
@@ -72,7 +77,11 @@ def load_travel_file(path: Path) -> pb.TravelRuleData:
         raise _usage(f"--travel-file: a JSON object with exactly {', '.join(sorted(fields))}")
     if not all(isinstance(v, str) for v in doc.values()):
         raise _usage("--travel-file: every field is a string")
-    return pb.TravelRuleData(**doc)
+    data = pb.TravelRuleData(**doc)
+    bad = travel_data_error(data)
+    if bad is not None:
+        raise _usage(f"--travel-file: {bad}")
+    return data
 
 
 async def seal_for_leg(api: TengeClient, payer: str, payee: str, path: Path) -> list[pb.TravelCopy]:

@@ -12,11 +12,11 @@ from pathlib import Path
 import plyvel
 import pytest
 import trio
-from cli_support import CliResult, LiveNet
+from cli_support import CliResult, LiveNet, run_cli
 from live_node import live_node
 from test_cli_tx import TEST_TIMEOUT_S, committed_ok, new_key, refused, tx, usage_error
 
-from node.cli import EXIT_REFUSED
+from node.cli import EXIT_REFUSED, EXIT_USAGE
 from testnet._procs import stop_node
 
 DATA = {
@@ -125,3 +125,36 @@ async def test_travel_data_opens_only_with_the_two_banks_and_the_regulators_keys
 async def _open(net: LiveNet, tx_id: str, key: Path, *flags: str) -> CliResult:
     """`tenge-node travel open TX_ID --key FILE` against the node."""
     return await net.cli("travel", "open", tx_id, "--key", str(key), "--api", net.api(), *flags)
+
+
+async def test_a_bad_travel_file_is_a_usage_error_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    """No node listens at --api: each refusal comes from the command's own checks."""
+    files = {
+        "missing": tmp_path / "absent.json",
+        "not json": tmp_path / "garbage.json",
+        "a list": tmp_path / "list.json",
+        "a field short": tmp_path / "short.json",
+        "a number": tmp_path / "number.json",
+        "too big": tmp_path / "big.json",
+        "an empty name": tmp_path / "empty.json",
+        "a long id": tmp_path / "long.json",
+    }
+    files["not json"].write_bytes(b"\xff{")
+    files["a list"].write_text("[]")
+    files["a field short"].write_text(json.dumps({k: v for k, v in DATA.items() if k[0] == "o"}))
+    files["a number"].write_text(json.dumps({**DATA, "originator_id": 7}))
+    files["an empty name"].write_text(json.dumps({**DATA, "beneficiary_name": ""}))
+    files["a long id"].write_text(json.dumps({**DATA, "originator_id": "9" * 141}))
+    files["too big"].write_text(json.dumps({**DATA, "originator_name": "x" * 9000}))
+    pay = ("tx", "transfer", "--key", str(tmp_path / "k.json"), "--api", "http://127.0.0.1:9")
+    leg = ("--from", "bank-a", "--to", "bank-b", "--asset", "KZT", "--amount", "1")
+    with trio.fail_after(TEST_TIMEOUT_S):
+        for case, path in files.items():
+            result = await run_cli(*pay, *leg, "--travel-file", str(path))
+            assert result.code == EXIT_USAGE, (case, str(result))
+            assert "--travel-file" in result.stderr, case
+        two = ("--leg", "bank-a:bank-b:KZT:1", "--leg", "bank-a:bank-c:KZT:1")
+        result = await run_cli(*pay, *two, "--travel-file", str(files["a list"]))
+        usage_error(result, "one-leg")

@@ -326,3 +326,19 @@ _FIELDS = (
     "beneficiary_name",
     "beneficiary_account",
 )
+
+
+def test_a_vasp_publishes_only_under_a_licence_in_force(world: StoreWorld) -> None:
+    vasp = pb.RegisterAccount(
+        account_id="exchange.halyk",
+        role=pb.VASP,
+        zone=pb.CRYPTOCITY,
+        public_keys=[key("exchange.halyk").public_key],
+    )
+    assert code_name(world.run("halyk", vasp)) == "OK"
+    assert code_name(_publish(world, "exchange.halyk")) == "NO_LICENCE"
+    licence = pb.GrantLicence(
+        account_id="exchange.halyk", assets=["USDT"], expires_at_height=1000, reference="L-1"
+    )
+    assert code_name(world.run("afm", licence)) == "OK"
+    assert code_name(_publish(world, "exchange.halyk")) == "OK"
