@@ -72,17 +72,21 @@ def travel_key_error(public_key: bytes) -> str | None:
 
 def required(rules: Rules, asset_code: str, kzt_value: int | None) -> bool:
     """Whether a leg of asset_code worth kzt_value tiyn (None: no rate) needs travel data."""
-    book = rules.book
-    if not book.travel_rule_enforced:
+    threshold = rules.travel_from
+    if threshold is None:  # the rulebook does not enforce the rule
         return False
     if asset_code != KZT_CODE or kzt_value is None:
         return True
-    return kzt_value >= book.travel_rule_threshold
+    return kzt_value >= threshold
 
 
 def defers_plain(rules: Rules, leg: pb.TransferLeg, amount: int) -> bool:
-    """Whether a KZT leg of amount goes to the general path for its travel data."""
-    return bool(leg.travel_copies) or required(rules, KZT_CODE, amount)
+    """Whether a KZT leg of amount goes to the general path for its travel data (`required`
+    for KZT, inline: every plain payment asks)."""
+    if leg.travel_copies:
+        return True
+    threshold = rules.travel_from
+    return threshold is not None and amount >= threshold
 
 
 def static_refusal(where: str, leg: pb.TransferLeg) -> r.Refusal | None:

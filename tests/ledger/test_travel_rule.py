@@ -342,3 +342,20 @@ def test_a_vasp_publishes_only_under_a_licence_in_force(world: StoreWorld) -> No
     )
     assert code_name(world.run("afm", licence)) == "OK"
     assert code_name(_publish(world, "exchange.halyk")) == "OK"
+
+
+def test_one_copy_serves_a_bank_on_both_sides_and_each_leg_is_judged(
+    world: StoreWorld,
+) -> None:
+    _published(world)
+    _register_customer(world, "ali.kaspi", "kaspi")
+    fund = seal_travel_data(DATA, _keys_of("halyk", "kaspi", "afm"))
+    assert code_name(world.block(_pay(world, 2 * BIG, fund)).receipts[0]) == "OK"
+    same_bank = seal_travel_data(DATA, _keys_of("kaspi", "afm"))
+    first = ("dana.kaspi", "ali.kaspi", "KZT", BIG, PaymentIds(), same_bank)
+    second = ("dana.kaspi", "halyk", "KZT", BIG)
+    refused = world.run("dana.kaspi", transfer(first, second))
+    assert code_name(refused) == "TRAVEL_RULE_REQUIRED"
+    assert refused.message.startswith("transfer.legs[1].travel_copies")
+    assert code_name(world.run("dana.kaspi", transfer(first))) == "OK"
+    assert world.ledger.balance("ali.kaspi", "KZT") == BIG
