@@ -359,3 +359,32 @@ def test_one_copy_serves_a_bank_on_both_sides_and_each_leg_is_judged(
     assert refused.message.startswith("transfer.legs[1].travel_copies")
     assert code_name(world.run("dana.kaspi", transfer(first))) == "OK"
     assert world.ledger.balance("ali.kaspi", "KZT") == BIG
+
+
+_COPY = st.builds(
+    pb.TravelCopy,
+    recipient=st.sampled_from(["kaspi", "halyk", "afm", "Bad Id", "x"]),
+    sealed=st.one_of(st.sampled_from([0, 48, 49, 2048, 2049]), st.integers(0, 2100)).map(
+        lambda n: b"s" * n
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(copies=st.lists(_COPY, max_size=6))
+def test_the_form_of_copies_is_refused_exactly_when_it_breaks_a_bound(
+    copies: list[pb.TravelCopy],
+) -> None:
+    leg = pb.TransferLeg(payer="halyk", payee="kaspi", asset="KZT", amount=1)
+    leg.travel_copies.extend(copies)
+    recipients = [c.recipient for c in copies]
+    broken = (
+        len(copies) > travel.MAX_COPIES
+        or len(set(recipients)) != len(recipients)
+        or any(r in ("Bad Id", "x") for r in recipients)
+        or any(not travel.MIN_SEALED <= len(c.sealed) <= travel.MAX_SEALED for c in copies)
+    )
+    refusal = travel.static_refusal("transfer.legs[0]", leg)
+    assert (refusal is not None) == broken
+    if refusal is not None:
+        assert refusal.code == pb.INVALID_TRAVEL_RULE
