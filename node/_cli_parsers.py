@@ -1,4 +1,5 @@
-"""The argparse layout of the operator commands ``keys``, ``tx`` and ``query`` (docs/cli.md).
+"""The argparse layout of the operator commands ``keys``, ``tx``, ``query`` and ``travel``
+(docs/cli.md).
 
 Rules this module keeps:
 
@@ -44,6 +45,8 @@ class OperatorHandlers:
     person_ref: Handler
     tx: Handler
     query: Handler
+    keys_travel_init: Handler
+    travel_open: Handler
 
 
 def _uint(bits: int) -> Callable[[str], int]:
@@ -77,6 +80,7 @@ def add_operator_parsers(sub: _SubParsers, handlers: OperatorHandlers) -> None:
     p.set_defaults(func=handlers.person_ref)
     _add_tx(sub, handlers.tx)
     _add_query(sub, handlers.query)
+    _add_travel(sub, handlers.travel_open)
 
 
 def _add_keys(sub: _SubParsers, handlers: OperatorHandlers) -> None:
@@ -91,6 +95,12 @@ def _add_keys(sub: _SubParsers, handlers: OperatorHandlers) -> None:
     p = keys_sub.add_parser("show", help="print the public key of a key file")
     p.add_argument("file", type=Path, metavar="FILE")
     p.set_defaults(func=handlers.keys_show)
+    p = keys_sub.add_parser(
+        "travel-init", help="write a new X25519 travel key file (travel-rule data; mode 0600)"
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in $VAR")
+    p.set_defaults(func=handlers.keys_travel_init)
     from node._cli_hsm import add_hsm_parsers  # the validator key in a PKCS#11 token
 
     add_hsm_parsers(keys_sub)
@@ -250,6 +260,17 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
         "--creditor-reference-type", metavar="CODE", help="its ISO type, e.g. SCOR or RADM"
     )
     ids.add_argument("--unstructured", metavar="TEXT", help="free-text remittance (RmtInf/Ustrd)")
+    p.add_argument(
+        "--travel-file",
+        type=Path,
+        metavar="FILE",
+        help="the one leg's originator and beneficiary (JSON), sealed here to each recipient",
+    )
+
+    p = kind("publish-travel-key", "publish the acting account's X25519 travel key")
+    p.add_argument(
+        "--travel-key", type=Path, required=True, metavar="FILE", help="from keys travel-init"
+    )
 
     for name in ("freeze", "unfreeze"):
         p = kind(name, f"{name} an account (regulator)")
@@ -306,6 +327,18 @@ def _add_tx(sub: _SubParsers, handler: Handler) -> None:
     p.add_argument("--account", required=True, metavar="ID")
     p.add_argument("--sweep-to", metavar="ID", help="regulator: where the balances go")
     p.add_argument("--legal-ref", metavar="TEXT", help="regulator: the decision")
+
+
+def _add_travel(sub: _SubParsers, handler: Handler) -> None:
+    travel = sub.add_parser("travel", help="travel-rule data sealed on transfer legs")
+    actions = travel.add_subparsers(dest="travel_command", required=True, metavar="ACTION")
+    p = actions.add_parser("open", help="decrypt a committed leg's travel data with your key")
+    p.add_argument("tx_id", metavar="TX_ID")
+    p.add_argument("--leg", type=_uint(32), default=0, metavar="N", help="leg index (default 0)")
+    p.add_argument("--key", type=Path, required=True, metavar="FILE", help="your travel key file")
+    p.add_argument("--passphrase-env", metavar="VAR", help="decrypt the key with $VAR")
+    _api_flags(p)
+    p.set_defaults(func=handler)
 
 
 def _add_query(sub: _SubParsers, handler: Handler) -> None:

@@ -369,7 +369,8 @@ class TransactionKinds:
         """Pay: one or more (payer, payee, asset, amount) legs, settled all or nothing.
 
         A leg may carry its payment ids as a fifth item (`PaymentIds`: end-to-end id,
-        UETR, ISO purpose code, remittance; docs/iso20022.md).
+        UETR, ISO purpose code, remittance; docs/iso20022.md), and then its sealed
+        travel-rule data as a sixth (`txbuild.seal_travel_data`).
         Every paying account must sign; `signer` defaults to the first leg's payer.
         `purpose` (e.g. "GOVERNMENT_FEE") is what a rulebook purpose rule may ask for.
         """
@@ -378,7 +379,9 @@ class TransactionKinds:
         checked: list[Leg] = []
         for i, leg in enumerate(legs):
             amount = _amount(leg[3], f"legs[{i}].amount")
-            if len(leg) == 5:
+            if len(leg) == 6:
+                checked.append((leg[0], leg[1], leg[2], amount, leg[4], leg[5]))
+            elif len(leg) == 5:
                 checked.append((leg[0], leg[1], leg[2], amount, leg[4]))
             else:
                 checked.append((leg[0], leg[1], leg[2], amount))
@@ -480,6 +483,19 @@ class TransactionKinds:
             court_order=order,
             legal_ref=legal_ref,
         )
+        return await self.send(message, signer=signer, keys=keys, **options)
+
+    async def publish_travel_key(
+        self,
+        *,
+        signer: str,
+        keys: Sequence[KeyPair],
+        public_key: bytes,
+        **options: Unpack[SendOptions],
+    ) -> SubmitResult:
+        """Publish the signer's X25519 travel key (a bank, licensed VASP, the central bank
+        or a regulator); payers seal travel-rule data to it (`TengeClient.seal_travel`)."""
+        message = pb.PublishTravelKey(public_key=public_key)
         return await self.send(message, signer=signer, keys=keys, **options)
 
     async def rotate_keys(

@@ -373,6 +373,12 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
     if kind == "transfer":
         legs = _legs(args)
         _payment_ids(args, len(legs))  # usage errors before any request
+        if args.travel_file is not None:
+            if len(legs) != 1:
+                raise _usage("--travel-file goes on a one-leg transfer")
+            from node._cli_travel import load_travel_file  # it imports this module
+
+            load_travel_file(args.travel_file)
         acting = args.acting or legs[0][0]
         amounts = [amount for _, _, amount in legs]
     else:
@@ -412,6 +418,10 @@ def _tx_plan(args: argparse.Namespace) -> tuple[str, list[_Amount]]:
         args.new_public_key_bytes = _public_key(args.new_public_key)
         if re.fullmatch(r"[0-9a-fA-F]{128}", args.proof) is None:
             raise _usage(f"--proof: {args.proof[:80]!r} is not a signature (128 hex)")
+    elif kind == "publish-travel-key":
+        from node._cli_travel import travel_public_key  # it imports this module
+
+        args.travel_public_key = travel_public_key(args.travel_key)
     elif kind in ("rotate-keys", "recover-account"):
         args.new_key_bytes = [_key_file_public_key(path) for path in args.new_key]
         if kind == "recover-account":
@@ -500,9 +510,12 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
     if kind == "transfer":
         legs = _legs(args)
         ids = _payment_ids(args, len(legs))
+        copies = getattr(args, "travel_copies", None)
         return transfer(
             *[
-                (p, q, a.asset, n) if ids is None else (p, q, a.asset, n, ids)
+                (p, q, a.asset, n, ids or txbuild.PaymentIds(), copies)
+                if copies
+                else ((p, q, a.asset, n) if ids is None else (p, q, a.asset, n, ids))
                 for (p, q, a), n in zip(legs, minor, strict=True)
             ],
             reference=args.reference or "",
@@ -554,6 +567,8 @@ def _change(args: argparse.Namespace, minor: list[int]) -> KindMessage:
         if args.zone is not None:
             message.zone = pb.Zone.Value(args.zone)  # type: ignore[assignment]
         return message
+    if kind == "publish-travel-key":
+        return pb.PublishTravelKey(public_key=args.travel_public_key)
     if kind == "close-account":
         return pb.CloseAccount(
             account_id=args.account, sweep_to=args.sweep_to or "", legal_ref=args.legal_ref or ""
@@ -601,6 +616,11 @@ async def _submit(
         except ApiError as e:
             raise _api_failure(e, "tx propose") from None
         args.expires_at_height = height + args.ttl
+    if args.kind == "transfer" and args.travel_file is not None:
+        from node._cli_travel import seal_for_leg  # it imports this module
+
+        (payer, payee, _), *_ = _legs(args)
+        args.travel_copies = await seal_for_leg(api, payer, payee, args.travel_file)
     message = _message(args, minor)
     try:
         result = await api.send(
@@ -728,12 +748,17 @@ async def _query(
 
 
 def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``keys``, ``tx`` and ``query`` on the `tenge-node` subcommand parser."""
+    """Register ``keys``, ``tx``, ``query`` and ``travel`` on the `tenge-node` subcommand
+    parser."""
+    from node._cli_travel import cmd_keys_travel_init, cmd_travel_open  # it imports this
+
     handlers = OperatorHandlers(
         keys_new=_guarded(cmd_keys_new),
         keys_show=_guarded(cmd_keys_show),
         person_ref=_guarded(cmd_person_ref),
         tx=_guarded(cmd_tx),
         query=_guarded(cmd_query),
+        keys_travel_init=_guarded(cmd_keys_travel_init),
+        travel_open=_guarded(cmd_travel_open),
     )
     add_operator_parsers(sub, handlers)

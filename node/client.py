@@ -41,7 +41,15 @@ from node.errors import NodeError
 from node.iso20022 import PACS_008, PACS_009, IsoRefusal, IsoResult, payment_from_xml
 from node.keys import KeyPair
 from node.ledger._persons import person_ref
-from node.ledger.txbuild import KindMessage, build_tx, sign_envelope, tx_id_of
+from node.ledger.txbuild import (
+    KindMessage,
+    TravelDataError,
+    build_tx,
+    seal_travel_data,
+    sign_envelope,
+    tx_id_of,
+)
+from proto import ledger_pb2 as pb
 
 DEFAULT_TIMEOUT_S: Final = 30.0
 DEFAULT_EXPIRES_IN: Final = 100
@@ -187,6 +195,46 @@ class TengeClient(TransactionKinds):
         """GET /v1/accounts/{id}."""
         doc: dict[str, Any] = await self._request("GET", f"/v1/accounts/{account_id}")
         return doc
+
+    async def travel_recipients(self, payer: str, payee: str) -> list[dict[str, Any]]:
+        """GET /v1/travel/recipients: whom a payer -> payee leg seals its travel-rule data
+        to (account_id, receives_for, travel_key as hex or None)."""
+        params = {"payer": payer, "payee": payee}
+        doc: dict[str, Any] = await self._request("GET", "/v1/travel/recipients", params=params)
+        recipients: list[dict[str, Any]] = doc["recipients"]
+        return recipients
+
+    async def seal_travel(
+        self, payer: str, payee: str, data: pb.TravelRuleData
+    ) -> list[pb.TravelCopy]:
+        """The travel copies of a payer -> payee leg: data sealed to every recipient's
+        published key, as the node names them (`travel_recipients`).
+
+        Raises:
+            TravelDataError: data is malformed, or a recipient has published no key.
+        """
+        keys = {}
+        for found in await self.travel_recipients(payer, payee):
+            if found["travel_key"] is None:
+                raise TravelDataError(
+                    f"{found['account_id']!r} ({found['receives_for']}) has published no "
+                    "travel key (NO_TRAVEL_KEY)"
+                )
+            keys[found["account_id"]] = bytes.fromhex(found["travel_key"])
+        return seal_travel_data(data, keys)
+
+    async def travel_copies(self, tx_id: str | bytes) -> list[list[pb.TravelCopy]]:
+        """GET /v1/txs/{tx_id}/travel: each leg's sealed copies, to open with
+        `txbuild.open_travel_copy` and the recipient's private key."""
+        key = tx_id.hex() if isinstance(tx_id, bytes) else tx_id
+        doc: dict[str, Any] = await self._request("GET", f"/v1/txs/{key}/travel")
+        return [
+            [
+                pb.TravelCopy(recipient=c["recipient"], sealed=bytes.fromhex(c["sealed"]))
+                for c in leg["copies"]
+            ]
+            for leg in doc["legs"]
+        ]
 
     async def person(self, ref: bytes | str) -> dict[str, Any]:
         """GET /v1/persons/{ref}: the person's accounts, frozen flag and today's outflow."""

@@ -105,6 +105,7 @@ _RULEBOOK_KEYS: Final = {
     "purpose_rules",
     "rates",
     "travel_rule_threshold",
+    "travel_rule_enforced",
     "governance_quorum",
     "max_accounts_per_person",
     "reserve_payees",
@@ -261,6 +262,7 @@ def rulebook_to_doc(book: ledger_pb2.Rulebook) -> dict[str, Any]:
         ],
         "rates": {r.asset: str(r.tiyn_per_unit) for r in book.rates},
         "travel_rule_threshold": str(book.travel_rule_threshold),
+        "travel_rule_enforced": book.travel_rule_enforced,
         "governance_quorum": [role(x) for x in book.governance_quorum],
         "max_accounts_per_person": book.max_accounts_per_person,
         "reserve_payees": [role(x) for x in book.reserve_payees],
@@ -623,6 +625,10 @@ def _parse_rulebook(g: genesis_pb2.Genesis, value: Any) -> None:
     if "travel_rule_threshold" in doc:
         book.travel_rule_threshold = _int(
             doc["travel_rule_threshold"], "rulebook.travel_rule_threshold", 0, U64_MAX
+        )
+    if "travel_rule_enforced" in doc:
+        book.travel_rule_enforced = _bool(
+            doc["travel_rule_enforced"], "rulebook.travel_rule_enforced"
         )
     if "max_accounts_per_person" in doc:
         book.max_accounts_per_person = _int(

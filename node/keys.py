@@ -5,7 +5,8 @@ prefixes the exact payload with a domain tag and the chain id, so a signature ma
 one purpose or one chain is useless for any other. Verification uses the payload bytes as
 received; nothing is re-serialized.
 
-Key files are JSON, written with mode 0600. With a passphrase the 32-byte seed is
+Key files are JSON, written with mode 0600; an X25519 travel key (`TravelKey`) has a file
+of the same form with type "x25519". With a passphrase the 32-byte seed is
 encrypted: scrypt derives a key, ChaCha20-Poly1305 seals the seed, and the public key is
 the associated data (so a file whose public key was edited fails to open).
 """
@@ -118,21 +119,28 @@ def write_key_file(path: Path, key: KeyPair, passphrase: str | None = None) -> N
     Raises:
         KeyFileError: the file exists or cannot be created, or the passphrase is empty.
     """
+    _write_secret(path, "ed25519", key.public_key, key.seed, passphrase)
+
+
+def _write_secret(
+    path: Path, kind: str, public_key: bytes, secret: bytes, passphrase: str | None
+) -> None:
+    """A key file of kind ("ed25519", "x25519") for a 32-byte secret and its public key."""
     if passphrase == "":
         raise KeyFileError(f"{path}: an empty passphrase is refused")
     doc: dict[str, Any] = {
         "version": KEY_FILE_VERSION,
-        "type": "ed25519",
-        "public_key": key.public_key.hex(),
+        "type": kind,
+        "public_key": public_key.hex(),
     }
     if passphrase is None:
-        doc["private_key"] = key.seed.hex()
+        doc["private_key"] = secret.hex()
     else:
         salt = os.urandom(16)
         nonce = os.urandom(12)
         cipher = ChaCha20_Poly1305.new(key=_derive(passphrase, salt), nonce=nonce)
-        cipher.update(key.public_key)
-        sealed, tag = cipher.encrypt_and_digest(key.seed)
+        cipher.update(public_key)
+        sealed, tag = cipher.encrypt_and_digest(secret)
         doc["encrypted"] = {
             "kdf": "scrypt",
             "n": SCRYPT_N,
@@ -157,9 +165,10 @@ def write_key_file(path: Path, key: KeyPair, passphrase: str | None = None) -> N
         os.close(fd)
 
 
-def read_public_key(path: Path) -> bytes:
-    """The public key of a key file, without needing its passphrase."""
-    doc = _load_doc(path)
+def read_public_key(path: Path, kind: str = "ed25519") -> bytes:
+    """The public key of a key file of kind ("ed25519", or "x25519" for a travel key),
+    without needing its passphrase."""
+    doc = _load_doc(path, kind)
     return _hex_field(path, doc, "public_key", PUBLIC_KEY_SIZE)
 
 
@@ -177,9 +186,20 @@ def read_key_file(
             plaintext file while a passphrase is given, scrypt parameters out of bounds,
             or a private key that does not match the public key in the file.
     """
+    public_key, seed = _read_secret(path, "ed25519", passphrase, plaintext_ok)
+    key = KeyPair.from_seed(seed)
+    if key.public_key != public_key:
+        raise KeyFileError(f"{path}: the private key does not match 'public_key'")
+    return key
+
+
+def _read_secret(
+    path: Path, kind: str, passphrase: str | None, plaintext_ok: bool
+) -> tuple[bytes, bytes]:
+    """(public key, secret) of a key file of kind, decrypted with passphrase if needed."""
     if passphrase == "":
         raise KeyFileError(f"{path}: an empty passphrase is refused")
-    doc = _load_doc(path)
+    doc = _load_doc(path, kind)
     public_key = _hex_field(path, doc, "public_key", PUBLIC_KEY_SIZE)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -190,14 +210,58 @@ def read_key_file(
                 f"{path}: the key is not encrypted but a passphrase is configured; refusing"
                 " a plaintext key"
             )
-        seed = _hex_field(path, doc, "private_key", SEED_SIZE)
+        secret = _hex_field(path, doc, "private_key", SEED_SIZE)
     elif isinstance(doc.get("encrypted"), dict):
         if passphrase is None:
             raise KeyFileError(f"{path}: the key is encrypted; a passphrase is required")
-        seed = _decrypt(path, doc["encrypted"], passphrase, public_key)
+        secret = _decrypt(path, doc["encrypted"], passphrase, public_key)
     else:
         raise KeyFileError(f"{path}: neither 'private_key' nor 'encrypted' is present")
-    key = KeyPair.from_seed(seed)
+    return public_key, secret
+
+
+@dataclass(frozen=True, slots=True)
+class TravelKey:
+    """An X25519 key pair for travel-rule data (docs/rulebook.md, "Travel-rule data"): the
+    account publishes public_key (tx publish-travel-key); private_key opens the copies
+    sealed to it. A key of its own, in a file of its own: never an Ed25519 signing key."""
+
+    private_key: bytes
+    public_key: bytes
+
+    @classmethod
+    def generate(cls) -> TravelKey:
+        """A fresh key from the operating system's randomness."""
+        return cls.from_private(os.urandom(SEED_SIZE))
+
+    @classmethod
+    def from_private(cls, private_key: bytes) -> TravelKey:
+        """The key pair of a 32-byte X25519 private key."""
+        if len(private_key) != SEED_SIZE:
+            raise ValueError("an X25519 private key is 32 bytes")
+        return cls(private_key, nacl.bindings.crypto_scalarmult_base(private_key))
+
+    def __repr__(self) -> str:  # never print the private key
+        return f"TravelKey(public_key={self.public_key.hex()})"
+
+
+def write_travel_key_file(path: Path, key: TravelKey, passphrase: str | None = None) -> None:
+    """Write an X25519 travel key file (type "x25519", the format of `write_key_file`).
+
+    Raises:
+        KeyFileError: the file exists or cannot be created, or the passphrase is empty.
+    """
+    _write_secret(path, "x25519", key.public_key, key.private_key, passphrase)
+
+
+def read_travel_key_file(path: Path, passphrase: str | None = None) -> TravelKey:
+    """Load an X25519 travel key file, decrypting it with passphrase when it is encrypted.
+
+    Raises:
+        KeyFileError: as `read_key_file`; also a file of another type (an Ed25519 key).
+    """
+    public_key, secret = _read_secret(path, "x25519", passphrase, False)
+    key = TravelKey.from_private(secret)
     if key.public_key != public_key:
         raise KeyFileError(f"{path}: the private key does not match 'public_key'")
     return key
@@ -247,7 +311,7 @@ def _decrypt(path: Path, enc: dict[str, Any], passphrase: str, public_key: bytes
         raise KeyFileError(f"{path}: wrong passphrase or damaged key file") from e
 
 
-def _load_doc(path: Path) -> dict[str, Any]:
+def _load_doc(path: Path, kind: str) -> dict[str, Any]:
     try:
         text = path.read_text()
     except FileNotFoundError as e:
@@ -258,8 +322,8 @@ def _load_doc(path: Path) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise KeyFileError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
-    if not isinstance(doc, dict) or doc.get("type") != "ed25519":
-        raise KeyFileError(f"{path}: not an ed25519 key file")
+    if not isinstance(doc, dict) or doc.get("type") != kind:
+        raise KeyFileError(f"{path}: not an {kind} key file")
     return doc
 
 

@@ -95,6 +95,9 @@ class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INVALID_UETR: _ClassVar[ResultCode]
     INVALID_PURPOSE_CODE: _ClassVar[ResultCode]
     INVALID_REMITTANCE: _ClassVar[ResultCode]
+    TRAVEL_RULE_REQUIRED: _ClassVar[ResultCode]
+    INVALID_TRAVEL_RULE: _ClassVar[ResultCode]
+    NO_TRAVEL_KEY: _ClassVar[ResultCode]
 
 class ProposalStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -193,6 +196,9 @@ INVALID_END_TO_END_ID: ResultCode
 INVALID_UETR: ResultCode
 INVALID_PURPOSE_CODE: ResultCode
 INVALID_REMITTANCE: ResultCode
+TRAVEL_RULE_REQUIRED: ResultCode
+INVALID_TRAVEL_RULE: ResultCode
+NO_TRAVEL_KEY: ResultCode
 PROPOSAL_STATUS_UNSPECIFIED: ProposalStatus
 OPEN: ProposalStatus
 EXECUTED: ProposalStatus
@@ -224,7 +230,7 @@ class TxEnvelope(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[Signature, _Mapping]]] = ...) -> None: ...
 
 class TxBody(_message.Message):
-    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates", "propose", "approve", "withdraw", "grant_licence", "revoke_licence", "rotate_keys", "recover_account", "change_account", "close_account", "rotate_validator_key")
+    __slots__ = ("chain_id", "nonce", "expires_at_height", "signer", "memo", "register_account", "register_asset", "set_limits", "issue", "redeem", "transfer", "freeze", "unfreeze", "seize", "update_validator", "set_rates", "propose", "approve", "withdraw", "grant_licence", "revoke_licence", "rotate_keys", "recover_account", "change_account", "close_account", "publish_travel_key", "rotate_validator_key")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -250,6 +256,7 @@ class TxBody(_message.Message):
     RECOVER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     CHANGE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     CLOSE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_TRAVEL_KEY_FIELD_NUMBER: _ClassVar[int]
     ROTATE_VALIDATOR_KEY_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     nonce: int
@@ -276,8 +283,9 @@ class TxBody(_message.Message):
     recover_account: RecoverAccount
     change_account: ChangeAccount
     close_account: CloseAccount
+    publish_travel_key: PublishTravelKey
     rotate_validator_key: RotateValidatorKey
-    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., propose: _Optional[_Union[Propose, _Mapping]] = ..., approve: _Optional[_Union[Approve, _Mapping]] = ..., withdraw: _Optional[_Union[Withdraw, _Mapping]] = ..., grant_licence: _Optional[_Union[GrantLicence, _Mapping]] = ..., revoke_licence: _Optional[_Union[RevokeLicence, _Mapping]] = ..., rotate_keys: _Optional[_Union[RotateKeys, _Mapping]] = ..., recover_account: _Optional[_Union[RecoverAccount, _Mapping]] = ..., change_account: _Optional[_Union[ChangeAccount, _Mapping]] = ..., close_account: _Optional[_Union[CloseAccount, _Mapping]] = ..., rotate_validator_key: _Optional[_Union[RotateValidatorKey, _Mapping]] = ...) -> None: ...
+    def __init__(self, chain_id: _Optional[str] = ..., nonce: _Optional[int] = ..., expires_at_height: _Optional[int] = ..., signer: _Optional[str] = ..., memo: _Optional[str] = ..., register_account: _Optional[_Union[RegisterAccount, _Mapping]] = ..., register_asset: _Optional[_Union[RegisterAsset, _Mapping]] = ..., set_limits: _Optional[_Union[SetLimits, _Mapping]] = ..., issue: _Optional[_Union[Issue, _Mapping]] = ..., redeem: _Optional[_Union[Redeem, _Mapping]] = ..., transfer: _Optional[_Union[Transfer, _Mapping]] = ..., freeze: _Optional[_Union[Freeze, _Mapping]] = ..., unfreeze: _Optional[_Union[Unfreeze, _Mapping]] = ..., seize: _Optional[_Union[Seize, _Mapping]] = ..., update_validator: _Optional[_Union[UpdateValidator, _Mapping]] = ..., set_rates: _Optional[_Union[SetRates, _Mapping]] = ..., propose: _Optional[_Union[Propose, _Mapping]] = ..., approve: _Optional[_Union[Approve, _Mapping]] = ..., withdraw: _Optional[_Union[Withdraw, _Mapping]] = ..., grant_licence: _Optional[_Union[GrantLicence, _Mapping]] = ..., revoke_licence: _Optional[_Union[RevokeLicence, _Mapping]] = ..., rotate_keys: _Optional[_Union[RotateKeys, _Mapping]] = ..., recover_account: _Optional[_Union[RecoverAccount, _Mapping]] = ..., change_account: _Optional[_Union[ChangeAccount, _Mapping]] = ..., close_account: _Optional[_Union[CloseAccount, _Mapping]] = ..., publish_travel_key: _Optional[_Union[PublishTravelKey, _Mapping]] = ..., rotate_validator_key: _Optional[_Union[RotateValidatorKey, _Mapping]] = ...) -> None: ...
 
 class RegisterAccount(_message.Message):
     __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "person_ref")
@@ -419,6 +427,12 @@ class CloseAccount(_message.Message):
     legal_ref: str
     def __init__(self, account_id: _Optional[str] = ..., sweep_to: _Optional[str] = ..., legal_ref: _Optional[str] = ...) -> None: ...
 
+class PublishTravelKey(_message.Message):
+    __slots__ = ("public_key",)
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    public_key: bytes
+    def __init__(self, public_key: _Optional[bytes] = ...) -> None: ...
+
 class Approve(_message.Message):
     __slots__ = ("proposal_id",)
     PROPOSAL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -454,7 +468,7 @@ class Redeem(_message.Message):
     def __init__(self, asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ...) -> None: ...
 
 class TransferLeg(_message.Message):
-    __slots__ = ("payer", "payee", "asset", "amount", "amount_high", "end_to_end_id", "uetr", "purpose_code", "remittance")
+    __slots__ = ("payer", "payee", "asset", "amount", "amount_high", "end_to_end_id", "uetr", "purpose_code", "remittance", "travel_copies")
     PAYER_FIELD_NUMBER: _ClassVar[int]
     PAYEE_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
@@ -464,6 +478,7 @@ class TransferLeg(_message.Message):
     UETR_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_CODE_FIELD_NUMBER: _ClassVar[int]
     REMITTANCE_FIELD_NUMBER: _ClassVar[int]
+    TRAVEL_COPIES_FIELD_NUMBER: _ClassVar[int]
     payer: str
     payee: str
     asset: str
@@ -473,7 +488,30 @@ class TransferLeg(_message.Message):
     uetr: bytes
     purpose_code: str
     remittance: Remittance
-    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ..., end_to_end_id: _Optional[str] = ..., uetr: _Optional[bytes] = ..., purpose_code: _Optional[str] = ..., remittance: _Optional[_Union[Remittance, _Mapping]] = ...) -> None: ...
+    travel_copies: _containers.RepeatedCompositeFieldContainer[TravelCopy]
+    def __init__(self, payer: _Optional[str] = ..., payee: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[int] = ..., amount_high: _Optional[int] = ..., end_to_end_id: _Optional[str] = ..., uetr: _Optional[bytes] = ..., purpose_code: _Optional[str] = ..., remittance: _Optional[_Union[Remittance, _Mapping]] = ..., travel_copies: _Optional[_Iterable[_Union[TravelCopy, _Mapping]]] = ...) -> None: ...
+
+class TravelCopy(_message.Message):
+    __slots__ = ("recipient", "sealed")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
+    recipient: str
+    sealed: bytes
+    def __init__(self, recipient: _Optional[str] = ..., sealed: _Optional[bytes] = ...) -> None: ...
+
+class TravelRuleData(_message.Message):
+    __slots__ = ("originator_name", "originator_account", "originator_id", "beneficiary_name", "beneficiary_account")
+    ORIGINATOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    ORIGINATOR_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ORIGINATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    BENEFICIARY_NAME_FIELD_NUMBER: _ClassVar[int]
+    BENEFICIARY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    originator_name: str
+    originator_account: str
+    originator_id: str
+    beneficiary_name: str
+    beneficiary_account: str
+    def __init__(self, originator_name: _Optional[str] = ..., originator_account: _Optional[str] = ..., originator_id: _Optional[str] = ..., beneficiary_name: _Optional[str] = ..., beneficiary_account: _Optional[str] = ...) -> None: ...
 
 class Remittance(_message.Message):
     __slots__ = ("creditor_reference_type", "creditor_reference", "unstructured")
@@ -588,7 +626,7 @@ class Receipt(_message.Message):
     def __init__(self, tx_id: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., code: _Optional[_Union[ResultCode, str]] = ..., message: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ..., authorised: _Optional[bool] = ..., speaks_for_tx: _Optional[bool] = ..., rulebook_version: _Optional[int] = ..., rule: _Optional[str] = ..., carries_payment_ids: _Optional[bool] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "frozen", "frozen_legal_ref", "registered_by", "registered_height", "assets", "person_ref", "closed", "closed_height", "closed_ref", "keys_changed_height")
+    __slots__ = ("account_id", "role", "zone", "kyc_tier", "public_keys", "threshold", "licensed", "frozen", "frozen_legal_ref", "registered_by", "registered_height", "assets", "person_ref", "closed", "closed_height", "closed_ref", "keys_changed_height", "travel_key", "travel_key_height")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -606,6 +644,8 @@ class Account(_message.Message):
     CLOSED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CLOSED_REF_FIELD_NUMBER: _ClassVar[int]
     KEYS_CHANGED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TRAVEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    TRAVEL_KEY_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     role: Role
     zone: Zone
@@ -623,7 +663,9 @@ class Account(_message.Message):
     closed_height: int
     closed_ref: str
     keys_changed_height: int
-    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ..., frozen: _Optional[bool] = ..., frozen_legal_ref: _Optional[str] = ..., registered_by: _Optional[str] = ..., registered_height: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ..., person_ref: _Optional[bytes] = ..., closed: _Optional[bool] = ..., closed_height: _Optional[int] = ..., closed_ref: _Optional[str] = ..., keys_changed_height: _Optional[int] = ...) -> None: ...
+    travel_key: bytes
+    travel_key_height: int
+    def __init__(self, account_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., zone: _Optional[_Union[Zone, str]] = ..., kyc_tier: _Optional[int] = ..., public_keys: _Optional[_Iterable[bytes]] = ..., threshold: _Optional[int] = ..., licensed: _Optional[bool] = ..., frozen: _Optional[bool] = ..., frozen_legal_ref: _Optional[str] = ..., registered_by: _Optional[str] = ..., registered_height: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ..., person_ref: _Optional[bytes] = ..., closed: _Optional[bool] = ..., closed_height: _Optional[int] = ..., closed_ref: _Optional[str] = ..., keys_changed_height: _Optional[int] = ..., travel_key: _Optional[bytes] = ..., travel_key_height: _Optional[int] = ...) -> None: ...
 
 class Person(_message.Message):
     __slots__ = ("person_ref", "accounts", "frozen", "frozen_legal_ref")
@@ -752,7 +794,7 @@ class CommittedEvidence(_message.Message):
     def __init__(self, evidence: _Optional[_Union[_consensus_pb2.Evidence, _Mapping]] = ..., height: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
 
 class Rulebook(_message.Message):
-    __slots__ = ("version", "activation_height", "kinds", "central_bank_payees", "purpose_rules", "tier_limits", "rates", "travel_rule_threshold", "governance_quorum", "reserve_payees", "inflow_rules", "max_accounts_per_person", "min_reserve_threshold")
+    __slots__ = ("version", "activation_height", "kinds", "central_bank_payees", "purpose_rules", "tier_limits", "rates", "travel_rule_threshold", "governance_quorum", "reserve_payees", "inflow_rules", "max_accounts_per_person", "min_reserve_threshold", "travel_rule_enforced")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
@@ -766,6 +808,7 @@ class Rulebook(_message.Message):
     INFLOW_RULES_FIELD_NUMBER: _ClassVar[int]
     MAX_ACCOUNTS_PER_PERSON_FIELD_NUMBER: _ClassVar[int]
     MIN_RESERVE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    TRAVEL_RULE_ENFORCED_FIELD_NUMBER: _ClassVar[int]
     version: int
     activation_height: int
     kinds: _containers.RepeatedCompositeFieldContainer[KindRule]
@@ -779,7 +822,8 @@ class Rulebook(_message.Message):
     inflow_rules: _containers.RepeatedCompositeFieldContainer[InflowRule]
     max_accounts_per_person: int
     min_reserve_threshold: int
-    def __init__(self, version: _Optional[int] = ..., activation_height: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[KindRule, _Mapping]]] = ..., central_bank_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., purpose_rules: _Optional[_Iterable[_Union[PurposeRule, _Mapping]]] = ..., tier_limits: _Optional[_Iterable[_Union[TierLimits, _Mapping]]] = ..., rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ..., travel_rule_threshold: _Optional[int] = ..., governance_quorum: _Optional[_Iterable[_Union[Role, str]]] = ..., reserve_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., inflow_rules: _Optional[_Iterable[_Union[InflowRule, _Mapping]]] = ..., max_accounts_per_person: _Optional[int] = ..., min_reserve_threshold: _Optional[int] = ...) -> None: ...
+    travel_rule_enforced: bool
+    def __init__(self, version: _Optional[int] = ..., activation_height: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[KindRule, _Mapping]]] = ..., central_bank_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., purpose_rules: _Optional[_Iterable[_Union[PurposeRule, _Mapping]]] = ..., tier_limits: _Optional[_Iterable[_Union[TierLimits, _Mapping]]] = ..., rates: _Optional[_Iterable[_Union[ReferenceRate, _Mapping]]] = ..., travel_rule_threshold: _Optional[int] = ..., governance_quorum: _Optional[_Iterable[_Union[Role, str]]] = ..., reserve_payees: _Optional[_Iterable[_Union[Role, str]]] = ..., inflow_rules: _Optional[_Iterable[_Union[InflowRule, _Mapping]]] = ..., max_accounts_per_person: _Optional[int] = ..., min_reserve_threshold: _Optional[int] = ..., travel_rule_enforced: _Optional[bool] = ...) -> None: ...
 
 class InflowRule(_message.Message):
     __slots__ = ("purpose", "payer_roles", "kind")

@@ -158,6 +158,7 @@ def init_testnet(
     file_accounts: Iterable[dict[str, Any]] = (),
     rtt_ms: int = 0,
     hsm_signers: dict[int, SignerSettings] | None = None,
+    rulebook: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create a testnet in directory and return its manifest.
 
@@ -179,6 +180,8 @@ def init_testnet(
             pair is generated in that token by `tenge-node keys hsm-init` (the token must
             exist; the PIN's variable or file must be readable now and when the node
             starts), and its home gets no validator_key.json.
+        rulebook: genesis.json's ``rulebook`` entries (docs/genesis.md), e.g.
+            ``{"travel_rule_enforced": True}``; None: the default rulebook.
 
     Raises:
         ValueError: bad arguments, or directory already holds a testnet.
@@ -237,6 +240,8 @@ def init_testnet(
             for name, keys in account_keys.items()
         ],
     }
+    if rulebook:
+        genesis_doc["rulebook"] = dict(rulebook)
     accounts_file = write_accounts_file(directory / ACCOUNTS_FILE, file_accounts)
     if accounts_file is not None:
         genesis_doc["accounts_file"] = accounts_file

@@ -132,6 +132,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             base_port=args.base_port,
             hosts=hosts,
             rtt_ms=args.rtt_ms,
+            rulebook={"travel_rule_enforced": True} if args.travel_rule else None,
         )
         if plan is not None:
             manifest = record_plan(args.dir / MANIFEST, plan)
@@ -444,6 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT)
     p.add_argument("--netns", action="store_true", help="each node in its own network namespace")
     p.add_argument("--rtt-ms", type=int, default=0, help=RTT_HELP)
+    p.add_argument(
+        "--travel-rule",
+        action="store_true",
+        help="enforce the travel rule (docs/rulebook.md); the demo needs it off",
+    )
     p.set_defaults(func=cmd_init)
 
     p = with_dir(sub.add_parser("up", help="start every node and wait for height 1"))

@@ -82,6 +82,8 @@ ROUTE_ACCESS: Final[dict[str, Need]] = {
     "/v1/iso20022/pacs.008": Need.SUBMIT,
     "/v1/iso20022/pacs.009": Need.SUBMIT,
     "/v1/txs/{tx_id}": Need.OWN_TX,
+    "/v1/txs/{tx_id}/travel": Need.OWN_TX,  # sealed: only the recipients' keys open them
+    "/v1/travel/recipients": Need.SUBMIT,  # what a paying bank needs to build a transfer
     "/v1/accounts/{account_id}": Need.OWN_ACCOUNT,
     "/v1/accounts/{account_id}/transactions": Need.OWN_ACCOUNT,
     "/v1/accounts/{account_id}/payments": Need.OWN_ACCOUNT,

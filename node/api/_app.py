@@ -67,6 +67,7 @@ from node.api._requests import (
 from node.api._requests import MAX_BODY_BYTES as MAX_BODY_BYTES  # re-exported by node.api
 from node.api._requests import MAX_WAIT_TIMEOUT_S as MAX_WAIT_TIMEOUT_S
 from node.api._tokens import TokenHolder
+from node.api._travel import copies_doc, recipients_doc
 from node.api._views import (
     account_json,
     asset_json,
@@ -155,6 +156,8 @@ def create_app(
         Route("/v1/txs/{tx_id}", api.get_tx, methods=["GET"]),
         Route("/v1/iso20022/pacs.008", api.submit_iso, methods=["POST"]),
         Route("/v1/iso20022/pacs.009", api.submit_iso, methods=["POST"]),
+        Route("/v1/txs/{tx_id}/travel", api.travel_copies, methods=["GET"]),
+        Route("/v1/travel/recipients", api.travel_recipients, methods=["GET"]),
         Route("/v1/accounts/{account_id}", api.account, methods=["GET"]),
         Route("/v1/accounts/{account_id}/transactions", api.history, methods=["GET"]),
         Route("/v1/accounts/{account_id}/payments", api.payments_by_end_to_end_id, methods=["GET"]),
@@ -676,6 +679,20 @@ class _Api:
         query(request, frozenset())
         ref = parse_person_ref(request.path_params["person_ref"])
         return JSONResponse(person_doc(self.facade.store, ref))
+
+    async def travel_recipients(self, request: Request) -> Response:
+        """Whom a payer -> payee leg seals its travel-rule data to, with their keys."""
+        params = query(request, frozenset({"payer", "payee"}))
+        if "payer" not in params or "payee" not in params:
+            raise e.bad_argument("the query parameters payer and payee are required")
+        payer, payee = check_account_id(params["payer"]), check_account_id(params["payee"])
+        return JSONResponse(recipients_doc(self.facade.store, payer, payee))
+
+    async def travel_copies(self, request: Request) -> Response:
+        """The sealed travel-rule copies of a committed transfer's legs."""
+        query(request, frozenset())
+        tx_id = parse_tx_id(request.path_params["tx_id"])
+        return JSONResponse(copies_doc(self.facade.store, tx_id))
 
     async def history(self, request: Request) -> Response:
         params = query(request, frozenset({"after", "limit"}))

@@ -396,6 +396,34 @@ def _schemas() -> dict[str, Any]:
                 creditor_reference=_STR,
                 unstructured=_STR,
             ),
+            travel_copies={
+                "type": "array",
+                "description": "sealed travel-rule data: each copy's recipient and size in "
+                "bytes, never its content",
+                "items": _obj(recipient=_STR, size=_INT),
+            },
+        ),
+        "TravelCopies": _obj(
+            tx_id=_HEX,
+            legs={
+                "type": "array",
+                "items": _obj(
+                    index=_INT,
+                    copies={"type": "array", "items": _obj(recipient=_STR, sealed=_HEX)},
+                ),
+            },
+        ),
+        "TravelRecipients": _obj(
+            payer=_STR,
+            payee=_STR,
+            recipients={
+                "type": "array",
+                "items": _obj(
+                    account_id=_STR,
+                    receives_for=_STR,
+                    travel_key=_nullable(_HEX),
+                ),
+            },
         ),
         "Payments": _obj(
             required=["payments"],
@@ -418,7 +446,8 @@ def _schemas() -> dict[str, Any]:
             "description": (
                 "One rulebook version (docs/rulebook.md): version, activation_height, kinds, "
                 "central_bank_payees, purpose_rules, rates (asset -> tiyn per whole unit, as "
-                "strings), travel_rule_threshold (string), tier_limits (amounts as strings)"
+                "strings), travel_rule_threshold (string), travel_rule_enforced, tier_limits "
+                "(amounts as strings)"
             ),
             "properties": {"version": _INT, "activation_height": _INT},
             "additionalProperties": True,
@@ -476,6 +505,8 @@ def _schemas() -> dict[str, Any]:
             closed_height=_INT,
             closed_ref=_STR,
             keys_changed_height=_INT,
+            travel_key={**_nullable(_HEX), "description": "published X25519 travel key"},
+            travel_key_height=_INT,
             balances={"type": "object", "additionalProperties": _AMOUNT},
         ),
         "Person": _obj(
@@ -731,6 +762,27 @@ def openapi_document() -> dict[str, Any]:
             _json(_ref("Transaction"), "the transaction"),
             params=[_path_param("tx_id", "the SHA-256 of the signed body", _HEX32)],
             errors={"400": bad, "404": "NOT_FOUND: neither committed nor pending"},
+        ),
+        "/v1/txs/{tx_id}/travel": _get(
+            "The sealed travel-rule copies of a committed transfer, for their recipients "
+            "to open with their own keys (tenge-node travel open)",
+            _json(_ref("TravelCopies"), "each leg's copies: recipient and sealed bytes (hex)"),
+            params=[_path_param("tx_id", "the SHA-256 of the signed body", _HEX32)],
+            errors={"400": bad, "404": "NOT_FOUND: no committed transaction"},
+        ),
+        "/v1/travel/recipients": _get(
+            "Whom a leg from payer to payee seals its travel-rule data to: the payer's and "
+            "the payee's institutions and every regulator with a key",
+            _json(_ref("TravelRecipients"), "the recipients with their travel keys"),
+            params=[
+                _query_param("payer", "the paying account", _ACCOUNT_ID, required=True),
+                _query_param("payee", "the receiving account", _ACCOUNT_ID, required=True),
+            ],
+            errors={
+                "400": "INVALID_ARGUMENT: a malformed id, or an account of genesis that no "
+                "bank registered",
+                "404": "NOT_FOUND: no such payer or payee",
+            },
         ),
         "/v1/accounts/{account_id}": _get(
             "An account with its balances",

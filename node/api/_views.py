@@ -3,7 +3,8 @@
 Conventions: amounts (128-bit: a wire field ``x`` with its ``x_high`` shown as one value
 from 0 to 2^128 - 1), every other unbounded u64 that counts money, and the nonce are
 decimal strings of integer minor units; byte fields are lower-case hex (a UETR: its UUID
-text); enums are their names; heights, indexes, tiers and times are JSON integers.
+text); enums are their names; heights, indexes, tiers and times are JSON integers. A travel
+copy shows its recipient and size, never its sealed bytes.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def message_json(msg: Message) -> dict[str, Any]:
 
 def _scalar_json(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if isinstance(value, ledger_pb2.TravelCopy):  # who it is for, never the bytes
+            return {"recipient": value.recipient, "size": len(value.sealed)}
         return message_json(value)
     if field.type == FieldDescriptor.TYPE_BYTES:
         if field.name in UUID_FIELDS and len(value) == UETR_BYTES:
@@ -160,6 +163,8 @@ def account_json(
         "closed_height": account.closed_height,
         "closed_ref": account.closed_ref,
         "keys_changed_height": account.keys_changed_height,
+        "travel_key": account.travel_key.hex() if account.travel_key else None,
+        "travel_key_height": account.travel_key_height,
         "balances": {code: str(amount) for code, amount in balances.items()},
     }
 

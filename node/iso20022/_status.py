@@ -103,6 +103,9 @@ STATUS_REASONS: Final[dict[int, str]] = {
     pb.INVALID_UETR: "CH16",
     pb.INVALID_PURPOSE_CODE: "FF07",  # InvalidPurpose
     pb.INVALID_REMITTANCE: "RR07",  # RemittanceInformationInvalid
+    pb.TRAVEL_RULE_REQUIRED: "RR05",  # RegulatoryInformationInvalid (missing or incomplete)
+    pb.INVALID_TRAVEL_RULE: "RR05",
+    pb.NO_TRAVEL_KEY: "RR04",  # RegulatoryReason
 }
 
 

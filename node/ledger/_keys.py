@@ -24,6 +24,8 @@ key                                    value
 ``seize/`` + tx id                     the ``Seize`` message (the court order reference)
 ``lic/`` + account id                  ``Licence`` granted by the regulator (``_licences``)
 ``evid/``, ``evby/``                   committed evidence (layout in ``_evidence``)
+``travel/regulators``                  ids of the regulators with a travel key, sorted,
+                                       one per line (``_travel``)
 =====================================  =============================================
 
 Account ids never contain ``/``, so ``bal/`` keys are unambiguous.

@@ -39,6 +39,9 @@ Rules this module keeps:
     no verdict: a plain payment carrying them stays on the short path. The receipt of a
     settled transfer with a UETR or end-to-end id says so (``carries_payment_ids``), on
     either path, and the store indexes them from the body.
+11. Travel-rule copies on a leg (node/ledger/_travel.py) are checked in form with the body
+    and in recipients with state; a leg that carries them or needs them leaves the short
+    path, so their verdict comes from the general path alone.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ from node.ledger._rules import (
 )
 from node.ledger._state import Overlay, StateReader, VersionedState, get_balance
 from node.ledger._transfer import execute_transfer
+from node.ledger._travel import HANDLERS as TRAVEL_HANDLERS
 from node.ledger._verify import DEFAULT_CACHE_ENTRIES, SignatureCache, first_invalid_signature
 from proto import genesis_pb2
 from proto import ledger_pb2 as pb
@@ -84,7 +88,13 @@ DEFAULT_MAX_TX_BYTES: Final = 16_384
 DEFAULT_MAX_TX_TTL: Final = 600
 MAX_SIGNATURES: Final = 64
 _TX_ID_SIZE: Final = 32
-_HANDLERS: Final = {**HANDLERS, **GOVERNANCE_HANDLERS, **RESERVE_HANDLERS, **LICENCE_HANDLERS}
+_HANDLERS: Final = {
+    **HANDLERS,
+    **GOVERNANCE_HANDLERS,
+    **RESERVE_HANDLERS,
+    **LICENCE_HANDLERS,
+    **TRAVEL_HANDLERS,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,6 +247,8 @@ class Rules:
     limits: dict[int, pb.TierLimits]
     rates: dict[str, int]
     central_bank_payees: frozenset[int]
+    #: The KZT-equivalent from which a leg carries travel-rule data; None: not enforced.
+    travel_from: int | None = None
 
     @classmethod
     def of(cls, book: pb.Rulebook) -> Rules:
@@ -256,6 +258,7 @@ class Rules:
             limits={t.kyc_tier: t for t in book.tier_limits},
             rates={r.asset: r.tiyn_per_unit for r in book.rates},
             central_bank_payees=frozenset(book.central_bank_payees),
+            travel_from=book.travel_rule_threshold if book.travel_rule_enforced else None,
         )
 
     @property

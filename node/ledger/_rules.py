@@ -27,6 +27,7 @@ from node.ledger import _lifecycle as lc
 from node.ledger import _payment_ids as payment_ids
 from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
+from node.ledger import _travel as travel
 from node.ledger._amounts import AMOUNT_MAX, amount_of, set_amount
 from node.ledger._state import Overlay
 from proto import ledger_pb2 as pb
@@ -258,6 +259,10 @@ def _static_transfer(body: pb.TxBody) -> Refusal | None:
                 bad = payment_ids.leg_refusal(f"transfer.legs[{i}]", leg)
                 if bad is not None:
                     return bad
+            if leg.travel_copies:
+                bad = travel.static_refusal(f"transfer.legs[{i}]", leg)
+                if bad is not None:
+                    return bad
             continue  # the common case, without building the messages of a refusal
         where = f"transfer.legs[{i}]"
         bad = (
@@ -481,6 +486,7 @@ _STATIC: Final[dict[str, Callable[[pb.TxBody], Refusal | None]]] = {
     "approve": lambda body: _static_proposal_id("approve", body.approve.proposal_id),
     "withdraw": lambda body: _static_proposal_id("withdraw", body.withdraw.proposal_id),
     **lc.STATIC,
+    **travel.STATIC,
     "grant_licence": _static_grant_licence,
     "revoke_licence": _static_revoke_licence,
 }

@@ -18,6 +18,11 @@ of them hold against the cap of the account that grows.
 Amounts are 128-bit (`amount_of`); limits are u64 and compared with the full amounts, so a
 payment above 2^64 is judged at its size, never wrapped.
 
+Travel-rule data (node/ledger/_travel.py): a leg that needs it (any non-KZT leg, a KZT
+leg from the rulebook's threshold, when the rulebook enforces the rule) carries sealed
+copies for its payer's and payee's banks and the regulators; each leg is judged after its
+holding rules.
+
 Most payments are plain: one KZT leg between two accounts that no special rule concerns.
 `plain_transfer` settles those without the general path's bookkeeping over legs, assets
 and persons; it is also what mempool admission runs for them (`Ledger.check_tx`), so
@@ -34,6 +39,7 @@ from typing import Final
 from node.ledger import _keys as k
 from node.ledger import _persons as persons
 from node.ledger import _rulebook as rb
+from node.ledger import _travel as travel
 from node.ledger._amounts import AMOUNT_MAX, amount_of
 from node.ledger._backing import segregated_payee
 from node.ledger._licences import holding_under_licence, licence_hold_refusal, purpose_refusal
@@ -117,9 +123,11 @@ def execute_transfer(ctx: Context, body: pb.TxBody, payers: dict[str, pb.Account
             )
             if bad is None and pays_as == "outside":
                 bad = purpose_refusal(where, payer, licence, body.transfer.purpose)
+        amount = amount_of(leg)
+        if bad is None:
+            bad = travel.leg_refusal(ctx, where, leg, payer, payee, rules.kzt_value(asset, amount))
         if bad is not None:
             return bad
-        amount = amount_of(leg)
         out = moves.setdefault((leg.payer, leg.asset), [0, 0])
         out[0] += amount
         into = moves.setdefault((leg.payee, leg.asset), [0, 0])
@@ -232,7 +240,8 @@ def plain_transfer(
     """Settle a plain payment as the general path would, or return None having written
     nothing: the payment is not plain, or the general path would refuse it.
 
-    Plain: one KZT leg (leg, the transfer's only one); neither account closed or of a
+    Plain: one KZT leg (leg, the transfer's only one) that neither carries nor needs
+    travel-rule data (node/ledger/_travel.py); neither account closed or of a
     special role (`_SPECIAL_ROLES`), the payer without a person reference (a person's
     payments are summed over its accounts); both hold KZT as an institution or in their
     zone. What is left of the
@@ -240,7 +249,8 @@ def plain_transfer(
     as there) and the payer's tier limits, judged here the same way. Admission runs it
     too (`Ledger.check_tx`, ``ctx.check_only``): then it judges and writes nothing.
     """
-    if leg.asset != k.KZT:
+    amount = amount_of(leg)
+    if leg.asset != k.KZT or travel.defers_plain(ctx.rules, leg, amount):
         return None
     payer_id, payee_id = leg.payer, leg.payee
     payer = payers.get(payer_id)
@@ -257,7 +267,6 @@ def plain_transfer(
         or rules.holding(payee, asset) not in _PLAIN_HOLDINGS
     ):
         return None
-    amount = amount_of(leg)
     paid = ov.balance(payer_id, k.KZT) - amount
     if paid < 0:  # before the payee's balance is read, as there (check_tx's reads)
         return None

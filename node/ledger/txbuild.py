@@ -10,13 +10,18 @@ Example::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
+
+import nacl.exceptions
+import nacl.public
+from google.protobuf.message import DecodeError
 
 from node.keys import ROTATE_DOMAIN, TX_DOMAIN, KeyPair, sign_bytes
 from node.ledger._amounts import set_amount
 from node.ledger._payment_ids import parse_uetr
+from node.ledger._travel import MAX_SEALED, travel_key_error
 from proto import ledger_pb2 as pb
 
 KindMessage = (
@@ -41,6 +46,7 @@ KindMessage = (
     | pb.CloseAccount
     | pb.GrantLicence
     | pb.RevokeLicence
+    | pb.PublishTravelKey
 )
 
 _KIND_FIELD: Final[dict[type, str]] = {
@@ -65,6 +71,7 @@ _KIND_FIELD: Final[dict[type, str]] = {
     pb.CloseAccount: "close_account",
     pb.GrantLicence: "grant_licence",
     pb.RevokeLicence: "revoke_licence",
+    pb.PublishTravelKey: "publish_travel_key",
 }
 
 
@@ -146,24 +153,118 @@ class PaymentIds:
             leg.remittance.unstructured = self.unstructured
 
 
-#: A transfer leg: (payer, payee, asset, amount), optionally with its payment ids.
-Leg = tuple[str, str, str, int] | tuple[str, str, str, int, PaymentIds]
+#: A leg's sealed travel-rule data (`seal_travel_data`).
+TravelCopies = Sequence[pb.TravelCopy]
+
+#: A transfer leg: (payer, payee, asset, amount), optionally with its payment ids, and
+#: then its travel copies (``PaymentIds()`` when it has no ids).
+Leg = (
+    tuple[str, str, str, int]
+    | tuple[str, str, str, int, PaymentIds]
+    | tuple[str, str, str, int, PaymentIds, TravelCopies]
+)
 
 
 def transfer(*legs: Leg, reference: str = "", purpose: int = pb.PURPOSE_UNSPECIFIED) -> pb.Transfer:
-    """A Transfer from (payer, payee, asset, amount[, PaymentIds]) legs, with an optional
-    purpose; amounts up to 2^128 - 1.
+    """A Transfer from (payer, payee, asset, amount[, PaymentIds[, travel copies]]) legs,
+    with an optional purpose; amounts up to 2^128 - 1.
 
     Raises:
         ValueError: an amount is not an int from 0 to 2^128 - 1, or a UETR is malformed.
     """
     message = pb.Transfer(reference=reference, purpose=purpose)  # type: ignore[arg-type]
-    for p, q, a, n, *ids in legs:
-        leg = message.legs.add(payer=p, payee=q, asset=a)
-        set_amount(leg, "amount", n)
-        for found in ids:
-            found.apply(leg)
+    for spec in legs:
+        leg = message.legs.add(payer=spec[0], payee=spec[1], asset=spec[2])
+        set_amount(leg, "amount", spec[3])
+        if len(spec) >= 5:
+            spec[4].apply(leg)
+        if len(spec) == 6:
+            leg.travel_copies.extend(spec[5])
     return message
+
+
+#: Bounds of `TravelRuleData`'s fields, in characters: names and the originator's id or
+#: address as ISO Max140Text; accounts as account ids or IBANs.
+TRAVEL_TEXT_LIMITS: Final = {
+    "originator_name": 140,
+    "originator_account": 64,
+    "originator_id": 140,
+    "beneficiary_name": 140,
+    "beneficiary_account": 64,
+}
+
+
+class TravelDataError(ValueError):
+    """Travel-rule data is malformed, or a copy does not open with the key given."""
+
+
+def travel_data_error(data: pb.TravelRuleData) -> str | None:
+    """Why travel-rule data is incomplete or malformed, or None: every field 1 to its
+    limit (`TRAVEL_TEXT_LIMITS`) of printable characters."""
+    for name, limit in TRAVEL_TEXT_LIMITS.items():
+        text = getattr(data, name)
+        if not text:
+            return f"{name} is required"
+        if len(text) > limit:
+            return f"{name}: {len(text)} characters, more than {limit}"
+        if not text.isprintable() or text != text.strip():
+            return f"{name}: a control character, or a space at either end"
+    return None
+
+
+def seal_travel_data(
+    data: pb.TravelRuleData, recipient_keys: Mapping[str, bytes]
+) -> list[pb.TravelCopy]:
+    """One sealed copy of data per recipient, sorted by account id: a libsodium sealed box
+    to the recipient's published X25519 travel key, that only its private key opens.
+
+    Args:
+        data: the leg's originator and beneficiary.
+        recipient_keys: account id -> published travel key, for every required recipient
+            (the payer's and payee's banks, each regulator with a key).
+
+    Raises:
+        TravelDataError: data is malformed, or a key is no usable travel key.
+    """
+    bad = travel_data_error(data)
+    if bad is not None:
+        raise TravelDataError(f"travel data: {bad}")
+    plain = data.SerializeToString()
+    copies = []
+    for recipient, public_key in sorted(recipient_keys.items()):
+        bad = travel_key_error(public_key)
+        if bad is not None:
+            raise TravelDataError(f"the travel key of {recipient!r}: {bad}")
+        sealed = nacl.public.SealedBox(nacl.public.PublicKey(public_key)).encrypt(plain)
+        copies.append(pb.TravelCopy(recipient=recipient, sealed=sealed))
+    return copies
+
+
+def open_travel_copy(copy: pb.TravelCopy, private_key: bytes) -> pb.TravelRuleData:
+    """The travel-rule data sealed in copy, opened with the recipient's X25519 private key.
+
+    Raises:
+        TravelDataError: the copy does not open with this key (another recipient's key, or
+            tampered bytes), or what it holds is no well-formed `TravelRuleData`.
+    """
+    if len(copy.sealed) > MAX_SEALED:
+        raise TravelDataError(f"the copy is {len(copy.sealed)} bytes, more than {MAX_SEALED}")
+    try:
+        box = nacl.public.SealedBox(nacl.public.PrivateKey(private_key))
+        plain = box.decrypt(copy.sealed)
+    except (nacl.exceptions.CryptoError, nacl.exceptions.TypeError, ValueError) as e:
+        raise TravelDataError(
+            f"the copy for {copy.recipient!r} does not open with this key (it was sealed to "
+            "another key, or altered)"
+        ) from e
+    try:
+        data = pb.TravelRuleData.FromString(plain)
+    except DecodeError as e:
+        raise TravelDataError("the opened copy is not TravelRuleData") from e
+    bad = travel_data_error(data)
+    if bad is not None:
+        raise TravelDataError(f"the opened copy: {bad}")
+    return data
 
 
 def issue(asset: str, to: str, amount: int) -> pb.Issue:

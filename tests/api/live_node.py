@@ -77,16 +77,26 @@ class LiveNode:
 
 @contextmanager
 def live_node(
-    directory: Path, chain_id: str = DOCS_CHAIN_ID, *, guarded: bool = False
+    directory: Path,
+    chain_id: str = DOCS_CHAIN_ID,
+    *,
+    guarded: bool = False,
+    rulebook: dict[str, Any] | None = None,
 ) -> Iterator[LiveNode]:
     """Init a one-validator testnet in directory, start it, wait for height 1; stop it after.
-    A guarded node gets a token file before it starts.
+    A guarded node gets a token file before it starts; rulebook: genesis rulebook entries.
 
     Raises:
         AssertionError: the node did not commit height 1 within STARTUP_S, or its log
             shows a traceback when it stops.
     """
-    manifest = init_testnet(directory, validators=1, base_port=free_base_port(1), chain_id=chain_id)
+    manifest = init_testnet(
+        directory,
+        validators=1,
+        base_port=free_base_port(1),
+        chain_id=chain_id,
+        rulebook=rulebook,
+    )
     node = manifest["nodes"][0]
     home = Path(node["home"])
     config = home / "config.toml"

@@ -63,6 +63,7 @@ async def test_an_18_decimal_asset_above_2_64_reads_as_decimal_strings(
         "uetr": "",
         "purpose_code": "",
         "remittance": {"creditor_reference_type": "", "creditor_reference": "", "unstructured": ""},
+        "travel_copies": [],
     }
     assert shown["legs"] == [
         {

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))  # live_node
 
 from cli_support import LiveNet, live_network
 

@@ -28,7 +28,7 @@ from ledger_world import (
 from node.ledger import CheckResult, Ledger, _transfer, genesis_app_hash, genesis_state
 from node.ledger import _rulebook as rb
 from node.ledger._decoded import decode_tx
-from node.ledger.txbuild import build_tx, sign_envelope, transfer
+from node.ledger.txbuild import PaymentIds, build_tx, sign_envelope, transfer
 from node.store import BlockCommit, Store
 from proto import ledger_pb2 as pb
 
@@ -168,7 +168,8 @@ def _envelope(world: World, rnd: random.Random, payer: str, kind: Any) -> bytes:
 def _txs(world: World, rnd: random.Random, ids_rnd: random.Random) -> Iterator[bytes]:
     """Mostly one-leg payments between any two accounts (unknown, closed and frozen ones
     too), some in USDT or with two legs, some that are no payment at all; payment ids on
-    many legs, a few malformed, drawn from ids_rnd (so the payments stay as they were)."""
+    many legs, a few malformed, and travel copies on a few, drawn from ids_rnd (so the
+    payments stay as they were)."""
     for _ in range(rnd.randint(10, 24)):
         payer = rnd.choice(ACCOUNTS)
         payee = rnd.choice(ACCOUNTS)
@@ -181,6 +182,9 @@ def _txs(world: World, rnd: random.Random, ids_rnd: random.Random) -> Iterator[b
         ids = random_payment_ids(ids_rnd)
         if ids is not None:
             legs[0] = (*legs[0], ids)
+        if ids_rnd.random() < 0.1:  # travel copies: never the short path's to judge
+            copies = [pb.TravelCopy(recipient=payee, sealed=b"s" * 60)] * ids_rnd.randint(1, 2)
+            legs[0] = (*legs[0][:4], ids or PaymentIds(), copies)
         yield _envelope(world, rnd, payer, transfer(*legs))
     if rnd.random() < 0.3:
         yield _envelope(world, rnd, "nbk", pb.Issue(asset="KZT", to="halyk", amount=5))
@@ -272,6 +276,8 @@ def test_every_seed_together_meets_every_refusal(monkeypatch: pytest.MonkeyPatch
         pb.INVALID_UETR,
         pb.INVALID_PURPOSE_CODE,
         pb.INVALID_REMITTANCE,
+        pb.INVALID_TRAVEL_RULE,
+        pb.NO_TRAVEL_KEY,
     }
     assert expected <= codes, sorted(pb.ResultCode.Name(c) for c in expected - codes)
 

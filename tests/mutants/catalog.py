@@ -400,6 +400,8 @@ MUTANTS += (
 
 LEDGER = "node/ledger/_ledger.py"
 CHECK_TESTS = ("tests/ledger/test_check_fast_path.py", "tests/ledger/test_plain_transfer.py")
+TRAVEL = "node/ledger/_travel.py"
+TRAVEL_TESTS = ("tests/ledger/test_travel_rule.py",)
 
 # Admission's short path for plain payments (issue 13): it answers only what the general
 # path would answer, so a check it drops lets through what a block refuses.
@@ -510,6 +512,55 @@ MUTANTS += (
             ),
         ),
         tests=("tests/node/test_store_payments.py",),
+    ),
+    Mutant(
+        "travel-not-required",
+        "a big KZT leg without travel copies settles: the threshold is never reached",
+        (
+            (
+                TRAVEL,
+                "    return kzt_value >= threshold\n",
+                "    return False\n",
+            ),
+        ),
+        tests=TRAVEL_TESTS,
+    ),
+    Mutant(
+        "travel-no-regulator-copy",
+        "a leg needing travel data settles without the regulators' copies",
+        (
+            (
+                TRAVEL,
+                "    for regulator in regulator_ids(ov):\n"
+                '        recipients.setdefault(regulator, "the regulator")\n',
+                "",
+            ),
+        ),
+        tests=TRAVEL_TESTS,
+    ),
+    Mutant(
+        "travel-plain-ignores-copies",
+        "a small KZT payment with travel copies takes the short path, their recipients unchecked",
+        (
+            (
+                TRAVEL,
+                "    if leg.travel_copies:\n        return True\n",
+                "",
+            ),
+        ),
+        tests=TRAVEL_TESTS,
+    ),
+    Mutant(
+        "travel-stray-recipient",
+        "a copy to an account that is none of the leg's recipients is accepted",
+        (
+            (
+                TRAVEL,
+                "        if copy.recipient not in recipients:\n",
+                "        if False:\n",
+            ),
+        ),
+        tests=TRAVEL_TESTS,
     ),
 )
 

@@ -10,11 +10,14 @@ from node.errors import KeyFileError
 from node.keys import (
     TX_DOMAIN,
     KeyPair,
+    TravelKey,
     read_key_file,
     read_public_key,
+    read_travel_key_file,
     sign_bytes,
     verify,
     write_key_file,
+    write_travel_key_file,
 )
 
 
@@ -150,3 +153,27 @@ def test_a_client_signing_with_several_keys_may_mix_plaintext_and_encrypted(
         read_key_file(plain, "pw")
     assert read_key_file(plain, "pw", plaintext_ok=True).public_key == read_public_key(plain)
     assert read_key_file(sealed, "pw", plaintext_ok=True).public_key == read_public_key(sealed)
+
+
+def test_travel_key_files_round_trip_and_never_pass_for_signing_keys(tmp_path: Path) -> None:
+    """An X25519 travel key has a file of the same form (type x25519), plain or encrypted;
+    neither kind of file opens as the other."""
+    travel = TravelKey.generate()
+    plain, sealed, signing = tmp_path / "t.json", tmp_path / "te.json", tmp_path / "k.json"
+    write_travel_key_file(plain, travel)
+    write_travel_key_file(sealed, travel, "pass phrase")
+    write_key_file(signing, KeyPair.generate())
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o600
+    assert json.loads(plain.read_text())["type"] == "x25519"
+    assert read_travel_key_file(plain) == travel
+    assert read_travel_key_file(sealed, "pass phrase") == travel
+    with pytest.raises(KeyFileError, match="wrong passphrase"):
+        read_travel_key_file(sealed, "other")
+    with pytest.raises(KeyFileError, match="not an x25519 key file"):
+        read_travel_key_file(signing)
+    with pytest.raises(KeyFileError, match="not an ed25519 key file"):
+        read_key_file(plain)
+    with pytest.raises(KeyFileError, match="already exists"):
+        write_travel_key_file(plain, travel)
+    assert "private" not in repr(travel)
+    assert travel.private_key.hex() not in repr(travel)
