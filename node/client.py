@@ -38,8 +38,18 @@ from node._client_tx import (
     parse_amount,
 )
 from node.errors import NodeError
-from node.iso20022 import PACS_008, PACS_009, IsoRefusal, IsoResult, payment_from_xml
+from node.iso20022 import (
+    PACS_008,
+    PACS_009,
+    IsoRefusal,
+    IsoResult,
+    payment_from_xml,
+    read_message,
+)
+from node.iso20022._mapping import TRAVEL_DATA, travel_data
+from node.iso20022._status import MESSAGE_REASONS
 from node.keys import KeyPair
+from node.ledger import KZT, amount_of
 from node.ledger._persons import person_ref
 from node.ledger.txbuild import (
     KindMessage,
@@ -432,6 +442,7 @@ class TengeClient(TransactionKinds):
         *,
         keys: Sequence[KeyPair],
         kind: str = "pacs.008",
+        travel: str = "auto",
         wait: bool = False,
         timeout_s: float | None = None,
         nonce: int | None = None,
@@ -442,11 +453,14 @@ class TengeClient(TransactionKinds):
 
         The transfer is built by the node's own mapping (node/iso20022), with the asset
         decimals the node lists, so a message the client can map is one the node maps to
-        the same transfer. A message the client cannot read or map is not sent: the
-        result is the RJCT the node would give (no tx_id).
+        the same transfer. Travel-rule data is sealed from the message's party data (Dbtr
+        and Cdtr, or the agents of a pacs.009) to the leg's recipients: with travel
+        "auto" for the legs the active rulebook requires it of, "always" for every leg,
+        "never" for none. A message the client cannot read, map or seal is not sent:
+        the result is the RJCT the node would give (no tx_id).
 
         Raises:
-            ValueError: kind is not "pacs.008" or "pacs.009".
+            ValueError: kind is not "pacs.008" or "pacs.009", or travel not one of the three.
             ApiError: the node answered without a pacs.002 (not JSON, too large, rate
                 limited, unauthenticated...).
             Unreachable: no answer.
@@ -454,14 +468,24 @@ class TengeClient(TransactionKinds):
         version = {"pacs.008": PACS_008, "pacs.009": PACS_009}.get(kind)
         if version is None:
             raise ValueError(f"kind must be pacs.008 or pacs.009, not {kind!r}")
+        if travel not in ("auto", "always", "never"):
+            raise ValueError(f"travel must be auto, always or never, not {travel!r}")
         data = message.encode("utf-8") if isinstance(message, str) else message
         decimals = {a["code"]: int(a["decimals"]) for a in await self.assets()}
         try:
             payment = payment_from_xml(data, version, decimals.get)
         except IsoRefusal as refusal:
             return IsoResult.refused_here(version, refusal)
+        transfer = payment.transfer
+        if travel != "never":
+            try:
+                await self._seal_legs(transfer, data, version, always=travel == "always")
+            except TravelDataError as err:
+                unsealed = IsoRefusal(TRAVEL_DATA, MESSAGE_REASONS[TRAVEL_DATA], str(err))
+                unsealed.original = payment.original
+                return IsoResult.refused_here(version, unsealed)
         envelope = await self.sign(
-            payment.transfer,
+            transfer,
             signer=payment.signer,
             keys=keys,
             nonce=nonce,
@@ -485,6 +509,19 @@ class TengeClient(TransactionKinds):
         if not isinstance(doc, dict) or "pacs002" not in doc:
             raise _api_error(400, doc, json.dumps(doc)[:200])
         return IsoResult.from_answer(doc)
+
+    async def _seal_legs(
+        self, transfer: pb.Transfer, data: bytes, version: str, *, always: bool
+    ) -> None:
+        """Seal each leg's travel data (from the message's parties) where it is needed."""
+        book = (await self.rulebook())["active"]
+        enforced = bool(book.get("travel_rule_enforced"))
+        threshold = int(book.get("travel_rule_threshold", "0"))
+        parties = travel_data(read_message(data, version), version)
+        for leg, party in zip(transfer.legs, parties, strict=True):
+            needed = enforced and (leg.asset != KZT or amount_of(leg) >= threshold)
+            if always or needed:
+                leg.travel_copies.extend(await self.seal_travel(leg.payer, leg.payee, party))
 
     async def chain_id(self) -> str:
         """The chain id (from /v1/status once, then remembered)."""

@@ -6,8 +6,10 @@ Rules this module keeps:
 1. The body is ``{"message": XML_TEXT, "tx": BASE64}``: the message, and the signed
    TxEnvelope of the transfer it describes. The node reads the message under
    node/iso20022's rules, maps it to a Transfer, and admits the envelope only if its
-   body is a transfer equal to that one, signed by the debtor (ENVELOPE_MISMATCH
-   otherwise): the message says what the bank meant, the signature who authorised it.
+   body is a transfer equal to that one (but for the legs' sealed travel copies, which
+   the sender makes from the message's party data), signed by the debtor
+   (ENVELOPE_MISMATCH otherwise): the message says what the bank meant, the signature
+   who authorised it.
 2. Every answer to a message that arrived whole is a pacs.002 (ACTC, ACSC or RJCT)
    in the JSON answer's ``pacs002`` field, beside ``status``, ``tx_id`` and, for a
    rejection, the API's error shape with the ISO ``reason``. HTTP-level problems (not
@@ -28,6 +30,7 @@ from starlette.responses import JSONResponse
 from node.api import _errors as e
 from node.api._requests import decode_base64, json_kind
 from node.iso20022 import PACS_008, PACS_009, PaymentMessage, payment_from_xml
+from node.iso20022._mapping import without_travel_copies
 from node.iso20022._refusal import IsoRefusal, OriginalMessage
 from node.iso20022._status import (
     ACCEPTED,
@@ -109,7 +112,7 @@ def _check_envelope(payment: PaymentMessage, envelope: bytes) -> None:
             NARRATIVE,
             "tx is not a signed transfer (a TxEnvelope whose body is one)",
         )
-    if body.transfer != payment.transfer:
+    if without_travel_copies(body.transfer) != payment.transfer:
         raise IsoRefusal(
             ENVELOPE_MISMATCH,
             NARRATIVE,

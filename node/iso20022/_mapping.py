@@ -46,6 +46,9 @@ NUMBER_OF_TRANSACTIONS: Final = "NUMBER_OF_TRANSACTIONS"
 CONTROL_SUM: Final = "CONTROL_SUM"
 UNSUPPORTED_PURPOSE: Final = "UNSUPPORTED_PURPOSE"
 UNSUPPORTED_REMITTANCE: Final = "UNSUPPORTED_REMITTANCE"
+#: The sender could not seal the travel-rule data a leg needs (a party without name or
+#: id in the message, a recipient without a published key): the client's refusal.
+TRAVEL_DATA: Final = "TRAVEL_DATA"
 
 #: The ISO 20022 reason code of each refusal of this module.
 MAPPING_REASONS: Final[dict[str, str]] = {
@@ -58,6 +61,7 @@ MAPPING_REASONS: Final[dict[str, str]] = {
     CONTROL_SUM: "AM10",  # InvalidControlSum
     UNSUPPORTED_PURPOSE: "FF07",  # InvalidPurpose
     UNSUPPORTED_REMITTANCE: "RR07",  # RemittanceInformationInvalid
+    TRAVEL_DATA: "RR05",  # RegulatoryInformationInvalid
 }
 
 
@@ -205,6 +209,70 @@ def original_message(root: etree._Element, message: str) -> OriginalMessage:
             for tx in r.all(body, "m:CdtTrfTxInf")
         ),
     )
+
+
+def _party(r: _Reader, tx: etree._Element, role: str) -> tuple[str, str]:
+    """A pacs.008 party's name and identification (an id, else its postal address)."""
+    party = r.one(tx, f"m:{role}")
+    if party is None:
+        return "", ""
+    for path in (
+        "m:Id/m:PrvtId/m:Othr/m:Id",
+        "m:Id/m:OrgId/m:LEI",
+        "m:Id/m:OrgId/m:AnyBIC",
+        "m:Id/m:OrgId/m:Othr/m:Id",
+    ):
+        found = r.text(party, path)
+        if found:
+            return r.text(party, "m:Nm"), found
+    address = r.one(party, "m:PstlAdr")
+    parts = [] if address is None else [(e.text or "").strip() for e in address]
+    return r.text(party, "m:Nm"), ", ".join(p for p in parts if p)
+
+
+def travel_data(root: etree._Element, message: str) -> list[pb.TravelRuleData]:
+    """Each transaction's originator and beneficiary, as travel-rule data: in a pacs.008
+    the Dbtr and Cdtr (name; private or organisation id, else postal address) and their
+    accounts; in a pacs.009 the agents (BIC as name and id) and their accounts. Fields
+    the message leaves empty stay empty (`seal_travel_data` refuses incomplete data)."""
+    r = _Reader(message)
+    data = []
+    for tx in r.all(root[0], "m:CdtTrfTxInf"):
+        if message == PACS_009:
+            debtor = r.text(tx, "m:DbtrAgt/m:FinInstnId/m:BICFI")
+            creditor = r.text(tx, "m:CdtrAgt/m:FinInstnId/m:BICFI")
+            data.append(
+                pb.TravelRuleData(
+                    originator_name=debtor,
+                    originator_account=debtor.lower(),
+                    originator_id=debtor,
+                    beneficiary_name=creditor,
+                    beneficiary_account=creditor.lower(),
+                )
+            )
+            continue
+        name, ident = _party(r, tx, "Dbtr")
+        beneficiary, _ = _party(r, tx, "Cdtr")
+        data.append(
+            pb.TravelRuleData(
+                originator_name=name,
+                originator_account=r.text(tx, "m:DbtrAcct/m:Id/m:Othr/m:Id"),
+                originator_id=ident,
+                beneficiary_name=beneficiary,
+                beneficiary_account=r.text(tx, "m:CdtrAcct/m:Id/m:Othr/m:Id"),
+            )
+        )
+    return data
+
+
+def without_travel_copies(transfer: pb.Transfer) -> pb.Transfer:
+    """transfer with no leg's travel copies: what a message maps to (the copies are sealed
+    from its party data by the sender, never readable by the node)."""
+    bare = pb.Transfer()
+    bare.CopyFrom(transfer)
+    for leg in bare.legs:
+        del leg.travel_copies[:]
+    return bare
 
 
 def payment_message(

@@ -195,3 +195,18 @@ async def test_the_tx_id_of_an_accepted_message_is_its_envelope(
     assert r.status_code == 202, r.text
     assert r.json()["tx_id"] == tx_id_of(base64.b64decode(tx)).hex()
     report(r.json())
+
+
+async def test_travel_copies_on_the_envelope_are_not_a_mismatch(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    """The sender seals the message's party data onto the legs; the node compares the rest."""
+    message = pacs008(Payment("halyk", "kaspi", "3.00"))
+    payment = payment_from_xml(message.encode(), PACS_008, KZT)
+    payment.transfer.legs[0].travel_copies.add(recipient="halyk", sealed=b"\x01" * 80)
+    raw = local_node.tx("halyk", payment.transfer)
+    r = await http.post(
+        "/v1/iso20022/pacs.008", json={"message": message, "tx": base64.b64encode(raw).decode()}
+    )
+    assert r.json().get("error", {}).get("code") != "ENVELOPE_MISMATCH", r.text
+    assert r.json()["tx_id"] == tx_id_of(raw).hex()

@@ -9,7 +9,7 @@ import pytest
 from iso_samples import Payment, pacs008, pacs009
 
 from node.iso20022 import PACS_008, PACS_009
-from node.iso20022._mapping import MAPPING_REASONS, PaymentMessage, payment_message
+from node.iso20022._mapping import MAPPING_REASONS, PaymentMessage, payment_message, travel_data
 from node.iso20022._refusal import IsoRefusal
 from node.iso20022._xml import read_message
 from node.ledger._amounts import amount_of
@@ -170,3 +170,40 @@ def test_an_instructed_amount_other_than_the_settled_one_is_refused() -> None:
     assert refused(doc).code == "AMOUNT_MISMATCH"
     same = doc.replace(">101.00<", ">100<")
     assert amount_of(mapped(same).transfer.legs[0]) == 10000
+
+
+def test_party_data_becomes_travel_data_never_a_ledger_field() -> None:
+    doc = (
+        pacs008(Payment("a.bank1", "b.bank1"))
+        .replace(
+            "<Dbtr><Nm>Debtor</Nm></Dbtr>",
+            "<Dbtr><Nm>Aigerim Seitkali</Nm><Id><PrvtId><Othr><Id>IIN 900101400123</Id>"
+            "</Othr></PrvtId></Id></Dbtr>",
+        )
+        .replace(
+            "<Cdtr><Nm>Creditor</Nm></Cdtr>",
+            "<Cdtr><Nm>Dana Bekova</Nm><PstlAdr><StrtNm>Al-Farabi</StrtNm><TwnNm>Almaty</TwnNm>"
+            "</PstlAdr></Cdtr>",
+        )
+    )
+    root = read_message(doc.encode(), PACS_008)
+    (data,) = travel_data(root, PACS_008)
+    assert (data.originator_name, data.originator_id) == ("Aigerim Seitkali", "IIN 900101400123")
+    assert (data.originator_account, data.beneficiary_account) == ("a.bank1", "b.bank1")
+    assert data.beneficiary_name == "Dana Bekova"
+    leg = payment_message(root, PACS_008, DECIMALS.get).transfer.legs[0]
+    assert b"Aigerim" not in leg.SerializeToString()
+    # Without an id the postal address identifies the party.
+    dbtr_address = doc.replace(
+        "<Id><PrvtId><Othr><Id>IIN 900101400123</Id></Othr></PrvtId></Id>",
+        "<PstlAdr><StrtNm>Abay 1</StrtNm><TwnNm>Astana</TwnNm><Ctry>KZ</Ctry></PstlAdr>",
+    )
+    (data,) = travel_data(read_message(dbtr_address.encode(), PACS_008), PACS_008)
+    assert data.originator_id == "Abay 1, Astana, KZ"
+
+
+def test_a_pacs009_names_its_agents_as_travel_data() -> None:
+    root = read_message(pacs009("HSBKKZKX", "CASPKZKA").encode(), PACS_009)
+    (data,) = travel_data(root, PACS_009)
+    assert (data.originator_name, data.originator_account) == ("HSBKKZKX", "hsbkkzkx")
+    assert (data.beneficiary_name, data.beneficiary_account) == ("CASPKZKA", "caspkzka")
