@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from node.config import (
     render_signer_config,
 )
 from node.errors import ConfigError
-from node.keys import KeyPair, read_key_file, write_key_file
+from node.keys import KeyPair, read_key_file, read_public_key, write_key_file
 from node.logs import setup_logging
 from node.signer import FileSigner, Pkcs11Signer, ValidatorSigner, hsm_public_key, read_pin
 
@@ -47,6 +48,13 @@ def add_signer_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "--allow", action="append", metavar="NODE_ID", help="a node allowed to ask (repeatable)"
     )
     p.add_argument("--passphrase-env", metavar="VAR", help="encrypt the validator key")
+    p.add_argument(
+        "--validator-key",
+        type=Path,
+        metavar="FILE",
+        help="move in this existing validator_key.json instead of making a new key "
+        "(it is copied; delete the original)",
+    )
     p.add_argument("--module", metavar="PATH", help="use a PKCS#11 token's key instead")
     p.add_argument("--token-label", metavar="LABEL")
     p.add_argument("--key-label", metavar="LABEL")
@@ -83,16 +91,24 @@ def cmd_init(args: argparse.Namespace) -> int:
             raise ConfigError(f"--allow: {text[:80]!r} is not a node id (64 hex characters)")
         allowed.append(raw.hex())
     settings = _token_settings(args)
+    imported = args.validator_key
+    if settings is not None and imported is not None:
+        raise ConfigError("--validator-key and a token key (--module ...) exclude each other")
+    passphrase = None
     if settings is not None:
         read_pin(settings)
         validator_public_key = hsm_public_key(settings)  # the key must exist in the token
-        passphrase = None
+    elif imported is not None:
+        validator_public_key = read_public_key(imported)  # a key file, before writing
     else:
         passphrase = _passphrase(args.passphrase_env)
     home.mkdir(parents=True, exist_ok=True)
     node_key = KeyPair.generate()
     write_key_file(home / NODE_KEY_FILE, node_key)
-    if settings is None:
+    if imported is not None:
+        shutil.copyfile(imported, home / VALIDATOR_KEY_FILE)
+        (home / VALIDATOR_KEY_FILE).chmod(0o600)
+    elif settings is None:
         validator_key = KeyPair.generate()
         write_key_file(home / VALIDATOR_KEY_FILE, validator_key, passphrase=passphrase)
         validator_public_key = validator_key.public_key
@@ -141,7 +157,7 @@ def open_validator_signer(config: SignerHomeConfig, passphrase: str | None) -> V
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from node.cli import _passphrase
+    from node.cli import _fail, _first_leaf, _passphrase
     from node.signer_server import SignerService
 
     setup_logging(args.log_level, args.log_format)
@@ -151,6 +167,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     try:
         service = SignerService(config, node_key, signer)
         trio.run(_run_until_signal, service)
+    except* OSError as group:
+        error = _first_leaf(group)
+        _fail(f"cannot listen on {config.listen}: {getattr(error, 'strerror', None) or error}")
     finally:
         signer.close()
     return EXIT_OK
