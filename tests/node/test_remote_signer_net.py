@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import trio
 from network_support import Network, running_network
 
@@ -122,12 +123,16 @@ def use_remote_signer(node_home: Path, port: int, signer_id: str) -> None:
     config.write_text(head + "\n[signer]\n" + body + tail)
 
 
-async def metric(net: Network, node: dict[str, Any], name: str) -> float:
-    """The sum of a metric's samples on node (0 when absent)."""
-    response = await net.http.get(str(node["metrics"]))
+async def metric(net: Network, node: dict[str, Any], name: str, label: str = "") -> float:
+    """The sum of a metric's samples on node whose line holds label (0 when absent or
+    not answering yet)."""
+    try:
+        response = await net.http.get(str(node["metrics"]))
+    except httpx.HTTPError:
+        return 0.0
     total = 0.0
     for line in response.text.splitlines():
-        if re.match(rf"{name}(\{{| )", line):
+        if re.match(rf"{name}(\{{| )", line) and label in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -281,22 +286,27 @@ async def test_two_nodes_on_one_signer_are_refused_not_double_signed(tmp_path: P
                     key = net.nodes[3]["validator_public_key"]
                     await wait_signed(net, key, after=0)
                     # Both ask the signer for validator 3's messages: for each position one
-                    # gets it, the other's different request is refused.
-                    while True:  # bounded by fail_after
-                        refused = await metric(
-                            net, net.nodes[3], "tenge_signer_refusals_total"
-                        ) + await metric(net, twin, "tenge_signer_refusals_total")
-                        if refused > 0:
-                            break
+                    # gets it, the other's different request is refused. Without the
+                    # signer's guard, both would be signed: evidence instead of refusals.
+                    refused = evidence = 0.0
+                    while not refused and not evidence:  # bounded by fail_after
                         await trio.sleep(STEP_S)
+                        for node in (net.nodes[3], twin):
+                            for reason in ("double_sign", "regression"):
+                                refused += await metric(
+                                    net, node, "tenge_signer_refusals_total", reason
+                                )
+                        for node in net.nodes[:3]:
+                            evidence += await metric(net, node, "tenge_consensus_evidence_total")
+                    assert evidence == 0
                     signer_log = signers[0].log.read_text()
                     assert "double_sign" in signer_log or "regression" in signer_log
                     height = await net.height(0)
                     await net.wait_height(height + 3, nodes=[0, 1, 2])
                     for node in net.nodes[:3]:
                         assert await metric(net, node, "tenge_consensus_evidence_total") == 0
-                        evidence = (await net.http.get(str(node["api"]) + "/v1/evidence")).json()
-                        assert evidence["evidence"] == []
+                        listed = (await net.http.get(str(node["api"]) + "/v1/evidence")).json()
+                        assert listed["evidence"] == []
                 finally:
                     stop_node(twin, grace=10)
                     text = (twin_home / "node.log").read_text()
