@@ -1,10 +1,12 @@
 """The remote signer with real processes: `tenge-node signer init | start` and a testnet.
 
 What this shows: validator 3's key moves into a signer home and its node signs through
-`tenge-node signer start`; with the signer killed, the node stays up, says so in
-/v1/health and tenge_signer_up, and the other three commit without its votes; with the
-signer back, its votes return. Two nodes pointed at one signer with the same key: the
-signer refuses the second one's conflicting requests (counted), and no evidence appears.
+`tenge-node signer start`, while validator 1 signs through a SoftHSM2 token (when softhsm2
+is installed) and the others with key files: all commit. With the signer killed, the node
+stays up, says so in /v1/health and tenge_signer_up, and the other three (the token's key
+among them) commit without its votes; with the signer back, its votes return. Two nodes
+pointed at one signer with the same key: the signer refuses the second one's conflicting
+requests (counted), and no evidence appears.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from network_support import Network, running_network
 
 from node.config import HostPort, SignerSettings, render_config
 from testnet._procs import is_running, read_pid, start_node, stop_node
+from testnet._softhsm import softhsm_missing, softhsm_token
 
 STEP_S = 0.2  # polling interval
 
@@ -196,6 +199,16 @@ def test_signer_init_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     assert "listen" in one_error_line(tenge_node("signer", "start", "--home", str(home)))
 
 
+@contextmanager
+def token_if_installed(directory: Path) -> Iterator[dict[int, SignerSettings] | None]:
+    """Validator 1 on a SoftHSM2 token when softhsm2 is installed (.ci/run installs it)."""
+    if softhsm_missing() is not None:
+        yield None
+        return
+    with softhsm_token(directory) as token:
+        yield {1: token.settings("net-validator")}
+
+
 async def test_a_validator_on_a_remote_signer_survives_its_death_and_signs_again(
     tmp_path: Path,
 ) -> None:
@@ -204,9 +217,10 @@ async def test_a_validator_on_a_remote_signer_survives_its_death_and_signs_again
     def prepare(net: Network) -> None:
         signers.append(move_key_to_signer(net, 3, tmp_path / "signer", [net.nodes[3]["node_id"]]))
 
-    with trio.fail_after(240):
-        async with running_network(tmp_path, prepare=prepare) as net:
+    with trio.fail_after(240), token_if_installed(tmp_path / "softhsm") as hsm:
+        async with running_network(tmp_path, prepare=prepare, hsm_signers=hsm) as net:
             with killed_at_exit(*signers):
+                hsm_key = net.nodes[1]["validator_public_key"]
                 signer = signers[0]
                 key = net.nodes[3]["validator_public_key"]
                 await wait_signed(net, key, after=0)
@@ -223,6 +237,8 @@ async def test_a_validator_on_a_remote_signer_survives_its_death_and_signs_again
                 await net.wait_height(down_at + 4, nodes=[0, 1, 2, 3])
                 for height in range(down_at + 2, down_at + 5):
                     assert not await signed_at(net, key, height), f"voted at {height}"
+                if hsm is not None:  # only validator 3 is silent: the token's key still signs
+                    await wait_signed(net, hsm_key, after=down_at + 1)
                 pid = read_pid(Path(net.nodes[3]["home"]))
                 assert pid is not None
                 assert is_running(pid)
