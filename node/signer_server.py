@@ -54,7 +54,7 @@ SIGN_ERROR: Final = "sign_error"
 
 #: A connection that sends nothing for this long is closed (the node pings every second).
 IDLE_TIMEOUT_S: Final = 30.0
-#: Connections served at once; more wait in the listen backlog.
+#: Connections served at once; one more is closed as soon as it is accepted.
 MAX_CONNECTIONS: Final = 16
 
 
@@ -138,7 +138,18 @@ class SignerService:
         await trio.serve_listeners(self._serve, listeners)
 
     async def _serve(self, stream: trio.SocketStream) -> None:
-        async with self._slots, stream:
+        try:
+            self._slots.acquire_nowait()
+        except trio.WouldBlock:  # at the cap: close at once rather than queue sockets
+            await stream.aclose()
+            return
+        try:
+            await self._serve_connection(stream)
+        finally:
+            self._slots.release()
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        async with stream:
             frames = FrameStream(stream)
             peer = "-"
             try:

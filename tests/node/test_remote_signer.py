@@ -10,12 +10,15 @@ SignerUnavailable at once while the signer is down, and signs again once it is b
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consensus import LastSigned, SignerUnavailable, Step, VoteType, vote_sign_bytes
 from node.config import HostPort, SignerHomeConfig, SignerSettings
@@ -25,6 +28,7 @@ from node.signer import FileSigner, SignerError
 from node.signer_server import (
     BAD_REQUEST,
     DOUBLE_SIGN,
+    MAX_CONNECTIONS,
     REGRESSION,
     WRONG_CHAIN,
     SignerService,
@@ -236,3 +240,26 @@ async def test_signer_down_is_unavailable_at_once_and_back_signs_again(tmp_path:
             finally:
                 client.close()
             outer.cancel_scope.cancel()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600))
+def test_garbage_requests_are_refused_never_raised(raw: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        response = service(Path(tmp)).answer(raw)
+    assert response.signature == b"", "garbage was signed"
+    assert response.refusal or response.public_key == VALIDATOR.public_key  # a status answer
+
+
+async def test_connections_over_the_cap_are_closed_at_once(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with running(service(tmp_path)) as port:
+            held = []
+            for _ in range(MAX_CONNECTIONS):
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                assert await stream.receive_some(4096), "a served connection starts the handshake"
+                held.append(stream)
+            extra = await trio.open_tcp_stream("127.0.0.1", port)
+            assert await extra.receive_some(4096) == b"", "over the cap: closed, no handshake"
+            for stream in [*held, extra]:
+                await stream.aclose()
