@@ -13,6 +13,7 @@ from consensus._errors import (
     INVALID_VALUE,
     MALFORMED_MESSAGE,
     NOT_CONFLICTING,
+    SIGNER_UNAVAILABLE,
     UNKNOWN_VALIDATOR,
     VALUE_MISMATCH,
     WRONG_PROPOSER,
@@ -20,6 +21,7 @@ from consensus._errors import (
     InvalidCertificate,
     InvalidEvidence,
     InvalidValidatorSet,
+    SignerUnavailable,
     WalCorruptError,
 )
 from consensus._events import (
@@ -62,6 +64,7 @@ from consensus._types import (
     VoteType,
     frame_sign_bytes,
     proposal_sign_bytes,
+    sign_bytes_position,
     vote_sign_bytes,
 )
 from consensus._validators import ValidatorSet
@@ -79,6 +82,7 @@ __all__ = [
     "MAX_RECORD_SIZE",
     "NOT_CONFLICTING",
     "PROPOSAL_DOMAIN",
+    "SIGNER_UNAVAILABLE",
     "UNKNOWN_VALIDATOR",
     "VALUE_MISMATCH",
     "VOTE_DOMAIN",
@@ -117,6 +121,7 @@ __all__ = [
     "SignRefused",
     "SignedByMe",
     "Signer",
+    "SignerUnavailable",
     "Started",
     "Step",
     "TimeoutFired",
@@ -134,5 +139,6 @@ __all__ = [
     "frame_sign_bytes",
     "parse_records",
     "proposal_sign_bytes",
+    "sign_bytes_position",
     "vote_sign_bytes",
 ]

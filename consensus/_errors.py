@@ -16,6 +16,8 @@ INVALID_VALUE: Final = "INVALID_VALUE"
 INSUFFICIENT_POWER: Final = "INSUFFICIENT_POWER"
 DUPLICATE_SIGNER: Final = "DUPLICATE_SIGNER"
 NOT_CONFLICTING: Final = "NOT_CONFLICTING"
+# The prefix of a SignRefused reason when the signer could not sign (SignerUnavailable).
+SIGNER_UNAVAILABLE: Final = "SIGNER_UNAVAILABLE"
 
 
 class ConsensusError(Exception):
@@ -44,6 +46,15 @@ class InvalidEvidence(ConsensusError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+
+
+class SignerUnavailable(ConsensusError):
+    """The validator's signer cannot sign now (down, unreachable, too slow, or it refused).
+
+    A ``Signer`` raises it instead of returning a signature; the engine then emits
+    ``SignRefused`` and stays silent in that step, as for a guard refusal, and may sign
+    again in a later step or round. Nothing was signed, so nothing is recorded.
+    """
 
 
 class InvalidValidatorSet(ConsensusError):

@@ -213,7 +213,8 @@ class ReportMisbehaviour:
 
 @dataclass(frozen=True, slots=True)
 class SignRefused:
-    """The double-sign guard refused to sign: the node stays silent in this step."""
+    """The double-sign guard refused to sign, or the signer could not (the reason then
+    starts with ``SIGNER_UNAVAILABLE``): the node stays silent in this step."""
 
     height: int
     round: int

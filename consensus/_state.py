@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from consensus._errors import SIGNER_UNAVAILABLE, SignerUnavailable
 from consensus._events import (
     Broadcast,
     CommitBlock,
@@ -291,8 +292,14 @@ class EngineState:
         if refusal is not None:
             self._emit(SignRefused(self._height, round_, step, refusal))
             return None
+        try:
+            signature = self._signer.sign(sign_bytes)
+        except SignerUnavailable as e:
+            # Silent in this step, as for a guard refusal; nothing signed, nothing recorded.
+            self._emit(SignRefused(self._height, round_, step, f"{SIGNER_UNAVAILABLE}: {e}"))
+            return None
         self._last_signed = LastSigned(self._height, round_, step, digest)
-        return self._signer.sign(sign_bytes), self._last_signed
+        return signature, self._last_signed
 
     def _emit_signed(self, message: Proposal | Vote, last: LastSigned) -> None:
         # Rule 2: the message is in the synced WAL (so a replay re-uses rather than re-signs

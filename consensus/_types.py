@@ -113,6 +113,50 @@ def proposal_sign_bytes(
     return frame_sign_bytes(PROPOSAL_DOMAIN, chain_id, payload)
 
 
+def sign_bytes_position(chain_id: str, message: bytes) -> tuple[int, int, Step]:
+    """The (height, round, step) of a vote's or a proposal's sign bytes for chain_id.
+
+    A remote signer uses it to sign only what the engine would: message must be exactly
+    what ``vote_sign_bytes`` or ``proposal_sign_bytes`` builds for chain_id, with fields in
+    range (rebuilt from the parsed fields and compared byte for byte).
+
+    Raises:
+        ValueError: message is not a vote's or a proposal's sign bytes for chain_id.
+    """
+    domain = next(
+        (d for d in (VOTE_DOMAIN, PROPOSAL_DOMAIN) if message.startswith(d)),
+        b"",
+    )
+    prefix = frame_sign_bytes(domain, chain_id, b"")
+    if not domain or not message.startswith(prefix):
+        raise ValueError("not a vote or proposal of this chain")
+    head = _VOTE_HEAD if domain == VOTE_DOMAIN else _PROPOSAL_HEAD
+    payload = message[len(prefix) :]
+    if len(payload) < head.size + 1:
+        raise ValueError("sign bytes too short")
+    fields = head.unpack_from(payload)
+    digest = payload[head.size + 1 :]
+    if len(digest) != payload[head.size] or len(digest) > MAX_HASH_SIZE:
+        raise ValueError("bad hash length")
+    if domain == VOTE_DOMAIN:
+        kind, height, round_ = fields
+        if kind not in (VoteType.PREVOTE, VoteType.PRECOMMIT):
+            raise ValueError("unknown vote type")
+        step = Step.PREVOTE if kind == VoteType.PREVOTE else Step.PRECOMMIT
+        rebuilt = vote_sign_bytes(chain_id, VoteType(kind), height, round_, digest)
+    else:
+        height, round_, pol_round = fields
+        if not -1 <= pol_round < round_:
+            raise ValueError("pol_round out of range")
+        step = Step.PROPOSE
+        rebuilt = proposal_sign_bytes(chain_id, height, round_, pol_round, digest)
+    if not 1 <= height <= MAX_HEIGHT or not 0 <= round_ <= MAX_ROUND:
+        raise ValueError("height or round out of range")
+    if rebuilt != message:
+        raise ValueError("not in canonical form")
+    return height, round_, step
+
+
 @dataclass(frozen=True, slots=True)
 class Vote:
     """A signed prevote or precommit; an empty block_hash is a vote for nil."""

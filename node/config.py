@@ -43,8 +43,11 @@ SIGNER_KINDS: Final = ("file", "pkcs11", "remote")
 _SIGNER_KEYS: Final = {
     "file": frozenset(),
     "pkcs11": frozenset({"module", "token_label", "key_label", "pin_env", "pin_file"}),
-    "remote": frozenset({"address", "signer_id"}),
+    "remote": frozenset({"address", "signer_id", "timeout_ms"}),
 }
+#: The remote signer's home: its config file (the validator key and its own node key sit
+#: beside it, as in a node's home).
+SIGNER_CONFIG_FILE: Final = "signer.toml"
 
 # [p2p] inbound queues per traffic class and tx gossip budgets (docs/p2p.md, "Traffic
 # classes, queues and budgets"): key -> (default, lowest, highest). Same defaults as
@@ -99,7 +102,7 @@ class SignerSettings:
     labelled key_label in the token labelled token_label of the PKCS#11 module (a shared
     library path); the user PIN is read at start from the environment variable pin_env or
     from pin_file (exactly one is set). kind "remote": a signer process at address whose
-    node id is signer_id.
+    node id is signer_id; a signature not back within timeout_ms counts as unavailable.
     """
 
     kind: str = "file"
@@ -110,6 +113,7 @@ class SignerSettings:
     pin_file: Path | None = None
     address: HostPort | None = None
     signer_id: str = ""
+    timeout_ms: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +412,13 @@ def _render_signer(settings: SignerSettings, q: Any) -> str:
             lines.append(f"pin_env = {q(settings.pin_env)}")
     elif settings.kind == "remote":
         assert settings.address is not None
-        lines += [f"address = {q(str(settings.address))}", f"signer_id = {q(settings.signer_id)}"]
+        lines += [
+            "# The signer process (`tenge-node signer start`) and its node id.",
+            f"address = {q(str(settings.address))}",
+            f"signer_id = {q(settings.signer_id)}",
+            "# A signature not back within this many ms: the node skips that vote.",
+            f"timeout_ms = {settings.timeout_ms}",
+        ]
     else:
         lines += [
             '# For an HSM: kind = "pkcs11", module = "/usr/lib/softhsm/libsofthsm2.so",',
@@ -525,6 +535,7 @@ def _signer(r: _Reader, home: Path) -> SignerSettings:
             kind=kind,
             address=_host_port(r, "signer.address", required("address")),
             signer_id=_node_id(r, "signer.signer_id", required("signer_id")),
+            timeout_ms=r.integer("signer.timeout_ms", 1000, 10, 60_000),
         )
     return SignerSettings()
 
@@ -688,3 +699,86 @@ def _peer(r: _Reader, name: str, text: str) -> PeerAddress:
     except ValueError as e:
         raise r.error(name, str(e)) from None
     return PeerAddress(_node_id(r, name, node_id), host_port)
+
+
+# ---- the remote signer's home (`tenge-node signer`, node/signer_server.py) ----
+
+
+@dataclass(frozen=True, slots=True)
+class SignerHomeConfig:
+    """Parsed signer.toml of a remote signer's home: the chain it signs for, where it
+    listens, the node ids allowed to ask, and its validator key ([signer], kind "file"
+    or "pkcs11")."""
+
+    home: Path
+    chain_id: str
+    listen: HostPort
+    allowed_node_ids: frozenset[str]
+    signer: SignerSettings
+
+    @property
+    def node_key_path(self) -> Path:
+        return self.home / NODE_KEY_FILE
+
+    @property
+    def validator_key_path(self) -> Path:
+        return self.home / VALIDATOR_KEY_FILE
+
+    @property
+    def last_signed_path(self) -> Path:
+        return self.home / "last_signed.json"
+
+
+def render_signer_config(
+    chain_id: str, listen: str, allowed: list[str], signer: SignerSettings | None = None
+) -> str:
+    """The text of a signer.toml (signer: kind "file" or "pkcs11"; default "file")."""
+
+    def q(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    allowed_text = "[" + ", ".join(q(v) for v in allowed) + "]"
+    return (
+        "# A remote signer's home (`tenge-node signer start`); docs/deployment.md,\n"
+        '# "Validator keys". Run exactly one signer per validator key.\n'
+        f"chain_id = {q(chain_id)}\n"
+        f"listen = {q(listen)}\n"
+        "# Node ids (`tenge-node show-node-id`) allowed to ask for signatures.\n"
+        f"allowed = {allowed_text}\n\n"
+        "# Where the validator key lives: validator_key.json here, or a PKCS#11 token.\n"
+        "[signer]\n" + _render_signer(signer or SignerSettings(), q) + "\n"
+    )
+
+
+def load_signer_config(home: Path) -> SignerHomeConfig:
+    """Read and validate HOME/signer.toml.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or a field is invalid.
+    """
+    path = home / SIGNER_CONFIG_FILE
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: not found (run `tenge-node signer init --home {home}`)") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    r = _Reader(path.name, doc)
+    chain_id = r.text("chain_id", "")
+    if not chain_id or len(chain_id.encode()) > 255:
+        raise r.error("chain_id", "expected 1 to 255 bytes")
+    allowed = frozenset(
+        _node_id(r, f"allowed[{i}]", text) for i, text in enumerate(r.list_of_str("allowed"))
+    )
+    signer = _signer(r, home)
+    if signer.kind == "remote":
+        raise r.error("signer.kind", 'a signer signs itself: expected "file" or "pkcs11"')
+    return SignerHomeConfig(
+        home=home,
+        chain_id=chain_id,
+        listen=_host_port(r, "listen", "127.0.0.1:26670"),
+        allowed_node_ids=allowed,
+        signer=signer,
+    )

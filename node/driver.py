@@ -82,6 +82,7 @@ class DriverStats:
     drops: dict[str, int] = field(default_factory=dict)
     timeouts: dict[str, int] = field(default_factory=dict)
     sign_refusals: int = 0
+    signer_unavailable: int = 0  # steps skipped because the signer could not sign
     verified_ahead: int = 0  # block envelopes whose signatures admission had not verified
     blocks_synced: int = 0
     last_commit_monotonic: float = 0.0
@@ -294,6 +295,14 @@ class ConsensusDriver:
                     self.stats.misbehaviour[code] = self.stats.misbehaviour.get(code, 0) + 1
                     who = sender.hex()[:12] if sender else "-"
                     log.info("misbehaviour %s from %s: %s", code, who, detail)
+                case cs.SignRefused() if out.reason.startswith(cs.SIGNER_UNAVAILABLE):
+                    self.stats.signer_unavailable += 1
+                    log.warning(
+                        "not signing at step %s: %s",
+                        out.step.name,
+                        out.reason,
+                        extra={"height": out.height, "round": out.round},
+                    )
                 case cs.SignRefused():
                     self.stats.sign_refusals += 1
                     log.error(

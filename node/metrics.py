@@ -194,6 +194,8 @@ _SCRAPED: Final = {
     "tenge_store_filesystem_size_bytes": "Size of the data directory's filesystem.",
     "tenge_api_connections": "Open HTTP API connections.",
     "tenge_api_max_connections": "The API's bound on open connections ([api] max_connections).",
+    "tenge_signer_up": "1 while the remote signer is connected and authenticated, else 0 "
+    "(the validator then neither votes nor proposes).",
 }
 
 # Counters kept as plain dicts (cheap per frame), exported at scrape: name, help, label.
@@ -391,6 +393,7 @@ class NodeMetrics:
         self._p2p_inbound: Callable[[], P2PInboundView] | None = None
         self._data_dir: Path | None = None
         self._state_cache: Callable[[], StateCacheStats | None] | None = None
+        self._signer_refusals: Callable[[], Mapping[str, int]] | None = None
         r.register(_ScrapeCollector(self))
 
     # ---- events (the node calls these when things happen) ----
@@ -586,6 +589,14 @@ class NodeMetrics:
         """
         self._p2p_stats = counts
 
+    def bind_signer(
+        self, up: Callable[[], bool], refusals: Callable[[], Mapping[str, int]]
+    ) -> None:
+        """Export a remote signer's state: ``tenge_signer_up`` and
+        ``tenge_signer_refusals_total{reason}`` (signatures not obtained, by reason)."""
+        self._sources["tenge_signer_up"] = lambda: float(up())
+        self._signer_refusals = refusals
+
     def bind_p2p_inbound(self, view: Callable[[], P2PInboundView]) -> None:
         """Export the p2p layer's dropped frames, its peer drops (with the driver's),
         throttled gossip frames and inbound queue fill by traffic class."""
@@ -621,6 +632,17 @@ class NodeMetrics:
         cache = _safe("tenge_store_state_cache", self._state_cache) if self._state_cache else None
         if cache is not None:
             yield from _state_cache_families(cache)
+        if self._signer_refusals is not None:
+            refusals = _safe("tenge_signer_refusals", self._signer_refusals) or {}
+            metric = CounterMetricFamily(
+                "tenge_signer_refusals",
+                "Signatures the remote signer did not give, by reason (its refusal code, "
+                "unreachable or timeout).",
+                labels=("reason",),
+            )
+            for reason, n in sorted(refusals.items()):
+                metric.add_metric((self._reasons(reason),), n)
+            yield metric
 
     _core_counts: (
         Callable[[], tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]] | None

@@ -64,6 +64,7 @@ from node.metrics import (
     serve_metrics,
 )
 from node.p2p import P2PConfig, PeerAddress, PeerManager
+from node.remote_signer import RemoteSigner
 from node.signer import ValidatorSigner, open_signer
 from node.signguard import SignGuard
 from node.store import Store, TxLocation
@@ -186,7 +187,7 @@ class Node:
         """
         genesis = load_genesis(config.genesis_path)
         node_key = read_key_file(config.node_key_path)
-        signer = open_signer(config, passphrase)
+        signer = open_signer(config, passphrase, chain_id=genesis.chain_id, node_key=node_key)
         try:
             return cls(config, genesis, node_key, signer)
         except BaseException:
@@ -308,6 +309,10 @@ class Node:
     @property
     def catching_up(self) -> bool:
         return self.driver.catching_up
+
+    @property
+    def signer_status(self) -> dict[str, object] | None:
+        return self.signer.status() if isinstance(self.signer, RemoteSigner) else None
 
     @property
     def peers(self) -> list[str]:
@@ -443,6 +448,9 @@ class Node:
         m.bind_store(self.config.data_dir)
         m.bind_state_cache(self.store.state_cache_stats)
         m.bind_validators(self._validator_view)
+        remote = self.signer if isinstance(self.signer, RemoteSigner) else None
+        if remote is not None:
+            m.bind_signer(lambda: remote.up, remote.refusals)
 
     def _validator_view(self) -> ValidatorView:
         valset = self.validator_set(self.store.height + 1)

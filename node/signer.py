@@ -7,6 +7,8 @@ kind of signer stands behind them is the [signer] section of config.toml:
 - ``Pkcs11Signer``: the key stays in a PKCS#11 token (an HSM; SoftHSM2 in the tests) and
   signs there with CKM_EDDSA. The key is found by its label; the user PIN comes from an
   environment variable or a file.
+- ``RemoteSigner`` (node/remote_signer.py): a signer process (`tenge-node signer start`,
+  node/signer_server.py) holds the key and keeps its own double-sign guard.
 
 Every signer sits behind the same double-sign guard: the engine checks each signature
 against the persisted last-signed record and the driver makes it durable before the
@@ -159,10 +161,18 @@ class Pkcs11Signer:
         return f"signer (pkcs11) token {s.token_label!r} key {s.key_label!r}"
 
 
-def open_signer(config: NodeConfig, passphrase: str | None) -> ValidatorSigner | None:
+def open_signer(
+    config: NodeConfig,
+    passphrase: str | None,
+    *,
+    chain_id: str = "",
+    node_key: KeyPair | None = None,
+) -> ValidatorSigner | None:
     """The validator signer config.toml's [signer] names; None for an observer (kind
     "file" without validator_key.json). With validator_key.next.json beside it (a key
-    rotation, docs/governance.md) a KeyRing of both keys.
+    rotation, docs/governance.md) a KeyRing of both keys. A remote signer
+    (node/remote_signer.py) needs the chain id and the node key it authenticates with, and
+    must answer at start.
 
     Raises:
         SignerError, KeyFileError, ConfigError: one line naming what is wrong.
@@ -171,10 +181,11 @@ def open_signer(config: NodeConfig, passphrase: str | None) -> ValidatorSigner |
     if settings.kind == "pkcs11":
         return Pkcs11Signer.open(settings)
     if settings.kind == "remote":
-        raise ConfigError(
-            f"{config.home / 'config.toml'}: signer.kind: the remote signer is not available "
-            'in this version; use "file" or "pkcs11"'
-        )
+        from node.remote_signer import RemoteSigner
+
+        if node_key is None or not chain_id:
+            raise ConfigError("signer (remote): needs the node key and the chain id")
+        return RemoteSigner.open(settings, chain_id, node_key)
     if not config.validator_key_path.exists():
         return None
     current = FileSigner(read_key_file(config.validator_key_path, passphrase))

@@ -37,6 +37,7 @@ from node.config import (
     GENESIS_FILE,
     NODE_KEY_FILE,
     VALIDATOR_KEY_FILE,
+    HostPort,
     SignerSettings,
     render_config,
 )
@@ -159,6 +160,7 @@ def init_testnet(
     rtt_ms: int = 0,
     hsm_signers: dict[int, SignerSettings] | None = None,
     rulebook: dict[str, Any] | None = None,
+    remote_signers: Iterable[int] = (),
 ) -> dict[str, Any]:
     """Create a testnet in directory and return its manifest.
 
@@ -182,6 +184,10 @@ def init_testnet(
             starts), and its home gets no validator_key.json.
         rulebook: genesis.json's ``rulebook`` entries (docs/genesis.md), e.g.
             ``{"travel_rule_enforced": True}``; None: the default rulebook.
+        remote_signers: validators whose key moves into a remote signer's home,
+            DIR/signers/nodeI (`tenge-node signer init --validator-key`), listening on the
+            node's host at its base port + 4; the node's [signer] is kind "remote" and
+            `up` starts the signer before the node (testnet._procs.start_signer).
 
     Raises:
         ValueError: bad arguments, or directory already holds a testnet.
@@ -194,6 +200,11 @@ def init_testnet(
         raise ValueError(f"--rtt-ms must be 0 to {MAX_RTT_MS}")
     if (directory / MANIFEST).exists():
         raise ValueError(f"{directory} already holds a testnet; remove it or pick another --dir")
+    remote = sorted(set(remote_signers))
+    if any(not 0 <= i < validators for i in remote):
+        raise ValueError("--remote-signer: no such validator index")
+    if set(remote) & set(hsm_signers or {}):
+        raise ValueError("a validator's key is either in a token or at a remote signer")
     hosts = hosts or ["127.0.0.1"] * validators
     directory.mkdir(parents=True, exist_ok=True)
     chain_id = chain_id or f"tenge-local-{int(time.time())}"
@@ -276,6 +287,12 @@ def init_testnet(
             for j in range(validators)
             if j != i
         ]
+        signer = hsm_signers.get(i)
+        remote_signer: dict[str, str] = {}
+        if i in remote:
+            signer, remote_signer = _remote_signer(
+                directory, home, chain_id, f"{hosts[i]}:{ports.p2p + 4}", node_keys[i]
+            )
         (home / "config.toml").write_text(
             render_config(
                 moniker=monikers[i],
@@ -283,7 +300,7 @@ def init_testnet(
                 peers=peers,
                 api_listen=f"{hosts[i]}:{ports.api}",
                 metrics_listen=f"{hosts[i]}:{ports.metrics}",
-                signer=hsm_signers.get(i),
+                signer=signer,
             )
         )
         nodes.append(
@@ -298,6 +315,7 @@ def init_testnet(
                 "validator_public_key": validator_public_keys[i].hex(),
             }
             | ({"relay": f"{hosts[i]}:{ports.relay}"} if rtt_ms else {})
+            | ({"signer": remote_signer} if remote_signer else {})
         )
     _write_prometheus_files(directory, {n["moniker"]: n["metrics"].split("/")[2] for n in nodes})
     api_token = _api_token(directory, [Path(n["home"]) for n in nodes], hosts)
@@ -310,6 +328,35 @@ def init_testnet(
     } | ({"api_token": api_token} if api_token else {})
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _remote_signer(
+    directory: Path, home: Path, chain_id: str, listen: str, node_key: KeyPair
+) -> tuple[SignerSettings, dict[str, str]]:
+    """Move home's validator key into a signer home made by `tenge-node signer init`; the
+    node's remote [signer] and the manifest's record of the signer."""
+    signer_home = directory / "signers" / home.name
+    key_file = home / VALIDATOR_KEY_FILE
+    made = _tenge_node(
+        "signer",
+        "init",
+        "--home",
+        str(signer_home),
+        "--chain-id",
+        chain_id,
+        "--listen",
+        listen,
+        "--allow",
+        node_key.public_key.hex(),
+        "--validator-key",
+        str(key_file),
+    )
+    key_file.unlink()  # the key lives only at the signer
+    host, _, port = listen.rpartition(":")
+    settings = SignerSettings(
+        kind="remote", address=HostPort(host, int(port)), signer_id=made["signer_id"]
+    )
+    return settings, {"home": str(signer_home.resolve()), "listen": listen}
 
 
 def _hsm_init(settings: SignerSettings) -> bytes:

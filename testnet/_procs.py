@@ -3,6 +3,8 @@
 Each node runs as ``tenge-node start --home HOME --log-format json`` with its output in
 HOME/node.log and its pid in HOME/node.pid. A testnet made with ``--rtt-ms`` also runs
 one relay, ``python -m testnet._relay --dir DIR``, with DIR/relay.log and DIR/relay.pid.
+A validator made with ``--remote-signer`` has a signer, ``tenge-node signer start --home
+SIGNER_HOME``, with SIGNER_HOME/signer.log and SIGNER_HOME/signer.pid.
 In the foreground (``up`` without ``--detach``) every child gets PR_SET_PDEATHSIG=SIGKILL,
 so killing the harness, even with SIGKILL, takes the nodes and the relay with it.
 Detached processes outlive the harness by design; ``down`` stops them through their pid
@@ -27,10 +29,13 @@ PID_FILE: Final = "node.pid"
 LOG_FILE: Final = "node.log"
 RELAY_PID_FILE: Final = "relay.pid"
 RELAY_LOG_FILE: Final = "relay.log"
+SIGNER_PID_FILE: Final = "signer.pid"
+SIGNER_LOG_FILE: Final = "signer.log"
 #: What the command line of a live process must hold to count as ours (a pid file can
 #: outlive its process, and the pid be reused by another program).
 NODE_PROGRAM: Final = b"node.cli"
 RELAY_PROGRAM: Final = b"testnet._relay"
+SIGNER_PROGRAM: Final = b"signer\x00start"
 _PR_SET_PDEATHSIG: Final = 1
 
 # Children started by this process, kept so they can be reaped (and are not reported as
@@ -77,6 +82,49 @@ def start_relay(directory: Path, *, detach: bool) -> int:
         raise RuntimeError(f"the relay is already running (pid {pid})")
     command = [sys.executable, "-m", "testnet._relay", "--dir", str(directory)]
     return _spawn(command, directory / RELAY_LOG_FILE, directory / RELAY_PID_FILE, detach=detach)
+
+
+def start_signer(node: dict[str, Any], *, detach: bool) -> int | None:
+    """Start the remote signer of node (made by ``init --remote-signer``) unless it runs;
+    its pid, or None for a node without one."""
+    proc = _signer_process(node)
+    if proc is None:
+        return None
+    pid = proc.pid()
+    if pid is not None and proc.running(pid):
+        return pid
+    command = [sys.executable, "-m", "node.cli", "signer", "start", "--home"]
+    command += [str(proc.directory), "--log-format", "json"]
+    return _spawn(
+        command,
+        proc.directory / SIGNER_LOG_FILE,
+        proc.directory / SIGNER_PID_FILE,
+        detach=detach,
+    )
+
+
+def stop_signer(node: dict[str, Any], *, grace: float = GRACE_S) -> str:
+    """Stop node's remote signer as `stop_node` stops a node ("not running" without one)."""
+    proc = _signer_process(node)
+    return "not running" if proc is None else _stop(proc, grace)
+
+
+def kill_signer(node: dict[str, Any]) -> bool:
+    """SIGKILL node's remote signer; False when it was not running (or there is none)."""
+    proc = _signer_process(node)
+    if proc is None or not _signal(proc, signal.SIGKILL):
+        return False
+    _wait_exit(proc, 5.0)
+    return True
+
+
+def signer_running(node: dict[str, Any]) -> bool | None:
+    """Whether node's remote signer runs; None for a node without one."""
+    proc = _signer_process(node)
+    if proc is None:
+        return None
+    pid = proc.pid()
+    return pid is not None and proc.running(pid)
 
 
 def _spawn(command: list[str], log_path: Path, pid_path: Path, *, detach: bool) -> int:
@@ -134,6 +182,13 @@ def _node_process(node: dict[str, Any]) -> _Recorded:
 
 def _relay_process(directory: Path) -> _Recorded:
     return _Recorded(directory, RELAY_PID_FILE, RELAY_PROGRAM)
+
+
+def _signer_process(node: dict[str, Any]) -> _Recorded | None:
+    signer = node.get("signer")
+    if not signer:
+        return None
+    return _Recorded(Path(signer["home"]), SIGNER_PID_FILE, SIGNER_PROGRAM)
 
 
 def _signal(proc: _Recorded, signum: int) -> bool:

@@ -38,12 +38,16 @@ from testnet._procs import (
     RELAY_LOG_FILE,
     is_running,
     kill_node,
+    kill_signer,
     read_pid,
     relay_pid,
+    signer_running,
     start_node,
     start_relay,
+    start_signer,
     stop_node,
     stop_relay,
+    stop_signer,
 )
 from testnet._relay import MAX_RTT_MS
 from testnet._relay import main as relay_main
@@ -114,6 +118,8 @@ def _check_rtt(rtt_ms: int) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     _check_rtt(args.rtt_ms)
+    if args.remote_signer and args.netns:
+        _fail("--remote-signer cannot be combined with --netns", EXIT_USAGE)
     if args.rtt_ms and args.netns:
         _fail(
             "--rtt-ms cannot be combined with --netns: the relay would run in the root "
@@ -133,6 +139,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             hosts=hosts,
             rtt_ms=args.rtt_ms,
             rulebook={"travel_rule_enforced": True} if args.travel_rule else None,
+            remote_signers=args.remote_signer or (),
         )
         if plan is not None:
             manifest = record_plan(args.dir / MANIFEST, plan)
@@ -174,6 +181,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     manifest = _manifest(args.dir)
     _plan(manifest, required=args.netns)  # netns mode comes from init; --netns insists on it
     _start_relay(args.dir, manifest, detach=args.detach)
+    for node in manifest["nodes"]:
+        start_signer(node, detach=args.detach)  # first: a node waits for its signer at start
     for node in manifest["nodes"]:
         pid = read_pid(Path(node["home"]))
         if pid is not None and is_running(pid):
@@ -259,9 +268,12 @@ def _row(node: dict[str, Any], s: dict[str, Any], tps: str) -> str:
 
 
 def _down(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Stop every node, then the relay: {"down": {index: result}, "relay": result}
-    ("relay" only for a testnet with one)."""
+    """Stop every node, then the remote signers and the relay: {"down": {index: result},
+    "signers": {index: result}, "relay": result} (the last two only for a testnet with them)."""
     report: dict[str, Any] = {"down": {str(n["index"]): stop_node(n) for n in manifest["nodes"]}}
+    signers = {str(n["index"]): stop_signer(n) for n in manifest["nodes"] if n.get("signer")}
+    if signers:
+        report["signers"] = signers
     if manifest.get("rtt_ms"):
         report["relay"] = stop_relay(directory)
     return report
@@ -270,6 +282,9 @@ def _down(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 def cmd_status(args: argparse.Namespace) -> int:
     manifest = _manifest(args.dir)
     statuses = [node_status(n) for n in manifest["nodes"]]
+    for s, node in zip(statuses, manifest["nodes"], strict=True):
+        if node.get("signer"):
+            s["signer_running"] = signer_running(node)
     plan = _plan(manifest)
     if plan is not None:  # netns mode: whom each node is cut off from
         with contextlib.suppress(NetnsError):
@@ -290,6 +305,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{s['index']:>3} {s['moniker']:<14} height={s.get('height', '-')} "
                 f"{'running' if s['running'] else 'stopped'} {s.get('error', '')}"
                 + (f" cut off from {','.join(map(str, cut))}" if cut else "")
+                + (
+                    f" signer {'running' if s['signer_running'] else 'stopped'}"
+                    if "signer_running" in s
+                    else ""
+                )
             )
         if relay is not None:
             state = f"running (pid {relay['pid']})" if relay["running"] else "stopped"
@@ -316,6 +336,25 @@ def cmd_restart(args: argparse.Namespace) -> int:
     pid = _start(manifest, node, detach=True)
     print(json.dumps({"index": args.index, "previous": result, "pid": pid}))
     return EXIT_OK
+
+
+def cmd_kill_signer(args: argparse.Namespace) -> int:
+    node = _signer_node(_manifest(args.dir), args.index)
+    print(json.dumps({"index": args.index, "signer_killed": kill_signer(node)}))
+    return EXIT_OK
+
+
+def cmd_start_signer(args: argparse.Namespace) -> int:
+    node = _signer_node(_manifest(args.dir), args.index)
+    print(json.dumps({"index": args.index, "signer_pid": start_signer(node, detach=True)}))
+    return EXIT_OK
+
+
+def _signer_node(manifest: dict[str, Any], index: int) -> dict[str, Any]:
+    node = _node(manifest, index)
+    if not node.get("signer"):
+        _fail(f"node {index} has no remote signer (init --remote-signer {index})", EXIT_USAGE)
+    return node
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -450,6 +489,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="enforce the travel rule (docs/rulebook.md); the demo needs it off",
     )
+    p.add_argument(
+        "--remote-signer",
+        type=int,
+        action="append",
+        metavar="I",
+        help="validator I signs through a remote signer process (repeatable)",
+    )
     p.set_defaults(func=cmd_init)
 
     p = with_dir(sub.add_parser("up", help="start every node and wait for height 1"))
@@ -467,6 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("kill", cmd_kill, "SIGKILL node I"),
         ("stop", cmd_stop, "SIGTERM node I"),
         ("restart", cmd_restart, "stop node I, then start it again (detached)"),
+        ("kill-signer", cmd_kill_signer, "SIGKILL the remote signer of node I"),
+        ("start-signer", cmd_start_signer, "start the remote signer of node I (detached)"),
     ):
         p = with_dir(sub.add_parser(name, help=text))
         p.add_argument("index", type=int, metavar="I")

@@ -393,6 +393,9 @@ class _Api:
             reason = "no block committed since the node started"
         elif age > self.max_block_age_s:
             reason = f"no block committed for {age:.1f} s (limit {self.max_block_age_s:g} s)"
+        signer = f.signer_status
+        if reason is None and signer is not None and not signer["up"]:
+            reason = f"the remote signer is unreachable: {signer.get('error')}"
         doc: dict[str, Any] = {
             "status": "ok" if reason is None else "unhealthy",
             "height": height,
@@ -400,6 +403,8 @@ class _Api:
             "last_commit_age_s": None if age is None else round(age, 3),
             "peers": len(f.peers),
         }
+        if signer is not None:
+            doc["signer"] = dict(signer)
         if reason is None:
             return JSONResponse(doc)
         doc["reason"] = reason

@@ -21,7 +21,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -103,6 +103,11 @@ class NodeFacade(Protocol):
     @property
     def catching_up(self) -> bool:
         """True while the node is syncing blocks from peers."""
+
+    @property
+    def signer_status(self) -> Mapping[str, object] | None:
+        """A remote signer's state (``up``, ``address``, ``error`` while down); None for a
+        file or PKCS#11 signer, or an observer."""
 
     @property
     def peers(self) -> Sequence[str]:

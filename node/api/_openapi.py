@@ -279,6 +279,13 @@ def _schemas() -> dict[str, Any]:
             peers=_INT,
             reason=_STR,
             error=_obj(code=_STR, message=_STR),
+            signer=_obj(
+                required=["kind", "address", "up"],
+                kind={"type": "string", "enum": ["remote"]},
+                address=_STR,
+                up=_BOOL,
+                error=_STR,
+            ),
         ),
         "Submission": _closed(_obj(tx=_ENVELOPE_BASE64)),
         "IsoSubmission": _closed(

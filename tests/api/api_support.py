@@ -94,6 +94,7 @@ class LocalNode:
         self.moniker = "api-test"
         self.is_validator = True
         self.catching_up = False
+        self.signer_status: dict[str, object] | None = None  # no remote signer
         self.peers: list[str] = []
         self.last_commit_time: float | None = None
         self.evidence_list: list[cs.Evidence] = []

@@ -40,6 +40,7 @@ def fully_bound_metrics(tmp: Path) -> NodeMetrics:
         )
     )
     metrics.bind_api_connections(lambda: 2, max_connections=256)
+    metrics.bind_signer(lambda: True, lambda: {"unreachable": 1})
     return metrics
 
 

@@ -41,6 +41,8 @@ REQUIRED_ALERTS = {
     "TengePeersBelowQuorum",
     "TengeMempoolNearlyFull",
     "TengeEvidenceSeen",
+    "TengeSignerDown",
+    "TengeSignerRefusing",
     "TengeDiskFilling",
     "TengeDiskAlmostFull",
 }

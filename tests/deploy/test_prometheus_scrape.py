@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from deploy_support import ALERTS
+from deploy_support import ALERTS, alert_rules
 
 from node.metrics import NodeMetrics, ValidatorView, count_results, serve_metrics
 from testnet.prometheus import render_prometheus_config
@@ -96,7 +96,7 @@ async def test_prometheus_scrapes_the_node_and_fires_the_evidence_alert(tmp_path
                 rules = await poll(
                     client, "/api/v1/rules", {}, lambda d: len(d.get("groups", [])) == 1
                 )
-                assert len(rules["groups"][0]["rules"]) == 8
+                assert len(rules["groups"][0]["rules"]) == len(alert_rules())
                 assert all(r["health"] != "err" for r in rules["groups"][0]["rules"])
 
                 metrics.on_evidence()

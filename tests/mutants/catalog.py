@@ -478,6 +478,35 @@ MUTANTS += (
         tests=("tests/ledger/test_payment_ids.py",),
     ),
     Mutant(
+        "signer-unavailable-recorded",
+        "a signature the signer could not make is recorded as signed (the guard then refuses "
+        "the same position's retry, and the node's state claims a vote it never sent)",
+        (
+            (
+                "consensus/_state.py",
+                "        try:\n            signature = self._signer.sign(sign_bytes)\n",
+                "        self._last_signed = LastSigned(self._height, round_, step, digest)\n"
+                "        try:\n            signature = self._signer.sign(sign_bytes)\n",
+            ),
+        ),
+        tests=("tests/consensus/test_signer_unavailable.py",),
+    ),
+    Mutant(
+        "signer-unavailable-crash",
+        "a signer that cannot sign stops the engine instead of leaving it silent in that step",
+        (
+            (
+                "consensus/_state.py",
+                "        except SignerUnavailable as e:\n",
+                "        except SignerUnavailable as e:\n            raise\n",
+            ),
+        ),
+        tests=(
+            "tests/consensus/test_signer_unavailable.py",
+            "tests/sim/test_sim_signer_down.py",
+        ),
+    ),
+    Mutant(
         "payment-ids-short-path-unmarked",
         "a plain payment's receipt on the short path does not say it carries payment ids",
         (

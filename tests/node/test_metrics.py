@@ -52,6 +52,7 @@ def bound(tmp_path: Path) -> NodeMetrics:
     metrics.bind_round_step(lambda: (2, "prevote"))
     metrics.bind_store(tmp_path)
     metrics.bind_state_cache(lambda: StateCacheStats(90, 10, 3, 40, 8000, 2**20))
+    metrics.bind_signer(lambda: True, lambda: {"double_sign": 2})
     return metrics
 
 
@@ -282,6 +283,19 @@ def test_every_family_is_documented(tmp_path: Path) -> None:
         if (f.name + "_total" if f.type == "counter" else f.name) not in doc
     ]
     assert missing == []
+
+
+def test_a_remote_signers_state_and_refusals_by_reason() -> None:
+    state = {"up": True, "refusals": {"unreachable": 3, "double_sign": 1}}
+    metrics = NodeMetrics()
+    metrics.bind_signer(lambda: bool(state["up"]), lambda: state["refusals"])  # type: ignore[arg-type]
+    got = scrape(metrics)
+    assert got[("tenge_signer_up", ())] == 1
+    assert got[("tenge_signer_refusals_total", (("reason", "unreachable"),))] == 3
+    assert got[("tenge_signer_refusals_total", (("reason", "double_sign"),))] == 1
+    state["up"] = False
+    assert scrape(metrics)[("tenge_signer_up", ())] == 0
+    assert not {k[0] for k in scrape(NodeMetrics())} & {"tenge_signer_up"}
 
 
 def test_two_nodes_in_one_process_have_separate_registries() -> None:

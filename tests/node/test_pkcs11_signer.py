@@ -23,10 +23,9 @@ from network_support import running_network
 from softhsm_support import PIN_ENV, SOFTHSM_MODULE, Token, needs_softhsm, softhsm_token
 
 from consensus import LastSigned, Step, VoteType, vote_sign_bytes
-from node.config import HostPort, SignerSettings, load_config, render_config
 from node.errors import ConfigError
 from node.keys import verify
-from node.signer import Pkcs11Signer, SignerError, hsm_generate, hsm_public_key, open_signer
+from node.signer import Pkcs11Signer, SignerError, hsm_generate, hsm_public_key
 from node.signguard import load_last_signed, write_last_signed
 
 pytestmark = needs_softhsm
@@ -192,19 +191,3 @@ def test_a_token_gone_while_running_is_a_signer_error(token: Token) -> None:
     signer.close()  # the session is gone, as when the HSM is unplugged or restarted
     with pytest.raises(SignerError, match="signing failed"):
         signer.sign(b"anything")
-
-
-def test_kind_remote_is_refused_at_start_in_one_line(tmp_path: Path) -> None:
-    home = tmp_path / "h"
-    home.mkdir()
-    (home / "config.toml").write_text(
-        render_config(
-            moniker="x",
-            signer=SignerSettings(
-                kind="remote", address=HostPort("127.0.0.1", 26659), signer_id="ab" * 32
-            ),
-        )
-    )
-    with pytest.raises(ConfigError, match="remote signer is not available") as raised:
-        open_signer(load_config(home), None)
-    assert "\n" not in str(raised.value)

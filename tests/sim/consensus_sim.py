@@ -41,6 +41,7 @@ from consensus import (
     Engine,
     Proposal,
     SignedByMe,
+    SignerUnavailable,
     ValidatorSet,
     Vote,
     WriteWal,
@@ -125,6 +126,8 @@ class Scenario:
     # Report codes not counted as blame (the mutant battery, until the engine's fix lands).
     tolerated_blame: frozenset[str] = frozenset()
     script: str | None = None  # a scripted network attack of sim_byzantine (LOCK_SPLIT)
+    # node -> (start_ms, end_ms): its signer raises SignerUnavailable in that window
+    signer_down: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -148,6 +151,7 @@ class SimNode:
     skewed_restarts: int = 0
     view: set[int] | None = None  # a twin's half of the network, while twins_until_ms
     fresh_wal: list[Any] | None = None  # WAL entries written while restarting
+    signer_refusals: int = 0  # SignRefused for SIGNER_UNAVAILABLE (its signer was down)
 
     @property
     def checked(self) -> bool:
@@ -168,6 +172,22 @@ class SimNode:
 def peer_id(index: int) -> str:
     """The peer id of node index (hex, as the P2P layer names peers)."""
     return f"{index:02x}"
+
+
+class DownSigner:
+    """A FakeSigner that cannot sign between start_ms and end_ms of the virtual clock."""
+
+    def __init__(self, signer: FakeSigner, window: tuple[int, int], now: Callable[[], int]):
+        self._signer = signer
+        self._window = window
+        self._now = now
+        self.public_key = signer.public_key
+
+    def sign(self, message: bytes) -> bytes:
+        start, end = self._window
+        if start <= self._now() < end:
+            raise SignerUnavailable("the simulated signer is down")
+        return self._signer.sign(message)
 
 
 class _BlockIds:
@@ -214,8 +234,9 @@ class Simulation(SimChecks):
         self.script = byz.start_script(self)
 
     def _node(self, index: int, signer: FakeSigner, kind: str | None, key: int) -> SimNode:
+        window = self.sc.signer_down.get(index)
         host = CoreHost(
-            signer=signer,
+            signer=signer if window is None else DownSigner(signer, window, lambda: self.now),
             chain_id=CHAIN_ID,
             genesis_sets=(self.vset_at(1), self.vset_at(2)),
             consensus_params=SIM_PARAMS,

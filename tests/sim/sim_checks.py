@@ -15,6 +15,7 @@ import sim_byzantine as byz
 from sim_monitor import ProtocolMonitor, certificate_error, lock_in_wal, value_id
 
 from consensus import (
+    SIGNER_UNAVAILABLE,
     Broadcast,
     CommitBlock,
     Engine,
@@ -132,6 +133,8 @@ class SimChecks:
                         f"DROP: node {node.index} dropped correct peer {effect.peer}: "
                         f"{effect.reason}"
                     )
+            case SignRefused(reason=reason) if reason.startswith(SIGNER_UNAVAILABLE):
+                node.signer_refusals += 1
             case SignRefused() if node.checked:
                 self.violations.append(f"SIGN REFUSED: node {node.index}: {effect.reason}")
             case _:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import consensus as cs
-from consensus.testing import FakeSigner, FakeVerifier
+from consensus.testing import FakeVerifier
 from node import consensus_codec as codec
 from node import core
 from node.blocks import ChainTip, build_block, decode_block
@@ -73,7 +73,7 @@ class StoredBlock:
 class CoreHost:
     """A node's durable state and its running core (None while crashed)."""
 
-    signer: FakeSigner | None
+    signer: cs.Signer | None
     chain_id: str
     genesis_sets: tuple[cs.ValidatorSet, cs.ValidatorSet]  # heights 1 and 2
     consensus_params: cs.ConsensusParams
