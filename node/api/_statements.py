@@ -1,0 +1,445 @@
+"""ISO 20022 out of the store: camt.053 statements and the camt.054 notification stream
+(docs/iso20022.md, "Statements: camt.053" and "Notifications: camt.054").
+
+Rules this module keeps:
+
+1. A range is bounded before anything is read: at most `MAX_STATEMENT_HEIGHTS` heights,
+   then at most `MAX_STATEMENT_ENTRIES` transactions of the account (RANGE_TOO_LARGE past
+   either); from after to, an unknown height, heights and dates together are
+   INVALID_RANGE.
+2. Balances come from the store's balance index (node/store.py, rules 9 and 10): the
+   opening balance is the one at the end of ``from_height - 1``, the closing one at the
+   end of ``to_height``.
+3. Entries come from the transactions' bodies (each transfer leg, issue, redeem, seizure).
+   What a body does not say (the backing an issue or redemption moves, the balances a
+   closed account sweeps) is the rest of the block's change in the balance index: it is
+   booked on the one transaction of the account in that block that no body describes
+   (the first, if there are several). So the entries of each asset always add up from the
+   opening to the closing balance; a change that no transaction explains is a bug
+   (STATEMENT_INCONSISTENT, 500, logged).
+4. An asset, amount or account id with no ISO form answers 422 NOT_REPRESENTABLE naming
+   it; a document that fails its schema is a bug (CAMT_INVALID, 500, logged).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+import trio
+
+from node.api import _errors as e
+from node.api._facade import NodeFacade
+from node.blocks import decode_block
+from node.iso20022 import NotRepresentable, iso_currency
+from node.iso20022._camt import (
+    AssetStatement,
+    CamtInvalid,
+    Entry,
+    Period,
+    camt053_statement,
+    camt054_notification,
+)
+from node.ledger import KZT, amount_of, get_account, get_asset, uetr_text
+from node.store import Store
+from proto import block_pb2, ledger_pb2
+
+log = logging.getLogger("tenge.api")
+
+MAX_STATEMENT_HEIGHTS: Final = 100_000
+MAX_STATEMENT_ENTRIES: Final = 10_000
+#: Transactions read at a time while a notification stream catches up.
+NOTIFICATION_PAGE: Final = 100
+DATE_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DATE_RE: Final = re.compile(DATE_PATTERN)
+_MS_PER_DAY: Final = 86_400_000
+
+INVALID_RANGE: Final = e.INVALID_RANGE
+RANGE_TOO_LARGE: Final = e.RANGE_TOO_LARGE
+NOT_REPRESENTABLE: Final = e.NOT_REPRESENTABLE
+STATEMENT_INCONSISTENT: Final = e.STATEMENT_INCONSISTENT
+CAMT_INVALID: Final = e.CAMT_INVALID
+
+
+def _problem(code: str, message: str, **extra: Any) -> e.ApiProblem:
+    return e.ApiProblem(e.HTTP_CODES[code], code, message, headers=None, **extra)
+
+
+# ---- ranges ----
+
+
+def heights_of(store: Store, params: dict[str, str]) -> tuple[int, int]:
+    """The heights a statement request names: ``from_height``/``to_height`` or
+    ``from_date``/``to_date`` (YYYY-MM-DD, UTC; by block time). A missing ``to_*`` means
+    the tip.
+
+    Raises:
+        ApiProblem: 400 INVALID_ARGUMENT (malformed), INVALID_RANGE or RANGE_TOO_LARGE.
+    """
+    by_height = "from_height" in params or "to_height" in params
+    by_date = "from_date" in params or "to_date" in params
+    if by_height and by_date:
+        raise _problem(INVALID_RANGE, "give heights or dates, not both")
+    tip = store.height
+    if by_date:
+        if "from_date" not in params:
+            raise _problem(INVALID_RANGE, "from_date is required with to_date")
+        first = _day_start_ms(params["from_date"], "from_date")
+        end = (
+            _day_start_ms(params["to_date"], "to_date") + _MS_PER_DAY
+            if "to_date" in params
+            else None
+        )
+        if end is not None and end <= first:
+            raise _problem(INVALID_RANGE, "from_date is after to_date")
+        from_height = _first_height_at(store, first)
+        to_height = tip if end is None else _first_height_at(store, end) - 1
+        if from_height > to_height:
+            raise _problem(INVALID_RANGE, "no block was committed in that date range")
+    else:
+        if "from_height" not in params:
+            raise _problem(INVALID_RANGE, "give from_height (and to_height) or from_date")
+        from_height = _height(params["from_height"], "from_height")
+        to_height = _height(params["to_height"], "to_height") if "to_height" in params else tip
+        if from_height > to_height:
+            raise _problem(
+                INVALID_RANGE, f"from_height {from_height} is after to_height {to_height}"
+            )
+        if to_height > tip:
+            raise _problem(INVALID_RANGE, f"no block at height {to_height} (the chain is at {tip})")
+    if to_height - from_height + 1 > MAX_STATEMENT_HEIGHTS:
+        raise _problem(
+            RANGE_TOO_LARGE,
+            f"{to_height - from_height + 1} heights; a statement covers at most "
+            f"{MAX_STATEMENT_HEIGHTS}",
+        )
+    return from_height, to_height
+
+
+def _height(text: str, what: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
+        raise e.bad_argument(f"{what} must be a height (1 or more), not {text[:40]!r}")
+    value = int(text)
+    if value < 1:
+        raise _problem(INVALID_RANGE, f"{what} must be 1 or more (height 0 is the genesis)")
+    return value
+
+
+def _day_start_ms(text: str, what: str) -> int:
+    if _DATE_RE.fullmatch(text) is None:
+        raise e.bad_argument(f"{what} must be a date YYYY-MM-DD, not {text[:40]!r}")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise e.bad_argument(f"{what}: {text!r} is not a calendar date") from None
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def _first_height_at(store: Store, time_ms: int) -> int:
+    """The first height whose block time is at or after time_ms (tip + 1 if none): a
+    binary search over the headers (block times never decrease)."""
+    low, high = 1, store.height + 1
+    while low < high:
+        middle = (low + high) // 2
+        if _block(store, middle).header.time_ms >= time_ms:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _block(store: Store, height: int) -> block_pb2.Block:
+    block = decode_block(store.get_block(height) or b"")
+    if block is None:
+        raise RuntimeError(f"committed block {height} is missing or does not decode")
+    return block
+
+
+# ---- entries ----
+
+
+@dataclass(slots=True)
+class _Blocks:
+    """Decoded blocks of one request, each read once."""
+
+    store: Store
+    cache: dict[int, block_pb2.Block]
+
+    def get(self, height: int) -> block_pb2.Block:
+        if height not in self.cache:
+            self.cache[height] = _block(self.store, height)
+        return self.cache[height]
+
+
+def account_entries(
+    store: Store, account_id: str, from_height: int, to_height: int, assets: Iterable[str]
+) -> dict[str, list[Entry]]:
+    """The account's entries at heights from_height to to_height, by asset (rule 3), for
+    each of assets; the transactions of the range must be counted already (rule 1).
+
+    Raises:
+        ApiProblem: 500 STATEMENT_INCONSISTENT (a bug: logged).
+    """
+    history = store.account_history_between(
+        account_id, from_height, to_height, limit=MAX_STATEMENT_ENTRIES
+    )
+    blocks = _Blocks(store, {})
+    by_asset: dict[str, list[Entry]] = {}
+    undescribed: dict[int, list[tuple[bytes, str]]] = {}  # height -> (tx id, kind)
+    for line in history:
+        block = blocks.get(line.height)
+        body = ledger_pb2.TxBody.FromString(
+            ledger_pb2.TxEnvelope.FromString(block.txs[line.index]).body
+        )
+        moves = _body_moves(body, account_id, line.tx_id, line.height, block.header.time_ms)
+        for move in moves:
+            by_asset.setdefault(move.asset, []).append(move)
+        kind = body.WhichOneof("kind") or "unknown"
+        if kind != "transfer":
+            undescribed.setdefault(line.height, []).append((line.tx_id, kind))
+    place = {(line.height, line.tx_id): line.index for line in history}
+    out: dict[str, list[Entry]] = {}
+    for asset in assets:
+        decimals = _decimals(store, asset)
+        entries = [replace(entry, decimals=decimals) for entry in by_asset.get(asset, [])]
+        changes = store.balance_changes(
+            account_id, asset, from_height, to_height, limit=MAX_STATEMENT_HEIGHTS
+        )
+        booked: dict[int, int] = {}
+        for entry in entries:
+            booked[entry.height] = booked.get(entry.height, 0) + entry.amount
+        for height, (before, after) in sorted(changes.items()):
+            rest = after - before - booked.get(height, 0)
+            if rest == 0:
+                continue
+            candidates = undescribed.get(height)
+            if not candidates:
+                log.error(
+                    "statement of %s: %s changed by %d at height %d with no transaction",
+                    account_id, asset, rest, height,
+                )  # fmt: skip
+                raise _problem(
+                    STATEMENT_INCONSISTENT,
+                    f"the {asset} balance of {account_id!r} changed at height {height} by "
+                    "more than its transactions say; the node logged it",
+                )
+            tx_id, kind = candidates[0]
+            time_ms = blocks.get(height).header.time_ms
+            debtor, creditor = (account_id, "") if rest < 0 else ("", account_id)
+            entries.append(
+                Entry(tx_id, None, height, time_ms, asset, decimals, rest, kind, debtor, creditor)
+            )
+        entries.sort(
+            key=lambda x: (x.height, place[(x.height, x.tx_id)], -1 if x.leg is None else x.leg)
+        )
+        out[asset] = entries
+    return out
+
+
+def _decimals(store: Store, asset: str) -> int:
+    record = get_asset(store, asset)
+    return 0 if record is None else int(record.decimals)
+
+
+def _body_moves(
+    body: ledger_pb2.TxBody, account_id: str, tx_id: bytes, height: int, time_ms: int
+) -> list[Entry]:
+    """The movements of account_id's balances that a settled body describes (rule 3);
+    decimals are filled in by the caller."""
+    kind = body.WhichOneof("kind") or "unknown"
+    out: list[Entry] = []
+
+    def add(asset: str, amount: int, debtor: str, creditor: str, leg: int | None = None,
+            payment: ledger_pb2.TransferLeg | None = None) -> None:  # fmt: skip
+        ids: dict[str, str] = {}
+        if payment is not None:
+            ids = {
+                "end_to_end_id": payment.end_to_end_id,
+                "uetr": uetr_text(payment.uetr) if payment.uetr else "",
+                "purpose_code": payment.purpose_code,
+                "unstructured": payment.remittance.unstructured,
+                "creditor_reference": payment.remittance.creditor_reference,
+                "creditor_reference_type": payment.remittance.creditor_reference_type,
+            }
+        out.append(
+            Entry(tx_id, leg, height, time_ms, asset, 0, amount, kind, debtor, creditor, **ids)
+        )
+
+    if kind == "transfer":
+        for i, leg in enumerate(body.transfer.legs):
+            if leg.payer == account_id:
+                add(leg.asset, -amount_of(leg), leg.payer, leg.payee, i, leg)
+            if leg.payee == account_id:
+                add(leg.asset, amount_of(leg), leg.payer, leg.payee, i, leg)
+    elif kind == "issue" and body.issue.to == account_id:
+        add(body.issue.asset, amount_of(body.issue), "", account_id)
+    elif kind == "redeem" and body.signer == account_id:
+        add(body.redeem.asset, -amount_of(body.redeem), account_id, "")
+    elif kind == "seize":
+        seize = body.seize
+        if seize.account_id == account_id:
+            add(seize.asset, -amount_of(seize), account_id, seize.reserve)
+        if seize.reserve == account_id:
+            add(seize.asset, amount_of(seize), seize.account_id, account_id)
+    return out
+
+
+# ---- documents ----
+
+
+def statement_document(
+    store: Store, account_id: str, from_height: int, to_height: int, asset: str | None
+) -> bytes:
+    """The camt.053 statement of an existing account over a checked range (`heights_of`),
+    of one asset or of every asset it held or moved in the range.
+
+    Raises:
+        ApiProblem: RANGE_TOO_LARGE, INVALID_RANGE (before the balance index),
+            NOT_REPRESENTABLE, STATEMENT_INCONSISTENT, CAMT_INVALID.
+    """
+    counted = store.account_history_between(
+        account_id, from_height, to_height, limit=MAX_STATEMENT_ENTRIES + 1
+    )
+    if len(counted) > MAX_STATEMENT_ENTRIES:
+        raise _problem(
+            RANGE_TOO_LARGE,
+            f"more than {MAX_STATEMENT_ENTRIES} transactions of {account_id!r} in heights "
+            f"{from_height} to {to_height}; ask for a shorter range",
+        )
+    account = get_account(store, account_id)
+    candidates = [asset] if asset is not None else list(account.assets if account else [])
+    balances: dict[str, tuple[int, int]] = {}
+    for code in candidates:
+        opening = store.balance_at(account_id, code, from_height - 1)
+        closing = store.balance_at(account_id, code, to_height)
+        if opening is None or closing is None:
+            raise _problem(
+                INVALID_RANGE,
+                f"this node indexes balances from height {store.balances_from} on; "
+                f"a statement starts at {max(1, (store.balances_from or 1))} or later",
+            )
+        balances[code] = (opening, closing)
+    entries = account_entries(store, account_id, from_height, to_height, candidates)
+    shown = [
+        code
+        for code in candidates
+        if code == asset or balances[code] != (0, 0) or entries.get(code)
+    ] or [KZT]
+    balances.setdefault(KZT, (0, 0))
+    for code in shown:
+        try:
+            iso_currency(code)
+        except NotRepresentable as err:
+            raise _problem(
+                NOT_REPRESENTABLE, f"{err}; ask for one asset with asset=KZT", asset=code
+            ) from None
+    period = Period(
+        from_height,
+        to_height,
+        _block(store, from_height).header.time_ms,
+        _block(store, to_height).header.time_ms,
+    )
+    statements = [
+        AssetStatement(code, _decimals(store, code), *balances[code], tuple(entries.get(code, ())))
+        for code in shown
+    ]
+    return _document(lambda: camt053_statement(account_id, period, statements))
+
+
+def _document(build: Callable[[], bytes]) -> bytes:
+    try:
+        return build()
+    except NotRepresentable as err:
+        raise _problem(NOT_REPRESENTABLE, str(err)) from None
+    except CamtInvalid:
+        log.exception("an ISO 20022 document failed its schema")
+        raise _problem(
+            CAMT_INVALID, "the node built a document that fails its schema; it logged it"
+        ) from None
+
+
+def notification_document(store: Store, account_id: str, height: int) -> bytes | None:
+    """The camt.054 notification of the account's entries in the block at height, or None
+    when none of its balances moved there.
+
+    Raises:
+        ApiProblem: NOT_REPRESENTABLE, STATEMENT_INCONSISTENT, CAMT_INVALID.
+    """
+    account = get_account(store, account_id)
+    assets = list(account.assets) if account is not None else []
+    by_asset = account_entries(store, account_id, height, height, assets)
+    entries = sorted(
+        (entry for listed in by_asset.values() for entry in listed),
+        key=lambda x: (x.tx_id, -1 if x.leg is None else x.leg),
+    )
+    if not entries:
+        return None
+    time_ms = _block(store, height).header.time_ms
+    period = Period(height, height, time_ms, time_ms)
+    return _document(lambda: camt054_notification(account_id, period, entries))
+
+
+async def notification_stream(
+    facade: NodeFacade, account_id: str, after: int, keepalive_s: float
+) -> AsyncIterator[str]:
+    """Server-sent events: one ``camt.054`` event (id = height, data = the document) per
+    block after height `after` that moves the account's balances, first from the store,
+    then as blocks commit (the subscription opens first, as in node/api/_events.py)."""
+    store = facade.store
+    next_height = after + 1
+    async with facade.subscribe() as channel:
+        yield ": camt.054 notifications\n\n"
+        while True:
+            upto = store.height
+            while next_height <= upto:  # catch up from the store, a page at a time
+                lines = store.account_history_between(
+                    account_id, next_height, upto, limit=NOTIFICATION_PAGE
+                )
+                heights = sorted({line.height for line in lines})
+                if len(lines) < NOTIFICATION_PAGE:
+                    next_height = upto + 1
+                elif len(heights) > 1:
+                    heights = heights[:-1]  # the last height may go on in the next page
+                for height in heights:
+                    yield _notification_event(store, account_id, height)
+                if heights and next_height <= heights[-1]:
+                    next_height = heights[-1] + 1
+            summary = None
+            ended = False
+            with trio.move_on_after(keepalive_s):  # no yield inside a cancel scope
+                try:
+                    summary = await channel.receive()
+                except trio.EndOfChannel:
+                    ended = True
+            if ended:
+                yield _sse("dropped", '{"reason":"too slow; reconnect with Last-Event-ID"}')
+                return
+            if summary is None:
+                yield ": keepalive\n\n"
+
+
+def _notification_event(store: Store, account_id: str, height: int) -> str:
+    try:
+        document = notification_document(store, account_id, height)
+    except e.ApiProblem as problem:
+        if problem.code != NOT_REPRESENTABLE:
+            raise
+        data = json.dumps(
+            {"height": height, "code": problem.code, "message": problem.message},
+            separators=(",", ":"),
+        )
+        return _sse("not_representable", data, str(height))
+    if document is None:
+        return ""
+    return _sse("camt.054", document.decode(), str(height))
+
+
+def _sse(event: str, data: str, event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    lines = "".join(f"data: {line}\n" for line in data.splitlines())
+    return f"{head}event: {event}\n{lines}\n"
