@@ -15,6 +15,7 @@ import pytest
 import trio
 from api_support import LocalNode
 from bankstatementparser import CamtParser
+from camt_support import signed_amounts
 from lxml import etree
 
 from node.api import _statements, create_app, serve_api
@@ -60,26 +61,6 @@ def valid(document: bytes, message: str = CAMT_053) -> etree._Element:
     errors = list(schema(message).iter_errors(root))
     assert not errors, errors[0]
     return root
-
-
-def signed_amounts(history: dict[str, Any], account: str) -> list[tuple[int, str]]:
-    """(signed minor units, end-to-end id) of every movement of account that
-    /v1/accounts/{id}/transactions shows, in order."""
-    out: list[tuple[int, str]] = []
-    for line in history["transactions"]:
-        tx = line["tx"]
-        if tx["kind"] == "transfer":
-            for leg in tx["transfer"]["legs"]:
-                e2e = leg.get("end_to_end_id") or "NOTPROVIDED"
-                if leg["payer"] == account:
-                    out.append((-int(leg["amount"]), e2e))
-                if leg["payee"] == account:
-                    out.append((int(leg["amount"]), e2e))
-        elif tx["kind"] == "issue" and tx["issue"]["to"] == account:
-            out.append((int(tx["issue"]["amount"]), "NOTPROVIDED"))
-        elif tx["kind"] == "redeem" and tx["signer"] == account:
-            out.append((-int(tx["redeem"]["amount"]), "NOTPROVIDED"))
-    return out
 
 
 async def test_the_statement_reads_back_with_the_api_s_balances_and_entries(
