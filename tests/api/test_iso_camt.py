@@ -276,3 +276,76 @@ async def test_the_client_fetches_a_statement(local_node: LocalNode, base_url: s
         with pytest.raises(ApiError) as info:
             await api.iso_statement("halyk", from_height=3, to_height=2)
     assert (info.value.status, info.value.code) == (400, "INVALID_RANGE")
+
+
+# ---- what no body says: the rest of the block's balance change ----
+
+
+def ntry(root: etree._Element) -> list[tuple[str, str, str]]:
+    """(amount, CdtDbtInd, bank transaction code) of every entry."""
+    ns = {"c": namespace(CAMT_053)}
+    out = []
+    for entry in root.xpath("//c:Ntry", namespaces=ns):
+        code = entry.xpath("c:BkTxCd/c:Prtry/c:Cd/text() | c:BkTxCd/c:Domn/c:Fmly/c:Cd/text()",
+                           namespaces=ns)  # fmt: skip
+        amount = entry.xpath("c:Amt/text()", namespaces=ns)[0]
+        out.append((amount, entry.xpath("c:CdtDbtInd/text()", namespaces=ns)[0], code[0]))
+    return out
+
+
+def balances(root: etree._Element) -> list[str]:
+    return [
+        str(x) for x in root.xpath("//c:Bal/c:Amt/text()", namespaces={"c": namespace(CAMT_053)})
+    ]
+
+
+async def test_a_closure_sweep_is_booked_on_both_accounts(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    for name in ("alice.halyk", "dana.halyk"):
+        register = pb.RegisterAccount(
+            account_id=name, role=pb.CUSTOMER, zone=pb.NATIONAL, kyc_tier=1,
+            public_keys=[bytes(32)],
+        )  # fmt: skip
+        assert local_node.run("halyk", register).code == pb.OK
+    assert local_node.run("halyk", transfer(("halyk", "alice.halyk", "KZT", 5_000))).code == pb.OK
+    close = pb.CloseAccount(account_id="alice.halyk", sweep_to="dana.halyk", legal_ref="AFM 17")
+    receipt = local_node.run("afm", close)
+    assert receipt.code == pb.OK, receipt.message
+    alice = valid((await statement(http, "alice.halyk", from_height=1)).content)
+    assert ntry(alice) == [("50.00", "CRDT", "RCDT"), ("50.00", "DBIT", "CLOSE_ACCOUNT")]
+    assert balances(alice) == ["0.00", "0.00"]
+    dana = valid((await statement(http, "dana.halyk", from_height=1)).content)
+    assert ntry(dana) == [("50.00", "CRDT", "CLOSE_ACCOUNT")]
+    assert balances(dana) == ["0.00", "50.00"]
+
+
+async def test_the_backing_of_a_stablecoin_issue_is_booked_in_kzt(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    kzte = pb.RegisterAsset(
+        code="KZTE", decimals=6, issuer="halyk", kind=pb.STABLECOIN,
+        payment_zones=[pb.CRYPTOCITY], backed_by="KZT", reserve_account="kzte.reserve",
+    )  # fmt: skip
+    assert local_node.govern(kzte).code == pb.OK
+    assert local_node.run("halyk", issue("KZTE", "halyk", 10**9)).code == pb.OK  # 1000 KZTE
+    assert local_node.run("halyk", redeem("KZTE", 25 * 10**7)).code == pb.OK
+    halyk = valid((await statement(http, "halyk", from_height=1, asset="KZT")).content)
+    assert ntry(halyk) == [("1000.00", "DBIT", "ISSUE"), ("250.00", "CRDT", "REDEEM")]
+    assert balances(halyk) == ["10000.00", "9250.00"]
+    reserve = valid((await statement(http, "kzte.reserve", from_height=1)).content)
+    assert ntry(reserve) == [("1000.00", "CRDT", "ISSUE"), ("250.00", "DBIT", "REDEEM")]
+    refused = await statement(http, "halyk", from_height=1)  # KZTE has no ISO currency
+    assert (refused.status_code, refused.json()["error"]["asset"]) == (422, "KZTE")
+
+
+async def test_a_change_no_transaction_explains_is_a_logged_500(
+    local_node: LocalNode, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    pay(local_node)
+    local_node.commit_block([])  # height 6: nothing of halyk's
+    key = b"ab/halyk\x00KZT\x00" + (6).to_bytes(8, "big")
+    local_node.store._db.put(key, (0).to_bytes(16, "big") + (7).to_bytes(16, "big"))
+    r = await statement(http, "halyk", from_height=1)
+    assert (r.status_code, r.json()["error"]["code"]) == (500, "STATEMENT_INCONSISTENT")
+    assert "changed by" in caplog.text
