@@ -801,6 +801,8 @@ class _Api:
         store = self.facade.store
         if get_account(store, account_id) is None:
             raise e.not_found(f"no account {account_id!r}")
+        if asset is not None and get_asset(store, asset) is None:
+            raise e.not_found(f"no asset {asset!r}")
         from_height, to_height = heights_of(store, params)
         document = await trio.to_thread.run_sync(
             statement_document, store, account_id, from_height, to_height, asset

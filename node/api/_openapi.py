@@ -598,7 +598,7 @@ def _iso_paths(bad: str, account_id: dict[str, Any]) -> dict[str, Any]:
             ],
             errors={
                 "400": ranges,
-                "404": "NOT_FOUND: no such account",
+                "404": "NOT_FOUND: no such account, or no such asset",
                 "422": "NOT_REPRESENTABLE: an asset (named in `asset`), an amount or the "
                 "account id has no ISO 20022 form; ask for asset=KZT",
             },

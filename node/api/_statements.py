@@ -26,8 +26,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -46,7 +46,7 @@ from node.iso20022._camt import (
     camt054_notification,
 )
 from node.ledger import KZT, amount_of, get_account, get_asset, uetr_text
-from node.store import Store
+from node.store import HistoryEntry, Store
 from proto import block_pb2, ledger_pb2
 
 log = logging.getLogger("tenge.api")
@@ -163,58 +163,58 @@ def _block(store: Store, height: int) -> block_pb2.Block:
 # ---- entries ----
 
 
-@dataclass(slots=True)
-class _Blocks:
-    """Decoded blocks of one request, each read once."""
-
-    store: Store
-    cache: dict[int, block_pb2.Block]
-
-    def get(self, height: int) -> block_pb2.Block:
-        if height not in self.cache:
-            self.cache[height] = _block(self.store, height)
-        return self.cache[height]
-
-
 def account_entries(
-    store: Store, account_id: str, from_height: int, to_height: int, assets: Iterable[str]
-) -> dict[str, list[Entry]]:
-    """The account's entries at heights from_height to to_height, by asset (rule 3), for
-    each of assets; the transactions of the range must be counted already (rule 1).
+    store: Store,
+    account_id: str,
+    from_height: int,
+    to_height: int,
+    assets: Iterable[str],
+    history: Sequence[HistoryEntry] | None = None,
+) -> list[Entry]:
+    """The account's entries of each of assets at heights from_height to to_height, in
+    chain order (block, transaction, leg; rule 3).
+
+    history: the account's transactions in the range, if read already; the caller has
+    bounded them (rule 1). Only one block is decoded at a time.
 
     Raises:
         ApiProblem: 500 STATEMENT_INCONSISTENT (a bug: logged).
     """
-    history = store.account_history_between(
-        account_id, from_height, to_height, limit=MAX_STATEMENT_ENTRIES
-    )
-    blocks = _Blocks(store, {})
-    by_asset: dict[str, list[Entry]] = {}
+    if history is None:
+        history = store.account_history_between(
+            account_id, from_height, to_height, limit=MAX_STATEMENT_ENTRIES
+        )
+    wanted = set(assets)
+    decimals = {asset: _decimals(store, asset) for asset in wanted}
+    entries: list[Entry] = []
+    place: dict[tuple[int, bytes], int] = {}  # (height, tx id) -> index in its block
     undescribed: dict[int, list[tuple[bytes, str]]] = {}  # height -> (tx id, kind)
+    times: dict[int, int] = {}  # height -> block time
+    block: block_pb2.Block | None = None
     for line in history:
-        block = blocks.get(line.height)
+        if block is None or block.header.height != line.height:
+            block = _block(store, line.height)
+            times[line.height] = block.header.time_ms
         body = ledger_pb2.TxBody.FromString(
             ledger_pb2.TxEnvelope.FromString(block.txs[line.index]).body
         )
-        moves = _body_moves(body, account_id, line.tx_id, line.height, block.header.time_ms)
-        for move in moves:
-            by_asset.setdefault(move.asset, []).append(move)
+        place[(line.height, line.tx_id)] = line.index
+        moves = _body_moves(body, account_id, line.tx_id, line.height, times[line.height])
+        entries.extend(replace(m, decimals=decimals[m.asset]) for m in moves if m.asset in wanted)
         kind = body.WhichOneof("kind") or "unknown"
         if kind != "transfer":
             undescribed.setdefault(line.height, []).append((line.tx_id, kind))
-    place = {(line.height, line.tx_id): line.index for line in history}
-    out: dict[str, list[Entry]] = {}
-    for asset in assets:
-        decimals = _decimals(store, asset)
-        entries = [replace(entry, decimals=decimals) for entry in by_asset.get(asset, [])]
+    booked: dict[tuple[int, str], int] = {}
+    for entry in entries:
+        booked[entry.height, entry.asset] = (
+            booked.get((entry.height, entry.asset), 0) + entry.amount
+        )
+    for asset in sorted(wanted):
         changes = store.balance_changes(
             account_id, asset, from_height, to_height, limit=MAX_STATEMENT_HEIGHTS
         )
-        booked: dict[int, int] = {}
-        for entry in entries:
-            booked[entry.height] = booked.get(entry.height, 0) + entry.amount
         for height, (before, after) in sorted(changes.items()):
-            rest = after - before - booked.get(height, 0)
+            rest = after - before - booked.get((height, asset), 0)
             if rest == 0:
                 continue
             candidates = undescribed.get(height)
@@ -229,16 +229,15 @@ def account_entries(
                     "more than its transactions say; the node logged it",
                 )
             tx_id, kind = candidates[0]
-            time_ms = blocks.get(height).header.time_ms
             debtor, creditor = (account_id, "") if rest < 0 else ("", account_id)
             entries.append(
-                Entry(tx_id, None, height, time_ms, asset, decimals, rest, kind, debtor, creditor)
-            )
-        entries.sort(
-            key=lambda x: (x.height, place[(x.height, x.tx_id)], -1 if x.leg is None else x.leg)
-        )
-        out[asset] = entries
-    return out
+                Entry(tx_id, None, height, times[height], asset, decimals[asset], rest, kind,
+                      debtor, creditor)
+            )  # fmt: skip
+    entries.sort(
+        key=lambda x: (x.height, place[(x.height, x.tx_id)], -1 if x.leg is None else x.leg)
+    )
+    return entries
 
 
 def _decimals(store: Store, asset: str) -> int:
@@ -312,19 +311,24 @@ def statement_document(
             f"{from_height} to {to_height}; ask for a shorter range",
         )
     account = get_account(store, account_id)
-    candidates = [asset] if asset is not None else list(account.assets if account else [])
+    candidates = [asset] if asset is not None else sorted(account.assets if account else [])
     balances: dict[str, tuple[int, int]] = {}
     for code in candidates:
         opening = store.balance_at(account_id, code, from_height - 1)
         closing = store.balance_at(account_id, code, to_height)
         if opening is None or closing is None:
+            since = store.balances_from
             raise _problem(
                 INVALID_RANGE,
-                f"this node indexes balances from height {store.balances_from} on; "
-                f"a statement starts at {max(1, (store.balances_from or 1))} or later",
+                "this node's store predates its balance index and has committed no block since"
+                if since is None
+                else f"this node indexes balances from height {since} on: a statement "
+                f"starts at {since} or later",
             )
         balances[code] = (opening, closing)
-    entries = account_entries(store, account_id, from_height, to_height, candidates)
+    entries: dict[str, list[Entry]] = {}
+    for entry in account_entries(store, account_id, from_height, to_height, candidates, counted):
+        entries.setdefault(entry.asset, []).append(entry)
     shown = [
         code
         for code in candidates
@@ -372,11 +376,7 @@ def notification_document(store: Store, account_id: str, height: int) -> bytes |
     """
     account = get_account(store, account_id)
     assets = list(account.assets) if account is not None else []
-    by_asset = account_entries(store, account_id, height, height, assets)
-    entries = sorted(
-        (entry for listed in by_asset.values() for entry in listed),
-        key=lambda x: (x.tx_id, -1 if x.leg is None else x.leg),
-    )
+    entries = account_entries(store, account_id, height, height, assets)
     if not entries:
         return None
     time_ms = _block(store, height).header.time_ms

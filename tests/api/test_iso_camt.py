@@ -179,6 +179,8 @@ async def test_unknown_accounts_and_malformed_ids(
     assert (r.status_code, r.json()["error"]["code"]) == (404, "NOT_FOUND")
     r = await statement(http, "Bad_Id", from_height=1)
     assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_ARGUMENT")
+    r = await statement(http, "halyk", from_height=1, asset="EUR")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "NOT_FOUND")
 
 
 async def test_ranges_past_the_bounds_are_too_large(
@@ -349,3 +351,40 @@ async def test_a_change_no_transaction_explains_is_a_logged_500(
     r = await statement(http, "halyk", from_height=1)
     assert (r.status_code, r.json()["error"]["code"]) == (500, "STATEMENT_INCONSISTENT")
     assert "changed by" in caplog.text
+
+
+async def test_a_statement_before_the_balance_index_is_refused(
+    local_node: LocalNode, http: httpx.AsyncClient
+) -> None:
+    pay(local_node)
+    local_node.store.balances_from = 3  # as a store upgraded at height 3
+    r = await statement(http, "halyk", from_height=2)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_RANGE")
+    assert "from height 3" in r.json()["error"]["message"]
+    assert (await statement(http, "halyk", from_height=3)).status_code == 200
+
+
+async def test_one_stmt_per_asset_each_read_back_with_its_balances(
+    local_node: LocalNode, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    usd = pb.RegisterAsset(
+        code="USD", decimals=2, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
+    )
+    assert local_node.govern(usd).code == pb.OK
+    assert local_node.run("kaspi", issue("USD", "kaspi", 4_200)).code == pb.OK
+    assert local_node.run("nbk", issue("KZT", "kaspi", 900)).code == pb.OK
+    r = await statement(http, "kaspi", from_height=1)
+    assert r.status_code == 200, r.text
+    valid(r.content)
+    path = tmp_path / "two.xml"
+    path.write_bytes(r.content)
+    parser = CamtParser(str(path))
+    found = parser.get_account_balances()
+    assert list(zip(found["StatementIndex"], found["Currency"], found["Code"], strict=True)) == [
+        (0, "KZT", "OPBD"), (0, "KZT", "CLBD"), (1, "USD", "OPBD"), (1, "USD", "CLBD")
+    ]  # fmt: skip
+    assert [str(x) for x in found["Amount"]] == ["0.00", "9.00", "0.00", "42.00"]
+    entries = parser.parse()
+    assert list(zip(entries["Currency"], [str(x) for x in entries["Amount"]], strict=True)) == [
+        ("KZT", "9.00"), ("USD", "42.00")
+    ]  # fmt: skip
