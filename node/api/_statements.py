@@ -12,11 +12,11 @@ Rules this module keeps:
    end of ``to_height``.
 3. Entries come from the transactions' bodies (each transfer leg, issue, redeem, seizure).
    What a body does not say (the backing an issue or redemption moves, the balances a
-   closed account sweeps) is the rest of the block's change in the balance index: it is
-   booked on the one transaction of the account in that block that no body describes
-   (the first, if there are several). So the entries of each asset always add up from the
-   opening to the closing balance; a change that no transaction explains is a bug
-   (STATEMENT_INCONSISTENT, 500, logged).
+   closed account sweeps) is the rest of the block's change in the balance index, booked
+   on a transaction of the account in that block that is not a transfer (the first issue,
+   redemption, seizure or closure, if there are several; else the first). So each asset's
+   entries add up from the opening to the closing balance; a change that no transaction
+   explains is a bug (STATEMENT_INCONSISTENT, 500, logged).
 4. An asset, amount or account id with no ISO form answers 422 NOT_REPRESENTABLE naming
    it; a document that fails its schema is a bug (CAMT_INVALID, 500, logged).
 """
@@ -58,6 +58,8 @@ NOTIFICATION_PAGE: Final = 100
 DATE_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATE_RE: Final = re.compile(DATE_PATTERN)
 _MS_PER_DAY: Final = 86_400_000
+#: The kinds besides transfers that move balances beyond what their bodies say (rule 3).
+_MOVING_KINDS: Final = frozenset({"issue", "redeem", "seize", "close_account"})
 
 INVALID_RANGE: Final = e.INVALID_RANGE
 RANGE_TOO_LARGE: Final = e.RANGE_TOO_LARGE
@@ -228,7 +230,8 @@ def account_entries(
                     f"the {asset} balance of {account_id!r} changed at height {height} by "
                     "more than its transactions say; the node logged it",
                 )
-            tx_id, kind = candidates[0]
+            moving = [c for c in candidates if c[1] in _MOVING_KINDS]
+            tx_id, kind = (moving or candidates)[0]
             debtor, creditor = (account_id, "") if rest < 0 else ("", account_id)
             entries.append(
                 Entry(tx_id, None, height, times[height], asset, decimals[asset], rest, kind,
@@ -406,7 +409,9 @@ async def notification_stream(
                 elif len(heights) > 1:
                     heights = heights[:-1]  # the last height may go on in the next page
                 for height in heights:
-                    yield _notification_event(store, account_id, height)
+                    event = _notification_event(store, account_id, height)
+                    if event:
+                        yield event
                 if heights and next_height <= heights[-1]:
                     next_height = heights[-1] + 1
             summary = None

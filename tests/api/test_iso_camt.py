@@ -330,7 +330,15 @@ async def test_the_backing_of_a_stablecoin_issue_is_booked_in_kzt(
         payment_zones=[pb.CRYPTOCITY], backed_by="KZT", reserve_account="kzte.reserve",
     )  # fmt: skip
     assert local_node.govern(kzte).code == pb.OK
-    assert local_node.run("halyk", issue("KZTE", "halyk", 10**9)).code == pb.OK  # 1000 KZTE
+    register = pb.RegisterAccount(
+        account_id="erlan.halyk", role=pb.CUSTOMER, zone=pb.NATIONAL, kyc_tier=1,
+        public_keys=[bytes(32)],
+    )  # fmt: skip
+    # One block: a registration of halyk's first, then its issue of 1000 KZTE.
+    local_node.commit_block(
+        [local_node.tx("halyk", register), local_node.tx("halyk", issue("KZTE", "halyk", 10**9))]
+    )
+    assert [r.code for r in local_node.store.get_receipts(local_node.store.height)] == [pb.OK] * 2
     assert local_node.run("halyk", redeem("KZTE", 25 * 10**7)).code == pb.OK
     halyk = valid((await statement(http, "halyk", from_height=1, asset="KZT")).content)
     assert ntry(halyk) == [("1000.00", "DBIT", "ISSUE"), ("250.00", "CRDT", "REDEEM")]
