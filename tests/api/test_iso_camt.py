@@ -396,3 +396,30 @@ async def test_one_stmt_per_asset_each_read_back_with_its_balances(
     assert list(zip(entries["Currency"], [str(x) for x in entries["Amount"]], strict=True)) == [
         ("KZT", "9.00"), ("USD", "42.00")
     ]  # fmt: skip
+
+
+async def test_a_block_without_an_iso_form_is_announced_not_dropped(
+    local_node: LocalNode, base_url: str
+) -> None:
+    register = pb.RegisterAsset(
+        code="USDT", decimals=6, issuer="kaspi", kind=pb.STABLECOIN, payment_zones=[pb.CRYPTOCITY]
+    )
+    assert local_node.govern(register).code == pb.OK
+    got: list[dict[str, Any]] = []
+    async with TengeClient(base_url) as api, trio.open_nursery() as nursery:
+
+        async def listen() -> None:
+            async with api.iso_notifications("kaspi") as stream:
+                async for event in stream:
+                    got.append(event)
+                    if len(got) == 2:
+                        break
+
+        nursery.start_soon(listen)
+        await local_node.subscribed.wait()
+        local_node.run("kaspi", issue("USDT", "kaspi", 10**6))
+        local_node.run("nbk", issue("KZT", "kaspi", 100))
+    usdt, kzt = got
+    assert "USDT" in usdt["not_representable"]
+    assert usdt["height"] == kzt["height"] - 1
+    valid(kzt["document"], CAMT_054)
