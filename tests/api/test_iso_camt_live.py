@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import httpx
 import pytest
+import schemathesis
 from bankstatementparser import CamtParser
 from camt_support import signed_amounts
 from live_node import LiveNode
@@ -138,6 +139,29 @@ def test_the_cli_statement_reads_back_with_the_api_s_balances_and_entries(
     dated = iso_statement(live, account, "--from", "2000-01-01", "--to", by_date)
     assert dated.returncode == 0, dated.stderr.decode()
     assert schema(CAMT_053).is_valid(etree.fromstring(dated.stdout))
+
+
+def test_real_answers_match_the_openapi_document(live: LiveNode) -> None:
+    """A statement and its refusals: each status and content type is the one /openapi.json
+    declares, and each error body valid against its schema."""
+    if live.height() < 5 or not history(live, "bob.bank-a")["transactions"]:
+        populate(live)
+    document = schemathesis.openapi.from_url(f"{live.api}/openapi.json")
+    template = "/v1/iso20022/camt.053/{account_id}"
+    declared = document.raw_schema["paths"][template]["get"]["responses"]
+    for query, status in [
+        ("from_height=1", 200),
+        ("from_date=2000-01-01", 200),
+        ("from_height=3&to_height=2", 400),
+        ("from_height=1&asset=EUR", 404),
+        ("from_height=1&asset=USDT", 404),
+    ]:
+        url = f"{live.api}/v1/iso20022/camt.053/bob.bank-a?{query}"
+        response = httpx.get(url, timeout=10)
+        assert response.status_code == status, (query, response.text)
+        content_type = response.headers["content-type"].split(";")[0]
+        assert content_type in declared[str(status)]["content"], (query, content_type)
+        document[template]["GET"].validate_response(response)
 
 
 def test_the_cli_refuses_bad_ranges_with_their_codes(live: LiveNode) -> None:
