@@ -10,7 +10,9 @@ Rules this module keeps:
 2. Balances come from the store's balance index (node/store.py, rules 9 and 10): the
    opening balance is the one at the end of ``from_height - 1``, the closing one at the
    end of ``to_height``.
-3. Entries come from the transactions' bodies (each transfer leg, issue, redeem, seizure).
+3. Entries come from the bodies of the account's transactions with code OK (each transfer
+   leg, issue, redeem, seizure; a refused one is listed in the account's history, store
+   rule 4, but moves nothing).
    What a body does not say (the backing an issue or redemption moves, the balances a
    closed account sweeps) is the rest of the block's change in the balance index, booked
    on a transaction of the account in that block that is not a transfer (the first issue,
@@ -193,10 +195,14 @@ def account_entries(
     undescribed: dict[int, list[tuple[bytes, str]]] = {}  # height -> (tx id, kind)
     times: dict[int, int] = {}  # height -> block time
     block: block_pb2.Block | None = None
+    codes: dict[int, int] = {}  # index -> result code, of the current block
     for line in history:
         if block is None or block.header.height != line.height:
             block = _block(store, line.height)
             times[line.height] = block.header.time_ms
+            codes = {r.index: r.code for r in store.get_receipts(line.height)}
+        if codes.get(line.index) != ledger_pb2.OK:
+            continue  # settled but refused (INSUFFICIENT_FUNDS...): it moved nothing
         body = ledger_pb2.TxBody.FromString(
             ledger_pb2.TxEnvelope.FromString(block.txs[line.index]).body
         )

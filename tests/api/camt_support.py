@@ -11,6 +11,8 @@ def signed_amounts(history: dict[str, Any], account: str) -> list[tuple[int, str
     /v1/accounts/{id}/transactions shows, in order."""
     out: list[tuple[int, str]] = []
     for line in history["transactions"]:
+        if line["code"] != "OK":  # refused: listed, but it moved nothing
+            continue
         tx = line["tx"]
         if tx["kind"] == "transfer":
             for leg in tx["transfer"]["legs"]:

@@ -38,11 +38,17 @@ GENESIS_HALYK: Final = 1_000_000
 
 def pay(node: LocalNode) -> None:
     """Heights 1 to 5: an issue to kaspi, halyk's payments with and without ids (one of
-    two legs), kaspi paying back, halyk redeeming."""
+    two legs), kaspi paying back (and refused a payment), halyk redeeming."""
     ok = pb.OK
     assert node.run("nbk", issue("KZT", "kaspi", 500_000)).code == ok
     assert node.run("halyk", transfer(("halyk", "kaspi", "KZT", 12_550, INVOICE))).code == ok
-    assert node.run("kaspi", transfer(("kaspi", "halyk", "KZT", 1_000))).code == ok
+    # Height 3: kaspi pays back, and a payment past its balance is refused (listed in both
+    # accounts' histories, moving nothing).
+    back = node.tx("kaspi", transfer(("kaspi", "halyk", "KZT", 1_000)))
+    too_much = node.tx("kaspi", transfer(("kaspi", "halyk", "KZT", 10**12)))
+    node.commit_block([back, too_much])
+    codes = [r.code for r in node.store.get_receipts(3)]
+    assert codes == [ok, pb.INSUFFICIENT_FUNDS]
     two = transfer(
         ("halyk", "kaspi", "KZT", 100, PaymentIds(end_to_end_id="B-1")),
         ("halyk", "kaspi", "KZT", 200, PaymentIds(end_to_end_id="B-2")),
