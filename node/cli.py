@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", type=Path, required=True)
     p.set_defaults(func=cmd_show_node_id)
 
+    from node._cli_iso import add_iso_commands
     from node._cli_signer import add_signer_parsers
     from node._cli_tokens import add_token_commands
     from node.cli_ops import add_operator_commands  # imports node.cli's neighbours only
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_commands(sub)
     add_signer_parsers(sub)
     add_operator_commands(sub)
+    add_iso_commands(sub)
     return parser
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final, Unpack
 from urllib.parse import quote
@@ -61,6 +61,9 @@ from node.ledger.txbuild import (
 )
 from proto import ledger_pb2 as pb
 
+#: What a server-sent event (name, id, data) gives the reader; None skips it.
+_EventItem = Callable[[str, str, str], "dict[str, Any] | None"]
+
 DEFAULT_TIMEOUT_S: Final = 30.0
 DEFAULT_EXPIRES_IN: Final = 100
 #: Extra seconds the HTTP request may take beyond a wait=commit timeout.
@@ -94,7 +97,8 @@ class Unreachable(ClientError):
 
 
 class EventStream:
-    """Blocks from /v1/events, as dicts (see `TengeClient.events`)."""
+    """Events of a server-sent stream, as dicts (see `TengeClient.events` and
+    `TengeClient.iso_notifications`)."""
 
     def __init__(self, receive: trio.MemoryReceiveChannel[dict[str, Any] | ClientError]) -> None:
         self._receive = receive
@@ -352,9 +356,73 @@ class TengeClient(TransactionKinds):
         behind; reconnect with ``after`` = the last height seen) and `Unreachable` when
         the connection fails.
         """
+
+        def block(event: str, event_id: str, data: str) -> dict[str, Any] | None:
+            return json.loads(data) if event == "block" else None
+
+        async with self._sse("/v1/events", after, block) as stream:
+            yield stream
+
+    @asynccontextmanager
+    async def iso_notifications(
+        self, account_id: str, *, after: int | None = None
+    ) -> AsyncIterator[EventStream]:
+        """camt.054 notifications of one account from /v1/iso20022/notifications/{id}
+        (blocks after height after, if given), as ``{"height": H, "document": bytes}``;
+        ``{"height": H, "not_representable": message}`` for a block whose entries have no
+        ISO form. Errors as for `events`."""
+
+        def notification(event: str, event_id: str, data: str) -> dict[str, Any] | None:
+            if event == "camt.054":
+                return {"height": int(event_id), "document": data.encode()}
+            if event == "not_representable":
+                return {"height": int(event_id), "not_representable": json.loads(data)["message"]}
+            return None
+
+        path = f"/v1/iso20022/notifications/{quote(account_id, safe='')}"
+        async with self._sse(path, after, notification) as stream:
+            yield stream
+
+    async def iso_statement(
+        self,
+        account_id: str,
+        *,
+        from_height: int | None = None,
+        to_height: int | None = None,
+        from_date: str | None = None,
+        to_date: str | None = None,
+        asset: str | None = None,
+    ) -> bytes:
+        """GET /v1/iso20022/camt.053/{id}: the account's camt.053 statement (XML bytes) over
+        heights or dates (YYYY-MM-DD, UTC); a missing end means the tip."""
+        given = {
+            "from_height": from_height,
+            "to_height": to_height,
+            "from_date": from_date,
+            "to_date": to_date,
+            "asset": asset,
+        }
+        params = {name: str(value) for name, value in given.items() if value is not None}
+        path = f"/v1/iso20022/camt.053/{quote(account_id, safe='')}"
+        try:
+            response = await self._http.get(path, params=params)
+        except httpx.TransportError as e:
+            raise Unreachable(f"GET {path}: {type(e).__name__}: {e}") from e
+        if response.status_code == 200:
+            return response.content
+        try:
+            doc = response.json()
+        except ValueError:
+            doc = None
+        raise _api_error(response.status_code, doc, response.text)
+
+    @asynccontextmanager
+    async def _sse(
+        self, path: str, after: int | None, item: _EventItem
+    ) -> AsyncIterator[EventStream]:
         send, receive = trio.open_memory_channel[dict[str, Any] | ClientError](16)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._pump_events, send, after)
+            nursery.start_soon(self._pump_events, path, send, after, item)
             try:
                 yield EventStream(receive)
             finally:
@@ -362,14 +430,18 @@ class TengeClient(TransactionKinds):
                 receive.close()
 
     async def _pump_events(
-        self, send: trio.MemorySendChannel[dict[str, Any] | ClientError], after: int | None
+        self,
+        path: str,
+        send: trio.MemorySendChannel[dict[str, Any] | ClientError],
+        after: int | None,
+        item: _EventItem,
     ) -> None:
         params = {} if after is None else {"after": str(after)}
         timeout = httpx.Timeout(self._timeout_s, read=None)
         async with send:
             try:
                 async with self._http.stream(
-                    "GET", "/v1/events", params=params, timeout=timeout
+                    "GET", path, params=params, timeout=timeout
                 ) as response:
                     if response.status_code != 200:
                         text = (await response.aread()).decode(errors="replace")
@@ -379,23 +451,28 @@ class TengeClient(TransactionKinds):
                             doc = None
                         await send.send(_api_error(response.status_code, doc, text))
                         return
-                    event, data = "", ""
+                    event, event_id, data = "", "", []
                     # Never leave this loop early: httpx's nested generators must finish
                     # (or be cancelled) to be cleaned up under trio.
                     async for line in response.aiter_lines():
                         if line.startswith("event:"):
                             event = line[6:].strip()
+                        elif line.startswith("id:"):
+                            event_id = line[3:].strip()
                         elif line.startswith("data:"):
-                            data = line[5:].strip()
+                            data.append(line[5:].removeprefix(" "))
                         elif not line and data:
-                            doc = json.loads(data)
+                            text = "\n".join(data)
                             if event == "dropped":
-                                await send.send(ApiError(200, "DROPPED", doc.get("reason", "")))
-                            elif event == "block":
-                                await send.send(doc)
-                            event, data = "", ""
+                                reason = json.loads(text).get("reason", "")
+                                await send.send(ApiError(200, "DROPPED", reason))
+                            else:
+                                found = item(event, event_id, text)
+                                if found is not None:
+                                    await send.send(found)
+                            event, event_id, data = "", "", []
             except httpx.TransportError as e:
-                await send.send(Unreachable(f"GET /v1/events: {type(e).__name__}: {e}"))
+                await send.send(Unreachable(f"GET {path}: {type(e).__name__}: {e}"))
             except trio.BrokenResourceError:
                 pass  # the reader left
 

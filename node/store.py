@@ -17,8 +17,10 @@ prefix          key                                         value
 ``u/``          UETR (16 bytes) + height + index            tx id (payment by UETR)
 ``e/``          payer + NUL + end-to-end id + NUL           tx id (payment by end-to-end
                 + height + index                            id, per paying account)
+``ab/``         account id + NUL + asset + NUL + height     balance before and after the
+                                                            block (u128 BE each)
 ``m/``          ``height``, ``app_hash``, ``block_hash``,    metadata
-                ``genesis``
+                ``genesis``, ``balances_from``
 ==============  ==========================================  ===========================
 
 Everything a committed block changes goes into ONE write batch written with
@@ -48,6 +50,17 @@ squat a tx id (node/ledger/_ledger.py rule 6):
    ledger state and so outside the app hash.
 5. An entry written before the settled flag existed (16 bytes) counts as settled if its
    code is OK (only an authorised transaction gets OK), else as a body-only refusal.
+
+The balance index (``ab/``) is what statements (camt.053) read their opening and closing
+balances from, in one seek however old the range:
+
+9. Every balance a block changes gets one entry at that height: the balance before the
+   block and after it. So the balance at the end of height H is the ``after`` of the last
+   entry at or below H, else the ``before`` of the first entry above H, else the balance
+   now (it never changed since genesis).
+10. ``m/balances_from`` is the first height whose changes are indexed: 1 for a database
+   initialised with the index, else the first block this code committed. A balance at
+   the end of a height below ``balances_from - 1`` is unknown (`balance_at` says None).
 
 The state cache (`StateCache`) keeps committed ``s/`` values in memory, absent keys
 included, so that a ledger read does not go to LevelDB each time. Rules it keeps:
@@ -92,17 +105,22 @@ ACCOUNT_TXS: Final = b"a/"
 VALSET: Final = b"v/"
 PAYMENT_UETR: Final = b"u/"
 PAYMENT_E2E: Final = b"e/"
+BALANCE_CHANGES: Final = b"ab/"
+#: The ledger's balance keys (node/ledger/_keys.py): ``bal/`` + account id + ``/`` + asset.
+_LEDGER_BALANCE: Final = b"bal/"
 #: The most tx ids a payment lookup returns.
 MAX_PAYMENT_MATCHES: Final = 100
 META_HEIGHT: Final = b"m/height"
 META_APP_HASH: Final = b"m/app_hash"
 META_BLOCK_HASH: Final = b"m/block_hash"
 META_GENESIS: Final = b"m/genesis"
+META_BALANCES_FROM: Final = b"m/balances_from"
 
 _U64 = struct.Struct(">Q")
 _TX_LOC = struct.Struct(">QIIB")
 _TX_LOC_V1 = struct.Struct(">QII")  # before the settled flag (rule 5)
 _HI = struct.Struct(">QI")
+_BEFORE_AFTER = struct.Struct(">16s16s")
 
 #: Default bound of the state cache: ``[storage] state_cache_mb`` (docs/deployment.md).
 DEFAULT_STATE_CACHE_MB: Final = 64
@@ -348,6 +366,9 @@ class Store:
         self.height: int = _U64.unpack(raw)[0] if raw else 0
         self.app_hash: bytes = self._db.get(META_APP_HASH, b"")
         self.block_hash: bytes = self._db.get(META_BLOCK_HASH, b"")
+        raw = self._db.get(META_BALANCES_FROM)
+        #: The first height the balance index covers (rule 10); None until one is written.
+        self.balances_from: int | None = _U64.unpack(raw)[0] if raw else None
 
     # ---- lifecycle ----
 
@@ -426,10 +447,12 @@ class Store:
                     batch.put(VALSET + _U64.pack(height), valset)
                 batch.put(META_APP_HASH, app_hash)
                 batch.put(META_HEIGHT, _U64.pack(0))
+                batch.put(META_BALANCES_FROM, _U64.pack(1))
                 batch.put(META_GENESIS, genesis_hash)
         finally:
             self._end_state_write(())
         self.app_hash = app_hash
+        self.balances_from = 1
 
     def _write_state(self, writes: Iterable[tuple[bytes, bytes]]) -> None:
         """Write state entries in batches of GENESIS_BATCH_WRITES (the last one synced by
@@ -554,9 +577,16 @@ class Store:
         self.height = commit.height
         self.app_hash = commit.app_hash
         self.block_hash = commit.block_hash
+        if self.balances_from is None:
+            self.balances_from = commit.height
 
     def _write_block(self, commit: BlockCommit) -> None:
         height_key = _U64.pack(commit.height)
+        before = {  # rule 9: read before the batch is written
+            key: self._db.get(STATE + key)
+            for key, _ in commit.writes
+            if key.startswith(_LEDGER_BALANCE)
+        }
         indexed: dict[bytes, bool] = {}  # tx id -> settled, for ids indexed by this block
         txs: Sequence[bytes] | None = None  # the block's envelopes, decoded when needed
         with self._db.write_batch(sync=True, transaction=True) as batch:
@@ -591,6 +621,13 @@ class Store:
                     batch.delete(STATE + key)
                 else:
                     batch.put(STATE + key, value)
+                if key in before:  # rule 9
+                    batch.put(
+                        _balance_prefix(key) + height_key,
+                        _BEFORE_AFTER.pack(_u128(before[key]), _u128(value)),
+                    )
+            if self.balances_from is None:  # rule 10
+                batch.put(META_BALANCES_FROM, height_key)
             for height, valset in commit.validator_sets:
                 batch.put(VALSET + _U64.pack(height), valset)
             batch.put(META_HEIGHT, height_key)
@@ -681,6 +718,60 @@ class Store:
                 break
         return out
 
+    def account_history_between(
+        self, account_id: str, from_height: int, to_height: int, *, limit: int
+    ) -> list[HistoryEntry]:
+        """The account's committed transactions at heights from_height to to_height (both
+        included), in chain order, at most limit."""
+        prefix = ACCOUNT_TXS + account_id.encode() + b"\x00"
+        start = prefix + _HI.pack(max(0, from_height), 0)
+        stop = prefix + _HI.pack(min(to_height + 1, 2**64 - 1), 0)
+        out: list[HistoryEntry] = []
+        if limit <= 0 or from_height > to_height:
+            return out
+        for key, tx_id in self._db.iterator(start=start, stop=stop):
+            height, index = _HI.unpack(key[len(prefix) :])
+            out.append(HistoryEntry(height, index, tx_id))
+            if len(out) >= limit:
+                break
+        return out
+
+    def balance_at(self, account_id: str, asset: str, height: int) -> int | None:
+        """The account's balance of asset at the end of height (rule 9); None when the
+        balance index does not reach back that far (rule 10)."""
+        if self.balances_from is None or height < self.balances_from - 1:
+            return None
+        ledger_key = _LEDGER_BALANCE + account_id.encode() + b"/" + asset.encode()
+        prefix = _balance_prefix(ledger_key)
+        cut = prefix + _U64.pack(min(height + 1, 2**64 - 1))
+        for _, value in self._db.iterator(start=prefix, stop=cut, reverse=True):
+            return int.from_bytes(_BEFORE_AFTER.unpack(value)[1], "big")
+        for _, value in self._db.iterator(start=cut, stop=_after_prefix(prefix)):
+            return int.from_bytes(_BEFORE_AFTER.unpack(value)[0], "big")
+        return int.from_bytes(self.get(ledger_key) or b"", "big")
+
+    def balance_changes(
+        self, account_id: str, asset: str, from_height: int, to_height: int, *, limit: int
+    ) -> dict[int, tuple[int, int]]:
+        """height -> (balance before, after) of each block from_height to to_height that
+        changed the account's balance of asset, at most limit of them (rule 9)."""
+        ledger_key = _LEDGER_BALANCE + account_id.encode() + b"/" + asset.encode()
+        prefix = _balance_prefix(ledger_key)
+        start = prefix + _U64.pack(max(0, from_height))
+        stop = prefix + _U64.pack(min(to_height + 1, 2**64 - 1))
+        out: dict[int, tuple[int, int]] = {}
+        if limit <= 0 or from_height > to_height:
+            return out
+        for key, value in self._db.iterator(start=start, stop=stop):
+            before, after = _BEFORE_AFTER.unpack(value)
+            out[_U64.unpack(key[len(prefix) :])[0]] = (
+                int.from_bytes(before, "big"),
+                int.from_bytes(after, "big"),
+            )
+            if len(out) >= limit:
+                break
+        return out
+
     def payments_by_uetr(self, uetr: bytes, *, limit: int = MAX_PAYMENT_MATCHES) -> list[bytes]:
         """Tx ids of the settled transfers with a leg of this UETR (16 bytes), in chain
         order, at most limit."""
@@ -747,6 +838,17 @@ def _payment_keys(envelope: bytes) -> set[bytes]:
         if leg.end_to_end_id:
             keys.add(_e2e_prefix(leg.payer, leg.end_to_end_id))
     return keys
+
+
+def _balance_prefix(ledger_key: bytes) -> bytes:
+    """The ``ab/`` prefix (account + NUL + asset + NUL) of a ledger ``bal/`` key."""
+    account, _, asset = ledger_key[len(_LEDGER_BALANCE) :].partition(b"/")
+    return BALANCE_CHANGES + account + b"\x00" + asset + b"\x00"
+
+
+def _u128(raw: bytes | None) -> bytes:
+    """A stored balance (16 or 8 bytes big-endian, None for 0) as 16 bytes."""
+    return int.from_bytes(raw or b"", "big").to_bytes(16, "big")
 
 
 def _e2e_prefix(payer: str, end_to_end_id: str) -> bytes:

@@ -101,6 +101,8 @@ ROUTE_ACCESS: Final[dict[str, Need]] = {
     "/v1/governance": Need.PUBLIC,
     "/v1/governance/{proposal_id}": Need.PUBLIC,
     "/v1/events": Need.PUBLIC,
+    "/v1/iso20022/camt.053/{account_id}": Need.OWN_ACCOUNT,
+    "/v1/iso20022/notifications/{account_id}": Need.OWN_ACCOUNT,
     "/openapi.json": Need.PUBLIC,
 }
 

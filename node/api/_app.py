@@ -66,6 +66,7 @@ from node.api._requests import (
 )
 from node.api._requests import MAX_BODY_BYTES as MAX_BODY_BYTES  # re-exported by node.api
 from node.api._requests import MAX_WAIT_TIMEOUT_S as MAX_WAIT_TIMEOUT_S
+from node.api._statements import heights_of, notification_stream, statement_document
 from node.api._tokens import TokenHolder
 from node.api._travel import copies_doc, recipients_doc
 from node.api._views import (
@@ -175,6 +176,9 @@ def create_app(
         Route("/v1/governance/{proposal_id}", api.proposal, methods=["GET"]),
         Route("/v1/reserves/{account_id}/inflows", api.inflows, methods=["GET"]),
         Route("/v1/events", api.events, methods=["GET"]),
+        # ISO 20022 out: camt.053 statements, camt.054 notifications (node/api/_statements.py)
+        Route("/v1/iso20022/camt.053/{account_id}", api.iso_statement, methods=["GET"]),
+        Route("/v1/iso20022/notifications/{account_id}", api.iso_notifications, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
     _literal_paths_first(routes)
@@ -913,6 +917,44 @@ class _Api:
             after = parse_int(params["after"], "after", 0, MAX_HEIGHT)
         return StreamingResponse(
             event_stream(self.facade, after, self.keepalive_s),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    # ---- ISO 20022 out (node/api/_statements.py) ----
+
+    async def iso_statement(self, request: Request) -> Response:
+        """A camt.053 statement of the account over a height or date range."""
+        allowed = frozenset({"from_height", "to_height", "from_date", "to_date", "asset"})
+        params = query(request, allowed)
+        account_id = check_account_id(request.path_params["account_id"])
+        asset = check_asset_code(params["asset"]) if "asset" in params else None
+        store = self.facade.store
+        if get_account(store, account_id) is None:
+            raise e.not_found(f"no account {account_id!r}")
+        if asset is not None and get_asset(store, asset) is None:
+            raise e.not_found(f"no asset {asset!r}")
+        from_height, to_height = heights_of(store, params)
+        document = await trio.to_thread.run_sync(
+            statement_document, store, account_id, from_height, to_height, asset
+        )
+        return Response(document, media_type="application/xml")
+
+    async def iso_notifications(self, request: Request) -> Response:
+        """Server-sent events: a camt.054 notification per block that moves the account."""
+        params = query(request, frozenset({"after"}))
+        account_id = check_account_id(request.path_params["account_id"])
+        store = self.facade.store
+        after = store.height
+        resume = request.headers.get("last-event-id")
+        if resume is not None:
+            after = parse_int(resume, "Last-Event-ID", 0, MAX_HEIGHT)
+        if "after" in params:
+            after = parse_int(params["after"], "after", 0, MAX_HEIGHT)
+        if get_account(store, account_id) is None:
+            raise e.not_found(f"no account {account_id!r}")
+        return StreamingResponse(
+            notification_stream(self.facade, account_id, after, self.keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

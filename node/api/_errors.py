@@ -30,6 +30,12 @@ HEADERS_TOO_LARGE: Final = "HEADERS_TOO_LARGE"
 # whose role may not do this), so that the code alone tells the two apart.
 UNAUTHENTICATED: Final = "UNAUTHENTICATED"
 FORBIDDEN: Final = "FORBIDDEN"  # the token lacks the scope, or reads another bank's account
+# ISO 20022 out (node/api/_statements.py, docs/iso20022.md).
+INVALID_RANGE: Final = "INVALID_RANGE"
+RANGE_TOO_LARGE: Final = "RANGE_TOO_LARGE"
+NOT_REPRESENTABLE: Final = "NOT_REPRESENTABLE"
+STATEMENT_INCONSISTENT: Final = "STATEMENT_INCONSISTENT"
+CAMT_INVALID: Final = "CAMT_INVALID"
 
 #: Every HTTP-level code with the status it comes with.
 HTTP_CODES: Final[dict[str, int]] = {
@@ -50,6 +56,11 @@ HTTP_CODES: Final[dict[str, int]] = {
     HEADERS_TOO_LARGE: 431,
     UNAUTHENTICATED: 401,
     FORBIDDEN: 403,
+    INVALID_RANGE: 400,
+    RANGE_TOO_LARGE: 400,
+    NOT_REPRESENTABLE: 422,
+    STATEMENT_INCONSISTENT: 500,
+    CAMT_INVALID: 500,
 }
 
 

@@ -28,6 +28,7 @@ from node.api._requests import (
     MAX_WAIT_TIMEOUT_S,
     UETR_PATTERN,
 )
+from node.api._statements import DATE_PATTERN
 from node.iso20022._status import ACCEPTED, MESSAGE_REASONS, REJECTED, SETTLED
 from node.ledger import MAX_ID_CHARS
 from proto import ledger_pb2
@@ -653,6 +654,31 @@ def _schemas() -> dict[str, Any]:
             txs={"type": "array", "items": _obj(**tx_ref)},
         ),
         "DroppedEvent": _obj(reason=_STR),
+        "NotRepresentableEvent": _obj(height=_INT, code=_STR, message=_STR),
+        "NotificationEvent": {
+            "description": (
+                "One event of /v1/iso20022/notifications/{account_id}: `camt.054` (id = "
+                "height, data = a camt.054.001.08 document, one `data:` line per XML line), "
+                "`not_representable` (an entry of an asset with no ISO currency), or `dropped`"
+            ),
+            "oneOf": [
+                _obj(
+                    event={"const": "camt.054"},
+                    id={**_U64_STRING, "description": "the block's height"},
+                    data={"type": "string", "contentMediaType": "application/xml"},
+                ),
+                _obj(
+                    event={"const": "not_representable"},
+                    id={**_U64_STRING, "description": "the block's height"},
+                    data=_json_text(_ref("NotRepresentableEvent")),
+                ),
+                _obj(
+                    ["event", "data"],
+                    event={"const": "dropped"},
+                    data=_json_text(_ref("DroppedEvent")),
+                ),
+            ],
+        },
         "ServerSentEvent": {
             "description": (
                 "One event of the stream, as an EventSource reads it: `event`, `id` and "
@@ -671,6 +697,70 @@ def _schemas() -> dict[str, Any]:
                 ),
             ],
         },
+    }
+
+
+def _iso_paths(bad: str, account_id: dict[str, Any]) -> dict[str, Any]:
+    """ISO 20022 out: camt.053 statements and camt.054 notifications (docs/iso20022.md)."""
+    height = {"type": "integer", "minimum": 1, "maximum": MAX_HEIGHT}
+    day = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+    ranges = (
+        "INVALID_ARGUMENT (a malformed parameter) or INVALID_RANGE (from after to, a height "
+        "past the tip, heights and dates together, no block in the dates, a height before "
+        "the node's balance index) or RANGE_TOO_LARGE (more than 100000 heights or 10000 "
+        "transactions)"
+    )
+    return {
+        "/v1/iso20022/camt.053/{account_id}": _get(
+            "The account's camt.053.001.08 statement over a height or date range",
+            {
+                "description": (
+                    "a BkToCstmrStmt: one Stmt per asset, OPBD and CLBD balances, one Ntry "
+                    "per movement, valid against the camt.053.001.08 XSD"
+                ),
+                "content": {"application/xml": {"schema": {"type": "string"}}},
+            },
+            params=[
+                account_id,
+                _query_param("from_height", "the first height (1 or more)", height),
+                _query_param("to_height", "the last height (default: the tip)", height),
+                _query_param("from_date", "the first day, UTC, by block time", day),
+                _query_param("to_date", "the last day, UTC (default: the tip)", day),
+                _query_param("asset", "only this asset (default: every one)", _ASSET_CODE),
+            ],
+            errors={
+                "400": ranges,
+                "404": "NOT_FOUND: no such account, or no such asset",
+                "422": "NOT_REPRESENTABLE: an asset (named in `asset`), an amount or the "
+                "account id has no ISO 20022 form; ask for asset=KZT",
+            },
+        ),
+        "/v1/iso20022/notifications/{account_id}": _get(
+            "Server-sent events: a camt.054.001.08 notification per block that moves the "
+            "account's balances (id = height)",
+            {
+                "description": (
+                    "text/event-stream of NotificationEvent; comment lines as keepalive"
+                ),
+                "content": {"text/event-stream": {"schema": _ref("NotificationEvent")}},
+            },
+            params=[
+                account_id,
+                _query_param(
+                    "after",
+                    "replay from the height after this one (default: the tip)",
+                    _HEIGHT_OR_ZERO,
+                ),
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "required": False,
+                    "description": "the `id` of the last event seen; `after` wins over it",
+                    "schema": _HEIGHT_OR_ZERO,
+                },
+            ],
+            errors={"400": bad, "404": "NOT_FOUND: no such account"},
+        ),
     }
 
 
@@ -949,6 +1039,7 @@ def openapi_document() -> dict[str, Any]:
             ],
             errors={"400": bad},
         ),
+        **_iso_paths(bad, account_id),
         "/openapi.json": _get(
             "This document",
             {
