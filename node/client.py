@@ -489,13 +489,7 @@ class TengeClient(TransactionKinds):
                 committed in time (504 TIMEOUT; the transaction stays pending).
             Unreachable: no answer.
         """
-        params: dict[str, str | float] = {}
-        http_timeout = self._timeout_s
-        if wait:
-            params["wait"] = "commit"
-            if timeout_s is not None:
-                params["timeout"] = timeout_s
-            http_timeout += WAIT_MARGIN_S + (timeout_s or 300.0)
+        params, http_timeout = self._wait_query(wait, timeout_s)
         doc = await self._request(
             "POST",
             "/v1/txs",
@@ -568,13 +562,7 @@ class TengeClient(TransactionKinds):
             nonce=nonce,
             expires_at_height=expires_at_height,
         )
-        params: dict[str, str | float] = {}
-        http_timeout = self._timeout_s
-        if wait:
-            params["wait"] = "commit"
-            if timeout_s is not None:
-                params["timeout"] = timeout_s
-            http_timeout += WAIT_MARGIN_S + (timeout_s or 300.0)
+        params, http_timeout = self._wait_query(wait, timeout_s)
         doc = await self._request(
             "POST",
             f"/v1/iso20022/{kind}",
@@ -599,6 +587,19 @@ class TengeClient(TransactionKinds):
             needed = enforced and (leg.asset != KZT or amount_of(leg) >= threshold)
             if always or needed:
                 leg.travel_copies.extend(await self.seal_travel(leg.payer, leg.payee, party))
+
+    def _wait_query(
+        self, wait: bool, timeout_s: float | None
+    ) -> tuple[dict[str, str | float], float]:
+        """The query of a submission (wait=commit, timeout) and its HTTP timeout."""
+        params: dict[str, str | float] = {}
+        http_timeout = self._timeout_s
+        if wait:
+            params["wait"] = "commit"
+            if timeout_s is not None:
+                params["timeout"] = timeout_s
+            http_timeout += WAIT_MARGIN_S + (timeout_s or 300.0)
+        return params, http_timeout
 
     async def chain_id(self) -> str:
         """The chain id (from /v1/status once, then remembered)."""

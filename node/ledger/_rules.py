@@ -855,15 +855,25 @@ def _unfreeze(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     return [signer.account_id, m.account_id]
 
 
+def _validators(ctx: Context) -> dict[bytes, pb.Validator]:
+    """The validator set in state (that of height + 2 once this block's updates ran)."""
+    raw = ctx.ov.get_raw(k.VALIDATORS)
+    if raw is None:
+        return {}
+    return {v.public_key: v for v in pb.ValidatorSet.FromString(raw).validators}
+
+
+def _put_validators(ctx: Context, current: dict[bytes, pb.Validator]) -> None:
+    validators = [current[key] for key in sorted(current)]
+    ctx.ov.put_raw(k.VALIDATORS, pb.ValidatorSet(validators=validators).SerializeToString())
+
+
 def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outcome:
     bad = _need_role(signer, pb.CENTRAL_BANK, "update_validator")
     if bad is not None:
         return bad
     m = body.update_validator
-    raw = ctx.ov.get_raw(k.VALIDATORS)
-    current = (
-        {} if raw is None else {v.public_key: v for v in pb.ValidatorSet.FromString(raw).validators}
-    )
+    current = _validators(ctx)
     if m.power == 0:
         if m.public_key not in current:
             return Refusal(
@@ -882,8 +892,7 @@ def _update_validator(ctx: Context, body: pb.TxBody, signer: pb.Account) -> Outc
     error = validator_set_error({key: v.power for key, v in current.items()})
     if error is not None:
         return Refusal(pb.VALIDATOR_SET_LIMIT, f"update_validator: {error}")
-    validators = [current[key] for key in sorted(current)]
-    ctx.ov.put_raw(k.VALIDATORS, pb.ValidatorSet(validators=validators).SerializeToString())
+    _put_validators(ctx, current)
     ctx.validator_updates.append(
         pb.Validator(public_key=m.public_key, power=m.power, moniker=m.moniker)
     )
@@ -895,10 +904,7 @@ def _rotate_validator_key(ctx: Context, body: pb.TxBody, signer: pb.Account) -> 
     if bad is not None:
         return bad
     m = body.rotate_validator_key
-    raw = ctx.ov.get_raw(k.VALIDATORS)
-    current = (
-        {} if raw is None else {v.public_key: v for v in pb.ValidatorSet.FromString(raw).validators}
-    )
+    current = _validators(ctx)
     old = current.pop(m.public_key, None)
     if old is None:
         return Refusal(
@@ -911,8 +917,7 @@ def _rotate_validator_key(ctx: Context, body: pb.TxBody, signer: pb.Account) -> 
         )
     new = pb.Validator(public_key=m.new_public_key, power=old.power, moniker=old.moniker)
     current[m.new_public_key] = new
-    validators = [current[key] for key in sorted(current)]
-    ctx.ov.put_raw(k.VALIDATORS, pb.ValidatorSet(validators=validators).SerializeToString())
+    _put_validators(ctx, current)
     # Both in one block's updates: the set of height + 2 has the new key and not the old.
     ctx.validator_updates.append(pb.Validator(public_key=m.public_key, power=0))
     ctx.validator_updates.append(new)
