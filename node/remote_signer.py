@@ -53,9 +53,22 @@ KEEPALIVE_S: Final = 1.0
 BACKOFF_S: Final = (0.1, 2.0)
 #: How long open() waits for the first connection (the node does not start without it).
 START_TIMEOUT_S: Final = 10.0
-#: Refusal reasons counted on the node besides the signer's own codes.
+# The signer's refusal codes (SignResponse.refusal; node/signer_server.py decides them).
+DOUBLE_SIGN: Final = "double_sign"
+REGRESSION: Final = "regression"
+BAD_REQUEST: Final = "bad_request"
+WRONG_CHAIN: Final = "wrong_chain"
+GUARD_ERROR: Final = "guard_error"
+SIGN_ERROR: Final = "sign_error"
+REFUSALS: Final = frozenset(
+    {DOUBLE_SIGN, REGRESSION, BAD_REQUEST, WRONG_CHAIN, GUARD_ERROR, SIGN_ERROR}
+)
+# Reasons counted on the node besides those: no connection, no answer in time, a signature
+# that does not verify, a refusal code this version does not know.
 UNREACHABLE: Final = "unreachable"
 TIMEOUT: Final = "timeout"
+BAD_SIGNATURE: Final = "bad_signature"
+OTHER: Final = "other"
 
 
 class _ConnectionLost(Exception):
@@ -167,19 +180,20 @@ class RemoteSigner:
             self._count(UNREACHABLE)
             raise
         if response.refusal:
-            self._count(response.refusal[:32])
+            code = response.refusal if response.refusal in REFUSALS else OTHER
+            self._count(code)
             log.warning(
                 "remote signer refused height %d round %d step %s: %s (%s)",
                 height,
                 round_,
                 Step(step).name,
-                response.refusal[:32],
-                response.detail[:200],
+                code,
+                " ".join(response.detail[:200].split()),
             )
-            raise SignerUnavailable(f"{self._where()}: refused: {response.refusal[:32]}")
+            raise SignerUnavailable(f"{self._where()}: refused: {code}")
         signature = bytes(response.signature)
         if not verify(self.public_key, message, signature):
-            self._count("bad_signature")
+            self._count(BAD_SIGNATURE)
             raise SignerUnavailable(f"{self._where()}: the signature does not verify")
         return signature
 

@@ -263,3 +263,44 @@ async def test_connections_over_the_cap_are_closed_at_once(tmp_path: Path) -> No
             assert await extra.receive_some(4096) == b"", "over the cap: closed, no handshake"
             for stream in [*held, extra]:
                 await stream.aclose()
+
+
+class LyingSigner(SignerService):
+    """An allow-listed signer that answers wrongly, as set by mode."""
+
+    mode = "honest"
+
+    def answer(self, raw: bytes, peer: str = "-") -> signer_pb2.SignResponse:
+        response = super().answer(raw, peer)
+        if self.mode == "bad_signature" and response.signature:
+            response.signature = bytes(64)
+        elif self.mode == "odd_refusal" and response.signature:
+            return signer_pb2.SignResponse(refusal="\n" * 1000, detail="x\ny" * 100)
+        elif self.mode == "other_key":
+            response.public_key = NODE_B.public_key
+        return response
+
+
+async def test_a_lying_signer_gets_nothing_past_the_node(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        svc = LyingSigner(home_config(tmp_path), SIGNER_NODE, FileSigner(VALIDATOR))
+        async with running(svc) as port:
+            client = await open_client(port, NODE_A)
+            try:
+                svc.mode = "bad_signature"
+                with pytest.raises(SignerUnavailable, match="does not verify"):
+                    await sign(client, prevote(1, 0, b""))
+                svc.mode = "odd_refusal"
+                with pytest.raises(SignerUnavailable, match="refused: other"):
+                    await sign(client, prevote(2, 0, b""))
+                assert client.refusals() == {"bad_signature": 1, "other": 1}
+                # A signer whose validator key changes is not this validator's any more.
+                svc.mode = "other_key"
+                await wait_up(client, False)
+                with pytest.raises(SignerUnavailable, match="key changed"):
+                    await sign(client, prevote(3, 0, b""))
+                svc.mode = "honest"
+                await wait_up(client, True)
+                await sign(client, prevote(4, 0, b""))
+            finally:
+                client.close()
