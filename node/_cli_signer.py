@@ -77,6 +77,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     home: Path = args.home
     if (home / SIGNER_CONFIG_FILE).exists() or (home / NODE_KEY_FILE).exists():
         _fail(f"{home} is already initialised; refusing to overwrite its keys")
+    if not 1 <= len(args.chain_id.encode()) <= 255:
+        raise ConfigError("--chain-id: expected 1 to 255 bytes")
     try:
         parse_host_port(args.listen)
     except ValueError as e:

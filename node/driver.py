@@ -297,7 +297,7 @@ class ConsensusDriver:
                     log.info("misbehaviour %s from %s: %s", code, who, detail)
                 case cs.SignRefused() if out.reason.startswith(cs.SIGNER_UNAVAILABLE):
                     self.stats.signer_unavailable += 1
-                    log.warning(
+                    log.info(
                         "not signing at step %s: %s",
                         out.step.name,
                         out.reason,

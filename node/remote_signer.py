@@ -11,7 +11,8 @@ Rules this module keeps:
 
 1. ``sign`` never blocks the node for longer than ``timeout_ms``: with no connection it
    raises ``consensus.SignerUnavailable`` at once; a signature not back in time raises it
-   too (the engine then skips that step's message, and may sign in a later one).
+   too (the engine then skips that step's message, and may sign in a later one), and so
+   does every call for ``SLOW_COOLDOWN_S`` after such a timeout.
 2. A refusal by the signer (its own double-sign guard, docs/deployment.md) raises
    ``SignerUnavailable`` naming the refusal; refusals are counted by reason.
 3. Every signature is checked against the validator's public key before it is returned;
@@ -26,6 +27,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Final
@@ -51,11 +53,27 @@ CONNECT_TIMEOUT_S: Final = 3.0
 KEEPALIVE_S: Final = 1.0
 #: Redial backoff: from the first to the last value, doubling.
 BACKOFF_S: Final = (0.1, 2.0)
+#: After a signature timed out, signatures are skipped at once for this long: a signer that
+#: answers keep-alives but hangs on signing must not stall the node's loop at every step.
+SLOW_COOLDOWN_S: Final = 5.0
 #: How long open() waits for the first connection (the node does not start without it).
 START_TIMEOUT_S: Final = 10.0
-#: Refusal reasons counted on the node besides the signer's own codes.
+# The signer's refusal codes (SignResponse.refusal; node/signer_server.py decides them).
+DOUBLE_SIGN: Final = "double_sign"
+REGRESSION: Final = "regression"
+BAD_REQUEST: Final = "bad_request"
+WRONG_CHAIN: Final = "wrong_chain"
+GUARD_ERROR: Final = "guard_error"
+SIGN_ERROR: Final = "sign_error"
+REFUSALS: Final = frozenset(
+    {DOUBLE_SIGN, REGRESSION, BAD_REQUEST, WRONG_CHAIN, GUARD_ERROR, SIGN_ERROR}
+)
+# Reasons counted on the node besides those: no connection, no answer in time, a signature
+# that does not verify, a refusal code this version does not know.
 UNREACHABLE: Final = "unreachable"
 TIMEOUT: Final = "timeout"
+BAD_SIGNATURE: Final = "bad_signature"
+OTHER: Final = "other"
 
 
 class _ConnectionLost(Exception):
@@ -80,6 +98,7 @@ class RemoteSigner:
         self._timeout_s = settings.timeout_ms / 1000
         self._public_key: bytes | None = None
         self._up = False
+        self._slow_until = 0.0  # time.monotonic() until which signatures are skipped
         self._last_error = "not connected yet"
         self._lock = threading.Lock()
         self._refusals: Counter[str] = Counter()
@@ -145,6 +164,9 @@ class RemoteSigner:
         Raises:
             SignerUnavailable: no connection, no answer within timeout_ms, or a refusal.
         """
+        if time.monotonic() < self._slow_until:
+            self._count(TIMEOUT)
+            raise SignerUnavailable(f"{self._where()}: too slow a moment ago; skipping")
         token = self._token
         if not self._up or token is None:
             self._count(UNREACHABLE)
@@ -159,6 +181,7 @@ class RemoteSigner:
             response = request.future.result(timeout=self._timeout_s)
         except (concurrent.futures.TimeoutError, trio.RunFinishedError):
             request.future.cancel()
+            self._slow_until = time.monotonic() + SLOW_COOLDOWN_S
             self._count(TIMEOUT)
             raise SignerUnavailable(
                 f"{self._where()}: no signature within {self._timeout_s * 1000:g} ms"
@@ -167,19 +190,20 @@ class RemoteSigner:
             self._count(UNREACHABLE)
             raise
         if response.refusal:
-            self._count(response.refusal[:32])
+            code = response.refusal if response.refusal in REFUSALS else OTHER
+            self._count(code)
             log.warning(
                 "remote signer refused height %d round %d step %s: %s (%s)",
                 height,
                 round_,
                 Step(step).name,
-                response.refusal[:32],
-                response.detail[:200],
+                code,
+                " ".join(response.detail[:200].split()),
             )
-            raise SignerUnavailable(f"{self._where()}: refused: {response.refusal[:32]}")
+            raise SignerUnavailable(f"{self._where()}: refused: {code}")
         signature = bytes(response.signature)
         if not verify(self.public_key, message, signature):
-            self._count("bad_signature")
+            self._count(BAD_SIGNATURE)
             raise SignerUnavailable(f"{self._where()}: the signature does not verify")
         return signature
 

@@ -37,20 +37,21 @@ from node.keys import KeyPair
 from node.p2p import P2PError
 from node.p2p._handshake import perform_handshake
 from node.p2p._wire import FrameStream
-from node.remote_signer import CONNECT_TIMEOUT_S, MAX_SIGNER_FRAME
+from node.remote_signer import (
+    BAD_REQUEST,
+    CONNECT_TIMEOUT_S,
+    DOUBLE_SIGN,
+    GUARD_ERROR,
+    MAX_SIGNER_FRAME,
+    REGRESSION,
+    SIGN_ERROR,
+    WRONG_CHAIN,
+)
 from node.signer import ValidatorSigner
 from node.signguard import SignGuard
 from proto import signer_pb2
 
 log = logging.getLogger("tenge.signer")
-
-# Refusal codes (SignResponse.refusal).
-DOUBLE_SIGN: Final = "double_sign"
-REGRESSION: Final = "regression"
-BAD_REQUEST: Final = "bad_request"
-WRONG_CHAIN: Final = "wrong_chain"
-GUARD_ERROR: Final = "guard_error"
-SIGN_ERROR: Final = "sign_error"
 
 #: A connection that sends nothing for this long is closed (the node pings every second).
 IDLE_TIMEOUT_S: Final = 30.0

@@ -5,7 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from node.config import SignerSettings, load_config, parse_host_port, render_config
+from node.config import (
+    SIGNER_CONFIG_FILE,
+    HostPort,
+    SignerSettings,
+    load_config,
+    load_signer_config,
+    parse_host_port,
+    render_config,
+    render_signer_config,
+)
 from node.errors import ConfigError
 
 NODE_ID = "ab" * 32
@@ -293,6 +302,13 @@ PKCS11 = (
             "signer.signer_id",
             "64 hex",
         ),
+        (
+            'moniker = "x"\n[signer]\nkind = "remote"\naddress = "h:1"\n'
+            f'signer_id = "{NODE_ID}"\ntimeout_ms = 5\n',
+            "signer.timeout_ms",
+            "10",
+        ),
+        (PKCS11 + 'pin_env = "A"\ntimeout_ms = 100\n', "signer.timeout_ms", "only for kind"),
     ],
 )
 def test_signer_section_errors_name_the_field(
@@ -302,3 +318,48 @@ def test_signer_section_errors_name_the_field(
         load_config(_write(tmp_path / "h", text))
     assert f"config.toml: {field}: " in str(raised.value)
     assert problem in str(raised.value)
+
+
+def test_remote_signer_renders_and_loads_back(tmp_path: Path) -> None:
+    settings = SignerSettings(
+        kind="remote", address=HostPort("10.0.0.5", 26670), signer_id=NODE_ID, timeout_ms=250
+    )
+    cfg = load_config(_write(tmp_path / "h", render_config(moniker="x", signer=settings)))
+    assert cfg.signer == settings
+
+
+def test_a_signer_home_renders_and_loads_back(tmp_path: Path) -> None:
+    home = tmp_path / "s"
+    home.mkdir()
+    (home / SIGNER_CONFIG_FILE).write_text(
+        render_signer_config('chain "quoted"', "127.0.0.1:26670", [NODE_ID])
+    )
+    cfg = load_signer_config(home)
+    assert (cfg.chain_id, cfg.listen, cfg.allowed_node_ids) == (
+        'chain "quoted"',
+        HostPort("127.0.0.1", 26670),
+        frozenset({NODE_ID}),
+    )
+    assert cfg.signer == SignerSettings()
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('listen = "127.0.0.1:1"\n', "chain_id"),
+        ('chain_id = "c"\nlisten = "nope"\n', "listen"),
+        ('chain_id = "c"\nallowed = ["ab"]\n', "allowed[0]"),
+        ('chain_id = "c"\nallowed = "x"\n', "allowed"),
+        (
+            'chain_id = "c"\n[signer]\nkind = "remote"\naddress = "h:1"\n'
+            f'signer_id = "{NODE_ID}"\n',
+            "signer.kind",
+        ),
+    ],
+)
+def test_signer_home_errors_name_the_field(tmp_path: Path, text: str, field: str) -> None:
+    home = tmp_path / "s"
+    home.mkdir()
+    (home / SIGNER_CONFIG_FILE).write_text(text)
+    with pytest.raises(ConfigError, match=f"signer.toml: {re.escape(field)}: "):
+        load_signer_config(home)

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from consensus import LastSigned, SignerUnavailable, Step, VoteType, vote_sign_bytes
 from node.config import HostPort, SignerHomeConfig, SignerSettings
 from node.keys import KeyPair, verify
-from node.remote_signer import RemoteSigner
+from node.p2p._handshake import perform_handshake
+from node.p2p._wire import FrameStream
+from node.remote_signer import MAX_SIGNER_FRAME, RemoteSigner
 from node.signer import FileSigner, SignerError
 from node.signer_server import (
     BAD_REQUEST,
@@ -153,9 +155,11 @@ def client_settings(port: int, timeout_ms: int = 1000) -> SignerSettings:
     )
 
 
-async def open_client(port: int, node: KeyPair, **kwargs: float) -> RemoteSigner:
+async def open_client(
+    port: int, node: KeyPair, timeout_ms: int = 1000, **kwargs: float
+) -> RemoteSigner:
     return await trio.to_thread.run_sync(
-        lambda: RemoteSigner.open(client_settings(port), CHAIN, node, **kwargs)
+        lambda: RemoteSigner.open(client_settings(port, timeout_ms), CHAIN, node, **kwargs)
     )
 
 
@@ -263,3 +267,76 @@ async def test_connections_over_the_cap_are_closed_at_once(tmp_path: Path) -> No
             assert await extra.receive_some(4096) == b"", "over the cap: closed, no handshake"
             for stream in [*held, extra]:
                 await stream.aclose()
+
+
+class LyingSigner(SignerService):
+    """An allow-listed signer that answers wrongly, as set by mode."""
+
+    mode = "honest"
+
+    def answer(self, raw: bytes, peer: str = "-") -> signer_pb2.SignResponse:
+        response = super().answer(raw, peer)
+        if self.mode == "bad_signature" and response.signature:
+            response.signature = bytes(64)
+        elif self.mode == "odd_refusal" and response.signature:
+            return signer_pb2.SignResponse(refusal="\n" * 1000, detail="x\ny" * 100)
+        elif self.mode == "other_key":
+            response.public_key = NODE_B.public_key
+        return response
+
+
+async def test_a_lying_signer_gets_nothing_past_the_node(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        svc = LyingSigner(home_config(tmp_path), SIGNER_NODE, FileSigner(VALIDATOR))
+        async with running(svc) as port:
+            client = await open_client(port, NODE_A)
+            try:
+                svc.mode = "bad_signature"
+                with pytest.raises(SignerUnavailable, match="does not verify"):
+                    await sign(client, prevote(1, 0, b""))
+                svc.mode = "odd_refusal"
+                with pytest.raises(SignerUnavailable, match="refused: other"):
+                    await sign(client, prevote(2, 0, b""))
+                assert client.refusals() == {"bad_signature": 1, "other": 1}
+                # A signer whose validator key changes is not this validator's any more.
+                svc.mode = "other_key"
+                await wait_up(client, False)
+                with pytest.raises(SignerUnavailable, match="key changed"):
+                    await sign(client, prevote(3, 0, b""))
+                svc.mode = "honest"
+                await wait_up(client, True)
+                await sign(client, prevote(4, 0, b""))
+            finally:
+                client.close()
+
+
+async def test_a_signer_that_hangs_costs_one_timeout_then_is_skipped(tmp_path: Path) -> None:
+    svc = service(tmp_path)
+
+    async def answer_all_but_signatures(stream: trio.SocketStream) -> None:
+        frames = FrameStream(stream)
+        await perform_handshake(
+            frames, identity=SIGNER_NODE, chain_id=CHAIN, is_allowed=lambda key: True
+        )
+        while True:
+            raw = await frames.receive_frame(MAX_SIGNER_FRAME)
+            if signer_pb2.SignRequest.FromString(raw).sign_bytes:
+                await trio.sleep_forever()  # a hung HSM behind a live process
+            await frames.send_frame(svc.answer(raw).SerializeToString())
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+            port = listeners[0].socket.getsockname()[1]
+            nursery.start_soon(trio.serve_listeners, answer_all_but_signatures, listeners)
+            client = await open_client(port, NODE_A, timeout_ms=200)
+            try:
+                with pytest.raises(SignerUnavailable, match="no signature within 200 ms"):
+                    await sign(client, prevote(1, 0, b""))
+                # The next ones are skipped at once, not another 200 ms of the node's loop.
+                with pytest.raises(SignerUnavailable, match="too slow"):
+                    await sign(client, prevote(2, 0, b""))
+                assert client.refusals() == {"timeout": 2}
+            finally:
+                client.close()
+            nursery.cancel_scope.cancel()

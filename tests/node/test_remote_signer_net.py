@@ -24,8 +24,15 @@ from typing import Any
 import httpx
 import trio
 from network_support import Network, running_network
+from softhsm_support import needs_softhsm
 
-from node.config import HostPort, SignerSettings, render_config
+from consensus import VoteType, vote_sign_bytes
+from node._cli_signer import open_validator_signer
+from node.config import HostPort, SignerSettings, load_signer_config, render_config
+from node.keys import KeyPair, verify
+from node.signer import hsm_generate
+from node.signer_server import SignerService
+from proto import signer_pb2
 from testnet._procs import is_running, read_pid, start_node, stop_node
 from testnet._softhsm import softhsm_missing, softhsm_token
 
@@ -327,3 +334,34 @@ async def test_two_nodes_on_one_signer_are_refused_not_double_signed(tmp_path: P
                     stop_node(twin, grace=10)
                     text = (twin_home / "node.log").read_text()
                     assert "Traceback" not in text, text[-3000:]
+
+
+@needs_softhsm
+def test_a_signer_home_on_a_pkcs11_token_signs_from_the_token(tmp_path: Path) -> None:
+    with softhsm_token(tmp_path / "softhsm") as token:
+        settings = token.settings("signer-key")
+        public_key = hsm_generate(settings)
+        home = tmp_path / "s"
+        flags = ["--module", settings.module, "--token-label", settings.token_label]
+        flags += ["--key-label", settings.key_label, "--pin-env", settings.pin_env]
+        made = tenge_node("signer", "init", "--home", str(home), "--chain-id", "c", *flags)
+        assert made.returncode == 0, made.stderr
+        assert json.loads(made.stdout)["validator_public_key"] == public_key.hex()
+        assert not (home / "validator_key.json").exists()
+        config = load_signer_config(home)
+        assert config.signer.kind == "pkcs11"
+        signer = open_validator_signer(config, None)
+        try:
+            service = SignerService(config, KeyPair.generate(), signer)
+            message = vote_sign_bytes("c", VoteType.PRECOMMIT, 3, 0, b"\x09" * 32)
+            raw = signer_pb2.SignRequest(
+                chain_id="c", sign_bytes=message, height=3, round=0, step=3
+            ).SerializeToString()
+            response = service.answer(raw)
+            assert verify(public_key, message, response.signature)
+        finally:
+            signer.close()
+        missing = tenge_node(
+            "signer", "init", "--home", str(tmp_path / "t"), "--chain-id", "c", *flags[:4]
+        )
+        assert "--key-label" in one_error_line(missing)
