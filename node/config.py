@@ -42,7 +42,9 @@ SIGNER_KINDS: Final = ("file", "pkcs11", "remote")
 #: The [signer] keys each kind takes; a key of another kind is refused as a likely mistake.
 _SIGNER_KEYS: Final = {
     "file": frozenset(),
-    "pkcs11": frozenset({"module", "token_label", "key_label", "pin_env", "pin_file"}),
+    "pkcs11": frozenset(
+        {"module", "token_label", "key_label", "next_key_label", "pin_env", "pin_file"}
+    ),
     "remote": frozenset({"address", "signer_id", "timeout_ms"}),
 }
 #: The remote signer's home: its config file (the validator key and its own node key sit
@@ -101,7 +103,8 @@ class SignerSettings:
     kind "file": validator_key.json in the home (the default). kind "pkcs11": the key
     labelled key_label in the token labelled token_label of the PKCS#11 module (a shared
     library path); the user PIN is read at start from the environment variable pin_env or
-    from pin_file (exactly one is set). kind "remote": a signer process at address whose
+    from pin_file (exactly one is set); next_key_label, during a key rotation, labels the
+    new key pair in the same token. kind "remote": a signer process at address whose
     node id is signer_id; a signature not back within timeout_ms counts as unavailable.
     """
 
@@ -109,6 +112,7 @@ class SignerSettings:
     module: str = ""
     token_label: str = ""
     key_label: str = ""
+    next_key_label: str = ""  # a rotation in progress: the new key's label in the token
     pin_env: str = ""
     pin_file: Path | None = None
     address: HostPort | None = None
@@ -404,6 +408,14 @@ def _render_signer(settings: SignerSettings, q: Any) -> str:
             f"module = {q(settings.module)}",
             f"token_label = {q(settings.token_label)}",
             f"key_label = {q(settings.key_label)}",
+        ]
+        if settings.next_key_label:
+            lines += [
+                "# A key rotation (docs/deployment.md): the new key, used from the height its",
+                "# validator set holds it.",
+                f"next_key_label = {q(settings.next_key_label)}",
+            ]
+        lines += [
             "# The token's user PIN: from an environment variable, or from a file (mode 0600).",
         ]
         if settings.pin_file is not None:
@@ -522,11 +534,15 @@ def _signer(r: _Reader, home: Path) -> SignerSettings:
         pin_file = r.text("signer.pin_file", "")
         if bool(pin_env) == bool(pin_file):
             raise r.error("signer.pin_env", "set exactly one of pin_env and pin_file")
+        next_label = r.text("signer.next_key_label", "")
+        if next_label and next_label == r.text("signer.key_label", ""):
+            raise r.error("signer.next_key_label", "must differ from key_label")
         return SignerSettings(
             kind=kind,
             module=required("module"),
             token_label=required("token_label"),
             key_label=required("key_label"),
+            next_key_label=next_label,
             pin_env=pin_env,
             pin_file=(home / pin_file) if pin_file else None,
         )

@@ -27,6 +27,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -91,11 +92,18 @@ class FileSigner:
 class Pkcs11Signer:
     """Signs inside a PKCS#11 token with CKM_EDDSA; the private key never leaves it."""
 
-    def __init__(self, settings: SignerSettings, lib: Pkcs11Lib, session: pkcs11.Session) -> None:
+    def __init__(
+        self,
+        settings: SignerSettings,
+        lib: Pkcs11Lib,
+        session: pkcs11.Session,
+        *,
+        owns_session: bool = True,
+    ) -> None:
         self.settings = settings
         self._lib = lib
         self._session = session
-        self._closed = False
+        self._closed = not owns_session  # a second key of a session closes nothing
         self._key, self._public_key = _find_key_pair(settings, session)
 
     @classmethod
@@ -115,6 +123,19 @@ class Pkcs11Signer:
             _close(lib, session)
             raise
         return signer
+
+    def next_key(self) -> Pkcs11Signer:
+        """The signer of settings.next_key_label in this signer's session (a rotation).
+
+        Raises:
+            SignerError: the token has no such key pair, or its signature does not verify.
+        """
+        settings = dataclasses.replace(
+            self.settings, key_label=self.settings.next_key_label, next_key_label=""
+        )
+        following = Pkcs11Signer(settings, self._lib, self._session, owns_session=False)
+        following.prove()
+        return following
 
     @property
     def kind(self) -> str:
@@ -179,7 +200,14 @@ def open_signer(
     """
     settings = config.signer
     if settings.kind == "pkcs11":
-        return Pkcs11Signer.open(settings)
+        token_signer = Pkcs11Signer.open(settings)
+        if not settings.next_key_label:
+            return token_signer
+        try:  # a rotation in progress: both keys of one session, as for key files
+            return KeyRing([token_signer, token_signer.next_key()])
+        except BaseException:
+            token_signer.close()
+            raise
     if settings.kind == "remote":
         from node.remote_signer import RemoteSigner
 

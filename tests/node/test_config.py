@@ -251,11 +251,17 @@ def test_signer_defaults_to_the_key_file(tmp_path: Path) -> None:
 def test_pkcs11_signer_renders_and_loads_back(tmp_path: Path) -> None:
     home = tmp_path / "h"
     for pin in ({"pin_env": "HSM_PIN"}, {"pin_file": home / "hsm.pin"}):
-        settings = SignerSettings(
-            kind="pkcs11", module="/usr/lib/x.so", token_label="t", key_label="k", **pin
-        )
-        cfg = load_config(_write(home, render_config(moniker="x", signer=settings)))
-        assert cfg.signer == settings
+        for next_label in ("", "k-next"):  # a key rotation in progress names the new pair
+            settings = SignerSettings(
+                kind="pkcs11",
+                module="/usr/lib/x.so",
+                token_label="t",
+                key_label="k",
+                next_key_label=next_label,
+                **pin,
+            )
+            cfg = load_config(_write(home, render_config(moniker="x", signer=settings)))
+            assert cfg.signer == settings
 
 
 def test_a_relative_pin_file_is_in_the_home(tmp_path: Path) -> None:
@@ -290,6 +296,12 @@ PKCS11 = (
             "required",
         ),
         (PKCS11 + 'pin_env = "A"\naddress = "h:1"\n', "signer.address", 'only for kind = "remote"'),
+        (
+            PKCS11 + 'pin_env = "A"\nnext_key_label = "k"\n',
+            "signer.next_key_label",
+            "must differ from key_label",
+        ),
+        ('moniker = "x"\n[signer]\nnext_key_label = "n"\n', "signer.next_key_label", "pkcs11"),
         ('moniker = "x"\n[signer]\nkind = "remote"\n', "signer.address", "required"),
         (
             'moniker = "x"\n[signer]\nkind = "remote"\naddress = "nope"\n'

@@ -1,20 +1,26 @@
 """A real validator rotates its key through governance and signs every height across the
 switch: a lone validator (one missed height would halt the chain) started with
-`tenge-node keys rotate-init`'s next key beside its key file."""
+`tenge-node keys rotate-init`'s next key beside its key, in a key file or in a PKCS#11
+token (SoftHSM2)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 from network_support import Network, running_network
+from softhsm_support import Token, softhsm_token
 
+from node.config import SignerSettings, load_config
 from node.ledger.txbuild import propose
 from proto import ledger_pb2 as pb
+from testnet._softhsm import softhsm_missing
 
 WAIT_S = 90
 
@@ -29,9 +35,36 @@ def cli(*args: str) -> dict[str, Any]:
     return doc
 
 
-def finish_rotation(home: Path) -> None:
-    """`keys rotate-finish`: the old key file retired, the next one now the key file."""
+@pytest.fixture(params=["file", "pkcs11"])
+def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SignerSettings | None]:
+    """The validator key's kind: None for a key file, else a SoftHSM2 token's settings."""
+    if request.param == "file":
+        yield None
+        return
+    if softhsm_missing() is not None:
+        pytest.skip(str(softhsm_missing()))
+    token: Token
+    with softhsm_token(tmp_path / "softhsm") as token:
+        yield token.settings("rotating-validator")
+
+
+def rotate_init(home: Path, token: SignerSettings | None) -> dict[str, Any]:
+    """`keys rotate-init`: the next key beside the current one (file, or token label)."""
+    if token is None:
+        return cli("keys", "rotate-init", "--home", str(home))
+    prepared = cli("keys", "rotate-init", "--home", str(home), "--next-key-label", "next")
+    assert load_config(home).signer.next_key_label == "next"
+    return prepared
+
+
+def finish_rotation(home: Path, token: SignerSettings | None) -> None:
+    """`keys rotate-finish`: only the new key left in use."""
     finished = cli("keys", "rotate-finish", "--home", str(home))
+    if token is not None:
+        signer = load_config(home).signer
+        assert (signer.key_label, signer.next_key_label) == ("next", "")
+        assert finished["retired_key_label"] == token.key_label
+        return
     assert Path(finished["retired_key_file"]).exists()
     assert not (home / "validator_key.next.json").exists()
     assert (home / "validator_key.json").exists()
@@ -47,14 +80,17 @@ async def commit(net: Network, signer: str, kind: Any) -> dict[str, Any]:
     return doc
 
 
-async def test_a_lone_validator_rotates_its_key_without_missing_a_height(tmp_path: Path) -> None:
+async def test_a_lone_validator_rotates_its_key_without_missing_a_height(
+    tmp_path: Path, kind: SignerSettings | None
+) -> None:
     rotation: dict[str, Any] = {}
 
     def prepare(net: Network) -> None:
-        rotation.update(cli("keys", "rotate-init", "--home", net.nodes[0]["home"]))
+        rotation.update(rotate_init(Path(net.nodes[0]["home"]), kind))
 
+    hsm = None if kind is None else {0: kind}
     with trio.fail_after(WAIT_S):
-        async with running_network(tmp_path, validators=1, prepare=prepare) as net:
+        async with running_network(tmp_path, validators=1, prepare=prepare, hsm_signers=hsm) as net:
             old, new = rotation["public_key"], rotation["new_public_key"]
             change = pb.RotateValidatorKey(
                 public_key=bytes.fromhex(old),
@@ -87,6 +123,6 @@ async def test_a_lone_validator_rotates_its_key_without_missing_a_height(tmp_pat
 
             # Once in force, the new key alone: rotate-finish, restart, still committing.
             net.stop_all()
-            finish_rotation(Path(net.nodes[0]["home"]))
+            finish_rotation(Path(net.nodes[0]["home"]), kind)
             net.start(0)
             await net.wait_height(executed + 6)
