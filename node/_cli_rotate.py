@@ -43,6 +43,10 @@ def add_rotate_parsers(keys_sub: argparse._SubParsersAction[argparse.ArgumentPar
     p.add_argument(
         "--next-key-label", metavar="LABEL", help='kind "pkcs11": the new key pair\'s label'
     )
+    p.add_argument(
+        "--next-signer", metavar="HOST:PORT", help='kind "remote": the new key\'s signer'
+    )
+    p.add_argument("--next-signer-id", metavar="ID", help="with --next-signer: its signer id")
     p.set_defaults(func=cmd_rotate_init)
     p = keys_sub.add_parser(
         "rotate-finish", help="after the rotation took effect: keep only the new key"
@@ -124,6 +128,54 @@ def _rotate_init_token(args: argparse.Namespace, settings: SignerSettings) -> in
     return EXIT_OK
 
 
+def _rotate_init_remote(args: argparse.Namespace, settings: SignerSettings) -> int:
+    if not args.next_signer or not args.next_signer_id:
+        raise ConfigError(
+            'signer.kind is "remote": give --next-signer HOST:PORT and --next-signer-id ID of '
+            "the new key's signer (`tenge-node signer prove-rotation` on its host prints "
+            "both, with the proof to propose)"
+        )
+    if settings.next_address is not None:
+        raise ConfigError(
+            f"config.toml: signer.next_address is {settings.next_address}: a rotation is "
+            "already prepared (rotate-finish once it took effect)"
+        )
+
+    def add_next(section: list[str]) -> list[str]:
+        return [
+            *section,
+            f"next_address = {json.dumps(args.next_signer)}\n",
+            f"next_signer_id = {json.dumps(args.next_signer_id)}\n",
+        ]
+
+    _edit_signer_section(args.home / "config.toml", add_next)
+    print(json.dumps({"next_signer": args.next_signer, "next_signer_id": args.next_signer_id}))
+    return EXIT_OK
+
+
+def _rotate_finish_remote(home: Path, settings: SignerSettings) -> int:
+    if settings.next_address is None:
+        raise ConfigError("config.toml: signer.next_address is not set: no rotation in progress")
+    replaced = {
+        "address": f"address = {json.dumps(str(settings.next_address))}\n",
+        "signer_id": f"signer_id = {json.dumps(settings.next_signer_id)}\n",
+    }
+
+    def promote(section: list[str]) -> list[str]:
+        out = []
+        for line in section:
+            name = line.split("=", 1)[0].strip()
+            if name in ("next_address", "next_signer_id"):
+                continue
+            out.append(replaced.get(name, line))
+        return out
+
+    _edit_signer_section(home / "config.toml", promote)
+    retired = {"address": str(settings.address), "signer_id": settings.signer_id}
+    print(json.dumps({"signer": str(settings.next_address), "retired_signer": retired}))
+    return EXIT_OK
+
+
 def _rotate_finish_token(home: Path, settings: SignerSettings) -> int:
     if not settings.next_key_label:
         raise ConfigError("config.toml: signer.next_key_label is not set: no rotation in progress")
@@ -149,11 +201,8 @@ def cmd_rotate_init(args: argparse.Namespace) -> int:
     settings = load_config(home).signer
     if settings.kind == "pkcs11":
         return _rotate_init_token(args, settings)
-    if settings.kind != "file":
-        raise ConfigError(
-            f'signer.kind is "{settings.kind}": rotate the key where the signer keeps it '
-            '(docs/deployment.md, "Rotating the validator key")'
-        )
+    if settings.kind == "remote":
+        return _rotate_init_remote(args, settings)
     current_path, next_path = home / VALIDATOR_KEY_FILE, home / NEXT_VALIDATOR_KEY_FILE
     if not current_path.exists():
         raise KeyFileError(f"{current_path}: no validator key file to rotate from")
@@ -177,6 +226,8 @@ def cmd_rotate_finish(args: argparse.Namespace) -> int:
     settings = load_config(home).signer
     if settings.kind == "pkcs11":
         return _rotate_finish_token(home, settings)
+    if settings.kind == "remote":
+        return _rotate_finish_remote(home, settings)
     current_path, next_path = home / VALIDATOR_KEY_FILE, home / NEXT_VALIDATOR_KEY_FILE
     if not next_path.exists():
         raise KeyFileError(f"{next_path}: no rotation in progress")

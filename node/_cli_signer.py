@@ -1,9 +1,11 @@
-"""`tenge-node signer init | start`: the remote signer's home and process.
+"""`tenge-node signer init | start | prove-rotation`: the remote signer's home and process.
 
 init makes a signer home: signer.toml, the signer's own node key (the channel's
 identity, its "signer_id"), and the validator key (validator_key.json; with --module and
 the token flags, a key already in a PKCS#11 token, see `keys hsm-init`). start serves it
-until SIGINT or SIGTERM. docs/deployment.md, "Validator keys"; docs/cli.md.
+until SIGINT or SIGTERM. prove-rotation prints the RotateValidatorKey fields that move a
+validator from its key today to this home's key, signed here (docs/governance.md).
+docs/deployment.md, "Validator keys"; docs/cli.md.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from node.config import (
     render_signer_config,
 )
 from node.errors import ConfigError
-from node.keys import KeyPair, read_key_file, read_public_key, write_key_file
+from node.keys import PUBLIC_KEY_SIZE, KeyPair, read_key_file, read_public_key, write_key_file
 from node.logs import setup_logging
 from node.signer import FileSigner, Pkcs11Signer, ValidatorSigner, hsm_public_key, read_pin
 
@@ -69,6 +71,14 @@ def add_signer_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     p.set_defaults(func=cmd_start)
+
+    p = signer_sub.add_parser(
+        "prove-rotation", help="the rotation of a validator to this home's key, with its proof"
+    )
+    p.add_argument("--home", type=Path, required=True, help="the signer home of the new key")
+    p.add_argument("--public-key", required=True, metavar="HEX", help="the validator's key today")
+    p.add_argument("--passphrase-env", metavar="VAR", help="decrypt the validator key")
+    p.set_defaults(func=cmd_prove_rotation)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -156,6 +166,37 @@ def open_validator_signer(config: SignerHomeConfig, passphrase: str | None) -> V
     if config.signer.kind == "pkcs11":
         return Pkcs11Signer.open(config.signer)
     return FileSigner(read_key_file(config.validator_key_path, passphrase))
+
+
+def cmd_prove_rotation(args: argparse.Namespace) -> int:
+    from node.cli import _fail, _passphrase
+    from node.ledger._rules import rotation_sign_bytes
+
+    config = load_signer_config(args.home)
+    try:
+        old = bytes.fromhex(args.public_key)
+    except ValueError:
+        old = b""
+    if len(old) != PUBLIC_KEY_SIZE:
+        _fail(f"--public-key: {args.public_key[:80]!r} is not a public key (64 hex)", 2)
+    signer = open_validator_signer(config, _passphrase(args.passphrase_env))
+    try:
+        new = signer.public_key
+        if new == old:
+            _fail("this signer home already holds that key")
+        proof = signer.sign(rotation_sign_bytes(config.chain_id, old, new))
+    finally:
+        signer.close()
+    doc = {
+        "chain_id": config.chain_id,
+        "public_key": old.hex(),
+        "new_public_key": new.hex(),
+        "proof": proof.hex(),
+        "next_signer": str(config.listen),
+        "next_signer_id": read_public_key(config.node_key_path).hex(),
+    }
+    print(json.dumps(doc, indent=2))
+    return EXIT_OK
 
 
 def cmd_start(args: argparse.Namespace) -> int:

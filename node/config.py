@@ -45,7 +45,7 @@ _SIGNER_KEYS: Final = {
     "pkcs11": frozenset(
         {"module", "token_label", "key_label", "next_key_label", "pin_env", "pin_file"}
     ),
-    "remote": frozenset({"address", "signer_id", "timeout_ms"}),
+    "remote": frozenset({"address", "signer_id", "timeout_ms", "next_address", "next_signer_id"}),
 }
 #: The remote signer's home: its config file (the validator key and its own node key sit
 #: beside it, as in a node's home).
@@ -105,7 +105,8 @@ class SignerSettings:
     library path); the user PIN is read at start from the environment variable pin_env or
     from pin_file (exactly one is set); next_key_label, during a key rotation, labels the
     new key pair in the same token. kind "remote": a signer process at address whose
-    node id is signer_id; a signature not back within timeout_ms counts as unavailable.
+    node id is signer_id; a signature not back within timeout_ms counts as unavailable;
+    next_address and next_signer_id, during a key rotation, name the signer of the new key.
     """
 
     kind: str = "file"
@@ -118,6 +119,9 @@ class SignerSettings:
     address: HostPort | None = None
     signer_id: str = ""
     timeout_ms: int = 1000
+    # A key rotation in progress with kind "remote": the signer process of the new key.
+    next_address: HostPort | None = None
+    next_signer_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +435,12 @@ def _render_signer(settings: SignerSettings, q: Any) -> str:
             "# A signature not back within this many ms: the node skips that vote.",
             f"timeout_ms = {settings.timeout_ms}",
         ]
+        if settings.next_address is not None:
+            lines += [
+                "# A key rotation (docs/deployment.md): the signer of the new key.",
+                f"next_address = {q(str(settings.next_address))}",
+                f"next_signer_id = {q(settings.next_signer_id)}",
+            ]
     else:
         lines += [
             '# For an HSM: kind = "pkcs11", module = "/usr/lib/softhsm/libsofthsm2.so",',
@@ -547,11 +557,23 @@ def _signer(r: _Reader, home: Path) -> SignerSettings:
             pin_file=(home / pin_file) if pin_file else None,
         )
     if kind == "remote":
+        next_address = r.text("signer.next_address", "")
+        next_signer_id = r.text("signer.next_signer_id", "")
+        if bool(next_address) != bool(next_signer_id):
+            raise r.error("signer.next_address", "set both next_address and next_signer_id")
+        address = _host_port(r, "signer.address", required("address"))
+        signer_id = _node_id(r, "signer.signer_id", required("signer_id"))
+        if next_signer_id and _node_id(r, "signer.next_signer_id", next_signer_id) == signer_id:
+            raise r.error("signer.next_signer_id", "must differ from signer_id")
         return SignerSettings(
             kind=kind,
-            address=_host_port(r, "signer.address", required("address")),
-            signer_id=_node_id(r, "signer.signer_id", required("signer_id")),
+            address=address,
+            signer_id=signer_id,
             timeout_ms=r.integer("signer.timeout_ms", 1000, 10, 60_000),
+            next_address=(
+                _host_port(r, "signer.next_address", next_address) if next_address else None
+            ),
+            next_signer_id=next_signer_id,
         )
     return SignerSettings()
 

@@ -44,6 +44,7 @@ from node.core import (
     BlockCommitted,
     ChainState,
     CoreParams,
+    KeyRing,
     NodeCore,
     validator_set_from_bytes,
     validator_set_to_bytes,
@@ -312,7 +313,13 @@ class Node:
 
     @property
     def signer_status(self) -> dict[str, object] | None:
-        return self.signer.status() if isinstance(self.signer, RemoteSigner) else None
+        remote = self._remote_signer()
+        return None if remote is None else remote.status()
+
+    def _remote_signer(self) -> RemoteSigner | None:
+        """The remote signer signing now (during a rotation, the one the key ring selected)."""
+        signer = self.signer.active if isinstance(self.signer, KeyRing) else self.signer
+        return signer if isinstance(signer, RemoteSigner) else None
 
     @property
     def peers(self) -> list[str]:
@@ -448,9 +455,11 @@ class Node:
         m.bind_store(self.config.data_dir)
         m.bind_state_cache(self.store.state_cache_stats)
         m.bind_validators(self._validator_view)
-        remote = self.signer if isinstance(self.signer, RemoteSigner) else None
-        if remote is not None:
-            m.bind_signer(lambda: remote.up, remote.refusals)
+        if self._remote_signer() is not None:
+            m.bind_signer(
+                lambda: (r := self._remote_signer()) is not None and r.up,
+                lambda: {} if (r := self._remote_signer()) is None else r.refusals(),
+            )
 
     def _validator_view(self) -> ValidatorView:
         valset = self.validator_set(self.store.height + 1)

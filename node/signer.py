@@ -213,7 +213,21 @@ def open_signer(
 
         if node_key is None or not chain_id:
             raise ConfigError("signer (remote): needs the node key and the chain id")
-        return RemoteSigner.open(settings, chain_id, node_key)
+        remote = RemoteSigner.open(settings, chain_id, node_key)
+        if settings.next_address is None:
+            return remote
+        next_signer = dataclasses.replace(
+            settings,
+            address=settings.next_address,
+            signer_id=settings.next_signer_id,
+            next_address=None,
+            next_signer_id="",
+        )
+        try:  # a rotation in progress: the new key's signer beside the old one's
+            return KeyRing([remote, RemoteSigner.open(next_signer, chain_id, node_key)])
+        except BaseException:
+            remote.close()
+            raise
     if not config.validator_key_path.exists():
         return None
     current = FileSigner(read_key_file(config.validator_key_path, passphrase))

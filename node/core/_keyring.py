@@ -35,6 +35,11 @@ class KeyRing:
         return self._active.public_key
 
     @property
+    def active(self) -> cs.Signer:
+        """The selected signer."""
+        return self._active
+
+    @property
     def kind(self) -> str:
         """The signer kind of the selected signer ("file", "pkcs11", ...)."""
         return str(getattr(self._active, "kind", "file"))

@@ -19,7 +19,7 @@ from node.keys import KeyPair, read_key_file
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
 from proto import ledger_pb2
 from testnet._init import free_base_port, init_testnet
-from testnet._procs import kill_node, start_node, stop_node
+from testnet._procs import kill_node, start_node, start_signer, stop_node, stop_signer
 
 #: Quick rounds so tests spend seconds, not minutes.
 FAST_PARAMS = {
@@ -148,12 +148,14 @@ async def running_network(
     validators: int = 4,
     prepare: Callable[[Network], None] | None = None,
     hsm_signers: dict[int, SignerSettings] | None = None,
+    remote_signers: tuple[int, ...] = (),
 ) -> AsyncIterator[Network]:
     """Init a testnet in tmp_path, start every node, wait for height 1; stop all after.
 
     prepare, if given, runs after init and before any node starts (e.g. to edit each
-    node's config.toml). hsm_signers: validators whose key is made in a PKCS#11 token
-    (testnet._init.init_testnet).
+    node's config.toml). hsm_signers: validators whose key is made in a PKCS#11 token;
+    remote_signers: validators whose key is at a remote signer process, started before
+    the nodes and stopped after them (testnet._init.init_testnet).
     """
     directory = tmp_path / "net"
     manifest = init_testnet(
@@ -162,12 +164,15 @@ async def running_network(
         base_port=free_base_port(validators),
         params=FAST_PARAMS,
         hsm_signers=hsm_signers,
+        remote_signers=remote_signers,
     )
     async with httpx.AsyncClient(timeout=10) as client:
         net = Network(directory, manifest, client)
         if prepare is not None:
             prepare(net)
         try:
+            for node in net.nodes:
+                start_signer(node, detach=False)
             for i in range(validators):
                 net.start(i)
             with trio.move_on_after(STARTUP_S) as startup:
@@ -177,6 +182,8 @@ async def running_network(
             yield net
         finally:
             net.stop_all()
+            for node in net.nodes:
+                stop_signer(node, grace=10)
             for node in net.nodes:
                 log = Path(node["home"]) / "node.log"
                 if log.exists():

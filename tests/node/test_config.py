@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -338,6 +339,40 @@ def test_remote_signer_renders_and_loads_back(tmp_path: Path) -> None:
     )
     cfg = load_config(_write(tmp_path / "h", render_config(moniker="x", signer=settings)))
     assert cfg.signer == settings
+    rotating = dataclasses.replace(
+        settings, next_address=HostPort("10.0.0.6", 26670), next_signer_id="cd" * 32
+    )
+    cfg = load_config(_write(tmp_path / "r", render_config(moniker="x", signer=rotating)))
+    assert cfg.signer == rotating
+
+
+REMOTE = f'moniker = "x"\n[signer]\nkind = "remote"\naddress = "h:1"\nsigner_id = "{NODE_ID}"\n'
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "problem"),
+    [
+        ('next_address = "h:2"\n', "signer.next_address", "set both"),
+        (f'next_signer_id = "{NODE_ID}"\n', "signer.next_address", "set both"),
+        (
+            f'next_address = "h:2"\nnext_signer_id = "{NODE_ID}"\n',
+            "signer.next_signer_id",
+            "differ",
+        ),
+        (
+            'next_address = "nope"\nnext_signer_id = "' + "cd" * 32 + '"\n',
+            "signer.next_address",
+            "HOST:PORT",
+        ),
+    ],
+)
+def test_a_remote_rotation_names_both_and_another_signer(
+    tmp_path: Path, extra: str, field: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path / "h", REMOTE + extra))
+    assert field in str(caught.value)
+    assert problem in str(caught.value)
 
 
 def test_a_signer_home_renders_and_loads_back(tmp_path: Path) -> None:

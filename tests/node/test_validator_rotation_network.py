@@ -1,7 +1,7 @@
 """A real validator rotates its key through governance and signs every height across the
 switch: a lone validator (one missed height would halt the chain) started with
-`tenge-node keys rotate-init`'s next key beside its key, in a key file or in a PKCS#11
-token (SoftHSM2)."""
+`tenge-node keys rotate-init`'s next key beside its key: in a key file, in a PKCS#11
+token (SoftHSM2), or at a second remote signer process."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from network_support import Network, running_network
 from softhsm_support import Token, softhsm_token
 
 from node.config import SignerSettings, load_config
+from node.keys import read_public_key
 from node.ledger.txbuild import propose
 from proto import ledger_pb2 as pb
+from testnet._procs import stop_signer
 from testnet._softhsm import softhsm_missing
 
 WAIT_S = 90
@@ -35,11 +37,21 @@ def cli(*args: str) -> dict[str, Any]:
     return doc
 
 
-@pytest.fixture(params=["file", "pkcs11"])
-def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SignerSettings | None]:
-    """The validator key's kind: None for a key file, else a SoftHSM2 token's settings."""
+@pytest.fixture(params=["file", "pkcs11", "remote"])
+def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SignerSettings | str | None]:
+    """The validator key's kind: None for a key file, "remote" for a remote signer, else a
+    SoftHSM2 token's settings."""
     if request.param == "file":
         yield None
+        return
+    if request.param == "remote":
+        try:
+            yield "remote"
+        finally:
+            for process in NEXT_SIGNERS:
+                process.terminate()
+                process.wait(timeout=10)
+            NEXT_SIGNERS.clear()
         return
     if softhsm_missing() is not None:
         pytest.skip(str(softhsm_missing()))
@@ -57,10 +69,15 @@ def rotate_init(home: Path, token: SignerSettings | None) -> dict[str, Any]:
     return prepared
 
 
-def finish_rotation(home: Path, token: SignerSettings | None) -> None:
+def finish_rotation(home: Path, token: SignerSettings | str | None) -> None:
     """`keys rotate-finish`: only the new key left in use."""
     finished = cli("keys", "rotate-finish", "--home", str(home))
-    if token is not None:
+    if token == "remote":
+        signer = load_config(home).signer
+        assert str(signer.address) == finished["signer"]
+        assert signer.next_address is None
+        return
+    if isinstance(token, SignerSettings):
         signer = load_config(home).signer
         assert (signer.key_label, signer.next_key_label) == ("next", "")
         assert finished["retired_key_label"] == token.key_label
@@ -68,6 +85,33 @@ def finish_rotation(home: Path, token: SignerSettings | None) -> None:
     assert Path(finished["retired_key_file"]).exists()
     assert not (home / "validator_key.next.json").exists()
     assert (home / "validator_key.json").exists()
+
+
+def start_next_signer(net: Network, directory: Path) -> dict[str, Any]:
+    """A second signer process with a new key for node 0 (`signer init`, `signer start`),
+    its rotation proof (`signer prove-rotation`), and node 0's config naming it."""
+    node = net.nodes[0]
+    host, port = node["p2p"].rsplit(":", 1)
+    listen = f"{host}:{int(port) + 5}"
+    node_id = read_public_key(Path(node["home"]) / "node_key.json").hex()
+    cli("signer", "init", "--home", str(directory), "--chain-id", net.chain_id,
+        "--listen", listen, "--allow", node_id)  # fmt: skip
+    with (directory / "signer.log").open("ab") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "signer", "start", "--home", str(directory)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    NEXT_SIGNERS.append(process)
+    old = node["validator_public_key"]
+    rotation = cli("signer", "prove-rotation", "--home", str(directory), "--public-key", old)
+    cli("keys", "rotate-init", "--home", node["home"], "--next-signer", rotation["next_signer"],
+        "--next-signer-id", rotation["next_signer_id"])  # fmt: skip
+    return rotation
+
+
+#: Signer processes a test started itself (stopped by the `kind` fixture).
+NEXT_SIGNERS: list[subprocess.Popen[bytes]] = []
 
 
 async def commit(net: Network, signer: str, kind: Any) -> dict[str, Any]:
@@ -81,16 +125,23 @@ async def commit(net: Network, signer: str, kind: Any) -> dict[str, Any]:
 
 
 async def test_a_lone_validator_rotates_its_key_without_missing_a_height(
-    tmp_path: Path, kind: SignerSettings | None
+    tmp_path: Path, kind: SignerSettings | str | None
 ) -> None:
     rotation: dict[str, Any] = {}
 
     def prepare(net: Network) -> None:
-        rotation.update(rotate_init(Path(net.nodes[0]["home"]), kind))
+        if kind == "remote":
+            rotation.update(start_next_signer(net, tmp_path / "next-signer"))
+        else:
+            assert not isinstance(kind, str)
+            rotation.update(rotate_init(Path(net.nodes[0]["home"]), kind))
 
-    hsm = None if kind is None else {0: kind}
+    hsm = {0: kind} if isinstance(kind, SignerSettings) else None
+    remote = (0,) if kind == "remote" else ()
     with trio.fail_after(WAIT_S):
-        async with running_network(tmp_path, validators=1, prepare=prepare, hsm_signers=hsm) as net:
+        async with running_network(
+            tmp_path, validators=1, prepare=prepare, hsm_signers=hsm, remote_signers=remote
+        ) as net:
             old, new = rotation["public_key"], rotation["new_public_key"]
             change = pb.RotateValidatorKey(
                 public_key=bytes.fromhex(old),
@@ -124,5 +175,7 @@ async def test_a_lone_validator_rotates_its_key_without_missing_a_height(
             # Once in force, the new key alone: rotate-finish, restart, still committing.
             net.stop_all()
             finish_rotation(Path(net.nodes[0]["home"]), kind)
+            if kind == "remote":  # the old key's signer is no longer needed
+                stop_signer(net.nodes[0], grace=10)
             net.start(0)
             await net.wait_height(executed + 6)
