@@ -81,6 +81,8 @@ ROUTE_ACCESS: Final[dict[str, Need]] = {
     "/v1/txs/batch": Need.SUBMIT,
     "/v1/iso20022/pacs.008": Need.SUBMIT,
     "/v1/iso20022/pacs.009": Need.SUBMIT,
+    "/v1/iso20022/pacs.008/prepare": Need.SUBMIT,
+    "/v1/iso20022/pacs.009/prepare": Need.SUBMIT,
     "/v1/txs/{tx_id}": Need.OWN_TX,
     "/v1/txs/{tx_id}/travel": Need.OWN_TX,  # sealed: only the recipients' keys open them
     "/v1/travel/recipients": Need.SUBMIT,  # what a paying bank needs to build a transfer

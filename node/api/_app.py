@@ -43,7 +43,9 @@ from node.api._iso import (
     SETTLED,
     IsoRefusal,
     decode_iso_body,
+    decode_prepare_body,
     iso_answer,
+    prepare_transfer,
     read_submission,
 )
 from node.api._limits import ApiGate, retry_after
@@ -157,6 +159,8 @@ def create_app(
         Route("/v1/txs/{tx_id}", api.get_tx, methods=["GET"]),
         Route("/v1/iso20022/pacs.008", api.submit_iso, methods=["POST"]),
         Route("/v1/iso20022/pacs.009", api.submit_iso, methods=["POST"]),
+        Route("/v1/iso20022/pacs.008/prepare", api.prepare_iso, methods=["POST"]),
+        Route("/v1/iso20022/pacs.009/prepare", api.prepare_iso, methods=["POST"]),
         Route("/v1/txs/{tx_id}/travel", api.travel_copies, methods=["GET"]),
         Route("/v1/travel/recipients", api.travel_recipients, methods=["GET"]),
         Route("/v1/accounts/{account_id}", api.account, methods=["GET"]),
@@ -500,6 +504,31 @@ class _Api:
                 **_judged(receipt),
             }
         )
+
+    async def prepare_iso(self, request: Request) -> Response:
+        """The TxBody a pacs.008 or pacs.009 describes, for its debtor to sign."""
+        query(request, frozenset())
+        message = ISO_MESSAGES[request.url.path.rsplit("/", 2)[-2]]
+        self._charge_submission(request, 1)
+        f = self.facade
+        height = f.store.height
+        xml, nonce, expires = decode_prepare_body(
+            await read_body(request, timeout_s=self.body_timeout_s), height, f.ledger.max_tx_ttl
+        )
+        try:
+            doc = prepare_transfer(
+                message,
+                xml,
+                f.ledger,
+                f.store,
+                f.chain_id,
+                next_height=height + 1,
+                nonce=nonce,
+                expires_at_height=expires,
+            )
+        except IsoRefusal as refusal:
+            raise e.ApiProblem(400, refusal.code, refusal.message, reason=refusal.reason) from None
+        return JSONResponse(doc)
 
     async def submit_iso(self, request: Request) -> Response:
         """A pacs.008 or pacs.009 with its signed transfer: answered with a pacs.002."""

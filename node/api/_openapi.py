@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from node.api import _errors as e
 from node.api._access import openapi_access
+from node.api._iso import MAX_NONCE, MAX_SIGNATURES
 from node.api._requests import (
     ACCOUNT_ID_PATTERN,
     ASSET_CODE_PATTERN,
@@ -176,6 +177,48 @@ def _get(
     return {"get": op}
 
 
+_ISO_MESSAGE: Final = {
+    "type": "string",
+    "minLength": 1,
+    "description": "the ISO 20022 message, XML text (UTF-8 once encoded, at most 256 KiB, "
+    "no DOCTYPE)",
+}
+
+
+def _HEX_BYTES(size: int) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "pattern": f"^[0-9a-fA-F]{{{2 * size}}}$",
+        "description": f"{size} bytes as hex",
+    }
+
+
+def _iso_prepare(message: str) -> dict[str, Any]:
+    """POST of a message: the TxBody its debtor signs (with sealed travel data)."""
+    return {
+        "post": {
+            "summary": f"The TxBody a {message} describes, for its debtor to sign",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("IsoPrepare")}},
+            },
+            "responses": {
+                "200": _json(_ref("IsoPrepared"), "the body, its sign bytes and tx id"),
+                "400": _error(
+                    "the message refused (its code and ISO reason, as for a submission), "
+                    "NO_TRAVEL_KEY or TRAVEL_DATA (its travel-rule data cannot be sealed), "
+                    "or INVALID_JSON, INVALID_ARGUMENT"
+                ),
+                "408": _error("BODY_TIMEOUT: the body did not arrive within 10 s"),
+                "413": _error("BODY_TOO_LARGE: the body passed 1 MiB"),
+                "429": _error("RATE_LIMITED: retry after the Retry-After header's seconds"),
+                "503": _error("TOO_MANY_CONNECTIONS: retry after the Retry-After seconds"),
+                "500": _error("INTERNAL"),
+            },
+        }
+    }
+
+
 def _iso_submit(message: str) -> dict[str, Any]:
     """A POST of one ISO 20022 message with its signed transfer, answered by a pacs.002."""
 
@@ -255,6 +298,11 @@ def _schemas() -> dict[str, Any]:
                 message=_STR,
                 tx_id=_HEX,
                 rule=_STR,
+                reason={
+                    "type": "string",
+                    "pattern": "^[A-Z0-9]{4}$",
+                    "description": "ISO 20022 status reason (the ISO routes' refusals)",
+                },
             )
         ),
         "Status": _obj(
@@ -289,18 +337,52 @@ def _schemas() -> dict[str, Any]:
             ),
         ),
         "Submission": _closed(_obj(tx=_ENVELOPE_BASE64)),
-        "IsoSubmission": _closed(
+        "IsoSubmission": {
+            "oneOf": [
+                _closed(
+                    _obj(
+                        message=_ISO_MESSAGE,
+                        tx={**_ENVELOPE_BASE64, "description": "the signed transfer it describes"},
+                    )
+                ),
+                _closed(
+                    _obj(
+                        message=_ISO_MESSAGE,
+                        body={**_ENVELOPE_BASE64, "description": "the body prepare built"},
+                        signatures={
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": MAX_SIGNATURES,
+                            "items": _closed(
+                                _obj(public_key=_HEX_BYTES(32), signature=_HEX_BYTES(64))
+                            ),
+                            "description": "Ed25519 signatures of the body's sign_bytes",
+                        },
+                    )
+                ),
+            ]
+        },
+        "IsoPrepare": _closed(
             _obj(
-                message={
-                    "type": "string",
-                    "minLength": 1,
-                    "description": (
-                        "the ISO 20022 message, XML text (UTF-8 once encoded, at most "
-                        "256 KiB, no DOCTYPE)"
-                    ),
+                required=["message"],
+                message=_ISO_MESSAGE,
+                nonce={"type": "integer", "minimum": 0, "maximum": MAX_NONCE},
+                expires_at_height={
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_NONCE,
+                    "description": "the body's last height (default: 100 blocks ahead, or "
+                    "max_tx_ttl if less); the ledger judges it when the body is submitted",
                 },
-                tx={**_ENVELOPE_BASE64, "description": "the signed transfer it describes"},
             )
+        ),
+        "IsoPrepared": _obj(
+            body=_ENVELOPE_BASE64,
+            sign_bytes=_HEX,
+            tx_id=_HEX,
+            signers={"type": "array", "items": _STR},
+            nonce=_INT,
+            expires_at_height=_INT,
         ),
         "IsoStatus": _obj(
             required=["status", "pacs002"],
@@ -828,6 +910,8 @@ def openapi_document() -> dict[str, Any]:
         "/v1/iso20022/pacs.009": _iso_submit(
             "pacs.009.001.10 (financial institution credit transfer)"
         ),
+        "/v1/iso20022/pacs.008/prepare": _iso_prepare("pacs.008.001.08"),
+        "/v1/iso20022/pacs.009/prepare": _iso_prepare("pacs.009.001.10"),
         "/v1/txs/batch": {
             "post": {
                 "summary": "Submit up to 1000 signed TxEnvelopes, each admitted or refused alone",

@@ -40,7 +40,15 @@ NEGATIVE_STATUSES: Final = [
 LEDGER_CODES: Final = frozenset(ledger_pb2.ResultCode.keys()) - {"OK"}
 SUBMIT: Final = "POST /v1/txs"
 #: Submissions whose schema-valid body may still hold no valid transaction or message.
-JUDGED: Final = frozenset({SUBMIT, "POST /v1/iso20022/pacs.008", "POST /v1/iso20022/pacs.009"})
+JUDGED: Final = frozenset(
+    {
+        SUBMIT,
+        "POST /v1/iso20022/pacs.008",
+        "POST /v1/iso20022/pacs.009",
+        "POST /v1/iso20022/pacs.008/prepare",
+        "POST /v1/iso20022/pacs.009/prepare",
+    }
+)
 VERDICT_CODES: Final = LEDGER_CODES | frozenset(MESSAGE_REASONS)
 UETR: Final = uuid.UUID("2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901")
 END_TO_END_ID: Final = "CONTRACT/0001"

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import httpx
 import trio
 from cli_support import LiveNet
 from lxml import etree
@@ -17,6 +18,7 @@ from test_cli_tx import TEST_TIMEOUT_S, committed_ok, new_key, tx
 
 from node.cli import EXIT_REFUSED
 from node.iso20022 import PACS_002, namespace, schema
+from node.keys import read_key_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "iso20022"))
 from iso_samples import Payment, pacs008
@@ -107,6 +109,24 @@ async def test_a_core_systems_pacs008_settles_with_its_travel_data_sealed(
         assert json.loads(refused.stderr.strip().splitlines()[-1])["code"] == (
             "TRAVEL_RULE_REQUIRED"
         )
+
+        # The node builds the body for a core system without protobuf, sealing the
+        # travel data itself; the core system only signs the sign bytes.
+        third = core_message("1200000.00", "CORE-4", end_to_end_id="INV-4")
+        async with httpx.AsyncClient(base_url=net.api(), timeout=30) as http:
+            r = await http.post("/v1/iso20022/pacs.008/prepare", json={"message": third})
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            key = read_key_file(Path(bank_a))
+            signed = {"public_key": key.public_key.hex()}
+            signed["signature"] = key.sign(bytes.fromhex(doc["sign_bytes"])).hex()
+            body = {"message": third, "body": doc["body"], "signatures": [signed]}
+            r = await http.post("/v1/iso20022/pacs.008?wait=commit", json=body)
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "ACSC", r.text
+        opened = await net.cli("travel", "open", doc["tx_id"], "--key", str(travel["bank-b"]), *api)
+        assert opened.code == 0, str(opened)
+        assert opened.doc["data"]["originator_name"] == ORIGINATOR
 
         # A message that is not valid pacs.008 never leaves the client.
         broken = tmp_path / "broken.xml"
