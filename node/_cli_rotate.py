@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,15 +52,6 @@ def add_rotate_parsers(keys_sub: argparse._SubParsersAction[argparse.ArgumentPar
     )
     p.add_argument("--home", type=Path, required=True)
     p.set_defaults(func=cmd_rotate_finish)
-
-
-def _passphrase(env_var: str | None) -> str | None:
-    if env_var is None:
-        return None
-    value = os.environ.get(env_var)
-    if not value:
-        raise ConfigError(f"environment variable {env_var} (the key passphrase) is not set")
-    return value
 
 
 def _print_rotation(chain_id: str, change: pb.RotateValidatorKey, where: str) -> None:
@@ -211,6 +201,8 @@ def cmd_rotate_init(args: argparse.Namespace) -> int:
             f"{next_path} exists: a rotation is already prepared (rotate-finish once it took "
             "effect, or remove the file if it was never proposed)"
         )
+    from node.cli import _passphrase  # node.cli imports this module's parsers
+
     passphrase = _passphrase(args.passphrase_env)
     current = read_key_file(current_path, passphrase)
     chain_id = load_genesis(home / "genesis.json").chain_id

@@ -43,14 +43,14 @@ from node.iso20022 import (
     PACS_009,
     IsoRefusal,
     IsoResult,
-    payment_from_xml,
-    read_message,
+    payment_and_parties,
 )
-from node.iso20022._mapping import TRAVEL_DATA, travel_data
+from node.iso20022._mapping import TRAVEL_DATA
 from node.iso20022._status import MESSAGE_REASONS
 from node.keys import KeyPair
 from node.ledger import KZT, amount_of
 from node.ledger._persons import person_ref
+from node.ledger._travel import required_from
 from node.ledger.txbuild import (
     KindMessage,
     TravelDataError,
@@ -544,13 +544,13 @@ class TengeClient(TransactionKinds):
         data = message.encode("utf-8") if isinstance(message, str) else message
         decimals = {a["code"]: int(a["decimals"]) for a in await self.assets()}
         try:
-            payment = payment_from_xml(data, version, decimals.get)
+            payment, parties = payment_and_parties(data, version, decimals.get)
         except IsoRefusal as refusal:
             return IsoResult.refused_here(version, refusal)
         transfer = payment.transfer
         if travel != "never":
             try:
-                await self._seal_legs(transfer, data, version, always=travel == "always")
+                await self._seal_legs(transfer, parties, always=travel == "always")
             except TravelDataError as err:
                 unsealed = IsoRefusal(TRAVEL_DATA, MESSAGE_REASONS[TRAVEL_DATA], str(err))
                 unsealed.original = payment.original
@@ -576,16 +576,19 @@ class TengeClient(TransactionKinds):
         return IsoResult.from_answer(doc)
 
     async def _seal_legs(
-        self, transfer: pb.Transfer, data: bytes, version: str, *, always: bool
+        self, transfer: pb.Transfer, parties: Sequence[pb.TravelRuleData], *, always: bool
     ) -> None:
-        """Seal each leg's travel data (from the message's parties) where it is needed."""
+        """Seal each leg's travel data (from the message's parties) where the active
+        rulebook requires it, as the ledger judges it (`node.ledger._travel.required`)."""
         book = (await self.rulebook())["active"]
-        enforced = bool(book.get("travel_rule_enforced"))
-        threshold = int(book.get("travel_rule_threshold", "0"))
-        parties = travel_data(read_message(data, version), version)
+        threshold = (
+            int(book.get("travel_rule_threshold", "0"))
+            if book.get("travel_rule_enforced")
+            else None
+        )
         for leg, party in zip(transfer.legs, parties, strict=True):
-            needed = enforced and (leg.asset != KZT or amount_of(leg) >= threshold)
-            if always or needed:
+            kzt_value = amount_of(leg) if leg.asset == KZT else None
+            if always or required_from(threshold, leg.asset, kzt_value):
                 leg.travel_copies.extend(await self.seal_travel(leg.payer, leg.payee, party))
 
     def _wait_query(

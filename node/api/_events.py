@@ -22,6 +22,20 @@ from node.api._views import code_name
 from node.blocks import block_id, decode_block
 
 
+async def next_block(
+    channel: trio.MemoryReceiveChannel[BlockSummary], keepalive_s: float
+) -> tuple[BlockSummary | None, bool]:
+    """The next committed block of a subscription, or None after keepalive_s of quiet;
+    and whether the feed ended it (dropped for falling behind). A coroutine, not part of
+    the generator, so that no cancel scope is open across a yield (rule 2)."""
+    with trio.move_on_after(keepalive_s):
+        try:
+            return await channel.receive(), False
+        except trio.EndOfChannel:
+            return None, True
+    return None, False
+
+
 async def event_stream(facade: NodeFacade, after: int, keepalive_s: float) -> AsyncIterator[str]:
     """Blocks after height `after`: first from the store, then as they commit."""
     store = facade.store
@@ -32,13 +46,7 @@ async def event_stream(facade: NodeFacade, after: int, keepalive_s: float) -> As
             next_height += 1
         yield ": stream of committed blocks\n\n"
         while True:
-            summary = None
-            ended = False
-            with trio.move_on_after(keepalive_s):  # no yield inside a cancel scope
-                try:
-                    summary = await channel.receive()
-                except trio.EndOfChannel:
-                    ended = True
+            summary, ended = await next_block(channel, keepalive_s)
             if ended:
                 yield _sse("dropped", {"reason": "too slow; reconnect with Last-Event-ID"})
                 return

@@ -38,8 +38,14 @@ from starlette.responses import JSONResponse
 
 from node.api import _errors as e
 from node.api._requests import decode_base64, json_kind
-from node.iso20022 import PACS_008, PACS_009, PaymentMessage, payment_from_xml
-from node.iso20022._mapping import TRAVEL_DATA, travel_data, without_travel_copies
+from node.iso20022 import (
+    PACS_008,
+    PACS_009,
+    PaymentMessage,
+    payment_and_parties,
+    payment_from_xml,
+)
+from node.iso20022._mapping import TRAVEL_DATA, without_travel_copies
 from node.iso20022._refusal import IsoRefusal, OriginalMessage
 from node.iso20022._status import (
     ACCEPTED,
@@ -51,10 +57,10 @@ from node.iso20022._status import (
     status_reason,
     status_report,
 )
-from node.iso20022._xml import read_message
 from node.keys import TX_DOMAIN, sign_bytes
 from node.ledger import KZT, Ledger, StateReader, amount_of, get_account, get_asset
 from node.ledger import _travel as travel
+from node.ledger._rulebook import Rules
 from node.ledger.txbuild import TravelDataError, build_tx, seal_travel_data
 from proto import ledger_pb2
 
@@ -72,6 +78,8 @@ class IsoSubmission:
 
 #: The most signatures a submitted body may carry (a transfer's payers, m of n each).
 MAX_SIGNATURES: Final = 64
+#: The largest nonce and expiry height a prepared body takes (a signed 63-bit integer).
+MAX_NONCE: Final = 2**63 - 1
 
 
 def _json_object(body: bytes, shape: str) -> dict[str, Any]:
@@ -160,9 +168,6 @@ def _int(doc: dict[str, Any], name: str, low: int, high: int, default: int) -> i
     return value
 
 
-MAX_NONCE: Final = 2**63 - 1
-
-
 def prepare_transfer(
     message: str,
     xml: bytes,
@@ -182,10 +187,9 @@ def prepare_transfer(
         IsoRefusal: the message is refused, or its travel data cannot be sealed
             (TRAVEL_DATA, or NO_TRAVEL_KEY for a recipient without a published key).
     """
-    payment = payment_from_xml(xml, message, asset_decimals(state))
+    payment, parties = payment_and_parties(xml, message, asset_decimals(state))
     transfer = payment.transfer
     rules = ledger.rules_at(next_height)
-    parties = travel_data(read_message(xml, message), message)
     try:
         for leg, party in zip(transfer.legs, parties, strict=True):
             _seal(state, rules, leg, party)
@@ -205,7 +209,12 @@ def prepare_transfer(
     }
 
 
-def _seal(state: StateReader, rules: Any, leg: ledger_pb2.TransferLeg, party: Any) -> None:
+def _seal(
+    state: StateReader,
+    rules: Rules,
+    leg: ledger_pb2.TransferLeg,
+    party: ledger_pb2.TravelRuleData,
+) -> None:
     """Add leg's sealed travel copies when the rulebook requires them (none otherwise)."""
     kzt_value = amount_of(leg) if leg.asset == KZT else None
     if not travel.required(rules, leg.asset, kzt_value):

@@ -33,9 +33,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-import trio
-
 from node.api import _errors as e
+from node.api._events import next_block
 from node.api._facade import NodeFacade
 from node.blocks import decode_block
 from node.iso20022 import NotRepresentable, iso_currency
@@ -420,13 +419,7 @@ async def notification_stream(
                         yield event
                 if heights and next_height <= heights[-1]:
                     next_height = heights[-1] + 1
-            summary = None
-            ended = False
-            with trio.move_on_after(keepalive_s):  # no yield inside a cancel scope
-                try:
-                    summary = await channel.receive()
-                except trio.EndOfChannel:
-                    ended = True
+            summary, ended = await next_block(channel, keepalive_s)
             if ended:
                 yield _sse("dropped", '{"reason":"too slow; reconnect with Last-Event-ID"}')
                 return

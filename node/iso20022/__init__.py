@@ -6,7 +6,7 @@ The XSDs of the message versions the node speaks are vendored in ``xsd/`` (their
 
 from collections.abc import Callable
 
-from node.iso20022._mapping import PaymentMessage, payment_message
+from node.iso20022._mapping import PaymentMessage, payment_message, travel_data
 from node.iso20022._money import (
     AmountError,
     NotRepresentable,
@@ -37,6 +37,7 @@ from node.iso20022._status import (
     status_report,
 )
 from node.iso20022._xml import read_message
+from proto import ledger_pb2
 
 
 def payment_from_xml(
@@ -48,6 +49,19 @@ def payment_from_xml(
         IsoRefusal: the message is refused (docs/iso20022.md, "Message codes").
     """
     return payment_message(read_message(data, message), message, decimals_of)
+
+
+def payment_and_parties(
+    data: bytes, message: str, decimals_of: Callable[[str], int | None]
+) -> tuple[PaymentMessage, list[ledger_pb2.TravelRuleData]]:
+    """`payment_from_xml` and each transaction's travel-rule data (`travel_data`), from
+    one reading of the message.
+
+    Raises:
+        IsoRefusal: the message is refused (docs/iso20022.md, "Message codes").
+    """
+    root = read_message(data, message)
+    return payment_message(root, message, decimals_of), travel_data(root, message)
 
 
 __all__ = [
@@ -74,6 +88,7 @@ __all__ = [
     "iso_currency",
     "minor_units",
     "namespace",
+    "payment_and_parties",
     "payment_from_xml",
     "payment_message",
     "read_message",

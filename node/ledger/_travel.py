@@ -72,7 +72,12 @@ def travel_key_error(public_key: bytes) -> str | None:
 
 def required(rules: Rules, asset_code: str, kzt_value: int | None) -> bool:
     """Whether a leg of asset_code worth kzt_value tiyn (None: no rate) needs travel data."""
-    threshold = rules.travel_from
+    return required_from(rules.travel_from, asset_code, kzt_value)
+
+
+def required_from(threshold: int | None, asset_code: str, kzt_value: int | None) -> bool:
+    """`required` for the threshold in force (None: the rule is not enforced); clients
+    that read the rulebook as JSON ask this too."""
     if threshold is None:  # the rulebook does not enforce the rule
         return False
     if asset_code != KZT_CODE or kzt_value is None:

@@ -18,9 +18,10 @@ import nacl.exceptions
 import nacl.public
 from google.protobuf.message import DecodeError
 
-from node.keys import ROTATE_DOMAIN, TX_DOMAIN, KeyPair, sign_bytes
+from node.keys import TX_DOMAIN, KeyPair, sign_bytes
 from node.ledger._amounts import set_amount
 from node.ledger._payment_ids import parse_uetr
+from node.ledger._rules import rotation_sign_bytes
 from node.ledger._travel import MAX_SEALED, travel_key_error
 from proto import ledger_pb2 as pb
 
@@ -331,7 +332,7 @@ def rotate_validator_key(
 ) -> pb.RotateValidatorKey:
     """A validator's move to new_key, with the new key's proof (docs/governance.md)."""
     new_public_key = new_key.public_key
-    message = sign_bytes(ROTATE_DOMAIN, chain_id, public_key + new_public_key)
+    message = rotation_sign_bytes(chain_id, public_key, new_public_key)
     return pb.RotateValidatorKey(
         public_key=public_key, new_public_key=new_public_key, proof=new_key.sign(message)
     )
