@@ -5,14 +5,15 @@ pieces (``hypercorn.trio.tcp_server.TCPServer`` per connection over the sockets 
 config binds) behind its own accept loop, so that each connection is first admitted by the
 server's `ApiGate` (node/api/_limits.py):
 
-1. over ``max_connections_per_client`` from one address, or over ``max_connections`` with
-   every connection busy, the newcomer gets 503 TOO_MANY_CONNECTIONS (the API's error
-   shape, ``Retry-After``) and is closed within `REFUSE_TIMEOUT_S`; at most
-   `MAX_REFUSING` refusals are written at once, the rest are closed unanswered;
+1. over ``max_connections_per_client`` from one address, or at ``max_connections`` with
+   no connection come free within `ADMIT_WAIT_S` (step 2), the newcomer gets 503
+   TOO_MANY_CONNECTIONS (the API's error shape, ``Retry-After``) and is closed within
+   `REFUSE_TIMEOUT_S`; at most `MAX_REFUSING` refusals are written at once, the rest are
+   closed unanswered;
 2. at ``max_connections`` with some connection idle for at least ``SHED_GRACE_S``, the one
    idle longest is closed to make room (``shed_idle``); when every idle one is younger
-   (a stall of the node let a burst of connections in at once), up to `MAX_WAITING`
-   newcomers wait until the oldest comes of age and ask again;
+   (a stall of the node let a burst of connections in at once), or every connection
+   busy, up to `MAX_WAITING` newcomers keep asking, each for at most `ADMIT_WAIT_S`;
 3. a new connection's first request head (request line and headers) is read here, before
    Hypercorn sees the connection: it must arrive whole within ``idle_timeout_s`` (else 408
    HEADERS_TIMEOUT) and within `MAX_HEAD_BYTES` (else 431 HEADERS_TOO_LARGE), so that a
@@ -60,6 +61,9 @@ SEND_TIMEOUT_S: Final = 30.0
 REFUSE_TIMEOUT_S: Final = 1.0
 MAX_REFUSING: Final = 256
 MAX_WAITING: Final = 256  # newcomers held at the cap until an idle connection may be shed
+ADMIT_WAIT_S: Final = 1.0  # how long such a newcomer keeps asking before it is refused
+BUSY_RECHECK_S: Final = 0.05  # asking again while every connection is busy
+MIN_RECHECK_S: Final = 0.005
 MAX_RECV_HEAD: Final = 4096  # bytes read at once while waiting for a request head
 ACCEPT_BATCH: Final = 64  # connections accepted per wake-up of the accept loop
 _ACCEPT_RESOURCE_ERRNOS: Final = frozenset(
@@ -110,7 +114,7 @@ def refusal_bytes(status: int, code: str, message: str, retry_s: float | None = 
 _TOO_MANY: Final = refusal_bytes(
     503,
     e.TOO_MANY_CONNECTIONS,
-    "the node holds its maximum of API connections, all busy; retry later",
+    "the node holds its maximum of API connections and none came free; retry later",
     RETRY_AFTER_CONNECTIONS_S,
 )
 _TOO_MANY_OF_CLIENT: Final = refusal_bytes(
@@ -239,21 +243,28 @@ class _Acceptor:
     async def _admit(
         self, peer: tuple[str, int], scope: trio.CancelScope
     ) -> tuple[bool, str | None]:
-        """The gate's decision on a new connection; at the cap with only young idle
-        connections, asked again once the one idle longest may be shed."""
+        """The gate's decision on a new connection. At the cap, a newcomer is asked again
+        whenever a connection may have come free (the one idle longest coming of age, or
+        every `BUSY_RECHECK_S` while all are busy) until `ADMIT_WAIT_S` have passed: many
+        newcomers woken at once race for the same shed slot, and a loser must not be
+        refused while the next slot is a moment away."""
         table = self.gate.connections
-        admitted, reason = table.admit(peer, scope.cancel, trio.current_time())
+        now = trio.current_time()
+        deadline = now + ADMIT_WAIT_S
+        admitted, reason = table.admit(peer, scope.cancel, now)
         if admitted or reason != REFUSED_CONNECTIONS or self.waiting >= MAX_WAITING:
-            return admitted, reason
-        wait = table.seconds_until_shed(trio.current_time())
-        if wait is None:  # every connection busy: no use waiting
             return admitted, reason
         self.waiting += 1
         try:
-            await trio.sleep(wait)
+            while not admitted and reason == REFUSED_CONNECTIONS and now < deadline:
+                wait = table.seconds_until_shed(now)
+                wait = BUSY_RECHECK_S if wait is None else max(wait, MIN_RECHECK_S)
+                await trio.sleep(min(wait, deadline - now))
+                now = trio.current_time()
+                admitted, reason = table.admit(peer, scope.cancel, now)
         finally:
             self.waiting -= 1
-        return table.admit(peer, scope.cancel, trio.current_time())
+        return admitted, reason
 
     async def _read_head(self, stream: trio.SocketStream) -> bytes | None:
         """The first bytes of a new connection, up to the end of its first request head;

@@ -31,6 +31,7 @@ from node.ledger.txbuild import transfer
 from node.metrics import NodeMetrics
 
 HEAD = b"GET /v1/status HTTP/1.1\r\nhost: node\r\n\r\n"
+HEAD_CLOSE = b"GET /v1/status HTTP/1.1\r\nhost: node\r\nconnection: close\r\n\r\n"
 EVENTS = b"GET /v1/events HTTP/1.1\r\nhost: node\r\n\r\n"
 
 
@@ -229,6 +230,58 @@ async def test_at_the_cap_with_only_young_idle_connections_a_newcomer_waits_its_
         assert response.status_code == 200, response.text
         assert await read_all(tricklers[0]) == b""  # the oldest was closed, unanswered
         assert s.recorder.refused == [SHED_IDLE]
+
+
+async def test_newcomers_at_the_cap_racing_for_young_idle_slots_are_all_served(
+    local_node: LocalNode,
+) -> None:
+    """Three newcomers arrive together after a burst of tricklers (each a few ms younger
+    than the one before): woken at once, they race for the oldest slot; the losers keep
+    asking and get the next ones instead of a 503."""
+    async with (
+        serving(local_node, max_connections=4, max_connections_per_client=4) as s,
+        AsyncExitStack() as stack,
+    ):
+        for _ in range(4):
+            stream = await stack.enter_async_context(await connect(s.port, "127.0.0.4"))
+            await stream.send_all(b"GET /v1/status HTTP/1.1\r\nhost: n")
+            await trio.sleep(0.02)
+        await wait_until(lambda: len(s.gate.connections) == 4)
+        statuses: list[int] = []
+
+        async def newcomer(source: str) -> None:
+            extra = await connect(s.port, source)
+            async with extra:
+                await extra.send_all(HEAD_CLOSE)
+                status, _headers, _body = parse_response(await read_all(extra))
+            statuses.append(status)
+
+        async with trio.open_nursery() as nursery:
+            for source in ("127.0.0.5", "127.0.0.6", "127.0.0.7"):
+                nursery.start_soon(newcomer, source)
+        assert statuses == [200, 200, 200]
+        assert REFUSED_CONNECTIONS not in s.recorder.refused
+        assert SHED_IDLE in s.recorder.refused  # a slot freed by a served newcomer counts none
+
+
+async def test_at_the_cap_a_newcomer_takes_the_slot_of_a_busy_connection_that_ends(
+    local_node: LocalNode,
+) -> None:
+    async with serving(local_node, max_connections=4, max_connections_per_client=4) as s:
+        async with AsyncExitStack() as stack:
+            busy = await open_streams(stack, s.port, 4)
+            extra = await connect(s.port, "127.0.0.3")
+            async with extra, trio.open_nursery() as nursery:
+
+                async def end_one_soon() -> None:
+                    await trio.sleep(0.3)
+                    await busy[0].aclose()
+
+                nursery.start_soon(end_one_soon)
+                await extra.send_all(HEAD_CLOSE)
+                status, _headers, body = parse_response(await read_all(extra))
+            assert status == 200, body
+        assert s.recorder.refused == []
 
 
 async def trickle_until_closed(stream: trio.SocketStream, head: bytes) -> tuple[bytes, float]:
