@@ -12,7 +12,7 @@ from node.cli_ops import _api_failure
 from node.client import ApiError, parse_amount
 from node.keys import KeyPair, read_public_key, write_key_file
 
-TEST_TIMEOUT_S = 60
+TEST_TIMEOUT_S = 150  # against hangs: each step is a CLI process, slow on a loaded machine
 GOVERNED = frozenset({"register-asset", "set-limits", "set-rates", "update-validator"})
 
 
