@@ -252,7 +252,7 @@ max_pending_per_key = 2
 # node needs API tokens (`tenge-node api-token create`, kept hashed in api_tokens.json).
 listen = {api_listen}
 # Open connections at once, all clients together. At the cap the connection idle longest
-# is closed to make room; with every connection busy a newcomer gets 503.
+# is closed to make room; a newcomer that finds no slot within 1 s gets 503.
 max_connections = {api_max_connections}
 # Open connections of one client address (over it: 503 TOO_MANY_CONNECTIONS).
 max_connections_per_client = {api_max_connections_per_client}
