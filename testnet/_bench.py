@@ -6,10 +6,11 @@ The run, in order (each step open-loop, `testnet._load`; the pools drain between
 2. The ramp: from RAMP_START_TPS, x RAMP_FACTOR a step of `step_s` seconds, until
    committed tx/s stops keeping up (`ramp_should_stop`); saturation = the best
    committed tx/s of the ramp, the unit of the next steps' offered rates.
-3. 1x, 2x and 3x saturation: committed tx/s of each, CPU per node over the three, and
+3. 0.5x saturation, in steady state: finality p50 / p95 / p99.
+4. 1x, 2x and 3x saturation: committed tx/s of each, CPU per node over the three, and
    during 3x a probe of GET /v1/status on every node every PROBE_EVERY_S.
-4. 0.5x saturation: finality p50 / p95 / p99.
-5. ?wait=commit latency of single payments at light load; RSS of every node.
+5. 0.5x saturation again, right after the overload: how finality recovers.
+6. ?wait=commit latency of single payments at light load; RSS of every node.
 
 committed_tps is the peak: the best committed tx/s of any step (a network that batches
 more under heavier load can commit more at 2x than the ramp saw).
@@ -255,6 +256,13 @@ def run_bench(
                 raise RuntimeError("nothing was committed during the ramp")
             say(f"saturation: {saturation:.0f} tx/s committed")
 
+            half_rate = max(1.0, saturation / 2)
+            say(f"half of saturation: {half_rate:.0f} tx/s offered for {step_s:g} s")
+            mark = _height_mark(apis[0])
+            half = trio.run(load.run, half_rate, step_s, say)
+            block_time_ms = {"half": _block_time_ms(apis[0], mark)}
+            wait_drained(apis)
+
             steps: dict[str, LoadReport] = {}
             cpu_before = [_cpu_seconds(p) if p else 0.0 for p in pids]
             relay_before = _cpu_seconds(relay) if relay else 0.0
@@ -271,11 +279,8 @@ def run_bench(
                 for p, before in zip(pids, cpu_before, strict=True)
             ]
             relay_cpu = round(_cpu_seconds(relay) - relay_before, 2) if relay else None
-            half_rate = max(1.0, saturation / 2)
-            say(f"half of saturation: {half_rate:.0f} tx/s offered for {step_s:g} s")
-            mark = _height_mark(apis[0])
-            half = trio.run(load.run, half_rate, step_s, say)
-            block_time_ms = {"half": _block_time_ms(apis[0], mark)}
+            say(f"half of saturation after the overload: {half_rate:.0f} tx/s for {step_s:g} s")
+            half_after = trio.run(load.run, half_rate, step_s, say)
             wait_drained(apis)
             say("?wait=commit latency at light load")
             mark = _height_mark(apis[0])
@@ -300,6 +305,7 @@ def run_bench(
         steps=steps,
         half_rate=half_rate,
         half=half,
+        half_after=half_after,
         cpu=cpu,
         probes=probes,
         memory=memory,
@@ -324,6 +330,7 @@ def assemble_report(
     half_rate: float,
     half: LoadReport,
     cpu: list[float | None],
+    half_after: LoadReport | None = None,
     probes: dict[str, dict[str, float]],
     memory: dict[str, dict[str, float]],
     waits: list[float],
@@ -361,6 +368,8 @@ def assemble_report(
         "half_saturation_committed_tps": half.committed_tps,
         "latency_ms_half": half.latency_ms,
         "send_lag_ms_half": half.send_lag_ms,
+        "latency_ms_half_after_overload": half_after.latency_ms if half_after else {},
+        "send_lag_ms_half_after_overload": half_after.send_lag_ms if half_after else {},
         "ramp": ramp,
         "cpu_seconds": {str(i): c for i, c in enumerate(cpu)},
         "relay_cpu_seconds": relay_cpu,

@@ -40,6 +40,7 @@ RETRY_S: Final = 0.2  # setup's wait before resubmitting a transaction the node 
 SETUP_TIMEOUT_S: Final = 60.0
 PAYMENT_TTL_BLOCKS: Final = 500
 FUNDING_PER_CUSTOMER: Final = 10**12  # tiyn
+MAX_CONNECTIONS_PER_NODE: Final = 48  # below the default [api] max_connections_per_client (64)
 
 
 @dataclass(slots=True)
@@ -236,7 +237,8 @@ class Load:
         """Args:
         manifest: the testnet's manifest.
         accounts: customers + merchants the payments go between.
-        workers: requests in flight at most (across all nodes).
+        workers: requests in flight at most (across all nodes, an equal share each, and
+            at most `MAX_CONNECTIONS_PER_NODE` to one node).
         batch: payments per request, at most.
         in_genesis: the accounts are funded in genesis (`genesis_load_accounts`):
             no onboarding.
@@ -405,7 +407,10 @@ class Load:
             refusals: Counter[str] = Counter()
             lags: list[float] = []
             all_done = trio.Event()
-            slots = trio.Semaphore(self.workers)
+            # Requests in flight per node, so that one slow node never holds more
+            # connections than a client may (its [api] max_connections_per_client).
+            per_node = max(1, min(MAX_CONNECTIONS_PER_NODE, self.workers // len(self.apis)))
+            slots = {api: trio.Semaphore(per_node) for api in self.apis}
             cpu_offer0 = time.process_time()
 
             async with trio.open_nursery() as nursery:
@@ -418,7 +423,7 @@ class Load:
                 t0 = trio.current_time()
 
                 async def send(batch: Batch, due: float) -> None:
-                    async with slots:
+                    async with slots[batch.api]:
                         lags.append(trio.current_time() - due)
                         outcome = await self._post_batch(client, batch)
                     tally(report, refusals, admitted, batch, outcome)

@@ -158,10 +158,10 @@ def test_ramp_stops_when_the_network_stops_keeping_up() -> None:
     assert next_rate(200.0) == 300.0
 
 
-def _report(committed_tps: float, committed: int) -> LoadReport:
+def _report(committed_tps: float, committed: int, p99: float = 300.0) -> LoadReport:
     r = LoadReport(offered=committed, admitted=committed, committed=committed)
     r.committed_tps = committed_tps
-    r.latency_ms = {"p50": 100.0, "p95": 200.0, "p99": 300.0}
+    r.latency_ms = {"p50": 100.0, "p95": 200.0, "p99": p99}
     r.tool_cpu_s = {"offering": 1.0, "total": 2.0}
     return r
 
@@ -179,6 +179,7 @@ def test_report_assembly_ratios_and_cpu_per_transaction() -> None:
         steps=steps,
         half_rate=500.0,
         half=_report(500, 4000),
+        half_after=_report(480, 3800, p99=700.0),
         cpu=[4.0, 2.0, None, 2.0],
         probes={},
         memory={},
@@ -195,6 +196,7 @@ def test_report_assembly_ratios_and_cpu_per_transaction() -> None:
     assert report["cpu_per_tx_in_verifications"]["0"] == 2.0
     assert report["cpu_per_tx_in_verifications_max"] == 2.0
     assert report["latency_ms_half"]["p99"] == 300.0
+    assert report["latency_ms_half_after_overload"]["p99"] == 700.0
     assert report["tool_cpu_s"] == {"offering": 4.0, "total": 8.0}
     for old in ("committed_tps", "latency_ms", "half_saturation_rate", "refusals"):
         assert old in report
