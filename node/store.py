@@ -67,7 +67,10 @@ included, so that a ledger read does not go to LevelDB each time. Rules it keeps
 
 6. It never holds a value that LevelDB does not: before a block's batch is written, the
    keys it writes are dropped from the cache; once the batch is written they are put
-   back with their new values (write-through), before `commit_block` returns. A reader
+   back with their new values (write-through), before `commit_block` returns, except
+   the seen marks of committed transactions (``seen/``): one is read again only for a
+   duplicate, and holding every one would fill the cache with keys nobody reads,
+   pushing out the accounts and balances the next payments read. A reader
    during the commit sees, for each key, what LevelDB alone would show it: a key the
    block does not write is the same before and after, and a key it writes is read from
    LevelDB.
@@ -96,6 +99,7 @@ from node.errors import NodeError
 from proto import block_pb2, ledger_pb2
 
 STATE: Final = b"s/"
+_UNCACHED: Final = b"seen/"  # ledger keys a commit does not put back in the cache (rule 6)
 BLOCK: Final = b"b/"
 HASH: Final = b"h/"
 COMMIT: Final = b"c/"
@@ -536,7 +540,9 @@ class Store:
             self._generation += 1
             self._writing -= 1
             if self._cache is not None:
-                self._cache.put_all(written)
+                self._cache.put_all(
+                    (key, value) for key, value in written if not key.startswith(_UNCACHED)
+                )
 
     def iter_state(
         self, prefix: bytes, start: bytes | None = None

@@ -179,6 +179,23 @@ def test_a_value_written_by_a_commit_is_what_the_next_get_returns(tmp_path: Path
         assert (store.get(b"k"), store.get(b"gone"), store.get(b"new")) == (b"v2", None, None)
 
 
+def test_a_commit_keeps_its_values_but_not_its_seen_marks_in_the_cache(tmp_path: Path) -> None:
+    """Write-through puts back every value a block wrote but the seen marks of its
+    transactions: those are read again only for a duplicate, from LevelDB."""
+    seen = b"seen/" + b"\x01" * 32
+    with Store(tmp_path / "db") as store:
+        store.init_genesis(b"g" * 32, [(b"balance/a", b"1")], b"app")
+        assert store.get(seen) is None  # admission's look: cached as absent
+        store.commit_block(_commit(1, [(b"balance/a", b"2"), (seen, b"\x00" * 8)]))
+        before = store.state_cache_stats()
+        assert store.get(b"balance/a") == b"2"  # from the cache
+        assert store.get(seen) == b"\x00" * 8  # from LevelDB, right after the commit
+        after = store.state_cache_stats()
+        assert before is not None
+        assert after is not None
+        assert (after.hits - before.hits, after.misses - before.misses) == (1, 1)
+
+
 def test_init_genesis_clears_what_the_cache_held(tmp_path: Path) -> None:
     with Store(tmp_path / "db") as store:
         assert store.get(b"k") is None  # cached as absent
