@@ -31,6 +31,7 @@ from typing import Any, Final
 import httpx
 import nacl.bindings
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from node.keys import KeyPair
 from node.ledger.txbuild import transfer
@@ -127,6 +128,30 @@ def _block_time_ms(api: str, mark: tuple[int, float]) -> float | None:
     return round((now - mark[1]) * 1000 / blocks, 1) if blocks > 0 else None
 
 
+def consensus_timeouts(metrics_urls: list[str]) -> dict[str, float]:
+    """``tenge_consensus_timeouts_total`` of every node summed by step (propose,
+    prevote, precommit): a timeout that moved consensus, such as a round change after a
+    late proposal. Nodes that do not answer count nothing."""
+    out: dict[str, float] = {}
+    with httpx.Client(timeout=5) as client:
+        for url in metrics_urls:
+            try:
+                text = client.get(url).text
+            except httpx.HTTPError:
+                continue
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name == "tenge_consensus_timeouts_total":
+                        step = sample.labels.get("step", "")
+                        out[step] = out.get(step, 0.0) + sample.value
+    return out
+
+
+def timeouts_since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """The timeouts by step between two `consensus_timeouts` readings (pure)."""
+    return {step: after[step] - before.get(step, 0.0) for step in sorted(after)}
+
+
 def wait_drained(apis: list[str], timeout: float = DRAIN_S) -> bool:
     """Poll /v1/status until every node's mempool is empty; False on timeout."""
     deadline = time.monotonic() + timeout
@@ -221,6 +246,7 @@ def run_bench(
         init_s = time.perf_counter() - t_init
         nodes = manifest["nodes"]
         apis = [n["api"] for n in nodes]
+        metrics_urls = [n["metrics"] for n in nodes]
         verify_rate = measure_verify_rate()  # before the nodes compete for the cores
         relay: int | None = None
         try:
@@ -258,15 +284,17 @@ def run_bench(
 
             half_rate = max(1.0, saturation / 2)
             say(f"half of saturation: {half_rate:.0f} tx/s offered for {step_s:g} s")
-            mark = _height_mark(apis[0])
+            mark, counted = _height_mark(apis[0]), consensus_timeouts(metrics_urls)
             half = trio.run(load.run, half_rate, step_s, say)
             block_time_ms = {"half": _block_time_ms(apis[0], mark)}
+            timeouts = {"half": timeouts_since(counted, consensus_timeouts(metrics_urls))}
             wait_drained(apis)
 
             steps: dict[str, LoadReport] = {}
             cpu_before = [_cpu_seconds(p) if p else 0.0 for p in pids]
             relay_before = _cpu_seconds(relay) if relay else 0.0
             probes: dict[str, dict[str, float]] = {}
+            counted = consensus_timeouts(metrics_urls)
             for mult in (1, 2, 3):
                 say(f"{mult}x saturation: {saturation * mult:.0f} tx/s offered for {step_s:g} s")
                 if mult == 3:
@@ -279,8 +307,13 @@ def run_bench(
                 for p, before in zip(pids, cpu_before, strict=True)
             ]
             relay_cpu = round(_cpu_seconds(relay) - relay_before, 2) if relay else None
+            counted_after = consensus_timeouts(metrics_urls)
+            timeouts["overload"] = timeouts_since(counted, counted_after)
             say(f"half of saturation after the overload: {half_rate:.0f} tx/s for {step_s:g} s")
             half_after = trio.run(load.run, half_rate, step_s, say)
+            timeouts["half_after_overload"] = timeouts_since(
+                counted_after, consensus_timeouts(metrics_urls)
+            )
             wait_drained(apis)
             say("?wait=commit latency at light load")
             mark = _height_mark(apis[0])
@@ -296,6 +329,7 @@ def run_bench(
         rtt_ms=rtt_ms,
         relay_cpu=relay_cpu,
         block_time_ms=block_time_ms,
+        timeouts=timeouts,
         step_s=step_s,
         accounts=accounts,
         verify_rate=verify_rate,
@@ -320,6 +354,7 @@ def assemble_report(
     rtt_ms: int = 0,
     relay_cpu: float | None = None,
     block_time_ms: dict[str, float | None] | None = None,
+    timeouts: dict[str, dict[str, float]] | None = None,
     step_s: float,
     accounts: int,
     verify_rate: float,
@@ -364,6 +399,7 @@ def assemble_report(
         "send_lag_ms_at": {k: r.send_lag_ms for k, r in steps.items()},
         "overload_ratio_3x": round(steps["3x"].committed_tps / peak, 3),
         "block_time_ms": block_time_ms or {},
+        "consensus_timeouts": timeouts or {},
         "half_saturation_rate": round(half_rate, 1),
         "half_saturation_committed_tps": half.committed_tps,
         "latency_ms_half": half.latency_ms,

@@ -24,6 +24,7 @@ from testnet._bench import (
     memory_mb,
     next_rate,
     ramp_should_stop,
+    timeouts_since,
 )
 from testnet._init import init_testnet
 from testnet._load import (
@@ -265,3 +266,9 @@ def test_several_runs_report_the_median_of_every_figure() -> None:
     assert report["median"] == {"committed_tps": 1100.0, "latency_ms_half": {"p99": 900.0}}
     two = median_report([{"a": 1, "b": None}, {"a": 2, "b": 5}])
     assert two["median"] == {"a": 1.5}
+
+
+def test_timeouts_since_counts_each_step_between_two_readings() -> None:
+    before = {"precommit": 1.0, "propose": 2.0}
+    after = {"precommit": 1.0, "prevote": 3.0, "propose": 5.0}
+    assert timeouts_since(before, after) == {"precommit": 0.0, "prevote": 3.0, "propose": 3.0}
