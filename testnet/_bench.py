@@ -132,7 +132,7 @@ def consensus_timeouts(metrics_urls: list[str]) -> dict[str, float]:
     """``tenge_consensus_timeouts_total`` of every node summed by step (propose,
     prevote, precommit): a timeout that moved consensus, such as a round change after a
     late proposal. Nodes that do not answer count nothing."""
-    out: dict[str, float] = {}
+    out = dict.fromkeys(("precommit", "prevote", "propose"), 0.0)  # a step never fired: 0
     with httpx.Client(timeout=5) as client:
         for url in metrics_urls:
             try:
