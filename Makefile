@@ -41,6 +41,7 @@ proto: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.ledger_bench
 	$(PY) -m bench.mempool_bench
+	$(PY) -m bench.cache_bench
 	$(PY) -m bench.engine_bench
 	$(PY) -m bench.signer_bench
 	$(VENV)/bin/tenge-testnet bench --validators 4 --step-s 8

@@ -22,6 +22,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -250,7 +251,8 @@ class EvidencePool:
         self._max_size = max_size
         self._memory = committed_memory
         self._pending: dict[EvidenceKey, cs.Evidence] = {}
-        self._committed: dict[EvidenceKey, int] = {}  # key -> evidence height
+        # key -> evidence height, oldest first (O(1) eviction, unlike a dict's first key)
+        self._committed: OrderedDict[EvidenceKey, int] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -289,7 +291,7 @@ class EvidencePool:
             evidence = self._pending.pop(key, None)
             self._committed[key] = key[2] if evidence is None else evidence.height
         while len(self._committed) > self._memory:
-            del self._committed[next(iter(self._committed))]
+            self._committed.popitem(last=False)
 
     def prune(self, height: int) -> None:
         """Drop what the block at height could no longer carry (older than max_age)."""

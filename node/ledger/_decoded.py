@@ -19,6 +19,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from typing import Final, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -66,7 +67,9 @@ class DecodedTxs:
     """Decoded transactions by their serialized envelope, bounded (rule 2)."""
 
     def __init__(self, max_entries: int = DEFAULT_DECODED_ENTRIES) -> None:
-        self._entries: dict[bytes, DecodedTx] = {}
+        # Oldest first; an OrderedDict evicts in O(1) (a dict's first key is O(n) to find
+        # after many removals).
+        self._entries: OrderedDict[bytes, DecodedTx] = OrderedDict()
         self._max = max(0, max_entries)
         self.hits = 0
         self.misses = 0
@@ -88,7 +91,7 @@ class DecodedTxs:
         decoded = decode_tx(raw)
         if decoded is not None and self._max:
             if len(entries) >= self._max:
-                del entries[next(iter(entries))]
+                entries.popitem(last=False)
             entries[raw] = decoded
         return decoded
 

@@ -47,6 +47,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -172,7 +173,7 @@ class Ledger:
         self.decoded = DecodedTxs(decoded_entries)  # rule 9
         # Tx ids whose body passed the checks that need neither state nor height, so that
         # admission, a re-check and execution run them once (oldest evicted first).
-        self._static_ok: dict[bytes, None] = {}
+        self._static_ok: OrderedDict[bytes, None] = OrderedDict()
         self._static_ok_max = max(1, verify_cache_entries // 2)
         self._rules: dict[bytes, rb.Rules] = {}  # serialized rulebook -> its index
         self._versioned = state if isinstance(state, VersionedState) else None
@@ -660,7 +661,7 @@ class Ledger:
             if refusal is not None:
                 return refusal
             if len(static_ok) >= self._static_ok_max:
-                del static_ok[next(iter(static_ok))]
+                static_ok.popitem(last=False)
             static_ok[tx_id] = None
         expires = body.expires_at_height
         if expires < height:

@@ -16,6 +16,7 @@ dict read, atomic under the GIL.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
@@ -33,7 +34,9 @@ class SignatureCache:
     def __init__(self, chain_id: str, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self._prefix = sign_bytes(TX_DOMAIN, chain_id, b"")
         self._max_entries = max(1, max_entries)
-        self._results: dict[bytes, int] = {}
+        # Oldest first. An OrderedDict, not a dict: taking a dict's first key walks past
+        # every slot emptied since its last resize, O(n) per eviction once full.
+        self._results: OrderedDict[bytes, int] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -51,10 +54,9 @@ class SignatureCache:
     def remember(self, envelope_hash: bytes, result: int) -> None:
         """Record an outcome computed elsewhere (`first_invalid_signature`)."""
         results = self._results
-        with self._lock:  # eviction iterates the dict: one writer at a time
+        with self._lock:  # one writer at a time
             while len(results) >= self._max_entries:
-                # Evict the oldest entry (dicts keep insertion order).
-                results.pop(next(iter(results)))
+                results.popitem(last=False)  # the oldest
             results[envelope_hash] = result
 
     def first_invalid(
