@@ -255,7 +255,6 @@ class Load:
         self._nonce = itertools.count(int(time.time() * 1000) * 1000)
         self._keys: dict[str, KeyPair] = {}
         self._bank = "bank-a"
-        self._draining = False
 
     def key(self, account: str) -> KeyPair:
         if account not in self._keys:
@@ -407,6 +406,7 @@ class Load:
             refusals: Counter[str] = Counter()
             lags: list[float] = []
             all_done = trio.Event()
+            draining = trio.Event()  # sending is over: all_done once every admitted commits
             # Requests in flight per node, so that one slow node never holds more
             # connections than a client may (its [api] max_connections_per_client).
             per_node = max(1, min(MAX_CONNECTIONS_PER_NODE, self.workers // len(self.apis)))
@@ -417,7 +417,13 @@ class Load:
                 stream_ready = trio.Event()
                 from_height = await self.height(client)
                 nursery.start_soon(
-                    self._follow, client, from_height, commits, admitted, all_done, stream_ready
+                    self._follow,
+                    client,
+                    from_height,
+                    commits,
+                    admitted,
+                    (draining, all_done),
+                    stream_ready,
                 )
                 await stream_ready.wait()
                 t0 = trio.current_time()
@@ -443,7 +449,7 @@ class Load:
                             )
                 submit_end = trio.current_time()
                 cpu_offer = time.process_time() - cpu_offer0
-                self._draining = True
+                draining.set()
                 if admitted.issubset(commits):
                     all_done.set()
                 with trio.move_on_after(self.drain_timeout_s):
@@ -495,10 +501,14 @@ class Load:
         after: int,
         commits: dict[str, tuple[float, str]],
         admitted: set[str],
-        all_done: trio.Event,
+        done: tuple[trio.Event, trio.Event],
         ready: trio.Event,
     ) -> None:
-        """Record when each transaction's block arrives on node 0's event stream."""
+        """Record when each transaction's block arrives on node 0's event stream; once
+        ``done[0]`` (sending is over) is set, set ``done[1]`` when every admitted
+        transaction has committed. Both events belong to one run: a flag kept across
+        runs would end the next run's drain before it began."""
+        draining, all_done = done
         async with client.stream(
             "GET", f"{self.apis[0]}/v1/events?after={after}", timeout=httpx.Timeout(30, read=None)
         ) as response:
@@ -513,7 +523,7 @@ class Load:
                     for tx in block["txs"]:
                         if tx.get("speaks_for_tx", True):  # not a junk-signature copy
                             commits.setdefault(tx["tx_id"], (now, tx["code"]))
-                    if self._draining and admitted.issubset(commits):
+                    if draining.is_set() and admitted.issubset(commits):
                         all_done.set()
 
 
