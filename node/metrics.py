@@ -37,7 +37,12 @@ from typing import Final, TypeVar
 import trio
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from node._metrics_http import CONTENT_TYPE as CONTENT_TYPE
@@ -49,6 +54,7 @@ from node._metrics_http import serve_metrics as serve_metrics
 from node.api._access import AUTH_REFUSAL_REASONS as API_AUTH_REFUSAL_REASONS
 from node.api._access import AUTH_SCOPES as API_AUTH_SCOPES
 from node.api._limits import REFUSAL_REASONS as API_REFUSAL_REASONS
+from node.gc_pauses import PAUSE_BUCKETS, PauseCounts
 from node.store import StateCacheStats
 from proto import ledger_pb2
 
@@ -393,6 +399,7 @@ class NodeMetrics:
         self._p2p_inbound: Callable[[], P2PInboundView] | None = None
         self._data_dir: Path | None = None
         self._state_cache: Callable[[], StateCacheStats | None] | None = None
+        self._gc_pauses: Callable[[], list[PauseCounts]] | None = None
         self._signer_refusals: Callable[[], Mapping[str, int]] | None = None
         r.register(_ScrapeCollector(self))
 
@@ -571,6 +578,10 @@ class NodeMetrics:
         """Export the data directory's size and its filesystem's free space."""
         self._data_dir = data_dir
 
+    def bind_gc_pauses(self, counts: Callable[[], list[PauseCounts]]) -> None:
+        """Export the garbage collector's pauses by generation (`GcPauses.counts`)."""
+        self._gc_pauses = counts
+
     def bind_state_cache(self, stats: Callable[[], StateCacheStats | None]) -> None:
         """Export the store's state cache: hits, misses, evictions, entries and bytes
         (``Store.state_cache_stats``; None, a disabled cache, exports nothing)."""
@@ -632,6 +643,9 @@ class NodeMetrics:
         cache = _safe("tenge_store_state_cache", self._state_cache) if self._state_cache else None
         if cache is not None:
             yield from _state_cache_families(cache)
+        pauses = _safe("tenge_gc_pause_seconds", self._gc_pauses) if self._gc_pauses else None
+        if pauses is not None:
+            yield _gc_pause_family(pauses)
         if self._signer_refusals is not None:
             refusals = _safe("tenge_signer_refusals", self._signer_refusals) or {}
             metric = CounterMetricFamily(
@@ -770,6 +784,22 @@ def _disk_values(data_dir: Path) -> dict[str, float]:
     except OSError as e:
         log.warning("cannot measure %s: %s", data_dir, e)
     return values
+
+
+def _gc_pause_family(pauses: list[PauseCounts]) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(
+        "tenge_gc_pause_seconds",
+        "How long each cyclic garbage collection stopped the node's threads, by generation "
+        "(2: a full collection).",
+        labels=("generation",),
+    )
+    for generation, counts in enumerate(pauses):
+        cumulative, buckets = 0, []
+        for bound, n in zip((*map(str, PAUSE_BUCKETS), "+Inf"), counts.buckets, strict=True):
+            cumulative += n
+            buckets.append((bound, cumulative))
+        family.add_metric((str(generation),), buckets, counts.sum_s)
+    return family
 
 
 async def sample_loop_lag(metrics: NodeMetrics, interval_s: float = LOOP_LAG_INTERVAL_S) -> None:

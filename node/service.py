@@ -52,6 +52,7 @@ from node.core import (
 )
 from node.driver import ConsensusDriver
 from node.errors import NodeError
+from node.gc_pauses import PROCESS_PAUSES
 from node.genesis import load_genesis, read_accounts_file
 from node.keys import KeyPair, read_key_file, verify
 from node.ledger import Ledger, genesis_app_hash_of, genesis_writes
@@ -454,6 +455,8 @@ class Node:
         )
         m.bind_store(self.config.data_dir)
         m.bind_state_cache(self.store.state_cache_stats)
+        PROCESS_PAUSES.install()
+        m.bind_gc_pauses(PROCESS_PAUSES.counts)
         m.bind_validators(self._validator_view)
         if self._remote_signer() is not None:
             m.bind_signer(

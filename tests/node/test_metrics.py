@@ -13,6 +13,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from node.gc_pauses import PauseCounts
 from node.metrics import (
     MAX_FREE_LABELS,
     NodeMetrics,
@@ -53,6 +54,7 @@ def bound(tmp_path: Path) -> NodeMetrics:
     metrics.bind_store(tmp_path)
     metrics.bind_state_cache(lambda: StateCacheStats(90, 10, 3, 40, 8000, 2**20))
     metrics.bind_signer(lambda: True, lambda: {"double_sign": 2})
+    metrics.bind_gc_pauses(lambda: [PauseCounts((1,) + (0,) * 10, 1, 0.0005)] * 3)
     return metrics
 
 
