@@ -1,12 +1,13 @@
-"""The node's bounded caches at their bound: microseconds to add one entry.
+"""The node's bounded caches at their bound: microseconds to add one entry, and memory.
 
 Once full, every admitted payment adds an entry to the signature cache (200,000
 envelopes), the stateless-check memo (100,000 tx ids) and the decoded-transaction cache
 (8,192), each dropping its oldest. Dropping "the oldest" of a plain dict with
 ``next(iter(d))`` walks past every slot emptied since the dict's last resize, so it costs
-more the longer the cache has been full; the caches use ``OrderedDict.popitem``
-instead. This prints, for each bound, the cost per entry of both ways, and of the
-node's `SignatureCache.remember` and `DecodedTxs.get` themselves.
+more the longer the cache has been full. The first two use `FifoMap` (a dict and a deque
+of keys), the third an OrderedDict. This prints, for each bound, the cost per entry of a
+plain dict, an OrderedDict and a FifoMap, the memory of each at 200,000 entries (keys
+excluded), and the cost of the node's `SignatureCache.remember` and `DecodedTxs.get`.
 
 Run::
 
@@ -20,10 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import tracemalloc
 from collections import OrderedDict
 
 from node.keys import KeyPair
 from node.ledger._decoded import DecodedTxs
+from node.ledger._fifo import FifoMap
 from node.ledger._verify import SignatureCache
 from node.ledger.txbuild import build_tx, sign_envelope, transfer
 
@@ -46,6 +49,36 @@ def _ordered_dict_fifo(bound: int, ops: int) -> float:
         entries.popitem(last=False)
         entries[key] = -1
     return (time.perf_counter() - t0) / ops * 1e6
+
+
+def _fifo_map(bound: int, ops: int) -> float:
+    entries: FifoMap[bytes, int] = FifoMap(bound)
+    for _ in range(bound):
+        entries.put(os.urandom(32), -1)
+    keys = [os.urandom(32) for _ in range(ops)]
+    t0 = time.perf_counter()
+    for key in keys:
+        entries.put(key, -1)
+    return (time.perf_counter() - t0) / ops * 1e6
+
+
+def _memory_mb(kind: str, entries: int) -> float:
+    """Bytes (MiB) a structure takes for `entries` 32-byte keys already in memory."""
+    keys = [os.urandom(32) for _ in range(entries)]
+    tracemalloc.start()
+    if kind == "dict":
+        held: object = dict.fromkeys(keys, -1)
+    elif kind == "OrderedDict":
+        held = OrderedDict.fromkeys(keys, -1)
+    else:
+        fifo: FifoMap[bytes, int] = FifoMap(entries)
+        for key in keys:
+            fifo.put(key, -1)
+        held = fifo
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del held
+    return size / 2**20
 
 
 def _signature_cache(bound: int, ops: int) -> float:
@@ -91,8 +124,11 @@ def main() -> None:
     for bound in (8_192, 100_000, 200_000):
         print(
             f"bound {bound:>7,}: plain dict {_plain_dict_fifo(bound, args.ops):6.2f} us, "
-            f"OrderedDict {_ordered_dict_fifo(bound, args.ops):5.2f} us per entry"
+            f"OrderedDict {_ordered_dict_fifo(bound, args.ops):5.2f} us, "
+            f"FifoMap {_fifo_map(bound, args.ops):5.2f} us per entry"
         )
+    sizes = {kind: _memory_mb(kind, 200_000) for kind in ("dict", "OrderedDict", "FifoMap")}
+    print("memory at 200,000 entries: " + ", ".join(f"{k} {v:.1f} MiB" for k, v in sizes.items()))
     print(f"SignatureCache.remember at 200,000: {_signature_cache(200_000, args.ops):.2f} us")
     print(f"DecodedTxs.get at 8,192, beyond the decode: {_decoded_txs(8_192, args.ops):.2f} us")
 

@@ -47,7 +47,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -65,6 +64,7 @@ from node.ledger._apphash import app_hash_step
 from node.ledger._backing import issue_debits
 from node.ledger._decoded import DEFAULT_DECODED_ENTRIES, DecodedTx, DecodedTxs
 from node.ledger._evidence import record_evidence
+from node.ledger._fifo import FifoMap
 from node.ledger._governance import GOVERNANCE_HANDLERS
 from node.ledger._licences import LICENCE_HANDLERS
 from node.ledger._lifecycle import closed_refusal
@@ -173,8 +173,7 @@ class Ledger:
         self.decoded = DecodedTxs(decoded_entries)  # rule 9
         # Tx ids whose body passed the checks that need neither state nor height, so that
         # admission, a re-check and execution run them once (oldest evicted first).
-        self._static_ok: OrderedDict[bytes, None] = OrderedDict()
-        self._static_ok_max = max(1, verify_cache_entries // 2)
+        self._static_ok: FifoMap[bytes, None] = FifoMap(max(1, verify_cache_entries // 2))
         self._rules: dict[bytes, rb.Rules] = {}  # serialized rulebook -> its index
         self._versioned = state if isinstance(state, VersionedState) else None
         # (state version, height, rules, the keys read): `_rules_read`'s last answer.
@@ -660,9 +659,7 @@ class Ledger:
             refusal = static_check(body)
             if refusal is not None:
                 return refusal
-            if len(static_ok) >= self._static_ok_max:
-                static_ok.popitem(last=False)
-            static_ok[tx_id] = None
+            static_ok.put(tx_id, None)
         expires = body.expires_at_height
         if expires < height:
             return Refusal(pb.EXPIRED, f"expires_at_height {expires} is before height {height}")

@@ -16,11 +16,11 @@ dict read, atomic under the GIL.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
 from node.keys import TX_DOMAIN, sign_bytes, verify
+from node.ledger._fifo import FifoMap
 from proto import ledger_pb2
 
 DEFAULT_CACHE_ENTRIES: Final = 200_000
@@ -29,14 +29,11 @@ DEFAULT_CACHE_ENTRIES: Final = 200_000
 class SignatureCache:
     """Verifies envelope signatures, remembering the outcome for recent envelopes."""
 
-    __slots__ = ("_lock", "_max_entries", "_prefix", "_results")
+    __slots__ = ("_lock", "_prefix", "_results")
 
     def __init__(self, chain_id: str, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self._prefix = sign_bytes(TX_DOMAIN, chain_id, b"")
-        self._max_entries = max(1, max_entries)
-        # Oldest first. An OrderedDict, not a dict: taking a dict's first key walks past
-        # every slot emptied since its last resize, O(n) per eviction once full.
-        self._results: OrderedDict[bytes, int] = OrderedDict()
+        self._results: FifoMap[bytes, int] = FifoMap(max_entries)  # oldest dropped first
         self._lock = threading.Lock()
 
     @property
@@ -53,11 +50,8 @@ class SignatureCache:
 
     def remember(self, envelope_hash: bytes, result: int) -> None:
         """Record an outcome computed elsewhere (`first_invalid_signature`)."""
-        results = self._results
         with self._lock:  # one writer at a time
-            while len(results) >= self._max_entries:
-                results.popitem(last=False)  # the oldest
-            results[envelope_hash] = result
+            self._results.put(envelope_hash, result)
 
     def first_invalid(
         self, envelope_hash: bytes, body: bytes, signatures: Sequence[ledger_pb2.Signature]
