@@ -40,6 +40,16 @@ async def prepared(http: httpx.AsyncClient, message: str, **extra: Any) -> dict[
     return doc
 
 
+async def submit_signed(
+    http: httpx.AsyncClient, message: str, body: str, signatures: object
+) -> httpx.Response:
+    """POST a message with a prepared body and the signatures over it."""
+    return await http.post(
+        "/v1/iso20022/pacs.008",
+        json={"message": message, "body": body, "signatures": signatures},
+    )
+
+
 async def test_a_core_system_signs_the_prepared_body_without_protobuf(
     local_node: LocalNode, http: httpx.AsyncClient
 ) -> None:
@@ -52,9 +62,8 @@ async def test_a_core_system_signs_the_prepared_body_without_protobuf(
     tx = pb.TxBody.FromString(body)
     assert (tx.signer, tx.transfer.legs[0].end_to_end_id) == ("halyk", "CORE-9")
     assert tx.expires_at_height == local_node.store.height + 50  # min(100, max_tx_ttl 50)
-    signed = {"message": message, "body": doc["body"]}
-    signed["signatures"] = [signature(core_key("halyk"), doc["sign_bytes"])]  # type: ignore[assignment]
-    r = await http.post("/v1/iso20022/pacs.008", json=signed)
+    signed = [signature(core_key("halyk"), doc["sign_bytes"])]
+    r = await submit_signed(http, message, doc["body"], signed)
     assert r.status_code == 202, r.text
     assert (r.json()["status"], r.json()["tx_id"]) == ("ACTC", doc["tx_id"])
     schema(PACS_002).validate(r.json()["pacs002"])
@@ -67,10 +76,7 @@ async def test_a_signature_by_another_key_is_rejected_with_its_iso_reason(
     message = pacs008(Payment("halyk", "kaspi", "1.00"))
     doc = await prepared(http, message)
     forged = signature(core_key("kaspi"), doc["sign_bytes"])
-    r = await http.post(
-        "/v1/iso20022/pacs.008",
-        json={"message": message, "body": doc["body"], "signatures": [forged]},
-    )
+    r = await submit_signed(http, message, doc["body"], [forged])
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert error["code"] in ("EXTRA_SIGNATURE", "MISSING_SIGNATURE"), error
@@ -93,10 +99,7 @@ async def test_the_nonce_and_expiry_can_be_chosen(
     # An expiry past the TTL is built as asked; the ledger refuses the signed body.
     late = await prepared(http, message, expires_at_height=height + 60)
     signed = [signature(core_key("halyk"), late["sign_bytes"])]
-    r = await http.post(
-        "/v1/iso20022/pacs.008",
-        json={"message": message, "body": late["body"], "signatures": signed},
-    )
+    r = await submit_signed(http, message, late["body"], signed)
     assert (r.status_code, r.json()["error"]["code"]) == (400, "TTL_TOO_LONG"), r.text
     assert r.json()["error"]["reason"] == "CH03"
 
@@ -126,9 +129,6 @@ async def test_malformed_signatures_are_refused_before_the_ledger(
         [good] * 65,
         "not a list",
     ):
-        r = await http.post(
-            "/v1/iso20022/pacs.008",
-            json={"message": message, "body": doc["body"], "signatures": signatures},
-        )
+        r = await submit_signed(http, message, doc["body"], signatures)
         assert r.status_code == 400, r.text
         assert r.json()["error"]["code"] == "INVALID_ARGUMENT", r.text
